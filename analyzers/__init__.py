@@ -1,0 +1,1 @@
+"""Analyzers: one module per concern, each registering with `lockdock.registry.analyzer`."""

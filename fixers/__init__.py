@@ -1,0 +1,1 @@
+"""Fixers: turn findings into previewable edits, and write them safely."""

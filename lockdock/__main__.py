@@ -1,0 +1,5 @@
+"""`python -m lockdock`."""
+
+from lockdock.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""Configuration: `.lockdock.toml` or `[tool.lockdock]` in the project, then the user's file.
+
+Project settings win over user settings. A malformed file is a `ConfigError` that names
+the file and the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockdock.catalogue import resolve_selector
+from lockdock.model import Severity
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+@dataclass
+class PathIgnore:
+    pattern: str
+    checks: set[str]
+
+
+@dataclass
+class Config:
+    ignore: set[str] = field(default_factory=set)
+    path_ignores: list[PathIgnore] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    fail_on: Severity = Severity.HIGH
+    trusted_registries: list[str] = field(default_factory=list)
+    freshness_days: int = 90
+    rotation_days: dict[str, int] = field(default_factory=lambda: {"password": 30, "key": 90})
+    keys: dict[str, str] = field(default_factory=dict)  # TUI binding id -> key
+    files: list[str] = field(default_factory=list)  # the files these settings came from
+
+    def ignored_for_path(self, path: str | None) -> set[str]:
+        """Check ids ignored by config for `path` (relative, forward slashes)."""
+        if not path:
+            return set()
+        ids: set[str] = set()
+        for rule in self.path_ignores:
+            if fnmatch.fnmatch(path, rule.pattern) or fnmatch.fnmatch(
+                path, rule.pattern.rstrip("/") + "/*"
+            ):
+                ids |= rule.checks
+        return ids
+
+
+def user_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "lockdock" / "config.toml"
+
+
+def project_config_path(start: Path) -> tuple[Path, bool] | None:
+    """Find `.lockdock.toml` (or a pyproject.toml with [tool.lockdock]) at or above `start`."""
+    start = start.resolve()
+    for d in [start, *start.parents]:
+        candidate = d / ".lockdock.toml"
+        if candidate.is_file():
+            return candidate, False
+        pyproject = d / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if isinstance(data.get("tool"), dict) and "lockdock" in data["tool"]:
+                return pyproject, True
+        if (d / ".git").exists():
+            break
+    return None
+
+
+def load_config(start: Path, explicit: Path | None = None) -> Config:
+    """Merge the user's file and the project's (project wins), or only `explicit`."""
+    config = Config()
+    sources: list[tuple[Path, bool]] = []
+    if explicit is not None:
+        sources.append((explicit, explicit.name == "pyproject.toml"))
+    else:
+        user = user_config_path()
+        if user.is_file():
+            sources.append((user, False))
+        found = project_config_path(start)
+        if found:
+            sources.append(found)
+    for path, in_pyproject in sources:
+        _apply(config, path, _read(path, in_pyproject))
+    return config
+
+
+def _read(path: Path, in_pyproject: bool) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if in_pyproject:
+        data = data.get("tool", {}).get("lockdock", {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: [tool.lockdock] must be a table")
+    return data
+
+
+_KNOWN = {
+    "ignore",
+    "per-path-ignores",
+    "severity",
+    "fail-on",
+    "trusted-registries",
+    "freshness-days",
+    "rotation-days",
+    "keys",
+}
+
+
+def _ids(path: Path, key: str, value: Any) -> set[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: key '{key}' must be a list of check ids or layers")
+    ids: set[str] = set()
+    for word in value:
+        try:
+            ids |= resolve_selector(word)
+        except KeyError:
+            raise ConfigError(f"{path}: key '{key}': unknown check id or layer {word!r}") from None
+    return ids
+
+
+def _positive_int(path: Path, key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{path}: key '{key}' must be a positive whole number of days")
+    return value
+
+
+def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
+    config.files.append(str(path))
+    for key in data:
+        if key not in _KNOWN:
+            raise ConfigError(
+                f"{path}: unknown key '{key}' (known: {', '.join(sorted(_KNOWN))})"
+            )
+    if "ignore" in data:
+        config.ignore |= _ids(path, "ignore", data["ignore"])
+    if "per-path-ignores" in data:
+        table = data["per-path-ignores"]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: key 'per-path-ignores' must be a table of glob = [ids]")
+        for pattern, ids in table.items():
+            config.path_ignores.append(
+                PathIgnore(pattern, _ids(path, f"per-path-ignores.{pattern}", ids))
+            )
+    if "severity" in data:
+        table = data["severity"]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: key 'severity' must be a table of check id = severity")
+        for cid, sev in table.items():
+            ids = _ids(path, f"severity.{cid}", cid)
+            try:
+                level = Severity.parse(str(sev))
+            except ValueError as exc:
+                raise ConfigError(f"{path}: key 'severity.{cid}': {exc}") from None
+            for one in ids:
+                config.severity[one] = level
+    if "fail-on" in data:
+        try:
+            config.fail_on = Severity.parse(str(data["fail-on"]))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: key 'fail-on': {exc}") from None
+    if "trusted-registries" in data:
+        regs = data["trusted-registries"]
+        if not isinstance(regs, list) or not all(isinstance(r, str) for r in regs):
+            raise ConfigError(f"{path}: key 'trusted-registries' must be a list of host names")
+        config.trusted_registries = [r.strip().rstrip("/") for r in regs]
+    if "freshness-days" in data:
+        config.freshness_days = _positive_int(path, "freshness-days", data["freshness-days"])
+    if "rotation-days" in data:
+        table = data["rotation-days"]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: key 'rotation-days' must be a table (password, key)")
+        for kind, days in table.items():
+            if kind not in ("password", "key"):
+                raise ConfigError(f"{path}: key 'rotation-days.{kind}': use 'password' or 'key'")
+            config.rotation_days[kind] = _positive_int(path, f"rotation-days.{kind}", days)
+    if "keys" in data:
+        table = data["keys"]
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise ConfigError(f"{path}: key 'keys' must be a table of binding id = key")
+        config.keys.update(table)

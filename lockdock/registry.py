@@ -1,0 +1,140 @@
+"""Where analyzers, sources and fixers announce themselves.
+
+Each module under `analyzers/` and `fixers/` (and the source modules of the core) registers
+with a decorator at import time; `load_plugins()` imports them all. The pipeline never
+names an analyzer, so adding one is adding a module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lockdock.catalogue import CATALOGUE
+from lockdock.model import Applicability, Finding, Fix, Target, TargetKind
+
+if TYPE_CHECKING:
+    from lockdock.context import ScanContext
+    from lockdock.discovery import Discovery
+
+
+class Subject(Protocol):
+    """Anything analysable: a parsed Dockerfile, a compose service, an image, a container..."""
+
+    target: Target
+
+
+AnalyzerFn = Callable[[Any, "ScanContext"], Iterable[Finding]]
+SourceFn = Callable[["Discovery", "ScanContext"], Iterator[Any]]
+FixerFn = Callable[[Finding, Any, "ScanContext"], Fix | None]
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    kind: TargetKind
+    checks: tuple[str, ...]
+    fn: AnalyzerFn
+    name: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Turns what discovery found (or the engine) into subjects."""
+
+    name: str
+    fn: SourceFn
+    needs_engine: bool
+    order: int
+
+
+@dataclass(frozen=True)
+class Fixer:
+    check: str
+    kinds: tuple[TargetKind, ...]
+    fn: FixerFn
+    title: str
+    applicability: Applicability
+    lazy: bool  # True: computing the fix is slow (engine stats); done on demand only
+    name: str
+
+
+ANALYZERS: list[Analyzer] = []
+SOURCES: list[Source] = []
+FIXERS: list[Fixer] = []
+
+
+def _check_ids(checks: Iterable[str]) -> tuple[str, ...]:
+    ids = tuple(checks)
+    for cid in ids:
+        if cid not in CATALOGUE:
+            raise ValueError(f"unknown check id {cid!r}")
+    return ids
+
+
+def analyzer(kind: TargetKind, *checks: str) -> Callable[[AnalyzerFn], AnalyzerFn]:
+    """Register `fn(subject, ctx) -> findings` for subjects of `kind` emitting `checks`."""
+    ids = _check_ids(checks)
+
+    def deco(fn: AnalyzerFn) -> AnalyzerFn:
+        ANALYZERS.append(Analyzer(kind, ids, fn, f"{fn.__module__}.{fn.__qualname__}"))
+        return fn
+
+    return deco
+
+
+def source(name: str, *, needs_engine: bool = False, order: int = 50) -> Callable[[SourceFn], SourceFn]:
+    """Register `fn(discovery, ctx) -> iterator of subjects`; lower `order` runs first."""
+
+    def deco(fn: SourceFn) -> SourceFn:
+        SOURCES[:] = [s for s in SOURCES if s.name != name]
+        SOURCES.append(Source(name, fn, needs_engine, order))
+        SOURCES.sort(key=lambda s: s.order)
+        return fn
+
+    return deco
+
+
+def fixer(
+    check: str,
+    *kinds: TargetKind,
+    title: str,
+    applicability: Applicability,
+    lazy: bool = False,
+) -> Callable[[FixerFn], FixerFn]:
+    """Register `fn(finding, subject, ctx) -> Fix | None` for `check` on `kinds`."""
+    (cid,) = _check_ids([check])
+
+    def deco(fn: FixerFn) -> FixerFn:
+        FIXERS.append(
+            Fixer(cid, tuple(kinds), fn, title, applicability, lazy, f"{fn.__module__}.{fn.__qualname__}")
+        )
+        return fn
+
+    return deco
+
+
+def analyzers_for(kind: TargetKind) -> list[Analyzer]:
+    return [a for a in ANALYZERS if a.kind == kind]
+
+
+def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
+    return [f for f in FIXERS if f.check == check and kind in f.kinds]
+
+
+_LOADED = False
+
+
+def load_plugins() -> None:
+    """Import every analyzer, fixer and source module once (registration side effects)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    for pkg_name in ("lockdock.sources", "lockdock.analyzers", "lockdock.fixers"):
+        pkg = importlib.import_module(pkg_name)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{pkg_name}.{info.name}")

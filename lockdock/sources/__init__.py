@@ -1,0 +1,1 @@
+"""Source modules: each turns discovered files or engine objects into subjects."""

@@ -1,0 +1,56 @@
+"""Making untrusted text safe to show.
+
+Names, labels, env, paths and file contents come from files and the engine. Before any
+of it reaches a terminal (TUI or CLI, tty or not) control characters become visible
+escapes, so an ANSI/OSC sequence, a backspace or a right-to-left override cannot
+rewrite the screen or hide text. Rich markup is a separate concern: the TUI and CLI
+render these strings as `rich.text.Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except tab/newline, DEL, C1 controls, and the bidi/zero-width formatting
+# characters that can reorder or hide what a user reads.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f\x80-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_UNSAFE_WITH_NEWLINES = re.compile(
+    "[\x00-\x1f\x7f\x80-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    code = ord(ch)
+    if code == 0x1B:
+        return "\\e"
+    if code == 0x0D:
+        return "\\r"
+    if code == 0x0A:
+        return "\\n"
+    if code == 0x09:
+        return "\\t"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def sanitize(text: object, *, keep_newlines: bool = False) -> str:
+    """Return `text` with every control/format character shown as a visible escape."""
+    s = text if isinstance(text, str) else str(text)
+    pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
+    return pattern.sub(_escape_char, s)
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """Cut long untrusted strings (a 1 MB line must not flood a report)."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def safe(text: object, limit: int = 200) -> str:
+    """Sanitize then shorten: the usual treatment for a value quoted in a message."""
+    return shorten(sanitize(text), limit)
