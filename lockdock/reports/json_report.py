@@ -1,0 +1,47 @@
+"""The JSON report (version 1). Its shape is a public contract; keys may only be added."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lockdock import catalogue
+from lockdock.model import Finding, Severity
+from lockdock.reports.summary import summarize
+from lockdock.scan import ScanResult, severity_of
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    check = catalogue.get(f.check)
+    return {
+        "check": f.check,
+        "layer": f.layer.value,
+        "level": check.level,
+        "severity": severity_of(f).label,
+        "title": check.title,
+        "target": f.target.to_json(),
+        "location": f.location.to_json(),
+        "message": f.message,
+        "evidence": f.evidence,
+        "fix": f.fix.summary_json() if f.fix is not None else None,
+        "suppressed": {"reason": f.suppressed.reason, "source": f.suppressed.source}
+        if f.suppressed
+        else None,
+    }
+
+
+def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "findings": [finding_json(f) for f in result.findings],
+        "targets": [
+            {**t.target.to_json(), "level": t.level, "findings": len(t.active)}
+            for t in result.targets.values()
+        ],
+        "errors": [e.to_json() for e in result.errors],
+        "summary": summarize(result, fail_on),
+    }
+
+
+def render(result: ScanResult, fail_on: Severity) -> str:
+    return json.dumps(to_json(result, fail_on), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,117 @@
+"""SARIF 2.1.0: one run, rules from the catalogue, results with file regions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lockdock import __version__, catalogue
+from lockdock.model import Finding, Severity
+from lockdock.scan import ScanResult, severity_of
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+_LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+_SCORE = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
+def _rule(check: catalogue.Check) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "name": "".join(part.capitalize() for part in check.id.replace(".", "-").split("-")),
+        "shortDescription": {"text": check.title},
+        "fullDescription": {"text": f"{check.title} (checklist level {check.level})."},
+        "helpUri": "https://github.com/lockdock/lockdock/blob/main/docs/checks.md#"
+        + check.id.replace(".", ""),
+        "help": {"text": f"Run `lockdock explain {check.id}`. References: {', '.join(check.references)}"},
+        "defaultConfiguration": {"level": _LEVEL[check.severity]},
+        "properties": {
+            "tags": ["security", check.layer.value],
+            "security-severity": _SCORE[check.severity],
+            "precision": "high",
+            "level": check.level,
+        },
+    }
+
+
+def _location(f: Finding) -> list[dict[str, Any]]:
+    path = f.location.path or f.target.path
+    if not path:
+        return [
+            {
+                "logicalLocations": [
+                    {"name": f.target.name, "kind": "resource", "fullyQualifiedName": f"{f.target.kind.value}:{f.target.name}"}
+                ]
+            }
+        ]
+    phys: dict[str, Any] = {"artifactLocation": {"uri": path.replace("\\", "/")}}
+    if f.location.line:
+        region: dict[str, Any] = {"startLine": f.location.line}
+        if f.location.end_line and f.location.end_line >= f.location.line:
+            region["endLine"] = f.location.end_line
+        if f.location.column:
+            region["startColumn"] = f.location.column
+        phys["region"] = region
+    return [{"physicalLocation": phys}]
+
+
+def to_sarif(result: ScanResult) -> dict[str, Any]:
+    used = sorted({f.check for f in result.findings})
+    rules = [_rule(catalogue.get(cid)) for cid in used]
+    index = {cid: i for i, cid in enumerate(used)}
+    results = []
+    for f in result.findings:
+        sev = severity_of(f)
+        res: dict[str, Any] = {
+            "ruleId": f.check,
+            "ruleIndex": index[f.check],
+            "level": _LEVEL[sev],
+            "message": {"text": f.message},
+            "locations": _location(f),
+            "properties": {"severity": sev.label, "target": f.target.to_json()},
+        }
+        if f.location.image_layer is not None:
+            res["properties"]["imageLayer"] = f.location.image_layer.index
+        if f.suppressed is not None:
+            res["suppressions"] = [{"kind": "inSource" if f.suppressed.source == "pragma" else "external", "justification": f.suppressed.reason}]
+        results.append(res)
+    notifications = [
+        {"level": "error" if e.kind == "error" else "warning", "message": {"text": f"{e.path}: {e.message}" if e.path else e.message}}
+        for e in result.errors
+    ]
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "lockdock",
+                        "version": __version__,
+                        "informationUri": "https://github.com/lockdock/lockdock",
+                        "rules": rules,
+                    }
+                },
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "results": results,
+            }
+        ],
+    }
+
+
+def render(result: ScanResult) -> str:
+    return json.dumps(to_sarif(result), indent=2, ensure_ascii=False) + "\n"
