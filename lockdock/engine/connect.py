@@ -7,6 +7,7 @@ The docker SDK raises one `DockerException` for "down", "permission denied" and
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,8 @@ class Engine:
     info: dict[str, Any]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing must never fail a scan
             self.api.close()
-        except Exception:  # noqa: BLE001 - closing must never fail a scan
-            pass
 
 
 def describe_endpoint() -> str:
