@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lockdock.context import ScanContext
 from lockdock.files import within
-from lockdock.secrets import secret_file
+from lockdock.secrets import secret_path
 
 SKIP_DIRS = frozenset(
     {
@@ -118,7 +118,7 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
         or name in (".dockerignore", ".gitignore")
         or name.endswith(".dockerignore")
         or _is_ci(rel)
-        or secret_file(rel)
+        or secret_path(rel)
         or name == ".env"
     )
     if not wanted and not explicit:
@@ -140,7 +140,7 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
         found.gitignores.append(path)
     elif _is_ci(rel):
         found.ci_configs.append(path)
-    elif explicit and not secret_file(rel) and name != ".env":
+    elif explicit and not secret_path(rel) and name != ".env":
         # An explicit file of unknown kind: try it as a Dockerfile when it looks like one.
         if fnmatch.fnmatch(name.lower(), "*dockerfile*"):
             found.dockerfiles.append(path)
@@ -148,5 +148,5 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
             ctx.warn(path, "not a Dockerfile, compose file or repository file; skipped")
     if name == ".env" or name.startswith(".env."):
         found.env_files.append(path)
-    if secret_file(rel):
+    if secret_path(rel):
         found.secret_files.append(path)

@@ -212,3 +212,18 @@ class Secret:
         return f"Secret({mask(self._value)!r})"
 
     __str__ = __repr__
+
+
+_SECRET_DIRS = frozenset({"secrets", ".secrets", "secret", "private", ".ssh"})
+
+
+def secret_path(rel: str) -> bool:
+    """A repository file that holds secrets: by its name, or by living in a secrets folder."""
+    p = rel.replace("\\", "/")
+    if secret_file(p):
+        return True
+    parts = p.split("/")
+    name = parts[-1].lower()
+    if name in (".gitkeep", ".keep", "readme", "readme.md", ".gitignore", "readme.txt"):
+        return False
+    return any(part.lower() in _SECRET_DIRS for part in parts[:-1])

@@ -1,0 +1,146 @@
+"""The repository as a scan target: its ignore files, secret files, CI, build contexts.
+
+One `Repo` subject per scanned directory. Git is asked (when present) which files it
+tracks; nothing here writes or executes anything from the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lockdock.context import ScanContext
+from lockdock.discovery import Discovery
+from lockdock.files import FileProblem, read_text, within
+from lockdock.model import Target, TargetKind
+
+
+@dataclass
+class SecretFileInfo:
+    path: Path
+    rel: str  # relative to the repo root, forward slashes
+    mode: int
+    mtime: float
+    kind: str  # "password" or "key"
+
+
+@dataclass
+class Repo:
+    target: Target
+    root: Path
+    git_root: Path | None
+    gitignore: Path | None
+    gitignore_text: str | None
+    tracked: list[str] | None  # None when git is not available or this is not a git repo
+    secret_files: list[SecretFileInfo] = field(default_factory=list)
+    ci_configs: list[Path] = field(default_factory=list)
+    dockerfiles: list[Path] = field(default_factory=list)
+    compose_files: list[Path] = field(default_factory=list)
+    build_contexts: list[Path] = field(default_factory=list)  # compose build contexts
+
+
+_KEY_SUFFIXES = (".key", ".pem", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".asc")
+
+
+def secret_kind(name: str) -> str:
+    n = name.lower()
+    if n.endswith(_KEY_SUFFIXES) or n.startswith("id_") or "key" in n:
+        return "key"
+    return "password"
+
+
+def find_git_root(start: Path) -> Path | None:
+    for d in [start, *start.parents]:
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def git_tracked(git_root: Path, ctx: ScanContext) -> list[str] | None:
+    """Paths git tracks (relative to `git_root`), or None when git cannot tell."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [git, "-c", "core.quotepath=off", "-C", str(git_root), "ls-files", "-z"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        ctx.warn(git_root, f"git ls-files failed: {exc}")
+        return None
+    if proc.returncode != 0:
+        return None
+    return [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p]
+
+
+def compose_build_contexts(compose_files: list[Path]) -> list[Path]:
+    """Build contexts named by compose files (`build: dir` or `build.context`)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    contexts: list[Path] = []
+    for path in compose_files:
+        try:
+            data = yaml.load(read_text(path).text)
+        except (FileProblem, Exception):  # noqa: BLE001 - the compose analyzer reports bad YAML
+            continue
+        services = data.get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict):
+            continue
+        for svc in services.values():
+            build = svc.get("build") if isinstance(svc, dict) else None
+            ctx_dir = build if isinstance(build, str) else (build or {}).get("context") if isinstance(build, dict) else None
+            if isinstance(ctx_dir, str) and "://" not in ctx_dir and not ctx_dir.startswith("git@"):
+                d = (path.parent / ctx_dir).resolve()
+                if d.is_dir() and d not in contexts:
+                    contexts.append(d)
+    return contexts
+
+
+def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
+    git_root = find_git_root(root)
+    gi = root / ".gitignore"
+    gi_text: str | None = None
+    if gi.is_file():
+        try:
+            gi_text = read_text(gi).text
+        except FileProblem as exc:
+            ctx.error(gi, str(exc))
+    name = ctx.rel(root) or str(root)
+    repo = Repo(
+        target=Target(TargetKind.REPO, name=name, path=name, key=f"repo:{root}"),
+        root=root,
+        git_root=git_root,
+        gitignore=gi if gi.is_file() else None,
+        gitignore_text=gi_text,
+        tracked=git_tracked(git_root, ctx) if git_root is not None else None,
+    )
+    seen: set[Path] = set()
+    candidates = list(discovery.secret_files)
+    for path in candidates:
+        if not within(path, root) or path in seen:
+            continue
+        seen.add(path)
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        repo.secret_files.append(
+            SecretFileInfo(path, rel, stat.S_IMODE(st.st_mode), st.st_mtime, secret_kind(path.name))
+        )
+    repo.ci_configs = [p for p in discovery.ci_configs if within(p, root)]
+    repo.dockerfiles = [p for p in discovery.dockerfiles if within(p, root)]
+    repo.compose_files = [p for p in discovery.compose_files if within(p, root)]
+    repo.build_contexts = compose_build_contexts(repo.compose_files)
+    return repo
