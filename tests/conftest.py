@@ -7,6 +7,7 @@ io.lockdock.test=1 and is removed at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -64,15 +65,11 @@ def docker_api() -> Iterator[Any]:
 
 def _cleanup(api: Any) -> None:
     for c in api.containers(all=True, filters={"label": TEST_LABEL}):
-        try:
+        with contextlib.suppress(Exception):
             api.remove_container(c["Id"], force=True, v=True)
-        except Exception:  # noqa: BLE001
-            pass
     for img in api.images(filters={"label": TEST_LABEL}):
-        try:
+        with contextlib.suppress(Exception):
             api.remove_image(img["Id"], force=True)
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def unique_tag(prefix: str = "lockdock-test") -> str:
