@@ -1,0 +1,234 @@
+"""The undo journal: what each apply changed, kept in the user's state directory.
+
+One entry per apply (one fix in the TUI, all fixes of a `lockdock fix --apply` run). An
+entry holds the original bytes and mode of every file written, the hash of what lockdock
+wrote (undo refuses when the user changed the file since), created files, mode changes
+and the previous engine values of `docker update`. Entries are private (0600): original
+bytes can hold the user's secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockdock.fixers import writer
+
+from lockdock.files import sha256_bytes
+from lockdock.text import safe
+
+
+def journal_dir() -> Path:
+    return writer.state_dir() / "journal"
+
+
+@dataclass
+class FileRecord:
+    path: str  # absolute path written
+    written_sha256: str
+    original: bytes | None = None  # None: lockdock created the file
+    mode: int = 0o644
+    uid: int = -1
+    gid: int = -1
+
+
+@dataclass
+class ModeRecord:
+    path: str
+    old_mode: int
+    new_mode: int
+    sha256: str
+
+
+@dataclass
+class EngineRecord:
+    object_id: str
+    object_name: str
+    previous: dict[str, Any]
+    new: dict[str, Any]
+
+
+@dataclass
+class Entry:
+    titles: list[str]
+    root: str
+    files: list[FileRecord] = field(default_factory=list)
+    modes: list[ModeRecord] = field(default_factory=list)
+    engine: list[EngineRecord] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    id: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.files or self.modes or self.engine)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "id": self.id,
+            "created_at": self.created_at,
+            "titles": self.titles,
+            "root": self.root,
+            "files": [
+                {
+                    "path": f.path,
+                    "written_sha256": f.written_sha256,
+                    "original_b64": None
+                    if f.original is None
+                    else base64.b64encode(f.original).decode("ascii"),
+                    "mode": f.mode,
+                    "uid": f.uid,
+                    "gid": f.gid,
+                }
+                for f in self.files
+            ],
+            "modes": [m.__dict__ for m in self.modes],
+            "engine": [e.__dict__ for e in self.engine],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        entry = cls(titles=list(data.get("titles", [])), root=str(data.get("root", "/")))
+        entry.id = str(data.get("id", ""))
+        entry.created_at = float(data.get("created_at", 0))
+        for f in data.get("files", []):
+            orig = f.get("original_b64")
+            entry.files.append(
+                FileRecord(
+                    f["path"],
+                    f["written_sha256"],
+                    None if orig is None else base64.b64decode(orig),
+                    int(f.get("mode", 0o644)),
+                    int(f.get("uid", -1)),
+                    int(f.get("gid", -1)),
+                )
+            )
+        entry.modes = [ModeRecord(**m) for m in data.get("modes", [])]
+        entry.engine = [EngineRecord(**e) for e in data.get("engine", [])]
+        return entry
+
+
+class UndoRefused(Exception):
+    """Undo cannot restore the state byte for byte (the user changed things since)."""
+
+
+def save(entry: Entry) -> Path:
+    """Write the entry atomically with private permissions; returns its path."""
+    d = journal_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not entry.id:
+        entry.id = f"{time.time_ns():020d}-{os.getpid()}"
+    path = d / f"{entry.id}.json"
+    tmp = d / f".{entry.id}.tmp"
+    data = json.dumps(entry.to_json()).encode("utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        writer._write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return path
+
+
+def entries() -> list[Path]:
+    """Journal entries, oldest first."""
+    d = journal_dir()
+    try:
+        names = sorted(n for n in os.listdir(d) if n.endswith(".json"))
+    except FileNotFoundError:
+        return []
+    return [d / n for n in names]
+
+
+def load(path: Path) -> Entry:
+    return Entry.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def last() -> tuple[Path, Entry] | None:
+    items = entries()
+    if not items:
+        return None
+    return items[-1], load(items[-1])
+
+
+def discard(entry: Entry) -> None:
+    """Forget an entry (it was rolled back or undone)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(journal_dir() / f"{entry.id}.json")
+
+
+def _current_sha(path: str) -> str | None:
+    try:
+        real, _via, raw, _st = writer.check_existing(path, "/", None, need_write=False)
+    except (writer.WriteRefused, OSError):
+        return None
+    return sha256_bytes(raw)
+
+
+def check_restorable(entry: Entry) -> None:
+    """Refuse before touching anything when any file is not what lockdock left there."""
+    for f in entry.files:
+        if _current_sha(f.path) != f.written_sha256:
+            raise UndoRefused(
+                f"{safe(f.path)}: changed since lockdock wrote it; undo refused "
+                "(the file is not what lockdock wrote)"
+            )
+    for m in entry.modes:
+        if _current_sha(m.path) != m.sha256:
+            raise UndoRefused(f"{safe(m.path)}: changed since lockdock changed its mode; undo refused")
+        try:
+            mode = os.stat(m.path).st_mode & 0o7777
+        except OSError as exc:
+            raise UndoRefused(f"{safe(m.path)}: {safe(exc)}") from None
+        if mode != m.new_mode:
+            raise UndoRefused(
+                f"{safe(m.path)}: mode is {mode:04o}, lockdock set {m.new_mode:04o}; undo refused"
+            )
+
+
+def restore(entry: Entry, engine: Any = None) -> list[str]:
+    """Put back everything `entry` changed; returns what was done (one line each).
+
+    Files are restored in reverse order of writing; engine values are set back through
+    `docker update` and verified by inspecting the container.
+    """
+    check_restorable(entry)
+    if entry.engine and engine is None:
+        raise UndoRefused("this fix changed containers; undo needs the engine (drop --no-engine)")
+    done: list[str] = []
+    for f in reversed(entry.files):
+        if f.original is None:
+            writer.remove_created(f.path, f.written_sha256, root="/")
+            done.append(f"removed {safe(f.path)} (created by the fix)")
+        else:
+            writer.write_file(
+                f.path, f.original, root="/", expected_sha256=f.written_sha256, mode=f.mode
+            )
+            done.append(f"restored {safe(f.path)}")
+    for m in reversed(entry.modes):
+        writer.change_mode(m.path, m.new_mode, m.old_mode, root="/", expected_sha256=m.sha256)
+        done.append(f"mode {safe(m.path)}: {m.new_mode:04o} -> {m.old_mode:04o}")
+    for e in reversed(entry.engine):
+        from lockdock.fixers.apply import update_container_verified
+
+        update_container_verified(engine, e.object_id, e.previous)
+        done.append(f"container {safe(e.object_name, 80)}: restored {', '.join(sorted(e.previous))}")
+    return done
+
+
+def undo_last(engine: Any = None) -> tuple[Entry, list[str]]:
+    """Undo the newest journal entry; raise `UndoRefused` when it cannot be done exactly."""
+    found = last()
+    if found is None:
+        raise UndoRefused("nothing to undo (the journal is empty)")
+    _path, entry = found
+    done = restore(entry, engine)
+    discard(entry)
+    return entry, done
