@@ -1,0 +1,431 @@
+"""Local images as subjects: config, history paired with layers, and layer contents.
+
+The history is paired with filesystem layers the way `docker history` shows it: every
+history entry is listed, the ones that made no layer (ENV, LABEL, CMD...) are marked empty.
+Layer contents come from the `docker save` stream (see `savestream`) the first time an
+image is analysed and are cached by image id, so an unchanged image is never read twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
+from lockdock.engine.savestream import Budgets, read_save
+from lockdock.model import ImageLayerRef, Location, Target, TargetKind
+from lockdock.text import safe
+
+if TYPE_CHECKING:
+    from lockdock.context import ScanContext
+
+CACHE_VERSION = 1
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+# History lines of instructions that never make a filesystem layer.
+_METADATA_INSTR = re.compile(
+    r"(#\(nop\)\s*)?(ENV|LABEL|CMD|ENTRYPOINT|EXPOSE|USER|HEALTHCHECK|ARG|STOPSIGNAL|VOLUME|"
+    r"ONBUILD|SHELL|MAINTAINER)\b"
+)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lockdock" / "images"
+
+
+@dataclass
+class HistoryEntry:
+    index: int  # 0 = oldest
+    created_by: str  # raw, untrusted: sanitise before showing
+    created: str = ""
+    comment: str = ""
+    empty: bool = True
+    layer: int | None = None  # index into RootFS.Layers
+    digest: str | None = None
+    size: int | None = None
+
+
+@dataclass
+class FactInLayer:
+    """A file fact placed in the image: which layer added it, which later one removed it."""
+
+    fact: FileFact
+    layer: int
+    deleted_in: int | None  # layer index that removed it, None when still present
+    overwritten: bool = False  # a later layer wrote the same path again
+
+    @property
+    def in_final(self) -> bool:
+        return self.deleted_in is None and not self.overwritten
+
+
+@dataclass
+class ImageContents:
+    """Cached per image id: layer facts aligned with RootFS.Layers."""
+
+    layers: list[LayerFacts | None]
+    empty_flags: list[bool] | None  # from the saved config's history (exact pairing)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": CACHE_VERSION,
+            "layers": [lf.to_json() if lf else None for lf in self.layers],
+            "empty_flags": self.empty_flags,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImageContents:
+        return cls(
+            layers=[LayerFacts.from_json(x) if x else None for x in data["layers"]],
+            empty_flags=data.get("empty_flags"),
+        )
+
+
+@dataclass
+class ImageSubject:
+    """One local image. `load(ctx)` reads (or recalls) its layer contents."""
+
+    target: Target
+    id: str
+    inspect: dict[str, Any]
+    raw_history: list[dict[str, Any]]
+    labels: dict[str, str] = field(default_factory=dict)
+    repo_tags: list[str] = field(default_factory=list)
+    repo_digests: list[str] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    contents: ImageContents | None = None
+    from_cache: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _loaded: bool = False
+
+    @property
+    def config(self) -> dict[str, Any]:
+        cfg = self.inspect.get("Config")
+        return cfg if isinstance(cfg, dict) else {}
+
+    @property
+    def diff_ids(self) -> list[str]:
+        rootfs = self.inspect.get("RootFS") or {}
+        layers = rootfs.get("Layers") if isinstance(rootfs, dict) else None
+        return [str(x) for x in layers or []]
+
+    # ------------------------------------------------------------------ layers
+
+    def load(self, ctx: ScanContext) -> ImageContents | None:
+        """Layer contents from the cache or the engine; errors go to ctx, once."""
+        with self._lock:
+            if self._loaded:
+                return self.contents
+            self._loaded = True
+            self.contents, self.from_cache = load_contents(self, ctx)
+            if self.contents is not None:
+                if self.contents.error:
+                    ctx.warn(None, f"image {self.target.name}: {self.contents.error}", target=self.target.key)
+                for i, lf in enumerate(self.contents.layers):
+                    if lf is None:
+                        continue
+                    if lf.stopped:
+                        ctx.warn(None, f"image {self.target.name} layer {self.layer_ref(i).index}: {lf.stopped}", target=self.target.key)
+                    for odd in lf.odd[:5]:
+                        ctx.warn(None, f"image {self.target.name} layer {self.layer_ref(i).index}: unusual tar entry, {odd}", target=self.target.key)
+            self.history = pair_history(self.raw_history, self.diff_ids, self.contents.empty_flags if self.contents else None, self.inspect)
+            return self.contents
+
+    def layer_ref(self, layer: int) -> ImageLayerRef:
+        """The history entry that made filesystem layer `layer`."""
+        for h in self.history:
+            if h.layer == layer:
+                return entry_ref(h)
+        digest = self.diff_ids[layer] if 0 <= layer < len(self.diff_ids) else None
+        return ImageLayerRef(index=layer, created_by="", digest=digest)
+
+    def last_ref(self) -> ImageLayerRef:
+        if self.history:
+            return entry_ref(self.history[-1])
+        n = len(self.diff_ids)
+        return self.layer_ref(n - 1) if n else ImageLayerRef(index=0)
+
+    def find_entry(self, pattern: re.Pattern[str]) -> ImageLayerRef | None:
+        """The newest history entry whose command matches `pattern`."""
+        for h in reversed(self.history):
+            if pattern.search(h.created_by):
+                return entry_ref(h)
+        return None
+
+    def location(self, ref: ImageLayerRef) -> Location:
+        return Location(image_layer=ref)
+
+    def placed_facts(self, kinds: set[str]) -> list[FactInLayer]:
+        """File facts of `kinds` in every layer, with later deletion/overwrite applied."""
+        if self.contents is None:
+            return []
+        layers = self.contents.layers
+        out: list[FactInLayer] = []
+        for i, lf in enumerate(layers):
+            if lf is None:
+                continue
+            for fact in lf.files:
+                if fact.kind not in kinds:
+                    continue
+                deleted_in = None
+                overwritten = False
+                for j in range(i + 1, len(layers)):
+                    later = layers[j]
+                    if later is None:
+                        continue
+                    if deleted_by(fact.path, later):
+                        deleted_in = j
+                        break
+                    if any(f.path == fact.path for f in later.files):
+                        overwritten = True
+                out.append(FactInLayer(fact, i, deleted_in, overwritten))
+        return out
+
+    def os_release(self) -> tuple[dict[str, str], int] | None:
+        """The final filesystem's os-release (parsed) and the layer that wrote it."""
+        if self.contents is None:
+            return None
+        layers = self.contents.layers
+        for path in ("etc/os-release", "usr/lib/os-release"):
+            for i in range(len(layers) - 1, -1, -1):
+                lf = layers[i]
+                if lf is None or path not in lf.os_release:
+                    continue
+                if any(lt is not None and deleted_by(path, lt) for lt in layers[i + 1:]):
+                    break
+                return parse_os_release(lf.os_release[path]), i
+        return None
+
+
+def entry_ref(h: HistoryEntry) -> ImageLayerRef:
+    return ImageLayerRef(index=h.index, created_by=safe(h.created_by, 200), digest=h.digest, size=h.size)
+
+
+def pair_history(
+    raw: list[dict[str, Any]],
+    diff_ids: list[str],
+    empty_flags: list[bool] | None,
+    inspect: dict[str, Any],
+) -> list[HistoryEntry]:
+    """Oldest-first history entries with the layer each one made (like `docker history`)."""
+    items = list(reversed([h for h in raw if isinstance(h, dict)]))
+    entries = [
+        HistoryEntry(
+            index=i,
+            created_by=str(h.get("CreatedBy") or ""),
+            created=str(h.get("Created") or ""),
+            comment=str(h.get("Comment") or ""),
+            size=int(h["Size"]) if isinstance(h.get("Size"), int) else None,
+        )
+        for i, h in enumerate(items)
+    ]
+    n = len(diff_ids)
+    if not entries:
+        # An image without history: one synthetic entry per layer.
+        return [
+            HistoryEntry(index=i, created_by="(no history)", empty=False, layer=i, digest=d)
+            for i, d in enumerate(diff_ids)
+        ]
+    if empty_flags is not None and len(empty_flags) == len(entries) and empty_flags.count(False) == n:
+        nonempty = [not e for e in empty_flags]
+    else:
+        nonempty = [bool(e.size) for e in entries]
+        missing = n - sum(nonempty)
+        # Size-0 layers exist (RUN true); give them to commands that are not metadata-only.
+        for i in range(len(entries) - 1, -1, -1):
+            if missing <= 0:
+                break
+            if not nonempty[i] and not _METADATA_INSTR.match(_instruction(entries[i].created_by)):
+                nonempty[i] = True
+                missing -= 1
+        for i in range(len(entries) - 1, -1, -1):
+            if missing <= 0:
+                break
+            if not nonempty[i]:
+                nonempty[i] = True
+                missing -= 1
+        extra = sum(nonempty) - n
+        for i in range(len(entries)):
+            if extra <= 0:
+                break
+            if nonempty[i]:
+                nonempty[i] = False
+                extra -= 1
+    layer = 0
+    for e, ne in zip(entries, nonempty, strict=True):
+        if ne and layer < n:
+            e.empty = False
+            e.layer = layer
+            e.digest = diff_ids[layer]
+            layer += 1
+        else:
+            e.empty = True
+            e.size = 0 if e.size is None else e.size
+    return entries
+
+
+def _instruction(created_by: str) -> str:
+    """The Dockerfile instruction of a history line (legacy builder prefixes removed)."""
+    s = created_by.strip()
+    if s.startswith("/bin/sh -c "):
+        s = s[len("/bin/sh -c "):].strip()
+    return s
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _cache_file(image_id: str) -> Path | None:
+    algo, _, hexpart = image_id.partition(":")
+    if algo != "sha256" or not _HEX.match(hexpart):
+        return None
+    return cache_dir() / f"{hexpart}.json"
+
+
+def read_cache(image_id: str) -> ImageContents | None:
+    path = _cache_file(image_id)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != CACHE_VERSION:
+            return None
+        return ImageContents.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_cache(image_id: str, contents: ImageContents) -> None:
+    """Atomic write; a read-only cache directory only costs the next scan some time."""
+    path = _cache_file(image_id)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(contents.to_json()), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def budgets_from_env() -> Budgets:
+    """Budgets, overridable for tests and unusual hosts."""
+    b = Budgets()
+    try:
+        entries = int(os.environ.get("LOCKDOCK_LAYER_MAX_ENTRIES", b.max_entries))
+        size = int(os.environ.get("LOCKDOCK_LAYER_MAX_BYTES", b.max_bytes))
+    except ValueError:
+        return b
+    return Budgets(max_entries=entries, max_bytes=size)
+
+
+def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContents | None, bool]:
+    """Cached contents, or read the image's save stream; (contents, from_cache)."""
+    cached = read_cache(subject.id)
+    if cached is not None and len(cached.layers) == len(subject.diff_ids):
+        return cached, True
+    if ctx.engine is None:
+        return None, False
+    try:
+        stream = ctx.engine.api.get_image(subject.id)
+        archive = read_save(stream, budgets_from_env())
+    except Exception as exc:  # noqa: BLE001 - engine refused or died
+        return ImageContents([None] * len(subject.diff_ids), None, f"layers not read: {safe(exc, 160)}"), False
+    images = archive.images()
+    by_name = archive.layers
+    chosen = None
+    for _entry, layer_names, config in images:
+        rootfs = config.get("rootfs") or {}
+        if rootfs.get("diff_ids") == subject.diff_ids or len(images) == 1:
+            chosen = (layer_names, config)
+            break
+    if chosen is None:
+        msg = archive.error or "docker save stream has no manifest for this image"
+        return ImageContents([None] * len(subject.diff_ids), None, msg), False
+    layer_names, config = chosen
+    layers: list[LayerFacts | None] = [by_name.get(n) for n in layer_names]
+    layers += [None] * (len(subject.diff_ids) - len(layers))
+    layers = layers[: len(subject.diff_ids)]
+    hist = config.get("history")
+    flags = [bool(h.get("empty_layer")) for h in hist if isinstance(h, dict)] if isinstance(hist, list) else None
+    contents = ImageContents(layers, flags, archive.error)
+    if archive.error is None and all(lf is not None for lf in layers) and not any(
+        lf.stopped == "cancelled" for lf in layers if lf
+    ):
+        write_cache(subject.id, contents)
+    elif archive.error is None and any(lf is None for lf in layers):
+        contents.error = "docker save stream lacks some layers: partial result"
+    return contents, False
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+def image_name(inspect: dict[str, Any]) -> str:
+    tags = [t for t in inspect.get("RepoTags") or [] if t and t != "<none>:<none>"]
+    if tags:
+        return safe(tags[0], 200)
+    return safe(str(inspect.get("Id", "")).removeprefix("sha256:")[:12], 200)
+
+
+def make_subject(api: Any, inspect: dict[str, Any], ctx: ScanContext) -> ImageSubject:
+    image_id = str(inspect.get("Id", ""))
+    try:
+        raw_history = api.history(image_id)
+    except Exception as exc:  # noqa: BLE001 - history is optional for the analysis
+        ctx.warn(None, f"image {image_name(inspect)}: history not available: {safe(exc, 160)}")
+        raw_history = []
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    name = image_name(inspect)
+    subject = ImageSubject(
+        target=Target(TargetKind.IMAGE, name, None, key=f"image:{image_id}"),
+        id=image_id,
+        inspect=inspect,
+        raw_history=raw_history if isinstance(raw_history, list) else [],
+        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        repo_tags=[t for t in inspect.get("RepoTags") or [] if t and t != "<none>:<none>"],
+        repo_digests=list(inspect.get("RepoDigests") or []),
+    )
+    subject.history = pair_history(subject.raw_history, subject.diff_ids, None, inspect)
+    return subject
+
+
+def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
+    """Image ids to scan: the `--image` refs, or every tagged/dangling top-level image."""
+    if refs:
+        ids = []
+        for ref in refs:
+            data = ctx.local_image(ref)
+            if data is None:
+                ctx.error(None, f"image {safe(ref, 200)} not found locally")
+            else:
+                ids.append(str(data.get("Id")))
+        return list(dict.fromkeys(ids))
+    try:
+        listed = api.images()
+    except Exception as exc:  # noqa: BLE001 - a broken engine reply
+        ctx.error(None, f"cannot list images: {safe(exc, 200)}")
+        return []
+    return [str(i.get("Id")) for i in listed if isinstance(i, dict) and i.get("Id")]
+
+
+def iter_images(ctx: ScanContext) -> list[ImageSubject]:
+    """One subject per local image (inspect + history only; layers read on `load`)."""
+    if ctx.engine is None:
+        return []
+    api = ctx.engine.api
+    subjects = []
+    for image_id in list_image_ids(api, ctx.images, ctx):
+        data = ctx.local_image(image_id)
+        if not isinstance(data, dict):
+            ctx.warn(None, f"image {safe(image_id[:19], 40)} vanished or could not be inspected")
+            continue
+        subjects.append(make_subject(api, data, ctx))
+    return subjects

@@ -1,0 +1,220 @@
+"""What one image layer adds, removes and carries, learned from its tar entries.
+
+The save-stream reader feeds every entry of a layer through `LayerScanner.entry`; only
+the entries that matter for the checklist are remembered (secret files, setuid/setgid
+files, package caches, tools, os-release), so the facts stay small whatever the layer
+size and can be cached as JSON.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tarfile
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lockdock.secrets import secret_file
+from lockdock.text import safe
+
+BIN_DIRS = frozenset(
+    {"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin"}
+)
+# Tools an intruder would use, by executable name.
+TOOLS = frozenset(
+    {"curl", "wget", "git", "ssh", "sshd", "scp", "nc", "netcat", "ncat", "socat", "telnet",
+     "sudo", "doas", "vim", "nano"}
+)
+# Toolchains that have no place in a final image (build.multi-stage).
+COMPILERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "make", "rustc", "cargo", "javac"})
+PACKAGE_MANAGERS = frozenset(
+    {"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
+)
+OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
+MAX_OS_RELEASE = 8192
+MAX_FACTS_PER_KIND = 200  # per layer; a layer of 10,000 keys is summarised, not listed
+MAX_ODD = 20
+
+# Package caches: (kind, pattern on the normalised path). Files under these directories.
+CACHE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("apt lists", re.compile(r"^var/lib/apt/lists/(?!lock$|partial/?$|auxfiles/?$)[^/]+$")),
+    ("apt archives", re.compile(r"^var/cache/apt/archives/[^/]+\.deb$")),
+    ("apt cache", re.compile(r"^var/cache/apt/[^/]+\.bin$")),
+    ("apk cache", re.compile(r"^(var/cache/apk|etc/apk/cache)/[^/]+$")),
+    ("yum/dnf cache", re.compile(r"^var/cache/(yum|dnf)/.+\.(rpm|sqlite|xml\.gz|solv)$")),
+    ("pip cache", re.compile(r"^(root|home/[^/]+)/\.cache/pip/.+[^/]$")),
+    ("npm cache", re.compile(r"^(root|home/[^/]+)/\.npm/_cacache/.+[^/]$")),
+    ("yarn cache", re.compile(r"^(usr/local/share/\.cache/yarn|(root|home/[^/]+)/\.cache/yarn)/.+[^/]$")),
+)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass
+class FileFact:
+    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr."""
+
+    kind: str
+    path: str  # normalised, no leading slash; may contain untrusted text (sanitise to show)
+    size: int = 0
+    detail: str = ""
+
+
+@dataclass
+class CacheFact:
+    kind: str
+    count: int = 0
+    size: int = 0
+    example: str = ""
+
+
+@dataclass
+class LayerFacts:
+    """Everything lockdock remembers about one layer (JSON-serialisable)."""
+
+    name: str  # member name in the save archive
+    entries: int = 0
+    bytes_read: int = 0
+    compression: str = "none"
+    stopped: str | None = None  # why the analysis of this layer stopped early
+    files: list[FileFact] = field(default_factory=list)
+    caches: dict[str, CacheFact] = field(default_factory=dict)
+    whiteouts: list[str] = field(default_factory=list)  # paths deleted from lower layers
+    opaque: list[str] = field(default_factory=list)  # dirs whose lower contents are hidden
+    os_release: dict[str, str] = field(default_factory=dict)  # path -> content
+    odd: list[str] = field(default_factory=list)  # sanitised descriptions
+    dropped_facts: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LayerFacts:
+        facts = cls(**{k: v for k, v in data.items() if k not in ("files", "caches")})
+        facts.files = [FileFact(**f) for f in data.get("files", [])]
+        facts.caches = {k: CacheFact(**v) for k, v in data.get("caches", {}).items()}
+        return facts
+
+
+def normalise(name: str) -> tuple[str, str | None]:
+    """A tar member name as a relative path, plus why it is odd (absolute, `..`, ...)."""
+    odd = None
+    if _CONTROL.search(name):
+        odd = "control characters in name"
+    if name.startswith("/"):
+        odd = odd or "absolute path"
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        return "", "path with '..'"
+    if len(name) > 4096 or any(len(p) > 255 for p in parts):
+        odd = odd or "overlong name"
+    return "/".join(parts), odd
+
+
+class LayerScanner:
+    """Accumulates `LayerFacts` from a layer's tar entries (one instance per layer)."""
+
+    def __init__(self, name: str) -> None:
+        self.facts = LayerFacts(name=name)
+        self._counts: dict[str, int] = {}
+
+    def _odd(self, text: str) -> None:
+        if len(self.facts.odd) < MAX_ODD:
+            self.facts.odd.append(safe(text, 200))
+
+    def _add(self, fact: FileFact) -> None:
+        n = self._counts.get(fact.kind, 0)
+        if n >= MAX_FACTS_PER_KIND:
+            self.facts.dropped_facts += 1
+            return
+        self._counts[fact.kind] = n + 1
+        self.facts.files.append(fact)
+
+    def wants_content(self, info: tarfile.TarInfo) -> str | None:
+        """The normalised path when this regular file's content is read (os-release)."""
+        path, odd = normalise(info.name)
+        if odd is None and info.isreg() and path in OS_RELEASE_PATHS and info.size <= MAX_OS_RELEASE:
+            return path
+        return None
+
+    def content(self, path: str, data: bytes) -> None:
+        self.facts.os_release[path] = data[:MAX_OS_RELEASE].decode("utf-8", "replace")
+
+    def entry(self, info: tarfile.TarInfo) -> None:
+        """Classify one tar entry; nothing is written or opened on disk."""
+        self.facts.entries += 1
+        path, odd = normalise(info.name)
+        if not path:
+            if odd:
+                self._odd(f"{odd}: {info.name!r}")
+            return
+        if odd:
+            self._odd(f"{odd}: {info.name!r}")
+        if info.ischr() or info.isblk():
+            self._odd(f"device node: {path!r}")
+            return
+        if info.isfifo():
+            return
+        base = posixpath.basename(path)
+        parent = posixpath.dirname(path)
+        if base.startswith(".wh."):
+            if base == ".wh..wh..opq":
+                self.facts.opaque.append(parent)
+            elif base.startswith(".wh..wh."):
+                return  # AUFS metadata (.wh..wh.plnk and friends), not a deletion
+            else:
+                self.facts.whiteouts.append(posixpath.join(parent, base[4:]))
+            return
+        if info.isdir():
+            return
+        size = info.size if info.isreg() else 0
+        if info.islnk():
+            target, _ = normalise(info.linkname)
+            detail = f"hard link to {target}"
+        elif info.issym():
+            detail = f"symlink to {info.linkname}"
+        else:
+            detail = ""
+        if secret_file("/" + path) and not info.issym():
+            self._add(FileFact("secret", path, size, detail))
+        if info.isreg() or info.islnk():
+            if info.mode & 0o4000:
+                self._add(FileFact("setuid", path, size, f"mode {info.mode & 0o7777:04o}"))
+            elif info.mode & 0o2000:
+                self._add(FileFact("setgid", path, size, f"mode {info.mode & 0o7777:04o}"))
+        if parent in BIN_DIRS:
+            if base in TOOLS:
+                self._add(FileFact("tool", path, size, detail))
+            elif base in COMPILERS or re.fullmatch(r"(gcc|g\+\+|clang)-[0-9.]+", base):
+                self._add(FileFact("compiler", path, size, detail))
+            elif base in PACKAGE_MANAGERS:
+                self._add(FileFact("pkgmgr", path, size, detail))
+        if info.isreg():
+            for kind, pattern in CACHE_PATTERNS:
+                if pattern.match(path):
+                    cache = self.facts.caches.setdefault(kind, CacheFact(kind, example=path))
+                    cache.count += 1
+                    cache.size += size
+                    break
+
+
+def deleted_by(path: str, layer: LayerFacts) -> bool:
+    """True when `layer` removes `path` from the layers below it (whiteout or opaque dir)."""
+    for w in layer.whiteouts:
+        if path == w or path.startswith(w + "/"):
+            return True
+    return any(path.startswith(d + "/") for d in layer.opaque if d)
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """KEY=value lines of os-release, quotes removed."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
