@@ -1,0 +1,66 @@
+"""Helpers for driving the real app headless with Textual's pilot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DOCKERFILE = "FROM nginx:latest\nADD app.py /app/\nCMD python /app/app.py\n"
+COMPOSE = "services:\n  web:\n    image: nginx:latest\n    privileged: true\n"
+
+
+@pytest.fixture(autouse=True)
+def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal and user config of the tests live in the test's temp dir."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("LOCKDOCK_ENGINE_TIMEOUT", "3")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small insecure project: a Dockerfile with a moving tag and ADD, a privileged service."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    (root / "compose.yaml").write_text(COMPOSE)
+    (root / "app.py").write_text("print('hi')\n")
+    return root
+
+
+def drive(app: Any, body: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (120, 36)) -> None:
+    """Run `body(pilot)` against `app` headless (no pytest-asyncio needed)."""
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await body(pilot)
+
+    asyncio.run(main())
+
+
+async def wait_scan(pilot: Any, timeout: float = 30.0) -> None:
+    """Wait until the full scan and any rescan have finished and the UI has caught up."""
+    app = pilot.app
+    loops = int(timeout / 0.05)
+    for _ in range(loops):
+        await pilot.pause(0.05)
+        busy = [w for w in app.workers if w.group in ("scan", "rescan", "lazy-fix") and not w.is_finished]
+        if not app.state.progress.running and not busy:
+            break
+    else:
+        raise AssertionError("scan did not finish in time")
+    await pilot.pause(0.3)
+
+
+def screen_text(app: Any) -> str:
+    """Everything on screen as plain text (what a user reads), via an SVG screenshot."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    texts = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", "", t) for t in texts)).replace("\xa0", " ")

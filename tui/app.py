@@ -1,0 +1,557 @@
+"""The lockdock Textual app: inventory, findings, detail, image layers, fixes with a diff.
+
+The first screen is drawn before anything is scanned; discovery, the engine and layer
+analysis run in thread workers that post typed messages (see `scanner`). Results stream
+into `AppState`; the widgets are redrawn from it at most a few times a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from lockdock.tui import bindings, scanner
+from lockdock.tui.crash import masked_traceback
+from lockdock.tui.detail import Detail
+from lockdock.tui.diff_screen import DiffScreen
+from lockdock.tui.findings import FindingsList
+from lockdock.tui.header import StatusBar
+from lockdock.tui.help_screen import HelpScreen
+from lockdock.tui.inventory import Inventory
+from lockdock.tui.layers import LayersView
+from lockdock.tui.messages import (
+    Analysing,
+    EngineConnected,
+    EngineEvent,
+    EngineLost,
+    EngineTotals,
+    ScanFinished,
+    TargetScanned,
+    TargetsRescanned,
+)
+from lockdock.tui.problems import ProblemsView
+from lockdock.tui.state import AppState
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from lockdock import catalogue
+from lockdock.config import Config
+from lockdock.context import ScanContext
+from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.scan import TargetResult
+from lockdock.text import sanitize
+
+TABS = ("tab-findings", "tab-layers", "tab-problems")
+REFRESH_SECONDS = 0.25
+
+
+class LockdockApp(App[int]):
+    CSS_PATH = "lockdock.tcss"
+    TITLE = "lockdock"
+    BINDINGS = bindings.BINDINGS
+
+    def __init__(
+        self,
+        paths: list[Path],
+        *,
+        use_engine: bool = True,
+        read_only: bool = False,
+        config: Config | None = None,
+    ) -> None:
+        super().__init__()
+        self.paths = [Path(p).resolve() for p in (paths or [Path(".")])]
+        first = self.paths[0]
+        self.root = first if first.is_dir() else first.parent
+        self.config = config or Config()
+        self.read_only = read_only
+        self.use_engine = use_engine
+        self.ctx = self._new_context()
+        self.state = AppState()
+        self.state.engine.wanted = use_engine
+        self.current_key: str | None = None
+        self.undo_depth = 0
+        self._dirty = False
+        self._findings_dirty = False
+        self._event_ids: set[str] = set()
+        self._event_timer: Any = None
+        self._event_stream: Any = None
+        self._keymap = bindings.keymap_from_config(self.config.keys)
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Horizontal(id="main"):
+            yield Inventory()
+            with Vertical(id="right"):
+                with TabbedContent(id="tabs", initial="tab-findings"):
+                    with TabPane("Findings", id="tab-findings"):
+                        yield Input(placeholder="filter: words, check id, severity (sev>=high), layer",
+                                    id="filter")
+                        yield FindingsList()
+                    with TabPane("Layers", id="tab-layers"):
+                        yield LayersView()
+                    with TabPane("Problems", id="tab-problems"):
+                        yield ProblemsView()
+                yield Detail()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.query_one("#filter", Input).display = False
+        self.query_one(FindingsList).show(None)
+        self.query_one(Detail).border_title = "3 Detail"
+        self._refresh_status()
+        self.query_one(Inventory).focus()
+        self.set_interval(REFRESH_SECONDS, self._flush)
+        self.start_scan()
+
+    def _new_context(self) -> ScanContext:
+        return ScanContext(cwd=self.root, config=self.config, use_engine=self.use_engine)
+
+    # ------------------------------------------------------------------ workers
+
+    def start_scan(self) -> None:
+        self.state.progress.running = True
+        self.state.progress.elapsed = None
+        self.state.progress.targets_done = 0
+        self.state.progress.images_done = 0
+        self.state.progress.containers_done = 0
+        self._refresh_status()
+        self._scan_worker()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def _scan_worker(self) -> None:
+        worker = get_current_worker()
+        scanner.full_scan(self.paths, self.ctx, self.post_message, lambda: worker.is_cancelled)
+
+    @work(thread=True, group="rescan", exit_on_error=False)
+    def _rescan_worker(self, touched_paths: set[str], object_ids: set[str]) -> None:
+        worker = get_current_worker()
+        scanner.rescan(
+            self.paths,
+            self.ctx,
+            touched_paths,
+            object_ids,
+            list(self.state.targets.values()),
+            self.post_message,
+            lambda: worker.is_cancelled,
+        )
+
+    @work(thread=True, exclusive=True, group="events", exit_on_error=False)
+    def _events_worker(self) -> None:
+        worker = get_current_worker()
+        scanner.watch_events(self.ctx, self.post_message, lambda: worker.is_cancelled, self._keep_stream)
+
+    def _keep_stream(self, stream: Any) -> None:
+        self._event_stream = stream
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that crashed is reported, never fatal (the engine may have vanished)."""
+        if event.state is WorkerState.ERROR:
+            err = event.worker.error
+            msg = f"background task {event.worker.group} failed: {type(err).__name__}: {sanitize(str(err))[:200]}"
+            self.ctx.error(None, msg)
+            self.state.errors = list(self.ctx.errors)
+            if event.worker.group == "scan":
+                self.state.progress.running = False
+            self._dirty = True
+            self.notify(msg, severity="error", markup=False)
+
+    def on_unmount(self) -> None:
+        self._close_event_stream()
+
+    def _close_event_stream(self) -> None:
+        stream, self._event_stream = self._event_stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):  # closing a dead stream is fine
+                stream.close()
+
+    async def action_quit(self) -> None:
+        self.workers.cancel_all()
+        self._close_event_stream()
+        self.exit(0)
+
+    # ------------------------------------------------------------------ scan messages
+
+    def on_engine_connected(self, msg: EngineConnected) -> None:
+        eng = self.state.engine
+        eng.endpoint, eng.version, eng.error = msg.endpoint, msg.version, msg.error
+        eng.lost = False
+        self._dirty = True
+        if msg.endpoint:
+            self._events_worker()
+
+    def on_engine_totals(self, msg: EngineTotals) -> None:
+        self.state.progress.images_total = msg.images
+        self.state.progress.containers_total = msg.containers
+        self._dirty = True
+
+    def on_analysing(self, msg: Analysing) -> None:
+        self.state.progress.current = msg.name
+
+    def on_target_scanned(self, msg: TargetScanned) -> None:
+        self.state.add(msg.result)
+        if msg.result.target.key == self.current_key:
+            self._findings_dirty = True
+        self._dirty = True
+
+    def on_scan_finished(self, msg: ScanFinished) -> None:
+        p = self.state.progress
+        p.running, p.elapsed, p.current = False, msg.elapsed, ""
+        self.state.errors = msg.errors
+        if msg.keys is not None:
+            for key in [k for k in self.state.targets if k not in msg.keys]:
+                self.state.remove(key)
+        self._dirty = True
+        self._findings_dirty = True
+        self._flush()
+
+    def on_targets_rescanned(self, msg: TargetsRescanned) -> None:
+        for key in msg.dropped:
+            self.state.remove(key)
+        for tr in msg.results:
+            self.state.targets[tr.target.key] = tr
+        keys = set(self.state.targets)
+        self.state.errors = [e for e in self.state.errors if e.target is None or e.target in keys]
+        self.state.errors.extend(e for e in msg.errors if e not in self.state.errors)
+        self._dirty = True
+        self._findings_dirty = True
+        self._flush()
+
+    def on_engine_event(self, msg: EngineEvent) -> None:
+        if msg.action in ("destroy", "delete", "untag"):
+            for key, tr in list(self.state.targets.items()):
+                if scanner.touched_keys([tr], set(), {msg.object_id}):
+                    self.state.remove(key)
+                    self._dirty = True
+            if msg.action != "untag":
+                return
+        self._event_ids.add(msg.object_id)
+        if self._event_timer is not None:
+            self._event_timer.stop()
+        self._event_timer = self.set_timer(0.5, self._rescan_events)
+
+    def _rescan_events(self) -> None:
+        ids, self._event_ids = self._event_ids, set()
+        if ids and not self.state.progress.running:
+            self._rescan_worker(set(), ids)
+        elif ids:
+            self._event_ids |= ids  # wait until the full scan is done
+            self._event_timer = self.set_timer(1.0, self._rescan_events)
+
+    def on_engine_lost(self, msg: EngineLost) -> None:
+        eng = self.state.engine
+        if not eng.lost:
+            self.notify(msg.reason + ". File checks keep working.", severity="warning", markup=False)
+        eng.lost, eng.error = True, msg.reason
+        self._event_stream = None
+        self._dirty = True
+
+    # ------------------------------------------------------------------ drawing
+
+    def _flush(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            self.query_one(Inventory).rebuild(self.state)
+            self.query_one(ProblemsView).show(self.state.errors)
+            self._refresh_status()
+            if self.current_key is None:
+                first = self.query_one(Inventory).first_target_key()
+                if first is not None:
+                    self.call_after_refresh(self.query_one(Inventory).select_key, first)
+        if self._findings_dirty:
+            self._findings_dirty = False
+            self._show_target(self.current_key)
+        else:
+            self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        self.query_one(StatusBar).refresh_from(self.state, read_only=self.read_only, undo_depth=self.undo_depth)
+
+    def _show_target(self, key: str | None) -> None:
+        tr = self.state.targets.get(key) if key else None
+        self.query_one(FindingsList).show(tr)
+        self.query_one(LayersView).show_target(tr, None)
+        tab = self.query_one("#tab-layers", TabPane)
+        tab.disabled = tr is None or tr.target.kind is not TargetKind.IMAGE
+        if tab.disabled and self.query_one(TabbedContent).active == "tab-layers":
+            self.query_one(TabbedContent).active = "tab-findings"
+
+    def on_inventory_target_highlighted(self, msg: Inventory.TargetHighlighted) -> None:
+        if msg.key == self.current_key:
+            return
+        self.current_key = msg.key
+        self._show_target(msg.key)
+
+    def on_findings_list_finding_highlighted(self, msg: FindingsList.FindingHighlighted) -> None:
+        self.query_one(Detail).show(msg.finding)
+
+    # ------------------------------------------------------------------ navigation
+
+    def action_focus_panel(self, name: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if name == "inventory":
+            self.query_one(Inventory).focus()
+        elif name == "findings":
+            tabs.active = "tab-findings"
+            self.query_one(FindingsList).focus()
+        elif name == "detail":
+            self.query_one(Detail).focus()
+        elif name == "layers":
+            if self.query_one("#tab-layers", TabPane).disabled:
+                self.notify("Layers are shown for images: pick one in the Images section.")
+                return
+            tabs.active = "tab-layers"
+            self.query_one("#layer-table").focus()
+
+    def action_tab(self, delta: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        enabled = [t for t in TABS if not self.query_one(f"#{t}", TabPane).disabled]
+        current = tabs.active if tabs.active in enabled else enabled[0]
+        tabs.active = enabled[(enabled.index(current) + delta) % len(enabled)]
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(dict(self._keymap)))
+
+    def action_filter(self) -> None:
+        self.query_one(TabbedContent).active = "tab-findings"
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.query_one(FindingsList).query_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(FindingsList).show(self._current(), event.value.strip())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.display = bool(event.value.strip())
+            self.query_one(FindingsList).focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.query_one(FindingsList).show(self._current(), "")
+            self.query_one(FindingsList).focus()
+            event.stop()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys typed into the filter box are text, not commands."""
+        if action in {"fix", "fix_all", "ignore", "undo", "edit", "rescan", "filter", "help",
+                      "focus_panel", "tab", "quit"}:
+            focused = self.focused
+            if isinstance(focused, Input):
+                return False
+        return True
+
+    def _current(self) -> TargetResult | None:
+        return self.state.targets.get(self.current_key) if self.current_key else None
+
+    def _selected_finding(self) -> Finding | None:
+        return self.query_one(FindingsList).selected
+
+    # ------------------------------------------------------------------ rescan / edit
+
+    def action_rescan(self) -> None:
+        if self.state.progress.running:
+            self.notify("A scan is already running.")
+            return
+        self.ctx = self._new_context()
+        self.start_scan()
+
+    def action_edit(self) -> None:
+        finding = self._selected_finding()
+        tr = self._current()
+        path = (finding.location.path if finding else None) or (tr.target.path if tr else None)
+        if not path or (tr is not None and tr.target.kind in (TargetKind.IMAGE, TargetKind.CONTAINER)):
+            self.notify("Nothing to edit: this target is not a file.", markup=False)
+            return
+        full = Path(path) if Path(path).is_absolute() else self.root / path
+        if not full.is_file():
+            self.notify(f"Not a file: {sanitize(str(full))}", markup=False)
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        line = finding.location.line if finding and finding.location.line else 1
+        cmd = [*shlex.split(editor), f"+{line}", str(full)]
+        try:
+            with self.suspend():
+                subprocess.run(cmd, check=False)
+        except Exception as exc:  # noqa: BLE001 - headless, no editor, or suspend unsupported
+            self.notify(f"Cannot open the editor: {type(exc).__name__}: {sanitize(str(exc))[:120]}",
+                        severity="warning", markup=False)
+            return
+        self.refresh()
+        self._rescan_worker({self.ctx.rel(full) or path}, set())
+
+    # ------------------------------------------------------------------ crash output
+
+    def _fatal_error(self) -> None:
+        """Like Textual's, but without local variables and with secrets masked."""
+        self.bell()
+        self._exit_renderables.append(masked_traceback())
+        self._close_messages_no_wait()
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen) -> Any:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("rescan", "Scan everything again", self.action_rescan)
+        yield SystemCommand("undo", "Undo the last applied fix", self.action_undo)
+        tr = self._current()
+        if tr is None:
+            return
+        seen: set[str] = set()
+        for f in tr.active:
+            if f.fix is not None:
+                title = _palette_safe(f"fix: {f.check}: {f.fix.title}")
+                yield SystemCommand(title, _palette_safe(f.message), lambda f=f: self.fix_finding(f))
+        for f in tr.findings:
+            if f.check not in seen:
+                seen.add(f.check)
+                title = _palette_safe(f"explain: {f.check}")
+                yield SystemCommand(title, catalogue.get(f.check).title, lambda f=f: self._explain(f))
+
+    def _explain(self, finding: Finding) -> None:
+        self.query_one(FindingsList).select_finding(finding)
+        self.query_one(Detail).show(finding)
+        self.query_one(Detail).focus()
+
+    # ------------------------------------------------------------------ fixes
+
+    def _refuse_write(self, what: str) -> bool:
+        if self.read_only:
+            self.notify(f"read-only mode: {what} is disabled (started with --read-only).",
+                        severity="warning", markup=False)
+            return True
+        return False
+
+    def action_fix(self) -> None:
+        finding = self._selected_finding()
+        if finding is None:
+            self.notify("Select a finding first (panel 2).")
+            return
+        self.fix_finding(finding)
+
+    def fix_finding(self, finding: Finding) -> None:
+        if self._refuse_write("fixing"):
+            return
+        if finding.fix is None:
+            self.notify(f"{finding.check} has no automatic fix; the detail pane says how to fix it.",
+                        markup=False)
+            return
+        self._prepare_fixes([finding], title=finding.fix.title)
+
+    def action_fix_all(self) -> None:
+        if self._refuse_write("fixing"):
+            return
+        tr = self._current()
+        if tr is None:
+            self.notify("Pick a target first (panel 1).")
+            return
+        safe = [f for f in tr.active if f.fix is not None and f.fix.applicability is Applicability.SAFE]
+        if not safe:
+            self.notify("This target has no safe fixes.")
+            return
+        self._prepare_fixes(safe, title=f"{len(safe)} safe fix(es) for {tr.target.name}")
+
+    def action_ignore(self) -> None:
+        if self._refuse_write("adding an ignore pragma"):
+            return
+        finding = self._selected_finding()
+        if finding is None:
+            self.notify("Select a finding first (panel 2).")
+            return
+        from lockdock.tui import fixflow
+
+        try:
+            fix = fixflow.ignore_fix(finding, self.ctx)
+        except fixflow.FixProblem as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self._preview_and_apply([fix], title=fix.title)
+
+    def action_undo(self) -> None:
+        if self._refuse_write("undo"):
+            return
+        from lockdock.tui import fixflow
+
+        try:
+            done = fixflow.undo(self.ctx)
+        except fixflow.FixProblem as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.undo_depth = max(0, self.undo_depth - 1)
+        self.notify("Undone: " + "; ".join(done.messages)[:300], markup=False)
+        self._rescan_worker(done.paths, done.object_ids)
+
+    def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
+        """Lazy fixes (engine measurements) are computed in a worker before the preview."""
+        if any(f.fix is not None and f.fix.note == "lazy" for f in findings):
+            self._compute_lazy(findings, title)
+            return
+        self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)
+
+    @work(thread=True, group="lazy-fix", exit_on_error=False)
+    def _compute_lazy(self, findings: list[Finding], title: str) -> None:
+        from lockdock.tui import fixflow
+
+        fixes: list[Fix] = []
+        for f in findings:
+            subject = self.state.subject_of(f.target.key)
+            fix = fixflow.materialise(f, subject, self.ctx)
+            if fix is not None:
+                fixes.append(fix)
+        if not fixes:
+            self.call_from_thread(self.notify, "The fix cannot be computed now (engine data missing).")
+            return
+        self.call_from_thread(self._preview_and_apply, fixes, title)
+
+    def _preview_and_apply(self, fixes: list[Fix], title: str) -> None:
+        from lockdock.tui import fixflow
+
+        try:
+            preview = fixflow.build_preview(fixes, self.ctx, title=title)
+        except fixflow.FixProblem as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._apply(fixes)
+            else:
+                self.notify("Cancelled: nothing was written.")
+
+        self.push_screen(DiffScreen(preview), done)
+
+    def _apply(self, fixes: list[Fix]) -> None:
+        from lockdock.tui import fixflow
+
+        try:
+            applied = fixflow.apply(fixes, self.ctx)
+        except fixflow.FixProblem as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            self._rescan_worker(fixflow.paths_of(fixes, self.ctx), set())
+            return
+        self.undo_depth += 1
+        self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
+        self._rescan_worker(applied.paths, applied.object_ids)
+
+
+def _palette_safe(text: str) -> str:
+    """Palette titles are matched and highlighted as text; keep them free of escapes and
+    of square brackets (some Textual versions treat them as markup)."""
+    return sanitize(text).replace("[", "(").replace("]", ")")[:120]
+

@@ -1,0 +1,74 @@
+"""`lockdock tui [PATH]` and `lockdock demo`: the command-line doors into the app.
+
+Imported by `lockdock.cli` for every command, so nothing here imports textual at module
+level: `lockdock scan` stays headless. A missing textual is an ImportError at parser time
+(the CLI then hides these commands and keeps working).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+if importlib.util.find_spec("textual") is None:  # pragma: no cover - textual is a dependency
+    raise ImportError("textual is not installed: the TUI is unavailable")
+
+
+def add_tui_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tui", help="open the interactive app on PATH and the local engine")
+    p.add_argument("path", nargs="?", type=Path, default=Path("."), help="project directory (default: .)")
+    _common(p)
+    d = sub.add_parser("demo", help="copy a deliberately insecure sample project to a temp dir and open it")
+    _common(d)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-engine", action="store_true", help="file checks only; do not contact Docker")
+    p.add_argument("--read-only", action="store_true", help="disable every write (fix, ignore, undo)")
+    p.add_argument("--config", type=Path, default=None, help="use this config file only")
+
+
+def copy_demo_project(dest_parent: Path | None = None) -> Path:
+    """Copy the bundled demo project into a fresh temporary directory and return it."""
+    target = Path(tempfile.mkdtemp(prefix="lockdock-demo-", dir=dest_parent))
+    source = resources.files("lockdock.demo").joinpath("project")
+    if not source.is_dir():
+        raise FileNotFoundError("the demo project is not bundled with this installation")
+    with resources.as_file(source) as src:
+        shutil.copytree(src, target, dirs_exist_ok=True, symlinks=True)
+    return target
+
+
+def run_tui_command(args: argparse.Namespace) -> int:
+    from lockdock.tui import run_tui
+
+    from lockdock.config import load_config
+
+    if args.command == "demo":
+        try:
+            path = copy_demo_project()
+        except OSError as exc:
+            print(f"lockdock: cannot copy the demo project: {exc}", file=sys.stderr)
+            return 1
+        print(f"lockdock demo project: {path}")
+    else:
+        path = args.path.resolve()
+        if not path.exists():
+            print(f"lockdock: no such file or directory: {path}", file=sys.stderr)
+            return 2
+    config = load_config(path if path.is_dir() else path.parent, args.config)
+    from lockdock.tui.bindings import KeymapError
+
+    try:
+        code = run_tui([path], use_engine=not args.no_engine, read_only=args.read_only, config=config)
+    except KeymapError as exc:
+        print(f"lockdock: config error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        print(f"lockdock demo project kept at: {path}")
+    return code

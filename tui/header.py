@@ -1,0 +1,88 @@
+"""The status line: engine, scan progress, overall level, counts by severity, read-only."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from lockdock.tui.render import SEVERITY_STYLE, plain
+from lockdock.tui.state import AppState, overall_level, severity_counts
+from rich.text import Text
+from textual.widgets import Static
+
+from lockdock.model import Severity
+
+
+def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0) -> Text:
+    """Two short lines that fit 80 columns: where we look, then what we found."""
+    line1 = Text()
+    line1.append("lockdock ", style="bold")
+    if read_only:
+        line1.append(" READ-ONLY ", style="bold reverse")
+        line1.append(" ")
+    eng = state.engine
+    if not eng.wanted:
+        line1.append("no engine: file-only mode (--no-engine)")
+    elif eng.lost:
+        line1.append("ENGINE LOST: ", style="bold red")
+        line1.append_text(plain(eng.error or "engine unreachable"))
+    elif eng.endpoint:
+        line1.append("engine ")
+        line1.append_text(plain(eng.endpoint))
+        if eng.version:
+            line1.append_text(plain(f" (Docker {eng.version})", "dim"))
+    elif eng.error:
+        line1.append("no engine: file-only mode. ", style="bold")
+        line1.append_text(plain(eng.error, "dim"))
+    else:
+        line1.append("connecting to the engine…", style="dim")
+
+    line2 = Text()
+    p = state.progress
+    if p.running:
+        line2.append("scanning ", style="bold")
+        parts = [f"{p.targets_done} done"]
+        if p.images_total:
+            parts.append(f"images {min(p.images_done, p.images_total)}/{p.images_total}")
+        if p.containers_total:
+            parts.append(f"containers {min(p.containers_done, p.containers_total)}/{p.containers_total}")
+        line2.append(", ".join(parts))
+        if p.current:
+            line2.append(" · ")
+            line2.append_text(plain(p.current[:40], "dim"))
+        line2.append(" | ")
+    elif p.elapsed is not None:
+        line2.append(f"{len(state.targets)} targets in {p.elapsed:.1f}s | ")
+    level = overall_level(state.targets.values())
+    if level is not None:
+        line2.append(f"level {level} reached", style="bold")
+        line2.append(" | ")
+    line2.append_text(counts_text(severity_counts(state.targets.values())))
+    if state.errors:
+        line2.append(f" | {len(state.errors)} problem{'s' if len(state.errors) != 1 else ''}", style="yellow")
+    if undo_depth:
+        line2.append(f" | {undo_depth} undoable", style="dim")
+    return Text("\n").join([line1, line2])
+
+
+def counts_text(counts: Counter[Severity]) -> Text:
+    """'2 critical 5 high 1 medium' as words, coloured only as a second cue."""
+    text = Text()
+    shown = [s for s in sorted(Severity, reverse=True) if counts.get(s)]
+    if not shown:
+        text.append("no findings", style="green")
+        return text
+    for i, sev in enumerate(shown):
+        if i:
+            text.append(" ")
+        text.append(f"{counts[sev]} {sev.label}", style=SEVERITY_STYLE[sev])
+    return text
+
+
+class StatusBar(Static):
+    """Rendered from `AppState`; `refresh_from` is called whenever the state changes."""
+
+    def __init__(self) -> None:
+        super().__init__(Text("lockdock: starting…"), id="status", markup=False)
+
+    def refresh_from(self, state: AppState, *, read_only: bool, undo_depth: int = 0) -> None:
+        self.update(status_text(state, read_only=read_only, undo_depth=undo_depth))

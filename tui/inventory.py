@@ -1,0 +1,87 @@
+"""The inventory (panel 1): every scanned target in sections, with level and worst severity.
+
+Rebuilt from `AppState` in batches (the app throttles calls while a scan streams in) and
+keeps the cursor on the same target across rebuilds.
+"""
+
+from __future__ import annotations
+
+from lockdock.tui.render import target_label
+from lockdock.tui.state import AppState, display_name
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from lockdock.model import TargetKind
+
+
+class Inventory(Tree[str]):
+    """Sections are top-level nodes (data None); targets carry their key as data."""
+
+    BORDER_TITLE = "1 Inventory"
+
+    class TargetHighlighted(Message):
+        def __init__(self, key: str | None) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self) -> None:
+        super().__init__(Text("targets"), id="inventory")
+        self.show_root = False
+        self.guide_depth = 2
+        self._collapsed: set[str] = set()
+        self._target_nodes: dict[str, TreeNode[str]] = {}
+
+    @property
+    def selected_key(self) -> str | None:
+        node = self.cursor_node
+        return node.data if node is not None else None
+
+    def rebuild(self, state: AppState) -> None:
+        """Redraw all sections from `state`, keeping the cursor where it was."""
+        keep = self.selected_key
+        keep_line = self.cursor_line
+        for section_node in self.root.children:
+            label = str(section_node.data or "")
+            if label.startswith("section:"):
+                name = label.split(":", 1)[1]
+                if section_node.is_collapsed:
+                    self._collapsed.add(name)
+                else:
+                    self._collapsed.discard(name)
+        self.clear()
+        self._target_nodes = {}
+        for section, items in state.by_section().items():
+            if not items and section not in ("Images", "Containers") and state.engine.wanted:
+                continue
+            head = Text(f"{section} ({len(items)})", style="bold")
+            if not items:
+                head.append("  none" if section not in ("Images", "Containers") or state.engine.endpoint else "  no engine", style="dim")
+            node = self.root.add(head, data=f"section:{section}", expand=section not in self._collapsed)
+            parents: dict[str, TreeNode[str]] = {}
+            for tr in items:
+                label = target_label(tr, display_name(tr))
+                parent_node = parents.get(tr.target.parent or "", node)
+                if tr.target.kind is TargetKind.COMPOSE_FILE:
+                    child = parent_node.add(label, data=tr.target.key, expand=True)
+                    parents[tr.target.key] = child
+                else:
+                    child = parent_node.add_leaf(label, data=tr.target.key)
+                self._target_nodes[tr.target.key] = child
+        if keep in self._target_nodes:
+            self.move_cursor(self._target_nodes[keep])
+        elif keep_line >= 0:
+            self.cursor_line = min(keep_line, max(0, self.last_line))
+
+    def select_key(self, key: str) -> None:
+        node = self._target_nodes.get(key)
+        if node is not None:
+            self.move_cursor(node)
+
+    def first_target_key(self) -> str | None:
+        return next(iter(self._target_nodes), None)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        data = event.node.data
+        self.post_message(self.TargetHighlighted(data if data and not data.startswith("section:") else None))
