@@ -18,7 +18,7 @@ from lockdock.text import safe
 # What a repository's .gitignore must cover: (pattern to add, sample path, is_dir).
 GITIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
     (".env", ".env", False),
-    ("secrets/", "secrets", True),
+    ("secrets/", "secrets/token.txt", False),
     ("*.key", "server.key", False),
     ("*.pem", "server.pem", False),
 )
@@ -26,7 +26,7 @@ GITIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
 DOCKERIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
     (".git", ".git", True),
     (".env", ".env", False),
-    ("secrets/", "secrets", True),
+    ("secrets/", "secrets/token.txt", False),
     ("**/*.key", "server.key", False),
     ("**/*.pem", "server.pem", False),
 )

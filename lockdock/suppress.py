@@ -67,20 +67,24 @@ def _file_lines(path: str, ctx: ScanContext) -> list[str] | None:
     return lines
 
 
-def _file_pragmas(path: str, lines: list[str], ctx: ScanContext) -> dict[str, str]:
+def _file_pragmas(path: str, lines: list[str], ctx: ScanContext) -> tuple[dict[str, str], dict[str, str]]:
+    """(ignore-file pragmas, every ignore pragma) of a file: check id -> reason."""
     key = f"suppress-file:{path}"
     if key in ctx.cache:
         return ctx.cache[key]
-    result: dict[str, str] = {}
+    whole: dict[str, str] = {}
+    anywhere: dict[str, str] = {}
     for n, line in enumerate(lines, 1):
         if "lockdock:" not in line:
             continue
         parsed = _split_pragma(line)
-        if parsed and parsed[0] == "ignore-file":
-            for cid in parsed[1]:
-                result[cid] = parsed[2] or f"ignore-file pragma at line {n}"
-    ctx.cache[key] = result
-    return result
+        if not parsed:
+            continue
+        target = whole if parsed[0] == "ignore-file" else anywhere
+        for cid in parsed[1]:
+            target.setdefault(cid, parsed[2] or f"{parsed[0]} pragma at line {n}")
+    ctx.cache[key] = (whole, anywhere)
+    return whole, anywhere
 
 
 def _line_pragma(lines: list[str], line: int, check: str) -> str | None:
@@ -122,9 +126,13 @@ def apply_suppressions(findings: list[Finding], subject: Any, ctx: ScanContext) 
         if path:
             lines = _file_lines(path, ctx)
             if lines is not None:
-                file_ids = _file_pragmas(path, lines, ctx)
+                file_ids, any_ids = _file_pragmas(path, lines, ctx)
                 if f.check in file_ids:
                     f.suppressed = Suppression(safe(file_ids[f.check]), "pragma")
+                    continue
+                if not f.location.line and f.check in any_ids:
+                    # A finding about the file as a whole: an ignore pragma anywhere in it counts.
+                    f.suppressed = Suppression(safe(any_ids[f.check]), "pragma")
                     continue
                 scope_lines = [f.location.line] if f.location.line else []
                 scope_lines += [n for n in f.data.get("scope_lines", []) if n]
