@@ -1,0 +1,2 @@
+#!/bin/sh
+exec python3 /app/server.py --port 8080
