@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
 from lockdock.engine.savestream import Budgets, read_save
 from lockdock.model import ImageLayerRef, Location, Target, TargetKind
+from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
 
 if TYPE_CHECKING:
     from lockdock.context import ScanContext
 
 CACHE_VERSION = 1
+MAX_COMMAND = 4096  # history commands are cut before redaction and display
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 # History lines of instructions that never make a filesystem layer.
 _METADATA_INSTR = re.compile(
@@ -203,8 +205,26 @@ class ImageSubject:
         return None
 
 
+_ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s'\"]*)")
+
+
+def redact(command: str) -> str:
+    """A history command with secret values masked (build args, ENV, credential formats)."""
+    text = command[:MAX_COMMAND]
+
+    def assignment(m: re.Match[str]) -> str:
+        match = check_assignment(m.group(1), m.group(2).strip("'\""))
+        return f"{m.group(1)}={match.masked}" if match else m.group(0)
+
+    text = _ASSIGN.sub(assignment, text)
+    for sm in sorted(find_in_text(text), key=lambda x: -x.start):
+        text = text[: sm.start] + sm.masked + text[sm.end :]
+    return text
+
+
 def entry_ref(h: HistoryEntry) -> ImageLayerRef:
-    return ImageLayerRef(index=h.index, created_by=safe(h.created_by, 200), digest=h.digest, size=h.size)
+    """The layer reference findings carry; the command is masked and sanitised."""
+    return ImageLayerRef(index=h.index, created_by=safe(redact(h.created_by), 200), digest=h.digest, size=h.size)
 
 
 def pair_history(

@@ -49,12 +49,17 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def config_for(blobs: list[bytes], history: list[dict[str, Any]] | None, config: dict[str, Any] | None) -> dict[str, Any]:
+def config_for(
+    blobs: list[bytes],
+    history: list[dict[str, Any]] | None,
+    config: dict[str, Any] | None,
+    created: str = "2026-01-01T00:00:00Z",
+) -> dict[str, Any]:
     diff_ids = ["sha256:" + hashlib.sha256(b).hexdigest() for b in blobs]
     return {
         "architecture": "amd64",
         "os": "linux",
-        "created": "2026-01-01T00:00:00Z",
+        "created": created,
         "config": {"Labels": {"io.lockdock.test": "1"}, **(config or {})},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history
@@ -69,9 +74,10 @@ def legacy_save(
     history: list[dict[str, Any]] | None = None,
     config: dict[str, Any] | None = None,
     manifest_first: bool = False,
+    created: str = "2026-01-01T00:00:00Z",
 ) -> bytes:
     """A legacy-layout `docker save` archive (Docker < 25), loadable by `docker load`."""
-    cfg = json.dumps(config_for(layers, history, config)).encode()
+    cfg = json.dumps(config_for(layers, history, config, created)).encode()
     cfg_name = hashlib.sha256(cfg).hexdigest() + ".json"
     names = [f"{hashlib.sha256(b).hexdigest()}/layer.tar" for b in layers]
     manifest = json.dumps([{"Config": cfg_name, "RepoTags": [tag], "Layers": names}]).encode()

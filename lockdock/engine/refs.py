@@ -1,0 +1,60 @@
+"""Image references as the engine reports them: registry, repository, tag, official or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MOVING_TAGS = frozenset(
+    {"latest", "stable", "edge", "nightly", "dev", "develop", "lts", "main", "master", "mainline",
+     "current", "rolling", "beta", "alpha", "testing", "unstable", "canary", "next", "snapshot"}
+)
+DOCKER_HUB = "docker.io"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    registry: str  # docker.io when none is named
+    repository: str  # without registry; "library/x" for official images
+    tag: str | None
+    digest: str | None
+
+    @property
+    def official(self) -> bool:
+        return self.registry == DOCKER_HUB and self.repository.startswith("library/")
+
+    @property
+    def moving(self) -> bool:
+        return self.digest is None and (self.tag is None or self.tag.lower() in MOVING_TAGS)
+
+
+def parse_ref(ref: str) -> ImageRef:
+    """Split `registry/repo:tag@digest` the way the docker CLI normalises names."""
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    tag = None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        ref, tag = ref.rsplit(":", 1)
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        registry, repo = first, rest
+    else:
+        registry, repo = DOCKER_HUB, ref
+    if registry in ("index.docker.io", "registry-1.docker.io"):
+        registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in repo:
+        repo = "library/" + repo
+    return ImageRef(registry, repo, tag, digest)
+
+
+def trusted(ref: ImageRef, trusted_registries: list[str]) -> bool:
+    """Official library image, or a registry/namespace the config lists as trusted."""
+    if ref.official:
+        return True
+    full = f"{ref.registry}/{ref.repository}"
+    for entry in trusted_registries:
+        entry = entry.strip().rstrip("/")
+        if entry and (full == entry or full.startswith(entry + "/") or ref.registry == entry):
+            return True
+    return False

@@ -1,0 +1,21 @@
+"""Sources from the Docker engine and the host: the host's daemon settings, images, containers.
+
+The host source always runs (a `--daemon-json` file is checked without an engine); the
+image and container sources are no-ops without an engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lockdock.context import ScanContext
+from lockdock.discovery import Discovery
+from lockdock.engine.images import ImageSubject, iter_images
+from lockdock.registry import source
+
+
+@source("images", needs_engine=True, order=90)
+def images(discovery: Discovery, ctx: ScanContext) -> Iterator[ImageSubject]:
+    if ctx.engine is None:
+        return
+    yield from iter_images(ctx)
