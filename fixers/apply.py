@@ -1,0 +1,442 @@
+"""Applying fixes: check everything first, write, journal, rescan, roll back on doubt.
+
+The rescan is the proof: after writing, the touched files are scanned again; the fixed
+finding must be gone and no finding may be new. Otherwise every change of the run is
+put back and the user is told why. Engine actions (`docker update`) are verified by
+inspecting the container afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockdock.fixers import edits as edits_mod
+from lockdock.fixers import journal, writer
+
+from lockdock import registry
+from lockdock.context import ScanContext
+from lockdock.files import FileProblem, read_text, within
+from lockdock.model import (
+    Applicability,
+    EngineAction,
+    FileEdit,
+    Finding,
+    Fix,
+    ModeChange,
+    NewFile,
+)
+from lockdock.text import safe
+
+
+@dataclass
+class Skipped:
+    fix: Fix
+    reason: str
+    refused: bool = True  # False: skipped by choice (unsafe without --unsafe, nothing to do)
+
+
+@dataclass
+class ApplyReport:
+    applied: list[Fix] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rolled_back: bool = False
+    journal_ids: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def merge(self, other: ApplyReport) -> None:
+        self.applied += other.applied
+        self.skipped += other.skipped
+        self.errors += other.errors
+        self.warnings += other.warnings
+        self.rolled_back = self.rolled_back or other.rolled_back
+        self.journal_ids += other.journal_ids
+
+
+class EngineActionFailed(Exception):
+    """`docker update` failed or the container does not show the new values."""
+
+
+# docker SDK keyword -> HostConfig key (fixers may use either spelling).
+_SDK_TO_HOSTCONFIG = {
+    "mem_limit": "Memory",
+    "memswap_limit": "MemorySwap",
+    "mem_reservation": "MemoryReservation",
+    "cpu_shares": "CpuShares",
+    "cpu_period": "CpuPeriod",
+    "cpu_quota": "CpuQuota",
+    "cpuset_cpus": "CpusetCpus",
+    "cpuset_mems": "CpusetMems",
+    "blkio_weight": "BlkioWeight",
+    "restart_policy": "RestartPolicy",
+    "pids_limit": "PidsLimit",
+    "nano_cpus": "NanoCpus",
+    "kernel_memory": "KernelMemory",
+}
+_HOSTCONFIG_TO_SDK = {v: k for k, v in _SDK_TO_HOSTCONFIG.items() if k not in ("pids_limit", "nano_cpus")}
+
+
+def _hostconfig(values: dict[str, Any]) -> dict[str, Any]:
+    return {_SDK_TO_HOSTCONFIG.get(k, k): v for k, v in values.items()}
+
+
+def update_container_verified(engine: Any, container_id: str, values: dict[str, Any]) -> None:
+    """`docker update` then inspect: every value must read back as set."""
+    if engine is None:
+        raise EngineActionFailed("no engine connection")
+    hc = _hostconfig(values)
+    api = engine.api
+    sdk_kwargs = {_HOSTCONFIG_TO_SDK[k]: v for k, v in hc.items() if k in _HOSTCONFIG_TO_SDK}
+    raw = {k: v for k, v in hc.items() if k not in _HOSTCONFIG_TO_SDK}
+    try:
+        if sdk_kwargs:
+            api.update_container(container_id, **sdk_kwargs)
+        if raw:
+            # The SDK has no keyword for these (PidsLimit, NanoCpus); same endpoint.
+            res = api._post_json(api._url("/containers/{0}/update", container_id), data=raw)
+            api._raise_for_status(res)
+        got = api.inspect_container(container_id).get("HostConfig") or {}
+    except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds; all mean "failed"
+        raise EngineActionFailed(f"docker update failed: {safe(exc, 300)}") from None
+    for key, want in hc.items():
+        have = got.get(key)
+        if key == "RestartPolicy" and isinstance(want, dict) and isinstance(have, dict):
+            ok = have.get("Name", "") == want.get("Name", "") and int(
+                have.get("MaximumRetryCount") or 0
+            ) == int(want.get("MaximumRetryCount") or 0)
+        else:
+            ok = have == want
+        if not ok:
+            raise EngineActionFailed(
+                f"container shows {safe(key)}={safe(have)} after docker update (wanted {safe(want)})"
+            )
+
+
+def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+    """Compute a lazy fix now (its fixer measures the engine, so it ran on demand only)."""
+    for fx in registry.fixers_for(finding.check, finding.target.kind):
+        if not fx.lazy:
+            continue
+        try:
+            fix = fx.fn(finding, subject, ctx)
+        except Exception as exc:  # noqa: BLE001 - a broken fixer only loses its fix
+            ctx.warn(finding.location.path, f"fixer {fx.name} failed: {type(exc).__name__}: {safe(exc)}")
+            return None
+        if fix is not None:
+            fix.check = fix.check or finding.check
+            finding.fix = fix
+        return fix
+    return finding.fix
+
+
+def _is_lazy_stub(fix: Fix) -> bool:
+    return fix.note == "lazy" and not fix.changes
+
+
+class _Roots:
+    """Which scanned root a path belongs to (writes never leave it)."""
+
+    def __init__(self, roots: Sequence[Path], cwd: Path, extra: Sequence[Path]) -> None:
+        self.roots = [Path(os.path.abspath(r)) for r in roots]
+        self.cwd = cwd
+        self.extra = [Path(os.path.abspath(p)) for p in extra]  # daemon.json: its own dir
+
+    def abs(self, path: str) -> Path:
+        p = Path(path)
+        return Path(os.path.abspath(p if p.is_absolute() else self.cwd / p))
+
+    def root_of(self, path: str) -> Path | None:
+        p = self.abs(path)
+        if p in self.extra:
+            return p.parent
+        best = None
+        for r in self.roots:
+            if within(p.parent, r) and (best is None or len(str(r)) > len(str(best))):
+                best = r
+        return best
+
+
+def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writer.Stamp]) -> str | None:
+    """Why this fix cannot be applied now, or None."""
+    for c in fix.changes:
+        if isinstance(c, EngineAction):
+            if ctx.engine is None:
+                return "needs the engine (not connected)"
+            if c.action != "container.update":
+                return f"unknown engine action {safe(c.action)}"
+            continue
+        root = roots.root_of(c.path)
+        if root is None:
+            return f"{safe(c.path)}: outside the scanned paths"
+        p = roots.abs(c.path)
+        try:
+            if isinstance(c, FileEdit):
+                writer.check_existing(p, root, c.expected_sha256, stamps.get(str(p)))
+                tf = read_text(p)
+                edits_mod.check_range(tf.text, c.edits)
+                _t, deferred = edits_mod.apply_edits(tf.text, c.edits)
+                if deferred:
+                    return "its own edits overlap"
+            elif isinstance(c, NewFile):
+                if os.path.lexists(p):
+                    return f"{safe(c.path)}: already exists (changed since preview)"
+                if not os.access(p.parent, os.W_OK | os.X_OK):
+                    return f"{safe(c.path)}: permission denied: directory is not writable"
+            elif isinstance(c, ModeChange):
+                _r, _v, _raw, st = writer.check_existing(p, root, c.expected_sha256, need_write=False)
+                if (st.st_mode & 0o7777) != c.old_mode:
+                    return f"{safe(c.path)}: changed since preview (mode is {st.st_mode & 0o7777:04o})"
+        except (writer.WriteRefused, FileProblem, edits_mod.EditError) as exc:
+            return str(exc) if isinstance(exc, writer.WriteRefused) else f"{safe(c.path)}: {safe(exc)}"
+    return None
+
+
+def _scan_paths(fixes: Sequence[Fix], roots: _Roots) -> list[Path]:
+    """What to rescan: the touched files, plus their root when repository files change."""
+    paths: set[Path] = set()
+    for fix in fixes:
+        for c in fix.changes:
+            if isinstance(c, EngineAction):
+                continue
+            p = roots.abs(c.path)
+            if p in roots.extra:
+                continue
+            root = roots.root_of(c.path)
+            if isinstance(c, FileEdit) and (
+                p.name not in (".gitignore", ".dockerignore", ".lockdock.toml")
+            ):
+                paths.add(p)
+            elif root is not None:
+                paths.add(root)
+    return sorted(paths)
+
+
+@dataclass
+class _Snapshot:
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    example: dict[tuple[str, str], Finding] = field(default_factory=dict)
+    errors: Counter[str | None] = field(default_factory=Counter)  # error entries per path
+    messages: dict[str | None, str] = field(default_factory=dict)
+    result: Any = None
+
+
+def _rescan(paths: list[Path], ctx: ScanContext) -> _Snapshot:
+    from lockdock.scan import scan
+
+    sub = ScanContext(
+        cwd=ctx.cwd,
+        config=ctx.config,
+        engine=ctx.engine,
+        use_engine=False,  # file targets only; engine targets are verified by inspect
+        daemon_json=ctx.daemon_json,
+    )
+    snap = _Snapshot()
+    if not paths:
+        return snap
+    snap.result = scan(paths, sub)
+    for tr in snap.result.targets.values():
+        for f in tr.active:
+            key = (f.check, tr.target.key)
+            snap.counts[key] += 1
+            snap.example.setdefault(key, f)
+    for err in snap.result.errors:
+        if err.kind == "error":
+            snap.errors[err.path] += 1
+            snap.messages.setdefault(err.path, err.message)
+    return snap
+
+
+def _verify(before: _Snapshot, after: _Snapshot, fixes: Sequence[Fix]) -> list[str]:
+    """Why the rescan does not prove the fixes (empty when it does)."""
+    problems = [
+        f"{safe(path)} no longer reads cleanly: {safe(after.messages.get(path, ''), 200)}"
+        for path, n in sorted(after.errors.items(), key=lambda kv: str(kv[0]))
+        if n > before.errors.get(path, 0)
+    ]
+    problems += [
+        f"it would introduce {_describe(after.example[k])}"
+        for k, n in sorted(after.counts.items())
+        if n > before.counts.get(k, 0)
+    ]
+    for check in sorted({f.check for f in fixes if f.check and not _engine_only(f)}):
+        was = sum(v for (c, _t), v in before.counts.items() if c == check)
+        now = sum(v for (c, _t), v in after.counts.items() if c == check)
+        if was and now >= was:
+            problems.append(f"{check} is still reported after the fix")
+    return problems
+
+
+def _describe(f: Finding) -> str:
+    where = f.location.path or f.target.path or f.target.name
+    line = f":{f.location.line}" if f.location.line else ""
+    return f"{f.check} at {safe(where)}{line}"
+
+
+def _write_all(
+    batch: edits_mod.Batch,
+    roots: _Roots,
+    stamps: dict[str, writer.Stamp],
+    entry: journal.Entry,
+) -> None:
+    """Write every merged file edit, new file and mode change; journal each as it lands."""
+    for path, fe in sorted(batch.files.items()):
+        p = roots.abs(path)
+        root = roots.root_of(path)
+        assert root is not None  # preflight checked it
+        tf = read_text(p)
+        if fe.expected_sha256 and tf.sha256 != fe.expected_sha256:
+            raise writer.StaleFile(f"{safe(path)}: changed since preview (content differs)")
+        _text, data, _ = edits_mod.render(tf, fe.edits)
+        res = writer.write_file(p, data, root=root, expected_sha256=tf.sha256, stamp=stamps.get(str(p)))
+        entry.files.append(
+            journal.FileRecord(res.real, res.written_sha256, res.original, res.mode, res.uid, res.gid)
+        )
+    for fix in batch.fixes:
+        for c in fix.changes:
+            if isinstance(c, NewFile):
+                root = roots.root_of(c.path)
+                assert root is not None
+                res = writer.create_file(roots.abs(c.path), c.content.encode("utf-8"), root=root, mode=c.mode)
+                entry.files.append(journal.FileRecord(res.real, res.written_sha256, None, res.mode))
+            elif isinstance(c, ModeChange):
+                root = roots.root_of(c.path)
+                assert root is not None
+                res = writer.change_mode(
+                    roots.abs(c.path), c.old_mode, c.new_mode, root=root, expected_sha256=c.expected_sha256
+                )
+                entry.modes.append(journal.ModeRecord(res.real, c.old_mode, c.new_mode, res.written_sha256))
+
+
+def _roll_back(entry: journal.Entry, engine: Any, report: ApplyReport, why: str) -> None:
+    try:
+        journal.restore(entry, engine)
+        report.errors.append(f"rolled back: {why}")
+    except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+        report.errors.append(f"{why}; rollback failed: {safe(exc, 300)} (see the journal: lockdock undo)")
+        journal.save(entry)
+        return
+    report.rolled_back = True
+
+
+def apply_fixes(
+    fixes: Sequence[Fix],
+    ctx: ScanContext,
+    *,
+    root: Path | Sequence[Path],
+    allow_unsafe: bool = False,
+    stamps: dict[str, writer.Stamp] | None = None,
+    verify: bool = True,
+    second_pass: bool = True,
+) -> ApplyReport:
+    """Apply `fixes` (all or nothing per run), journal them, and prove them by rescanning."""
+    report = ApplyReport()
+    stamps = stamps or {}
+    root_list = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
+    daemon_json = ctx.daemon_json or Path("/etc/docker/daemon.json")
+    roots = _Roots(root_list, ctx.cwd, [daemon_json])
+
+    candidates: list[Fix] = []
+    for fix in fixes:
+        if fix.applicability != Applicability.SAFE and not allow_unsafe:
+            report.skipped.append(Skipped(fix, "unsafe (changes behaviour): needs --unsafe", False))
+        elif _is_lazy_stub(fix):
+            report.skipped.append(Skipped(fix, "not computed yet (measures the engine): preview it first"))
+        elif not fix.changes:
+            report.skipped.append(Skipped(fix, "nothing to change", False))
+        else:
+            reason = _preflight(fix, roots, ctx, stamps)
+            if reason is not None:
+                report.skipped.append(Skipped(fix, reason))
+            else:
+                candidates.append(fix)
+
+    # Several fixes creating the same new file collide like overlapping edits.
+    claimed: set[Path] = set()
+    unique: list[Fix] = []
+    late: list[Fix] = []
+    for fix in candidates:
+        new = {roots.abs(c.path) for c in fix.changes if isinstance(c, NewFile)}
+        if new & claimed:
+            late.append(fix)
+            continue
+        claimed |= new
+        unique.append(fix)
+    batch = edits_mod.plan(unique)
+    batch.deferred += late
+    if not batch.fixes:
+        return report
+
+    scan_paths = _scan_paths(batch.fixes, roots)
+    before = _rescan(scan_paths, ctx) if verify else _Snapshot()
+
+    entry = journal.Entry(titles=[f.title for f in batch.fixes], root=str(root_list[0]))
+    try:
+        _write_all(batch, roots, stamps, entry)
+        for fix in batch.fixes:
+            for c in fix.changes:
+                if isinstance(c, EngineAction):
+                    entry.engine.append(
+                        journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
+                    )
+                    update_container_verified(ctx.engine, c.object_id, c.new)
+    except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
+        _roll_back(entry, ctx.engine, report, safe(exc, 300))
+        report.skipped += [Skipped(f, "not applied: another change of this run failed") for f in batch.fixes]
+        return report
+
+    after = _Snapshot()
+    if verify and scan_paths:
+        after = _rescan(scan_paths, ctx)
+        problems = _verify(before, after, batch.fixes)
+        if problems:
+            titles = ", ".join(safe(f.title, 80) for f in batch.fixes)
+            _roll_back(entry, ctx.engine, report, f"{titles}: " + "; ".join(problems))
+            report.skipped += [Skipped(f, "rolled back") for f in batch.fixes]
+            return report
+
+    journal.save(entry)
+    report.journal_ids.append(entry.id)
+    report.applied += batch.fixes
+    report.warnings += writer.bind_mount_warnings([f.path for f in entry.files], ctx.engine)
+
+    if batch.deferred:
+        if second_pass and after.result is not None:
+            again = _recompute(batch.deferred, after.result)
+            report.merge(
+                apply_fixes(
+                    again, ctx, root=root_list, allow_unsafe=allow_unsafe, verify=verify, second_pass=False
+                )
+            )
+            left = len(batch.deferred) - len(again)
+            if left > 0:
+                report.warnings.append(f"{left} overlapping fix(es) no longer apply after the rescan")
+        else:
+            report.skipped += [
+                Skipped(f, "overlaps another fix: run lockdock fix again") for f in batch.deferred
+            ]
+    return report
+
+
+def _engine_only(fix: Fix) -> bool:
+    return all(isinstance(c, EngineAction) for c in fix.changes)
+
+
+def _recompute(deferred: list[Fix], result: Any) -> list[Fix]:
+    """Fresh fixes, from the rescan, for the findings whose fixes had to wait."""
+    want = Counter(f.check for f in deferred)
+    out: list[Fix] = []
+    for tr in result.targets.values():
+        for f in tr.active:
+            if f.fix is not None and f.fix.changes and want.get(f.check, 0) > 0:
+                out.append(f.fix)
+                want[f.check] -= 1
+    return out

@@ -1,0 +1,192 @@
+"""Showing what fixes would change, before anything is written.
+
+A unified diff per touched file (new files from /dev/null), mode changes and engine
+actions as "current -> new". Every line is masked for secrets, context lines included,
+then sanitised, so neither a credential nor a terminal escape reaches the screen.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockdock.fixers import edits as edits_mod
+from lockdock.fixers.writer import Stamp
+
+from lockdock.files import FileProblem, read_text
+from lockdock.model import EngineAction, FileEdit, Fix, ModeChange, NewFile
+from lockdock.secrets import check_assignment, find_in_text
+from lockdock.text import safe, sanitize
+
+# NAME=value / NAME: value / "NAME": "value" / ENV NAME value
+_ASSIGN = re.compile(
+    r"""(?P<q>["']?)(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,127})(?P=q)\s*(?P<op>=|:(?=\s))\s*"""
+    r"""(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s,}\]#]+)"""
+)
+_ENV_SPACE = re.compile(r"^\s*ENV\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+(?P<value>[^=\s][^\n]*?)\s*$", re.I)
+
+
+def mask_line(line: str) -> str:
+    """`line` with every secret value replaced by its masked form."""
+    spans: list[tuple[int, int, str]] = []
+    for m in find_in_text(line):
+        spans.append((m.start, m.end, m.masked))
+    for m in _ASSIGN.finditer(line):
+        value = m.group("value")
+        hit = check_assignment(m.group("name"), value.strip("'\""))
+        if hit is not None:
+            spans.append((m.start("value"), m.end("value"), hit.masked))
+    m2 = _ENV_SPACE.match(line)
+    if m2:
+        hit = check_assignment(m2.group("name"), m2.group("value"))
+        if hit is not None:
+            spans.append((m2.start("value"), m2.end("value"), hit.masked))
+    if not spans:
+        return line
+    # Merge overlapping spans (a format match inside an assignment): mask the union.
+    spans.sort()
+    merged: list[list[Any]] = []
+    for s, e, masked in spans:
+        if merged and s < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+            continue
+        merged.append([s, e, masked])
+    out = []
+    pos = 0
+    for s, e, masked in merged:
+        out.append(line[pos:s])
+        out.append(masked)
+        pos = e
+    out.append(line[pos:])
+    return "".join(out)
+
+
+def show(line: str) -> str:
+    """Mask, then make control characters visible."""
+    return sanitize(mask_line(line))
+
+
+def _split_keep(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def unified(old: str, new: str, from_name: str, to_name: str) -> list[str]:
+    """difflib unified diff, line endings shown as text, secrets masked, no escapes."""
+    out: list[str] = []
+    old_lines, new_lines = _split_keep(old), _split_keep(new)
+    for raw in difflib.unified_diff(old_lines, new_lines, from_name, to_name, n=3):
+        if raw.startswith(("---", "+++")):
+            out.append(sanitize(raw.rstrip("\r\n")))
+            continue
+        if raw.startswith("@@"):
+            out.append(raw.rstrip("\n"))
+            continue
+        body = raw[1:]
+        stripped = body.rstrip("\r\n")
+        out.append(raw[0] + show(stripped))
+        if stripped == body:  # the file's last line has no newline
+            out.append("\\ No newline at end of file")
+    return out
+
+
+@dataclass
+class Preview:
+    """The diff text plus what identifies each file version shown (apply compares it)."""
+
+    text: str
+    stamps: dict[str, Stamp] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # files that could not be previewed
+    deferred: list[Fix] = field(default_factory=list)  # applied after a rescan
+
+
+def _abs(path: str, cwd: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else cwd / p
+
+
+def _display(path: str, cwd: Path) -> str:
+    p = os.path.abspath(_abs(path, cwd))
+    c = os.path.abspath(cwd)
+    if p.startswith(c.rstrip(os.sep) + os.sep):
+        return os.path.relpath(p, c)
+    return p
+
+
+def _engine_lines(action: EngineAction) -> list[str]:
+    lines = [
+        f"container {safe(action.object_name, 80)} ({safe(action.object_id[:12])}): docker update"
+    ]
+    for key in sorted(set(action.current) | set(action.new)):
+        if action.current.get(key) == action.new.get(key):
+            continue
+        lines.append(
+            f"  {safe(key, 60)}: {safe(action.current.get(key), 80)} -> {safe(action.new.get(key), 80)}"
+        )
+    return lines
+
+
+def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
+    """The combined preview of `fixes`: one diff per file with all their edits merged."""
+    batch = edits_mod.plan(fixes)
+    preview = Preview("", deferred=batch.deferred)
+    lines: list[str] = []
+    for fix in batch.fixes:
+        if fix.note and fix.note != "lazy":
+            lines.append(f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}")
+    for path, fe in sorted(batch.files.items()):
+        shown = _display(path, cwd)
+        full = _abs(path, cwd)
+        try:
+            st = os.stat(full)
+            tf = read_text(full)
+        except (OSError, FileProblem) as exc:
+            preview.problems.append(f"{safe(shown)}: {safe(exc)}")
+            continue
+        if fe.expected_sha256 and tf.sha256 != fe.expected_sha256:
+            preview.problems.append(f"{safe(shown)}: changed since it was scanned; rescan first")
+            continue
+        try:
+            new_text, _data, _deferred = edits_mod.render(tf, fe.edits)
+        except edits_mod.EditError as exc:
+            preview.problems.append(f"{safe(shown)}: {safe(exc)}")
+            continue
+        preview.stamps[os.path.abspath(full)] = Stamp.of(st)
+        real = os.path.realpath(full)
+        if real != os.path.abspath(full):
+            lines.append(f"# {safe(shown)} is a symlink: writes go to {safe(real)}")
+        lines += unified(tf.text, new_text, f"a/{shown}", f"b/{shown}")
+    for fix in batch.fixes:
+        for change in fix.changes:
+            if isinstance(change, NewFile):
+                shown = _display(change.path, cwd)
+                lines.append(f"new file mode {change.mode:04o}")
+                lines += unified("", change.content, "/dev/null", f"b/{shown}")
+            elif isinstance(change, ModeChange):
+                shown = _display(change.path, cwd)
+                lines.append(f"mode {change.old_mode:04o} -> {change.new_mode:04o}  {sanitize(shown)}")
+            elif isinstance(change, EngineAction):
+                lines += _engine_lines(change)
+    preview.text = "\n".join(lines) + ("\n" if lines else "")
+    return preview
+
+
+def preview_fix(fix: Fix, cwd: Path) -> str:
+    """One fix's preview with its title (the TUI shows this before a keystroke applies it)."""
+    head = f"# {safe(fix.title, 120)} [{fix.applicability.value}]"
+    body = build_preview([fix], cwd)
+    extra = [f"# cannot preview: {p}" for p in body.problems]
+    return "\n".join([head, *extra, body.text.rstrip("\n")]) + "\n"
+
+
+def changed_paths(fix: Fix) -> list[str]:
+    """Every path a fix writes, creates or chmods."""
+    out = []
+    for c in fix.changes:
+        if isinstance(c, FileEdit | NewFile | ModeChange):
+            out.append(c.path)
+    return out

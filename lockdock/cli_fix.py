@@ -1,0 +1,176 @@
+"""`lockdock fix` and `lockdock undo`.
+
+`fix` scans, then shows the combined diff of every offered fix (`--diff`, the default,
+writes nothing) or applies them (`--apply`): safe fixes only unless `--unsafe`. The
+output says what was applied, what was skipped and why, and which unsafe fixes exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lockdock.model import Applicability, Finding, Fix
+from lockdock.text import safe, sanitize
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def add_fix_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fix", help="show (default) or apply the fixes for what a scan finds")
+    p.add_argument("paths", nargs="*", type=Path, help="files or directories (default: .)")
+    p.add_argument("--check", action="append", metavar="ID", help="only fixes of these check ids or layers (repeatable, comma-separated)")
+    p.add_argument("--unsafe", action="store_true", help="also apply fixes that change behaviour")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print the combined unified diff; write nothing (default)")
+    mode.add_argument("--apply", action="store_true", help="write the fixes (atomically, journalled for `lockdock undo`)")
+    p.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
+    p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
+    p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
+    u = sub.add_parser("undo", help="undo the last applied fix run, byte for byte")
+    u.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
+
+
+@dataclass
+class _Offer:
+    finding: Finding
+    subject: Any
+    fix: Fix
+
+    def where(self) -> str:
+        loc = self.finding.location
+        path = loc.path or self.finding.target.path or self.finding.target.name
+        return safe(path, 120) + (f":{loc.line}" if loc.line else "")
+
+    def label(self) -> str:
+        return f"{self.where()}: {safe(self.fix.title, 120)} ({self.finding.check})"
+
+
+def _roots(paths: list[Path]) -> list[Path]:
+    out = []
+    for p in paths:
+        a = Path(os.path.abspath(p))
+        out.append(a if a.is_dir() else a.parent)
+    return out
+
+
+def _offers(result: Any, select: set[str]) -> list[_Offer]:
+    offers = []
+    for tr in result.targets.values():
+        for f in tr.active:
+            if f.fix is None or (select and f.check not in select):
+                continue
+            offers.append(_Offer(f, tr.subject, f.fix))
+    return offers
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    from lockdock.cli import _config_for, _selectors
+    from lockdock.context import ScanContext
+    from lockdock.fixers.apply import apply_fixes, materialize
+    from lockdock.fixers.preview import build_preview
+    from lockdock.scan import scan
+
+    paths = args.paths or [Path(".")]
+    start = paths[0] if paths[0].is_dir() else paths[0].parent
+    select = _selectors(args.check)
+    config = _config_for(args, start)
+    ctx = ScanContext(
+        cwd=Path.cwd(), config=config, use_engine=not args.no_engine, daemon_json=args.daemon_json
+    )
+    result = scan(paths, ctx)
+    if not result.targets and any(e.kind == "error" for e in result.errors):
+        for e in result.errors:
+            print(f"lockdock: {sanitize(e.path or '')}: {sanitize(e.message)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    offers = _offers(result, select)
+    wanted: list[_Offer] = []
+    unsafe_left: list[_Offer] = []
+    for o in offers:
+        if o.fix.applicability != Applicability.SAFE and not args.unsafe:
+            unsafe_left.append(o)
+            continue
+        if o.fix.note == "lazy" and not o.fix.changes:
+            fix = materialize(o.finding, o.subject, ctx)
+            if fix is None or not fix.changes:
+                continue
+            o.fix = fix
+        wanted.append(o)
+
+    out = sys.stdout
+    by_fix = {id(o.fix): o for o in wanted}
+    if not args.apply:
+        preview = build_preview([o.fix for o in wanted], ctx.cwd)
+        out.write(preview.text)
+        info = sys.stderr
+        print(f"lockdock fix: {len(wanted) - len(preview.deferred)} fix(es) shown; nothing written "
+              "(use --apply to write)", file=info)
+        for d in preview.deferred:
+            print(f"  later (overlaps another fix): {by_fix[id(d)].label()}", file=info)
+        for p in preview.problems:
+            print(f"  cannot preview: {p}", file=info)
+        _print_unsafe(unsafe_left, info)
+        return EXIT_REFUSED if preview.problems else EXIT_OK
+
+    report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
+    print(
+        f"lockdock fix: {len(report.applied)} applied, {len(report.skipped)} skipped, "
+        f"{len(report.errors)} error(s)",
+        file=out,
+    )
+    for fix in report.applied:
+        o = by_fix.get(id(fix))
+        print(f"  applied: {o.label() if o else safe(fix.title, 120)}", file=out)
+    for s in report.skipped:
+        o = by_fix.get(id(s.fix))
+        print(f"  skipped: {o.label() if o else safe(s.fix.title, 120)}: {sanitize(s.reason)}", file=out)
+    for e in report.errors:
+        print(f"  error: {sanitize(e)}", file=out)
+    for w in report.warnings:
+        print(f"  warning: {sanitize(w)}", file=out)
+    _print_unsafe(unsafe_left, out)
+    if report.applied:
+        print("  undo with: lockdock undo", file=out)
+    refused = report.errors or any(s.refused for s in report.skipped)
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
+    if not unsafe_left:
+        return
+    print(f"  {len(unsafe_left)} unsafe fix(es) available (change behaviour; use --unsafe):", file=out)
+    for o in unsafe_left:
+        print(f"    {o.label()}", file=out)
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    from lockdock.fixers import journal, writer
+    from lockdock.fixers.apply import EngineActionFailed
+
+    found = journal.last()
+    if found is None:
+        print("lockdock undo: nothing to undo", file=sys.stderr)
+        return EXIT_REFUSED
+    engine = None
+    if found[1].engine and not args.no_engine:
+        from lockdock.engine.connect import EngineUnavailable, connect
+
+        try:
+            engine = connect()
+        except EngineUnavailable as exc:
+            print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
+            return EXIT_REFUSED
+    try:
+        entry, done = journal.undo_last(engine)
+    except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+        print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"lockdock undo: undid {'; '.join(safe(t, 100) for t in entry.titles)}")
+    for line in done:
+        print(f"  {line}")
+    return EXIT_OK
