@@ -1010,9 +1010,11 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "network.isolation": CheckDoc(
         what=(
-            "Compose: services that publish no ports (backends) but are not on a network "
-            "declared `internal: true`. Container: containers attached to the default "
-            "`bridge` network."
+            "Compose: backend services, recognised by a data-store image (databases, caches, "
+            "search engines) that publishes no ports, which are not on a network declared "
+            "`internal: true`, and services put on the default bridge with "
+            "`network_mode: bridge`. Container: containers attached to the default `bridge` "
+            "network."
         ),
         why=(
             "A compromised backend with outbound access can download tools and send data "
@@ -1155,14 +1157,17 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "runtime.restart-policy": CheckDoc(
         what=(
-            "Compose `restart:` and a container's HostConfig.RestartPolicy. Passing values "
-            "are `unless-stopped`, or `on-failure` with at most 5 retries; a missing policy "
-            "or `no` is reported."
+            "Compose `restart:` (or `deploy.restart_policy`) and a container's "
+            "HostConfig.RestartPolicy. Passing values are `unless-stopped`, or `on-failure` "
+            "with at most 5 retries; a missing policy, `no`, `always` and unbounded "
+            "on-failure are reported."
         ),
         why=(
             "Without a policy a crash or a host reboot leaves the service down until "
-            "someone notices. An unbounded on-failure loop of a container that can never "
-            "start wastes resources and hides the failure."
+            "someone notices. An unbounded restart loop (`always`, or on-failure without a "
+            "limit) of a container that can never start wastes resources and hides the "
+            "failure, and `always` even revives a container an operator stopped on purpose "
+            "once the daemon restarts."
         ),
         example_bad=_x("""
             services:
