@@ -57,22 +57,30 @@ def user_config_path() -> Path:
     return Path(base) / "lockdock" / "config.toml"
 
 
+def _is_file(path: Path) -> bool:
+    """`Path.is_file` that treats an unreadable parent as absent (it raises EACCES)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def project_config_path(start: Path) -> tuple[Path, bool] | None:
     """Find `.lockdock.toml` (or a pyproject.toml with [tool.lockdock]) at or above `start`."""
     start = start.resolve()
     for d in [start, *start.parents]:
         candidate = d / ".lockdock.toml"
-        if candidate.is_file():
+        if _is_file(candidate):
             return candidate, False
         pyproject = d / "pyproject.toml"
-        if pyproject.is_file():
+        if _is_file(pyproject):
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 continue
             if isinstance(data.get("tool"), dict) and "lockdock" in data["tool"]:
                 return pyproject, True
-        if (d / ".git").exists():
+        if _is_file(d / ".git") or (d / ".git").is_dir():
             break
     return None
 
@@ -85,7 +93,7 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
         sources.append((explicit, explicit.name == "pyproject.toml"))
     else:
         user = user_config_path()
-        if user.is_file():
+        if _is_file(user):
             sources.append((user, False))
         found = project_config_path(start)
         if found:
