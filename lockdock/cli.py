@@ -70,13 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_parsers(sub: argparse._SubParsersAction) -> None:
     """Subcommands that live in other modules (fix/undo, tui/demo)."""
-    try:
-        from lockdock.cli_fix import add_fix_parser
-    except ModuleNotFoundError as exc:
-        if exc.name != "lockdock.cli_fix":
-            raise
-    else:
-        add_fix_parser(sub)
+    from lockdock.cli_fix import add_fix_parser
+
+    add_fix_parser(sub)
     try:
         from lockdock.tui.cli import add_tui_parsers
     except ImportError as exc:  # textual missing: the headless commands still work
@@ -152,12 +148,8 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     if args.check not in catalogue.CATALOGUE:
         raise UsageError(f"unknown check id: {args.check!r} (see `lockdock checks`)")
-    try:
-        from lockdock.checkdocs import render_doc
-    except ModuleNotFoundError:
-        check = catalogue.get(args.check)
-        sys.stdout.write(f"{check.id}: {check.title}\nReferences: {', '.join(check.references)}\n")
-        return EXIT_OK
+    from lockdock.checkdocs import render_doc
+
     sys.stdout.write(render_doc(args.check).rstrip("\n") + "\n")
     return EXIT_OK
 
