@@ -1,0 +1,77 @@
+"""Building compose findings that point where the value is written.
+
+A finding about a value points at the value's file and lines (the override file when the
+override sets it, the anchor's definition when it comes through an anchor, and then the
+message names the inheriting service). A finding about a missing key points at the
+service's key line. `data["scope_lines"]` holds the service key line in that file, so a
+pragma above a service suppresses all its findings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lockdock.compose.yamlread import Node
+from lockdock.model import Finding, Location, Severity
+from lockdock.text import safe
+
+if TYPE_CHECKING:
+    from lockdock.context import ScanContext
+    from lockdock.sources.compose import ComposeService
+
+
+def _context_note(subject: ComposeService, node: Node | None) -> str:
+    if node is None:
+        return ""
+    notes: list[str] = []
+    if node.anchor:
+        notes.append(f"set in anchor &{safe(node.anchor, 60)}, inherited by service "
+                     f"{safe(subject.name, 60)}")
+    elif node.merged:
+        notes.append(f"set through a merge key, inherited by service {safe(subject.name, 60)}")
+    if node.interp:
+        notes.append("; ".join(safe(n, 120) for n in node.interp[:3]))
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def service_finding(
+    subject: ComposeService,
+    ctx: ScanContext,
+    check: str,
+    message: str,
+    node: Node | None = None,
+    *,
+    evidence: str | None = None,
+    severity: Severity | None = None,
+    data: dict[str, Any] | None = None,
+    ctx_note: bool = True,
+) -> Finding:
+    """A finding on a compose service; `node=None` means "a key is missing"."""
+    svc = subject.service
+    if node is not None:
+        path = node.file
+        line = node.key_line or node.line
+        end_line = max(node.end_line, line)
+        column = node.key_column or node.column
+    else:
+        path = str(svc.project.main)
+        decl = svc.main_decl
+        if decl is not None:
+            path = decl.file
+        line = svc.key_lines.get(path)
+        end_line = line
+        column = None
+    scope = svc.key_lines.get(path)
+    info: dict[str, Any] = {"node": node, "scope_lines": [scope] if scope else []}
+    if data:
+        info.update(data)
+    return Finding(
+        check=check,
+        target=subject.target,
+        message=message + (_context_note(subject, node) if ctx_note else ""),
+        location=Location(path=ctx.rel(path), line=line, end_line=end_line, column=column),
+        evidence=evidence,
+        severity=severity,
+        data=info,
+    )
+

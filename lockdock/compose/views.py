@@ -1,0 +1,201 @@
+"""Normalised views of a service's ports, volumes and environment.
+
+Compose accepts short and long syntax for ports and volumes and a list or a map for
+`environment`; analyzers and fixers read one shape, each item keeping its `Node` (so
+its file and line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lockdock.compose.project import Service
+from lockdock.compose.yamlread import Node
+
+TRUE_STRINGS = frozenset({"true", "yes", "on", "1"})
+
+
+def truthy(node: Node | None) -> bool:
+    """Compose's reading of a boolean field (YAML 1.1 words, quoted or not)."""
+    if node is None or node.kind != "scalar":
+        return False
+    v = node.value
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        return v.strip().lower() in TRUE_STRINGS
+    return bool(v) if isinstance(v, int) else False
+
+
+def text(node: Node | None) -> str | None:
+    """A scalar as a string (None for collections and null)."""
+    if node is None or node.kind != "scalar" or node.value is None:
+        return None
+    v = node.value
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+@dataclass
+class Port:
+    node: Node  # the list item
+    host_ip: str | None
+    published: str | None  # "8080", "8080-8081", None (random host port)
+    target: str  # "80", "80-81"
+    protocol: str
+    long: bool
+
+    @property
+    def target_ports(self) -> list[int]:
+        return _expand(self.target)
+
+    @property
+    def published_ports(self) -> list[int]:
+        return _expand(self.published or "")
+
+
+def _expand(spec: str) -> list[int]:
+    spec = spec.strip()
+    try:
+        if "-" in spec:
+            a, b = spec.split("-", 1)
+            lo, hi = int(a), int(b)
+            return list(range(lo, min(hi, lo + 1024) + 1))
+        return [int(spec)] if spec else []
+    except ValueError:
+        return []
+
+
+def parse_port(item: Node) -> Port | None:
+    if item.kind == "map":
+        tgt = text(item.get("target"))
+        if tgt is None:
+            return None
+        pub = text(item.get("published"))
+        return Port(item, text(item.get("host_ip")), pub or None, tgt,
+                    text(item.get("protocol")) or "tcp", True)
+    spec = text(item)
+    if spec is None:
+        return None
+    spec, _, proto = spec.partition("/")
+    host_ip: str | None = None
+    if spec.startswith("["):
+        close = spec.find("]")
+        host_ip, spec = spec[1:close], spec[close + 2:] if close > 0 else ""
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return Port(item, host_ip, None, parts[0], proto or "tcp", False)
+    if len(parts) == 2:
+        return Port(item, host_ip, parts[0] or None, parts[1], proto or "tcp", False)
+    return Port(item, ":".join(parts[:-2]) or host_ip, parts[-2] or None, parts[-1], proto or "tcp", False)
+
+
+def ports(service: Service) -> list[Port]:
+    node = service.get("ports")
+    if node is None or node.kind != "seq":
+        return []
+    return [p for p in (parse_port(i) for i in node.value) if p is not None]
+
+
+@dataclass
+class Mount:
+    node: Node
+    type: str  # bind, volume, tmpfs, npipe
+    source: str | None
+    target: str | None
+    read_only: bool
+    long: bool
+    modes: list[str]
+
+
+def _is_path(src: str) -> bool:
+    return src.startswith(("/", ".", "~", "$")) or (len(src) > 1 and src[1] == ":" and src[0].isalpha())
+
+
+def parse_mount(item: Node) -> Mount | None:
+    if item.kind == "map":
+        typ = text(item.get("type")) or "volume"
+        return Mount(item, typ, text(item.get("source")), text(item.get("target")),
+                     truthy(item.get("read_only")), True, [])
+    spec = text(item)
+    if spec is None:
+        return None
+    parts = spec.split(":")
+    # Windows drive letters ("C:\\x:/y") keep their colon.
+    if len(parts) > 1 and len(parts[0]) == 1 and parts[0].isalpha():
+        parts = [parts[0] + ":" + parts[1], *parts[2:]]
+    if len(parts) == 1:
+        return Mount(item, "volume", None, parts[0], False, False, [])
+    src, dst = parts[0], parts[1]
+    modes = parts[2].split(",") if len(parts) > 2 else []
+    typ = "bind" if _is_path(src) else "volume"
+    return Mount(item, typ, src, dst, "ro" in modes, False, modes)
+
+
+def mounts(service: Service) -> list[Mount]:
+    node = service.get("volumes")
+    if node is None or node.kind != "seq":
+        return []
+    return [m for m in (parse_mount(i) for i in node.value) if m is not None]
+
+
+@dataclass
+class EnvVar:
+    name: str
+    value: str | None  # interpolated value
+    raw: str | None  # as written in the file (value part only)
+    node: Node
+
+
+def environment(service: Service) -> list[EnvVar]:
+    node = service.get("environment")
+    if node is None:
+        return []
+    result: list[EnvVar] = []
+    if node.kind == "map":
+        for name, v in node.value.items():
+            result.append(EnvVar(name, text(v), v.raw if v.raw is not None else text(v), v))
+    elif node.kind == "seq":
+        for item in node.value:
+            s = text(item)
+            if s is None:
+                continue
+            name, sep, value = s.partition("=")
+            raw_value = None
+            if item.raw is not None and sep:
+                raw_value = item.raw.partition("=")[2]
+            result.append(EnvVar(name.strip(), value if sep else None, raw_value, item))
+    return result
+
+
+def string_list(node: Node | None) -> list[tuple[str, Node]]:
+    """A list of scalars (or one scalar) as (text, node) pairs."""
+    if node is None:
+        return []
+    if node.kind == "scalar":
+        s = text(node)
+        return [(s, node)] if s is not None else []
+    if node.kind == "seq":
+        return [(s, i) for i in node.value if (s := text(i)) is not None]
+    return []
+
+
+def builds(service: Service) -> bool:
+    """True when compose builds the service's image (then `image:` names the result)."""
+    return service.get("build") is not None
+
+
+def image_node(service: Service) -> Node | None:
+    node = service.get("image")
+    return node if node is not None and node.kind == "scalar" and node.value is not None else None
+
+
+def network_names(service: Service) -> list[str]:
+    """Networks the service joins (`default` when none is named and no network_mode)."""
+    node = service.get("networks")
+    if node is None:
+        return [] if service.get("network_mode") is not None else ["default"]
+    if node.kind == "map":
+        return list(node.value)
+    return [s for s, _ in string_list(node)]

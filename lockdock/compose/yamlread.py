@@ -1,0 +1,320 @@
+"""Parse one compose YAML text into a position-carrying tree.
+
+ruamel.yaml (round-trip mode) composes the node graph, which keeps a start and end mark
+(line, column, character offset) for every scalar and collection. We build our own tree
+from those nodes instead of letting a constructor run: no tag is ever executed
+(`!!python/object/apply:...` stays inert data), merge keys and aliases are expanded by us
+(so every value remembers the anchor it came through), duplicate keys are reported with
+their line, and alias expansion runs under a node budget so a billion-laughs file stops
+with an error instead of eating the machine. Plain scalars follow YAML 1.1 like compose
+does: `yes`, `on`, `True` are true.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+MAX_DEPTH = 120  # nesting deeper than this is refused (compose files are shallow)
+MAX_NODES = 200_000  # nodes after alias expansion; more is an alias bomb
+
+_TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
+_FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_OCT = re.compile(r"^0o[0-7]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
+
+
+class YamlProblem(Exception):
+    """A reason the YAML text cannot be analysed, with a 1-based line and column."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(eq=False)
+class Node:
+    """One YAML value with where it is written.
+
+    `value` is a dict[str, Node] (map), list[Node] (seq) or a Python scalar. Offsets are
+    character offsets into the decoded text of `file`. For values of a mapping entry the
+    key's position is kept too. `anchor` names the anchor the value was reached through
+    (alias or `<<` merge), `merged` says it came from a merge key.
+    """
+
+    kind: str  # "map" | "seq" | "scalar"
+    value: Any
+    file: str
+    start: int
+    end: int
+    line: int
+    end_line: int
+    column: int
+    style: str | None = None  # scalar: None plain, '"', "'", '|', '>'; collections: "flow"/"block"
+    tag: str | None = None  # explicit tag as written (`!reset`, `!override`, `!!str`, ...)
+    raw: str | None = None  # scalar text as written (after YAML unquoting, before interpolation)
+    anchor: str | None = None
+    merged: bool = False
+    key_start: int | None = None
+    key_end: int | None = None
+    key_line: int | None = None
+    key_column: int | None = None
+    interp: list[str] = field(default_factory=list)  # how interpolation decided the value
+    own_keys: list[str] = field(default_factory=list)  # map keys written in this map itself
+
+    def get(self, key: str) -> Node | None:
+        if self.kind == "map":
+            return self.value.get(key)
+        return None
+
+    def plain(self) -> Any:
+        """The value as plain Python data (dicts, lists, scalars)."""
+        if self.kind == "map":
+            return {k: v.plain() for k, v in self.value.items()}
+        if self.kind == "seq":
+            return [v.plain() for v in self.value]
+        return self.value
+
+    def copy_shallow(self) -> Node:
+        n = Node(
+            self.kind, self.value, self.file, self.start, self.end, self.line, self.end_line,
+            self.column, self.style, self.tag, self.raw, self.anchor, self.merged, self.key_start,
+            self.key_end, self.key_line, self.key_column, list(self.interp), list(self.own_keys),
+        )
+        if self.kind == "map":
+            n.value = dict(self.value)
+        elif self.kind == "seq":
+            n.value = list(self.value)
+        return n
+
+    @property
+    def entry_line(self) -> int:
+        """The line a finding about this entry points at: the key when there is one."""
+        return self.key_line or self.line
+
+
+@dataclass
+class ParseResult:
+    root: Node | None
+    problems: list[YamlProblem] = field(default_factory=list)  # errors; analysis may go on
+    warnings: list[YamlProblem] = field(default_factory=list)
+    documents: int = 1
+
+
+def resolve_plain(text: str) -> Any:
+    """YAML 1.1 resolution of a plain scalar, as compose reads it."""
+    if text in _NULL:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INT.match(text):
+        return int(text.replace("_", ""))
+    if _HEX.match(text):
+        return int(text, 16)
+    if _OCT.match(text):
+        return int(text[2:], 8)
+    if _FLOAT.match(text) and any(c.isdigit() for c in text):
+        try:
+            return float(text.replace("_", ""))
+        except ValueError:
+            return text
+    return text
+
+
+def _tag_of(node: Any) -> str:
+    tag = node.tag
+    return str(getattr(tag, "value", tag) or "")
+
+
+def _explicit_tag(node: Any, text: str) -> str | None:
+    """The tag as written before the value, or None when the tag was resolved implicitly."""
+    idx = node.start_mark.index
+    if idx < len(text) and text[idx] == "!":
+        tag = _tag_of(node)
+        if tag.startswith("tag:yaml.org,2002:"):
+            return "!!" + tag[len("tag:yaml.org,2002:"):]
+        return tag
+    return None
+
+
+class _Builder:
+    """Turns ruamel nodes into `Node`s, expanding aliases and merge keys under a budget."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.text = text
+        self.path = path
+        self.count = 0
+        self.problems: list[YamlProblem] = []
+        self.warnings: list[YamlProblem] = []
+        self.active: set[int] = set()
+        self.seen: set[int] = set()  # ruamel nodes already built once (later visits are aliases)
+
+    def _pos(self, rnode: Any) -> tuple[int, int, int, int, int]:
+        sm, em = rnode.start_mark, rnode.end_mark
+        end_line = em.line + 1
+        if em.column == 0 and em.index > sm.index and em.line > sm.line:
+            end_line = em.line  # ends at a line break (block scalar, block collection)
+        return sm.index, em.index, sm.line + 1, end_line, sm.column + 1
+
+    def build(self, rnode: Any, anchor: str | None = None, merged: bool = False) -> Node:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise YamlProblem(
+                f"more than {MAX_NODES} values after expanding aliases (alias bomb?); not analysed",
+                rnode.start_mark.line + 1,
+                rnode.start_mark.column + 1,
+            )
+        rid = id(rnode)
+        if rid in self.active:
+            raise YamlProblem("recursive alias (an anchor contains itself)", rnode.start_mark.line + 1)
+        # A node seen before is reached again through an alias: remember its anchor.
+        if rid in self.seen and rnode.anchor and anchor is None:
+            anchor = str(rnode.anchor)
+        self.seen.add(rid)
+        start, end, line, end_line, col = self._pos(rnode)
+        tag = _explicit_tag(rnode, self.text)
+        if isinstance(rnode, ScalarNode):
+            raw = str(rnode.value)
+            style = rnode.style if rnode.style in ('"', "'", "|", ">") else None
+            if tag == "!!str" or style is not None:
+                value: Any = raw
+            elif tag in ("!!int", "!!float", "!!bool", "!!null"):
+                value = resolve_plain(raw)
+            else:
+                value = resolve_plain(raw)
+            if tag and tag not in ("!!str", "!!int", "!!float", "!!bool", "!!null", "!reset", "!override"):
+                self.warnings.append(
+                    YamlProblem(f"unknown tag {tag[:60]} ignored (read as plain data)", line, col)
+                )
+            return Node("scalar", value, self.path, start, end, line, end_line, col, style, tag, raw,
+                        anchor, merged)
+        self.active.add(rid)
+        try:
+            flow = "flow" if getattr(rnode, "flow_style", False) else "block"
+            if tag and tag not in ("!!seq", "!!map", "!reset", "!override", "!!omap", "!!set"):
+                self.warnings.append(
+                    YamlProblem(f"unknown tag {tag[:60]} ignored (read as plain data)", line, col)
+                )
+            if isinstance(rnode, SequenceNode):
+                items = [self.build(item, anchor, merged) for item in rnode.value]
+                return Node("seq", items, self.path, start, end, line, end_line, col, flow, tag, None,
+                            anchor, merged)
+            if isinstance(rnode, MappingNode):
+                return self._build_map(rnode, anchor, merged, (start, end, line, end_line, col), flow, tag)
+            raise YamlProblem("unsupported YAML node", line, col)
+        finally:
+            self.active.discard(rid)
+
+    def _build_map(self, rnode: MappingNode, anchor: str | None, merged: bool,
+                   pos: tuple[int, int, int, int, int], flow: str, tag: str | None) -> Node:
+        start, end, line, end_line, col = pos
+        own: dict[str, Node] = {}
+        merges: list[Node] = []
+        seen_merge = False
+        for knode, vnode in rnode.value:
+            if not isinstance(knode, ScalarNode):
+                self.problems.append(YamlProblem("a mapping key that is not a string; entry ignored",
+                                                 knode.start_mark.line + 1, knode.start_mark.column + 1))
+                continue
+            key = str(knode.value)
+            kline, kcol = knode.start_mark.line + 1, knode.start_mark.column + 1
+            if key == "<<" and knode.style is None:
+                if seen_merge:
+                    self.problems.append(YamlProblem("duplicate merge key `<<`", kline, kcol))
+                seen_merge = True
+                merges.extend(self._merge_sources(vnode))
+                continue
+            if key in own:
+                self.problems.append(
+                    YamlProblem(f"duplicate key {key[:60]!r} (first at line {own[key].key_line}); "
+                                "the last value is used", kline, kcol)
+                )
+            child = self.build(vnode, anchor, merged)
+            child.key_start, child.key_end = knode.start_mark.index, knode.end_mark.index
+            child.key_line, child.key_column = kline, kcol
+            own[key] = child
+        value: dict[str, Node] = dict(own)
+        for src in merges:  # earlier merge sources win; own keys win over all of them
+            for k, v in src.value.items():
+                if k not in value:
+                    value[k] = v
+        node = Node("map", value, self.path, start, end, line, end_line, col, flow, tag, None,
+                    anchor, merged)
+        node.own_keys = list(own)
+        return node
+
+    def _merge_sources(self, vnode: Any) -> list[Node]:
+        sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+        result: list[Node] = []
+        for src in sources:
+            if not isinstance(src, MappingNode):
+                self.problems.append(YamlProblem("merge key `<<` needs a mapping or a list of mappings",
+                                                 src.start_mark.line + 1, src.start_mark.column + 1))
+                continue
+            name = str(src.anchor) if src.anchor else None
+            result.append(self.build(src, name, True))
+        return result
+
+
+def _problem_from(exc: YAMLError) -> YamlProblem:
+    """A YAML error as a message without the quoted source line (it may hold a secret)."""
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        problem = problem.split(", if necessary")[0]
+        if mark is not None:
+            return YamlProblem(f"invalid YAML: {problem}", mark.line + 1, mark.column + 1)
+        return YamlProblem(f"invalid YAML: {problem}")
+    return YamlProblem(f"invalid YAML: {type(exc).__name__}")
+
+
+def parse(text: str, path: str) -> ParseResult:
+    """Parse compose YAML text; never raises for bad input (problems are returned)."""
+    yaml = YAML(typ="rt")
+    yaml.max_depth = MAX_DEPTH
+    try:
+        docs = list(yaml.compose_all(text))
+    except YAMLError as exc:
+        return ParseResult(None, [_problem_from(exc)])
+    except RecursionError:
+        return ParseResult(None, [YamlProblem("nesting too deep; not analysed")])
+    docs = [d for d in docs if d is not None]
+    result = ParseResult(None, documents=len(docs))
+    if not docs:
+        result.problems.append(YamlProblem("empty compose file (nothing but comments or blank lines)", 1))
+        return result
+    if len(docs) > 1:
+        result.warnings.append(
+            YamlProblem(f"{len(docs)} YAML documents in one file; only the first is analysed",
+                        docs[1].start_mark.line + 1)
+        )
+    builder = _Builder(text, path)
+    try:
+        root = builder.build(docs[0])
+    except YamlProblem as problem:
+        result.problems.append(problem)
+        return result
+    except RecursionError:
+        result.problems.append(YamlProblem("nesting too deep; not analysed"))
+        return result
+    result.problems.extend(builder.problems)
+    result.warnings.extend(builder.warnings)
+    if root.kind != "map":
+        what = "a list" if root.kind == "seq" else "a single value"
+        result.problems.append(YamlProblem(f"a compose file must be a mapping, this one is {what}",
+                                           root.line, root.column))
+        return result
+    result.root = root
+    return result

@@ -1,0 +1,51 @@
+"""Compose projects as scan subjects: one per project main file, one per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lockdock.compose.project import Project, Service, load_projects
+from lockdock.context import ScanContext
+from lockdock.discovery import Discovery
+from lockdock.model import Target, TargetKind
+from lockdock.registry import source
+
+
+@dataclass
+class ComposeFile:
+    """A compose project, named after its main file."""
+
+    target: Target
+    project: Project
+
+
+@dataclass
+class ComposeService:
+    """One service of a project with its effective (merged, interpolated) configuration."""
+
+    target: Target
+    service: Service
+    project: Project
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+
+def subjects_for(project: Project, ctx: ScanContext) -> Iterator[ComposeFile | ComposeService]:
+    rel = ctx.rel(project.main) or str(project.main)
+    file_target = Target(TargetKind.COMPOSE_FILE, rel, rel)
+    yield ComposeFile(file_target, project)
+    for name, svc in project.services.items():
+        target = Target(TargetKind.COMPOSE_SERVICE, name, rel, parent=file_target.key)
+        yield ComposeService(target, svc, project)
+
+
+@source("compose", order=20)
+def compose_source(discovery: Discovery, ctx: ScanContext) -> Iterator[ComposeFile | ComposeService]:
+    """Load every compose project found and yield its file and services."""
+    if not discovery.compose_files:
+        return
+    for project in load_projects(discovery.compose_files, ctx):
+        yield from subjects_for(project, ctx)
