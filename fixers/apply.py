@@ -229,17 +229,25 @@ class _Snapshot:
     result: Any = None
 
 
-def _rescan(paths: list[Path], ctx: ScanContext) -> _Snapshot:
+def _rescan(paths: list[Path], ctx: ScanContext, reload_config: bool = False) -> _Snapshot:
+    from lockdock.config import ConfigError, load_config
     from lockdock.scan import scan
 
+    snap = _Snapshot()
+    config = ctx.config
+    if reload_config:  # an ignore fix edited .lockdock.toml: judge with the new settings
+        try:
+            config = load_config(ctx.cwd)
+        except ConfigError as exc:
+            snap.errors[".lockdock.toml"] += 1
+            snap.messages[".lockdock.toml"] = str(exc)
     sub = ScanContext(
         cwd=ctx.cwd,
-        config=ctx.config,
+        config=config,
         engine=ctx.engine,
         use_engine=False,  # file targets only; engine targets are verified by inspect
         daemon_json=ctx.daemon_json,
     )
-    snap = _Snapshot()
     if not paths:
         return snap
     snap.result = scan(paths, sub)
@@ -376,6 +384,12 @@ def apply_fixes(
         return report
 
     scan_paths = _scan_paths(batch.fixes, roots)
+    reload = any(
+        Path(c.path).name == ".lockdock.toml"
+        for f in batch.fixes
+        for c in f.changes
+        if isinstance(c, FileEdit | NewFile)
+    )
     before = _rescan(scan_paths, ctx) if verify else _Snapshot()
 
     entry = journal.Entry(titles=[f.title for f in batch.fixes], root=str(root_list[0]))
@@ -395,7 +409,7 @@ def apply_fixes(
 
     after = _Snapshot()
     if verify and scan_paths:
-        after = _rescan(scan_paths, ctx)
+        after = _rescan(scan_paths, ctx, reload)
         problems = _verify(before, after, batch.fixes)
         if problems:
             titles = ", ".join(safe(f.title, 80) for f in batch.fixes)
