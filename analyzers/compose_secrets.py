@@ -1,0 +1,48 @@
+"""Compose check: literal secrets in a service's `environment:` (shown masked only)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from lockdock.compose import views
+from lockdock.compose.findings import service_finding
+from lockdock.context import ScanContext
+from lockdock.model import Finding, TargetKind
+from lockdock.registry import analyzer
+from lockdock.secrets import check_assignment
+from lockdock.sources.compose import ComposeService
+from lockdock.text import safe
+
+_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]+)\}")
+
+
+@analyzer(TargetKind.COMPOSE_SERVICE, "secrets.no-secrets-in-env")
+def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
+    for var in views.environment(subject.service):
+        # Judge what is written in the file: `${VAR}` references are not literals.
+        written = var.raw if var.raw is not None else var.value
+        if written is None:
+            continue
+        match = check_assignment(var.name, written)
+        default = ""
+        if match is None:
+            # `${VAR:-literal}` writes its default into the file: judge that literal.
+            for m in _DEFAULT.finditer(written):
+                match = check_assignment(var.name, m.group(1))
+                if match is not None:
+                    default = " as the default of a ${...} reference"
+                    break
+        if match is None:
+            continue
+        where = ""
+        if var.node.anchor:
+            where = (f" (set in anchor &{safe(var.node.anchor, 60)}, inherited by service "
+                     f"{safe(subject.name, 60)})")
+        yield service_finding(
+            subject, ctx, "secrets.no-secrets-in-env",
+            f"service {safe(subject.name, 60)}: environment variable {safe(var.name, 80)} holds a "
+            f"literal {safe(match.kind, 80)}{default} ({match.masked}){where}",
+            var.node, evidence=f"{safe(var.name, 80)}={match.masked}", ctx_note=False,
+            data={"var": var.name, "anchor_note": bool(var.node.anchor)},
+        )
