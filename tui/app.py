@@ -112,7 +112,7 @@ class LockdockApp(App[int]):
         self.query_one(Detail).border_title = "3 Detail"
         self._refresh_status()
         self.query_one(Inventory).focus()
-        self.set_interval(REFRESH_SECONDS, self._flush)
+        self.set_interval(REFRESH_SECONDS, self._redraw)
         self.start_scan()
 
     def _new_context(self) -> ScanContext:
@@ -214,7 +214,7 @@ class LockdockApp(App[int]):
                 self.state.remove(key)
         self._dirty = True
         self._findings_dirty = True
-        self._flush()
+        self._redraw()
 
     def on_targets_rescanned(self, msg: TargetsRescanned) -> None:
         for key in msg.dropped:
@@ -226,7 +226,7 @@ class LockdockApp(App[int]):
         self.state.errors.extend(e for e in msg.errors if e not in self.state.errors)
         self._dirty = True
         self._findings_dirty = True
-        self._flush()
+        self._redraw()
 
     def on_engine_event(self, msg: EngineEvent) -> None:
         if msg.action in ("destroy", "delete", "untag"):
@@ -259,14 +259,14 @@ class LockdockApp(App[int]):
 
     # ------------------------------------------------------------------ drawing
 
-    def _flush(self) -> None:
+    def _redraw(self) -> None:
         if self._dirty:
             self._dirty = False
             self.query_one(Inventory).rebuild(self.state)
             self.query_one(ProblemsView).show(self.state.errors)
             self._refresh_status()
             if self.current_key is None:
-                first = self.query_one(Inventory).first_target_key()
+                first = self.query_one(Inventory).first_target_key(self.state)
                 if first is not None:
                     self.call_after_refresh(self.query_one(Inventory).select_key, first)
         if self._findings_dirty:
@@ -530,21 +530,27 @@ class LockdockApp(App[int]):
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self._apply(fixes)
+                self.notify("Applying…", timeout=2)
+                self._apply_worker(fixes, preview.stamps)
             else:
                 self.notify("Cancelled: nothing was written.")
 
         self.push_screen(DiffScreen(preview), done)
 
-    def _apply(self, fixes: list[Fix]) -> None:
+    @work(thread=True, group="apply", exclusive=True, exit_on_error=False)
+    def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any]) -> None:
+        """Write, journal and verify off the UI thread, then rescan what was touched."""
         from lockdock.tui import fixflow
 
         try:
-            applied = fixflow.apply(fixes, self.ctx)
+            applied = fixflow.apply(fixes, self.ctx, stamps)
         except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            self._rescan_worker(fixflow.paths_of(fixes, self.ctx), set())
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            self.call_from_thread(self._rescan_worker, fixflow.paths_of(fixes, self.ctx), set())
             return
+        self.call_from_thread(self._applied, applied)
+
+    def _applied(self, applied: Any) -> None:
         self.undo_depth += 1
         self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
         self._rescan_worker(applied.paths, applied.object_ids)

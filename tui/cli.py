@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
 import sys
 import tempfile
-from importlib import resources
 from pathlib import Path
 
 if importlib.util.find_spec("textual") is None:  # pragma: no cover - textual is a dependency
@@ -33,15 +31,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=None, help="use this config file only")
 
 
-def copy_demo_project(dest_parent: Path | None = None) -> Path:
-    """Copy the bundled demo project into a fresh temporary directory and return it."""
-    target = Path(tempfile.mkdtemp(prefix="lockdock-demo-", dir=dest_parent))
-    source = resources.files("lockdock.demo").joinpath("project")
-    if not source.is_dir():
-        raise FileNotFoundError("the demo project is not bundled with this installation")
-    with resources.as_file(source) as src:
-        shutil.copytree(src, target, dirs_exist_ok=True, symlinks=True)
-    return target
+def copy_demo_project() -> Path:
+    """Copy the bundled demo project into a fresh temporary directory (modes set on purpose)."""
+    from lockdock.demo import copy_demo
+
+    return copy_demo(Path(tempfile.mkdtemp(prefix="lockdock-demo-")))
 
 
 def run_tui_command(args: argparse.Namespace) -> int:
@@ -52,7 +46,7 @@ def run_tui_command(args: argparse.Namespace) -> int:
     if args.command == "demo":
         try:
             path = copy_demo_project()
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             print(f"lockdock: cannot copy the demo project: {exc}", file=sys.stderr)
             return 1
         print(f"lockdock demo project: {path}")

@@ -7,54 +7,39 @@ references when a check has no docs), and the fix's title and safety.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from lockdock.tui.render import fix_words, plain, severity_text, where_long
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from lockdock import catalogue
+from lockdock import catalogue, checkdocs
 from lockdock.model import Applicability, Finding
 from lockdock.scan import severity_of
-
-
-def _checkdocs() -> Any:
-    try:
-        return importlib.import_module("lockdock.checkdocs")
-    except ModuleNotFoundError:
-        return None
+from lockdock.text import sanitize
 
 
 def doc_sections(check_id: str) -> list[tuple[str, str]]:
     """(heading, body) pairs for a check: checkdocs when it has them, else the catalogue."""
     check = catalogue.get(check_id)
+    try:
+        doc = checkdocs.doc_for(check_id)
+    except KeyError:
+        doc = None
     sections: list[tuple[str, str]] = []
-    mod = _checkdocs()
-    doc = None
-    if mod is not None:
-        getter = getattr(mod, "get", None) or getattr(mod, "doc_for", None)
-        docs = getattr(mod, "DOCS", None)
-        try:
-            doc = getter(check_id) if callable(getter) else (docs or {}).get(check_id)
-        except KeyError:
-            doc = None
     if doc is not None:
-        for heading, attr in (("What", "what"), ("Why it matters", "why"), ("How to fix", "how")):
-            body = doc.get(attr) if isinstance(doc, dict) else getattr(doc, attr, None)
-            if body:
-                sections.append((heading, str(body).strip()))
+        sections += [
+            ("What", doc.what),
+            ("Why it matters", doc.why),
+            ("How to fix", doc.fix),
+            ("Example (bad)", doc.example_bad),
+            ("Example (good)", doc.example_good),
+            ("Automatic fix", doc.fix_safety),
+        ]
     else:
         sections.append(("What", check.title))
-    refs = list(check.references)
-    extra = (doc.get("references") if isinstance(doc, dict) else getattr(doc, "references", None)) if doc else None
-    for r in extra or ():
-        if r not in refs:
-            refs.append(str(r))
-    if refs:
-        sections.append(("References", ", ".join(refs)))
-    return sections
+    if check.references:
+        sections.append(("References", ", ".join(check.references)))
+    return [(h, b.strip()) for h, b in sections if b and b.strip()]
 
 
 def detail_text(finding: Finding | None) -> Text:
@@ -94,7 +79,7 @@ def detail_text(finding: Finding | None) -> Text:
             out.append("\n")
     for heading, body in doc_sections(finding.check):
         out.append(f"\n{heading}\n", style="bold underline")
-        out.append_text(plain(body) if "\n" not in body else Text("\n".join(plain(x).plain for x in body.splitlines())))
+        out.append_text(Text(sanitize(body, keep_newlines=True)))
         out.append("\n")
     return out
 

@@ -8,6 +8,7 @@ preview; it is still shown as plain `Text` with +/- markers kept, so colour is a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -29,6 +30,7 @@ class Preview:
     engine_actions: list[str] = field(default_factory=list)
     changes_behaviour: bool = False
     notes: list[str] = field(default_factory=list)
+    stamps: dict[str, Any] = field(default_factory=dict)  # file versions shown (apply checks them)
 
 
 def diff_text(diff: str) -> Text:

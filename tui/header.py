@@ -39,7 +39,7 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0) -> Tex
     line2 = Text()
     p = state.progress
     if p.running:
-        line2.append("scanning ", style="bold")
+        line2.append("scanning ")
         parts = [f"{p.targets_done} done"]
         if p.images_total:
             parts.append(f"images {min(p.images_done, p.images_total)}/{p.images_total}")
@@ -54,7 +54,7 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0) -> Tex
         line2.append(f"{len(state.targets)} targets in {p.elapsed:.1f}s | ")
     level = overall_level(state.targets.values())
     if level is not None:
-        line2.append(f"level {level} reached", style="bold")
+        line2.append(f"level {level} reached")
         line2.append(" | ")
     line2.append_text(counts_text(severity_counts(state.targets.values())))
     if state.errors:

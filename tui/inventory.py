@@ -79,7 +79,12 @@ class Inventory(Tree[str]):
         if node is not None:
             self.move_cursor(node)
 
-    def first_target_key(self) -> str | None:
+    def first_target_key(self, state: AppState) -> str | None:
+        """The first target (in inventory order) that has findings, else the first one."""
+        for key in self._target_nodes:
+            tr = state.targets.get(key)
+            if tr is not None and tr.active:
+                return key
         return next(iter(self._target_nodes), None)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:

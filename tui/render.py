@@ -16,8 +16,8 @@ from lockdock.scan import TargetResult, severity_of
 from lockdock.text import sanitize
 
 SEVERITY_STYLE: dict[Severity, str] = {
-    Severity.CRITICAL: "bold white on red",
-    Severity.HIGH: "bold red",
+    Severity.CRITICAL: "white on red",
+    Severity.HIGH: "red",
     Severity.MEDIUM: "yellow",
     Severity.LOW: "cyan",
     Severity.INFO: "dim",
@@ -62,7 +62,7 @@ def target_label(tr: TargetResult, name: str) -> Text:
     """Inventory row: level reached, worst severity, active finding count, name."""
     active = tr.active
     text = Text()
-    text.append(f"L{tr.level} ", style="bold")
+    text.append(f"L{tr.level} ")
     text.append_text(severity_text(tr.worst))
     text.append(f"{len(active):>3} ")
     text.append_text(plain(name))

@@ -120,14 +120,33 @@ def fresh_context(ctx: ScanContext) -> ScanContext:
     return replace(ctx, errors=[], cache={})
 
 
-def touched_keys(results: Iterable[TargetResult], paths: set[str], object_ids: set[str]) -> set[str]:
-    """Targets whose file, or one of whose findings' files, or whose engine object changed."""
+def touched_keys(
+    results: Iterable[TargetResult], paths: set[str], object_ids: set[str], root: Path | None = None
+) -> set[str]:
+    """Targets a change touched: their file, a file one of their findings names, a file
+    inside their directory (the repository target), or their engine object."""
     keys = set()
     for tr in results:
         t = tr.target
-        if t.path in paths or any(f.location.path in paths for f in tr.findings) or object_ids and _is_object(tr.subject, t.key, object_ids):
+        if (
+            t.path in paths
+            or any(f.location.path in paths for f in tr.findings)
+            or (root is not None and t.path and _dir_contains(root, t.path, paths))
+            or (object_ids and _is_object(tr.subject, t.key, object_ids))
+        ):
             keys.add(t.key)
     return keys
+
+
+def _dir_contains(root: Path, target_path: str, paths: set[str]) -> bool:
+    base = (root / target_path).resolve()
+    if not base.is_dir():
+        return False
+    for p in paths:
+        full = (root / p).resolve()
+        if full == base or base in full.parents:
+            return True
+    return False
 
 
 def _is_object(subject: Any, key: str, object_ids: set[str]) -> bool:
@@ -146,7 +165,7 @@ def rescan(
 ) -> None:
     """Re-analyse only the targets a change touched; post them as one replacement."""
     ctx = fresh_context(base)
-    dropped = touched_keys(old, touched_paths, object_ids)
+    dropped = touched_keys(old, touched_paths, object_ids, ctx.cwd)
     discovery = discover(paths, ctx)
     results: list[TargetResult] = []
     for subject in _subjects(discovery, ctx, engine=bool(object_ids)):

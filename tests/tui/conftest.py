@@ -29,7 +29,35 @@ def project(tmp_path: Path) -> Path:
     (root / "Dockerfile").write_text(DOCKERFILE)
     (root / "compose.yaml").write_text(COMPOSE)
     (root / "app.py").write_text("print('hi')\n")
+    (root / ".gitignore").write_text("*.pyc\n")
+    (root / ".env").write_text("GREETING=hello\n")
     return root
+
+
+def target_key(app: Any, kind: str) -> str:
+    return next(k for k, tr in app.state.targets.items() if tr.target.kind.value == kind)
+
+
+async def select(pilot: Any, key: str, check: str | None = None) -> Any:
+    """Put the inventory cursor on target `key` and the findings highlight on `check`."""
+    from lockdock.tui.findings import FindingsList
+    from lockdock.tui.inventory import Inventory
+
+    app = pilot.app
+    inv = app.query_one(Inventory)
+    inv.focus()
+    inv.select_key(key)
+    await pilot.pause(0.1)
+    assert app.current_key == key
+    fl = app.query_one(FindingsList)
+    if check is None:
+        return None
+    finding = next(f for f in fl.shown if f.check == check)
+    fl.focus()
+    fl.select_finding(finding)
+    await pilot.pause(0.05)
+    assert fl.selected is finding
+    return finding
 
 
 def drive(app: Any, body: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (120, 36)) -> None:

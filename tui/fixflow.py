@@ -1,0 +1,129 @@
+"""The app's side of fixing: preview, apply, ignore, undo, through `lockdock.fixers`.
+
+The fixers framework does the real work (masked diffs, stale checks, atomic writes, the
+undo journal, rescan-to-verify); this module turns its reports into what the UI needs:
+a `Preview` for the modal, and the set of touched paths and engine objects so that only
+those targets are rescanned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockdock.fixers import apply as apply_mod
+from lockdock.fixers import journal
+from lockdock.fixers import preview as preview_mod
+from lockdock.fixers.writer import WriteFailed, WriteRefused
+from lockdock.tui.diff_screen import Preview
+
+from lockdock.context import ScanContext
+from lockdock.model import Applicability, EngineAction, Finding, Fix
+from lockdock.text import safe
+
+
+class FixProblem(Exception):
+    """A fix, ignore or undo that cannot be done; `str()` is one line for the user."""
+
+
+@dataclass
+class Applied:
+    paths: set[str] = field(default_factory=set)  # as ctx.rel() shows them (target paths)
+    object_ids: set[str] = field(default_factory=set)
+    messages: list[str] = field(default_factory=list)
+
+
+def paths_of(fixes: Sequence[Fix], ctx: ScanContext) -> set[str]:
+    out: set[str] = set()
+    for fix in fixes:
+        for p in preview_mod.changed_paths(fix):
+            full = Path(p) if Path(p).is_absolute() else ctx.cwd / p
+            out.add(ctx.rel(full) or p)
+    return out
+
+
+def objects_of(fixes: Sequence[Fix]) -> set[str]:
+    return {c.object_id for fix in fixes for c in fix.changes if isinstance(c, EngineAction)}
+
+
+def materialise(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+    """Compute a lazy fix (engine measurements) now; None when it cannot be computed."""
+    fix = apply_mod.materialize(finding, subject, ctx)
+    if fix is None or (fix.note == "lazy" and not fix.changes):
+        return None
+    return fix
+
+
+def build_preview(fixes: Sequence[Fix], ctx: ScanContext, *, title: str) -> Preview:
+    """The modal's content; refuses when nothing at all can be previewed."""
+    p = preview_mod.build_preview(list(fixes), ctx.cwd)
+    if not p.text.strip():
+        reasons = "; ".join(p.problems) or "the fix changes nothing"
+        raise FixProblem(f"cannot preview: {reasons}")
+    engine_actions = [
+        f"docker update {safe(c.object_name, 60)}: " + ", ".join(sorted(safe(k, 40) for k in c.new))
+        for fix in fixes
+        for c in fix.changes
+        if isinstance(c, EngineAction)
+    ]
+    notes = [f"cannot preview: {x}" for x in p.problems]
+    if p.deferred:
+        notes.append(f"{len(p.deferred)} overlapping fix(es) will be applied after a rescan")
+    return Preview(
+        title=title,
+        diff=p.text,
+        files=sorted(paths_of(fixes, ctx)),
+        engine_actions=engine_actions,
+        changes_behaviour=any(f.applicability is Applicability.UNSAFE for f in fixes),
+        notes=notes,
+        stamps=p.stamps,
+    )
+
+
+def apply(fixes: Sequence[Fix], ctx: ScanContext, stamps: dict[str, Any] | None = None) -> Applied:
+    """Write the previewed fixes; the user confirmed (twice for unsafe ones)."""
+    report = apply_mod.apply_fixes(list(fixes), ctx, root=ctx.cwd, allow_unsafe=True, stamps=stamps)
+    if not report.applied:
+        reasons = [s.reason for s in report.skipped] + report.errors
+        raise FixProblem("not applied: " + safe("; ".join(dict.fromkeys(reasons)) or "unknown reason", 300))
+    done = Applied(paths_of(report.applied, ctx), objects_of(report.applied))
+    done.messages = [safe(f.title, 100) for f in report.applied] + [safe(w, 160) for w in report.warnings]
+    if report.skipped:
+        done.messages.append(f"{len(report.skipped)} not applied: " + safe(report.skipped[0].reason, 120))
+    return done
+
+
+def ignore_fix(finding: Finding, ctx: ScanContext) -> Fix:
+    """The edit that adds a `# lockdock: ignore=<id>` pragma for this finding."""
+    from lockdock.fixers import ignore as ignore_mod
+
+    try:
+        fix = ignore_mod.ignore_fix(finding, ctx)
+    except (ValueError, OSError) as exc:
+        raise FixProblem(f"cannot add an ignore pragma: {safe(exc, 200)}") from None
+    if fix is None:
+        raise FixProblem(
+            f"cannot add an ignore pragma here ({finding.target.kind.value} has no file); "
+            "use the io.lockdock.ignore label or the config file"
+        )
+    return fix
+
+
+def undo(ctx: ScanContext) -> Applied:
+    """Undo the newest journal entry (refused when the file changed since)."""
+    try:
+        entry, lines = journal.undo_last(ctx.engine)
+    except journal.UndoRefused as exc:
+        raise FixProblem(str(exc)) from None
+    except (WriteRefused, WriteFailed, OSError) as exc:
+        raise FixProblem(f"undo failed: {safe(exc, 200)}") from None
+    done = Applied()
+    for f in entry.files:
+        done.paths.add(ctx.rel(f.path) or f.path)
+    for m in entry.modes:
+        done.paths.add(ctx.rel(m.path) or m.path)
+    done.object_ids = {e.object_id for e in entry.engine}
+    done.messages = lines or [safe(", ".join(entry.titles), 200)]
+    return done
