@@ -89,11 +89,42 @@ def _hostconfig(values: dict[str, Any]) -> dict[str, Any]:
     return {_SDK_TO_HOSTCONFIG.get(k, k): v for k, v in values.items()}
 
 
-def update_container_verified(engine: Any, container_id: str, values: dict[str, Any]) -> None:
-    """`docker update` then inspect: every value must read back as set."""
+# `docker update` treats 0 as "leave unchanged": a limit set on an unlimited container
+# cannot be removed again without recreating the container.
+_CANNOT_UNSET = frozenset(
+    {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota",
+     "CpuPeriod", "BlkioWeight", "KernelMemory", "CpusetCpus", "CpusetMems"}
+)
+
+
+def _normalise(key: str, value: Any) -> Any:
+    """Spellings the engine treats as the same value."""
+    if key == "PidsLimit" and value in (None, 0, -1):
+        return 0
+    if key == "RestartPolicy" and isinstance(value, dict):
+        name = value.get("Name") or "no"
+        return {"Name": name, "MaximumRetryCount": int(value.get("MaximumRetryCount") or 0)}
+    if key in _CANNOT_UNSET and value is None:
+        return 0
+    return value
+
+
+def update_container_verified(engine: Any, container_id: str, values: dict[str, Any]) -> list[str]:
+    """`docker update` then inspect: every value must read back as set.
+
+    Returns notes for values the engine cannot set back (removing a limit).
+    """
     if engine is None:
         raise EngineActionFailed("no engine connection")
-    hc = _hostconfig(values)
+    hc = {k: _normalise(k, v) for k, v in _hostconfig(values).items()}
+    notes = [
+        f"{k} cannot be reset to unlimited by docker update (recreate the container to drop it)"
+        for k, v in hc.items()
+        if k in _CANNOT_UNSET and v in (0, "")
+    ]
+    hc = {k: v for k, v in hc.items() if not (k in _CANNOT_UNSET and v in (0, ""))}
+    if not hc:
+        return notes
     api = engine.api
     sdk_kwargs = {_HOSTCONFIG_TO_SDK[k]: v for k, v in hc.items() if k in _HOSTCONFIG_TO_SDK}
     raw = {k: v for k, v in hc.items() if k not in _HOSTCONFIG_TO_SDK}
@@ -108,17 +139,12 @@ def update_container_verified(engine: Any, container_id: str, values: dict[str, 
     except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds; all mean "failed"
         raise EngineActionFailed(f"docker update failed: {safe(exc, 300)}") from None
     for key, want in hc.items():
-        have = got.get(key)
-        if key == "RestartPolicy" and isinstance(want, dict) and isinstance(have, dict):
-            ok = have.get("Name", "") == want.get("Name", "") and int(
-                have.get("MaximumRetryCount") or 0
-            ) == int(want.get("MaximumRetryCount") or 0)
-        else:
-            ok = have == want
-        if not ok:
+        have = _normalise(key, got.get(key))
+        if have != want:
             raise EngineActionFailed(
                 f"container shows {safe(key)}={safe(have)} after docker update (wanted {safe(want)})"
             )
+    return notes
 
 
 def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
@@ -173,6 +199,13 @@ def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writ
                 return "needs the engine (not connected)"
             if c.action != "container.update":
                 return f"unknown engine action {safe(c.action)}"
+            try:
+                got = ctx.engine.api.inspect_container(c.object_id).get("HostConfig") or {}
+            except Exception as exc:  # noqa: BLE001 - gone, or engine trouble
+                return f"container {safe(c.object_name, 80)}: cannot inspect: {safe(exc, 200)}"
+            for key, want in _hostconfig(c.current).items():
+                if _normalise(key, got.get(key)) != _normalise(key, want):
+                    return f"container {safe(c.object_name, 80)}: changed since preview ({safe(key)})"
             continue
         root = roots.root_of(c.path)
         if root is None:
@@ -402,6 +435,14 @@ def apply_fixes(
                         journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
                     )
                     update_container_verified(ctx.engine, c.object_id, c.new)
+                    unset = [
+                        k for k, v in _hostconfig(c.current).items() if k in _CANNOT_UNSET and not v
+                    ]
+                    if unset:
+                        report.warnings.append(
+                            f"container {safe(c.object_name, 80)}: undo cannot remove {', '.join(unset)} "
+                            "again (docker update cannot unset a limit)"
+                        )
     except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
         _roll_back(entry, ctx.engine, report, safe(exc, 300))
         report.skipped += [Skipped(f, "not applied: another change of this run failed") for f in batch.fixes]

@@ -218,8 +218,9 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
     for e in reversed(entry.engine):
         from lockdock.fixers.apply import update_container_verified
 
-        update_container_verified(engine, e.object_id, e.previous)
+        notes = update_container_verified(engine, e.object_id, e.previous)
         done.append(f"container {safe(e.object_name, 80)}: restored {', '.join(sorted(e.previous))}")
+        done += [f"container {safe(e.object_name, 80)}: {n}" for n in notes]
     return done
 
 

@@ -18,7 +18,7 @@ def lockdock_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 
 @pytest.fixture
-def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def nobody_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory a privilege-dropped child (uid nobody) can reach."""
     base = Path("/tmp") / f"lockdock-fixtest-{os.getpid()}-{os.urandom(3).hex()}"
     base.mkdir(mode=0o777)

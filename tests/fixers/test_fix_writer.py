@@ -274,17 +274,17 @@ def _as_nobody(args: list[str], env_state: Path) -> subprocess.CompletedProcess[
     )
 
 
-def test_permission_denied_file_as_unprivileged_user(shared_dir: Path, lockdock_state: Path) -> None:
-    p = _file(shared_dir)  # owned by root, 0644: nobody may not write it
-    r = _as_nobody([str(p), str(shared_dir), sha256_bytes(ORIGINAL)], lockdock_state)
+def test_permission_denied_file_as_unprivileged_user(nobody_dir: Path, lockdock_state: Path) -> None:
+    p = _file(nobody_dir)  # owned by root, 0644: nobody may not write it
+    r = _as_nobody([str(p), str(nobody_dir), sha256_bytes(ORIGINAL)], lockdock_state)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "permission denied" in r.stdout
     assert p.read_bytes() == ORIGINAL
-    assert _temps(shared_dir) == []
+    assert _temps(nobody_dir) == []
 
 
-def test_read_only_directory_as_unprivileged_user(shared_dir: Path, lockdock_state: Path) -> None:
-    d = shared_dir / "ro"
+def test_read_only_directory_as_unprivileged_user(nobody_dir: Path, lockdock_state: Path) -> None:
+    d = nobody_dir / "ro"
     d.mkdir()
     p = _file(d)
     os.chown(p, 65534, 65534)
