@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
+from lockdock.engine.host import HostSubject, host_subject
 from lockdock.engine.images import ImageSubject, iter_images
 from lockdock.registry import source
 
@@ -19,3 +20,9 @@ def images(discovery: Discovery, ctx: ScanContext) -> Iterator[ImageSubject]:
     if ctx.engine is None:
         return
     yield from iter_images(ctx)
+
+
+@source("host", order=80)
+def host(discovery: Discovery, ctx: ScanContext) -> Iterator[HostSubject]:
+    """Always: daemon.json (also `--daemon-json` without an engine), client config, auditd."""
+    yield host_subject(ctx)
