@@ -1,0 +1,273 @@
+"""Build hygiene: COPY over ADD, exec-form CMD/ENTRYPOINT, no sudo, no `curl | sh`,
+TLS and signature checks left on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from lockdock.context import ScanContext
+from lockdock.dockerfile.facts import (
+    final_chain,
+    finding,
+    installs_in,
+    is_root_user,
+    package_name,
+    user_before,
+)
+from lockdock.dockerfile.model import Instruction
+from lockdock.dockerfile.shell import SHELLS, Command, Script, Word, run_scripts
+from lockdock.model import Finding, TargetKind
+from lockdock.registry import analyzer
+from lockdock.text import safe
+
+ARCHIVE = re.compile(r"(?i)\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst|tar\.lz|tar\.lzma|gz|bz2|xz)$")
+SHELL_SYNTAX = re.compile(r"[$`|&;<>*?~(){}\[\]\\!#'\"]")
+_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+INTERPRETERS = SHELLS | {"python", "python3", "perl", "ruby", "node", "php"}
+
+
+def add_sources(inst: Instruction) -> list[str]:
+    if len(inst.args) < 2:
+        return []
+    return list(inst.args[:-1])
+
+
+def is_remote(src: str) -> bool:
+    return "://" in src or src.startswith("git@")
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.copy-not-add")
+def copy_not_add(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    for inst in subject.dockerfile.instructions:
+        if inst.cmd != "add":
+            continue
+        srcs = add_sources(inst)
+        remote = [s for s in srcs if is_remote(s)]
+        if remote and inst.flag("checksum") is None:
+            yield finding(
+                "build.copy-not-add",
+                subject,
+                inst,
+                f"ADD downloads {safe(remote[0], 120)} without --checksum; fetch it with curl and "
+                "verify a checksum, or add --checksum=sha256:...",
+                data={"kind": "remote"},
+            )
+            continue
+        if remote or any("$" in s for s in srcs):
+            continue
+        if srcs and not any(ARCHIVE.search(s) for s in srcs):
+            yield finding(
+                "build.copy-not-add",
+                subject,
+                inst,
+                "ADD of local files: use COPY, which does not unpack archives or fetch URLs",
+                data={"kind": "local"},
+            )
+
+
+def exec_form_json(rest: str) -> list[str] | None:
+    """The exec-form words of a shell-form command, when it uses no shell syntax."""
+    words = rest.split()
+    if not words or SHELL_SYNTAX.search(rest) or "=" in words[0]:
+        return None
+    return words
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.exec-form")
+def exec_form(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    stages = final_chain(subject.dockerfile)
+    for st in stages:
+        for inst in st.instructions:
+            if inst.cmd not in ("cmd", "entrypoint") or inst.json or not inst.args:
+                continue
+            yield finding(
+                "build.exec-form",
+                subject,
+                inst,
+                f"{inst.cmd.upper()} uses the shell form: the process runs under /bin/sh -c and does "
+                "not receive SIGTERM; use the JSON (exec) form",
+            )
+
+
+LEADING = frozenset({"then", "do", "else", "if", "elif", "!", "{", "while", "until", "exec", "time"})
+
+
+def sudo_word(cmd: Command) -> Word | None:
+    """The `sudo` word when the command runs through sudo."""
+    for w in cmd.words:
+        if _ASSIGN.match(w.value) or w.value in LEADING:
+            continue
+        return w if w.value.rsplit("/", 1)[-1] == "sudo" else None
+    return None
+
+
+def effective_root(subject: Any, inst: Instruction) -> bool:
+    user = user_before(subject.dockerfile, inst)
+    if user is None:
+        return True
+    return "$" not in user.args[0] and is_root_user(user.args[0])
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.no-sudo")
+def no_sudo(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    shipped = {id(i) for st in final_chain(subject.dockerfile) for i in st.instructions}
+    for inst in subject.dockerfile.instructions:
+        if inst.cmd != "run":
+            continue
+        used = any(sudo_word(c) is not None for s in run_scripts(inst) for c in s.commands)
+        if used:
+            yield finding(
+                "build.no-sudo",
+                subject,
+                inst,
+                "RUN uses sudo; build steps run as the image's USER, switch with USER instead",
+                data={"kind": "run", "root": effective_root(subject, inst)},
+            )
+            continue
+        if id(inst) in shipped:
+            for install in installs_in(inst):
+                if any(package_name(p) == "sudo" for p in install.packages):
+                    yield finding(
+                        "build.no-sudo",
+                        subject,
+                        inst,
+                        "the final image installs sudo, a privilege-escalation helper",
+                        data={"kind": "install"},
+                    )
+                    break
+
+
+def _pipe_to_shell(script: Script) -> str | None:
+    cmds = script.commands
+    for i, c in enumerate(cmds):
+        name, args, _ = c.program()
+        if name in ("curl", "wget", "fetch") and c.op_after == "|" and i + 1 < len(cmds):
+            target = cmds[i + 1].program()[0]
+            if target in INTERPRETERS:
+                return f"{name} ... | {target}"
+        if name in SHELLS | INTERPRETERS:
+            for a in args:
+                if ("$(curl" in a or "$(wget" in a or "`curl" in a or "`wget" in a) or (
+                    a.startswith("<(") and ("curl" in a or "wget" in a)
+                ):
+                    return f"{name} running a download"
+    return None
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.no-curl-pipe-shell")
+def curl_pipe_shell(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    for inst in subject.dockerfile.instructions:
+        for script in run_scripts(inst):
+            if "<(" in script.text:
+                # process substitution is not split by the command splitter: look at the text
+                m = re.search(r"\b(bash|sh|zsh)\s+<\(\s*(curl|wget)\b", script.text)
+                if m:
+                    yield _pipe_finding(subject, inst, f"{m.group(1)} <({m.group(2)} ...)")
+                    break
+            what = _pipe_to_shell(script)
+            if what:
+                yield _pipe_finding(subject, inst, what)
+                break
+
+
+def _pipe_finding(subject: Any, inst: Instruction, what: str) -> Finding:
+    return finding(
+        "build.no-curl-pipe-shell",
+        subject,
+        inst,
+        f"RUN pipes a download into an interpreter ({safe(what, 60)}); download to a file, verify "
+        "its checksum or signature, then run it",
+    )
+
+
+# (program or None for any, flag, message, removable by the fixer)
+TLS_FLAGS: tuple[tuple[frozenset[str] | None, str, str], ...] = (
+    (frozenset({"curl"}), "-k", "curl -k skips TLS certificate verification"),
+    (frozenset({"curl"}), "--insecure", "curl --insecure skips TLS certificate verification"),
+    (frozenset({"wget"}), "--no-check-certificate", "wget --no-check-certificate skips TLS verification"),
+    (frozenset({"pip", "pip3"}), "--trusted-host", "pip --trusted-host accepts plain HTTP / unverified TLS for a host"),
+    (frozenset({"apk"}), "--allow-untrusted", "apk --allow-untrusted installs unsigned packages"),
+    (frozenset({"apt-get", "apt"}), "--allow-unauthenticated", "apt --allow-unauthenticated installs unsigned packages"),
+    (frozenset({"apt-get", "apt"}), "--force-yes", "apt --force-yes overrides signature checks"),
+    (frozenset({"apt-get", "apt"}), "--allow-insecure-repositories", "apt accepts unsigned repositories"),
+    (frozenset({"yum", "dnf", "microdnf", "tdnf", "zypper", "rpm"}), "--nogpgcheck", "--nogpgcheck installs unsigned packages"),
+    (frozenset({"rpm"}), "--nosignature", "rpm --nosignature skips signature checks"),
+    (frozenset({"zypper"}), "--no-gpg-checks", "zypper --no-gpg-checks installs unsigned packages"),
+)
+TLS_ENV = {
+    "NODE_TLS_REJECT_UNAUTHORIZED": ("0",),
+    "GIT_SSL_NO_VERIFY": ("1", "true", "yes"),
+    "PYTHONHTTPSVERIFY": ("0",),
+    "CURL_CA_BUNDLE": ("",),
+    "PIP_TRUSTED_HOST": None,
+}
+
+
+def _tls_env(name: str, value: str) -> bool:
+    if name not in TLS_ENV:
+        return False
+    bad = TLS_ENV[name]
+    v = value.strip().strip("'\"").lower()
+    return bad is None and v != "" or bad is not None and v in bad
+
+
+def tls_problems(cmd: Command) -> list[tuple[str, str]]:
+    """(flag as written, message) for verification-disabling options of one command."""
+    name, args, _ = cmd.program()
+    pip = name.startswith("pip") or (name.startswith("python") and args[:2] == ["-m", "pip"])
+    out: list[tuple[str, str]] = []
+    for progs, flag, msg in TLS_FLAGS:
+        if progs is not None and name not in progs and not ("pip" in progs and pip):
+            continue
+        for a in args:
+            if a == flag or a.startswith(flag + "=") or flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2:
+                out.append((a, msg))
+    if name == "git" and any(re.fullmatch(r"(?i)http\.sslverify(=false)?", a) for a in args) and any(
+        a.lower() in ("false", "0", "http.sslverify=false") for a in args
+    ):
+        out.append(("http.sslVerify", "git http.sslVerify=false skips TLS verification"))
+    if name in ("npm", "yarn", "pnpm") and "strict-ssl" in args and "false" in args:
+        out.append(("strict-ssl", f"{name} strict-ssl false skips TLS verification"))
+    for var, value, _w in cmd.assignments:
+        if _tls_env(var, value):
+            out.append((f"{var}={value}", f"{var}={value} turns TLS verification off"))
+    if name == "export":
+        for a in args:
+            var, eq, value = a.partition("=")
+            if eq and _tls_env(var, value):
+                out.append((a, f"{a} turns TLS verification off"))
+    return out
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.tls-verification")
+def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    for inst in subject.dockerfile.instructions:
+        if inst.cmd in ("env", "arg"):
+            pairs = inst.env_pairs() if inst.cmd == "env" else [
+                (w.partition("=")[0], w.partition("=")[2]) for w in inst.args if "=" in w
+            ]
+            for name, value in pairs:
+                if _tls_env(name, value):
+                    yield finding(
+                        "build.tls-verification",
+                        subject,
+                        inst,
+                        f"{inst.cmd.upper()} {safe(name, 40)}={safe(value, 20)} turns TLS verification off",
+                        data={"kind": "env", "name": name},
+                    )
+            continue
+        problems: list[tuple[str, str]] = []
+        for script in run_scripts(inst):
+            for cmd in script.commands:
+                problems += tls_problems(cmd)
+        if problems:
+            yield finding(
+                "build.tls-verification",
+                subject,
+                inst,
+                "; ".join(dict.fromkeys(safe(m, 100) for _, m in problems)),
+                data={"kind": "run"},
+            )

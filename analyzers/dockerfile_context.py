@@ -1,0 +1,80 @@
+"""The build context next to each Dockerfile must keep .git, .env, keys and secrets out.
+
+Only Dockerfiles that copy from their context (COPY/ADD without --from) are judged: a
+file that never reads its context cannot leak it. BuildKit also reads
+`<Dockerfile>.dockerignore` beside the Dockerfile, which wins over `.dockerignore`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lockdock.analyzers.repo import DOCKERIGNORE_NEEDS, missing_patterns
+
+from lockdock.context import ScanContext
+from lockdock.dockerfile.facts import finding
+from lockdock.dockerfile.model import Instruction
+from lockdock.files import FileProblem, read_text
+from lockdock.model import Finding, TargetKind
+from lockdock.registry import analyzer
+from lockdock.text import safe
+
+
+def ignore_file(dockerfile: Path) -> Path:
+    """The ignore file BuildKit uses for this Dockerfile (existing or the one to create)."""
+    specific = dockerfile.parent / (dockerfile.name + ".dockerignore")
+    if specific.is_file():
+        return specific
+    return dockerfile.parent / ".dockerignore"
+
+
+def context_copy(subject: Any) -> Instruction | None:
+    """The first COPY/ADD that reads the build context."""
+    for inst in subject.dockerfile.instructions:
+        if inst.cmd in ("copy", "add") and inst.flag("from") is None and len(inst.args) >= 2:
+            srcs = inst.args[:-1]
+            if all(s.startswith("<<") or "://" in s for s in srcs):
+                continue
+            return inst
+    return None
+
+
+def needs_for(context: Path) -> tuple[tuple[str, str, bool], ...]:
+    if (context / "package.json").exists():
+        return (*DOCKERIGNORE_NEEDS, ("node_modules", "node_modules", True))
+    return DOCKERIGNORE_NEEDS
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.dockerignore")
+def dockerignore(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    inst = context_copy(subject)
+    if inst is None:
+        return
+    context = subject.path.parent
+    ignore = ignore_file(subject.path)
+    text = None
+    if ignore.is_file():
+        try:
+            text = read_text(ignore).text
+        except FileProblem as exc:
+            ctx.error(ignore, str(exc))
+            return
+    missing = missing_patterns(text, needs_for(context), "docker")
+    if not missing:
+        return
+    if text is None:
+        msg = (
+            f"build context {safe(ctx.rel(context), 120)} has no .dockerignore; "
+            f"{', '.join(missing)} would be sent to the builder and may be copied into the image"
+        )
+    else:
+        msg = f"{safe(ctx.rel(ignore), 120)} does not exclude {', '.join(missing)}"
+    yield finding(
+        "build.dockerignore",
+        subject,
+        inst,
+        msg,
+        data={"dockerignore": str(ignore), "missing": missing, "exists": text is not None},
+    )

@@ -1,0 +1,171 @@
+"""Dockerfile image references: pinned tags and digests, trusted sources, minimal bases,
+plain-HTTP registries.
+
+Only real images count: stage aliases (`FROM build`), `scratch` and references whose
+variables have no known value are not judged, so a linter-confusing `--platform=` or a
+stage name never becomes a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from lockdock.context import ScanContext
+from lockdock.dockerfile.facts import ImageUse, chain, finding, image_uses
+from lockdock.dockerfile.model import Stage
+from lockdock.engine.refs import DOCKER_HUB, MOVING_TAGS, trusted
+from lockdock.model import Finding, TargetKind
+from lockdock.registry import analyzer
+from lockdock.text import safe
+
+# Publisher registries whose images are maintained by the vendor of the base system.
+PUBLISHER_PREFIXES = (
+    "gcr.io/distroless/",
+    "cgr.dev/chainguard/",
+    "mcr.microsoft.com/",
+    "registry.access.redhat.com/",
+    "registry.redhat.io/",
+    "public.ecr.aws/docker/library/",
+)
+
+# Images that are a full distribution (or built on one) unless the tag names a small variant.
+FULL_IMAGES = frozenset(
+    {
+        "ubuntu", "debian", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
+        "oraclelinux", "opensuse/leap", "opensuse/tumbleweed", "archlinux", "buildpack-deps",
+        "python", "node", "golang", "ruby", "php", "openjdk", "rust", "perl", "elixir",
+        "erlang", "haskell", "gcc", "maven", "gradle", "julia", "r-base", "clojure",
+    }
+)
+SMALL_TAG = re.compile(r"(?i)(alpine|slim|minimal|micro|distroless|busybox|nanoserver|scratch|chiseled)")
+SMALL_IMAGES = re.compile(
+    r"(?i)(^|/)(alpine|busybox|distroless/.*|chainguard/.*|wolfi-base|static|ubi[0-9]*-(micro|minimal)|"
+    r"ubi[0-9]*/ubi-(micro|minimal))$"
+)
+
+
+def short_name(use: ImageUse) -> str:
+    repo = use.parsed.repository
+    if use.parsed.registry == DOCKER_HUB and repo.startswith("library/"):
+        return repo[len("library/") :]
+    return repo
+
+
+def is_publisher(use: ImageUse) -> bool:
+    full = f"{use.parsed.registry}/{use.parsed.repository}/"
+    return any(full.startswith(p) for p in PUBLISHER_PREFIXES)
+
+
+@analyzer(TargetKind.DOCKERFILE, "image.pinned-tag")
+def pinned_tag(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """Missing or moving tags (`latest`, `edge`...) make builds change under you."""
+    for use in image_uses(subject.dockerfile):
+        ref = use.parsed
+        if ref.digest is not None:
+            continue
+        shown = safe(use.ref, 120)
+        if ref.tag is None:
+            msg = f"{use.how} {shown} has no tag, so it means :latest and changes without notice"
+        elif ref.tag.lower() in MOVING_TAGS:
+            msg = f"{use.how} {shown} uses the moving tag :{safe(ref.tag, 40)}; pin a concrete version"
+        else:
+            continue
+        yield finding("image.pinned-tag", subject, use.inst, msg, data={"ref": use.ref})
+
+
+@analyzer(TargetKind.DOCKERFILE, "image.pinned-digest")
+def pinned_digest(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """A tag can be re-pushed; only a digest names exactly one image."""
+    for use in image_uses(subject.dockerfile):
+        if use.parsed.digest is None:
+            yield finding(
+                "image.pinned-digest",
+                subject,
+                use.inst,
+                f"{use.how} {safe(use.ref, 120)} is not pinned by @sha256 digest",
+                data={"ref": use.ref},
+            )
+
+
+@analyzer(TargetKind.DOCKERFILE, "image.trusted-source")
+def trusted_source(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """Base images from official library images, vendor registries or configured registries."""
+    for use in image_uses(subject.dockerfile):
+        if trusted(use.parsed, ctx.config.trusted_registries) or is_publisher(use):
+            continue
+        where = (
+            f"Docker Hub namespace {safe(use.parsed.repository.split('/')[0], 60)}"
+            if use.parsed.registry == DOCKER_HUB
+            else f"registry {safe(use.parsed.registry, 80)}"
+        )
+        yield finding(
+            "image.trusted-source",
+            subject,
+            use.inst,
+            f"{use.how} {safe(use.ref, 120)} comes from {where}, which is neither an official image "
+            "nor listed in trusted-registries (verified publishers cannot be confirmed offline)",
+            data={"ref": use.ref},
+        )
+
+
+def root_stage(subject: Any) -> Stage | None:
+    df = subject.dockerfile
+    if not df.stages:
+        return None
+    return chain(df, df.stages[-1])[0]
+
+
+@analyzer(TargetKind.DOCKERFILE, "image.minimal-base")
+def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """The final image should start from a small base; only known full distributions count."""
+    root = root_stage(subject)
+    if root is None or not root.base_is_image or not root.resolved:
+        return
+    uses = [u for u in image_uses(subject.dockerfile) if u.inst is root.from_instruction]
+    if not uses:
+        return
+    use = uses[0]
+    name = short_name(use).lower()
+    tag = use.parsed.tag or "latest"
+    if SMALL_IMAGES.search(name) or SMALL_TAG.search(tag) or name not in FULL_IMAGES:
+        return
+    yield finding(
+        "image.minimal-base",
+        subject,
+        use.inst,
+        f"the final image is built on {safe(use.ref, 120)}, a full distribution; "
+        "a -slim, -alpine or distroless base ships fewer packages to patch",
+        data={"ref": use.ref},
+    )
+
+
+def insecure_registries(ctx: ScanContext) -> set[str]:
+    """Registries the local daemon talks to without TLS (from `docker info`)."""
+    if ctx.engine is None:
+        return set()
+    info = getattr(ctx.engine, "info", None) or {}
+    configs = (info.get("RegistryConfig") or {}).get("IndexConfigs") or {}
+    out = set()
+    if isinstance(configs, dict):
+        for name, conf in configs.items():
+            if isinstance(conf, dict) and conf.get("Secure") is False:
+                out.add(str(name).lower())
+    return out
+
+
+@analyzer(TargetKind.DOCKERFILE, "registry.https")
+def registry_https(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """Images pulled over plain HTTP can be swapped in transit."""
+    insecure = insecure_registries(ctx)
+    for use in image_uses(subject.dockerfile):
+        if use.ref.lower().startswith("http://"):
+            why = "names a plain-HTTP registry (http://)"
+        elif use.parsed.registry.lower() in insecure:
+            why = f"comes from {safe(use.parsed.registry, 80)}, an insecure registry of the local daemon"
+        else:
+            continue
+        yield finding(
+            "registry.https", subject, use.inst, f"{use.how} {safe(use.ref, 120)} {why}", data={"ref": use.ref}
+        )

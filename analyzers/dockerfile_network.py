@@ -1,0 +1,70 @@
+"""EXPOSE of remote-admin and data-store ports.
+
+A data-store port in a Dockerfile built on that very data store (EXPOSE 5432 on a
+postgres base) is the image's purpose and is not reported; remote-admin ports always are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from lockdock.context import ScanContext
+from lockdock.dockerfile.facts import chain, finding
+from lockdock.model import Finding, TargetKind
+from lockdock.registry import analyzer
+
+ADMIN_PORTS = {22: "SSH", 23: "telnet", 2375: "Docker API (plain)", 2376: "Docker API", 3389: "RDP", 5900: "VNC"}
+DATA_PORTS = {
+    3306: ("MySQL", ("mysql", "mariadb", "percona")),
+    5432: ("PostgreSQL", ("postgres", "postgis", "timescale")),
+    6379: ("Redis", ("redis", "valkey", "keydb")),
+    27017: ("MongoDB", ("mongo",)),
+    9200: ("Elasticsearch", ("elasticsearch", "opensearch")),
+    9300: ("Elasticsearch transport", ("elasticsearch", "opensearch")),
+    11211: ("memcached", ("memcached",)),
+    1433: ("SQL Server", ("mssql", "sql-server")),
+    1521: ("Oracle", ("oracle",)),
+    5984: ("CouchDB", ("couchdb",)),
+    9042: ("Cassandra", ("cassandra", "scylla")),
+    2379: ("etcd", ("etcd",)),
+}
+_PORT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?$", re.I)
+
+
+def ports_of(word: str) -> list[int]:
+    m = _PORT.match(word.strip())
+    if not m:
+        return []
+    lo = int(m.group(1))
+    hi = int(m.group(2) or lo)
+    if hi < lo or hi - lo > 65535:
+        return []
+    return [p for p in (*ADMIN_PORTS, *DATA_PORTS) if lo <= p <= hi]
+
+
+@analyzer(TargetKind.DOCKERFILE, "network.exposed-ports")
+def exposed_ports(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    df = subject.dockerfile
+    for st in df.stages:
+        base = chain(df, st)[0].base.lower()
+        for inst in st.instructions:
+            if inst.cmd != "expose":
+                continue
+            for word in inst.args:
+                for port in ports_of(word):
+                    if port in ADMIN_PORTS:
+                        what = ADMIN_PORTS[port]
+                    else:
+                        what, images = DATA_PORTS[port]
+                        if any(img in base for img in images):
+                            continue
+                    yield finding(
+                        "network.exposed-ports",
+                        subject,
+                        inst,
+                        f"EXPOSE {port} announces the {what} port; do not ship remote-admin or data-store "
+                        "access in an application image",
+                        data={"port": port, "word": word},
+                    )

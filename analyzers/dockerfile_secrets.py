@@ -1,0 +1,280 @@
+"""Secrets in Dockerfiles: literals baked into the image, and build credentials passed
+the wrong way (ARG/ENV, copied token files, tokens in RUN) instead of a secret mount.
+
+Values are judged by `lockdock.secrets` and only ever shown masked. `${VAR}` references,
+`*_FILE` pointers, public keys and GPG fingerprints are not secrets; a RUN with
+`--mount=type=secret` is the right way and its variable uses are never flagged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from lockdock.context import ScanContext
+from lockdock.dockerfile.facts import finding, has_secret_mount
+from lockdock.dockerfile.model import Instruction
+from lockdock.dockerfile.shell import Command, run_scripts
+from lockdock.model import Finding, TargetKind
+from lockdock.registry import analyzer
+from lockdock.secrets import (
+    SecretMatch,
+    check_assignment,
+    find_in_text,
+    mask,
+    secret_file,
+    secret_name,
+)
+from lockdock.text import safe
+
+# Files that hold credentials for package managers and git: build secrets, not image content.
+TOKEN_FILES = re.compile(
+    r"(?i)(^|/)(\.npmrc|\.yarnrc(\.yml)?|\.pypirc|pip\.conf|\.netrc|\.git-credentials|"
+    r"id_(rsa|dsa|ecdsa|ed25519)|\.docker/config\.json|\.aws/credentials|\.m2/settings\.xml|"
+    r"\.gem/credentials|\.composer/auth\.json|auth\.json)$"
+)
+_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_URL_VAR_USERINFO = re.compile(r"://[^\s/@'\"]*\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?[^\s/@'\"]*@")
+_AUTH_TOKEN = re.compile(r"(?i)(_authToken|_auth|_password)\s*=\s*(\S+)")
+_AUTH_HEADER = re.compile(r"(?i)^authorization:\s*(bearer|basic|token)\s+(\S+)")
+
+NO_SECRETS = "secrets.no-secrets-in-image"
+BUILD_SECRETS = "secrets.build-secrets"
+
+
+_PLAIN_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^@\s]+$")
+
+
+def _assignment(name: str, value: str) -> SecretMatch | None:
+    """`check_assignment`, except that a URL without credentials is an address, not a secret."""
+    if _PLAIN_URL.match(value.strip()):
+        return None
+    return check_assignment(name, value)
+
+
+def _unquote(value: str) -> str:
+    v = value.strip()
+    if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+        return v[1:-1]
+    return v.replace("\\ ", " ")
+
+
+def _is_var(value: str) -> bool:
+    return bool(_VAR.match(value.strip().strip("'\"")))
+
+
+@analyzer(TargetKind.DOCKERFILE, NO_SECRETS, BUILD_SECRETS)
+def dockerfile_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    df = subject.dockerfile
+    secret_args: set[str] = set()
+    declared: set[str] = set()
+    for inst in df.instructions:
+        target = inst.sub if inst.cmd == "onbuild" and inst.sub is not None else inst
+        if target.cmd == "env":
+            yield from _env(subject, inst, target, declared)
+        elif target.cmd == "arg":
+            declared.update(w.partition("=")[0] for w in target.args)
+            yield from _arg(subject, inst, target, secret_args)
+        elif target.cmd == "label":
+            yield from _label(subject, inst, target)
+        elif target.cmd in ("copy", "add"):
+            yield from _copy(subject, inst, target)
+        elif target.cmd == "run":
+            yield from _run(subject, inst, target)
+
+
+def _env(subject: Any, inst: Instruction, target: Instruction, args: set[str]) -> Iterator[Finding]:
+    for name, raw in target.env_pairs():
+        value = _unquote(raw)
+        ref = _VAR.match(value)
+        if ref and ref.group(1) in args and secret_name(name):
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"ENV {safe(name, 64)} copies a build argument into the image config, where "
+                "`docker inspect` shows it; pass it at run time or use a secret mount",
+                ev=f"ENV {safe(name, 64)}={safe(value, 40)}",
+                data={"kind": "env", "name": name},
+            )
+            continue
+        match = _assignment(name, value)
+        if match is not None:
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"ENV {safe(name, 64)} holds a literal {safe(match.kind, 80)}; it is stored in the "
+                "image config",
+                ev=f"ENV {safe(name, 64)}={match.masked}",
+                data={"kind": "env", "name": name},
+            )
+
+
+def _arg(subject: Any, inst: Instruction, target: Instruction, secret_args: set[str]) -> Iterator[Finding]:
+    for word in target.args:
+        name, eq, raw = word.partition("=")
+        value = _unquote(raw)
+        if eq and value and not _is_var(value):
+            match = _assignment(name, value)
+            if match is not None:
+                yield finding(
+                    NO_SECRETS,
+                    subject,
+                    inst,
+                    f"ARG {safe(name, 64)} has a literal {safe(match.kind, 80)} as its default; "
+                    "it is kept in the Dockerfile and the image history",
+                    ev=f"ARG {safe(name, 64)}={match.masked}",
+                    data={"kind": "arg", "name": name},
+                )
+                continue
+        if secret_name(name):
+            secret_args.add(name)
+            yield finding(
+                BUILD_SECRETS,
+                subject,
+                inst,
+                f"ARG {safe(name, 64)} passes a credential as a build argument; its value shows in "
+                "the image history. Use RUN --mount=type=secret,id=... instead",
+                ev=f"ARG {safe(name, 64)}",
+                data={"kind": "arg", "name": name},
+            )
+
+
+def _label(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+    for name, raw in target.env_pairs():
+        for match in find_in_text(_unquote(raw))[:1]:
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"LABEL {safe(name, 64)} holds a {safe(match.kind, 80)}",
+                ev=f"LABEL {safe(name, 64)}={match.masked}",
+            )
+
+
+def _copy(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+    if target.flag("from") is not None or len(target.args) < 2:
+        return
+    heredoc_words = {f"<<{h.name}" for h in target.heredocs}
+    for src in target.args[:-1]:
+        if src.startswith("<<") or src in heredoc_words or "://" in src:
+            continue
+        if TOKEN_FILES.search(src):
+            yield finding(
+                BUILD_SECRETS,
+                subject,
+                inst,
+                f"{target.cmd.upper()} {safe(src, 120)} puts a credentials file into a layer; mount it "
+                "for the one RUN that needs it (RUN --mount=type=secret)",
+                data={"kind": "copy", "source": src},
+            )
+        elif secret_file(src):
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"{target.cmd.upper()} {safe(src, 120)} copies a secret file into the image; even a "
+                "later `rm` leaves it in the layer",
+                data={"kind": "copy", "source": src},
+            )
+
+
+def _run(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+    mounted = has_secret_mount(target)
+    seen: set[tuple[str, str]] = set()
+    for script in run_scripts(target):
+        for match in find_in_text(script.text)[:5]:
+            key = (NO_SECRETS, match.masked)
+            if key in seen:
+                continue
+            seen.add(key)
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"RUN contains a literal {safe(match.kind, 80)}; it is kept in the image history",
+                ev=f"{match.kind}: {match.masked}",
+                data={"kind": "run-literal"},
+            )
+        for cmd in script.commands:
+            for check, what, masked in _command_secrets(cmd):
+                if check == BUILD_SECRETS and mounted:
+                    continue
+                if (check, masked) in seen:
+                    continue
+                seen.add((check, masked))
+                msg = (
+                    f"RUN passes {what} as a literal; it is kept in the image history"
+                    if check == NO_SECRETS
+                    else f"RUN uses {what} from a build argument or variable; use "
+                    "RUN --mount=type=secret so it never reaches the history"
+                )
+                yield finding(check, subject, inst, msg, ev=masked, data={"kind": "run"})
+
+
+def _judge(what: str, value: str) -> tuple[str, str, str] | None:
+    value = value.strip().strip("'\"")
+    if not value:
+        return None
+    if _is_var(value) or value.startswith("$("):
+        if value.startswith("$(") and "/run/secrets/" in value:
+            return None
+        return (BUILD_SECRETS, what, f"{what}: {safe(value, 40)}")
+    if len(value) < 4 or value.startswith("/"):
+        return None
+    return (NO_SECRETS, what, f"{what}: {mask(value)}")
+
+
+def _command_secrets(cmd: Command) -> Iterator[tuple[str, str, str]]:
+    """(check, what, masked evidence) for credential-passing patterns in one command."""
+    name, args, _ = cmd.program()
+    for var, value, _w in cmd.assignments:
+        m = _assignment(var, value)
+        if m is not None and not _is_var(value):
+            yield (NO_SECRETS, f"{var} (a {m.kind})", f"{var}={m.masked}")
+    if name == "export":
+        for a in args:
+            var, eq, value = a.partition("=")
+            m = _assignment(var, value) if eq else None
+            if m is not None and not _is_var(value):
+                yield (NO_SECRETS, f"{var} (a {m.kind})", f"{var}={m.masked}")
+    aws_set = name == "aws" and args[:2] == ["configure", "set"] and len(args) >= 4
+    if aws_set and re.search(r"(?i)secret|key|token|password", args[2]):
+        judged = _judge(f"aws configure set {args[2]}", args[3])
+        if judged:
+            yield judged
+    if name in ("npm", "yarn", "pnpm") and args[:2] == ["config", "set"] and len(args) >= 3:
+        key, eq, value = args[2].partition("=")
+        if not eq and len(args) >= 4:
+            value = args[3]
+        if re.search(r"(?i)_auth|_password|token", key):
+            judged = _judge(f"{name} config set {key[-40:]}", value)
+            if judged:
+                yield judged
+    words = [w.value for w in cmd.words]
+    for i, w in enumerate(words):
+        m = _AUTH_TOKEN.search(w)
+        if m and name not in ("npm", "yarn", "pnpm"):
+            judged = _judge(m.group(1), m.group(2))
+            if judged:
+                yield judged
+        m2 = _URL_VAR_USERINFO.search(w)
+        if m2:
+            yield (BUILD_SECRETS, f"${m2.group(1)} in a URL", f"URL credentials: ${safe(m2.group(1), 40)}")
+        if name in ("curl", "wget") and i + 1 < len(words):
+            if w in ("-u", "--user", "--proxy-user") and ":" in words[i + 1]:
+                judged = _judge(f"{name} {w} password", words[i + 1].split(":", 1)[1])
+                if judged:
+                    yield judged
+            if w in ("-H", "--header"):
+                h = _AUTH_HEADER.match(words[i + 1])
+                if h:
+                    judged = _judge("an Authorization header", h.group(2))
+                    if judged:
+                        yield judged
+        if name in ("wget",) and w.startswith("--password="):
+            judged = _judge("wget --password", w.split("=", 1)[1])
+            if judged:
+                yield judged

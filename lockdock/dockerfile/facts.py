@@ -1,0 +1,269 @@
+"""Facts analyzers and fixers share: which stages ship, who runs, what gets installed.
+
+Multi-stage awareness lives here once: the final stage and the stages it builds on
+(`FROM build`) make up the image; everything else is a build stage whose tools and
+users do not ship.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lockdock.dockerfile.model import Dockerfile, Instruction, Stage
+from lockdock.dockerfile.shell import Command, Script, run_scripts
+from lockdock.engine.refs import ImageRef, parse_ref
+from lockdock.model import Finding, Location, Severity
+from lockdock.secrets import find_in_text
+from lockdock.text import safe
+
+ROOT_USERS = frozenset({"", "root", "0"})
+
+
+def chain(df: Dockerfile, stage: Stage) -> list[Stage]:
+    """`stage` and the stages it builds on, root first."""
+    out = [stage]
+    seen = {stage.index}
+    while out[0].base_stage is not None and out[0].base_stage not in seen:
+        seen.add(out[0].base_stage)
+        out.insert(0, df.stages[out[0].base_stage])
+    return out
+
+
+def final_chain(df: Dockerfile) -> list[Stage]:
+    return chain(df, df.stages[-1]) if df.stages else []
+
+
+def shipped_instructions(df: Dockerfile) -> list[Instruction]:
+    """Instructions whose effects end up in the final image."""
+    return [i for st in final_chain(df) for i in st.instructions]
+
+
+def is_root_user(user: str) -> bool:
+    name = user.strip().split(":", 1)[0].strip()
+    return name.lower() in ROOT_USERS
+
+
+def last_user(stages: list[Stage]) -> Instruction | None:
+    found = None
+    for st in stages:
+        for inst in st.instructions:
+            if inst.cmd == "user" and inst.args:
+                found = inst
+    return found
+
+
+def user_before(df: Dockerfile, inst: Instruction) -> Instruction | None:
+    """The USER in effect when `inst` runs (None: the base image's user)."""
+    stage = df.stage_of(inst)
+    if stage is None:
+        return None
+    found = None
+    for st in chain(df, stage):
+        for other in st.instructions:
+            if other is inst:
+                return found
+            if other.cmd == "user" and other.args:
+                found = other
+    return found
+
+
+# --------------------------------------------------------------------------- images
+
+
+@dataclass
+class ImageUse:
+    inst: Instruction
+    ref: str  # after ARG substitution
+    parsed: ImageRef
+    how: str  # "FROM", "COPY --from", "RUN --mount from"
+    stage: Stage | None
+
+
+def image_ref(text: str) -> ImageRef | None:
+    """Parse an image reference; None for references the analyzers cannot judge."""
+    if not text or "$" in text or any(c.isspace() for c in text):
+        return None
+    ref = text.split("://", 1)[1] if "://" in text else text
+    try:
+        return parse_ref(ref)
+    except ValueError:
+        return None
+
+
+def image_uses(df: Dockerfile) -> list[ImageUse]:
+    """Every real image reference: FROM bases, `COPY --from=image`, `RUN --mount=from=image`."""
+    uses: list[ImageUse] = []
+    for st in df.stages:
+        if st.base_is_image and st.resolved:
+            parsed = image_ref(st.base)
+            if parsed is not None:
+                uses.append(ImageUse(st.from_instruction, st.base, parsed, "FROM", st))
+        for inst in st.instructions:
+            refs: list[tuple[str, str]] = []
+            if inst.cmd in ("copy", "add"):
+                refs += [(v, "COPY --from") for v in inst.flag_values("from")]
+            if inst.cmd == "run":
+                for mount in inst.flag_values("mount"):
+                    opts = mount_options(mount)
+                    if "from" in opts:
+                        refs.append((opts["from"], "RUN --mount from"))
+            for value, how in refs:
+                if not value or df.stage_by_name(value) is not None or "$" in value:
+                    continue
+                if ":" not in value and "/" not in value and "@" not in value:
+                    continue  # a bare word is a (possibly later or unknown) stage name, or a context
+                parsed = image_ref(value)
+                if parsed is not None:
+                    uses.append(ImageUse(inst, value, parsed, how, st))
+    return uses
+
+
+def mount_options(value: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in value.split(","):
+        k, eq, v = part.partition("=")
+        out[k.strip().lower()] = v.strip() if eq else "true"
+    return out
+
+
+def has_cache_mount(inst: Instruction, *targets: str) -> bool:
+    for m in inst.flag_values("mount"):
+        opts = mount_options(m)
+        if opts.get("type") == "cache":
+            target = opts.get("target") or opts.get("dst") or opts.get("destination") or ""
+            if any(target.rstrip("/").startswith(t.rstrip("/")) or t.startswith(target.rstrip("/") + "/") for t in targets):
+                return True
+    return False
+
+
+def has_secret_mount(inst: Instruction) -> bool:
+    return any(mount_options(m).get("type") in ("secret", "ssh") for m in inst.flag_values("mount"))
+
+
+# --------------------------------------------------------------------------- packages
+
+
+@dataclass
+class Install:
+    manager: str  # apt-get, apk, pip, npm, yarn, yum, dnf, microdnf, zypper
+    command: Command
+    packages: list[str]
+    script: Script
+    inst: Instruction
+    sub_index: int  # index of the subcommand word in command.words
+
+
+_APT = {"apt-get", "apt"}
+_RPM = {"yum", "dnf", "microdnf", "tdnf"}
+_ARG_OPTS = {"-o", "--option", "-t", "--target-release", "--virtual", "-X", "--repository",
+             "-c", "--constraint", "-r", "--requirement", "-i", "--index-url", "--extra-index-url",
+             "--trusted-host", "--enablerepo", "--disablerepo", "--setopt", "--prefix", "--root"}
+
+
+def _pip_sub(name: str, args: list[str]) -> int | None:
+    """Index (into args) of `install` for pip/pip3/python -m pip."""
+    if re.fullmatch(r"pip[0-9.]*", name):
+        return args.index("install") if "install" in args[:3] else None
+    if re.fullmatch(r"python[0-9.]*", name) and args[:2] == ["-m", "pip"] and "install" in args[2:5]:
+        return args.index("install")
+    return None
+
+
+def installs_in(inst: Instruction) -> list[Install]:
+    out: list[Install] = []
+    for script in run_scripts(inst):
+        for cmd in script.commands:
+            name, args, pidx = cmd.program()
+            sub: int | None = None
+            manager = name
+            if name in _APT and "install" in args:
+                sub = args.index("install")
+            elif name == "apk" and "add" in args:
+                sub = args.index("add")
+            elif name in _RPM and ("install" in args or "groupinstall" in args):
+                sub = args.index("install") if "install" in args else args.index("groupinstall")
+            elif name == "zypper" and ("install" in args or "in" in args):
+                sub = args.index("install") if "install" in args else args.index("in")
+            elif name in ("npm", "pnpm") and args and args[0] in ("install", "i", "ci", "add"):
+                sub = 0
+            elif name == "yarn" and (not args or args[0] in ("install", "add")):
+                sub = 0 if args else -1
+            else:
+                sub = _pip_sub(name, args)
+                manager = "pip" if sub is not None else name
+            if sub is None:
+                continue
+            pkgs = _packages(args[sub + 1 :]) if sub >= 0 else []
+            out.append(Install(manager, cmd, pkgs, script, inst, pidx + 1 + sub))
+    return out
+
+
+def _packages(args: list[str]) -> list[str]:
+    pkgs = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in _ARG_OPTS:
+            skip = True
+            continue
+        if a.startswith("-") or a in ("&&", ";") or "$" in a:
+            continue
+        pkgs.append(a)
+    return pkgs
+
+
+def package_name(spec: str) -> str:
+    """`curl=7.88.1-10` / `git>=2` / `py3-pip@edge` -> the bare package name."""
+    return re.split(r"[=<>~@!\[]", spec, maxsplit=1)[0].strip().lower()
+
+
+def removed_packages(scripts: list[Script]) -> set[str]:
+    """Packages a RUN removes again (apt-get purge/remove, apk del, yum remove...)."""
+    out: set[str] = set()
+    for script in scripts:
+        for cmd in script.commands:
+            name, args, _ = cmd.program()
+            if (name in _APT and any(a in ("purge", "remove", "autoremove") for a in args[:3])) or (
+                name == "apk" and "del" in args[:3]
+            ) or (name in _RPM and any(a in ("remove", "erase", "autoremove") for a in args[:3])):
+                out |= {package_name(a) for a in args if not a.startswith("-")}
+    return out
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def evidence(text: str, limit: int = 160) -> str:
+    """The instruction text as shown in reports: secrets masked, control characters escaped."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    for match in sorted(find_in_text(first), key=lambda m: m.start, reverse=True):
+        first = first[: match.start] + match.masked + first[match.end :]
+    return safe(first, limit)
+
+
+def finding(
+    check: str,
+    subject: Any,
+    inst: Instruction,
+    message: str,
+    *,
+    text: str | None = None,
+    severity: Severity | None = None,
+    data: dict[str, Any] | None = None,
+    ev: str | None = None,
+) -> Finding:
+    """A finding located at `inst` (its first and last line)."""
+    src = subject.dockerfile.text[inst.start : inst.end] if text is None else text
+    return Finding(
+        check=check,
+        target=subject.target,
+        message=message,
+        location=Location(path=subject.target.path, line=inst.start_line, end_line=inst.end_line),
+        evidence=ev if ev is not None else evidence(src),
+        severity=severity,
+        data=data or {},
+    )

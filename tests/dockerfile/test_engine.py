@@ -1,0 +1,54 @@
+"""Engine-dependent Dockerfile behaviour against the real local engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lockdock.context import ScanContext
+from lockdock.scan import connect_engine
+from tests.dockerfile.helpers import checks, dockerfile_findings
+
+pytestmark = pytest.mark.engine
+IGNORE = {".dockerignore": ".git\n.env\nsecrets/\n**/*.key\n**/*.pem\n"}
+
+
+def _ctx(path: Path) -> ScanContext:
+    ctx = ScanContext(cwd=path, use_engine=True)
+    connect_engine(ctx)
+    assert ctx.engine is not None, ctx.engine_error
+    return ctx
+
+
+def test_local_non_root_base_makes_missing_user_pass(
+    tmp_path: Path, build_image: Callable[..., str], docker_api: object
+) -> None:
+    tag = build_image(
+        "FROM scratch\nCOPY busybox /bin/busybox\nUSER 1000\n"
+        'HEALTHCHECK CMD ["/bin/busybox", "true"]\nCMD ["/bin/busybox", "sh"]\n'
+    )
+    text = f"FROM {tag}\nCOPY app /app\n"
+    found = dockerfile_findings(tmp_path, text, {**IGNORE, "app": "x"}, ctx=_ctx(tmp_path))
+    assert not checks(found, "container.non-root")
+    assert not checks(found, "runtime.healthcheck")
+
+
+def test_local_root_base_is_reported_as_inspected(
+    tmp_path: Path, build_image: Callable[..., str], docker_api: object
+) -> None:
+    tag = build_image("FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\"]\n")
+    found = dockerfile_findings(tmp_path, f"FROM {tag}\n", IGNORE, ctx=_ctx(tmp_path))
+    (f,) = checks(found, "container.non-root")
+    assert "inspected locally" in f.message and "runs as root" in f.message
+    (h,) = checks(found, "runtime.healthcheck")
+    assert "inspected locally" in h.message
+
+
+def test_absent_base_says_not_present_locally(tmp_path: Path, docker_api: object) -> None:
+    found = dockerfile_findings(
+        tmp_path, "FROM lockdock-test-absent/never-built:1.0\n", IGNORE, ctx=_ctx(tmp_path)
+    )
+    (f,) = checks(found, "container.non-root")
+    assert "not present locally" in f.message
