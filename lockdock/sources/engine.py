@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
+from lockdock.engine.containers import ContainerSubject, iter_containers
 from lockdock.engine.host import HostSubject, host_subject
 from lockdock.engine.images import ImageSubject, iter_images
 from lockdock.registry import source
@@ -26,3 +27,10 @@ def images(discovery: Discovery, ctx: ScanContext) -> Iterator[ImageSubject]:
 def host(discovery: Discovery, ctx: ScanContext) -> Iterator[HostSubject]:
     """Always: daemon.json (also `--daemon-json` without an engine), client config, auditd."""
     yield host_subject(ctx)
+
+
+@source("containers", needs_engine=True, order=95)
+def containers(discovery: Discovery, ctx: ScanContext) -> Iterator[ContainerSubject]:
+    if ctx.engine is None:
+        return
+    yield from iter_containers(ctx)

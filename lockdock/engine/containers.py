@@ -1,0 +1,148 @@
+"""Containers as subjects: listed once, inspected in parallel, linked to their compose service.
+
+`api.containers(all=True)` is one call whatever the host size; the inspects run in a small
+thread pool. A container removed between the list and its inspect is skipped quietly.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lockdock.model import Finding, Location, Target, TargetKind
+from lockdock.text import safe
+
+if TYPE_CHECKING:
+    from lockdock.context import ScanContext
+
+INSPECT_WORKERS = 8
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_DIR = "com.docker.compose.project.working_dir"
+COMPOSE_FILES = "com.docker.compose.project.config_files"
+
+
+@dataclass(frozen=True)
+class ComposeLink:
+    """The compose service a container was created from (from its labels)."""
+
+    project: str
+    service: str
+    working_dir: str
+    config_files: tuple[str, ...]
+
+    def describe(self) -> str:
+        where = f" in {safe(self.config_files[0], 200)}" if self.config_files else ""
+        return f"compose service {safe(self.service, 80)!r}{where}"
+
+
+@dataclass
+class ContainerSubject:
+    target: Target
+    id: str
+    name: str
+    inspect: dict[str, Any]
+    labels: dict[str, str] = field(default_factory=dict)
+    compose: ComposeLink | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        c = self.inspect.get("Config")
+        return c if isinstance(c, dict) else {}
+
+    @property
+    def host_config(self) -> dict[str, Any]:
+        c = self.inspect.get("HostConfig")
+        return c if isinstance(c, dict) else {}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        s = self.inspect.get("State")
+        return s if isinstance(s, dict) else {}
+
+    @property
+    def running(self) -> bool:
+        return bool(self.state.get("Running"))
+
+    @property
+    def image_ref(self) -> str:
+        return str(self.config.get("Image") or "")
+
+    @property
+    def image_id(self) -> str:
+        return str(self.inspect.get("Image") or "")
+
+    def location(self, ctx: ScanContext) -> Location:
+        """A compose container's findings point at its compose file (where the fix goes)."""
+        if self.compose and self.compose.config_files:
+            return Location(path=ctx.rel(self.compose.config_files[0]))
+        return Location()
+
+    def finding(self, ctx: ScanContext, check: str, message: str, **kw: Any) -> Finding:
+        """A finding on this container; the message names its compose service, if any."""
+        f = Finding(check, self.target, message + self.suffix(), self.location(ctx), **kw)
+        if self.compose:
+            f.data["compose"] = self.compose
+        return f
+
+    def suffix(self) -> str:
+        """Appended to messages so a finding names the compose service that will fix it."""
+        return f" (fix it in {self.compose.describe()})" if self.compose else ""
+
+
+def compose_link(labels: dict[str, str]) -> ComposeLink | None:
+    if COMPOSE_SERVICE not in labels:
+        return None
+    files = tuple(f.strip() for f in labels.get(COMPOSE_FILES, "").split(",") if f.strip())
+    return ComposeLink(labels.get(COMPOSE_PROJECT, ""), labels[COMPOSE_SERVICE], labels.get(COMPOSE_DIR, ""), files)
+
+
+def make_subject(inspect: dict[str, Any]) -> ContainerSubject:
+    cid = str(inspect.get("Id", ""))
+    name = str(inspect.get("Name") or cid[:12]).lstrip("/")
+    config = inspect.get("Config") if isinstance(inspect.get("Config"), dict) else {}
+    raw_labels = config.get("Labels") if isinstance(config.get("Labels"), dict) else {}
+    labels = {str(k): str(v) for k, v in (raw_labels or {}).items()}
+    return ContainerSubject(
+        target=Target(TargetKind.CONTAINER, safe(name, 200), None, key=f"container:{cid}"),
+        id=cid,
+        name=name,
+        inspect=inspect,
+        labels=labels,
+        compose=compose_link(labels),
+    )
+
+
+def _inspect(api: Any, cid: str, ctx: ScanContext) -> dict[str, Any] | None:
+    from docker.errors import NotFound
+
+    try:
+        data = api.inspect_container(cid)
+    except NotFound:
+        return None  # removed since the list: nothing to report
+    except Exception as exc:  # noqa: BLE001 - HTTP 500, garbage, timeout: this container only
+        ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: {safe(exc, 200)}")
+        return None
+    if not isinstance(data, dict):
+        ctx.error(None, f"container {safe(cid[:12], 20)}: the engine sent an unexpected reply")
+        return None
+    return data
+
+
+def iter_containers(ctx: ScanContext) -> list[ContainerSubject]:
+    """Every container (running or not), inspected in parallel, in list order."""
+    if ctx.engine is None:
+        return []
+    api = ctx.engine.api
+    try:
+        listed = api.containers(all=True)
+    except Exception as exc:  # noqa: BLE001 - engine refused or died mid-scan
+        ctx.error(None, f"cannot list containers: {safe(exc, 200)}")
+        return []
+    ids = [str(c.get("Id")) for c in listed if isinstance(c, dict) and c.get("Id")]
+    if not ids:
+        return []
+    with ThreadPoolExecutor(max_workers=min(INSPECT_WORKERS, len(ids))) as pool:
+        results = list(pool.map(lambda cid: _inspect(api, cid, ctx), ids))
+    return [make_subject(data) for data in results if data is not None]
