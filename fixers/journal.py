@@ -216,9 +216,12 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
         writer.change_mode(m.path, m.new_mode, m.old_mode, root="/", expected_sha256=m.sha256)
         done.append(f"mode {safe(m.path)}: {m.new_mode:04o} -> {m.old_mode:04o}")
     for e in reversed(entry.engine):
-        from lockdock.fixers.apply import update_container_verified
+        from lockdock.fixers.apply import EngineActionFailed, update_container_verified
 
-        notes = update_container_verified(engine, e.object_id, e.previous)
+        try:
+            notes = update_container_verified(engine, e.object_id, e.previous)
+        except EngineActionFailed as exc:
+            raise UndoRefused(f"container {safe(e.object_name, 80)}: {exc}") from None
         done.append(f"container {safe(e.object_name, 80)}: restored {', '.join(sorted(e.previous))}")
         done += [f"container {safe(e.object_name, 80)}: {n}" for n in notes]
     return done
