@@ -30,7 +30,8 @@ def resource_limits(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
     if not pids or int(pids) <= 0:
         missing.append("PIDs")
     if missing:
-        yield c.finding(ctx, "container.resource-limits", f"no limit on: {', '.join(missing)}", data={"missing": missing})
+        why = "" if c.running else " (no automatic fix: the container is not running, so its usage cannot be measured to size limits)"
+        yield c.finding(ctx, "container.resource-limits", f"no limit on: {', '.join(missing)}{why}", data={"missing": missing})
 
 
 @analyzer(TargetKind.CONTAINER, "runtime.healthcheck")
