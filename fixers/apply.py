@@ -262,7 +262,9 @@ class _Snapshot:
     result: Any = None
 
 
-def _rescan(paths: list[Path], ctx: ScanContext, reload_config: bool = False) -> _Snapshot:
+def _rescan(
+    paths: list[Path], ctx: ScanContext, reload_config: bool = False, *, force: bool = False
+) -> _Snapshot:
     from lockdock.config import ConfigError, load_config
     from lockdock.scan import scan
 
@@ -281,7 +283,7 @@ def _rescan(paths: list[Path], ctx: ScanContext, reload_config: bool = False) ->
         use_engine=False,  # file targets only; engine targets are verified by inspect
         daemon_json=ctx.daemon_json,
     )
-    if not paths:
+    if not paths and not force:
         return snap
     snap.result = scan(paths, sub)
     for tr in snap.result.targets.values():
@@ -376,7 +378,7 @@ def apply_fixes(
     allow_unsafe: bool = False,
     stamps: dict[str, writer.Stamp] | None = None,
     verify: bool = True,
-    second_pass: bool = True,
+    passes: int = 4,
 ) -> ApplyReport:
     """Apply `fixes` (all or nothing per run), journal them, and prove them by rescanning."""
     report = ApplyReport()
@@ -417,13 +419,20 @@ def apply_fixes(
         return report
 
     scan_paths = _scan_paths(batch.fixes, roots)
+    # daemon.json is judged by the host source, which every scan runs.
+    touches_host = any(
+        roots.abs(c.path) in roots.extra
+        for f in batch.fixes
+        for c in f.changes
+        if isinstance(c, FileEdit | NewFile | ModeChange)
+    )
     reload = any(
         Path(c.path).name == ".lockdock.toml"
         for f in batch.fixes
         for c in f.changes
         if isinstance(c, FileEdit | NewFile)
     )
-    before = _rescan(scan_paths, ctx) if verify else _Snapshot()
+    before = _rescan(scan_paths, ctx, force=touches_host) if verify else _Snapshot()
 
     entry = journal.Entry(titles=[f.title for f in batch.fixes], root=str(root_list[0]))
     try:
@@ -449,8 +458,8 @@ def apply_fixes(
         return report
 
     after = _Snapshot()
-    if verify and scan_paths:
-        after = _rescan(scan_paths, ctx, reload)
+    if verify and (scan_paths or touches_host):
+        after = _rescan(scan_paths, ctx, reload, force=touches_host)
         problems = _verify(before, after, batch.fixes)
         if problems:
             titles = ", ".join(safe(f.title, 80) for f in batch.fixes)
@@ -464,11 +473,11 @@ def apply_fixes(
     report.warnings += writer.bind_mount_warnings([f.path for f in entry.files], ctx.engine)
 
     if batch.deferred:
-        if second_pass and after.result is not None:
+        if passes > 1 and after.result is not None:
             again = _recompute(batch.deferred, after.result)
             report.merge(
                 apply_fixes(
-                    again, ctx, root=root_list, allow_unsafe=allow_unsafe, verify=verify, second_pass=False
+                    again, ctx, root=root_list, allow_unsafe=allow_unsafe, verify=verify, passes=passes - 1
                 )
             )
             left = len(batch.deferred) - len(again)
@@ -486,12 +495,20 @@ def _engine_only(fix: Fix) -> bool:
 
 
 def _recompute(deferred: list[Fix], result: Any) -> list[Fix]:
-    """Fresh fixes, from the rescan, for the findings whose fixes had to wait."""
-    want = Counter(f.check for f in deferred)
+    """Fresh fixes, from the rescan, for the findings whose fixes had to wait.
+
+    Only a fix of the same check with the same title counts: a deferred ignore fix must
+    never turn into the check's real fix.
+    """
+    want = Counter((f.check, f.title) for f in deferred)
     out: list[Fix] = []
     for tr in result.targets.values():
         for f in tr.active:
-            if f.fix is not None and f.fix.changes and want.get(f.check, 0) > 0:
-                out.append(f.fix)
-                want[f.check] -= 1
+            fix = f.fix
+            if fix is None or not fix.changes:
+                continue
+            key = (fix.check or f.check, fix.title)
+            if want.get(key, 0) > 0:
+                out.append(fix)
+                want[key] -= 1
     return out

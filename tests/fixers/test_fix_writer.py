@@ -421,3 +421,18 @@ def test_bind_mounted_file_warning(tmp_path: Path) -> None:
     assert "keeps the old file" in warnings[0] and "\x1b" not in warnings[0]
     dir_mount = _FakeEngine([{"Type": "bind", "Source": str(tmp_path), "Destination": "/x"}])
     assert writer.bind_mount_warnings([str(p)], dir_mount) == []  # a directory mount sees the new file
+
+
+@pytest.mark.parametrize("where", ["fsync", "replace"])
+def test_ctrl_c_mid_write_leaves_original_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    p = _file(tmp_path)
+
+    def interrupted(*_a: object, **_k: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writer.os, where, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_file(p, b"new\n", root=tmp_path, expected_sha256=sha256_bytes(ORIGINAL))
+    monkeypatch.undo()
+    assert p.read_bytes() == ORIGINAL
+    assert _temps(tmp_path) == []
