@@ -13,6 +13,7 @@ from lockdock.compose import imageref, views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
 from lockdock.sources.compose import ComposeService
 from lockdock.text import safe
@@ -92,9 +93,17 @@ def trusted_source(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
     )
 
 
-def _insecure(value: str) -> bool:
+def _insecure(value: str, ctx: ScanContext) -> str | None:
+    """Why `value` (an image ref or build option) reaches a registry over plain HTTP."""
     v = value.strip().lower()
-    return v.startswith("http://") or "registry.insecure=true" in v or ",insecure=true" in v
+    if v.startswith("http://"):
+        return "plain-HTTP registry (http://)"
+    if "registry.insecure=true" in v or ",insecure=true" in v:
+        return "registry marked insecure"
+    if "://" in v or v.startswith((".", "/")):
+        return None  # a build context path or URL, not an image reference
+    ref = imageref.parse(value.strip())
+    return insecure_registries(ctx).reason(ref.registry) if ref is not None else None
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "registry.https")
@@ -116,10 +125,11 @@ def registry_https(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
                 candidates += [(f"build {key}", n) for _, n in views.string_list(build.get(key))]
     for what, node in candidates:
         value = views.text(node)
-        if value and _insecure(value):
+        reason = _insecure(value, ctx) if value else None
+        if reason:
             yield service_finding(
                 subject, ctx, "registry.https",
                 f"service {safe(subject.name, 60)}: {what} uses a plain-HTTP / insecure registry "
-                f"({safe(value, 120)})",
+                f"({safe(value, 120)}: {reason})",
                 node, evidence=safe(value, 120),
             )

@@ -17,6 +17,7 @@ from lockdock.dockerfile.facts import ImageUse, chain, finding, image_uses
 from lockdock.dockerfile.model import Stage
 from lockdock.engine.refs import DOCKER_HUB, MOVING_TAGS, trusted
 from lockdock.model import Finding, TargetKind
+from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
 from lockdock.text import safe
 
@@ -141,29 +142,16 @@ def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     )
 
 
-def insecure_registries(ctx: ScanContext) -> set[str]:
-    """Registries the local daemon talks to without TLS (from `docker info`)."""
-    if ctx.engine is None:
-        return set()
-    info = getattr(ctx.engine, "info", None) or {}
-    configs = (info.get("RegistryConfig") or {}).get("IndexConfigs") or {}
-    out = set()
-    if isinstance(configs, dict):
-        for name, conf in configs.items():
-            if isinstance(conf, dict) and conf.get("Secure") is False:
-                out.add(str(name).lower())
-    return out
-
-
 @analyzer(TargetKind.DOCKERFILE, "registry.https")
 def registry_https(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """Images pulled over plain HTTP can be swapped in transit."""
     insecure = insecure_registries(ctx)
     for use in image_uses(subject.dockerfile):
+        reason = insecure.reason(use.parsed.registry)
         if use.ref.lower().startswith("http://"):
             why = "names a plain-HTTP registry (http://)"
-        elif use.parsed.registry.lower() in insecure:
-            why = f"comes from {safe(use.parsed.registry, 80)}, an insecure registry of the local daemon"
+        elif reason is not None:
+            why = f"comes from {safe(use.parsed.registry, 80)}, {reason}"
         else:
             continue
         yield finding(
