@@ -71,6 +71,7 @@ class Node:
     key_column: int | None = None
     interp: list[str] = field(default_factory=list)  # how interpolation decided the value
     own_keys: list[str] = field(default_factory=list)  # map keys written in this map itself
+    entry_starts: list[int] = field(default_factory=list)  # offsets of every key (`<<` too), in order
 
     def get(self, key: str) -> Node | None:
         if self.kind == "map":
@@ -90,6 +91,7 @@ class Node:
             self.kind, self.value, self.file, self.start, self.end, self.line, self.end_line,
             self.column, self.style, self.tag, self.raw, self.anchor, self.merged, self.key_start,
             self.key_end, self.key_line, self.key_column, list(self.interp), list(self.own_keys),
+            list(self.entry_starts),
         )
         if self.kind == "map":
             n.value = dict(self.value)
@@ -223,7 +225,9 @@ class _Builder:
         own: dict[str, Node] = {}
         merges: list[Node] = []
         seen_merge = False
+        starts: list[int] = []
         for knode, vnode in rnode.value:
+            starts.append(knode.start_mark.index)
             if not isinstance(knode, ScalarNode):
                 self.problems.append(YamlProblem("a mapping key that is not a string; entry ignored",
                                                  knode.start_mark.line + 1, knode.start_mark.column + 1))
@@ -253,6 +257,7 @@ class _Builder:
         node = Node("map", value, self.path, start, end, line, end_line, col, flow, tag, None,
                     anchor, merged)
         node.own_keys = list(own)
+        node.entry_starts = starts
         return node
 
     def _merge_sources(self, vnode: Any) -> list[Node]:

@@ -1,0 +1,74 @@
+"""Compose fixes for mounts and the root filesystem: sensitive binds become read-only,
+the root filesystem becomes read-only with a tmpfs for /tmp."""
+
+from __future__ import annotations
+
+from lockdock.compose import views
+from lockdock.compose.edit import Editor, EditRefused
+from lockdock.compose.fixkit import insert_at_path, make_fix
+from lockdock.compose.yamlread import Node
+from lockdock.context import ScanContext
+from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.registry import fixer
+from lockdock.sources.compose import ComposeService
+
+
+def read_only_spec(spec: str) -> str:
+    """`/etc:/x` -> `/etc:/x:ro`; `/etc:/x:rw,z` -> `/etc:/x:ro,z`."""
+    parts = spec.split(":")
+    drive = len(parts) > 2 and len(parts[0]) == 1 and parts[0].isalpha()
+    head = 3 if drive else 2
+    if len(parts) <= head:
+        return spec + ":ro"
+    modes = [m for m in ":".join(parts[head:]).split(",") if m and m != "rw"]
+    return ":".join(parts[:head]) + ":" + ",".join(["ro", *[m for m in modes if m != "ro"]])
+
+
+def _requote(node: Node, value: str) -> str:
+    if node.style in ('"', "'"):
+        return f"{node.style}{value}{node.style}"
+    return value
+
+
+@fixer("container.sensitive-mounts", TargetKind.COMPOSE_SERVICE, title="Mount read-only",
+       applicability=Applicability.UNSAFE)
+def fix_sensitive_mounts(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    mount: views.Mount = finding.data["mount"]
+    node = mount.node
+
+    def build(ed: Editor) -> None:
+        if not mount.long:
+            raw = node.raw if node.raw is not None else str(node.value)
+            ed.replace(node, _requote(node, read_only_spec(raw)))
+            return
+        ro = node.get("read_only")
+        if ro is not None:
+            ed.replace(ro, "true")
+        else:
+            ed.insert_entries(node, ["read_only: true"])
+
+    return make_fix(subject, "Make the mount read-only", Applicability.UNSAFE, build, touched=node)
+
+
+@fixer("container.read-only-rootfs", TargetKind.COMPOSE_SERVICE,
+       title="Set read_only: true with a tmpfs for /tmp", applicability=Applicability.UNSAFE)
+def fix_read_only_rootfs(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    svc = subject.service
+    node: Node | None = finding.data.get("node")
+    tmpfs = svc.get("tmpfs")
+
+    def build(ed: Editor) -> None:
+        if node is not None:
+            ed.replace(node, "true")
+        else:
+            insert_at_path(ed, svc, [], {"read_only": "true"})
+        if tmpfs is None:
+            insert_at_path(ed, svc, [], {"tmpfs": ["/tmp"]})
+        elif tmpfs.kind == "seq":
+            if not any(t.split(":", 1)[0].rstrip("/") == "/tmp" for t, _ in views.string_list(tmpfs)):
+                ed.append_item(tmpfs, "/tmp")
+        elif tmpfs.kind != "scalar":
+            raise EditRefused("tmpfs has a shape we do not edit")
+
+    return make_fix(subject, "Set read_only: true and mount a tmpfs on /tmp", Applicability.UNSAFE, build,
+                    touched=node)

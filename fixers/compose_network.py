@@ -1,0 +1,115 @@
+"""Compose fixes for network exposure: drop risky host mappings, bind published ports to
+127.0.0.1 (always quoted: `"127.0.0.1:8080:80"` is never read as a YAML 1.1 number), and
+put backend data stores on an internal network."""
+
+from __future__ import annotations
+
+import json
+
+from lockdock.compose import views
+from lockdock.compose.edit import Editor, EditRefused, block_lines, indent_step
+from lockdock.compose.fixkit import insert_at_path, make_fix
+from lockdock.compose.yamlread import Node
+from lockdock.context import ScanContext
+from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.registry import fixer
+from lockdock.sources.compose import ComposeService
+from lockdock.text import safe
+
+
+@fixer("network.exposed-ports", TargetKind.COMPOSE_SERVICE, title="Drop the host port mapping",
+       applicability=Applicability.UNSAFE)
+def fix_exposed_ports(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    port: views.Port = finding.data["port"]
+    return make_fix(subject, f"Stop publishing port {safe(port.target, 20)} on the host (other services still "
+                    "reach it over the compose network)", Applicability.UNSAFE,
+                    lambda ed: ed.remove_item(port.node), touched=port.node)
+
+
+def localhost_spec(raw: str, port: views.Port) -> str:
+    """The short-syntax mapping bound to 127.0.0.1."""
+    spec = raw.strip()
+    if port.host_ip:  # 0.0.0.0:8080:80, [::]:8080:80
+        rest = spec[spec.index("]") + 2:] if spec.startswith("[") else spec.split(":", 1)[1]
+        return "127.0.0.1:" + rest
+    if port.published is None:  # "80" -> random host port, on loopback only
+        return "127.0.0.1::" + spec
+    return "127.0.0.1:" + spec
+
+
+@fixer("network.bind-localhost", TargetKind.COMPOSE_SERVICE, title="Bind the port to 127.0.0.1",
+       applicability=Applicability.UNSAFE)
+def fix_bind_localhost(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    port: views.Port = finding.data["port"]
+    node = port.node
+
+    def build(ed: Editor) -> None:
+        if port.long:
+            host_ip = node.get("host_ip")
+            if host_ip is not None:
+                ed.replace(host_ip, "127.0.0.1")
+            else:
+                ed.insert_entries(node, ["host_ip: 127.0.0.1"])
+            return
+        raw = node.raw if node.raw is not None else str(node.value)
+        if "$" in raw:
+            raise EditRefused("interpolated port mapping")
+        new = localhost_spec(raw, port)
+        q = node.style if node.style in ('"', "'") else '"'
+        ed.replace(node, f"{q}{new}{q}" if q == "'" else json.dumps(new))
+
+    return make_fix(subject, "Publish the port on 127.0.0.1 only", Applicability.UNSAFE, build, touched=node)
+
+
+def _service_networks_node(subject: ComposeService) -> Node | None:
+    return subject.service.get("networks")
+
+
+@fixer("network.isolation", TargetKind.COMPOSE_SERVICE, title="Put the service on an internal network",
+       applicability=Applicability.UNSAFE)
+def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    if finding.data.get("kind") != "backend":
+        return None
+    project = subject.project
+    svc = subject.service
+    if svc.get("networks") is not None or project.root is None:
+        return None  # already chooses its networks; which ones to keep is the user's call
+    root_file = project.file(str(project.main))
+    if root_file is None or root_file.root is None:
+        return None
+    top = root_file.root
+    declared = top.get("networks")
+    existing = set(declared.value) if declared is not None and declared.kind == "map" else set()
+    name = next(n for n in ("backend", "backend-internal", "lockdock-internal") if n not in existing)
+    peers: list[str] = []
+
+    def build(ed: Editor) -> None:
+        step = indent_step(project, top.file)
+        if declared is None:
+            ed.insert_entries(top, block_lines({"networks": {name: {"internal": "true"}}}, step))
+        elif declared.kind == "map" and declared.value:
+            ed.insert_entries(declared, block_lines({name: {"internal": "true"}}, step))
+        else:
+            raise EditRefused("top-level networks has a shape we do not edit")
+        insert_at_path(ed, svc, [], {"networks": [name]})
+        for other_name, other in project.services.items():
+            if other is svc or other.get("network_mode") is not None:
+                continue
+            nets = other.get("networks")
+            if nets is None:
+                insert_at_path(ed, other, [], {"networks": ["default", name]})
+            elif nets.kind == "seq" and nets.value:
+                ed.append_item(nets, name)
+            elif nets.kind == "map" and nets.value:
+                ed.insert_entries(nets, [f"{name}: {{}}"])
+            else:
+                raise EditRefused(f"service {other_name} networks have a shape we do not edit")
+            peers.append(other_name)
+
+    note = f"adds internal network {name}"
+    fix = make_fix(subject, f"Move {safe(subject.name, 60)} to the internal network {name}",
+                   Applicability.UNSAFE, build)
+    if fix is not None:
+        fix.note = note + (f"; services {', '.join(safe(p, 60) for p in peers)} join it too so they still "
+                           f"reach {safe(subject.name, 60)}" if peers else "")
+    return fix
