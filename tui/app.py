@@ -102,7 +102,7 @@ class LockdockApp(App[int]):
                     with TabPane("Problems", id="tab-problems"):
                         yield ProblemsView()
                 yield Detail()
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         if self._keymap:

@@ -10,11 +10,11 @@ from textual.binding import Binding
 
 BINDINGS: list[Binding] = [
     Binding("f", "fix", "Fix", id="fix", tooltip="Preview and apply the selected finding's fix"),
-    Binding("F", "fix_all", "Fix all safe", id="fix-all",
+    Binding("F", "fix_all", "All safe", id="fix-all",
             tooltip="All safe fixes of the selected target as one diff"),
     Binding("i", "ignore", "Ignore", id="ignore", tooltip="Add an ignore pragma (previewed)"),
     Binding("u", "undo", "Undo", id="undo", tooltip="Undo the last applied fix"),
-    Binding("e", "edit", "Edit", id="edit", tooltip="Open the file in $EDITOR at the line"),
+    Binding("e", "edit", "Edit", id="edit", show=False, tooltip="Open the file in $EDITOR at the line"),
     Binding("r", "rescan", "Rescan", id="rescan", tooltip="Scan everything again"),
     Binding("slash", "filter", "Filter", id="filter", key_display="/",
             tooltip="Filter findings by text, check id, severity (sev>=high) or layer"),
@@ -27,7 +27,7 @@ BINDINGS: list[Binding] = [
     Binding("4", "focus_panel('layers')", "Layers", id="panel-4", show=False,
             tooltip="Focus the image layers tab"),
     Binding("left_square_bracket", "tab(-1)", "Prev tab", id="tab-prev", key_display="[",
-            show=False, tooltip="Previous tab (Findings, Layers, Errors)"),
+            show=False, tooltip="Previous tab (Findings, Layers, Problems)"),
     Binding("right_square_bracket", "tab(1)", "Next tab", id="tab-next", key_display="]",
             show=False, tooltip="Next tab"),
     Binding("question_mark", "help", "Help", id="help", key_display="?", tooltip="Show every key"),

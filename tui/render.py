@@ -82,12 +82,11 @@ def finding_text(finding: Finding) -> Text:
         text.append_text(fx)
         text.append(" ")
     text.append(finding.check, style="bold")
-    where = where_short(finding)
-    if where:
-        text.append("  ")
-        text.append_text(plain(where, "dim"))
     text.append("\n  ")
     text.append_text(plain(finding.message))
+    where = where_short(finding)
+    if where:
+        text.append_text(plain(f" ({where})", "dim"))
     return text
 
 

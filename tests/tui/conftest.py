@@ -51,11 +51,12 @@ async def select(pilot: Any, key: str, check: str | None = None) -> Any:
     assert app.current_key == key
     fl = app.query_one(FindingsList)
     if check is None:
+        await pilot.pause(0.1)
         return None
     finding = next(f for f in fl.shown if f.check == check)
     fl.focus()
     fl.select_finding(finding)
-    await pilot.pause(0.05)
+    await pilot.pause(0.2)
     assert fl.selected is finding
     return finding
 

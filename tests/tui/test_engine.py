@@ -1,0 +1,153 @@
+"""The app against the real engine: image layers with a planted secret, engine down, engine lost."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lockdock.tui import create_app
+from lockdock.tui.layers import LayersView
+
+from lockdock.model import TargetKind
+
+from ..conftest import image_tarball
+from .conftest import drive, screen_text, select, wait_scan
+
+FAKE_KEY = (
+    b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB\n"
+    b"-----END OPENSSH PRIVATE KEY-----\n"
+)
+
+
+@pytest.fixture
+def secret_image(docker_api: Any, load_image_tar: Any) -> str:
+    """Layer 0 adds /root/.ssh/id_rsa, layer 1 deletes it again (whiteout), layer 2 adds an app."""
+    tag = f"lockdock-test-tui-secret:{uuid.uuid4().hex[:8]}"
+    data = image_tarball(
+        [
+            {"root/": None, "root/.ssh/": None, "root/.ssh/id_rsa": (FAKE_KEY, 0o600)},
+            {"root/.ssh/.wh.id_rsa": b""},
+            {"app/": None, "app/run.sh": (b"#!/bin/sh\necho hi\n", 0o755)},
+        ],
+        tag=tag,
+        config={"Cmd": ["/app/run.sh"]},
+        history=[
+            {"created": "2026-01-01T00:00:00Z", "created_by": "COPY id_rsa /root/.ssh/id_rsa # buildkit"},
+            {"created": "2026-01-01T00:00:00Z", "created_by": "RUN rm /root/.ssh/id_rsa # buildkit"},
+            {"created": "2026-01-01T00:00:00Z", "created_by": "COPY run.sh /app/ # buildkit"},
+        ],
+    )
+    load_image_tar(data)
+    yield tag
+    with contextlib.suppress(Exception):  # session cleanup removes labelled leftovers too
+        docker_api.remove_image(tag, force=True)
+
+
+def test_image_layer_view_shows_deleted_secret_on_its_layer(tmp_path: Path, secret_image: str) -> None:
+    app = create_app([tmp_path], use_engine=True)
+    app.ctx.images = [secret_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items()
+                   if tr.target.kind is TargetKind.IMAGE and secret_image in tr.target.name)
+        await select(pilot, key)
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        view = app.query_one(LayersView)
+        seen["rows"] = [(r.index, r.created_by) for r in view.rows]
+        seen["text"] = screen_text(app)
+        seen["findings"] = [(f.check, f.location.image_layer.index if f.location.image_layer else None)
+                            for f in app.state.targets[key].findings]
+
+    drive(app, body, size=(120, 36))
+    assert [i for i, _ in seen["rows"]] == [0, 1, 2]
+    assert "COPY id_rsa" in seen["rows"][0][1]
+    assert ("secrets.no-secrets-in-image", 0) in seen["findings"]
+    text = seen["text"]
+    assert "4 Image layers" in text or "Layers" in text
+    assert "Layer 0" in text and "secrets.no-secrets-in-image" in text
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in text
+
+
+def test_engine_down_at_start_is_said_plainly(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    app = create_app([project], use_engine=True)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        seen["text"] = screen_text(app)
+        seen["kinds"] = {tr.target.kind for tr in app.state.targets.values()}
+
+    drive(app, body)
+    assert "no engine: file-only mode" in seen["text"]
+    assert "nonexistent" in seen["text"]
+    assert TargetKind.DOCKERFILE in seen["kinds"]  # file checks still ran
+
+
+class _DyingAPI:
+    """Wraps the real API client; after `die()` every call raises like a stopped daemon."""
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+        self.dead = False
+
+    def die(self) -> None:
+        self.dead = True
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._api, name)
+        if not callable(real):
+            return real
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.dead:
+                import requests
+
+                raise requests.exceptions.ConnectionError("Connection refused (engine stopped)")
+            return real(*args, **kwargs)
+
+        return call
+
+
+def test_engine_stopped_mid_session_keeps_the_ui(
+    project: Path, docker_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app([project], use_engine=True)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=120)
+        assert app.ctx.engine is not None
+        for _ in range(100):  # the events worker has opened its stream
+            if app._event_stream is not None:
+                break
+            await pilot.pause(0.05)
+        # The daemon goes away: its event stream breaks and every API call fails.
+        wrapper = _DyingAPI(app.ctx.engine.api)
+        app.ctx.engine.api = wrapper
+        wrapper.die()
+        app._event_stream.close()
+        await pilot.pause(0.5)
+        seen["lost_text"] = screen_text(app)
+        # A partial rescan of engine objects against the dead API: errors, no crash.
+        app._rescan_worker(set(), {"0123456789ab"})
+        await wait_scan(pilot)
+        # A full rescan cannot reconnect either.
+        monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        await pilot.press("r")
+        await wait_scan(pilot, timeout=60)
+        seen["text"] = screen_text(app)
+        seen["running"] = app.is_running
+        seen["kinds"] = {tr.target.kind for tr in app.state.targets.values()}
+
+    drive(app, body)
+    assert seen["running"]
+    assert "ENGINE LOST" in seen["lost_text"]
+    assert "no engine: file-only mode" in seen["text"]
+    assert TargetKind.DOCKERFILE in seen["kinds"]
