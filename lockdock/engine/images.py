@@ -128,7 +128,11 @@ class ImageSubject:
             self.contents, self.from_cache = load_contents(self, ctx)
             if self.contents is not None:
                 if self.contents.error:
-                    ctx.warn(None, f"image {self.target.name}: {self.contents.error}", target=self.target.key)
+                    ctx.warn(
+                        None,
+                        f"image {self.target.name}: {self.contents.error} (layer checks are partial)",
+                        target=self.target.key,
+                    )
                 for i, lf in enumerate(self.contents.layers):
                     if lf is None:
                         continue
