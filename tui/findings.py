@@ -52,7 +52,8 @@ class FindingsList(OptionList):
             self.add_option(Option(Text("Pick a target in the inventory (panel 1).", style="dim"), disabled=True))
             self.border_subtitle = ""
             return
-        self.border_title = "2 Findings: " + plain(display_name(tr)).plain[:50]
+        # A Text, not a str: border titles given as str are parsed as markup.
+        self.border_title = Text("2 Findings: ") + plain(display_name(tr)[:90])
         findings = [f for f in tr.findings if matches(f, self.query_text)]
         hidden = len(tr.findings) - len(findings)
         options: list[Option] = []
@@ -71,7 +72,7 @@ class FindingsList(OptionList):
             options.append(Option(Text(msg, style="green" if not hidden else "dim"), disabled=True))
         self.add_options(options)
         sub = f"filter: {self.query_text}  ({hidden} hidden)" if self.query_text else ""
-        self.border_subtitle = plain(sub).plain
+        self.border_subtitle = plain(sub)
         if target_idx is not None:
             self.highlighted = target_idx
         elif self.shown:

@@ -76,6 +76,7 @@ def test_container_label_with_markup_and_ansi_is_literal(tmp_path: Path, docker_
 
         drive(app, body, size=(160, 40))
         text = seen["text"]
+        assert "2 Findings: " + name + " ([bold red]web\\e[31m[/] @ link].yml)" in text
         assert "[bold red]web\\e[31m[/]" in text
         assert "[link=https://evil.example]c[/link].yml" in text
     finally:
