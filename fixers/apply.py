@@ -9,6 +9,7 @@ inspecting the container afterwards.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ class ApplyReport:
     warnings: list[str] = field(default_factory=list)
     rolled_back: bool = False
     journal_ids: list[str] = field(default_factory=list)
+    # Findings of fixes recomputed in later passes (id(fix) -> finding), for messages.
+    origins: dict[int, Finding] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +63,7 @@ class ApplyReport:
         self.warnings += other.warnings
         self.rolled_back = self.rolled_back or other.rolled_back
         self.journal_ids += other.journal_ids
+        self.origins.update(other.origins)
 
 
 class EngineActionFailed(Exception):
@@ -222,8 +226,11 @@ def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writ
             elif isinstance(c, NewFile):
                 if os.path.lexists(p):
                     return f"{safe(c.path)}: already exists (changed since preview)"
-                if not os.access(p.parent, os.W_OK | os.X_OK):
-                    return f"{safe(c.path)}: permission denied: directory is not writable"
+                base = writer.existing_ancestor(p)
+                if not within(base, root) or not os.path.isdir(base) or os.path.islink(base):
+                    return f"{safe(c.path)}: {safe(base)} is not a directory of the scanned root"
+                if not os.access(base, os.W_OK | os.X_OK):
+                    return f"{safe(c.path)}: permission denied: directory {safe(base)} is not writable"
             elif isinstance(c, ModeChange):
                 _r, _v, _raw, st = writer.check_existing(p, root, c.expected_sha256, need_write=False)
                 if (st.st_mode & 0o7777) != c.old_mode:
@@ -348,7 +355,10 @@ def _write_all(
             if isinstance(c, NewFile):
                 root = roots.root_of(c.path)
                 assert root is not None
-                res = writer.create_file(roots.abs(c.path), c.content.encode("utf-8"), root=root, mode=c.mode)
+                res = writer.create_file(
+                    roots.abs(c.path), c.content.encode("utf-8"), root=root, mode=c.mode, make_parents=True
+                )
+                entry.dirs += res.created_dirs
                 entry.files.append(journal.FileRecord(res.real, res.written_sha256, None, res.mode))
             elif isinstance(c, ModeChange):
                 root = roots.root_of(c.path)
@@ -359,15 +369,101 @@ def _write_all(
                 entry.modes.append(journal.ModeRecord(res.real, c.old_mode, c.new_mode, res.written_sha256))
 
 
-def _roll_back(entry: journal.Entry, engine: Any, report: ApplyReport, why: str) -> None:
-    try:
-        journal.restore(entry, engine)
-        report.errors.append(f"rolled back: {why}")
-    except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
-        report.errors.append(f"{why}; rollback failed: {safe(exc, 300)} (see the journal: lockdock undo)")
-        journal.save(entry)
-        return
-    report.rolled_back = True
+@dataclass
+class _Outcome:
+    entry: journal.Entry | None = None
+    after: _Snapshot = field(default_factory=_Snapshot)
+    problems: list[str] = field(default_factory=list)
+    write_error: str | None = None
+    rollback_failed: bool = False
+    fixes: list[Fix] = field(default_factory=list)  # what this outcome wrote
+
+
+@dataclass
+class _Plan:
+    """What every attempt of one pass shares: the roots, what to rescan, the baseline."""
+
+    ctx: ScanContext
+    roots: _Roots
+    scan_paths: list[Path]
+    reload: bool
+    touches_host: bool
+    verify: bool
+    before: _Snapshot
+    run: str
+    root0: str
+
+    def attempt(self, fixes: list[Fix], stamps: dict[str, writer.Stamp], report: ApplyReport) -> _Outcome:
+        """Write `fixes`, verify by rescan; on any failure put everything back."""
+        out = _Outcome(fixes=list(fixes))
+        entry = journal.Entry(titles=[f.title for f in fixes], root=self.root0, run=self.run)
+        batch = edits_mod.plan(fixes)
+        try:
+            _write_all(batch, self.roots, stamps, entry)
+            for fix in fixes:
+                for c in fix.changes:
+                    if isinstance(c, EngineAction):
+                        entry.engine.append(
+                            journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
+                        )
+                        update_container_verified(self.ctx.engine, c.object_id, c.new)
+        except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
+            out.write_error = safe(exc, 300)
+        if out.write_error is None and self.verify and (self.scan_paths or self.touches_host):
+            out.after = _rescan(self.scan_paths, self.ctx, self.reload, force=self.touches_host)
+            out.problems = _verify(self.before, out.after, fixes)
+        if out.write_error is not None or out.problems:
+            try:
+                journal.restore(entry, self.ctx.engine)
+            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+                journal.save(entry)
+                report.errors.append(
+                    f"rollback failed: {safe(exc, 300)}; the changes are in the journal (lockdock undo)"
+                )
+                out.rollback_failed = True
+            return out
+        out.entry = entry
+        return out
+
+
+def _accumulate(plan: _Plan, fixes: list[Fix], problems: list[str], report: ApplyReport) -> _Outcome | None:
+    """The batch failed verification: add fixes one at a time, keeping those that pass.
+
+    Every attempt starts from the original files (the previous one is put back first),
+    so a fix is only kept when it passes together with all fixes kept before it.
+    Returns the kept outcome (written, verified), or None when nothing could be kept.
+    """
+    if len(fixes) == 1:
+        report.errors.append(f"rolled back: {safe(fixes[0].title, 100)}: " + "; ".join(problems))
+        report.skipped.append(Skipped(fixes[0], "rolled back: " + "; ".join(problems)))
+        return None
+    accepted: list[Fix] = []
+    last: _Outcome | None = None
+    for fix in fixes:
+        if last is not None and last.entry is not None:
+            try:
+                journal.restore(last.entry, plan.ctx.engine)
+            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+                journal.save(last.entry)
+                report.errors.append(f"rollback failed: {safe(exc, 300)}; see lockdock undo")
+                return None
+            last = None
+        trial = plan.attempt([*accepted, fix], {}, report)
+        if trial.rollback_failed:
+            return None
+        if trial.entry is not None:
+            accepted.append(fix)
+            last = trial
+            continue
+        why = trial.write_error or "; ".join(trial.problems)
+        report.errors.append(f"rolled back: {safe(fix.title, 100)}: {why}")
+        report.skipped.append(Skipped(fix, f"rolled back: {why}"))
+    if last is None and accepted:
+        last = plan.attempt(accepted, {}, report)
+        if last.entry is None:
+            report.skipped += [Skipped(f, "rolled back (fails together with other fixes)") for f in accepted]
+            return None
+    return last
 
 
 def apply_fixes(
@@ -378,11 +474,13 @@ def apply_fixes(
     allow_unsafe: bool = False,
     stamps: dict[str, writer.Stamp] | None = None,
     verify: bool = True,
-    passes: int = 4,
+    passes: int = 16,
+    run: str | None = None,
 ) -> ApplyReport:
     """Apply `fixes` (all or nothing per run), journal them, and prove them by rescanning."""
     report = ApplyReport()
     stamps = stamps or {}
+    run = run or f"{time.time_ns()}-{os.getpid()}"
     root_list = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
     daemon_json = ctx.daemon_json or Path("/etc/docker/daemon.json")
     roots = _Roots(root_list, ctx.cwd, [daemon_json])
@@ -434,38 +532,34 @@ def apply_fixes(
     )
     before = _rescan(scan_paths, ctx, force=touches_host) if verify else _Snapshot()
 
-    entry = journal.Entry(titles=[f.title for f in batch.fixes], root=str(root_list[0]))
-    try:
-        _write_all(batch, roots, stamps, entry)
-        for fix in batch.fixes:
-            for c in fix.changes:
-                if isinstance(c, EngineAction):
-                    entry.engine.append(
-                        journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
-                    )
-                    update_container_verified(ctx.engine, c.object_id, c.new)
-                    unset = [
-                        k for k, v in _hostconfig(c.current).items() if k in _CANNOT_UNSET and not v
-                    ]
-                    if unset:
-                        report.warnings.append(
-                            f"container {safe(c.object_name, 80)}: undo cannot remove {', '.join(unset)} "
-                            "again (docker update cannot unset a limit)"
-                        )
-    except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
-        _roll_back(entry, ctx.engine, report, safe(exc, 300))
-        report.skipped += [Skipped(f, "not applied: another change of this run failed") for f in batch.fixes]
+    plan = _Plan(ctx, roots, scan_paths, reload, touches_host, verify, before, run, str(root_list[0]))
+    outcome = plan.attempt(batch.fixes, stamps, report)
+    if outcome.rollback_failed:
+        report.skipped += [Skipped(f, "rollback failed; see errors") for f in batch.fixes]
         return report
-
-    after = _Snapshot()
-    if verify and (scan_paths or touches_host):
-        after = _rescan(scan_paths, ctx, reload, force=touches_host)
-        problems = _verify(before, after, batch.fixes)
-        if problems:
-            titles = ", ".join(safe(f.title, 80) for f in batch.fixes)
-            _roll_back(entry, ctx.engine, report, f"{titles}: " + "; ".join(problems))
-            report.skipped += [Skipped(f, "rolled back") for f in batch.fixes]
+    if outcome.write_error is not None:
+        report.errors.append(f"nothing changed: {outcome.write_error}")
+        report.skipped += [Skipped(f, "not applied: a change of this run failed") for f in batch.fixes]
+        report.rolled_back = True
+        return report
+    if outcome.problems:
+        report.rolled_back = True
+        kept = _accumulate(plan, batch.fixes, outcome.problems, report)
+        if kept is None:
             return report
+        outcome = kept
+        batch.fixes = kept.fixes
+    entry, after = outcome.entry, outcome.after
+    assert entry is not None
+    for fix in batch.fixes:
+        for c in fix.changes:
+            if isinstance(c, EngineAction):
+                unset = [k for k, v in _hostconfig(c.current).items() if k in _CANNOT_UNSET and not v]
+                if unset:
+                    report.warnings.append(
+                        f"container {safe(c.object_name, 80)}: undo cannot remove {', '.join(unset)} "
+                        "again (docker update cannot unset a limit)"
+                    )
 
     journal.save(entry)
     report.journal_ids.append(entry.id)
@@ -475,9 +569,12 @@ def apply_fixes(
     if batch.deferred:
         if passes > 1 and after.result is not None:
             again = _recompute(batch.deferred, after.result)
+            report.origins.update({id(fx): f for f, fx in again})
+            again_fixes = [fx for _f, fx in again]
             report.merge(
                 apply_fixes(
-                    again, ctx, root=root_list, allow_unsafe=allow_unsafe, verify=verify, passes=passes - 1
+                    again_fixes, ctx, root=root_list, allow_unsafe=allow_unsafe, verify=verify, passes=passes - 1,
+                    run=run,
                 )
             )
             left = len(batch.deferred) - len(again)
@@ -494,14 +591,14 @@ def _engine_only(fix: Fix) -> bool:
     return all(isinstance(c, EngineAction) for c in fix.changes)
 
 
-def _recompute(deferred: list[Fix], result: Any) -> list[Fix]:
+def _recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
     """Fresh fixes, from the rescan, for the findings whose fixes had to wait.
 
     Only a fix of the same check with the same title counts: a deferred ignore fix must
     never turn into the check's real fix.
     """
     want = Counter((f.check, f.title) for f in deferred)
-    out: list[Fix] = []
+    out: list[tuple[Finding, Fix]] = []
     for tr in result.targets.values():
         for f in tr.active:
             fix = f.fix
@@ -509,6 +606,6 @@ def _recompute(deferred: list[Fix], result: Any) -> list[Fix]:
                 continue
             key = (fix.check or f.check, fix.title)
             if want.get(key, 0) > 0:
-                out.append(fix)
+                out.append((f, fix))
                 want[key] -= 1
     return out

@@ -1,6 +1,7 @@
 """The undo journal: what each apply changed, kept in the user's state directory.
 
-One entry per apply (one fix in the TUI, all fixes of a `lockdock fix --apply` run). An
+One entry per apply pass (one fix in the TUI; all fixes of a `lockdock fix --apply` pass,
+and a run may take several passes when fixes overlap: `run` ties them together). An
 entry holds the original bytes and mode of every file written, the hash of what lockdock
 wrote (undo refuses when the user changed the file since), created files, mode changes
 and the previous engine values of `docker update`. Entries are private (0600): original
@@ -61,8 +62,10 @@ class Entry:
     files: list[FileRecord] = field(default_factory=list)
     modes: list[ModeRecord] = field(default_factory=list)
     engine: list[EngineRecord] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)  # directories created for new files
     created_at: float = field(default_factory=time.time)
     id: str = ""
+    run: str = ""  # entries of one `lockdock fix --apply` run share it; undo takes them all
 
     @property
     def empty(self) -> bool:
@@ -72,6 +75,7 @@ class Entry:
         return {
             "version": 1,
             "id": self.id,
+            "run": self.run,
             "created_at": self.created_at,
             "titles": self.titles,
             "root": self.root,
@@ -90,12 +94,14 @@ class Entry:
             ],
             "modes": [m.__dict__ for m in self.modes],
             "engine": [e.__dict__ for e in self.engine],
+            "dirs": self.dirs,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:
         entry = cls(titles=list(data.get("titles", [])), root=str(data.get("root", "/")))
         entry.id = str(data.get("id", ""))
+        entry.run = str(data.get("run", ""))
         entry.created_at = float(data.get("created_at", 0))
         for f in data.get("files", []):
             orig = f.get("original_b64")
@@ -111,6 +117,7 @@ class Entry:
             )
         entry.modes = [ModeRecord(**m) for m in data.get("modes", [])]
         entry.engine = [EngineRecord(**e) for e in data.get("engine", [])]
+        entry.dirs = [str(d) for d in data.get("dirs", [])]
         return entry
 
 
@@ -212,6 +219,12 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
                 f.path, f.original, root="/", expected_sha256=f.written_sha256, mode=f.mode
             )
             done.append(f"restored {safe(f.path)}")
+    for d in reversed(entry.dirs):
+        try:
+            os.rmdir(d)
+            done.append(f"removed directory {safe(d)} (created by the fix)")
+        except OSError:
+            done.append(f"kept directory {safe(d)} (not empty)")
     for m in reversed(entry.modes):
         writer.change_mode(m.path, m.new_mode, m.old_mode, root="/", expected_sha256=m.sha256)
         done.append(f"mode {safe(m.path)}: {m.new_mode:04o} -> {m.old_mode:04o}")
@@ -228,11 +241,29 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
 
 
 def undo_last(engine: Any = None) -> tuple[Entry, list[str]]:
-    """Undo the newest journal entry; raise `UndoRefused` when it cannot be done exactly."""
+    """Undo the newest run (all its passes, newest first).
+
+    Raises `UndoRefused` when the newest entry cannot be restored exactly; then nothing
+    is changed. Returns the oldest entry undone (its titles name the run) and what was done.
+    """
     found = last()
     if found is None:
         raise UndoRefused("nothing to undo (the journal is empty)")
     _path, entry = found
     done = restore(entry, engine)
     discard(entry)
+    titles = list(entry.titles)
+    while entry.run:
+        found = last()
+        if found is None or found[1].run != entry.run:
+            break
+        entry = found[1]
+        try:
+            done = restore(entry, engine) + done
+        except UndoRefused as exc:
+            done.append(f"earlier pass of this run not undone: {exc}")
+            break
+        discard(entry)
+        titles = entry.titles + titles
+    entry.titles = titles
     return entry, done

@@ -19,7 +19,7 @@ import secrets as _random
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ class WriteResult:
     uid: int
     gid: int
     written_sha256: str
+    created_dirs: list[str] = field(default_factory=list)  # made for a new file, outermost first
 
 
 def state_dir() -> Path:
@@ -325,7 +326,45 @@ def write_file(
     )
 
 
-def create_file(path: str | Path, data: bytes, *, root: str | Path, mode: int = 0o644) -> WriteResult:
+def existing_ancestor(path: Path) -> Path:
+    """The nearest ancestor of `path` that exists (the directory a new tree starts in)."""
+    d = path.parent
+    while not os.path.lexists(d) and d != d.parent:
+        d = d.parent
+    return d
+
+
+def _make_parents(parent: Path, root: str | Path, mode: int) -> list[str]:
+    """Create missing directories up to `parent`, owned like the directory they start in."""
+    base = existing_ancestor(parent / "x")
+    if not within(base, root):
+        raise WriteRefused(f"{safe(parent)}: outside the scanned root {safe(root)}")
+    bst = os.stat(base)
+    if not stat.S_ISDIR(bst.st_mode):
+        raise WriteRefused(f"{safe(base)}: is not a directory")
+    missing = []
+    d = parent
+    while d != base:
+        missing.append(d)
+        d = d.parent
+    created: list[str] = []
+    try:
+        for d in reversed(missing):
+            os.mkdir(d, mode)
+            created.append(str(d))
+            if os.geteuid() == 0:
+                os.chown(d, bst.st_uid, bst.st_gid)
+    except OSError as exc:
+        for c in reversed(created):
+            with contextlib.suppress(OSError):
+                os.rmdir(c)
+        raise WriteFailed(f"{safe(parent)}: cannot create the directory: {_os_reason(exc)}") from None
+    return created
+
+
+def create_file(
+    path: str | Path, data: bytes, *, root: str | Path, mode: int = 0o644, make_parents: bool = False
+) -> WriteResult:
     """Create a new file atomically; refuse when anything already exists at `path`."""
     p = Path(os.path.abspath(path))
     parent = p.parent
@@ -333,6 +372,23 @@ def create_file(path: str | Path, data: bytes, *, root: str | Path, mode: int = 
         raise WriteRefused(f"{safe(p)}: outside the scanned root {safe(root)}")
     if os.path.lexists(p):
         raise StaleFile(f"{safe(p)}: already exists (changed since preview); not overwritten")
+    created_dirs: list[str] = []
+    if make_parents and not os.path.lexists(parent):
+        # A directory for secrets is private when the file is.
+        created_dirs = _make_parents(parent, root, 0o700 if not mode & 0o077 else 0o755)
+    try:
+        uid, gid = _create_in(p, data, mode)
+    except BaseException:
+        for d in reversed(created_dirs):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
+        raise
+    return WriteResult(str(path), str(p), None, mode, uid, gid, sha256_bytes(data), created_dirs)
+
+
+def _create_in(p: Path, data: bytes, mode: int) -> tuple[int, int]:
+    """Create `p` (its directory exists) from a temp file; returns the owner given."""
+    parent = p.parent
     try:
         pst = os.stat(parent)
     except OSError as exc:
@@ -355,7 +411,7 @@ def create_file(path: str | Path, data: bytes, *, root: str | Path, mode: int = 
         finally:
             _unlink_quietly(tmp)
         _fsync_dir(parent)
-    return WriteResult(str(path), str(p), None, mode, uid, gid, sha256_bytes(data))
+    return uid, gid
 
 
 def change_mode(

@@ -118,17 +118,23 @@ def run_fix(args: argparse.Namespace) -> int:
         return EXIT_REFUSED if preview.problems else EXIT_OK
 
     report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
+
+    def label(fix: Fix) -> str:
+        o = by_fix.get(id(fix))
+        if o is not None:
+            return o.label()
+        finding = report.origins.get(id(fix))
+        return _Offer(finding, None, fix).label() if finding else safe(fix.title, 120)
+
     print(
         f"lockdock fix: {len(report.applied)} applied, {len(report.skipped)} skipped, "
         f"{len(report.errors)} error(s)",
         file=out,
     )
     for fix in report.applied:
-        o = by_fix.get(id(fix))
-        print(f"  applied: {o.label() if o else safe(fix.title, 120)}", file=out)
+        print(f"  applied: {label(fix)}", file=out)
     for s in report.skipped:
-        o = by_fix.get(id(s.fix))
-        print(f"  skipped: {o.label() if o else safe(s.fix.title, 120)}: {sanitize(s.reason)}", file=out)
+        print(f"  skipped: {label(s.fix)}: {sanitize(s.reason)}", file=out)
     for e in report.errors:
         print(f"  error: {sanitize(e)}", file=out)
     for w in report.warnings:

@@ -436,3 +436,24 @@ def test_ctrl_c_mid_write_leaves_original_and_no_temp(tmp_path: Path, monkeypatc
     monkeypatch.undo()
     assert p.read_bytes() == ORIGINAL
     assert _temps(tmp_path) == []
+
+
+def test_new_file_in_missing_directory_creates_private_dirs(tmp_path: Path) -> None:
+    target = tmp_path / "secrets" / "db" / "password.txt"
+    res = writer.create_file(target, b"s3cret\n", root=tmp_path, mode=0o600, make_parents=True)
+    assert res.created_dirs == [str(tmp_path / "secrets"), str(tmp_path / "secrets" / "db")]
+    assert stat.S_IMODE(os.stat(tmp_path / "secrets").st_mode) == 0o700
+    assert target.read_bytes() == b"s3cret\n"
+    with pytest.raises(writer.WriteRefused, match="outside the scanned root"):
+        writer.create_file(tmp_path.parent / "x" / "y", b"", root=tmp_path, make_parents=True)
+
+
+def test_new_file_failure_removes_directories_it_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*_a: object, **_k: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer.os, "write", full)
+    with pytest.raises(writer.WriteFailed, match="disk full"):
+        writer.create_file(tmp_path / "a" / "b.txt", b"x", root=tmp_path, make_parents=True)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
