@@ -98,7 +98,8 @@ def test_risky_image_checks(loaded, tmp_path):
 
 def test_hardened_image_passes(loaded, tmp_path):
     _s, findings, ctx = scan_image(loaded["hardened"], tmp_path)
-    assert [f.check for f in findings] == []
+    # image.vulnerability-scan (another module) reports on every image without a CVE scanner.
+    assert [f.check for f in findings if f.check != "image.vulnerability-scan"] == []
     assert [e for e in ctx.errors if e.kind == "error"] == []
 
 
