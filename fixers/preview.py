@@ -137,7 +137,9 @@ def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
     lines: list[str] = []
     for fix in batch.fixes:
         if fix.note and fix.note != "lazy":
-            lines.append(f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}")
+            note = f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}"
+            if note not in lines:
+                lines.append(note)
     for path, fe in sorted(batch.files.items()):
         shown = _display(path, cwd)
         full = _abs(path, cwd)
