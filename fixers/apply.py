@@ -477,7 +477,13 @@ def apply_fixes(
     passes: int = 16,
     run: str | None = None,
 ) -> ApplyReport:
-    """Apply `fixes` (all or nothing per run), journal them, and prove them by rescanning."""
+    """Apply `fixes`, journal them, and prove them by rescanning the touched targets.
+
+    Every fix is checked first (stale, symlink, permissions). The batch is written and
+    verified as a whole; when verification fails, fixes are tried again one by one and
+    only those that pass together are kept, the others reported with the reason.
+    Overlapping fixes wait for a rescan and are recomputed (up to `passes` passes).
+    """
     report = ApplyReport()
     stamps = stamps or {}
     run = run or f"{time.time_ns()}-{os.getpid()}"

@@ -141,7 +141,20 @@ def save(entry: Entry) -> Path:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    prune()
     return path
+
+
+MAX_ENTRIES = 200
+
+
+def prune(keep: int = MAX_ENTRIES) -> None:
+    """Forget the oldest entries: they hold original bytes (maybe secrets) and undo only
+    ever reaches the newest ones."""
+    items = entries()
+    for old in items[: max(0, len(items) - keep)]:
+        with contextlib.suppress(OSError):
+            os.unlink(old)
 
 
 def entries() -> list[Path]:

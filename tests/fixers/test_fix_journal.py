@@ -63,3 +63,10 @@ def test_journal_lives_in_state_dir(tmp_path: Path, lockdock_state: Path, monkey
     monkeypatch.delenv("LOCKDOCK_STATE_DIR")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     assert journal.journal_dir() == tmp_path / "xdg" / "lockdock" / "journal"
+
+
+def test_journal_prunes_oldest_entries(tmp_path: Path) -> None:
+    for i in range(5):
+        journal.save(journal.Entry(titles=[f"t{i}"], root=str(tmp_path), id=f"{i:020d}-1"))
+    journal.prune(keep=3)
+    assert [journal.load(p).titles for p in journal.entries()] == [["t2"], ["t3"], ["t4"]]
