@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -168,3 +171,92 @@ def test_demo_content_has_the_intended_problems() -> None:
     assert rules
     for pattern in (".env", ".key", "certs", "secrets"):
         assert not any(pattern in rule for rule in rules), pattern
+
+
+# The checklist layers the demo must show findings in. The registry layer is about the
+# daemon and client configuration, which the demo project does not carry.
+DEMO_LAYERS = {"image", "container", "secrets", "network", "runtime", "build"}
+# Problems the demo was written to contain, at least one per layer.
+EXPECTED_CHECKS = {
+    "image.pinned-tag",
+    "image.minimal-base",
+    "image.package-cache",
+    "image.no-unneeded-tools",
+    "container.not-privileged",
+    "container.docker-socket",
+    "container.host-namespaces",
+    "container.non-root",
+    "container.capabilities",
+    "container.security-profiles",
+    "secrets.no-secrets-in-image",
+    "secrets.no-secrets-in-env",
+    "secrets.gitignore",
+    "secrets.file-permissions",
+    "secrets.rotation",
+    "network.exposed-ports",
+    "network.bind-localhost",
+    "runtime.healthcheck",
+    "runtime.restart-policy",
+    "runtime.log-rotation",
+    "build.dockerignore",
+    "build.copy-not-add",
+    "build.exec-form",
+    "build.no-sudo",
+    "build.no-curl-pipe-shell",
+}
+FAKE_SECRETS = ("Tr0ub4dor-demo-fake", "AKIAFAKEDEMOKEYABCDE", "demo-7f3c9a21e4b8d605-fake")
+
+
+def test_scan_of_the_demo_finds_problems_in_every_layer(tmp_path: Path) -> None:
+    copy = copy_demo(tmp_path / "demo")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", "json", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr  # findings at or above the default fail-on
+    report = json.loads(proc.stdout)
+    assert report["errors"] == []
+    findings = report["findings"]
+    layers = {f["layer"] for f in findings}
+    assert layers >= DEMO_LAYERS, f"no findings in {sorted(DEMO_LAYERS - layers)}"
+    checks = {f["check"] for f in findings}
+    assert checks >= EXPECTED_CHECKS, sorted(EXPECTED_CHECKS - checks)
+    leaky = {
+        Path(f["location"]["path"]).relative_to(copy).as_posix()
+        for f in findings
+        if f["check"] == "secrets.file-permissions"
+    }
+    assert leaky == {".env", "certs/server.key"}
+    privileged = {f["target"]["name"] for f in findings if f["check"] == "container.not-privileged"}
+    assert privileged == {"web"}
+    for secret in FAKE_SECRETS:
+        assert secret not in proc.stdout and secret not in proc.stderr
+
+
+def test_scan_of_a_private_copy_has_no_permission_findings(tmp_path: Path) -> None:
+    """The permission finding comes from the mode copy_demo sets, not from the file names."""
+    copy = copy_demo(tmp_path / "demo")
+    for rel in (".env", "certs/server.key"):
+        (copy / rel).chmod(0o600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lockdock",
+            "scan",
+            "--no-engine",
+            "--format",
+            "json",
+            "--select",
+            "secrets.file-permissions",
+            str(copy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["findings"] == []
