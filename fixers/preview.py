@@ -20,7 +20,7 @@ from lockdock.fixers.writer import Stamp
 
 from lockdock.files import FileProblem, read_text
 from lockdock.model import EngineAction, FileEdit, Fix, ModeChange, NewFile
-from lockdock.secrets import check_assignment, find_in_text
+from lockdock.secrets import check_assignment, find_in_text, mask, secret_file
 from lockdock.text import safe, sanitize
 
 # NAME=value / NAME: value / "NAME": "value" / ENV NAME value
@@ -75,8 +75,11 @@ def _split_keep(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def unified(old: str, new: str, from_name: str, to_name: str) -> list[str]:
-    """difflib unified diff, line endings shown as text, secrets masked, no escapes."""
+def unified(old: str, new: str, from_name: str, to_name: str, *, mask_all: bool = False) -> list[str]:
+    """difflib unified diff, line endings shown as text, secrets masked, no escapes.
+
+    `mask_all`: every line is a secret (a new secret file's content).
+    """
     out: list[str] = []
     old_lines, new_lines = _split_keep(old), _split_keep(new)
     for raw in difflib.unified_diff(old_lines, new_lines, from_name, to_name, n=3):
@@ -88,7 +91,8 @@ def unified(old: str, new: str, from_name: str, to_name: str) -> list[str]:
             continue
         body = raw[1:]
         stripped = body.rstrip("\r\n")
-        out.append(raw[0] + show(stripped))
+        shown = sanitize(mask(stripped)) if mask_all and stripped.strip() else show(stripped)
+        out.append(raw[0] + shown)
         if stripped == body:  # the file's last line has no newline
             out.append("\\ No newline at end of file")
     return out
@@ -161,13 +165,14 @@ def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
         real = os.path.realpath(full)
         if real != os.path.abspath(full):
             lines.append(f"# {safe(shown)} is a symlink: writes go to {safe(real)}")
-        lines += unified(tf.text, new_text, f"a/{shown}", f"b/{shown}")
+        lines += unified(tf.text, new_text, f"a/{shown}", f"b/{shown}", mask_all=secret_file(shown))
     for fix in batch.fixes:
         for change in fix.changes:
             if isinstance(change, NewFile):
                 shown = _display(change.path, cwd)
                 lines.append(f"new file mode {change.mode:04o}")
-                lines += unified("", change.content, "/dev/null", f"b/{shown}")
+                private = secret_file(shown) or not change.mode & 0o077
+                lines += unified("", change.content, "/dev/null", f"b/{shown}", mask_all=private)
             elif isinstance(change, ModeChange):
                 shown = _display(change.path, cwd)
                 lines.append(f"mode {change.old_mode:04o} -> {change.new_mode:04o}  {sanitize(shown)}")

@@ -303,6 +303,7 @@ def test_preview_new_file_mode_and_engine_lines(tmp_path: Path) -> None:
     )
     out = build_preview([fix], tmp_path).text
     assert "--- /dev/null\n+++ b/secrets/db_password.txt" in out
+    assert "s3cr3t-Passw0rd-value" not in out and "+s3****** (21 chars)" in out
     assert "new file mode 0600" in out
     assert "mode 0644 -> 0600  .env" in out
     assert "container web (0123456789ab): docker update" in out and "Memory: 0 -> 268435456" in out
@@ -320,6 +321,15 @@ def test_preview_new_file_mode_and_engine_lines(tmp_path: Path) -> None:
 )
 def test_mask_line(line: str, hidden: str) -> None:
     assert hidden not in mask_line(line)
+
+
+def test_preview_of_existing_secret_file_masks_every_line(tmp_path: Path) -> None:
+    key = tmp_path / "server.key"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n")
+    tf = read_text(key)
+    fix = Fix("x", Applicability.SAFE, [FileEdit(str(key), [TextEdit(0, 0, "# note\n")], tf.sha256)])
+    out = build_preview([fix], tmp_path).text
+    assert "MIIEvQ" not in out and "+********" in out and " MI****** (32 chars)" in out
 
 
 def test_mask_line_leaves_plain_lines() -> None:
