@@ -628,13 +628,17 @@ DOCS: dict[str, CheckDoc] = {
             "Safe. lockdock adds the `security_opt` entry, or the daemon.json key. Ordinary "
             "applications never raise their privileges; only one that calls sudo or su at "
             "run time would notice."
+            " When dockerd already gets the setting as a command-line flag, no daemon.json "
+            "fix is offered: dockerd refuses to start with a setting given both ways."
         ),
     ),
     "container.security-profiles": CheckDoc(
         what=(
             "Compose `security_opt` and a container's HostConfig.SecurityOpt are searched "
             "for entries that switch confinement off: `seccomp:unconfined`, "
-            "`apparmor:unconfined` and `label:disable` (also written with `=`)."
+            "`apparmor:unconfined`, `label:disable` and `systempaths=unconfined`, which "
+            "unmasks the /proc and /sys paths Docker normally hides (each may be written "
+            "with `:` or `=`)."
         ),
         why=(
             "Docker's default seccomp profile blocks rarely needed, dangerous system calls "
@@ -736,6 +740,8 @@ DOCS: dict[str, CheckDoc] = {
             "Changes behaviour and needs a daemon restart. Images and volumes are stored "
             "per remapped root, so images must be pulled or built again, bind-mounted files "
             "show different ownership, and privileged containers need `--userns=host`."
+            " When dockerd already gets the setting as a command-line flag, no daemon.json "
+            "fix is offered: dockerd refuses to start with a setting given both ways."
         ),
     ),
     # ---------------------------------------------------------------- secrets layer
@@ -1120,14 +1126,17 @@ DOCS: dict[str, CheckDoc] = {
             'Changes behaviour. lockdock sets `"icc": false`; containers on the default '
             "bridge can no longer reach each other until they share a user-defined network "
             "(compose projects already do)."
+            " When dockerd already gets the setting as a command-line flag, no daemon.json "
+            "fix is offered: dockerd refuses to start with a setting given both ways."
         ),
     ),
     # ---------------------------------------------------------------- runtime layer
     "runtime.healthcheck": CheckDoc(
         what=(
             "Dockerfile: a HEALTHCHECK in the final stage that is not `NONE`. Compose: a "
-            "service `healthcheck:` not set to `disable: true`. Image: `Config.Healthcheck`. "
-            "Container: whether a health state exists."
+            "service `healthcheck:` that is not disabled (`disable: true` or `test: NONE`); a "
+            "service built from a Dockerfile with a HEALTHCHECK passes. Image: "
+            "`Config.Healthcheck`. Container: whether a health state exists."
         ),
         why=(
             "A hung process (deadlock, exhausted connection pool) still counts as running. "
@@ -1193,9 +1202,11 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "runtime.log-rotation": CheckDoc(
         what=(
-            "Compose `logging:`, a container's HostConfig.LogConfig and the daemon.json "
-            "`log-driver`/`log-opts`: the json-file or local driver needs `max-size` and "
-            "`max-file`, and the `none` driver (no logs at all) is reported."
+            "Compose `logging:`, a container's HostConfig.LogConfig and the host's daemon "
+            "`log-driver`/`log-opts`: the json-file driver (Docker's default) needs "
+            "`max-size` and `max-file`, and the `none` driver, which keeps no logs at all, is "
+            "reported. The local driver rotates by default and drivers that ship logs "
+            "elsewhere (journald, syslog, fluentd...) pass."
         ),
         why=(
             "The default json-file driver never deletes anything. A chatty or attacker-"
@@ -1226,6 +1237,8 @@ DOCS: dict[str, CheckDoc] = {
         fix_safety=(
             "Safe. lockdock adds the `logging:` options or the daemon.json `log-opts`. The "
             "app is unaffected; only log lines beyond the size cap are discarded."
+            " When dockerd already gets the setting as a command-line flag, no daemon.json "
+            "fix is offered: dockerd refuses to start with a setting given both ways."
         ),
     ),
     "runtime.live-restore": CheckDoc(
@@ -1254,6 +1267,8 @@ DOCS: dict[str, CheckDoc] = {
         fix_safety=(
             "Safe. lockdock adds the key to daemon.json; containers keep running across "
             "daemon restarts instead of stopping."
+            " When dockerd already gets the setting as a command-line flag, no daemon.json "
+            "fix is offered: dockerd refuses to start with a setting given both ways."
         ),
     ),
     "runtime.audit-logging": CheckDoc(
@@ -1363,9 +1378,10 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "build.copy-not-add": CheckDoc(
         what=(
-            "Dockerfile: ADD with a local source, and ADD with a remote URL. Image: history "
-            "entries created by ADD. ADD of a local archive is reported too, since its "
-            "automatic extraction is easy to miss."
+            "Dockerfile: ADD of local files, and ADD of a remote URL without `--checksum`. "
+            "ADD of a local tar archive is left alone, because unpacking it is the one job "
+            "COPY cannot do. Image: history entries created by ADD, except the base "
+            "filesystem unpacked into / by the first layer."
         ),
         why=(
             "ADD does more than it says: it unpacks local tar archives (surprising "
@@ -1631,6 +1647,8 @@ DOCS: dict[str, CheckDoc] = {
         fix_safety=(
             "Changes behaviour. lockdock removes the daemon.json entry; pulls and pushes to "
             "that registry fail until it serves HTTPS that the host trusts."
+            " When dockerd already gets the setting as a command-line flag, no daemon.json "
+            "fix is offered: dockerd refuses to start with a setting given both ways."
         ),
     ),
     "registry.credentials-store": CheckDoc(
