@@ -52,6 +52,22 @@ def _directive_block(lines: list[str]) -> int:
     return n
 
 
+def _heredoc_lines(text: str) -> set[int]:
+    """Dockerfile lines inside heredoc bodies (and their terminators)."""
+    from lockdock.dockerfile import DockerfileError, parse_dockerfile
+
+    try:
+        df = parse_dockerfile(text)
+    except (DockerfileError, ValueError, RecursionError):
+        return set()
+    out: set[int] = set()
+    for inst in df.instructions:
+        for inner in (inst, inst.sub):
+            for h in inner.heredocs if inner is not None else []:
+                out.update(range(h.start_line, h.end_line + 1))
+    return out
+
+
 def _line_text(text: str, starts: list[int], n: int) -> str:
     end = starts[n] if n < len(starts) else len(text)
     return text[starts[n - 1] : end].rstrip("\r\n")
@@ -63,10 +79,17 @@ def _pragma_edit(findings: list[Finding], tf: TextFile, reason: str) -> list[Tex
     starts = line_starts(text)
     lines = [_line_text(text, starts, i + 1) for i in range(len(starts))] if text else []
     groups: dict[tuple[int, str, str], list[str]] = {}
+    heredoc_lines = _heredoc_lines(text) if any(f.target.kind == TargetKind.DOCKERFILE for f in findings) else set()
     for finding in findings:
         line = finding.location.line
         directives = _directive_block(lines) if finding.target.kind == TargetKind.DOCKERFILE else 0
-        if line is None or line < 1 or line > len(lines) or line <= directives:
+        if (
+            line is None
+            or line < 1
+            or line > len(lines)
+            or line <= directives
+            or line in heredoc_lines  # a comment there would become part of the heredoc's file
+        ):
             # File-level, or on a directive line: ignore for the file, after the directives.
             key = (directives + 1, "ignore-file", "")
         else:

@@ -134,3 +134,32 @@ def test_repo_finding_ignored_per_path(tmp_path: Path) -> None:
     assert report.errors == []
     active = [f.check for f in scan([tmp_path], ScanContext(cwd=tmp_path, config=load_config(tmp_path), use_engine=False)).findings if f.suppressed is None]
     assert "secrets.file-permissions" not in active
+
+
+def test_pragma_never_lands_inside_a_heredoc_and_keeps_instructions(tmp_path: Path) -> None:
+    from lockdock.dockerfile import dump, parse_dockerfile
+    from lockdock.suppress import apply_suppressions
+
+    text = (
+        "# syntax=docker/dockerfile:1\nFROM alpine:3.19\nRUN <<EOF\necho API_TOKEN=abcd1234efgh5678\nEOF\n"
+        "RUN echo 1 && \\\n  curl http://x | sh\n"
+    )
+    df = tmp_path / "Dockerfile"
+    df.write_text(text)
+    target = Target(TargetKind.DOCKERFILE, "Dockerfile", "Dockerfile")
+    in_heredoc = Finding("secrets.no-secrets-in-image", target, "m", Location("Dockerfile", 4))
+    in_continuation = Finding("build.no-curl-pipe-shell", target, "m", Location("Dockerfile", 7))
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    (fix,) = ignore_fixes([in_heredoc, in_continuation], ctx, "ok")
+    report = apply_fixes([fix], ctx, root=tmp_path)
+    assert report.errors == []
+    new = df.read_text()
+    assert "echo API_TOKEN=abcd1234efgh5678\nEOF\n" in new  # heredoc body untouched
+    assert new.startswith("# syntax=docker/dockerfile:1\n# lockdock: ignore-file=secrets.no-secrets-in-image ok\n")
+    assert "&& \\\n  # lockdock: ignore=build.no-curl-pipe-shell ok\n  curl" in new
+    assert dump(parse_dockerfile(new)) == dump(parse_dockerfile(text))  # same instructions
+    fresh = ScanContext(cwd=tmp_path, use_engine=False)
+    curl_line = new.splitlines().index("  curl http://x | sh") + 1  # lines moved down
+    in_continuation.location = Location("Dockerfile", curl_line)
+    apply_suppressions([in_heredoc, in_continuation], None, fresh)
+    assert in_heredoc.suppressed is not None and in_continuation.suppressed is not None
