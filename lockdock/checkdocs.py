@@ -1136,7 +1136,8 @@ DOCS: dict[str, CheckDoc] = {
             "Dockerfile: a HEALTHCHECK in the final stage that is not `NONE`. Compose: a "
             "service `healthcheck:` that is not disabled (`disable: true` or `test: NONE`); a "
             "service built from a Dockerfile with a HEALTHCHECK passes. Image: "
-            "`Config.Healthcheck`. Container: whether a health state exists."
+            "`Config.Healthcheck`. Container: its configured health check, and a health "
+            "state of `unhealthy` is reported as well."
         ),
         why=(
             "A hung process (deadlock, exhausted connection pool) still counts as running. "
@@ -1273,9 +1274,9 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "runtime.audit-logging": CheckDoc(
         what=(
-            "Host: the loaded auditd rules (or the files under /etc/audit/rules.d) must "
-            "watch dockerd, /var/lib/docker, /etc/docker, docker.service, docker.socket "
-            "and docker.sock."
+            "Host: the auditd rule files (/etc/audit/rules.d/*.rules and "
+            "/etc/audit/audit.rules) must watch the dockerd binary, /var/lib/docker, "
+            "/etc/docker, docker.service, docker.socket or docker.sock, and containerd."
         ),
         why=(
             "dockerd runs as root and its configuration decides who can become root. "
@@ -1283,8 +1284,10 @@ DOCS: dict[str, CheckDoc] = {
             "daemon.json, replaced the binary or talked to the socket."
         ),
         example_bad=_x("""
-            $ sudo auditctl -l
-            No rules
+            $ ls /etc/audit/rules.d/
+            audit.rules
+            $ grep docker /etc/audit/rules.d/*.rules
+            $
         """),
         example_good=_x("""
             # /etc/audit/rules.d/docker.rules
@@ -1294,6 +1297,7 @@ DOCS: dict[str, CheckDoc] = {
             -w /lib/systemd/system/docker.service -k docker
             -w /lib/systemd/system/docker.socket -k docker
             -w /run/docker.sock -k docker
+            -w /usr/bin/containerd -k docker
         """),
         fix=(
             "Install auditd, add watch rules like those in the example, load them with "
