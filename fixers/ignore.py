@@ -118,6 +118,10 @@ def pragma_fix(findings: list[Finding], path: Path, reason: str) -> Fix | None:
     except FileProblem:
         return None
     edits = _pragma_edit(findings, tf, reason)
+    if any(f.target.kind != TargetKind.DOCKERFILE for f in findings):
+        edits = _yaml_safe(tf, edits, reason)
+        if edits is None:
+            return None
     checks = sorted({f.check for f in findings})
     if len(findings) == 1:
         line = findings[0].location.line
@@ -125,6 +129,44 @@ def pragma_fix(findings: list[Finding], path: Path, reason: str) -> Fix | None:
     else:
         title = f"Ignore {', '.join(checks)} in {path.name} (pragmas)"
     return Fix(title, Applicability.SAFE, [FileEdit(str(path), edits, tf.sha256)], check=checks[0] if len(checks) == 1 else None)
+
+
+def _yaml_data(text: str) -> list[object] | None:
+    from ruamel.yaml import YAML
+
+    try:
+        return list(YAML(typ="rt", pure=True).load_all(text))  # rt: tolerates !reset and co.
+    except Exception:  # noqa: BLE001 - ruamel raises many kinds; any means "not comparable"
+        return None
+
+
+_IDS = re.compile(r"# lockdock: ignore=(\S+) ")
+
+
+def _yaml_safe(tf: TextFile, edits: list[TextEdit], reason: str) -> list[TextEdit] | None:
+    """Keep pragma edits that leave the YAML data identical; a comment line that would land
+    in a block scalar (and become content) turns into an ignore-file pragma at the top."""
+    from lockdock.fixers.edits import apply_edits
+
+    original = _yaml_data(tf.text)
+    if original is None:
+        return None
+    kept: list[TextEdit] = []
+    moved: list[str] = []
+    for e in edits:
+        new, _ = apply_edits(tf.text, [e])
+        if _yaml_data(new) == original:
+            kept.append(e)
+        else:
+            m = _IDS.search(e.text)
+            moved += m.group(1).split(",") if m else []
+    if moved:
+        top = TextEdit(0, 0, f"# lockdock: ignore-file={','.join(dict.fromkeys(moved))} {clean_reason(reason)}{tf.newline}")
+        kept = [k for k in kept if k.start != 0] + [top]
+        new, _ = apply_edits(tf.text, kept)
+        if _yaml_data(new) != original:
+            return None
+    return kept
 
 
 def _top_level_end(text: str) -> int:

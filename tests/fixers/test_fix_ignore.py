@@ -163,3 +163,19 @@ def test_pragma_never_lands_inside_a_heredoc_and_keeps_instructions(tmp_path: Pa
     in_continuation.location = Location("Dockerfile", curl_line)
     apply_suppressions([in_heredoc, in_continuation], None, fresh)
     assert in_heredoc.suppressed is not None and in_continuation.suppressed is not None
+
+
+def test_compose_pragma_never_lands_inside_a_block_scalar(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    text = "services:\n  web:\n    image: nginx:1.25.3\n    command: |\n      echo start\n      run --password=hunter2hunter2\n"
+    (tmp_path / "compose.yaml").write_text(text)
+    target = Target(TargetKind.COMPOSE_SERVICE, "web", "compose.yaml")
+    inside = Finding("secrets.no-secrets-in-env", target, "m", Location("compose.yaml", 6))
+    fix = ignore_fix(inside, ScanContext(cwd=tmp_path, use_engine=False), "ok")
+    assert fix is not None
+    (edit,) = fix.changes[0].edits
+    assert edit.start == 0 and edit.text.startswith("# lockdock: ignore-file=secrets.no-secrets-in-env ok")
+    new = edit.text + text
+    y = YAML(typ="safe", pure=True)
+    assert y.load(new) == y.load(text)
