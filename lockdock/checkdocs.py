@@ -1312,9 +1312,10 @@ DOCS: dict[str, CheckDoc] = {
     "build.dockerignore": CheckDoc(
         what=(
             "Repository and Dockerfile: every build context (the Dockerfile's directory, or "
-            "a compose `build.context`) needs a .dockerignore (or DOCKERFILE.dockerignore) "
-            "that excludes .git, .env, secrets/, *.key and *.pem, plus node_modules when "
-            "the context has a package.json."
+            "a compose `build.context`) needs a .dockerignore (or one named after the "
+            "Dockerfile, such as prod.Dockerfile.dockerignore) "
+            "that excludes .git, .env, secrets/, and key and certificate files (*.key, "
+            "*.pem) at any depth, plus node_modules when the context has a package.json."
         ),
         why=(
             "`COPY . .` copies whatever the context holds into a layer: the .git history "
@@ -1334,10 +1335,14 @@ DOCS: dict[str, CheckDoc] = {
             #   .git
             #   .env
             #   secrets/
-            #   *.key
-            #   *.pem
+            #   **/*.key
+            #   **/*.pem
         """),
-        fix="Create .dockerignore in the context directory, or append the missing patterns.",
+        fix=(
+            "Create .dockerignore in the context directory, or append the missing patterns. "
+            "Patterns in .dockerignore are anchored at the context root, so `*.key` only "
+            "matches top-level files: write `**/*.key` to exclude keys in subdirectories."
+        ),
         fix_safety=(
             "Safe. lockdock creates the file or appends the missing patterns. A build that "
             "really copied one of these files fails at that COPY instead of silently "
