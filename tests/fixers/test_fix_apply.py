@@ -335,3 +335,19 @@ def test_preview_of_existing_secret_file_masks_every_line(tmp_path: Path) -> Non
 def test_mask_line_leaves_plain_lines() -> None:
     assert mask_line("image: nginx:1.25  # pinned") == "image: nginx:1.25  # pinned"
     assert mask_line("DB_PASSWORD_FILE=/run/secrets/db") == "DB_PASSWORD_FILE=/run/secrets/db"
+
+
+def test_fix_diff_output_is_a_patch_git_and_patch_accept(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / ".gitignore").write_text("dist/\n")
+    (root / ".env").write_text("MODE=dev\n")
+    os.chmod(root / ".env", 0o644)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    r = _cli("fix", "--no-engine", "--check", "secrets", ".", cwd=root)
+    assert r.returncode == 0 and "+++ b/.gitignore" in r.stdout
+    (tmp_path / "fix.diff").write_text(r.stdout)
+    check = subprocess.run(["git", "apply", "--check", str(tmp_path / "fix.diff")], cwd=root, capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    dry = subprocess.run(["patch", "-p1", "--dry-run", "-i", str(tmp_path / "fix.diff")], cwd=root, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
