@@ -332,10 +332,12 @@ DOCS: dict[str, CheckDoc] = {
             "NET_BIND_SERVICE."
         ),
         fix_safety=(
-            "Changes behaviour. lockdock adds a USER line with a user suited to the base "
-            "distribution (or the image's own user), or a compose `user:`. Writes to "
-            "root-owned paths and volumes, binding ports below 1024 and reading root-only "
-            "files will fail until ownership is adjusted."
+            "Changes behaviour. In a Dockerfile lockdock adds a USER before the final "
+            "CMD/ENTRYPOINT, creating a system user suited to the base distribution or "
+            "using the image's own non-root user. In compose it sets `user:` only when the "
+            "local image declares a numeric non-root user. Writes to root-owned paths and "
+            "volumes, binding ports below 1024 and reading root-only files fail until "
+            "ownership is adjusted."
         ),
     ),
     "container.not-privileged": CheckDoc(
@@ -776,9 +778,11 @@ DOCS: dict[str, CheckDoc] = {
             "pushed image."
         ),
         fix_safety=(
-            "Changes behaviour. lockdock removes the literal from the Dockerfile and adds "
-            "the file to .dockerignore; the app only works once the value is provided at "
-            "run time or as a build secret."
+            "Changes behaviour. Where the pattern is clear, lockdock deletes an ENV line "
+            "holding the literal, turns an ARG used only by RUN steps into a BuildKit "
+            "secret mount, or deletes a COPY of a secret file and reminds you to list it in "
+            ".dockerignore. The app only works once the value is provided at run time or "
+            "as a build secret. Findings in an image have no automatic fix: rebuild it."
         ),
     ),
     "secrets.no-secrets-in-env": CheckDoc(
