@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-import tarfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lockdock.engine.tarstream import TarEntry
 from lockdock.secrets import secret_file
 from lockdock.text import safe
 
@@ -129,7 +129,7 @@ class LayerScanner:
         self._counts[fact.kind] = n + 1
         self.facts.files.append(fact)
 
-    def wants_content(self, info: tarfile.TarInfo) -> str | None:
+    def wants_content(self, info: TarEntry) -> str | None:
         """The normalised path when this regular file's content is read (os-release)."""
         path, odd = normalise(info.name)
         if odd is None and info.isreg() and path in OS_RELEASE_PATHS and info.size <= MAX_OS_RELEASE:
@@ -139,7 +139,7 @@ class LayerScanner:
     def content(self, path: str, data: bytes) -> None:
         self.facts.os_release[path] = data[:MAX_OS_RELEASE].decode("utf-8", "replace")
 
-    def entry(self, info: tarfile.TarInfo) -> None:
+    def entry(self, info: TarEntry) -> None:
         """Classify one tar entry; nothing is written or opened on disk."""
         self.facts.entries += 1
         path, odd = normalise(info.name)

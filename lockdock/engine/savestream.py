@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import json
-import tarfile
+import queue
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
@@ -22,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockdock.engine.layerfacts import LayerFacts, LayerScanner
+from lockdock.engine.tarstream import BudgetExceeded, EntryData, TarCorrupt, TarReader, TarTruncated
 from lockdock.text import safe
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
-BUFSIZE = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -38,57 +37,80 @@ class Budgets:
     max_bytes: int = 8 * 1024**3  # decompressed bytes read from one layer
 
 
-class BudgetExceeded(Exception):
-    pass
-
-
 class Cancelled(Exception):
     pass
 
 
-class ChunkStream(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (the SDK's `get_image` stream)."""
+_END = object()
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+
+class ChunkStream:
+    """A file-like reader over an iterator of byte chunks (the SDK's `get_image` stream).
+
+    With `prefetch`, a thread pulls chunks ahead into a small bounded queue, so the
+    daemon producing the archive and lockdock parsing it work at the same time.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], prefetch: int = 0) -> None:
         self._it: Iterator[bytes] = iter(chunks)
-        self._buf = b""
+        self._cur = b""
+        self._off = 0
         self.total = 0
+        self._queue: queue.Queue[Any] | None = None
+        self._stop = threading.Event()
+        if prefetch > 0:
+            self._queue = queue.Queue(maxsize=prefetch)
+            threading.Thread(target=self._produce, name="lockdock-save-prefetch", daemon=True).start()
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
+    def _produce(self) -> None:
+        assert self._queue is not None
+        item: Any = _END
+        try:
+            for chunk in self._it:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            item = exc
+        while not self._stop.is_set():
             try:
-                self._buf = next(self._it)
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        self.total += n
-        return n
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
+    def _next(self) -> bytes | None:
+        if self._queue is None:
+            return next(self._it, None)
+        item = self._queue.get()
+        if item is _END:
+            self._queue.put(_END)  # later reads see the end too
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
-class _Counted(io.RawIOBase):
-    """Counts the decompressed bytes of a layer and enforces the byte budget."""
+    def read(self, n: int) -> bytes:
+        while self._off >= len(self._cur):
+            chunk = self._next()
+            if chunk is None:
+                return b""
+            self._cur, self._off = chunk, 0
+        if self._off == 0 and len(self._cur) <= n:
+            out = self._cur
+        else:
+            out = self._cur[self._off : self._off + n]
+        self._off += len(out)
+        self.total += len(out)
+        return out
 
-    def __init__(self, inner: Any, limit: int) -> None:
-        self._inner = inner
-        self._limit = limit
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        data = self._inner.read(len(b))
-        n = len(data)
-        self.count += n
-        if self.count > self._limit:
-            raise BudgetExceeded(f"more than {self._limit} bytes")
-        b[:n] = data
-        return n
+    def close(self) -> None:
+        self._stop.set()
 
 
 @dataclass
@@ -176,7 +198,7 @@ def scan_layer(
     budgets: Budgets,
     cancel: threading.Event | None = None,
 ) -> LayerFacts:
-    """Walk one layer tar (already positioned at its start) and return its facts."""
+    """Walk one layer tar (a file-like positioned at its start) and return its facts."""
     scanner = LayerScanner(name)
     facts = scanner.facts
     facts.compression = compression
@@ -189,35 +211,28 @@ def scan_layer(
             return facts
     else:
         raw = fileobj
-    counted = _Counted(raw, budgets.max_bytes)
+    reader = TarReader(raw, budgets.max_bytes)
     try:
-        tf = tarfile.open(fileobj=io.BufferedReader(counted, BUFSIZE), mode="r|", bufsize=BUFSIZE)  # noqa: SIM115 - closed with the stream
-        while True:
+        for info in reader.entries():
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            info = tf.next()
-            if info is None:
-                break
-            tf.members.clear()  # stream mode keeps every TarInfo otherwise
             if facts.entries >= budgets.max_entries:
                 facts.stopped = f"more than {budgets.max_entries} entries: rest of the layer not analysed"
                 break
             scanner.entry(info)
             path = scanner.wants_content(info)
             if path is not None:
-                member = tf.extractfile(info)
-                if member is not None:
-                    scanner.content(path, member.read(info.size))
+                scanner.content(path, reader.read_data(info.size))
     except BudgetExceeded:
         facts.stopped = f"more than {budgets.max_bytes} bytes of layer data (compression bomb?): rest of the layer not analysed"
     except Cancelled:
         facts.stopped = "cancelled"
         raise
-    except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as exc:
+    except (TarCorrupt, TarTruncated, EOFError, OSError, zlib.error) as exc:
         facts.stopped = f"layer is truncated or corrupt: {safe(exc, 120)}"
     except Exception as exc:  # noqa: BLE001 - zstandard raises its own error type
         facts.stopped = f"layer could not be read: {type(exc).__name__}: {safe(exc, 120)}"
-    facts.bytes_read = counted.count
+    facts.bytes_read = reader.consumed
     return facts
 
 
@@ -225,42 +240,39 @@ def read_save(
     chunks: Iterable[bytes],
     budgets: Budgets | None = None,
     cancel: threading.Event | None = None,
+    prefetch: int = 8,
 ) -> SaveArchive:
     """Read a whole `docker save` stream; errors end the read and are noted, never raised."""
     budgets = budgets or Budgets()
     archive = SaveArchive()
-    stream = ChunkStream(chunks)
+    stream = ChunkStream(chunks, prefetch)
+    outer = TarReader(stream)
     try:
-        outer = tarfile.open(fileobj=io.BufferedReader(stream, BUFSIZE), mode="r|", bufsize=BUFSIZE)  # noqa: SIM115 - closed with the stream
-        while True:
+        for info in outer.entries():
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            info = outer.next()
-            if info is None:
-                break
-            outer.members.clear()
             if not info.isreg():
                 continue
-            name = info.name.lstrip("./")
-            member = outer.extractfile(info)
-            if member is None:
-                continue
+            name = info.name.removeprefix("./").lstrip("/")
             if _is_json_name(name) and info.size <= MAX_JSON_BYTES:
-                _load_json(archive, name, member.read(info.size))
+                _load_json(archive, name, outer.read_data(info.size))
                 continue
-            head = member.peek(512)[:512]
+            member = EntryData(outer)
+            head = member.peek(512)
             kind = _sniff(head)
             if kind is None:
                 if head[:1] in (b"{", b"[") and info.size <= MAX_JSON_BYTES:
-                    _load_json(archive, name, member.read(info.size))
+                    _load_json(archive, name, outer.read_data(info.size))
                 continue
             archive.layers[name] = scan_layer(member, name, kind, budgets, cancel)
     except Cancelled:
         archive.error = "cancelled: partial result"
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (TarCorrupt, TarTruncated, EOFError, OSError, zlib.error) as exc:
         archive.error = f"docker save stream is truncated or corrupt: {safe(exc, 160)}"
     except Exception as exc:  # noqa: BLE001 - engine stream errors (requests, urllib3)
         archive.error = f"docker save stream failed: {type(exc).__name__}: {safe(exc, 160)}"
+    finally:
+        stream.close()
     archive.bytes_read = stream.total
     return archive
 

@@ -176,3 +176,37 @@ def test_memory_stays_bounded_for_a_large_layer():
     assert archive.error is None
     assert archive.layers["x/layer.tar"].entries == 1
     assert peak < 16 * 1024 * 1024
+
+
+def test_tar_reader_agrees_with_tarfile():
+    """Names, sizes, types, modes and link targets as the standard library reads them."""
+    from lockdock.engine.tarstream import TarReader
+
+    entries = [
+        file("a/" + "long" * 40 + "/name.txt", b"1" * 1000, 0o640),
+        file("ü/ünicode", b"x"),
+        Entry("d", type=tarfile.DIRTYPE, mode=0o755),
+        Entry("l", type=tarfile.SYMTYPE, linkname="t/" + "x" * 120),
+        Entry("h", type=tarfile.LNKTYPE, linkname="a/" + "long" * 40 + "/name.txt"),
+        file("big", b"\0" * 70000, 0o4755),
+        Entry("f", type=tarfile.FIFOTYPE),
+    ]
+    for fmt in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT):
+        usable = [e for e in entries if fmt != tarfile.USTAR_FORMAT or (len(e.name) < 100 and len(e.linkname) < 100 and e.name.isascii())]
+        data = layer(usable, fmt)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            want = [(t.name, t.size if t.isreg() else 0, t.type, t.mode, t.linkname) for t in tf]
+        got = [(e.name, e.size if e.isreg() else 0, e.type, e.mode, e.linkname) for e in TarReader(io.BytesIO(data)).entries()]
+        assert got == want
+
+
+def test_tar_reader_rejects_bad_checksum():
+    from lockdock.engine.tarstream import TarCorrupt, TarReader
+
+    data = bytearray(layer([file("x")]))
+    data[0] ^= 0xFF
+    try:
+        list(TarReader(io.BytesIO(bytes(data))).entries())
+    except TarCorrupt:
+        return
+    raise AssertionError("a damaged header was accepted")

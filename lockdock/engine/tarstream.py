@@ -1,0 +1,279 @@
+"""A forward-only tar reader for streams: headers parsed in place, data skipped in big steps.
+
+`tarfile` in stream mode re-slices its whole read buffer for every header (a copy per
+entry) and keeps every TarInfo; on a layer with a million entries that is slow and
+unbounded. This reader understands what image layers contain (ustar, GNU long names
+`L`/`K`, PAX `x`/`g` records, base-256 sizes), verifies header checksums, and never keeps
+more than one read chunk. Entries expose the same predicates as `tarfile.TarInfo`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+BLOCK = 512
+CHUNK = 1 << 20
+ZERO_BLOCK = b"\0" * BLOCK
+# Types whose size field counts data blocks (tarfile: regular files and unknown types).
+_DATA_TYPES = frozenset({b"0", b"\0", b"7"})
+_KNOWN_TYPES = frozenset({b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"})
+
+
+class TarCorrupt(ValueError):
+    """The stream is not a tar archive or is damaged (bad checksum, short header)."""
+
+
+class TarTruncated(EOFError):
+    """The stream ended inside a header or an entry's data."""
+
+
+class BudgetExceeded(Exception):
+    """More decompressed bytes than the layer budget allows."""
+
+
+@dataclass
+class TarEntry:
+    name: str
+    linkname: str
+    size: int
+    mode: int
+    type: bytes
+
+    def isreg(self) -> bool:
+        return self.type in (b"0", b"\0", b"7")
+
+    def isdir(self) -> bool:
+        return self.type == b"5"
+
+    def issym(self) -> bool:
+        return self.type == b"2"
+
+    def islnk(self) -> bool:
+        return self.type == b"1"
+
+    def ischr(self) -> bool:
+        return self.type == b"3"
+
+    def isblk(self) -> bool:
+        return self.type == b"4"
+
+    def isfifo(self) -> bool:
+        return self.type == b"6"
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _number(field: bytes) -> int:
+    if field[:1] and field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")  # GNU base-256 for sizes over 8 GiB
+    digits = field.split(b"\0", 1)[0].strip(b" ")
+    if not digits:
+        return 0
+    try:
+        return int(digits, 8)
+    except ValueError:
+        raise TarCorrupt("invalid number in tar header") from None
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos)
+        if space < 0:
+            break
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise TarCorrupt("invalid PAX record") from None
+        if length <= 0:
+            raise TarCorrupt("invalid PAX record length")
+        record = data[space + 1 : pos + length].rstrip(b"\n")
+        key, _, value = record.partition(b"=")
+        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        pos += length
+    return out
+
+
+class TarReader:
+    """Iterate the entries of a tar stream read with `raw.read(n)` (short reads allowed)."""
+
+    def __init__(self, raw: Any, limit: int | None = None) -> None:
+        self._raw = raw
+        self._buf = b""
+        self._pos = 0
+        self._limit = limit
+        self.consumed = 0  # bytes pulled from `raw`
+        self._data_left = 0  # unread data bytes of the current entry
+        self._pad = 0
+
+    # ------------------------------------------------------------------ raw access
+
+    def _pull(self, n: int) -> bytes:
+        chunk = self._raw.read(n)
+        if chunk:
+            self.consumed += len(chunk)
+            if self._limit is not None and self.consumed > self._limit:
+                raise BudgetExceeded(f"more than {self._limit} bytes")
+        return chunk
+
+    def _take(self, n: int) -> bytes:
+        """Exactly n bytes, or fewer at the end of the stream."""
+        avail = len(self._buf) - self._pos
+        if avail >= n:
+            out = self._buf[self._pos : self._pos + n]
+            self._pos += n
+            return out
+        parts = [self._buf[self._pos :]] if avail else []
+        got = avail
+        self._buf, self._pos = b"", 0
+        while got < n:
+            chunk = self._pull(max(n - got, CHUNK))
+            if not chunk:
+                break
+            need = n - got
+            if len(chunk) > need:
+                parts.append(chunk[:need])
+                self._buf, self._pos = chunk, need
+                got = n
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def _skip(self, n: int) -> None:
+        avail = len(self._buf) - self._pos
+        if n <= avail:
+            self._pos += n
+            return
+        n -= avail
+        self._buf, self._pos = b"", 0
+        skip = getattr(self._raw, "skip", None)
+        if skip is not None:
+            # A nested uncompressed tar: let the outer reader skip, no copies.
+            self.consumed += n
+            if self._limit is not None and self.consumed > self._limit:
+                raise BudgetExceeded(f"more than {self._limit} bytes")
+            if skip(n) < n:
+                raise TarTruncated("stream ended inside an entry")
+            return
+        while n > 0:
+            chunk = self._pull(min(n, CHUNK))
+            if not chunk:
+                raise TarTruncated("stream ended inside an entry")
+            if len(chunk) > n:
+                self._buf, self._pos = chunk, n
+                return
+            n -= len(chunk)
+
+    # ------------------------------------------------------------------ entries
+
+    def read_data(self, n: int = -1) -> bytes:
+        """Read up to n bytes of the current entry's data (all of it when n < 0)."""
+        if n < 0 or n > self._data_left:
+            n = self._data_left
+        data = self._take(n)
+        if len(data) < n:
+            raise TarTruncated("stream ended inside an entry")
+        self._data_left -= n
+        return data
+
+    def _finish_entry(self) -> None:
+        if self._data_left or self._pad:
+            self._skip(self._data_left + self._pad)
+        self._data_left = self._pad = 0
+
+    def entries(self) -> Iterator[TarEntry]:
+        long_name: str | None = None
+        long_link: str | None = None
+        pax: dict[str, str] = {}
+        while True:
+            self._finish_entry()
+            header = self._take(BLOCK)
+            if not header:
+                return  # no end-of-archive blocks: accepted, as tar does
+            if len(header) < BLOCK:
+                raise TarTruncated("stream ended inside a tar header")
+            if header == ZERO_BLOCK:
+                return
+            stored = _number(header[148:156])
+            actual = sum(header) - sum(header[148:156]) + 8 * 32
+            if stored != actual:
+                raise TarCorrupt("tar header checksum mismatch (not a tar archive, or damaged)")
+            kind = header[156:157]
+            size = _number(header[124:136])
+            if kind in (b"L", b"K", b"x", b"g"):
+                if size > 1 << 20:
+                    raise TarCorrupt("oversized long-name or PAX header")
+                data = self._take(size)
+                if len(data) < size:
+                    raise TarTruncated("stream ended inside a tar header")
+                self._skip(-size % BLOCK)
+                if kind == b"L":
+                    long_name = _text(data)
+                elif kind == b"K":
+                    long_link = _text(data)
+                elif kind == b"x":
+                    pax = _pax(data)
+                continue
+            name = _text(header[0:100])
+            if header[257:263] == b"ustar\x00":
+                prefix = _text(header[345:500])
+                if prefix:
+                    name = prefix + "/" + name
+            linkname = _text(header[157:257])
+            if long_name is not None:
+                name = long_name
+            if long_link is not None:
+                linkname = long_link
+            name = pax.get("path", name)
+            linkname = pax.get("linkpath", linkname)
+            if "size" in pax:
+                try:
+                    size = int(pax["size"])
+                except ValueError:
+                    raise TarCorrupt("invalid PAX size") from None
+            long_name = long_link = None
+            pax = {}
+            if kind == b"5":
+                name = name.rstrip("/")
+            mode = _number(header[100:108]) & 0o7777
+            entry = TarEntry(name, linkname, size, mode, kind)
+            if kind in _DATA_TYPES or kind not in _KNOWN_TYPES:
+                self._data_left = size
+                self._pad = -size % BLOCK
+            yield entry
+
+
+class EntryData:
+    """The data of the current entry as a file-like object (for a nested tar or gzip)."""
+
+    def __init__(self, reader: TarReader) -> None:
+        self._reader = reader
+
+    def read(self, n: int = -1) -> bytes:
+        return self._reader.read_data(CHUNK if n is None or n < 0 else n)
+
+    def readable(self) -> bool:
+        return True
+
+    def skip(self, n: int) -> int:
+        """Skip n bytes of the entry's data; returns how many could be skipped."""
+        r = self._reader
+        n = min(n, r._data_left)
+        r._skip(n)
+        r._data_left -= n
+        return n
+
+    def peek(self, n: int) -> bytes:
+        """The first bytes, kept for the next read (used to sniff compression once)."""
+        r = self._reader
+        head = r.read_data(n)
+        r._buf = head + r._buf[r._pos :]
+        r._pos = 0
+        r._data_left += len(head)
+        return head
