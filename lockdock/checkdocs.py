@@ -592,9 +592,11 @@ DOCS: dict[str, CheckDoc] = {
             "--memory-swap 512m --cpus 1 --pids-limit 200 NAME`."
         ),
         fix_safety=(
-            "Changes behaviour. The compose fix adds `deploy.resources.limits` and "
-            "`pids_limit`; for a container, `docker update` with limits sized from observed "
-            "usage. A limit that is too tight gets the process killed or throttled."
+            "Changes behaviour. The compose fix adds the missing limits with starting values "
+            "(512M memory, 1.0 CPU, 256 PIDs) under `deploy.resources.limits` and "
+            "`pids_limit`, to be tuned to real usage; for a running container it proposes "
+            "`docker update` with limits sized from what `docker stats` shows, with "
+            "headroom. A limit that is too tight gets the process killed or throttled."
         ),
     ),
     "container.no-new-privileges": CheckDoc(
