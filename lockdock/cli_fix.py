@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockdock.model import Applicability, Finding, Fix
+from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.text import safe, sanitize
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -91,7 +91,12 @@ def run_fix(args: argparse.Namespace) -> int:
     offers = _offers(result, select)
     wanted: list[_Offer] = []
     unsafe_left: list[_Offer] = []
+    host_left: list[_Offer] = []
     for o in offers:
+        if o.finding.target.kind == TargetKind.HOST and args.daemon_json is None and not select:
+            # The daemon's config is the machine's, not the project's: only on request.
+            host_left.append(o)
+            continue
         if o.fix.applicability != Applicability.SAFE and not args.unsafe:
             unsafe_left.append(o)
             continue
@@ -115,6 +120,7 @@ def run_fix(args: argparse.Namespace) -> int:
         for p in preview.problems:
             print(f"  cannot preview: {p}", file=info)
         _print_unsafe(unsafe_left, info)
+        _print_host(host_left, info)
         return EXIT_REFUSED if preview.problems else EXIT_OK
 
     report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
@@ -140,10 +146,23 @@ def run_fix(args: argparse.Namespace) -> int:
     for w in report.warnings:
         print(f"  warning: {sanitize(w)}", file=out)
     _print_unsafe(unsafe_left, out)
+    _print_host(host_left, out)
     if report.applied:
         print("  undo with: lockdock undo", file=out)
     refused = report.errors or any(s.refused for s in report.skipped)
     return EXIT_REFUSED if refused else EXIT_OK
+
+
+def _print_host(host_left: list[_Offer], out: Any) -> None:
+    if not host_left:
+        return
+    print(
+        f"  {len(host_left)} Docker daemon fix(es) not included (they change the machine's daemon.json; "
+        "use --daemon-json PATH or --check ID):",
+        file=out,
+    )
+    for o in host_left:
+        print(f"    {o.label()}", file=out)
 
 
 def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:

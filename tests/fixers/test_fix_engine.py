@@ -112,3 +112,14 @@ def test_bind_mounted_file_warns_about_old_inode(docker_api: Any, busybox_image:
         assert len(warnings) == 1 and "keeps the old file" in warnings[0]
     finally:
         docker_api.remove_container(c["Id"], force=True)
+
+
+def test_machine_daemon_json_not_touched_unless_asked(docker_api: Any, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx:1.25.3\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "lockdock", "fix", "."], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    assert "daemon.json" not in r.stdout  # no diff of the machine's daemon config
+    if "Docker daemon fix(es) not included" in r.stderr:
+        assert "--daemon-json" in r.stderr
