@@ -137,9 +137,12 @@ DOCS: dict[str, CheckDoc] = {
         what=(
             "Checks where each image comes from: Dockerfile FROM, compose `image:`, the "
             "repository name of a local image and the image of a container. Docker Official "
-            "Images, verified publishers and registries listed under `trusted-registries` "
-            "in `.lockdock.toml` pass; images from any other account or registry are "
-            "reported."
+            "Images, well-known publishers (a built-in list of Docker Hub namespaces and "
+            "vendor registries such as mcr.microsoft.com, gcr.io/distroless and "
+            "cgr.dev/chainguard) and registries listed under `trusted-registries` in "
+            "`.lockdock.toml` pass; images from any other account or registry are reported. "
+            "Docker Hub's verified-publisher badge cannot be looked up offline, so add "
+            "publishers you trust to the config."
         ),
         why=(
             "Anyone can publish under a personal namespace on a public registry. Typosquatted "
