@@ -33,4 +33,9 @@ def host(discovery: Discovery, ctx: ScanContext) -> Iterator[HostSubject]:
 def containers(discovery: Discovery, ctx: ScanContext) -> Iterator[ContainerSubject]:
     if ctx.engine is None:
         return
+    if ctx.images:
+        # `--image REF`: only the containers that run those images.
+        wanted = {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
+        yield from (c for c in iter_containers(ctx) if c.image_id in wanted)
+        return
     yield from iter_containers(ctx)

@@ -221,3 +221,22 @@ def test_end_to_end_daemon_json_without_engine(tmp_path, run_lockdock):
     assert live and live[0]["location"]["path"] == "daemon.json" and live[0]["location"]["line"] == 1
     assert live[0]["fix"] == {"title": 'daemon.json: "live-restore": true', "applicability": "safe"}
     assert not [f for f in host if f["check"] == "network.icc"]
+
+
+@pytest.mark.engine
+def test_live_engine_settings_from_docker_info(docker_api, tmp_path, monkeypatch):
+    """Without --daemon-json the daemon's own report counts, and a missing file gets a NewFile fix."""
+    from lockdock.engine.connect import connect
+
+    registry.load_plugins()
+    monkeypatch.setenv("DOCKER_CONTENT_TRUST", "1")
+    ctx = ScanContext(cwd=tmp_path, engine=connect())
+    host = collect(ctx, audit_root=tmp_path, docker_config=tmp_path / "none.json")
+    assert host.info is not None and host.target.name == ctx.engine.endpoint
+    assert host.dockerd_args is not None  # the running dockerd was found in /proc
+    findings = analyze_subject(host, ctx).findings
+    live = [f for f in findings if f.check == "runtime.live-restore"]
+    assert bool(live) != bool(ctx.engine.info.get("LiveRestoreEnabled"))
+    if live and not host.daemon.exists and not host.flag_for("live-restore"):
+        (change,) = live[0].fix.changes
+        assert isinstance(change, NewFile) and change.path == "/etc/docker/daemon.json"
