@@ -593,6 +593,10 @@ def apply_fixes(
     return report
 
 
+def _paths(fix: Fix) -> list[str]:
+    return [c.path for c in fix.changes if isinstance(c, FileEdit | NewFile | ModeChange)]
+
+
 def _engine_only(fix: Fix) -> bool:
     return all(isinstance(c, EngineAction) for c in fix.changes)
 
@@ -600,17 +604,21 @@ def _engine_only(fix: Fix) -> bool:
 def _recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
     """Fresh fixes, from the rescan, for the findings whose fixes had to wait.
 
-    Only a fix of the same check with the same title counts: a deferred ignore fix must
-    never turn into the check's real fix.
+    Only a fix of the same check, with the same title, touching the same files counts: a
+    deferred ignore fix must never turn into the check's real fix, nor move elsewhere.
     """
-    want = Counter((f.check, f.title) for f in deferred)
+
+    def files(fix: Fix) -> frozenset[str]:
+        return frozenset(os.path.abspath(p) for p in _paths(fix))
+
+    want = Counter((f.check, f.title, files(f)) for f in deferred)
     out: list[tuple[Finding, Fix]] = []
     for tr in result.targets.values():
         for f in tr.active:
             fix = f.fix
             if fix is None or not fix.changes:
                 continue
-            key = (fix.check or f.check, fix.title)
+            key = (fix.check or f.check, fix.title, files(fix))
             if want.get(key, 0) > 0:
                 out.append((f, fix))
                 want[key] -= 1
