@@ -146,13 +146,13 @@ def _scan(root: Path) -> tuple[list, list]:
     return active, errors
 
 
-def _safe_fixes(active: list) -> list[tuple[str, TargetKind, Fix]]:
+def _safe_fixes(active: list) -> list[tuple[str, TargetKind, Fix, str]]:
     out = []
     for f in active:
         fix = f.fix
         if fix is None or fix.applicability != Applicability.SAFE or not fix.changes:
             continue
-        out.append((f.check, f.target.kind, fix))
+        out.append((f.check, f.target.kind, fix, f.target.key))
     return out
 
 
@@ -183,13 +183,20 @@ def check_project(spec: dict[str, object], in_hypothesis: bool = True) -> int:
             w_active, _ = _scan(work)
             w_fixes = _safe_fixes(w_active)
             assert len(w_fixes) == len(offered)
-            check, kind, fix = w_fixes[i]
+            check, kind, fix, target_key = w_fixes[i]
             report = apply_fixes([fix], ScanContext(cwd=work, use_engine=False), root=work)
             assert report.errors == [], f"{check} ({fix.title}): {report.errors}"
             assert report.applied == [fix], f"{check} ({fix.title}): {[s.reason for s in report.skipped]}"
             after, after_errors = _scan(work)
             assert after_errors == [], f"{check}: {[e.message for e in after_errors]}"
             assert len(after) < len(w_active), f"{check} ({fix.title}) did not reduce findings"
+            # Idempotent: on the fixed file the same fix is not offered again.
+            again = [
+                f for f in after
+                if f.check == check and f.target.key == target_key and f.fix is not None
+                and f.fix.title == fix.title and f.fix.changes
+            ]
+            assert again == [], f"{check} ({fix.title}) is offered again after it was applied"
             _validate_compose(work / "compose.yaml")
             exercised += 1
             EXERCISED[f"{kind.value}:{check}"] += 1
