@@ -337,7 +337,11 @@ def _write_all(
     stamps: dict[str, writer.Stamp],
     entry: journal.Entry,
 ) -> None:
-    """Write every merged file edit, new file and mode change; journal each as it lands."""
+    """Write every merged file edit, new file and mode change; journal each as it lands.
+
+    The journal entry is saved after every change, so an interrupted run (Ctrl-C, kill)
+    can still be taken back with `lockdock undo`.
+    """
     for path, fe in sorted(batch.files.items()):
         p = roots.abs(path)
         root = roots.root_of(path)
@@ -350,6 +354,7 @@ def _write_all(
         entry.files.append(
             journal.FileRecord(res.real, res.written_sha256, res.original, res.mode, res.uid, res.gid)
         )
+        journal.save(entry)
     for fix in batch.fixes:
         for c in fix.changes:
             if isinstance(c, NewFile):
@@ -360,6 +365,7 @@ def _write_all(
                 )
                 entry.dirs += res.created_dirs
                 entry.files.append(journal.FileRecord(res.real, res.written_sha256, None, res.mode))
+                journal.save(entry)
             elif isinstance(c, ModeChange):
                 root = roots.root_of(c.path)
                 assert root is not None
@@ -367,6 +373,7 @@ def _write_all(
                     roots.abs(c.path), c.old_mode, c.new_mode, root=root, expected_sha256=c.expected_sha256
                 )
                 entry.modes.append(journal.ModeRecord(res.real, c.old_mode, c.new_mode, res.written_sha256))
+                journal.save(entry)
 
 
 @dataclass
@@ -406,6 +413,7 @@ class _Plan:
                         entry.engine.append(
                             journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
                         )
+                        journal.save(entry)
                         update_container_verified(self.ctx.engine, c.object_id, c.new)
         except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
             out.write_error = safe(exc, 300)
@@ -415,6 +423,7 @@ class _Plan:
         if out.write_error is not None or out.problems:
             try:
                 journal.restore(entry, self.ctx.engine)
+                journal.discard(entry)
             except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
                 journal.save(entry)
                 report.errors.append(
@@ -443,6 +452,7 @@ def _accumulate(plan: _Plan, fixes: list[Fix], problems: list[str], report: Appl
         if last is not None and last.entry is not None:
             try:
                 journal.restore(last.entry, plan.ctx.engine)
+                journal.discard(last.entry)
             except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
                 journal.save(last.entry)
                 report.errors.append(f"rollback failed: {safe(exc, 300)}; see lockdock undo")

@@ -180,6 +180,8 @@ def last() -> tuple[Path, Entry] | None:
 
 def discard(entry: Entry) -> None:
     """Forget an entry (it was rolled back or undone)."""
+    if not entry.id:
+        return
     with contextlib.suppress(FileNotFoundError):
         os.unlink(journal_dir() / f"{entry.id}.json")
 

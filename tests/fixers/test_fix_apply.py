@@ -351,3 +351,43 @@ def test_fix_diff_output_is_a_patch_git_and_patch_accept(tmp_path: Path) -> None
     assert check.returncode == 0, check.stderr
     dry = subprocess.run(["patch", "-p1", "--dry-run", "-i", str(tmp_path / "fix.diff")], cwd=root, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stdout + dry.stderr
+
+
+def test_interrupted_during_verification_is_undoable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _project(tmp_path)
+    fixes = _fixes(root, "secrets.gitignore")
+    import lockdock.fixers.apply as apply_mod
+
+    real_rescan = apply_mod._rescan
+    calls = []
+
+    def rescan_then_ctrl_c(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:  # the verification scan, after the write
+            raise KeyboardInterrupt
+        return real_rescan(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(apply_mod, "_rescan", rescan_then_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            apply_fixes(fixes, _ctx(root), root=root)
+    assert (root / ".gitignore").read_bytes() != GITIGNORE  # written, then interrupted
+    assert len(journal.entries()) == 1
+    journal.undo_last()
+    assert (root / ".gitignore").read_bytes() == GITIGNORE
+
+
+def test_rolled_back_attempts_leave_no_journal_entry(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    tf = read_text(root / ".gitignore")
+    useless = Fix(
+        "adds a comment only",
+        Applicability.SAFE,
+        [FileEdit(str(root / ".gitignore"), [TextEdit(0, 0, "# hi\r\n")], tf.sha256)],
+        check="secrets.gitignore",
+    )
+    good = _fixes(root, "secrets.file-permissions")
+    report = apply_fixes([useless, *good], _ctx(root), root=root)
+    assert [f.title for f in report.applied] == [f.title for f in good]
+    assert len(journal.entries()) == 1
+    assert journal.load(journal.entries()[0]).titles == [f.title for f in good]

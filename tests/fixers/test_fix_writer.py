@@ -209,10 +209,10 @@ def test_disk_full_or_io_error_leaves_original(tmp_path: Path, monkeypatch: pyte
     def boom(*_a: object, **_k: object) -> int:
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(writer.os, fail_in, boom)
-    with pytest.raises(writer.WriteFailed, match="disk full" if fail_in == "write" else "I/O error"):
-        writer.write_file(p, b"x" * 100_000, root=tmp_path, expected_sha256=sha256_bytes(ORIGINAL))
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(writer.os, fail_in, boom)
+        with pytest.raises(writer.WriteFailed, match="disk full" if fail_in == "write" else "I/O error"):
+            writer.write_file(p, b"x" * 100_000, root=tmp_path, expected_sha256=sha256_bytes(ORIGINAL))
     assert p.read_bytes() == ORIGINAL
     assert _temps(tmp_path) == []
 
@@ -430,10 +430,10 @@ def test_ctrl_c_mid_write_leaves_original_and_no_temp(tmp_path: Path, monkeypatc
     def interrupted(*_a: object, **_k: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(writer.os, where, interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        writer.write_file(p, b"new\n", root=tmp_path, expected_sha256=sha256_bytes(ORIGINAL))
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(writer.os, where, interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            writer.write_file(p, b"new\n", root=tmp_path, expected_sha256=sha256_bytes(ORIGINAL))
     assert p.read_bytes() == ORIGINAL
     assert _temps(tmp_path) == []
 
@@ -452,8 +452,8 @@ def test_new_file_failure_removes_directories_it_made(tmp_path: Path, monkeypatc
     def full(*_a: object, **_k: object) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(writer.os, "write", full)
-    with pytest.raises(writer.WriteFailed, match="disk full"):
-        writer.create_file(tmp_path / "a" / "b.txt", b"x", root=tmp_path, make_parents=True)
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(writer.os, "write", full)
+        with pytest.raises(writer.WriteFailed, match="disk full"):
+            writer.create_file(tmp_path / "a" / "b.txt", b"x", root=tmp_path, make_parents=True)
     assert os.listdir(tmp_path) == []
