@@ -391,3 +391,24 @@ def test_rolled_back_attempts_leave_no_journal_entry(tmp_path: Path) -> None:
     assert [f.title for f in report.applied] == [f.title for f in good]
     assert len(journal.entries()) == 1
     assert journal.load(journal.entries()[0]).titles == [f.title for f in good]
+
+
+def test_symlink_inside_root_previewed_with_real_path_and_written_once(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    real = root / "config" / "gitignore.txt"
+    real.parent.mkdir()
+    (root / ".gitignore").rename(real)
+    (root / ".gitignore").symlink_to("config/gitignore.txt")
+    tf = read_text(real)
+    fix = Fix(
+        "append",
+        Applicability.SAFE,
+        [FileEdit(str(root / ".gitignore"), [TextEdit(len(tf.text), len(tf.text), "\r\n.env\r\nsecrets/\r\n*.key\r\n*.pem")], tf.sha256)],
+        check="secrets.gitignore",
+    )
+    out = build_preview([fix], root).text
+    assert f"writes go to {real}" in out
+    report = apply_fixes([fix], _ctx(root), root=root)
+    assert report.errors == [] and report.applied == [fix]
+    assert (root / ".gitignore").is_symlink()
+    assert real.read_bytes().endswith(b"\r\n*.pem")
