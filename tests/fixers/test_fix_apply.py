@@ -412,3 +412,32 @@ def test_symlink_inside_root_previewed_with_real_path_and_written_once(tmp_path:
     assert report.errors == [] and report.applied == [fix]
     assert (root / ".gitignore").is_symlink()
     assert real.read_bytes().endswith(b"\r\n*.pem")
+
+
+def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
+    from lockdock import registry
+    from lockdock.fixers.apply import materialize
+    from lockdock.model import Finding, Target, TargetKind
+    from lockdock.registry import Fixer
+
+    target = Target(TargetKind.CONTAINER, "web", None, "container:abc")
+    finding = Finding("container.resource-limits", target, "no limits")
+    computed = Fix("Limit memory to 300M", Applicability.SAFE, [ModeChange(str(tmp_path / "x"), 0o644, 0o600)])
+    calls: list[str] = []
+
+    def measure(f, subject, ctx):  # type: ignore[no-untyped-def]
+        calls.append(f.check)
+        return computed
+
+    fx = Fixer("container.resource-limits", (TargetKind.CONTAINER,), measure, "Limit", Applicability.SAFE, True, "t.measure")
+    registry.FIXERS.insert(0, fx)
+    try:
+        stub = Fix("Limit", Applicability.SAFE, [], check=finding.check, note="lazy")
+        report = apply_fixes([stub], _ctx(tmp_path), root=tmp_path)
+        assert report.applied == [] and "not computed yet" in report.skipped[0].reason
+        assert calls == []
+        got = materialize(finding, None, _ctx(tmp_path))
+        assert got is computed and finding.fix is computed and calls == ["container.resource-limits"]
+        assert got.check == "container.resource-limits"
+    finally:
+        registry.FIXERS.remove(fx)

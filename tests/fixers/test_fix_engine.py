@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -123,3 +124,48 @@ def test_machine_daemon_json_not_touched_unless_asked(docker_api: Any, tmp_path:
     assert "daemon.json" not in r.stdout  # no diff of the machine's daemon config
     if "Docker daemon fix(es) not included" in r.stderr:
         assert "--daemon-json" in r.stderr
+
+
+def _container_findings(tmp_path: Path, name: str) -> tuple[ScanContext, list[Any], Any]:
+    from lockdock.scan import scan
+
+    ctx = ScanContext(cwd=tmp_path)
+    result = scan([tmp_path], ctx)
+    for tr in result.targets.values():
+        if tr.target.kind.value == "container" and tr.target.name == name:
+            return ctx, tr.active, tr.subject
+    raise AssertionError(f"container {name} not scanned: {[t.target.name for t in result.targets.values()]}")
+
+
+def test_registered_container_fixes_through_engine_then_undo(docker_api: Any, busybox_image: str, tmp_path: Path) -> None:
+    """The engine fixers (restart policy; lazily measured limits) applied and undone."""
+    from lockdock.fixers.apply import materialize
+
+    name = f"lockdock-fixtest-{os.getpid()}"
+    c = docker_api.create_container(busybox_image, command=["/bin/sleep", "600"], labels=LABEL, name=name)
+    try:
+        docker_api.start(c["Id"])
+        ctx, findings, subject = _container_findings(tmp_path, name)
+        by_check = {f.check: f for f in findings}
+        restart = by_check["runtime.restart-policy"].fix
+        assert restart is not None and restart.changes
+        limits_finding = by_check["container.resource-limits"]
+        assert limits_finding.fix is not None and limits_finding.fix.note == "lazy"
+        limits = materialize(limits_finding, subject, ctx)
+        assert limits is not None and isinstance(limits.changes[0], EngineAction)
+
+        report = apply_fixes([restart, limits], ctx, root=tmp_path, allow_unsafe=True)
+        assert report.errors == [] and len(report.applied) == 2, report
+        hc = _hc(docker_api, c["Id"])
+        assert hc["RestartPolicy"]["Name"] == "unless-stopped"
+        assert hc["Memory"] == limits.changes[0].new["Memory"] and hc["PidsLimit"] > 0
+        assert any("cannot remove" in w for w in report.warnings)  # honest about undo limits
+
+        r = subprocess.run([sys.executable, "-m", "lockdock", "undo"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        hc = _hc(docker_api, c["Id"])
+        assert hc["RestartPolicy"]["Name"] in ("", "no")
+        assert hc["PidsLimit"] in (None, 0, -1)
+        assert "cannot be reset to unlimited" in r.stdout
+    finally:
+        docker_api.remove_container(c["Id"], force=True)
