@@ -4,8 +4,9 @@ Generates a legacy-layout image archive (22 layers, ~1.05 GiB, thousands of smal
 plus large ones, with a planted secret file, setuid binary and apt lists), loads it with
 `docker load`, then in the same run times, with `/usr/bin/time -v` for peak memory:
 
-- lockdock: a fresh process, empty cache directory, image subject + every image check
-  (reads the whole `docker save` stream);
+- lockdock: a fresh process, empty cache directory, image subject + every image check,
+  once with its default layer source (the local overlay2 layer store when readable) and
+  once forced to the `docker save` stream (LOCKDOCK_LAYER_SOURCE=save);
 - dive: `dive --ci --source docker` with permissive thresholds (so it analyses and exits).
 
 Prints both wall times, the ratio and both peak RSS values, then removes the image. Not a test.
@@ -175,33 +176,38 @@ def main() -> int:
         subprocess.run(f"docker save {TAG} > /dev/null", shell=True, check=True, timeout=1800)
         dive_cmd = ["dive", "--ci", "--source", "docker", "--lowestEfficiency", "0",
                     "--highestUserWastedPercent", "1", "--highestWastedBytes", "disabled", TAG]
-        runs: dict[str, list[tuple[float, int]]] = {"lockdock": [], "dive": []}
+        tools = ["lockdock", "lockdock-save", "dive"]
+        runs: dict[str, list[tuple[float, int]]] = {t: [] for t in tools}
         for rnd in range(args.rounds):
-            order = ["lockdock", "dive"] if rnd % 2 == 0 else ["dive", "lockdock"]
-            for tool in order:
-                if tool == "lockdock":
-                    # A fresh cache directory every time: the whole save stream is read.
-                    env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache{rnd}")}
+            for tool in tools if rnd % 2 == 0 else tools[::-1]:
+                if tool.startswith("lockdock"):
+                    # A fresh cache directory every time: every layer is read.
+                    env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache-{tool}-{rnd}")}
+                    if tool == "lockdock-save":
+                        env["LOCKDOCK_LAYER_SOURCE"] = "save"
                     wall, rss, proc = timed([sys.executable, "-c", DRIVER, TAG], env)
                     if proc.returncode != 0:
                         print(proc.stderr[-3000:], file=sys.stderr)
                         return 1
                     findings, inner = proc.stdout.split()
-                    print(f"round {rnd} lockdock: {wall:7.2f}s wall ({inner}s in the analysis), "
+                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall ({inner}s in the analysis), "
                           f"peak RSS {rss / 1024:6.1f} MiB, {findings} findings")
                 else:
                     wall, rss, proc = timed(dive_cmd, {**os.environ, "CI": "true"})
-                    print(f"round {rnd} dive    : {wall:7.2f}s wall, peak RSS {rss / 1024:6.1f} MiB, exit {proc.returncode}")
+                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall, peak RSS {rss / 1024:6.1f} MiB, exit {proc.returncode}")
                     if proc.returncode != 0:
                         print(proc.stdout[-500:], file=sys.stderr)
                 runs[tool].append((wall, rss))
-        lw = statistics.median(w for w, _ in runs["lockdock"])
+        if args.rounds == 0:
+            return 0
         dw = statistics.median(w for w, _ in runs["dive"])
-        lrss = max(r for _, r in runs["lockdock"])
         drss = max(r for _, r in runs["dive"])
-        print(f"median wall: lockdock {lw:.2f}s, dive {dw:.2f}s -> dive/lockdock = {dw / lw:.2f}x")
-        print(f"peak RSS: lockdock {lrss / 1024:.1f} MiB ({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB), "
-              f"dive {drss / 1024:.1f} MiB")
+        print(f"dive: median {dw:.2f}s, peak RSS {drss / 1024:.1f} MiB")
+        for tool in tools[:2]:
+            lw = statistics.median(w for w, _ in runs[tool])
+            lrss = max(r for _, r in runs[tool])
+            print(f"{tool}: median {lw:.2f}s (dive/{tool} = {dw / lw:.2f}x), peak RSS {lrss / 1024:.1f} MiB "
+                  f"({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB)")
         return 0
     finally:
         if not args.keep_image:

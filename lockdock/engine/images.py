@@ -357,6 +357,9 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
         return cached, True
     if ctx.engine is None:
         return None, False
+    from_dirs = _contents_from_layer_dirs(subject, ctx)
+    if from_dirs is not None:
+        return from_dirs, False
     try:
         stream = ctx.engine.api.get_image(subject.id)
         archive = read_save(stream, budgets_from_env())
@@ -387,6 +390,28 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
     elif archive.error is None and any(lf is None for lf in layers):
         contents.error = "docker save stream lacks some layers: partial result"
     return contents, False
+
+
+def _contents_from_layer_dirs(subject: ImageSubject, ctx: ScanContext) -> ImageContents | None:
+    """The fast path: a local overlay2 engine's unpacked layers (None: use docker save)."""
+    from lockdock.engine.graphdriver import config_history, layer_dirs, scan_dir
+
+    assert ctx.engine is not None
+    dirs = layer_dirs(subject.inspect, ctx.engine.endpoint)
+    if dirs is None:
+        return None
+    budgets = budgets_from_env()
+    layers: list[LayerFacts | None] = []
+    for i, d in enumerate(dirs):
+        facts = scan_dir(d, f"layer {i}", budgets)
+        if facts.stopped and "could not be read" in facts.stopped:
+            return None
+        layers.append(facts)
+    info = ctx.engine.info if isinstance(ctx.engine.info, dict) else {}
+    flags = config_history(str(info.get("DockerRootDir") or "/var/lib/docker"), subject.id)
+    contents = ImageContents(layers, flags)
+    write_cache(subject.id, contents)
+    return contents
 
 
 # --------------------------------------------------------------------------- inventory

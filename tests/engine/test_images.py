@@ -18,9 +18,15 @@ from .images_fixture import ENV_PASSWORD, GH_TOKEN, hardened_image, history_heav
 pytestmark = pytest.mark.engine
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True, params=["save", "auto"])
+def layer_source(request, tmp_path, monkeypatch) -> str:
+    """Every test runs twice: layers from `docker save`, and from the local layer store."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    if request.param == "save":
+        monkeypatch.setenv("LOCKDOCK_LAYER_SOURCE", "save")
+    else:
+        monkeypatch.delenv("LOCKDOCK_LAYER_SOURCE", raising=False)
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +109,11 @@ def test_hardened_image_passes(loaded, tmp_path):
     assert [e for e in ctx.errors if e.kind == "error"] == []
 
 
-def test_second_scan_reads_no_layer(loaded, tmp_path, monkeypatch):
+def test_second_scan_reads_no_layer(loaded, tmp_path, monkeypatch, layer_source):
     subject, first, _ctx = scan_image(loaded["risky"], tmp_path)
     assert subject.from_cache is False
+    kinds = {lf.compression for lf in subject.contents.layers}
+    assert kinds == ({"none"} if layer_source == "save" else {"directory"})
 
     def boom(*a, **k):
         raise AssertionError("layers read again")
@@ -113,6 +121,7 @@ def test_second_scan_reads_no_layer(loaded, tmp_path, monkeypatch):
     import docker
 
     monkeypatch.setattr(docker.APIClient, "get_image", boom)
+    monkeypatch.setattr("lockdock.engine.graphdriver.scan_dir", boom)
     subject2, second, _ctx2 = scan_image(loaded["risky"], tmp_path)
     assert subject2.from_cache is True
     assert sorted(f.message for f in first) == sorted(f.message for f in second)
