@@ -172,6 +172,14 @@ def _pip_sub(name: str, args: list[str]) -> int | None:
 
 
 def installs_in(inst: Instruction) -> list[Install]:
+    """Package-manager install commands of a RUN (computed once per instruction)."""
+    cached = inst.cache.get("installs")
+    if cached is None:
+        cached = inst.cache["installs"] = _installs_in(inst)
+    return cached
+
+
+def _installs_in(inst: Instruction) -> list[Install]:
     out: list[Install] = []
     for script in run_scripts(inst):
         for cmd in script.commands:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lockdock.dockerfile.gosyntax import go_quote, go_quote_list
 from lockdock.files import TextFile
@@ -64,6 +65,8 @@ class Instruction:
     # (index in `original`, offset in the file, length): where each piece came from.
     segments: list[tuple[int, int, int]] = field(default_factory=list, repr=False)
     comments: list[str] = field(default_factory=list, repr=False)
+    # Derived data computed on demand (shell scripts of a RUN); never part of equality.
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def dump(self) -> str:
         """BuildKit's S-expression form (without the outer parentheses)."""

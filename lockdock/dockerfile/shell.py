@@ -16,6 +16,7 @@ from lockdock.dockerfile.model import Instruction
 
 _OPERATORS = ("&&", "||", ";;", "|&", ";", "|", "&", "\n", "(", ")")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_PLAIN = re.compile(r"[^ \t\r\n\\'\"$`&|;()#]+")
 _HEREDOC_REDIRECT = re.compile(r"^\d*<<-?")
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
 WRAPPERS = frozenset({"sudo", "env", "exec", "nohup", "time", "nice", "xargs", "command", "then", "do", "else", "if", "!"})
@@ -34,6 +35,7 @@ class Command:
     words: list[Word]
     op_before: str = ""  # the operator that led here ("&&", "|", ";", ...)
     op_after: str = ""
+    _program: tuple[str, list[str], int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def argv(self) -> list[str]:
@@ -56,6 +58,11 @@ class Command:
 
     def program(self) -> tuple[str, list[str], int]:
         """(program basename, its arguments, index of the program word) past sudo/env wrappers."""
+        if self._program is None:
+            self._program = self._find_program()
+        return self._program
+
+    def _find_program(self) -> tuple[str, list[str], int]:
         words = self.words
         i = 0
         while i < len(words) and _ASSIGNMENT.match(words[i].value):
@@ -118,7 +125,15 @@ def split_commands(text: str) -> list[Command]:
             op_before = op
         words = []
 
+    plain = _PLAIN.match
     while i < n:
+        m = plain(text, i)
+        if m is not None:
+            if start < 0:
+                start = i
+            buf.append(m.group())
+            i = m.end()
+            continue
         ch = text[i]
         if ch in " \t\r":
             end_word(i)
@@ -215,7 +230,17 @@ def _matching_paren(text: str, i: int) -> int:
 
 
 def run_scripts(inst: Instruction) -> list[Script]:
-    """The shell scripts a RUN executes: its command line, and heredoc bodies run by a shell."""
+    """The shell scripts a RUN executes: its command line, and heredoc bodies run by a shell.
+
+    Computed once per instruction: every analyzer and fixer asks for them.
+    """
+    cached = inst.cache.get("scripts")
+    if cached is None:
+        cached = inst.cache["scripts"] = _run_scripts(inst)
+    return cached
+
+
+def _run_scripts(inst: Instruction) -> list[Script]:
     if inst.cmd != "run":
         return []
     if inst.json:
