@@ -21,7 +21,7 @@ from lockdock.fixers import journal, writer
 
 from lockdock import registry
 from lockdock.context import ScanContext
-from lockdock.files import FileProblem, read_text, within
+from lockdock.files import FileProblem, read_text, sha256_bytes, within
 from lockdock.model import (
     Applicability,
     EngineAction,
@@ -350,30 +350,43 @@ def _write_all(
         if fe.expected_sha256 and tf.sha256 != fe.expected_sha256:
             raise writer.StaleFile(f"{safe(path)}: changed since preview (content differs)")
         _text, data, _ = edits_mod.render(tf, fe.edits)
-        res = writer.write_file(p, data, root=root, expected_sha256=tf.sha256, stamp=stamps.get(str(p)))
+        real, _via = writer.resolve_target(p, root)
+        st = os.stat(real)
+        # Written ahead: a run killed right after the rename can still be undone.
         entry.files.append(
-            journal.FileRecord(res.real, res.written_sha256, res.original, res.mode, res.uid, res.gid)
+            journal.FileRecord(
+                str(real), sha256_bytes(data), tf.raw, st.st_mode & 0o7777, st.st_uid, st.st_gid
+            )
         )
         journal.save(entry)
+        writer.write_file(p, data, root=root, expected_sha256=tf.sha256, stamp=stamps.get(str(p)))
     for fix in batch.fixes:
         for c in fix.changes:
             if isinstance(c, NewFile):
                 root = roots.root_of(c.path)
                 assert root is not None
-                res = writer.create_file(
-                    roots.abs(c.path), c.content.encode("utf-8"), root=root, mode=c.mode, make_parents=True
-                )
+                data = c.content.encode("utf-8")
+                entry.files.append(journal.FileRecord(str(roots.abs(c.path)), sha256_bytes(data), None, c.mode))
+                journal.save(entry)
+                try:
+                    res = writer.create_file(roots.abs(c.path), data, root=root, mode=c.mode, make_parents=True)
+                except BaseException:
+                    entry.files.pop()  # not created: whatever is there now is not ours
+                    journal.save(entry)
+                    raise
                 entry.dirs += res.created_dirs
-                entry.files.append(journal.FileRecord(res.real, res.written_sha256, None, res.mode))
                 journal.save(entry)
             elif isinstance(c, ModeChange):
                 root = roots.root_of(c.path)
                 assert root is not None
-                res = writer.change_mode(
+                real, _via, raw, _st = writer.check_existing(
+                    roots.abs(c.path), root, c.expected_sha256, need_write=False
+                )
+                entry.modes.append(journal.ModeRecord(str(real), c.old_mode, c.new_mode, sha256_bytes(raw)))
+                journal.save(entry)
+                writer.change_mode(
                     roots.abs(c.path), c.old_mode, c.new_mode, root=root, expected_sha256=c.expected_sha256
                 )
-                entry.modes.append(journal.ModeRecord(res.real, c.old_mode, c.new_mode, res.written_sha256))
-                journal.save(entry)
 
 
 @dataclass

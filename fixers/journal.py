@@ -194,38 +194,62 @@ def _current_sha(path: str) -> str | None:
     return sha256_bytes(raw)
 
 
+def _file_state(f: FileRecord) -> str:
+    """"written" (lockdock's bytes are there), "untouched" (the write never happened:
+    the journal is written ahead of every change), or "changed" (someone edited it)."""
+    cur = _current_sha(f.path)
+    if f.original is None:
+        if not os.path.lexists(f.path):
+            return "untouched"
+        return "written" if cur == f.written_sha256 else "changed"
+    if cur == f.written_sha256:
+        return "written"
+    if cur is not None and cur == sha256_bytes(f.original):
+        return "untouched"
+    return "changed"
+
+
+def _mode_state(m: ModeRecord) -> str:
+    try:
+        mode = os.stat(m.path).st_mode & 0o7777
+    except OSError:
+        return "changed"
+    if _current_sha(m.path) != m.sha256:
+        return "changed"
+    if mode == m.new_mode:
+        return "written"
+    return "untouched" if mode == m.old_mode else "changed"
+
+
 def check_restorable(entry: Entry) -> None:
     """Refuse before touching anything when any file is not what lockdock left there."""
     for f in entry.files:
-        if _current_sha(f.path) != f.written_sha256:
+        if _file_state(f) == "changed":
             raise UndoRefused(
                 f"{safe(f.path)}: changed since lockdock wrote it; undo refused "
                 "(the file is not what lockdock wrote)"
             )
     for m in entry.modes:
-        if _current_sha(m.path) != m.sha256:
+        if _mode_state(m) == "changed":
             raise UndoRefused(f"{safe(m.path)}: changed since lockdock changed its mode; undo refused")
-        try:
-            mode = os.stat(m.path).st_mode & 0o7777
-        except OSError as exc:
-            raise UndoRefused(f"{safe(m.path)}: {safe(exc)}") from None
-        if mode != m.new_mode:
-            raise UndoRefused(
-                f"{safe(m.path)}: mode is {mode:04o}, lockdock set {m.new_mode:04o}; undo refused"
-            )
 
 
 def restore(entry: Entry, engine: Any = None) -> list[str]:
     """Put back everything `entry` changed; returns what was done (one line each).
 
     Files are restored in reverse order of writing; engine values are set back through
-    `docker update` and verified by inspecting the container.
+    `docker update` and verified by inspecting the container. Changes the journal
+    announced but that never happened (an interrupted run) are skipped.
     """
     check_restorable(entry)
+    for d in {os.path.dirname(f.path) for f in entry.files}:
+        writer.clean_stray_temps(d)  # left by the interrupted run this entry may come from
     if entry.engine and engine is None:
         raise UndoRefused("this fix changed containers; undo needs the engine (drop --no-engine)")
     done: list[str] = []
     for f in reversed(entry.files):
+        if _file_state(f) != "written":
+            continue
         if f.original is None:
             writer.remove_created(f.path, f.written_sha256, root="/")
             done.append(f"removed {safe(f.path)} (created by the fix)")
@@ -241,6 +265,8 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
         except OSError:
             done.append(f"kept directory {safe(d)} (not empty)")
     for m in reversed(entry.modes):
+        if _mode_state(m) != "written":
+            continue
         writer.change_mode(m.path, m.new_mode, m.old_mode, root="/", expected_sha256=m.sha256)
         done.append(f"mode {safe(m.path)}: {m.new_mode:04o} -> {m.old_mode:04o}")
     for e in reversed(entry.engine):

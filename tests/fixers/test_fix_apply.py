@@ -105,6 +105,7 @@ def test_cli_read_only_file_refused_nothing_changed(tmp_path: Path) -> None:
     assert "read-only" in r.stdout
     assert (root / ".gitignore").read_bytes() == GITIGNORE
     assert journal.entries() == []
+    assert not [n for n in os.listdir(root) if n.startswith(".lockdock-tmp-")]  # stray temp cleaned
 
 
 def test_cli_usage_errors(tmp_path: Path) -> None:
@@ -415,8 +416,9 @@ def test_symlink_inside_root_previewed_with_real_path_and_written_once(tmp_path:
 
 
 def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
-    from lockdock import registry
     from lockdock.fixers.apply import materialize
+
+    from lockdock import registry
     from lockdock.model import Finding, Target, TargetKind
     from lockdock.registry import Fixer
 
@@ -441,3 +443,43 @@ def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
         assert got.check == "container.resource-limits"
     finally:
         registry.FIXERS.remove(fx)
+
+
+_CHILD_KILL = """
+import os, sys
+from pathlib import Path
+from lockdock.context import ScanContext
+from lockdock.scan import scan
+from lockdock.fixers import apply as apply_mod, writer
+
+root = Path(sys.argv[1])
+when = sys.argv[2]
+ctx = ScanContext(cwd=root, use_engine=False)
+fixes = [f.fix for f in scan([root], ctx).findings if f.check == "secrets.gitignore" and f.fix]
+real_replace = os.replace
+
+def replace_then_die(a, b):
+    if not os.path.basename(a).startswith(writer.TEMP_PREFIX):
+        return real_replace(a, b)  # the journal's own writes
+    if when == "after":
+        real_replace(a, b)
+    os.kill(os.getpid(), 9)
+
+writer.os.replace = replace_then_die
+apply_mod.apply_fixes(fixes, ctx, root=root)
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_kill_9_around_the_rename_stays_undoable(tmp_path: Path, when: str) -> None:
+    root = _project(tmp_path)
+    child = subprocess.run([sys.executable, "-c", _CHILD_KILL, str(root), when], capture_output=True, timeout=120)
+    assert child.returncode == -9
+    data = (root / ".gitignore").read_bytes()
+    assert data == GITIGNORE if when == "before" else data.startswith(GITIGNORE) and data != GITIGNORE
+    assert len(journal.entries()) == 1  # written ahead of the change
+    r = _cli("undo", cwd=root)
+    assert r.returncode == 0, r.stderr
+    assert (root / ".gitignore").read_bytes() == GITIGNORE
+    assert journal.entries() == []
+    assert not [n for n in os.listdir(root) if n.startswith(".lockdock-tmp-")]  # stray temp cleaned
