@@ -233,3 +233,33 @@ def test_registered_file_fixers_are_exercised() -> None:
     file_fixes = sum(n for k, n in EXERCISED.items() if not k.startswith("repo:")) - before
     if any(f.applicability == Applicability.SAFE for f in file_fixers):
         assert file_fixes >= 1, "safe Dockerfile/compose fixers are registered but none was exercised"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(project())
+def test_ignore_fixes_suppress_everything_and_change_no_data(spec: dict[str, object]) -> None:
+    from lockdock.fixers.ignore import ignore_fixes
+    from ruamel.yaml import YAML
+
+    from lockdock.dockerfile import dump, parse_dockerfile
+
+    kinds = {TargetKind.DOCKERFILE, TargetKind.COMPOSE_SERVICE, TargetKind.COMPOSE_FILE}
+    with tempfile.TemporaryDirectory(prefix="lockdock-prop-") as tmp:
+        root = Path(tmp)
+        _write(root, spec)
+        active, _ = _scan(root)
+        in_files = [f for f in active if f.target.kind in kinds]
+        assert in_files  # every generated Dockerfile has findings
+        ctx = ScanContext(cwd=root, use_engine=False)
+        df_before = dump(parse_dockerfile((root / "Dockerfile").read_text()))
+        yaml = YAML(typ="rt", pure=True)
+        compose = root / "compose.yaml"
+        data_before = yaml.load(compose.read_text()) if compose.exists() else None
+        report = apply_fixes(ignore_fixes(in_files, ctx, "reviewed"), ctx, root=root)
+        assert report.errors == [], report.errors
+        after, errors = _scan(root)
+        assert errors == []
+        assert [f for f in after if f.target.kind in kinds] == []
+        assert dump(parse_dockerfile((root / "Dockerfile").read_text())) == df_before
+        if data_before is not None:
+            assert yaml.load(compose.read_text()) == data_before
