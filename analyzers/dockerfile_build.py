@@ -10,8 +10,10 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import (
+    chain,
     final_chain,
     finding,
+    image_ref,
     installs_in,
     is_root_user,
     package_name,
@@ -104,11 +106,26 @@ def sudo_word(cmd: Command) -> Word | None:
     return None
 
 
-def effective_root(subject: Any, inst: Instruction) -> bool:
-    user = user_before(subject.dockerfile, inst)
-    if user is None:
+def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:
+    """True only when `inst` is known to run as root: an explicit root USER before it, or
+    no USER and a base known to default to root (scratch, official images, inspected)."""
+    df = subject.dockerfile
+    user = user_before(df, inst)
+    if user is not None:
+        return "$" not in user.args[0] and is_root_user(user.args[0])
+    stage = df.stage_of(inst)
+    if stage is None:
+        return False
+    root = chain(df, stage)[0]
+    if root.is_scratch:
         return True
-    return "$" not in user.args[0] and is_root_user(user.args[0])
+    if not root.resolved or not root.base:
+        return False
+    info = ctx.local_image(root.base)
+    if info is not None:
+        return is_root_user(str((info.get("Config") or {}).get("User") or ""))
+    ref = image_ref(root.base)
+    return ref is not None and ref.official
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.no-sudo")
@@ -124,7 +141,7 @@ def no_sudo(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 subject,
                 inst,
                 "RUN uses sudo; build steps run as the image's USER, switch with USER instead",
-                data={"kind": "run", "root": effective_root(subject, inst)},
+                data={"kind": "run", "root": effective_root(subject, inst, ctx)},
             )
             continue
         if id(inst) in shipped:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from lockdock.dockerfile.model import Instruction, Stage
+from lockdock.dockerfile.model import KNOWN_INSTRUCTIONS, Instruction, Stage
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = (":-", ":+", ":?", "-", "+", "?")
@@ -92,6 +92,24 @@ def _arg_defaults(inst: Instruction, env: dict[str, str | None], escape: str) ->
         env[name] = val if ok else None
 
 
+def problems(instructions: list[Instruction]) -> list[tuple[int, str]]:
+    """(line, message) for what BuildKit's instruction parser refuses although its line
+    parser accepts it; `docker build` would stop there."""
+    out: list[tuple[int, str]] = []
+    seen_from = False
+    for inst in instructions:
+        if inst.cmd not in KNOWN_INSTRUCTIONS:
+            out.append((inst.start_line, f"unknown instruction: {inst.keyword[:40]}"))
+        elif inst.cmd == "from":
+            seen_from = True
+            n = len(inst.args)
+            if n not in (1, 3) or (n == 3 and inst.args[1].lower() != "as"):
+                out.append((inst.start_line, "FROM requires either one or three arguments"))
+        elif not seen_from and inst.cmd != "arg":
+            out.append((inst.start_line, f"{inst.keyword[:40]} before the first FROM"))
+    return out
+
+
 def build_stages(instructions: list[Instruction], escape: str) -> tuple[list[Stage], dict[str, str | None]]:
     """Group instructions by FROM; returns the stages and the global ARG defaults."""
     global_args: dict[str, str | None] = {}
@@ -119,6 +137,7 @@ def _stage(
     if len(inst.args) >= 3 and inst.args[1].lower() == "as":
         alias = inst.args[2]
     base, resolved = expand(raw, env, escape)
+    resolved = resolved and bool(base)
     platform = inst.flag("platform")
     stage = Stage(
         index=index,

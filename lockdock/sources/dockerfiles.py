@@ -13,6 +13,7 @@ from pathlib import Path
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
 from lockdock.dockerfile import Dockerfile, DockerfileError, parse_dockerfile
+from lockdock.dockerfile.stages import problems
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Target, TargetKind
 from lockdock.registry import source
@@ -45,6 +46,8 @@ def load_subject(path: Path, ctx: ScanContext) -> DockerfileSubject | None:
     except RecursionError:
         ctx.error(path, "not a valid Dockerfile: nesting too deep")
         return None
+    for line, problem in problems(df.instructions)[:5]:
+        ctx.warn(path, f"line {line}: {problem} (docker build would fail here)")
     rel = ctx.rel(path) or str(path)
     return DockerfileSubject(Target(TargetKind.DOCKERFILE, name=rel, path=rel), df, path)
 

@@ -56,6 +56,8 @@ CATCHES: list[tuple[str, str, int]] = [
     ("secrets.build-secrets", "FROM node:20-slim\nCOPY .npmrc ./\n", 2),
     ("secrets.build-secrets", "FROM alpine:3.19\nRUN git clone https://$GH_TOKEN@github.com/o/r.git\n", 2),
     ("secrets.build-secrets", "FROM node:20-slim\nRUN npm config set //registry.npmjs.org/:_authToken $TOKEN\n", 2),
+    ("secrets.build-secrets", "FROM docker:27\nRUN docker build --build-arg NPM_TOKEN=$NPM_TOKEN .\n", 2),
+    ("secrets.no-secrets-in-image", "FROM docker:27\nRUN docker build --build-arg API_KEY=k3yV4lu3xyz .\n", 2),
     ("network.exposed-ports", "FROM alpine:3.19\nEXPOSE 22\n", 2),
     ("network.exposed-ports", "FROM alpine:3.19\nEXPOSE 8080 6379/tcp\n", 2),
     ("network.exposed-ports", "FROM alpine:3.19\nEXPOSE 2370-2380\n", 2),
@@ -280,3 +282,26 @@ def test_registry_https_uses_daemon_insecure_registries(tmp_path: Path) -> None:
 def test_missing_user_message_says_base_not_inspected(tmp_path: Path) -> None:
     (f,) = checks(dockerfile_findings(tmp_path, "FROM alpine:3.19\n", GOOD_IGNORE), "container.non-root")
     assert "not inspected" in f.message
+
+
+def test_buildkit_instruction_errors_are_warnings_and_analysis_goes_on(tmp_path: Path) -> None:
+    from tests.dockerfile.helpers import scan_dir
+
+    (tmp_path / "Dockerfile").write_text("RUN echo early\nFROM ubuntu\nFORM typo\nFROM\n")
+    result = scan_dir(tmp_path)
+    warnings = [e.message for e in result.errors if e.path == "Dockerfile"]
+    assert any("line 1: RUN before the first FROM" in w for w in warnings)
+    assert any("line 3: unknown instruction: FORM" in w for w in warnings)
+    assert any("line 4: FROM requires either one or three arguments" in w for w in warnings)
+    assert all(e.kind == "warning" for e in result.errors if e.path == "Dockerfile")
+    assert any(f.check == "image.pinned-tag" and f.location.line == 2 for f in result.findings)
+
+
+def test_pragma_above_an_instruction_suppresses_its_finding(tmp_path: Path) -> None:
+    text = (
+        "FROM alpine:3.19\n"
+        "# lockdock: ignore=build.exec-form the wrapper script handles signals\n"
+        "CMD /entry.sh\n"
+    )
+    (f,) = checks(dockerfile_findings(tmp_path, text, GOOD_IGNORE), "build.exec-form")
+    assert f.suppressed is not None and "wrapper" in f.suppressed.reason

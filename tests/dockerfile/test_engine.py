@@ -52,3 +52,20 @@ def test_absent_base_says_not_present_locally(tmp_path: Path, docker_api: object
     )
     (f,) = checks(found, "container.non-root")
     assert "not present locally" in f.message
+
+
+def test_pinned_tag_fix_uses_the_local_images_tags(
+    tmp_path: Path, build_image: Callable[..., str], docker_api: object
+) -> None:
+    from tests.dockerfile.helpers import apply_fix_in_memory
+
+    tag = build_image("FROM scratch\nCOPY busybox /bin/busybox\nUSER 1000\n")
+    repo = tag.rsplit(":", 1)[0]
+    docker_api.tag(tag, repo, "2.7.1")  # type: ignore[attr-defined]
+    docker_api.tag(tag, repo, "latest")  # type: ignore[attr-defined]
+    found = dockerfile_findings(tmp_path, f"FROM {repo}:latest\n", IGNORE, ctx=_ctx(tmp_path))
+    (f,) = checks(found, "image.pinned-tag")
+    assert f.fix is not None and f.fix.title.endswith(f"{repo}:2.7.1")
+    apply_fix_in_memory(f.fix, tmp_path)
+    assert (tmp_path / "Dockerfile").read_text() == f"FROM {repo}:2.7.1\n"
+    assert not checks(dockerfile_findings(tmp_path, f"FROM {repo}:2.7.1\n", IGNORE, ctx=_ctx(tmp_path)), "image.pinned-tag")

@@ -334,3 +334,12 @@ def test_fixes_are_idempotent_across_all_checks(tmp_path: Path) -> None:
     final = (tmp_path / "Dockerfile").read_text()
     assert "sudo" not in final and "--no-cache-dir" in final and '["python", "/app/app.py"]' in final
     assert "EXPOSE 8000" in final and "COPY app.py" in final and "USER app" in final
+
+
+def test_no_sudo_fix_only_where_the_build_is_known_to_run_as_root(tmp_path: Path) -> None:
+    (f,) = checks(dockerfile_findings(tmp_path, "FROM jenkins/jenkins:2.440\nRUN sudo apt-get update\n", IGNORE), "build.no-sudo")
+    assert f.fix is None  # that base image defaults to a non-root user
+    (f,) = checks(dockerfile_findings(tmp_path, "FROM someorg/img:1\nUSER root\nRUN sudo make\n", IGNORE), "build.no-sudo")
+    assert f.fix is not None
+    (f,) = checks(dockerfile_findings(tmp_path, "FROM debian:12\nUSER app\nRUN sudo make\n", IGNORE), "build.no-sudo")
+    assert f.fix is None
