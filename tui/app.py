@@ -38,6 +38,7 @@ from lockdock.tui.state import AppState
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -107,13 +108,21 @@ class LockdockApp(App[int]):
     def on_mount(self) -> None:
         if self._keymap:
             self.set_keymap(self._keymap)
-        self.query_one("#filter", Input).display = False
-        self.query_one(FindingsList).show(None)
-        self.query_one(Detail).border_title = "3 Detail"
+        self._main("#filter", Input).display = False
+        self._main(FindingsList).show(None)
+        self._main(Detail).border_title = "3 Detail"
         self._refresh_status()
-        self.query_one(Inventory).focus()
+        self._main(Inventory).focus()
         self.set_interval(REFRESH_SECONDS, self._redraw)
         self.start_scan()
+
+    def _main(self, selector: Any, expect_type: Any = None) -> Any:
+        """Query the main screen's widgets (App.query_one looks at the top screen, which
+        may be a modal preview while results keep coming in)."""
+        if not self.screen_stack:
+            raise NoMatches("no screen (the app is not running)")
+        base = self.screen_stack[0]
+        return base.query_one(selector, expect_type) if expect_type else base.query_one(selector)
 
     def _new_context(self) -> ScanContext:
         return ScanContext(cwd=self.root, config=self.config, use_engine=self.use_engine)
@@ -260,15 +269,21 @@ class LockdockApp(App[int]):
     # ------------------------------------------------------------------ drawing
 
     def _redraw(self) -> None:
+        try:
+            self._redraw_now()
+        except NoMatches:  # shutting down: the widgets are gone
+            return
+
+    def _redraw_now(self) -> None:
         if self._dirty:
             self._dirty = False
-            self.query_one(Inventory).rebuild(self.state)
-            self.query_one(ProblemsView).show(self.state.errors)
+            self._main(Inventory).rebuild(self.state)
+            self._main(ProblemsView).show(self.state.errors)
             self._refresh_status()
             if self.current_key is None:
-                first = self.query_one(Inventory).first_target_key(self.state)
+                first = self._main(Inventory).first_target_key(self.state)
                 if first is not None:
-                    self.call_after_refresh(self.query_one(Inventory).select_key, first)
+                    self.call_after_refresh(self._main(Inventory).select_key, first)
         if self._findings_dirty:
             self._findings_dirty = False
             self._show_target(self.current_key)
@@ -276,16 +291,21 @@ class LockdockApp(App[int]):
             self._refresh_status()
 
     def _refresh_status(self) -> None:
-        self.query_one(StatusBar).refresh_from(self.state, read_only=self.read_only, undo_depth=self.undo_depth)
+        with contextlib.suppress(NoMatches):
+            self._main(StatusBar).refresh_from(self.state, read_only=self.read_only, undo_depth=self.undo_depth)
 
     def _show_target(self, key: str | None) -> None:
+        with contextlib.suppress(NoMatches):
+            self._show_target_now(key)
+
+    def _show_target_now(self, key: str | None) -> None:
         tr = self.state.targets.get(key) if key else None
-        self.query_one(FindingsList).show(tr)
-        self.query_one(LayersView).show_target(tr, None)
-        tab = self.query_one("#tab-layers", TabPane)
+        self._main(FindingsList).show(tr)
+        self._main(LayersView).show_target(tr, None)
+        tab = self._main("#tab-layers", TabPane)
         tab.disabled = tr is None or tr.target.kind is not TargetKind.IMAGE
-        if tab.disabled and self.query_one(TabbedContent).active == "tab-layers":
-            self.query_one(TabbedContent).active = "tab-findings"
+        if tab.disabled and self._main(TabbedContent).active == "tab-layers":
+            self._main(TabbedContent).active = "tab-findings"
 
     def on_inventory_target_highlighted(self, msg: Inventory.TargetHighlighted) -> None:
         if msg.key == self.current_key:
@@ -293,30 +313,39 @@ class LockdockApp(App[int]):
         self.current_key = msg.key
         self._show_target(msg.key)
 
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """The detail pane follows the active tab; the layers tab gets more room."""
+        layers = event.pane.id == "tab-layers"
+        self._main("#right").set_class(layers, "layers-mode")
+        if layers:
+            self._main(LayersView).announce()
+        elif event.pane.id == "tab-findings":
+            self._main(Detail).show(self._selected_finding())
+
     def on_findings_list_finding_highlighted(self, msg: FindingsList.FindingHighlighted) -> None:
-        self.query_one(Detail).show(msg.finding)
+        self._main(Detail).show(msg.finding)
 
     # ------------------------------------------------------------------ navigation
 
     def action_focus_panel(self, name: str) -> None:
-        tabs = self.query_one(TabbedContent)
+        tabs = self._main(TabbedContent)
         if name == "inventory":
-            self.query_one(Inventory).focus()
+            self._main(Inventory).focus()
         elif name == "findings":
             tabs.active = "tab-findings"
-            self.query_one(FindingsList).focus()
+            self._main(FindingsList).focus()
         elif name == "detail":
-            self.query_one(Detail).focus()
+            self._main(Detail).focus()
         elif name == "layers":
-            if self.query_one("#tab-layers", TabPane).disabled:
+            if self._main("#tab-layers", TabPane).disabled:
                 self.notify("Layers are shown for images: pick one in the Images section.")
                 return
             tabs.active = "tab-layers"
-            self.query_one("#layer-table").focus()
+            self._main("#layer-table").focus()
 
     def action_tab(self, delta: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        enabled = [t for t in TABS if not self.query_one(f"#{t}", TabPane).disabled]
+        tabs = self._main(TabbedContent)
+        enabled = [t for t in TABS if not self._main(f"#{t}", TabPane).disabled]
         current = tabs.active if tabs.active in enabled else enabled[0]
         tabs.active = enabled[(enabled.index(current) + delta) % len(enabled)]
 
@@ -324,28 +353,28 @@ class LockdockApp(App[int]):
         self.push_screen(HelpScreen(dict(self._keymap)))
 
     def action_filter(self) -> None:
-        self.query_one(TabbedContent).active = "tab-findings"
-        box = self.query_one("#filter", Input)
+        self._main(TabbedContent).active = "tab-findings"
+        box = self._main("#filter", Input)
         box.display = True
-        box.value = self.query_one(FindingsList).query_text
+        box.value = self._main(FindingsList).query_text
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.query_one(FindingsList).show(self._current(), event.value.strip())
+            self._main(FindingsList).show(self._current(), event.value.strip())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.input.display = bool(event.value.strip())
-            self.query_one(FindingsList).focus()
+            self._main(FindingsList).focus()
 
     def on_key(self, event: Any) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._main("#filter", Input)
         if event.key == "escape" and box.has_focus:
             box.value = ""
             box.display = False
-            self.query_one(FindingsList).show(self._current(), "")
-            self.query_one(FindingsList).focus()
+            self._main(FindingsList).show(self._current(), "")
+            self._main(FindingsList).focus()
             event.stop()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -361,7 +390,7 @@ class LockdockApp(App[int]):
         return self.state.targets.get(self.current_key) if self.current_key else None
 
     def _selected_finding(self) -> Finding | None:
-        return self.query_one(FindingsList).selected
+        return self._main(FindingsList).selected
 
     # ------------------------------------------------------------------ rescan / edit
 
@@ -425,9 +454,9 @@ class LockdockApp(App[int]):
                 yield SystemCommand(title, catalogue.get(f.check).title, lambda f=f: self._explain(f))
 
     def _explain(self, finding: Finding) -> None:
-        self.query_one(FindingsList).select_finding(finding)
-        self.query_one(Detail).show(finding)
-        self.query_one(Detail).focus()
+        self._main(FindingsList).select_finding(finding)
+        self._main(Detail).show(finding)
+        self._main(Detail).focus()
 
     # ------------------------------------------------------------------ fixes
 

@@ -51,6 +51,7 @@ class FindingsList(OptionList):
         if tr is None:
             self.add_option(Option(Text("Pick a target in the inventory (panel 1).", style="dim"), disabled=True))
             self.border_subtitle = ""
+            self.border_title = "2 Findings"
             return
         # A Text, not a str: border titles given as str are parsed as markup.
         self.border_title = Text("2 Findings: ") + plain(display_name(tr)[:90])

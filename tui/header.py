@@ -12,7 +12,7 @@ from textual.widgets import Static
 from lockdock.model import Severity
 
 
-def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0) -> Text:
+def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width: int = 120) -> Text:
     """Two short lines that fit 80 columns: where we look, then what we found."""
     line1 = Text()
     line1.append("lockdock ", style="bold")
@@ -56,7 +56,7 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0) -> Tex
     if level is not None:
         line2.append(f"level {level} reached")
         line2.append(" | ")
-    line2.append_text(counts_text(severity_counts(state.targets.values())))
+    line2.append_text(counts_text(severity_counts(state.targets.values()), short=width < 100))
     if state.errors:
         line2.append(f" | {len(state.errors)} problem{'s' if len(state.errors) != 1 else ''}", style="yellow")
     if undo_depth:
@@ -64,7 +64,11 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0) -> Tex
     return Text("\n").join([line1, line2])
 
 
-def counts_text(counts: Counter[Severity]) -> Text:
+SHORT_WORDS = {Severity.CRITICAL: "crit", Severity.HIGH: "high", Severity.MEDIUM: "med",
+               Severity.LOW: "low", Severity.INFO: "info"}
+
+
+def counts_text(counts: Counter[Severity], *, short: bool = False) -> Text:
     """'2 critical 5 high 1 medium' as words, coloured only as a second cue."""
     text = Text()
     shown = [s for s in sorted(Severity, reverse=True) if counts.get(s)]
@@ -74,7 +78,8 @@ def counts_text(counts: Counter[Severity]) -> Text:
     for i, sev in enumerate(shown):
         if i:
             text.append(" ")
-        text.append(f"{counts[sev]} {sev.label}", style=SEVERITY_STYLE[sev])
+        word = SHORT_WORDS[sev] if short else sev.label
+        text.append(f"{counts[sev]} {word}", style=SEVERITY_STYLE[sev])
     return text
 
 
@@ -85,4 +90,5 @@ class StatusBar(Static):
         super().__init__(Text("lockdock: starting…"), id="status", markup=False)
 
     def refresh_from(self, state: AppState, *, read_only: bool, undo_depth: int = 0) -> None:
-        self.update(status_text(state, read_only=read_only, undo_depth=undo_depth))
+        width = self.size.width or self.app.size.width
+        self.update(status_text(state, read_only=read_only, undo_depth=undo_depth, width=width))

@@ -20,7 +20,7 @@ def help_text(keymap: dict[str, str], display: dict[str, str] | None = None) -> 
     for b in BINDINGS:
         key = keymap.get(b.id or "") or b.key
         shown = display.get(key) or (b.key_display if key == b.key and b.key_display else key)
-        out.append(f"{shown:>8}  ", style="bold")
+        out.append(f"{shown:>6}  ", style="bold")
         out.append(f"{b.tooltip or b.description}")
         out.append(f"  [{b.id}]\n", style="dim")
     out.append("\n")

@@ -32,9 +32,12 @@ class Inventory(Tree[str]):
         self.guide_depth = 2
         self._collapsed: set[str] = set()
         self._target_nodes: dict[str, TreeNode[str]] = {}
+        self._restoring: str | None = None  # key the cursor returns to after a rebuild
 
     @property
     def selected_key(self) -> str | None:
+        if self._restoring is not None:
+            return self._restoring
         node = self.cursor_node
         return node.data if node is not None else None
 
@@ -69,15 +72,22 @@ class Inventory(Tree[str]):
                 else:
                     child = parent_node.add_leaf(label, data=tr.target.key)
                 self._target_nodes[tr.target.key] = child
-        if keep in self._target_nodes:
-            self.move_cursor(self._target_nodes[keep])
-        elif keep_line >= 0:
-            self.cursor_line = min(keep_line, max(0, self.last_line))
+        self._restoring = keep if keep in self._target_nodes else None
+        # Node lines are only known after the next refresh: move the cursor back then.
+        self.call_after_refresh(self._restore, keep, keep_line)
 
-    def select_key(self, key: str) -> None:
-        node = self._target_nodes.get(key)
+    def _restore(self, keep: str | None, keep_line: int) -> None:
+        node = self._target_nodes.get(keep or "")
         if node is not None:
             self.move_cursor(node)
+        elif keep_line >= 0:
+            self.cursor_line = min(keep_line, max(0, self.last_line))
+        self._restoring = None
+
+    def select_key(self, key: str) -> None:
+        if key in self._target_nodes:
+            self._restoring = key
+            self.call_after_refresh(self._restore, key, -1)
 
     def first_target_key(self, state: AppState) -> str | None:
         """The first target (in inventory order) that has findings, else the first one."""
@@ -88,5 +98,7 @@ class Inventory(Tree[str]):
         return next(iter(self._target_nodes), None)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        if self._restoring is not None or event.node is not self.cursor_node:
+            return  # a rebuild moved the cursor in passing; the restore will say where it is
         data = event.node.data
         self.post_message(self.TargetHighlighted(data if data and not data.startswith("section:") else None))

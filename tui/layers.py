@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lockdock.tui.findings import FindingsList
 from lockdock.tui.render import finding_text, human_size, plain
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,7 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from lockdock.model import Finding, TargetKind
-from lockdock.scan import TargetResult
+from lockdock.scan import TargetResult, severity_of
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,17 @@ def findings_of_layer(findings: list[Finding], index: int) -> list[Finding]:
     return [f for f in findings if f.location.image_layer is not None and f.location.image_layer.index == index]
 
 
+def worst_layer(rows: list[LayerRow], findings: list[Finding]) -> int:
+    """Row to open on: the layer with the most severe finding (secrets first), else 0."""
+    best, best_sev = 0, -1
+    for i, row in enumerate(rows):
+        for f in findings_of_layer(findings, row.index):
+            sev = int(severity_of(f))
+            if sev > best_sev:
+                best, best_sev = i, sev
+    return best
+
+
 class LayersView(Vertical):
     """Top: the layer table. Bottom: findings of the highlighted layer."""
 
@@ -84,20 +96,18 @@ class LayersView(Vertical):
         table.add_column(Text("size"), key="size", width=8)
         table.add_column(Text("finds"), key="count", width=5)
         table.add_column(Text("instruction"), key="instruction")
-        yield Static(Text("Select an image in the inventory to see its layers.", style="dim"), id="layer-note", markup=False)
         yield table
         yield Static(Text(""), id="layer-findings", markup=False)
 
     def show_target(self, tr: TargetResult | None, history: list[dict[str, Any]] | None) -> None:
         """Fill the table for an image (history may be None when the engine cannot give it)."""
         table = self.query_one("#layer-table", DataTable)
-        note = self.query_one("#layer-note", Static)
         table.clear()
         self.rows = []
         self.findings = []
         if tr is None or tr.target.kind is not TargetKind.IMAGE:
             self.image_key = None
-            note.update(Text("Layers are shown for images: pick one in the Images section.", style="dim"))
+            self.border_subtitle = Text("pick an image in the Images section")
             self.query_one("#layer-findings", Static).update(Text(""))
             return
         self.image_key = tr.target.key
@@ -108,8 +118,8 @@ class LayersView(Vertical):
         self.rows = rows if rows is not None else layers_from_findings(tr.findings)
         msg = plain(f"{tr.target.name}: {len(self.rows)} layers, oldest first")
         if rows is None:
-            msg.append("  (history unavailable: layers with findings only)", style="dim")
-        note.update(msg)
+            msg.append(" (no history: layers with findings only)")
+        self.border_subtitle = msg
         for row in self.rows:
             count = len(findings_of_layer(self.findings, row.index))
             instr = plain(row.created_by[:300] or "(no instruction recorded)", "dim" if row.empty else "")
@@ -120,10 +130,19 @@ class LayersView(Vertical):
                 instr,
                 key=str(row.index),
             )
-        first_with = next((i for i, r in enumerate(self.rows) if findings_of_layer(self.findings, r.index)), 0)
+        start = worst_layer(self.rows, self.findings)
         if self.rows:
-            table.move_cursor(row=first_with)
-        self._show_layer(first_with)
+            table.move_cursor(row=start)
+        self._show_layer(start)
+
+    def announce(self) -> None:
+        """Tell the detail pane about the highlighted layer's first finding."""
+        table = self.query_one("#layer-table", DataTable)
+        row = table.cursor_row
+        if 0 <= row < len(self.rows):
+            found = findings_of_layer(self.findings, self.rows[row].index)
+            if found:
+                self.post_message(FindingsList.FindingHighlighted(found[0]))
 
     def _show_layer(self, row_index: int) -> None:
         body = self.query_one("#layer-findings", Static)
@@ -136,6 +155,8 @@ class LayersView(Vertical):
         text.append(f" ({human_size(row.size)}): ")
         text.append_text(plain(row.created_by[:500] or "(no instruction recorded)"))
         found = findings_of_layer(self.findings, row.index)
+        if found:
+            self.post_message(FindingsList.FindingHighlighted(found[0]))
         if not found:
             text.append("\nNo findings in this layer.", style="dim")
         for f in found:

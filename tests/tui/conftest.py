@@ -93,3 +93,14 @@ def screen_text(app: Any) -> str:
     svg = app.export_screenshot()
     texts = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
     return html.unescape(" ".join(re.sub(r"<[^>]+>", "", t) for t in texts)).replace("\xa0", " ")
+
+
+async def settled_text(pilot: Any, must: str = "Quit", timeout: float = 3.0) -> str:
+    """Screen text once the footer (recomposed after focus changes) is drawn again."""
+    text = screen_text(pilot.app)
+    for _ in range(int(timeout / 0.05)):
+        if must in text:
+            break
+        await pilot.pause(0.05)
+        text = screen_text(pilot.app)
+    return text

@@ -15,7 +15,7 @@ from lockdock.tui.help_screen import HelpScreen
 
 from lockdock.config import Config
 
-from .conftest import drive, screen_text, select, target_key, wait_scan
+from .conftest import drive, screen_text, select, settled_text, target_key, wait_scan
 
 SMALL = (80, 24)
 
@@ -27,13 +27,13 @@ def test_main_screen_at_80x24_keeps_the_essentials(project: Path) -> None:
     async def body(pilot):
         await wait_scan(pilot)
         await select(pilot, target_key(app, "compose-service"), "container.not-privileged")
-        seen["text"] = screen_text(app)
+        seen["text"] = await settled_text(pilot)
         seen["svg"] = app.export_screenshot()
 
     drive(app, body, size=SMALL)
     text = seen["text"]
     for must in ("no engine: file-only mode", "1 Inventory", "2 Findings", "3 Detail",
-                 "Compose", "Dockerfiles", "CRIT", "container.not-privileged", "critical",
+                 "Compose", "Dockerfiles", "CRIT", "container.not-privileged", "1 crit",
                  "f Fix", "q Quit"):
         assert must in text.replace("  ", " "), must
     assert 'viewBox="0 0' in seen["svg"]
