@@ -103,6 +103,20 @@ class Editor:
     def __post_init__(self) -> None:
         self.edits: dict[str, list[TextEdit]] = {}
 
+    def extent(self, path: str, start: int) -> tuple[int, int]:
+        """`block_extent`, memoised per project (many fixes insert after the same entry)."""
+        key = ("extent", path, start)
+        memo = self.project.memo
+        if key not in memo:
+            try:
+                memo[key] = block_extent(self.text(path), start)
+            except EditRefused as exc:
+                memo[key] = exc
+        found = memo[key]
+        if isinstance(found, EditRefused):
+            raise found
+        return found
+
     def file(self, path: str) -> LoadedFile:
         lf = self.project.file(path)
         if lf is None or lf.text is None or not lf.clean:
@@ -204,7 +218,7 @@ class Editor:
         if dash is None or last_dash is None:
             raise EditRefused("list items are not on their own lines")
         col = dash - line_start(text, dash)
-        _, end = block_extent(text, last_dash)
+        _, end = self.extent(seq.file, last_dash)
         self._insert_lines(seq.file, end, [" " * col + "- " + item_text])
 
     def _insert_lines(self, path: str, pos: int, lines: list[str]) -> None:
@@ -231,13 +245,13 @@ class Editor:
             raise EditRefused("empty mapping")
         first = min(mapping.entry_starts)
         col = first - line_start(text, first)
-        _, end = block_extent(text, max(mapping.entry_starts))
+        _, end = self.extent(mapping.file, max(mapping.entry_starts))
         self._insert_lines(mapping.file, end, [" " * col + line for line in lines])
 
     # ------------------------------------------------------------------ structure
 
     def parent(self, node: Node) -> Node | None:
-        index = self.project.__dict__.setdefault("_parent_index", {})
+        index = self.project.memo.setdefault("parent-index", {})
         if not index:
             for lf in self.project.loaded.values():
                 if lf.root is not None:
@@ -248,6 +262,8 @@ class Editor:
 def _join_insertions(edits: list[TextEdit]) -> list[TextEdit]:
     """Insertions at one offset become one edit: deeper-indented blocks first, so lines
     that belong to an inner mapping are not captured by an outer one inserted before them."""
+    if len(edits) == 1:
+        return list(edits)
     groups: dict[int, list[TextEdit]] = {}
     out: list[TextEdit] = []
     for e in edits:

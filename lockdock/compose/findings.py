@@ -69,9 +69,17 @@ def service_finding(
         check=check,
         target=subject.target,
         message=message + (_context_note(subject, node) if ctx_note else ""),
-        location=Location(path=ctx.rel(path), line=line, end_line=end_line, column=column),
+        location=Location(path=_rel(ctx, path), line=line, end_line=end_line, column=column),
         evidence=evidence,
         severity=severity,
         data=info,
     )
 
+
+
+def _rel(ctx: ScanContext, path: str) -> str | None:
+    """`ctx.rel`, cached per scan (thousands of findings share a few paths)."""
+    cache = ctx.cache.setdefault("compose-rel", {})
+    if path not in cache:
+        cache[path] = ctx.rel(path)
+    return cache[path]

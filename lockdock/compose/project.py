@@ -89,6 +89,7 @@ class Project:
     root: Node | None = None
     services: dict[str, Service] = field(default_factory=dict)
     consumed: set[str] = field(default_factory=set)  # other files this project reads
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)  # fixers' per-project caches
 
     def file(self, path: str) -> LoadedFile | None:
         return self.loaded.get(path)
@@ -394,3 +395,34 @@ def load_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     for p in projects:
         consumed |= {c for c in p.consumed if c != str(p.main)}
     return [p for p in projects if str(p.main) not in consumed]
+
+
+def build_contexts(compose_files: list[Path]) -> list[Path]:
+    """Local build contexts the compose files name (`build: dir` or `build.context`).
+
+    Uses the same fast, bounded parser as the compose analysis, for repository checks
+    that need the contexts without loading whole projects.
+    """
+    contexts: list[Path] = []
+    for path in compose_files:
+        try:
+            text = read_text(path).text
+        except FileProblem:
+            continue
+        if "build" not in text:
+            continue  # no build key can be written without the word
+        result = parse(text, str(path))
+        services = result.root.get("services") if result.root is not None else None
+        if services is None or services.kind != "map":
+            continue
+        for svc in services.value.values():
+            build = svc.get("build")
+            if build is None:
+                continue
+            node = build if build.kind == "scalar" else build.get("context")
+            ctx_dir = node.value if node is not None and node.kind == "scalar" else None
+            if isinstance(ctx_dir, str) and "://" not in ctx_dir and not ctx_dir.startswith("git@"):
+                d = (path.parent / ctx_dir).resolve()
+                if d.is_dir() and d not in contexts:
+                    contexts.append(d)
+    return contexts

@@ -17,11 +17,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.error import YAMLError
+
+try:  # libyaml through PyYAML composes ~40x faster; used only when present and safe
+    import yaml as _pyyaml
+
+    # No implicit resolvers: we resolve plain scalars ourselves (YAML 1.1, as compose does).
+    _CLOADER: Any = getattr(_pyyaml, "CBaseLoader", None)
+    _PYYAML_ERROR: Any = _pyyaml.YAMLError
+except ImportError:  # pragma: no cover - depends on the environment
+    _CLOADER, _PYYAML_ERROR = None, None
 
 MAX_DEPTH = 120  # nesting deeper than this is refused (compose files are shallow)
 MAX_NODES = 200_000  # nodes after alias expansion; more is an alias bomb
+# libyaml's composer recurses in C: texts that could nest deeper than this go to ruamel,
+# whose composer stops at MAX_DEPTH. (Block mappings cannot nest past ~2000 levels within
+# the 2 MiB size cap; each other level needs one of these characters.)
+_C_NESTING_BUDGET = 6000
 
 _TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
 _FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
@@ -113,8 +125,13 @@ class ParseResult:
     documents: int = 1
 
 
+_NUMERIC_START = frozenset("0123456789+-.")
+
+
 def resolve_plain(text: str) -> Any:
     """YAML 1.1 resolution of a plain scalar, as compose reads it."""
+    if text and text[0] not in _NUMERIC_START and len(text) > 5:
+        return text  # the common case: a word no boolean, null or number can be
     if text in _NULL:
         return None
     if text in _TRUE:
@@ -140,15 +157,48 @@ def _tag_of(node: Any) -> str:
     return str(getattr(tag, "value", tag) or "")
 
 
-def _explicit_tag(node: Any, text: str) -> str | None:
-    """The tag as written before the value, or None when the tag was resolved implicitly."""
-    idx = node.start_mark.index
-    if idx < len(text) and text[idx] == "!":
-        tag = _tag_of(node)
-        if tag.startswith("tag:yaml.org,2002:"):
-            return "!!" + tag[len("tag:yaml.org,2002:"):]
-        return tag
-    return None
+_KINDS: dict[type, str] = {}
+
+
+def _kind(node: Any) -> str:
+    """'scalar' | 'seq' | 'map' for ruamel and PyYAML nodes alike."""
+    cls = type(node)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = {"ScalarNode": "scalar", "SequenceNode": "seq", "MappingNode": "map"}.get(cls.__name__, "other")
+        _KINDS[cls] = kind
+    return kind
+
+
+def _properties(text: str, start: int, end: int) -> tuple[int, str | None, bool]:
+    """Skip `&anchor` and `!tag` written before a value: (content start, anchor, has tag)."""
+    i, anchor, tagged = start, None, False
+    n = min(end, len(text))
+    while i < n and text[i] in "&!":
+        j = i
+        while j < n and text[j] not in " \t\r\n,[]{}":
+            j += 1
+        if text[i] == "&":
+            anchor = text[i + 1:j]
+        else:
+            tagged = True
+        i = j
+        while i < n:  # whitespace and comments between properties and content
+            if text[i] in " \t\r\n":
+                i += 1
+            elif text[i] == "#":
+                while i < n and text[i] not in "\r\n":
+                    i += 1
+            else:
+                break
+    return min(i, n) if i <= n else n, anchor, tagged
+
+
+def _tag_name(node: Any) -> str:
+    tag = _tag_of(node)
+    if tag.startswith("tag:yaml.org,2002:"):
+        return "!!" + tag[len("tag:yaml.org,2002:"):]
+    return tag
 
 
 class _Builder:
@@ -161,14 +211,27 @@ class _Builder:
         self.problems: list[YamlProblem] = []
         self.warnings: list[YamlProblem] = []
         self.active: set[int] = set()
-        self.seen: set[int] = set()  # ruamel nodes already built once (later visits are aliases)
+        self.seen: set[int] = set()  # nodes already built once (later visits are aliases)
+        self.depth = 0
 
-    def _pos(self, rnode: Any) -> tuple[int, int, int, int, int]:
+    def _pos(self, rnode: Any) -> tuple[int, int, int, int, int, str | None, str | None]:
+        """Offsets, lines and column of the value itself (after `&anchor !tag`), its anchor
+        name and its explicit tag."""
         sm, em = rnode.start_mark, rnode.end_mark
+        start, anchor, tagged = _properties(self.text, sm.index, em.index)
+        line, col = sm.line + 1, sm.column + 1
+        if start != sm.index:
+            skipped = self.text[sm.index:start]
+            breaks = skipped.count("\n") + skipped.count("\r") - skipped.count("\r\n")
+            if breaks:
+                line += breaks
+                col = start - line_start_of(self.text, start) + 1
+            else:
+                col += start - sm.index
         end_line = em.line + 1
-        if em.column == 0 and em.index > sm.index and em.line > sm.line:
+        if em.column == 0 and em.index > start and em.line + 1 > line:
             end_line = em.line  # ends at a line break (block scalar, block collection)
-        return sm.index, em.index, sm.line + 1, end_line, sm.column + 1
+        return start, em.index, line, max(end_line, line), col, anchor, _tag_name(rnode) if tagged else None
 
     def build(self, rnode: Any, anchor: str | None = None, merged: bool = False) -> Node:
         self.count += 1
@@ -181,13 +244,13 @@ class _Builder:
         rid = id(rnode)
         if rid in self.active:
             raise YamlProblem("recursive alias (an anchor contains itself)", rnode.start_mark.line + 1)
+        start, end, line, end_line, col, own_anchor, tag = self._pos(rnode)
         # A node seen before is reached again through an alias: remember its anchor.
-        if rid in self.seen and rnode.anchor and anchor is None:
-            anchor = str(rnode.anchor)
+        if rid in self.seen and own_anchor and anchor is None:
+            anchor = own_anchor
         self.seen.add(rid)
-        start, end, line, end_line, col = self._pos(rnode)
-        tag = _explicit_tag(rnode, self.text)
-        if isinstance(rnode, ScalarNode):
+        kind = _kind(rnode)
+        if kind == "scalar":
             raw = str(rnode.value)
             style = rnode.style if rnode.style in ('"', "'", "|", ">") else None
             if tag == "!!str" or style is not None:
@@ -202,24 +265,28 @@ class _Builder:
                 )
             return Node("scalar", value, self.path, start, end, line, end_line, col, style, tag, raw,
                         anchor, merged)
+        if self.depth >= MAX_DEPTH:
+            raise YamlProblem(f"nesting deeper than {MAX_DEPTH} levels; not analysed", line, col)
         self.active.add(rid)
+        self.depth += 1
         try:
             flow = "flow" if getattr(rnode, "flow_style", False) else "block"
             if tag and tag not in ("!!seq", "!!map", "!reset", "!override", "!!omap", "!!set"):
                 self.warnings.append(
                     YamlProblem(f"unknown tag {tag[:60]} ignored (read as plain data)", line, col)
                 )
-            if isinstance(rnode, SequenceNode):
+            if kind == "seq":
                 items = [self.build(item, anchor, merged) for item in rnode.value]
                 return Node("seq", items, self.path, start, end, line, end_line, col, flow, tag, None,
                             anchor, merged)
-            if isinstance(rnode, MappingNode):
+            if kind == "map":
                 return self._build_map(rnode, anchor, merged, (start, end, line, end_line, col), flow, tag)
             raise YamlProblem("unsupported YAML node", line, col)
         finally:
             self.active.discard(rid)
+            self.depth -= 1
 
-    def _build_map(self, rnode: MappingNode, anchor: str | None, merged: bool,
+    def _build_map(self, rnode: Any, anchor: str | None, merged: bool,
                    pos: tuple[int, int, int, int, int], flow: str, tag: str | None) -> Node:
         start, end, line, end_line, col = pos
         own: dict[str, Node] = {}
@@ -228,13 +295,13 @@ class _Builder:
         starts: list[int] = []
         for knode, vnode in rnode.value:
             starts.append(knode.start_mark.index)
-            if not isinstance(knode, ScalarNode):
+            if _kind(knode) != "scalar":
                 self.problems.append(YamlProblem("a mapping key that is not a string; entry ignored",
                                                  knode.start_mark.line + 1, knode.start_mark.column + 1))
                 continue
             key = str(knode.value)
             kline, kcol = knode.start_mark.line + 1, knode.start_mark.column + 1
-            if key == "<<" and knode.style is None:
+            if key == "<<" and knode.style not in ('"', "'"):
                 if seen_merge:
                     self.problems.append(YamlProblem("duplicate merge key `<<`", kline, kcol))
                 seen_merge = True
@@ -261,37 +328,61 @@ class _Builder:
         return node
 
     def _merge_sources(self, vnode: Any) -> list[Node]:
-        sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+        sources = vnode.value if _kind(vnode) == "seq" else [vnode]
         result: list[Node] = []
         for src in sources:
-            if not isinstance(src, MappingNode):
+            if _kind(src) != "map":
                 self.problems.append(YamlProblem("merge key `<<` needs a mapping or a list of mappings",
                                                  src.start_mark.line + 1, src.start_mark.column + 1))
                 continue
-            name = str(src.anchor) if src.anchor else None
+            name = _properties(self.text, src.start_mark.index, src.end_mark.index)[1]
             result.append(self.build(src, name, True))
         return result
 
 
-def _problem_from(exc: YAMLError) -> YamlProblem:
+def _problem_from(exc: Exception) -> YamlProblem:
     """A YAML error as a message without the quoted source line (it may hold a secret)."""
-    if isinstance(exc, MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        problem = problem.split(", if necessary")[0]
-        if mark is not None:
-            return YamlProblem(f"invalid YAML: {problem}", mark.line + 1, mark.column + 1)
-        return YamlProblem(f"invalid YAML: {problem}")
-    return YamlProblem(f"invalid YAML: {type(exc).__name__}")
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    if not problem:
+        return YamlProblem(f"invalid YAML: {type(exc).__name__}")
+    problem = str(problem).split(", if necessary")[0]
+    if mark is not None:
+        return YamlProblem(f"invalid YAML: {problem}", mark.line + 1, mark.column + 1)
+    return YamlProblem(f"invalid YAML: {problem}")
 
 
-def parse(text: str, path: str) -> ParseResult:
-    """Parse compose YAML text; never raises for bad input (problems are returned)."""
+def line_start_of(text: str, pos: int) -> int:
+    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+
+
+def use_libyaml(text: str) -> bool:
+    """libyaml is used when installed and the text cannot nest deep enough to hurt it."""
+    if _CLOADER is None:
+        return False
+    budget = text.count("-") + text.count("[") + text.count("{") + text.count("?")
+    return budget <= _C_NESTING_BUDGET
+
+
+def compose_documents(text: str, backend: str | None = None) -> list[Any]:
+    """The YAML node graphs of every document (raises the library's YAML error)."""
+    if (backend or ("libyaml" if use_libyaml(text) else "ruamel")) == "libyaml":
+        return list(_pyyaml.compose_all(text, Loader=_CLOADER))
     yaml = YAML(typ="rt")
     yaml.max_depth = MAX_DEPTH
+    return list(yaml.compose_all(text))
+
+
+def parse(text: str, path: str, backend: str | None = None) -> ParseResult:
+    """Parse compose YAML text; never raises for bad input (problems are returned).
+
+    `backend` forces "ruamel" or "libyaml" (tests compare them); by default libyaml is
+    used when it is installed and safe for this text, ruamel (round-trip) otherwise.
+    """
+    errors: tuple[type[BaseException], ...] = (YAMLError,) + ((_PYYAML_ERROR,) if _PYYAML_ERROR else ())
     try:
-        docs = list(yaml.compose_all(text))
-    except YAMLError as exc:
+        docs = compose_documents(text, backend)
+    except errors as exc:
         return ParseResult(None, [_problem_from(exc)])
     except RecursionError:
         return ParseResult(None, [YamlProblem("nesting too deep; not analysed")])

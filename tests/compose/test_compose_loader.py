@@ -10,8 +10,10 @@ import pytest
 from lockdock.compose import views
 from lockdock.compose.interpolate import Env, InterpolationError, parse_dotenv, substitute
 from lockdock.compose.project import Project, load_projects
-from lockdock.compose.yamlread import parse
+from lockdock.compose.yamlread import Node, parse, use_libyaml
 from lockdock.context import ScanContext
+
+BACKENDS = ["ruamel", "libyaml"] if use_libyaml("") else ["ruamel"]
 
 
 def write(d: Path, name: str, text: str) -> Path:
@@ -199,8 +201,9 @@ def test_interpolation_from_dotenv_and_required_error(tmp_path: Path, monkeypatc
         ("a: &a [*a]\n", "recursive alias", None),
     ],
 )
-def test_bad_yaml_is_a_problem_with_a_line(text: str, needle: str, line: int | None) -> None:
-    result = parse(text, "/x/compose.yaml")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_yaml_is_a_problem_with_a_line(text: str, needle: str, line: int | None, backend: str) -> None:
+    result = parse(text, "/x/compose.yaml", backend)
     assert any(needle in p.message for p in result.problems), [p.message for p in result.problems]
     if line is not None:
         assert any(p.line == line for p in result.problems if needle in p.message)
@@ -222,23 +225,25 @@ def test_depth_5000_is_refused_without_recursion_error() -> None:
         assert time.monotonic() - start < 20
 
 
-def test_alias_bomb_hits_the_node_budget_quickly() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_alias_bomb_hits_the_node_budget_quickly(backend: str) -> None:
     lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
     for i in range(1, 10):
         prev = f"*a{i - 1}"
         lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
     lines.append("services:\n  s:\n    image: x\n    labels: *a9")
     start = time.monotonic()
-    result = parse("\n".join(lines) + "\n", "/bomb.yaml")
+    result = parse("\n".join(lines) + "\n", "/bomb.yaml", backend)
     assert time.monotonic() - start < 10
     assert result.root is None
     assert any("alias bomb" in p.message for p in result.problems)
 
 
-def test_python_tags_are_inert(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_python_tags_are_inert(tmp_path: Path, backend: str) -> None:
     marker = tmp_path / "pwned"
     text = f"services:\n  a:\n    image: !!python/object/apply:os.system ['touch {marker}']\n"
-    result = parse(text, "/t.yaml")
+    result = parse(text, "/t.yaml", backend)
     assert not marker.exists()
     assert any("unknown tag" in w.message for w in result.warnings)
     assert result.root is not None
@@ -279,3 +284,61 @@ def test_offsets_are_into_decoded_text_with_bom_and_crlf(tmp_path: Path) -> None
     assert text[node.start:node.end] == '"nginx:latest"'
     assert text[node.key_start:node.key_end] == "image"
     assert node.line == 3
+
+
+def test_deep_text_never_reaches_libyaml() -> None:
+    assert not use_libyaml("a: " + "[" * 50000 + "]" * 50000)
+    assert not use_libyaml("- " * 50000 + "x\n")
+
+
+SAMPLE = """\
+# comment
+x-base: &base
+  read_only: yes   # YAML 1.1 boolean
+  labels: {a: "1"}
+services:
+  web:
+    <<: *base
+    image: 'nginx:1.25.3'
+    ports:
+      - "8080:80"
+      - target: 443
+        published: 8443
+    command: |
+      run
+      it
+    cap_add: &caps [NET_ADMIN, !!str yes]
+    x-n: !reset null
+  db:
+    cap_add: *caps
+    environment: !override
+      - A=1
+"""
+
+
+def _shape(node: Node) -> object:
+    children: object = None
+    if node.kind == "map":
+        children = {k: _shape(v) for k, v in node.value.items()}
+    elif node.kind == "seq":
+        children = [_shape(v) for v in node.value]
+    return (node.kind, children if children is not None else node.value, node.start, node.end, node.line,
+            node.end_line, node.column, node.style, node.tag, node.anchor, node.merged, node.key_start,
+            node.key_line)
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="PyYAML with libyaml is not installed")
+def test_backends_build_identical_trees() -> None:
+    text = SAMPLE
+    a, b = parse(text, "/s.yaml", "ruamel"), parse(text, "/s.yaml", "libyaml")
+    assert a.root is not None and b.root is not None
+    assert _shape(a.root) == _shape(b.root)
+    web = a.root.get("services").get("web")
+    assert text[web.get("image").start:web.get("image").end] == "'nginx:1.25.3'"
+    caps = a.root.get("services").get("web").get("cap_add")
+    assert text[caps.start:caps.start + 1] == "[" and caps.anchor is None
+    assert caps.value[1].value == "yes" and caps.value[1].tag == "!!str"
+    assert a.root.get("services").get("db").get("cap_add").anchor == "caps"
+    assert a.root.get("services").get("db").get("environment").tag == "!override"
+    crlf = SAMPLE.replace("\n", "\r\n")
+    assert _shape(parse(crlf, "/c.yaml", "ruamel").root) == _shape(parse(crlf, "/c.yaml", "libyaml").root)
