@@ -84,6 +84,7 @@ DOCS: dict[str, CheckDoc] = {
             FROM nginx:1.25.3-alpine
         """),
         example_good=_x("""
+            # illustrative digest: take yours from `docker buildx imagetools inspect`
             FROM nginx:1.25.3-alpine@sha256:4c0fdaa8b6341bfdeca5f18f7837462c80cff90527ee35ef185571e1c327beac
         """),
         fix=(
@@ -1097,7 +1098,8 @@ DOCS: dict[str, CheckDoc] = {
         fix=(
             "Prefer SSH for remote access (`DOCKER_HOST=ssh://user@host`) and keep the "
             "daemon on its unix socket. If TCP is required, enable `tlsverify` with a CA "
-            "and issue client certificates."
+            "and issue client certificates. On systemd hosts the stock unit already passes "
+            "`-H fd://`, so `hosts` belongs in a unit override or in daemon.json, not both."
         ),
         fix_safety=(
             "No automatic fix: switching transports would cut off the clients that use "
