@@ -313,6 +313,9 @@ class LockdockApp(App[int]):
         self.current_key = msg.key
         self._show_target(msg.key)
 
+    def on_inventory_target_chosen(self, _msg: Inventory.TargetChosen) -> None:
+        self.action_focus_panel("findings")
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """The detail pane follows the active tab; the layers tab gets more room."""
         layers = event.pane.id == "tab-layers"

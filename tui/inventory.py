@@ -21,6 +21,9 @@ class Inventory(Tree[str]):
 
     BORDER_TITLE = "1 Inventory"
 
+    class TargetChosen(Message):
+        """Enter on a target: the user wants to work on its findings."""
+
     class TargetHighlighted(Message):
         def __init__(self, key: str | None) -> None:
             super().__init__()
@@ -102,3 +105,8 @@ class Inventory(Tree[str]):
             return  # a rebuild moved the cursor in passing; the restore will say where it is
         data = event.node.data
         self.post_message(self.TargetHighlighted(data if data and not data.startswith("section:") else None))
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
+        data = event.node.data
+        if data and not data.startswith("section:"):
+            self.post_message(self.TargetChosen())

@@ -89,3 +89,79 @@ def test_read_only_blocks_fix_ignore_and_undo(project: Path) -> None:
     assert any("fixing" in n for n in said)
     assert any("ignore pragma" in n for n in said)
     assert any("undo" in n for n in said)
+
+
+def test_ignore_adds_a_previewed_pragma_and_suppresses(project: Path) -> None:
+    app = create_app([project], use_engine=False)
+    seen: dict[str, object] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        key = target_key(app, "compose-service")
+        await select(pilot, key, "container.not-privileged")
+        await pilot.press("i")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DiffScreen)
+        seen["diff"] = screen_text(app)
+        await pilot.press("y")
+        await pilot.pause(0.3)
+        await wait_scan(pilot)
+        tr = app.state.targets[key]
+        seen["suppressed"] = [f.check for f in tr.findings if f.suppressed is not None]
+        seen["active"] = [f.check for f in tr.active]
+
+    drive(app, body)
+    assert "lockdock: ignore=container.not-privileged" in str(seen["diff"])
+    assert "# lockdock: ignore=container.not-privileged" in (project / "compose.yaml").read_text()
+    assert "container.not-privileged" in seen["suppressed"]  # type: ignore[operator]
+    assert "container.not-privileged" not in seen["active"]  # type: ignore[operator]
+
+
+def test_fix_all_safe_is_one_diff_and_skips_risky_fixes(project: Path) -> None:
+    app = create_app([project], use_engine=False)
+    seen: dict[str, object] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        key = target_key(app, "compose-service")
+        tr = app.state.targets[key]
+        seen["safe"] = {f.check for f in tr.active if f.fix and f.fix.applicability.value == "safe"}
+        seen["risky"] = {f.check for f in tr.active if f.fix and f.fix.applicability.value == "unsafe"}
+        await select(pilot, key)
+        await pilot.press("F")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DiffScreen)
+        seen["changes_behaviour"] = app.screen.preview.changes_behaviour
+        await pilot.press("y")  # safe only: one confirmation is enough
+        await pilot.pause(0.3)
+        await wait_scan(pilot)
+        seen["after"] = {f.check for f in app.state.targets[key].active}
+
+    drive(app, body)
+    assert seen["safe"] and seen["risky"]
+    assert seen["changes_behaviour"] is False
+    assert not (seen["safe"] & seen["after"])  # type: ignore[operator]
+    assert seen["risky"] <= seen["after"]  # type: ignore[operator]
+    assert "privileged: true" in (project / "compose.yaml").read_text()
+
+
+def test_unsafe_fix_needs_a_second_confirmation(project: Path) -> None:
+    app = create_app([project], use_engine=False)
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        await select(pilot, target_key(app, "compose-service"), "container.not-privileged")
+        await pilot.press("f")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DiffScreen)
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DiffScreen)  # still asking
+        assert "Press y AGAIN" in screen_text(app)
+        assert "privileged: true" in (project / "compose.yaml").read_text()
+        await pilot.press("y")
+        await pilot.pause(0.3)
+        await wait_scan(pilot)
+
+    drive(app, body)
+    assert "privileged" not in (project / "compose.yaml").read_text()
