@@ -19,6 +19,7 @@ from lockdock.dockerfile.heredoc import heredocs_from_line
 from lockdock.dockerfile.model import DockerfileError, Instruction
 
 MAX_LINE_BYTES = 64 * 1024 - 1  # bufio.MaxScanTokenSize - 1: BuildKit refuses longer lines
+_MAX_TOKEN = 64 * 1024  # a line with its ending must fit BuildKit's scanner buffer
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*\Z")
 _TOKEN_WS = re.compile(r"[\t\v\f\r ]+")
@@ -357,8 +358,9 @@ def _can_contain_heredoc(inst: Instruction) -> bool:
     return target.cmd in _HEREDOC_CMDS and not target.json
 
 
-def _too_long(s: str) -> bool:
-    return len(s) > MAX_LINE_BYTES // 4 and len(s.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES + 2
+def _too_long(raw: str) -> bool:
+    """True when BuildKit's line scanner would fail (bufio.ErrTooLong) on this line."""
+    return len(raw) > _MAX_TOKEN // 4 and len(raw.encode("utf-8", "surrogatepass")) > _MAX_TOKEN
 
 
 def parse(text: str) -> ParseResult:
@@ -437,6 +439,10 @@ def parse(text: str) -> ParseResult:
                 terminated = False
                 while i < n:
                     raw3, off3 = lines[i]
+                    if _too_long(raw3):
+                        raise DockerfileError(
+                            f"dockerfile line greater than max allowed size of {MAX_LINE_BYTES}", i + 1
+                        )
                     i += 1
                     candidate = _trim_newline(raw3)
                     if doc.chomp:
