@@ -7,6 +7,7 @@ file that never reads its context cannot leak it. BuildKit also reads
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,13 @@ from typing import Any
 from lockdock.analyzers.repo import DOCKERIGNORE_NEEDS, missing_patterns
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import finding
+from lockdock.dockerfile.facts import final_chain, finding
 from lockdock.dockerfile.model import Instruction
 from lockdock.files import FileProblem, read_text
+from lockdock.ignorefiles import IgnoreRules
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.secrets import secret_file
 from lockdock.text import safe
 
 
@@ -45,6 +48,68 @@ def needs_for(context: Path) -> tuple[tuple[str, str, bool], ...]:
     if (context / "package.json").exists():
         return (*DOCKERIGNORE_NEEDS, ("node_modules", "node_modules", True))
     return DOCKERIGNORE_NEEDS
+
+
+WHOLE_CONTEXT = frozenset({".", "./", "*", "./*", "/"})
+MAX_CONTEXT_ENTRIES = 2000  # only the top of the context and secrets/ are looked at
+
+
+def context_secret_files(context: Path) -> list[str]:
+    """Secret files at the top of the build context and in its secrets/ directory."""
+    found: list[str] = []
+    for rel_dir in ("", "secrets"):
+        base = context / rel_dir if rel_dir else context
+        try:
+            with os.scandir(base) as entries:
+                for n, entry in enumerate(entries):
+                    if n >= MAX_CONTEXT_ENTRIES:
+                        break
+                    rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                    if entry.is_file(follow_symlinks=False) and (rel_dir == "secrets" or secret_file(rel)):
+                        found.append(rel)
+        except OSError:
+            continue
+    return sorted(found)
+
+
+@analyzer(TargetKind.DOCKERFILE, "secrets.no-secrets-in-image")
+def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """`COPY . .` sends every file of the context that .dockerignore does not exclude."""
+    shipped = {id(i) for st in final_chain(subject.dockerfile) for i in st.instructions}
+    copy = next(
+        (
+            i
+            for i in subject.dockerfile.instructions
+            if id(i) in shipped
+            and i.cmd in ("copy", "add")
+            and i.flag("from") is None
+            and any(src in WHOLE_CONTEXT for src in i.args[:-1])
+        ),
+        None,
+    )
+    if copy is None:
+        return
+    context = subject.path.parent
+    ignore = ignore_file(subject.path)
+    text = ""
+    if ignore.is_file():
+        try:
+            text = read_text(ignore).text
+        except FileProblem:
+            return  # reported by the build.dockerignore check
+    rules = IgnoreRules(text, "docker")
+    leaked = [rel for rel in context_secret_files(context) if not rules.ignored(rel)]
+    if not leaked:
+        return
+    shown = ", ".join(safe(r, 60) for r in leaked[:5])
+    yield finding(
+        "secrets.no-secrets-in-image",
+        subject,
+        copy,
+        f"{copy.cmd.upper()} of the whole build context copies {shown} into the image "
+        f"({safe(ignore.name, 60)} does not exclude {'it' if len(leaked) == 1 else 'them'})",
+        data={"kind": "context", "dockerignore": str(ignore), "missing": leaked},
+    )
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.dockerignore")

@@ -5,12 +5,17 @@
   gets `--mount=type=secret,id=name,env=NAME` (`docker build --secret id=name,env=NAME`).
 - `COPY .npmrc <dir>` followed by npm/yarn RUNs: the copy goes, the RUNs mount the file.
 - `COPY <secret file> <dst>` alone: removed (and the file belongs in .dockerignore).
+- `COPY . .` of a context holding secret files: the files are added to .dockerignore
+  (this one is safe: the files only stop reaching the builder).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+
+from lockdock.fixers.repo_ignorefiles import append_patterns
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix
@@ -116,6 +121,9 @@ def no_secrets(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     kind = finding.data.get("kind")
     if inst is None:
         return None
+    if kind == "context" and isinstance(finding.data.get("dockerignore"), str):
+        missing = [m for m in finding.data.get("missing") or [] if isinstance(m, str)]
+        return append_patterns(Path(finding.data["dockerignore"]), missing, "Exclude the secret files from the build context", ctx)
     if kind == "env" and _single_env(inst):
         return make_fix(subject, f"Remove {inst.keyword} {finding.data.get('name')}; set it at run time", Applicability.UNSAFE, [delete_instruction(df, inst)], note="the container now needs the value from its environment")
     if kind == "arg" and isinstance(finding.data.get("name"), str):

@@ -305,3 +305,24 @@ def test_pragma_above_an_instruction_suppresses_its_finding(tmp_path: Path) -> N
     )
     (f,) = checks(dockerfile_findings(tmp_path, text, GOOD_IGNORE), "build.exec-form")
     assert f.suppressed is not None and "wrapper" in f.suppressed.reason
+
+
+def test_whole_context_copy_of_secret_files(tmp_path: Path) -> None:
+    files = {".dockerignore": ".git\n", ".env": "A=1\n", "secrets/db.txt": "x", ".env.example": "A=\n", "tls.pem": "x"}
+    text = "FROM alpine:3.19 AS build\nCOPY . /src\nFROM alpine:3.19\nCOPY . /app\nUSER app\n"
+    found = [f for f in checks(dockerfile_findings(tmp_path, text, files), "secrets.no-secrets-in-image")]
+    (f,) = found
+    assert f.location.line == 4
+    assert ".env" in f.message and "secrets/db.txt" in f.message and "tls.pem" in f.message
+    assert ".env.example" not in f.message
+    assert f.fix is not None and f.fix.applicability.value == "safe"
+
+
+def test_whole_context_copy_is_fine_when_ignored_or_only_in_a_build_stage(tmp_path: Path) -> None:
+    files = {**GOOD_IGNORE, ".env": "A=1\n", "tls.pem": "x"}
+    assert not checks(dockerfile_findings(tmp_path, "FROM alpine:3.19\nCOPY . /app\n", files), "secrets.no-secrets-in-image")
+    other = tmp_path / "o"
+    other.mkdir()
+    text = "FROM alpine:3.19 AS build\nCOPY . /src\nFROM alpine:3.19\nCOPY --from=build /src/bin /bin\n"
+    found = dockerfile_findings(other, text, {".dockerignore": ".git\n", ".env": "A=1\n"})
+    assert not checks(found, "secrets.no-secrets-in-image")

@@ -343,3 +343,10 @@ def test_no_sudo_fix_only_where_the_build_is_known_to_run_as_root(tmp_path: Path
     assert f.fix is not None
     (f,) = checks(dockerfile_findings(tmp_path, "FROM debian:12\nUSER app\nRUN sudo make\n", IGNORE), "build.no-sudo")
     assert f.fix is None
+
+
+def test_context_secret_fix_extends_dockerignore(tmp_path: Path) -> None:
+    files = {".dockerignore": ".git\n**/*.key\n**/*.pem\nsecrets/\n", ".env": "A=1\n", "app": "x"}
+    new = fix_and_rescan(tmp_path, "secrets.no-secrets-in-image", "FROM alpine:3.19\nCOPY . /app\nUSER app\n", files=files)
+    assert new == "FROM alpine:3.19\nCOPY . /app\nUSER app\n"
+    assert ".env" in (tmp_path / ".dockerignore").read_text().splitlines()
