@@ -15,7 +15,7 @@ from lockdock.dockerfile.model import Dockerfile, Instruction, Stage
 from lockdock.dockerfile.shell import Command, Script, run_scripts
 from lockdock.engine.refs import ImageRef, parse_ref
 from lockdock.model import Finding, Location, Severity
-from lockdock.secrets import find_in_text
+from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
 
 ROOT_USERS = frozenset({"", "root", "0"})
@@ -245,12 +245,36 @@ def removed_packages(scripts: list[Script]) -> set[str]:
 # --------------------------------------------------------------------------- findings
 
 
+_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*)=(\"[^\"]*\"|'[^']*'|\S+)")
+_OLD_STYLE = re.compile(r"(?i)^(\s*(?:env|arg|label)\s+)([^\s=]+)(\s+)(.+)$")
+
+
+def _mask_pairs(line: str) -> str:
+    """Mask `NAME=value` (and `ENV NAME value`) whose name or value says it is a secret."""
+    old = _OLD_STYLE.match(line)
+    if old:
+        match = check_assignment(old.group(2), old.group(4).strip("'\""))
+        return line if match is None else old.group(1) + old.group(2) + old.group(3) + match.masked
+    out: list[str] = []
+    pos = 0
+    for m in _PAIR.finditer(line):
+        if "******" in m.group(2):
+            continue  # already masked by format
+        match = check_assignment(m.group(1), m.group(2).strip("'\""))
+        if match is not None:
+            out.append(line[pos : m.start(2)] + match.masked)
+            pos = m.end()
+    out.append(line[pos:])
+    return "".join(out)
+
+
 def evidence(text: str, limit: int = 160) -> str:
-    """The instruction text as shown in reports: secrets masked, control characters escaped."""
+    """The instruction's first line as shown in reports: secrets masked, controls escaped."""
     first = text.strip().splitlines()[0] if text.strip() else ""
+    first = first[:4096]
     for match in sorted(find_in_text(first), key=lambda m: m.start, reverse=True):
         first = first[: match.start] + match.masked + first[match.end :]
-    return safe(first, limit)
+    return safe(_mask_pairs(first), limit)
 
 
 def finding(

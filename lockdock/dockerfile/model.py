@@ -108,12 +108,8 @@ class Instruction:
         vals = self.flag_values(name)
         return vals[-1] if vals else None
 
-    @property
-    def shell_form(self) -> bool:
-        return not self.json
-
     def env_pairs(self) -> list[tuple[str, str]]:
-        """ENV/LABEL: (name, raw value) pairs; ARG: (name, default or None marker '')."""
+        """ENV/LABEL: (name, value as written) pairs; other instructions have none."""
         if self.cmd in ("env", "label"):
             return [(self.args[i], self.args[i + 1]) for i in range(0, len(self.args) - 2, 3)]
         return []

@@ -19,7 +19,6 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PLAIN = re.compile(r"[^ \t\r\n\\'\"$`&|;()#]+")
 _HEREDOC_REDIRECT = re.compile(r"^\d*<<-?")
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"})
-WRAPPERS = frozenset({"sudo", "env", "exec", "nohup", "time", "nice", "xargs", "command", "then", "do", "else", "if", "!"})
 
 
 @dataclass
@@ -91,9 +90,6 @@ class Script:
     to_file: Callable[[int], int] | None  # None: positions unknown (JSON form)
     commands: list[Command] = field(default_factory=list)
     from_heredoc: bool = False
-
-    def file_offset(self, index: int) -> int | None:
-        return None if self.to_file is None else self.to_file(index)
 
 
 def split_commands(text: str) -> list[Command]:

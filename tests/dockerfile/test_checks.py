@@ -326,3 +326,18 @@ def test_whole_context_copy_is_fine_when_ignored_or_only_in_a_build_stage(tmp_pa
     text = "FROM alpine:3.19 AS build\nCOPY . /src\nFROM alpine:3.19\nCOPY --from=build /src/bin /bin\n"
     found = dockerfile_findings(other, text, {".dockerignore": ".git\n", ".env": "A=1\n"})
     assert not checks(found, "secrets.no-secrets-in-image")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ENV NODE_TLS_REJECT_UNAUTHORIZED=0 DB_PASSWORD=hunter2secret",
+        "RUN PGPASSWORD=hunter2secret curl -k https://db.example.com/",
+        "ENV DB_PASSWORD hunter2secret",
+    ],
+)
+def test_by_name_secrets_are_masked_in_every_findings_evidence(tmp_path: Path, line: str) -> None:
+    found = dockerfile_findings(tmp_path, f"FROM alpine:3.19\n{line}\n", GOOD_IGNORE)
+    assert any(f.location.line == 2 for f in found)
+    for f in found:
+        assert "hunter2secret" not in (f.evidence or "") + f.message, (f.check, f.evidence)
