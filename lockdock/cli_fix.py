@@ -30,6 +30,7 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--apply", action="store_true", help="write the fixes (atomically, journalled for `lockdock undo`)")
     p.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
     p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
+    p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
     u = sub.add_parser("undo", help="undo the last applied fix run, byte for byte")
     u.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
@@ -92,10 +93,15 @@ def run_fix(args: argparse.Namespace) -> int:
     wanted: list[_Offer] = []
     unsafe_left: list[_Offer] = []
     host_left: list[_Offer] = []
+    container_left: list[_Offer] = []
     for o in offers:
         if o.finding.target.kind == TargetKind.HOST and args.daemon_json is None and not select:
             # The daemon's config is the machine's, not the project's: only on request.
             host_left.append(o)
+            continue
+        if o.finding.target.kind == TargetKind.CONTAINER and not args.containers and not select:
+            # Live containers are not the project's files either: only on request.
+            container_left.append(o)
             continue
         if o.fix.applicability != Applicability.SAFE and not args.unsafe:
             unsafe_left.append(o)
@@ -121,6 +127,7 @@ def run_fix(args: argparse.Namespace) -> int:
             print(f"  cannot preview: {p}", file=info)
         _print_unsafe(unsafe_left, info)
         _print_host(host_left, info)
+        _print_containers(container_left, info)
         return EXIT_REFUSED if preview.problems else EXIT_OK
 
     report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
@@ -147,6 +154,7 @@ def run_fix(args: argparse.Namespace) -> int:
         print(f"  warning: {sanitize(w)}", file=out)
     _print_unsafe(unsafe_left, out)
     _print_host(host_left, out)
+    _print_containers(container_left, out)
     if report.applied:
         print("  undo with: lockdock undo", file=out)
     refused = report.errors or any(s.refused for s in report.skipped)
@@ -162,6 +170,18 @@ def _print_host(host_left: list[_Offer], out: Any) -> None:
         file=out,
     )
     for o in host_left:
+        print(f"    {o.label()}", file=out)
+
+
+def _print_containers(left: list[_Offer], out: Any) -> None:
+    if not left:
+        return
+    print(
+        f"  {len(left)} container fix(es) not included (they change running containers; "
+        "use --containers or --check ID):",
+        file=out,
+    )
+    for o in left:
         print(f"    {o.label()}", file=out)
 
 

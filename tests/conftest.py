@@ -24,6 +24,9 @@ from typing import Any
 import pytest
 
 TEST_LABEL = "io.lockdock.test"
+SESSION_LABEL = "io.lockdock.test-session"
+SESSION = uuid.uuid4().hex[:12]  # what this pytest run created; parallel runs keep theirs
+STALE_AFTER = 3600  # objects of other (crashed) runs older than this are removed too
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 BUSYBOX = Path("/bin/busybox")
@@ -63,13 +66,21 @@ def docker_api() -> Iterator[Any]:
     api.close()
 
 
+def _ours_or_stale(labels: dict[str, str] | None, created: float) -> bool:
+    if (labels or {}).get(SESSION_LABEL) == SESSION:
+        return True
+    return time.time() - created > STALE_AFTER
+
+
 def _cleanup(api: Any) -> None:
     for c in api.containers(all=True, filters={"label": TEST_LABEL}):
-        with contextlib.suppress(Exception):
-            api.remove_container(c["Id"], force=True, v=True)
+        if _ours_or_stale(c.get("Labels"), c.get("Created", 0)):
+            with contextlib.suppress(Exception):
+                api.remove_container(c["Id"], force=True, v=True)
     for img in api.images(filters={"label": TEST_LABEL}):
-        with contextlib.suppress(Exception):
-            api.remove_image(img["Id"], force=True)
+        if _ours_or_stale(img.get("Labels"), img.get("Created", 0)):
+            with contextlib.suppress(Exception):
+                api.remove_image(img["Id"], force=True)
 
 
 def unique_tag(prefix: str = "lockdock-test") -> str:
@@ -97,7 +108,8 @@ def build_image(docker_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Ca
             p.write_bytes(content.encode() if isinstance(content, str) else content)
         (ctxdir / "Dockerfile").write_text(dockerfile)
         proc = subprocess.run(
-            ["docker", "build", "-q", "--label", f"{TEST_LABEL}=1", "-t", tag, str(ctxdir)],
+            ["docker", "build", "-q", "--label", f"{TEST_LABEL}=1", "--label", f"{SESSION_LABEL}={SESSION}",
+             "-t", tag, str(ctxdir)],
             capture_output=True,
             text=True,
             timeout=300,
@@ -155,13 +167,13 @@ def image_tarball(
         "architecture": "amd64",
         "os": "linux",
         "created": "2026-01-01T00:00:00Z",
-        "config": {"Labels": {TEST_LABEL: "1"}, **(config or {})},
+        "config": {"Labels": {TEST_LABEL: "1", SESSION_LABEL: SESSION}, **(config or {})},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history
         or [{"created": "2026-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(len(blobs))],
     }
     if config and "Labels" in config:
-        cfg["config"]["Labels"] = {TEST_LABEL: "1", **config["Labels"]}
+        cfg["config"]["Labels"] = {TEST_LABEL: "1", SESSION_LABEL: SESSION, **config["Labels"]}
     cfg_bytes = json.dumps(cfg).encode()
     cfg_name = hashlib.sha256(cfg_bytes).hexdigest() + ".json"
     out = io.BytesIO()

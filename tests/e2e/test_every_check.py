@@ -12,7 +12,6 @@ import os
 import subprocess
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
