@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from lockdock.analyzers.repo import GITIGNORE_NEEDS
 from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused, block_lines, indent_step
 from lockdock.compose.fixkit import insert_at_path, make_fix
@@ -45,7 +46,10 @@ def gitignore_change(directory: Path) -> Change | None:
     """Append `secrets/` to the project's .gitignore unless it already ignores it."""
     path = directory / ".gitignore"
     if not path.exists():
-        return NewFile(str(path), "secrets/\n", 0o644)
+        # A new .gitignore covers every secret pattern the repository check asks for,
+        # so creating it does not trade one finding for another.
+        patterns = ["secrets/", *[p for p, _, _ in GITIGNORE_NEEDS if p != "secrets/"]]
+        return NewFile(str(path), "".join(f"{p}\n" for p in patterns), 0o644)
     try:
         tf = read_text(path)
     except FileProblem:

@@ -137,7 +137,11 @@ class Editor:
         for path, edits in self.edits.items():
             lf = self.file(path)
             assert lf.text is not None
-            out.append(FileEdit(path=path, edits=_join_insertions(edits), expected_sha256=lf.text.sha256))
+            joined = _join_insertions(edits)
+            for a, b in zip(joined, joined[1:], strict=False):
+                if b.start < a.end:
+                    raise EditRefused("this fix's own edits overlap")
+            out.append(FileEdit(path=path, edits=joined, expected_sha256=lf.text.sha256))
         return out
 
     # ------------------------------------------------------------------ primitives
@@ -150,14 +154,22 @@ class Editor:
         if node.key_start is None:
             raise EditRefused("value has no key")
         text = self.text(node.file)
-        parent = self.parent(node)
-        if parent is not None and parent.style == "flow":
+        parent = self.owner(node)
+        if parent is None:
+            raise EditRefused("entry not found in its file")
+        if parent.style == "flow":
             self._remove_flow_entry(text, parent, node)
             return
         ls = line_start(text, node.key_start)
         if text[ls:node.key_start].strip(" "):
             raise EditRefused("key shares its line with a list dash")
         start, end = block_extent(text, node.key_start)
+        if len(parent.entry_starts) == 1:
+            # The mapping's only entry: leave an empty mapping, not a null (a null
+            # service or merge source is an error).
+            nl = newline_of(self.file(node.file))
+            self.add(node.file, start, end, " " * (node.key_start - ls) + "{}" + nl)
+            return
         self.add(node.file, start, end, "")
 
     def _remove_flow_entry(self, text: str, parent: Node, node: Node) -> None:
@@ -199,16 +211,22 @@ class Editor:
         self.add(item.file, start, end, "")
 
     def append_item(self, seq: Node, item_text: str) -> None:
-        """Add `item_text` (already YAML) at the end of a sequence."""
+        """Add `item_text` (already YAML) at the end of a sequence.
+
+        The edit rewrites the list's whole body (unchanged, plus the item) rather than
+        inserting at a point, so it overlaps any other fix that edits or removes the same
+        list: one-pass application then defers one of them instead of producing
+        `[, x]` or an orphaned `- x` line.
+        """
         text = self.text(seq.file)
         if seq.style == "flow":
             close = seq.end - 1
             if text[close] != "]":
                 raise EditRefused("unexpected flow sequence end")
             inner = text[seq.start + 1:close]
-            sep = ", " if inner.strip() else ""
-            pos = seq.start + 1 + len(inner.rstrip())
-            self.add(seq.file, pos, pos, sep + item_text)
+            body = inner.rstrip()
+            sep = ", " if body.strip() else ""
+            self.add(seq.file, seq.start + 1, close, body + sep + item_text + inner[len(body):])
             return
         items = [i for i in seq.value if i.file == seq.file]
         if not items:
@@ -219,7 +237,12 @@ class Editor:
             raise EditRefused("list items are not on their own lines")
         col = dash - line_start(text, dash)
         _, end = self.extent(seq.file, last_dash)
-        self._insert_lines(seq.file, end, [" " * col + "- " + item_text])
+        first_line = line_start(text, dash)
+        nl = newline_of(self.file(seq.file))
+        body = text[first_line:end]
+        if body and not body.endswith(("\n", "\r")):
+            body += nl
+        self.add(seq.file, first_line, end, body + " " * col + "- " + item_text + nl)
 
     def _insert_lines(self, path: str, pos: int, lines: list[str]) -> None:
         text = self.text(path)
@@ -238,8 +261,10 @@ class Editor:
             if len(lines) != 1 or text[mapping.end - 1] != "}":
                 raise EditRefused("flow mapping")
             inner = text[mapping.start + 1:mapping.end - 1]
-            pos = mapping.start + 1 + len(inner.rstrip())
-            self.add(mapping.file, pos, pos, (", " if inner.strip() else "") + lines[0].strip())
+            body = inner.rstrip()
+            sep = ", " if body.strip() else ""
+            self.add(mapping.file, mapping.start + 1, mapping.end - 1,
+                     body + sep + lines[0].strip() + inner[len(body):])
             return
         if not mapping.entry_starts:
             raise EditRefused("empty mapping")
@@ -250,13 +275,22 @@ class Editor:
 
     # ------------------------------------------------------------------ structure
 
-    def parent(self, node: Node) -> Node | None:
+    def _index(self) -> dict[object, Node]:
         index = self.project.memo.setdefault("parent-index", {})
         if not index:
             for lf in self.project.loaded.values():
                 if lf.root is not None:
                     _index(lf.root, index)
-        return index.get(id(node))
+        return index
+
+    def parent(self, node: Node) -> Node | None:
+        """The collection holding `node` (a list item) in its file's tree."""
+        return self._index().get(id(node))
+
+    def owner(self, node: Node) -> Node | None:
+        """The mapping where the entry of value `node` is written (the anchor's mapping when
+        the value came through a merge key)."""
+        return self._index().get(("key", node.file, node.key_start))
 
 
 def _join_insertions(edits: list[TextEdit]) -> list[TextEdit]:
@@ -289,7 +323,7 @@ def _flow_value_end(text: str, node: Node) -> int:
     return node.end
 
 
-def _index(node: Node, index: dict[int, Node]) -> None:
+def _index(node: Node, index: dict[object, Node]) -> None:
     stack = [node]
     while stack:
         cur = stack.pop()
@@ -297,6 +331,10 @@ def _index(node: Node, index: dict[int, Node]) -> None:
         for child in children:
             index.setdefault(id(child), cur)
             stack.append(child)
+        if cur.kind == "map":
+            for key in cur.own_keys:
+                child = cur.value[key]
+                index.setdefault(("key", child.file, child.key_start), cur)
 
 
 def indent_step(project: Project, path: str) -> int:

@@ -136,3 +136,48 @@ def test_local_image_user_makes_service_pass_non_root(tmp_path: Path, run_lockdo
           and f["target"]["kind"] == "compose-service"]
     assert [f["target"]["name"] for f in nr] == ["rootapp"]
     assert "image runs as root" in nr[0]["message"]
+
+
+MESSY = """\
+x-common: &common
+  privileged: true
+services:
+  web:  # front
+    <<: *common
+    image: nginx:1.25.3
+    ports:
+      - "8080:80"
+    environment:
+      DB_PASSWORD: hunter2hunter2
+  db:
+    image: postgres:16
+    security_opt: [seccomp:unconfined]
+    pid: host
+    volumes:
+      - /etc:/host/etc
+"""
+
+
+def test_fix_all_through_the_cli_converges_and_validates(tmp_path: Path, run_lockdock: Any) -> None:
+    from tests.compose.fixkit import SCHEMA, schema_errors
+
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(MESSY)
+    outputs = []
+    for _ in range(6):
+        proc = run_lockdock("fix", "--no-engine", "--unsafe", "--apply", ".", cwd=tmp_path)
+        assert proc.returncode in (0, 1), proc.stderr
+        outputs.append(proc.stdout + proc.stderr)
+        if "0 applied" in proc.stdout + proc.stderr:
+            break
+    assert "0 applied" in outputs[-1], outputs
+    assert all("hunter2" not in out for out in outputs)
+    report = scan_json(run_lockdock, "--no-engine", ".", cwd=tmp_path)
+    left = {f["check"] for f in compose_findings(report)}
+    # Only checks without a fix that applies here remain.
+    assert left <= {"image.pinned-digest", "container.non-root", "runtime.healthcheck"}, left
+    assert report["errors"] == []
+    text = compose.read_text()
+    assert "hunter2" not in text and "# front" in text
+    if SCHEMA.is_file():
+        assert schema_errors(text) == []
