@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import uuid
@@ -86,7 +87,7 @@ def net(docker_api: Any) -> str:
     name = f"lockdock-test-net-{uuid.uuid4().hex[:8]}"
     docker_api.create_network(name, labels={"io.lockdock.test": "1"})
     yield name
-    for c in docker_api.containers(all=True, filters={"label": "io.lockdock.test"}):
+    for c in docker_api.containers(all=True, filters={"network": name}):
         docker_api.remove_container(c["Id"], force=True)
     docker_api.remove_network(name)
 
@@ -106,7 +107,10 @@ def created(docker_api: Any, busybox_image: str, net: str) -> dict[str, str]:
     _create([*base, "--privileged", "--label", "com.docker.compose.project=demo", "--label", "com.docker.compose.service=web",
              "--label", "com.docker.compose.project.config_files=/srv/demo/compose.yaml",
              "--label", "com.docker.compose.project.working_dir=/srv/demo"], busybox_image, names["compose"])
-    return names
+    yield names
+    for n in names.values():  # only what this module made: other sessions share the engine
+        with contextlib.suppress(Exception):
+            docker_api.remove_container(n, force=True)
 
 
 def scan_containers(tmp_path, daemon: dict | None = None) -> tuple[dict[str, list[Any]], ScanContext]:
@@ -171,6 +175,7 @@ def test_container_removed_between_list_and_inspect_is_skipped(docker_api, busyb
 
     monkeypatch.setattr(docker.APIClient, "containers", list_then_remove)
     results, ctx = scan_containers(tmp_path)
+    monkeypatch.undo()
     assert name not in results
     assert ctx.errors == []
 
