@@ -137,11 +137,10 @@ def to_png(svg: Path) -> Path:
 
 async def shoot(project: Path, use_engine: bool, size: tuple[int, int], tag: str, out: Path) -> list[Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lockdock.model import TargetKind
     from lockdock.tui import create_app
     from lockdock.tui.findings import FindingsList
     from lockdock.tui.inventory import Inventory
-
-    from lockdock.model import TargetKind
 
     app = create_app([project], use_engine=use_engine)
     if use_engine:

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lockdock.tui.app import LockdockApp
-
     from lockdock.config import Config
+    from lockdock.tui.app import LockdockApp
 
 
 def create_app(

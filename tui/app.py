@@ -14,6 +14,20 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from lockdock import catalogue
+from lockdock.config import Config
+from lockdock.context import ScanContext
+from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.scan import TargetResult
+from lockdock.text import sanitize
 from lockdock.tui import bindings, scanner
 from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
@@ -35,20 +49,6 @@ from lockdock.tui.messages import (
 )
 from lockdock.tui.problems import ProblemsView
 from lockdock.tui.state import AppState
-from textual import work
-from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal, Vertical
-from textual.css.query import NoMatches
-from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState, get_current_worker
-
-from lockdock import catalogue
-from lockdock.config import Config
-from lockdock.context import ScanContext
-from lockdock.model import Applicability, Finding, Fix, TargetKind
-from lockdock.scan import TargetResult
-from lockdock.text import sanitize
 
 TABS = ("tab-findings", "tab-layers", "tab-problems")
 REFRESH_SECONDS = 0.25
@@ -277,7 +277,7 @@ class LockdockApp(App[int]):
     def _redraw_now(self) -> None:
         if self._dirty:
             self._dirty = False
-            self._main(Inventory).rebuild(self.state)
+            self._main(Inventory).update_from(self.state, full=not self.state.progress.running)
             self._main(ProblemsView).show(self.state.errors)
             self._refresh_status()
             if self.current_key is None:

@@ -39,9 +39,8 @@ def copy_demo_project() -> Path:
 
 
 def run_tui_command(args: argparse.Namespace) -> int:
-    from lockdock.tui import run_tui
-
     from lockdock.config import load_config
+    from lockdock.tui import run_tui
 
     if args.command == "demo":
         try:

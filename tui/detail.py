@@ -7,7 +7,6 @@ references when a check has no docs), and the fix's title and safety.
 
 from __future__ import annotations
 
-from lockdock.tui.render import fix_words, plain, severity_text, where_long
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -16,6 +15,7 @@ from lockdock import catalogue, checkdocs
 from lockdock.model import Applicability, Finding
 from lockdock.scan import severity_of
 from lockdock.text import sanitize
+from lockdock.tui.render import fix_words, plain, severity_text, where_long
 
 
 def doc_sections(check_id: str) -> list[tuple[str, str]]:

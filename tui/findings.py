@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from lockdock.tui.render import finding_text, plain
-from lockdock.tui.state import display_name, group_by_layer, matches
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
@@ -11,6 +9,8 @@ from textual.widgets.option_list import Option
 
 from lockdock.model import Finding
 from lockdock.scan import TargetResult
+from lockdock.tui.render import finding_text, plain
+from lockdock.tui.state import display_name, group_by_layer, matches
 
 
 class FindingsList(OptionList):

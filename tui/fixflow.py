@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lockdock.context import ScanContext
 from lockdock.fixers import apply as apply_mod
 from lockdock.fixers import journal
 from lockdock.fixers import preview as preview_mod
 from lockdock.fixers.writer import WriteFailed, WriteRefused
-from lockdock.tui.diff_screen import Preview
-
-from lockdock.context import ScanContext
 from lockdock.model import Applicability, EngineAction, Finding, Fix
 from lockdock.text import safe
+from lockdock.tui.diff_screen import Preview
 
 
 class FixProblem(Exception):

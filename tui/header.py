@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-from lockdock.tui.render import SEVERITY_STYLE, plain
-from lockdock.tui.state import AppState, overall_level, severity_counts
 from rich.text import Text
 from textual.widgets import Static
 
 from lockdock.model import Severity
+from lockdock.tui.render import SEVERITY_STYLE, plain
+from lockdock.tui.state import AppState, overall_level, severity_counts
 
 
 def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width: int = 120) -> Text:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from lockdock.tui.bindings import BINDINGS
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from lockdock.tui.bindings import BINDINGS
 
 
 def help_text(keymap: dict[str, str], display: dict[str, str] | None = None) -> Text:

@@ -6,14 +6,14 @@ keeps the cursor on the same target across rebuilds.
 
 from __future__ import annotations
 
-from lockdock.tui.render import target_label
-from lockdock.tui.state import AppState, display_name
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from lockdock.model import TargetKind
+from lockdock.tui.render import target_label
+from lockdock.tui.state import AppState, display_name, section_of
 
 
 class Inventory(Tree[str]):
@@ -35,6 +35,8 @@ class Inventory(Tree[str]):
         self.guide_depth = 2
         self._collapsed: set[str] = set()
         self._target_nodes: dict[str, TreeNode[str]] = {}
+        self._section_nodes: dict[str, TreeNode[str]] = {}
+        self._sigs: dict[str, tuple[object, ...]] = {}
         self._restoring: str | None = None  # key the cursor returns to after a rebuild
 
     @property
@@ -43,6 +45,40 @@ class Inventory(Tree[str]):
             return self._restoring
         node = self.cursor_node
         return node.data if node is not None else None
+
+    def update_from(self, state: AppState, *, full: bool = False) -> None:
+        """Bring the tree up to date: new targets are appended while a scan streams in
+        (cheap), everything is redrawn in order when `full` or when something vanished."""
+        if full or not self._section_nodes or any(k not in state.targets for k in self._target_nodes):
+            self.rebuild(state)
+            return
+        counts: dict[str, int] = {}
+        for tr in state.targets.values():
+            section = section_of(tr.target.kind)
+            counts[section] = counts.get(section, 0) + 1
+            key = tr.target.key
+            sig = (tr.level, tr.worst, len(tr.active), display_name(tr))
+            node = self._target_nodes.get(key)
+            if node is not None:
+                if self._sigs.get(key) != sig:
+                    node.set_label(target_label(tr, sig[3]))
+                    self._sigs[key] = sig
+                continue
+            parent = self._section_nodes.get(section)
+            if tr.target.parent:
+                parent = self._target_nodes.get(tr.target.parent, parent)
+            if parent is None:
+                self.rebuild(state)
+                return
+            label = target_label(tr, sig[3])
+            if tr.target.kind is TargetKind.COMPOSE_FILE:
+                node = parent.add(label, data=key, expand=True)
+            else:
+                node = parent.add_leaf(label, data=key)
+            self._target_nodes[key] = node
+            self._sigs[key] = sig
+        for section, node in self._section_nodes.items():
+            node.set_label(Text(f"{section} ({counts.get(section, 0)})", style="bold"))
 
     def rebuild(self, state: AppState) -> None:
         """Redraw all sections from `state`, keeping the cursor where it was."""
@@ -58,6 +94,8 @@ class Inventory(Tree[str]):
                     self._collapsed.discard(name)
         self.clear()
         self._target_nodes = {}
+        self._section_nodes = {}
+        self._sigs = {}
         for section, items in state.by_section().items():
             if not items and section not in ("Images", "Containers") and state.engine.wanted:
                 continue
@@ -65,6 +103,8 @@ class Inventory(Tree[str]):
             if not items:
                 head.append("  none" if section not in ("Images", "Containers") or state.engine.endpoint else "  no engine", style="dim")
             node = self.root.add(head, data=f"section:{section}", expand=section not in self._collapsed)
+            if items:
+                self._section_nodes[section] = node
             parents: dict[str, TreeNode[str]] = {}
             for tr in items:
                 label = target_label(tr, display_name(tr))
@@ -75,6 +115,7 @@ class Inventory(Tree[str]):
                 else:
                     child = parent_node.add_leaf(label, data=tr.target.key)
                 self._target_nodes[tr.target.key] = child
+                self._sigs[tr.target.key] = (tr.level, tr.worst, len(tr.active), display_name(tr))
         self._restoring = keep if keep in self._target_nodes else None
         # Node lines are only known after the next refresh: move the cursor back then.
         self.call_after_refresh(self._restore, keep, keep_line)

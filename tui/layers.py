@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lockdock.tui.findings import FindingsList
-from lockdock.tui.render import finding_text, human_size, plain
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -19,6 +17,8 @@ from textual.widgets import DataTable, Static
 
 from lockdock.model import Finding, TargetKind
 from lockdock.scan import TargetResult, severity_of
+from lockdock.tui.findings import FindingsList
+from lockdock.tui.render import finding_text, human_size, plain
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from lockdock.tui.render import plain
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from lockdock.model import ScanError
+from lockdock.tui.render import plain
 
 
 def problems_text(errors: list[ScanError]) -> Text:

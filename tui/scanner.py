@@ -15,6 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from textual.message import Message
+
+from lockdock import registry
+from lockdock.context import ScanContext
+from lockdock.discovery import Discovery, discover
+from lockdock.model import TargetKind
+from lockdock.scan import TargetResult, analyze_subject, connect_engine
+from lockdock.text import safe
 from lockdock.tui.messages import (
     Analysing,
     EngineConnected,
@@ -25,18 +33,9 @@ from lockdock.tui.messages import (
     TargetScanned,
     TargetsRescanned,
 )
-from textual.message import Message
-
-from lockdock import registry
-from lockdock.context import ScanContext
-from lockdock.discovery import Discovery, discover
-from lockdock.model import TargetKind
-from lockdock.scan import TargetResult, analyze_subject, connect_engine
-from lockdock.text import safe
 
 Post = Callable[[Message], Any]
 Cancelled = Callable[[], bool]
-ENGINE_KINDS = (TargetKind.IMAGE, TargetKind.CONTAINER)
 POOL_SIZE = 4
 
 
@@ -45,10 +44,7 @@ def _subjects(discovery: Discovery, ctx: ScanContext, *, engine: bool) -> Iterat
     for src in registry.SOURCES:
         if src.needs_engine and (not engine or not ctx.use_engine):
             continue
-        try:
-            yield from src.fn(discovery, ctx)
-        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
-            ctx.error(None, f"internal error in source {src.name}: {type(exc).__name__}: {safe(exc)}")
+        yield from _run_source(src, discovery, ctx)
 
 
 def engine_totals(ctx: ScanContext) -> tuple[int | None, int | None]:
@@ -64,7 +60,11 @@ def engine_totals(ctx: ScanContext) -> tuple[int | None, int | None]:
 
 
 def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancelled) -> None:
-    """Discover, connect, analyse every subject, posting each result as it completes."""
+    """Discover, connect, analyse every subject, posting each result as it completes.
+
+    File sources run here, one after the other (they are quick). Each engine source
+    (images, containers) runs in a thread of its own so containers are not queued behind
+    image layer analysis; their subjects are analysed in a small pool."""
     started = time.monotonic()
     registry.load_plugins()
     connect_engine(ctx)
@@ -81,38 +81,59 @@ def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancel
     discovery = discover(paths, ctx)
     keys: set[str] = set()
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
-    pending: list[Future[TargetResult]] = []
+    feeders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lockdock-source")
+    pending: list[Future[Any]] = []
 
-    def done(fut: Future[TargetResult]) -> None:
-        if fut.cancelled() or fut.exception() is not None or cancelled():
-            return
-        post(TargetScanned(fut.result()))
-
-    try:
-        for subject in _subjects(discovery, ctx, engine=True):
+    def feed(src: registry.Source) -> None:
+        for subject in _run_source(src, discovery, ctx):
             if cancelled():
                 return
             keys.add(subject.target.key)
-            if subject.target.kind in ENGINE_KINDS:
-                fut = pool.submit(_analyse_named, subject, ctx, post)
-                fut.add_done_callback(done)
-                pending.append(fut)
-            else:
+            pending.append(pool.submit(_analyse_and_post, subject, ctx, post, cancelled))
+
+    try:
+        engine_sources = []
+        for src in registry.SOURCES:
+            if src.needs_engine:
+                if ctx.use_engine:
+                    engine_sources.append(src)
+                continue
+            for subject in _run_source(src, discovery, ctx):
+                if cancelled():
+                    return
+                keys.add(subject.target.key)
                 post(TargetScanned(analyze_subject(subject, ctx)))
-        for fut in pending:
+        feeds = [feeders.submit(feed, src) for src in engine_sources]
+        for f in feeds:
+            f.result()
+        for fut in list(pending):
             if cancelled():
                 return
             fut.exception()  # wait; analyze_subject already turns analyzer crashes into errors
     finally:
+        feeders.shutdown(wait=not cancelled(), cancel_futures=True)
         pool.shutdown(wait=not cancelled(), cancel_futures=True)
     if not cancelled():
         post(ScanFinished(list(ctx.errors), time.monotonic() - started, keys))
 
 
-def _analyse_named(subject: Any, ctx: ScanContext, post: Post) -> TargetResult:
+def _run_source(src: registry.Source, discovery: Discovery, ctx: ScanContext) -> Iterator[Any]:
+    try:
+        yield from src.fn(discovery, ctx)
+    except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+        ctx.error(None, f"internal error in source {src.name}: {type(exc).__name__}: {safe(exc)}")
+
+
+def _analyse_and_post(subject: Any, ctx: ScanContext, post: Post, cancelled: Cancelled) -> None:
+    """Analyse one engine object and post it (before the future completes, so the
+    final ScanFinished is always the last message)."""
+    if cancelled():
+        return
     if subject.target.kind is TargetKind.IMAGE:
         post(Analysing(subject.target.name))
-    return analyze_subject(subject, ctx)
+    result = analyze_subject(subject, ctx)
+    if not cancelled():
+        post(TargetScanned(result))
 
 
 def fresh_context(ctx: ScanContext) -> ScanContext:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lockdock.tui import create_app
-from lockdock.tui.layers import LayersView
 
 from lockdock.model import TargetKind
+from lockdock.tui import create_app
+from lockdock.tui.layers import LayersView
 
 from ..conftest import image_tarball
 from .conftest import drive, screen_text, select, wait_scan
@@ -53,8 +53,9 @@ def test_image_layer_view_shows_deleted_secret_on_its_layer(tmp_path: Path, secr
 
     async def body(pilot):
         await wait_scan(pilot, timeout=90)
-        key = next(k for k, tr in app.state.targets.items()
-                   if tr.target.kind is TargetKind.IMAGE and secret_image in tr.target.name)
+        key = next((k for k, tr in app.state.targets.items()
+                    if tr.target.kind is TargetKind.IMAGE and secret_image in tr.target.name), None)
+        assert key is not None, (sorted(app.state.targets), [e.message for e in app.state.errors])
         await select(pilot, key)
         await pilot.press("4")
         await pilot.pause(0.3)

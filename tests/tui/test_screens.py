@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from lockdock.config import Config
 from lockdock.tui import create_app
 from lockdock.tui.bindings import BINDINGS, KeymapError
 from lockdock.tui.diff_screen import DiffScreen
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.help_screen import HelpScreen
-
-from lockdock.config import Config
 
 from .conftest import drive, screen_text, select, settled_text, target_key, wait_scan
 

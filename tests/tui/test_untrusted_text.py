@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lockdock.tui import create_app
-from lockdock.tui.detail import Detail
-from lockdock.tui.findings import FindingsList
 from rich.console import Console
 
 from lockdock.model import TargetKind
+from lockdock.tui import create_app
+from lockdock.tui.detail import Detail
+from lockdock.tui.findings import FindingsList
 
 from .conftest import drive, screen_text, select, wait_scan
 
