@@ -152,3 +152,41 @@ def test_engine_stopped_mid_session_keeps_the_ui(
     assert "ENGINE LOST" in seen["lost_text"]
     assert "no engine: file-only mode" in seen["text"]
     assert TargetKind.DOCKERFILE in seen["kinds"]
+
+
+def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any, busybox_image: str) -> None:
+    app = create_app([tmp_path], use_engine=True)
+    app.ctx.images = [busybox_image]
+    name = f"lockdock-test-tui-live-{uuid.uuid4().hex[:8]}"
+    seen: dict[str, Any] = {}
+
+    def names() -> set[str]:
+        return {tr.target.name for tr in app.state.targets.values() if tr.target.kind is TargetKind.CONTAINER}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=120)
+        for _ in range(100):
+            if app._event_stream is not None:
+                break
+            await pilot.pause(0.05)
+        seen["before"] = name in names()
+        cid = docker_api.create_container(busybox_image, command=["true"], name=name,
+                                          labels={"io.lockdock.test": "1"})["Id"]
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if name in names():
+                break
+        seen["after_create"] = name in names()
+        seen["screen"] = screen_text(app)
+        docker_api.remove_container(cid, force=True)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if name not in names():
+                break
+        seen["after_remove"] = name in names()
+
+    drive(app, body, size=(140, 40))
+    assert seen["before"] is False
+    assert seen["after_create"] is True
+    assert name[:20] in seen["screen"]
+    assert seen["after_remove"] is False

@@ -18,6 +18,7 @@ def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
     async def body(pilot):
         await wait_scan(pilot)
         key = target_key(app, "repo")
+        untouched = {k: tr for k, tr in app.state.targets.items() if tr.target.kind.value == "dockerfile"}
         await select(pilot, key, "secrets.gitignore")
         await pilot.press("f")
         await pilot.pause(0.2)
@@ -33,6 +34,7 @@ def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
         await wait_scan(pilot)
         seen["after_fix"] = (project / ".gitignore").read_text()
         seen["checks_after_fix"] = [f.check for f in app.state.targets[key].active]
+        seen["kept"] = all(app.state.targets.get(k) is tr for k, tr in untouched.items()) and bool(untouched)
         await pilot.press("u")
         await wait_scan(pilot)
         seen["after_undo"] = (project / ".gitignore").read_text()
@@ -45,6 +47,7 @@ def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
     assert seen["after_fix"] != before and ".env" in str(seen["after_fix"])
     assert "secrets.gitignore" not in seen["checks_after_fix"]  # type: ignore[operator]
     assert seen["after_undo"] == before
+    assert seen["kept"]  # only the touched targets were rescanned
     assert "secrets.gitignore" in seen["checks_after_undo"]  # type: ignore[operator]
 
 

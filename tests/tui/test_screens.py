@@ -140,3 +140,45 @@ def test_palette_offers_fix_and_explain_for_the_target(project: Path) -> None:
     titles = seen["titles"]
     assert any(t.startswith("fix: secrets.gitignore") for t in titles)
     assert "explain: secrets.gitignore" in titles
+
+
+def _grey(c: tuple[int, int, int]) -> bool:
+    """No hue (the SVG window chrome uses a near-grey of its own)."""
+    return max(c) - min(c) <= 4
+
+
+def _fills(svg: str) -> set[tuple[int, int, int]]:
+    return {
+        (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+        for h in re.findall(r"fill: #([0-9a-f]{6})", svg)
+    }
+
+
+def test_no_color_is_honoured_and_words_carry_the_meaning(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = create_app([project], use_engine=False)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        await select(pilot, target_key(app, "compose-service"), "container.not-privileged")
+        seen["svg"] = app.export_screenshot()
+        seen["text"] = await settled_text(pilot)
+
+    drive(app, body, size=SMALL)
+    fills = _fills(seen["svg"])
+    assert fills and all(_grey(c) for c in fills), [c for c in fills if not _grey(c)]
+    assert "CRIT" in seen["text"] and "[risky fix]" in seen["text"] and "1 crit" in seen["text"]
+
+
+def test_colour_is_used_without_no_color(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    app = create_app([project], use_engine=False)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        seen["svg"] = app.export_screenshot()
+
+    drive(app, body, size=SMALL)
+    assert any(not _grey(c) for c in _fills(seen["svg"]))
