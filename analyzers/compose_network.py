@@ -40,10 +40,6 @@ def _loopback(host_ip: str | None) -> bool:
     return bool(host_ip) and host_ip.strip().strip("[]").startswith(LOOPBACK)
 
 
-def _host_network(subject: ComposeService) -> bool:
-    return (views.text(subject.service.get("network_mode")) or "").lower() == "host"
-
-
 @analyzer(TargetKind.COMPOSE_SERVICE, "network.exposed-ports")
 def exposed_ports(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     for port in views.ports(subject.service):
@@ -59,8 +55,8 @@ def exposed_ports(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "network.bind-localhost")
 def bind_localhost(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
-    if _host_network(subject):
-        return
+    # Ports are reported under network_mode: host too: they publish on all interfaces the
+    # moment the host network goes (which is what the host-namespaces fix does).
     for port in views.ports(subject.service):
         if _all_interfaces(port.host_ip):
             spec = f"{port.published or '(random)'}->{port.target}"
@@ -98,12 +94,14 @@ def isolation(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
                               f"service {name} joins Docker's default bridge (network_mode: bridge)", mode,
                               data={"kind": "bridge"})
         return
-    if views.ports(svc) or not is_datastore(subject) or mode is not None:
-        return
-    joined = views.network_names(svc)
+    mode_text = (views.text(mode) or "").lower()
+    if views.ports(svc) or not is_datastore(subject) or (mode is not None and mode_text != "host"):
+        return  # none / service:x / container:x: not on a network of its own
+    joined = views.network_names(svc) if mode_text != "host" else []
     if set(joined) & internal_networks(subject):
         return
     yield service_finding(subject, ctx, "network.isolation",
                           f"service {name} is a backend data store with no published ports but is not on "
-                          "an internal network (it can reach the internet)", svc.get("networks"),
+                          "an internal network (it can reach the internet)",
+                          mode if mode_text == "host" else svc.get("networks"),
                           data={"kind": "backend"})

@@ -7,6 +7,7 @@ A reference built by `${VAR}` interpolation is never rewritten (the variable dec
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lockdock.compose import imageref
@@ -35,6 +36,24 @@ def _requote(node: Node, value: str) -> str:
     return value
 
 
+_VERSION = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
+
+
+def derived_version(data: dict[str, Any]) -> str | None:
+    """A plain x.y[.z] version from the image's version label or `*_VERSION` env."""
+    config = data.get("Config") or {}
+    labels = config.get("Labels") or {}
+    candidates = [labels.get("org.opencontainers.image.version")]
+    for entry in config.get("Env") or []:
+        name, _, value = str(entry).partition("=")
+        if name.endswith("_VERSION"):
+            candidates.append(value)
+    for c in candidates:
+        if isinstance(c, str) and _VERSION.match(c.strip()):
+            return c.strip()
+    return None
+
+
 def version_tag(ref: imageref.ImageRef, data: dict[str, Any]) -> str | None:
     """A concrete version tag of this repository that the local image carries."""
     tags = []
@@ -60,15 +79,22 @@ def fix_pinned_tag(finding: Finding, subject: ComposeService, ctx: ScanContext) 
     if not data:
         return None
     tag = version_tag(ref, data)
+    applicability, note = Applicability.SAFE, None
     if tag is None:
-        return None
+        # No local version tag: the version the image declares (label or *_VERSION env).
+        # The registry may not carry that tag, so a pull could fail: not a safe fix.
+        tag = derived_version(data)
+        if tag is None:
+            return None
+        applicability = Applicability.UNSAFE
+        note = "version read from the image's label/env; check that the registry has this tag"
     new = f"{ref.repository}:{tag}"
 
     def build(ed: Editor) -> None:
         ed.replace(node, _requote(node, new))
 
     return make_fix(subject, f"Pin the image to {tag} (the version present locally)",
-                    Applicability.SAFE, build, touched=node)
+                    applicability, build, touched=node, note=note)
 
 
 @fixer("image.pinned-digest", TargetKind.COMPOSE_SERVICE, title="Pin the image by its local digest",

@@ -72,7 +72,7 @@ def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -
         return None
     project = subject.project
     svc = subject.service
-    if svc.get("networks") is not None or project.root is None:
+    if svc.get("networks") is not None or svc.get("network_mode") is not None or project.root is None:
         return None  # already chooses its networks; which ones to keep is the user's call
     root_file = project.file(str(project.main))
     if root_file is None or root_file.root is None:

@@ -333,8 +333,9 @@ def _index(node: Node, index: dict[object, Node]) -> None:
             stack.append(child)
         if cur.kind == "map":
             for key in cur.own_keys:
-                child = cur.value[key]
-                index.setdefault(("key", child.file, child.key_start), cur)
+                child = cur.value.get(key)  # validation may have dropped a wrong-typed entry
+                if child is not None:
+                    index.setdefault(("key", child.file, child.key_start), cur)
 
 
 def indent_step(project: Project, path: str) -> int:

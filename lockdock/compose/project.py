@@ -154,11 +154,9 @@ class _Loader:
             return
         for name in list(services.value):
             svc = services.value[name]
-            if svc.kind == "scalar" and svc.value is None:
-                svc.kind, svc.value = "map", {}
-                continue
             if svc.kind != "map":
-                self.err(lf.path, svc.entry_line, f"service {name[:60]!r} must be a mapping")
+                what = "is empty" if svc.kind == "scalar" and svc.value is None else "must be a mapping"
+                self.err(lf.path, svc.entry_line, f"service {name[:60]!r} {what}")
                 del services.value[name]
                 continue
             for key in list(svc.value):
@@ -314,6 +312,10 @@ def load_project(files: list[Path], ctx: ScanContext, env: Env) -> Project:
             services_eff[name] = merge_nodes(services_eff.get(name), node) if name in services_eff else node
     project.root = effective
     for name, node in services_eff.items():
+        if node.get("image") is None and node.get("build") is None and files[0].name in BASE_NAMES:
+            decl = decls.get(name, [node])[0]
+            ctx.warn(decl.file, f"line {decl.key_line or decl.line}: service {name[:60]!r} has neither an "
+                     "image nor a build context; docker compose would refuse it")
         svc = Service(name, drop_resets(node.copy_shallow()), project, key_lines.get(name, {}),
                       decls.get(name, []))
         project.services[name] = svc

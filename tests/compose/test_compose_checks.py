@@ -127,6 +127,7 @@ CASES: list[tuple[str, str, list[int]]] = [
     ("network.exposed-ports", svc("ports:\n  - '127.0.0.1:5432:5432'\n  - '8080:80'"), []),
     # network.bind-localhost
     ("network.bind-localhost", svc("ports:\n  - '8080:80'\n  - '0.0.0.0:8443:443'\n  - 9000\n  - target: 81\n    published: 8081"), [5, 6, 7, 8]),
+    ("network.bind-localhost", svc("network_mode: host\nports:\n  - '8080:80'"), [6]),
     ("network.bind-localhost", svc("ports:\n  - '127.0.0.1:8080:80'\n  - '[::1]:8081:81'\n  - target: 82\n    host_ip: 127.0.0.1"), []),
     # network.isolation
     ("network.isolation", svc("network_mode: bridge"), [4]),
@@ -134,6 +135,8 @@ CASES: list[tuple[str, str, list[int]]] = [
     ("network.isolation", "services:\n  db:\n    image: postgres:16\n    networks: [back]\nnetworks:\n  back:\n    internal: true\n", []),
     ("network.isolation", "services:\n  db:\n    image: postgres:16\n    ports: ['127.0.0.1:5432:5432']\n", []),
     ("network.isolation", svc(""), []),
+    ("network.isolation", "services:\n  db:\n    image: redis:7\n    network_mode: host\n", [4]),
+    ("network.isolation", "services:\n  db:\n    image: redis:7\n    network_mode: none\n", []),
     # runtime.healthcheck
     ("runtime.healthcheck", svc(""), [2]),
     ("runtime.healthcheck", svc("healthcheck:\n  disable: true"), [5]),

@@ -287,3 +287,28 @@ def test_reset_tag_is_preserved_by_fixes(tmp_path: Path) -> None:
                            "compose.override.yaml": "services:\n  web:\n    ports: !reset []\n    privileged: true\n"})
     fix_and_verify(tmp_path, "container.not-privileged", "web")
     assert (tmp_path / "compose.override.yaml").read_text() == "services:\n  web:\n    ports: !reset []\n"
+
+
+def test_pinned_tag_from_version_env_is_unsafe(tmp_path: Path) -> None:
+    images = {"nginx:latest": {"RepoTags": ["nginx:latest"],
+                               "Config": {"Env": ["PATH=/bin", "NGINX_VERSION=1.25.3", "PKG_RELEASE=1"]}},
+              "redis": {"RepoTags": ["redis:latest"], "Config": {"Env": ["REDIS_VERSION=7.2.3-rc1"]}}}
+    p = one(tmp_path, "services:\n  web:\n    image: nginx:latest\n  cache:\n    image: redis\n")
+    applied = fix_and_verify(tmp_path, "image.pinned-tag", "web", images)
+    assert applied.fix.applicability is Applicability.UNSAFE and applied.fix.note
+    assert "    image: nginx:1.25.3\n" in p.read_text()
+    result, _ = run(tmp_path, images)
+    cache = next(f for f in compose_findings(result) if f.check == "image.pinned-tag" and f.target.name == "cache")
+    assert cache.fix is None  # "7.2.3-rc1" is not a plain version
+
+
+def test_build_contexts_helper(tmp_path: Path) -> None:
+    from lockdock.compose.project import build_contexts
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "api").mkdir()
+    one(tmp_path, "services:\n  a:\n    build: ./app\n  b:\n    build:\n      context: api\n"
+        "  c:\n    build: https://github.com/x/y.git\n  d:\n    image: x:1\n")
+    write_files(tmp_path, {"other/compose.yaml": "services:\n  a:\n    image: x:1\n"})
+    assert build_contexts([tmp_path / "compose.yaml", tmp_path / "other" / "compose.yaml"]) == [
+        (tmp_path / "app").resolve(), (tmp_path / "api").resolve()]

@@ -257,12 +257,16 @@ def test_yaml_error_message_does_not_quote_the_source_line() -> None:
 
 def test_wrong_types_are_errors_and_the_rest_is_analysed(tmp_path: Path) -> None:
     write(tmp_path, "compose.yaml",
-          "services:\n  a:\n    image: x:1\n    ports: 80\n    privileged: true\n    bogus: 1\n  b: [1]\n")
+          "services:\n  a:\n    image: x:1\n    ports: 80\n    privileged: true\n    bogus: 1\n  b: [1]\n"
+          "  c:\n  d:\n    user: '1'\n")
     (project,), ctx = load(tmp_path)
     msgs = errors(ctx)
     assert any("line 4" in m and "`ports` must be a list, not a number" in m for m in msgs)
     assert any("unknown key 'bogus'" in m for m in msgs)
     assert any("service 'b' must be a mapping" in m for m in msgs)
+    assert any("service 'c' is empty" in m and "line 8" in m for m in msgs)
+    assert any("service 'd' has neither an image nor a build context" in m and "line 9" in m for m in msgs)
+    assert set(project.services) == {"a", "d"}
     a = project.services["a"]
     assert a.get("ports") is None and a.value("privileged") is True
 
