@@ -38,10 +38,25 @@ def copy_demo_project() -> Path:
     return copy_demo(Path(tempfile.mkdtemp(prefix="lockdock-demo-")))
 
 
+def terminal_problem() -> str | None:
+    """Why the interactive app cannot run here (None when it can)."""
+    import os
+
+    if os.environ.get("TERM") == "dumb":
+        return "the interactive app needs a terminal with cursor control (TERM=dumb)"
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return "the interactive app needs a terminal (stdin and stdout must be a tty)"
+    return None
+
+
 def run_tui_command(args: argparse.Namespace) -> int:
     from lockdock.config import load_config
     from lockdock.tui import run_tui
 
+    problem = terminal_problem()
+    if problem is not None:
+        print(f"lockdock: {problem}; use `lockdock scan` for a report", file=sys.stderr)
+        return 2
     if args.command == "demo":
         try:
             path = copy_demo_project()
