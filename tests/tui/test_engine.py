@@ -190,3 +190,49 @@ def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any
     assert seen["after_create"] is True
     assert name[:20] in seen["screen"]
     assert seen["after_remove"] is False
+
+
+def test_lazy_engine_fix_is_measured_then_previewed_and_applied(
+    tmp_path: Path, docker_api: Any, busybox_image: str
+) -> None:
+    """container.resource-limits: docker stats in a worker, a 'docker update' preview, y y applies."""
+    name = f"lockdock-test-tui-lazy-{uuid.uuid4().hex[:8]}"
+    cid = docker_api.create_container(busybox_image, command=["sleep", "300"], name=name,
+                                      labels={"io.lockdock.test": "1"})["Id"]
+    docker_api.start(cid)
+    try:
+        app = create_app([tmp_path], use_engine=True)
+        app.ctx.images = [busybox_image]
+        seen: dict[str, Any] = {}
+
+        async def body(pilot):
+            from lockdock.tui.diff_screen import DiffScreen
+
+            await wait_scan(pilot, timeout=120)
+            key = next(k for k, tr in app.state.targets.items()
+                       if tr.target.kind is TargetKind.CONTAINER and tr.target.name == name)
+            await select(pilot, key, "container.resource-limits")
+            await pilot.press("f")
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if isinstance(app.screen, DiffScreen):
+                    break
+            assert isinstance(app.screen, DiffScreen), [n.message for n in app._notifications]
+            seen["preview"] = app.screen.preview
+            await pilot.press("y", "y")
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if not any(w.group in ("apply", "rescan") and not w.is_finished for w in app.workers):
+                    break
+            await wait_scan(pilot)
+            seen["after"] = [f.check for f in app.state.targets[key].active]
+
+        drive(app, body)
+        preview = seen["preview"]
+        assert preview.changes_behaviour and preview.engine_actions
+        assert "docker update" in preview.engine_actions[0]
+        host = docker_api.inspect_container(cid)["HostConfig"]
+        assert host["Memory"] > 0 and host["PidsLimit"]
+        assert "container.resource-limits" not in seen["after"]
+    finally:
+        docker_api.remove_container(cid, force=True)
