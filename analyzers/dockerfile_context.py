@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.analyzers.repo import DOCKERIGNORE_NEEDS, missing_patterns
-
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import final_chain, finding
 from lockdock.dockerfile.model import Instruction

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from lockdock.analyzers.dockerfile_packages import cache_issues
-
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import insert_after_word, instruction_at, make_fix, script_end
 from lockdock.dockerfile.facts import Install, installs_in
@@ -80,8 +79,12 @@ def package_cache(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | Non
     edit = cache_edit(inst, issue)
     if edit is None:
         return None
-    what = FLAG_FIXES.get(issue, "").strip() or "&& " + CLEANUPS.get(issue, "").split(" ")[0] + " ..."
-    return make_fix(subject, f"Add {what} to the same RUN", Applicability.SAFE, [edit])
+    if issue in FLAG_FIXES:
+        title = f"Add {FLAG_FIXES[issue].strip()} to the install"
+    else:
+        manager = next((i.manager for i in installs_in(inst)), "")
+        title = f"Add `{CLEANUPS[issue].format(m=manager)}` to the same RUN"
+    return make_fix(subject, title, Applicability.SAFE, [edit])
 
 
 @fixer("build.production-deps", TargetKind.DOCKERFILE, title="npm ci --omit=dev", applicability=Applicability.UNSAFE)
