@@ -18,7 +18,6 @@ from lockdock.analyzers.dockerfile_build import (
     sudo_word,
     tls_problems,
 )
-
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import (
     delete_instruction,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lockdock.fixers.repo_ignorefiles import append_patterns
-
 from lockdock.context import ScanContext
+from lockdock.fixers.repo_ignorefiles import append_patterns
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
 

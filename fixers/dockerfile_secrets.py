@@ -15,12 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lockdock.fixers.repo_ignorefiles import append_patterns
-
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix
 from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import run_scripts
+from lockdock.fixers.repo_ignorefiles import append_patterns
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
 
