@@ -59,7 +59,7 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width:
     line2.append_text(counts_text(severity_counts(state.targets.values()), short=width < 100))
     if state.errors:
         line2.append(f" | {len(state.errors)} problem{'s' if len(state.errors) != 1 else ''}", style="yellow")
-    if undo_depth:
+    if undo_depth and width >= 100:
         line2.append(f" | {undo_depth} undoable", style="dim")
     return Text("\n").join([line1, line2])
 
