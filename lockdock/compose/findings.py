@@ -29,9 +29,19 @@ def _context_note(subject: ComposeService, node: Node | None) -> str:
                      f"{safe(subject.name, 60)}")
     elif node.merged:
         notes.append(f"set through a merge key, inherited by service {safe(subject.name, 60)}")
+    elif not _declared_in_service(subject, node):
+        notes.append(f"inherited by service {safe(subject.name, 60)} through extends")
     if node.interp:
         notes.append("; ".join(safe(n, 120) for n in node.interp[:3]))
     return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _declared_in_service(subject: ComposeService, node: Node) -> bool:
+    """True when `node` is written inside one of the service's own declarations."""
+    decls = subject.service.decls
+    if not decls:
+        return True
+    return any(d.file == node.file and d.start <= node.start <= d.end for d in decls)
 
 
 def service_finding(

@@ -234,3 +234,12 @@ def test_missing_image_and_build_does_not_crash(tmp_path: Path) -> None:
     found, ctx = run_scan(tmp_path, {"compose.yaml": "services:\n  web:\n    user: '1000'\n"})
     assert not [e for e in ctx.errors if "internal error" in e.message]
     assert any(f.check == "container.capabilities" for f in found)
+
+
+def test_value_inherited_through_extends_names_it(tmp_path: Path) -> None:
+    found, _ = run_scan(tmp_path, {
+        "compose.yaml": "services:\n  web:\n    extends:\n      file: base.yml\n      service: base\n",
+        "base.yml": "services:\n  base:\n    image: nginx:1.25.3\n    privileged: true\n"})
+    priv = [f for f in found if f.check == "container.not-privileged"]
+    assert [(f.location.path, f.location.line) for f in priv] == [("base.yml", 4)]
+    assert "through extends" in priv[0].message
