@@ -259,6 +259,8 @@ class LockdockApp(App[int]):
             self._event_timer = self.set_timer(1.0, self._rescan_events)
 
     def on_engine_lost(self, msg: EngineLost) -> None:
+        if msg.engine is not None and msg.engine is not self.ctx.engine:
+            return  # the stream of a connection replaced by a rescan
         eng = self.state.engine
         if not eng.lost:
             self.notify(msg.reason + ". File checks keep working.", severity="warning", markup=False)
@@ -401,7 +403,11 @@ class LockdockApp(App[int]):
         if self.state.progress.running:
             self.notify("A scan is already running.")
             return
+        old = self.ctx.engine
+        self._close_event_stream()
         self.ctx = self._new_context()
+        if old is not None:
+            old.close()
         self.start_scan()
 
     def action_edit(self) -> None:

@@ -67,6 +67,7 @@ class EngineEvent(Message):
 
 
 class EngineLost(Message):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, engine: object = None) -> None:
         super().__init__()
         self.reason = reason
+        self.engine = engine  # the connection that broke (a stale one is ignored)

@@ -233,7 +233,7 @@ def watch_events(ctx: ScanContext, post: Post, cancelled: Cancelled, keep: Calla
             post(EngineEvent(kind, action, oid, name))
     except Exception as exc:  # noqa: BLE001 - the engine went away; the UI carries on
         if not cancelled():
-            post(EngineLost(f"engine connection lost: {type(exc).__name__}: {safe(exc, 160)}"))
+            post(EngineLost(f"engine connection lost: {type(exc).__name__}: {safe(exc, 160)}", engine))
         return
     if not cancelled():
-        post(EngineLost("engine event stream ended (engine stopped?)"))
+        post(EngineLost("engine event stream ended (engine stopped?)", engine))
