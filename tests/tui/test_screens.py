@@ -182,3 +182,47 @@ def test_colour_is_used_without_no_color(project: Path, monkeypatch: pytest.Monk
 
     drive(app, body, size=SMALL)
     assert any(not _grey(c) for c in _fills(seen["svg"]))
+
+
+def test_palette_opens_with_ctrl_p_and_runs_a_fix_command(project: Path) -> None:
+    app = create_app([project], use_engine=False)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        await select(pilot, target_key(app, "repo"), "secrets.gitignore")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"fix: secrets.gitignore")
+        await pilot.pause(0.6)
+        seen["text"] = screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        seen["screen"] = type(app.screen).__name__
+
+    drive(app, body)
+    assert "fix: secrets.gitignore" in seen["text"]
+    assert seen["screen"] == "DiffScreen"
+
+
+def test_edit_opens_editor_at_the_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    import lockdock.tui.app as app_mod
+
+    calls: list[list[str]] = []
+    monkeypatch.setenv("EDITOR", "myeditor --wait")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setattr(app_mod.subprocess, "run", lambda cmd, check=False: calls.append(cmd))
+    app = create_app([project], use_engine=False)
+    monkeypatch.setattr(app, "suspend", contextlib.nullcontext)
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        await select(pilot, target_key(app, "compose-service"), "container.not-privileged")
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        await wait_scan(pilot)
+
+    drive(app, body)
+    assert calls == [["myeditor", "--wait", "+4", str(project / "compose.yaml")]]
