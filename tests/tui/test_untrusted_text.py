@@ -153,3 +153,31 @@ def test_crash_output_has_no_locals_and_no_secret(
     assert "AKIAFAKEDEMOKEYABCDE" not in out
     assert "ghp_" + "a" * 36 not in out
     assert "plain-local-value" not in out  # no locals section
+
+
+def test_diff_preview_masks_secrets_in_context_lines(tmp_path: Path) -> None:
+    from lockdock.tui.diff_screen import DiffScreen
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "a.txt").write_text("a\n")
+    (root / "Dockerfile").write_text(
+        "FROM nginx:1.25\nENV DB_PASSWORD=Tr0ub4dor-demo-fake\nADD a.txt /a.txt\nUSER nginx\n"
+    )
+    app = create_app([root], use_engine=False)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot)
+        key = next(k for k, tr in app.state.targets.items() if tr.target.kind is TargetKind.DOCKERFILE)
+        await select(pilot, key, "build.copy-not-add")
+        await pilot.press("f")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DiffScreen)
+        seen["text"] = screen_text(app)
+
+    drive(app, body)
+    text = seen["text"]
+    assert "-ADD a.txt" in text and "+COPY a.txt" in text
+    assert "ENV DB_PASSWORD=" in text  # the context line is there...
+    assert "Tr0ub4dor-demo-fake" not in text  # ...with its value masked
