@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ class ImageRef:
         return self.tag is None or self.tag.lower() in MOVING_TAGS
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(ref: str) -> ImageRef | None:
     """Parse an image reference; None when it is not one (empty, spaces, URL scheme)."""
     ref = ref.strip()
