@@ -13,9 +13,32 @@ from lockdock.registry import fixer
 from lockdock.sources.compose import ComposeService
 
 
+def split_spec(spec: str) -> list[str]:
+    """Split a short-syntax volume on `:`, leaving `${VAR:-default}` in one piece."""
+    parts, depth, cur = [], 0, []
+    i = 0
+    while i < len(spec):
+        if spec.startswith("${", i):
+            depth += 1
+            cur.append("${")
+            i += 2
+            continue
+        ch = spec[i]
+        if ch == "}" and depth:
+            depth -= 1
+        if ch == ":" and not depth:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
 def read_only_spec(spec: str) -> str:
-    """`/etc:/x` -> `/etc:/x:ro`; `/etc:/x:rw,z` -> `/etc:/x:ro,z`."""
-    parts = spec.split(":")
+    """`/etc:/x` -> `/etc:/x:ro`; `/etc:/x:rw,z` -> `/etc:/x:ro,z` (interpolation kept as written)."""
+    parts = split_spec(spec)
     drive = len(parts) > 2 and len(parts[0]) == 1 and parts[0].isalpha()
     head = 3 if drive else 2
     if len(parts) <= head:

@@ -7,9 +7,10 @@ its file and line).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from lockdock.compose.project import Service
+from lockdock.compose.project import Project, Service
 from lockdock.compose.yamlread import Node
 
 TRUE_STRINGS = frozenset({"true", "yes", "on", "1"})
@@ -199,3 +200,58 @@ def network_names(service: Service) -> list[str]:
     if node.kind == "map":
         return list(node.value)
     return [s for s, _ in string_list(node)]
+
+
+@dataclass
+class SecretRef:
+    """A service's use of a compose secret (short `- name` or long `- source: name`)."""
+
+    source: str
+    target: str  # path inside the container
+    node: Node
+
+
+def secret_refs(service: Service) -> list[SecretRef]:
+    node = service.get("secrets")
+    if node is None or node.kind != "seq":
+        return []
+    refs: list[SecretRef] = []
+    for item in node.value:
+        if item.kind == "map":
+            source = text(item.get("source"))
+            if source is None:
+                continue
+            target = text(item.get("target")) or source
+        else:
+            source = text(item)
+            if source is None:
+                continue
+            target = source
+        refs.append(SecretRef(source, target if target.startswith("/") else f"/run/secrets/{target}", item))
+    return refs
+
+
+@dataclass
+class SecretFile:
+    """A top-level `secrets: name: file: path` entry, resolved against the project directory."""
+
+    name: str
+    path: str
+    node: Node
+
+
+def secret_files(project: Project) -> list[SecretFile]:
+    """Files the project's top-level `secrets:` read (for permission and git checks)."""
+    root = project.root
+    secrets = root.get("secrets") if root is not None else None
+    if secrets is None or secrets.kind != "map":
+        return []
+    found: list[SecretFile] = []
+    for name, entry in secrets.value.items():
+        file_node = entry.get("file") if entry.kind == "map" else None
+        path = text(file_node)
+        if path is None or file_node is None:
+            continue
+        base = os.path.dirname(file_node.file) if file_node.file else str(project.directory)
+        found.append(SecretFile(name, os.path.normpath(os.path.join(base, os.path.expanduser(path))), file_node))
+    return found

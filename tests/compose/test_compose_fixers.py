@@ -312,3 +312,17 @@ def test_build_contexts_helper(tmp_path: Path) -> None:
     write_files(tmp_path, {"other/compose.yaml": "services:\n  a:\n    image: x:1\n"})
     assert build_contexts([tmp_path / "compose.yaml", tmp_path / "other" / "compose.yaml"]) == [
         (tmp_path / "app").resolve(), (tmp_path / "api").resolve()]
+
+
+def test_multi_document_file_gets_no_fix(tmp_path: Path) -> None:
+    one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    privileged: true\n---\nfoo: 1\n")
+    result, ctx = run(tmp_path)
+    f = next(f for f in compose_findings(result) if f.check == "container.not-privileged")
+    assert f.fix is None
+    assert any("2 YAML documents" in e.message for e in ctx.errors)
+
+
+def test_interpolation_is_never_substituted_by_a_fix(tmp_path: Path) -> None:
+    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    volumes:\n      - ${ETC:-/etc}:/host/etc\n")
+    fix_and_verify(tmp_path, "container.sensitive-mounts", "web")
+    assert "      - ${ETC:-/etc}:/host/etc:ro\n" in p.read_text()

@@ -346,3 +346,25 @@ def test_backends_build_identical_trees() -> None:
     assert a.root.get("services").get("db").get("environment").tag == "!override"
     crlf = SAMPLE.replace("\n", "\r\n")
     assert _shape(parse(crlf, "/c.yaml", "ruamel").root) == _shape(parse(crlf, "/c.yaml", "libyaml").root)
+
+
+def test_secret_short_and_long_syntax_and_files(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml",
+          "services:\n  a:\n    image: x:1\n    secrets:\n      - db\n      - source: api\n        target: /etc/api.key\n"
+          "      - source: tls\n        target: tls.pem\nsecrets:\n  db:\n    file: ./secrets/db.txt\n"
+          "  api:\n    file: api.key\n  tls:\n    external: true\n")
+    (project,), _ = load(tmp_path)
+    refs = [(r.source, r.target) for r in views.secret_refs(project.services["a"])]
+    assert refs == [("db", "/run/secrets/db"), ("api", "/etc/api.key"), ("tls", "/run/secrets/tls.pem")]
+    files = {s.name: s.path for s in views.secret_files(project)}
+    assert files == {"db": str(tmp_path / "secrets" / "db.txt"), "api": str(tmp_path / "api.key")}
+
+
+def test_one_megabyte_line_is_bounded(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml",
+          "services:\n  a:\n    image: x:1\n    environment:\n      BLOB: '" + "ab" * 500_000 + "'\n"
+          "      API_KEY: '" + "k" * 1_000_000 + "'\n")
+    start = time.monotonic()
+    (project,), ctx = load(tmp_path)
+    assert len(views.environment(project.services["a"])) == 2
+    assert time.monotonic() - start < 20
