@@ -18,7 +18,7 @@ LIST_OR_MAP = frozenset({
 })
 MAP = frozenset({
     "deploy", "logging", "healthcheck", "ulimits", "blkio_config", "develop", "credential_spec",
-    "provider",
+    "provider", "storage_opt",
 })
 STR_OR_MAP = frozenset({"build", "extends"})
 STR_OR_LIST = frozenset({"command", "entrypoint", "env_file", "tmpfs", "dns", "dns_search",
@@ -32,9 +32,11 @@ SCALAR = frozenset({
     "cgroup", "cgroup_parent", "cpu_count", "cpu_percent", "cpu_shares", "cpu_quota",
     "cpu_period", "cpu_rt_period", "cpu_rt_runtime", "cpuset", "domainname", "isolation",
     "mac_address", "mem_swappiness", "oom_score_adj", "pull_policy", "runtime", "scale",
-    "storage_opt", "gpus", "models",
+    "pull_refresh_after",
 })
-SERVICE_KEYS = LIST | LIST_OR_MAP | MAP | STR_OR_MAP | STR_OR_LIST | BOOL | SCALAR
+# Keys whose several shapes we do not need to read (gpus: "all" or a list; models: list or map).
+ANY_SHAPE = frozenset({"gpus", "models"})
+SERVICE_KEYS = LIST | LIST_OR_MAP | MAP | STR_OR_MAP | STR_OR_LIST | BOOL | SCALAR | ANY_SHAPE
 TOP_KEYS = frozenset({"version", "name", "services", "networks", "volumes", "secrets", "configs",
                       "include", "models"})
 

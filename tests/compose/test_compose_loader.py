@@ -368,3 +368,25 @@ def test_one_megabyte_line_is_bounded(tmp_path: Path) -> None:
     (project,), ctx = load(tmp_path)
     assert len(views.environment(project.services["a"])) == 2
     assert time.monotonic() - start < 20
+
+
+def test_service_keys_follow_the_compose_spec(shared_dir: Path) -> None:
+    """Every service key of the compose specification is known (read from ../shared)."""
+    import json
+
+    from lockdock.compose import schema
+
+    spec = shared_dir / "conformance" / "compose-spec" / "compose-spec.json"
+    if not spec.is_file():
+        pytest.skip("compose-spec.json is not present")
+    data = json.loads(spec.read_text())
+    assert set(data["definitions"]["service"]["properties"]) == schema.SERVICE_KEYS
+    assert set(data["properties"]) == schema.TOP_KEYS
+
+
+def test_valid_odd_shapes_are_not_type_errors(tmp_path: Path) -> None:
+    write(tmp_path, "compose.yaml",
+          "services:\n  a:\n    image: x:1\n    storage_opt: {size: 1G}\n    gpus: all\n    models: [m]\n"
+          "    env_file:\n      - path: ./a.env\n        required: false\n    ports: []\n    tmpfs: /run\n")
+    _, ctx = load(tmp_path)
+    assert errors(ctx) == []
