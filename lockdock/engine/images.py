@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 CACHE_VERSION = 1
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
+SAVE_TIMEOUT = 300.0  # seconds without a byte from `docker save` before giving up
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 # History lines of instructions that never make a filesystem layer.
 _METADATA_INSTR = re.compile(
@@ -339,6 +340,18 @@ def write_cache(image_id: str, contents: ImageContents) -> None:
         pass
 
 
+def save_stream(api: Any, ref: str) -> Any:
+    """`docker save` of one image as byte chunks, with a read timeout fit for it.
+
+    The daemon exports the whole image before it sends the first byte (about 15 s for
+    1 GiB here), longer than the short timeout every other call uses.
+    """
+    timeout = float(os.environ.get("LOCKDOCK_SAVE_TIMEOUT", SAVE_TIMEOUT))
+    res = api._get(api._url("/images/{0}/get", ref), stream=True, timeout=timeout)
+    api._raise_for_status(res)
+    return res.raw.stream(2 << 20, decode_content=False)
+
+
 def budgets_from_env() -> Budgets:
     """Budgets, overridable for tests and unusual hosts."""
     b = Budgets()
@@ -361,7 +374,7 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
     if from_dirs is not None:
         return from_dirs, False
     try:
-        stream = ctx.engine.api.get_image(subject.id)
+        stream = save_stream(ctx.engine.api, subject.id)
         archive = read_save(stream, budgets_from_env())
     except Exception as exc:  # noqa: BLE001 - engine refused or died
         return ImageContents([None] * len(subject.diff_ids), None, f"layers not read: {safe(exc, 160)}"), False

@@ -60,7 +60,8 @@ class ChunkStream:
         self._stop = threading.Event()
         if prefetch > 0:
             self._queue = queue.Queue(maxsize=prefetch)
-            threading.Thread(target=self._produce, name="lockdock-save-prefetch", daemon=True).start()
+            self._thread = threading.Thread(target=self._produce, name="lockdock-save-prefetch", daemon=True)
+            self._thread.start()
 
     def _produce(self) -> None:
         assert self._queue is not None
@@ -87,12 +88,18 @@ class ChunkStream:
     def _next(self) -> bytes | None:
         if self._queue is None:
             return next(self._it, None)
-        item = self._queue.get()
-        if item is _END:
-            self._queue.put(_END)  # later reads see the end too
+        while True:
+            try:
+                item = self._queue.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    return None
+        if item is _END or isinstance(item, BaseException):
+            self._queue.put(item)  # sticky: later reads see the same end or error
+            if isinstance(item, BaseException):
+                raise item
             return None
-        if isinstance(item, BaseException):
-            raise item
         return item
 
     def read(self, n: int) -> bytes:
@@ -184,6 +191,13 @@ def _sniff(head: bytes) -> str | None:
 
 
 def _zstd_reader(fileobj: Any) -> Any | None:
+    """A streaming zstd decoder when one is available (Python 3.14+, or `zstandard`)."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found]
+
+        return zstd.ZstdFile(fileobj, mode="rb")
+    except ImportError:
+        pass
     try:
         import zstandard  # type: ignore[import-not-found]
     except ImportError:
@@ -270,7 +284,7 @@ def read_save(
     except (TarCorrupt, TarTruncated, EOFError, OSError, zlib.error) as exc:
         archive.error = f"docker save stream is truncated or corrupt: {safe(exc, 160)}"
     except Exception as exc:  # noqa: BLE001 - engine stream errors (requests, urllib3)
-        archive.error = f"docker save stream failed: {type(exc).__name__}: {safe(exc, 160)}"
+        archive.error = f"docker save stream is truncated or broke off: {type(exc).__name__}: {safe(exc, 160)}"
     finally:
         stream.close()
     archive.bytes_read = stream.total

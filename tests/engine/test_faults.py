@@ -183,7 +183,7 @@ def test_cut_save_stream_is_flagged_partial(sockdir, tmp_path, monkeypatch):
         (subject,) = iter_images(ctx)
         findings = analyze_subject(subject, ctx).findings
     warnings = " ".join(e.message for e in ctx.errors)
-    assert "truncated or corrupt" in warnings and "partial" in warnings
+    assert "truncated" in warnings and "partial" in warnings
     assert not (tmp_path / "cache" / "lockdock" / "images" / ("9" * 64 + ".json")).exists()
     assert all(f.location.image_layer is not None for f in findings if f.check != "image.vulnerability-scan")
 

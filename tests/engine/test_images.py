@@ -121,6 +121,7 @@ def test_second_scan_reads_no_layer(loaded, tmp_path, monkeypatch, layer_source)
     import docker
 
     monkeypatch.setattr(docker.APIClient, "get_image", boom)
+    monkeypatch.setattr("lockdock.engine.images.save_stream", boom)
     monkeypatch.setattr("lockdock.engine.graphdriver.scan_dir", boom)
     subject2, second, _ctx2 = scan_image(loaded["risky"], tmp_path)
     assert subject2.from_cache is True

@@ -7,6 +7,8 @@ import io
 import tarfile
 import tracemalloc
 
+import pytest
+
 from lockdock.engine.layerfacts import deleted_by
 from lockdock.engine.savestream import Budgets, read_save
 
@@ -210,3 +212,16 @@ def test_tar_reader_rejects_bad_checksum():
     except TarCorrupt:
         return
     raise AssertionError("a damaged header was accepted")
+
+
+@pytest.mark.timeout(30)
+def test_stream_error_inside_a_layer_ends_the_read_without_hanging():
+    """The engine connection breaking mid-layer: the error is kept, every later read sees it."""
+    data = legacy_save([layer([file("usr/bin/curl", b"x" * 300000)]), layer([file("b")])])
+
+    def broken():
+        yield data[:150000]
+        raise ConnectionResetError("connection reset by peer")
+
+    archive = read_save(broken())
+    assert archive.error and "connection reset" in archive.error
