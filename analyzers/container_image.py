@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 
 from lockdock.context import ScanContext
 from lockdock.engine.containers import ContainerSubject
-from lockdock.engine.refs import parse_ref, trusted
+from lockdock.engine.refs import parse_created, parse_ref, trusted
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.text import safe
-
-from .image_config import parse_created
 
 
 @analyzer(TargetKind.CONTAINER, "image.pinned-tag")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from lockdock.context import ScanContext
 from lockdock.engine.images import ImageSubject
-from lockdock.engine.refs import parse_ref, trusted
+from lockdock.engine.refs import parse_created, parse_ref, trusted
 from lockdock.model import Finding, ImageLayerRef, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment
@@ -27,24 +27,6 @@ def is_root_user(user: str | None) -> bool:
     """`""`, `root`, `0`, `0:0`, `root:root` run as root."""
     name = (user or "").strip().split(":", 1)[0]
     return name in ROOT_USERS
-
-
-def parse_created(value: str) -> datetime | None:
-    """Docker's RFC 3339 timestamps with nanoseconds, as an aware datetime."""
-    if not value:
-        return None
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", value)
-    if not m:
-        return None
-    try:
-        dt = datetime.fromisoformat(m.group(1))
-    except ValueError:
-        return None
-    tz = m.group(3)
-    if tz and tz != "Z":
-        dt = datetime.fromisoformat(m.group(1) + tz)
-        return dt.astimezone(UTC)
-    return dt.replace(tzinfo=UTC)
 
 
 @analyzer(TargetKind.IMAGE, "image.pinned-tag")

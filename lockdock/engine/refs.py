@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 MOVING_TAGS = frozenset(
     {"latest", "stable", "edge", "nightly", "dev", "develop", "lts", "main", "master", "mainline",
@@ -58,3 +60,21 @@ def trusted(ref: ImageRef, trusted_registries: list[str]) -> bool:
         if entry and (full == entry or full.startswith(entry + "/") or ref.registry == entry):
             return True
     return False
+
+
+def parse_created(value: str) -> datetime | None:
+    """Docker's RFC 3339 timestamps with nanoseconds, as an aware datetime."""
+    if not value:
+        return None
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", value)
+    if not m:
+        return None
+    try:
+        dt = datetime.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+    tz = m.group(3)
+    if tz and tz != "Z":
+        dt = datetime.fromisoformat(m.group(1) + tz)
+        return dt.astimezone(UTC)
+    return dt.replace(tzinfo=UTC)

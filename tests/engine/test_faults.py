@@ -198,3 +198,30 @@ def test_garbage_save_stream_keeps_config_checks(sockdir, tmp_path, monkeypatch)
         findings = analyze_subject(subject, ctx).findings
     assert "container.non-root" in {f.check for f in findings}
     assert any("image app:1.0" in e.message for e in ctx.errors)
+
+
+def test_many_containers_are_inspected_in_parallel(sockdir, tmp_path, monkeypatch):
+    """600 containers whose inspect each takes 20 ms: far faster than one after another (12 s)."""
+    import copy
+
+    ids = [f"{i:064x}" for i in range(600)]
+    routes = {"/containers/json": ok([{"Id": i} for i in ids])}
+    with FakeEngine(sockdir / "m.sock", routes) as engine:
+        real = engine.reply_for
+
+        def reply_for(path: str) -> Reply:
+            if path.startswith("/containers/") and path.endswith("/json") and path != "/containers/json":
+                time.sleep(0.02)
+                data = copy.deepcopy(INSPECT)
+                data["Id"] = path.split("/")[2]
+                data["Name"] = "/c" + data["Id"][-4:]
+                return ok(data)
+            return real(path)
+
+        engine.reply_for = reply_for
+        ctx = fake_ctx(sockdir / "m.sock", tmp_path, monkeypatch)
+        start = time.monotonic()
+        subjects = iter_containers(ctx)
+        elapsed = time.monotonic() - start
+    assert len(subjects) == 600 and [s.id for s in subjects] == ids
+    assert elapsed < 8, elapsed
