@@ -10,7 +10,8 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import (
-    chain,
+    capped,
+    chain_root,
     final_chain,
     finding,
     image_ref,
@@ -42,6 +43,7 @@ def is_remote(src: str) -> bool:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.copy-not-add")
+@capped
 def copy_not_add(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     for inst in subject.dockerfile.instructions:
         if inst.cmd != "add":
@@ -79,6 +81,7 @@ def exec_form_json(rest: str) -> list[str] | None:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.exec-form")
+@capped
 def exec_form(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     stages = final_chain(subject.dockerfile)
     for st in stages:
@@ -116,7 +119,7 @@ def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:
     stage = df.stage_of(inst)
     if stage is None:
         return False
-    root = chain(df, stage)[0]
+    root = chain_root(df, stage)
     if root.is_scratch:
         return True
     if not root.resolved or not root.base:
@@ -129,6 +132,7 @@ def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.no-sudo")
+@capped
 def no_sudo(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     shipped = {id(i) for st in final_chain(subject.dockerfile) for i in st.instructions}
     for inst in subject.dockerfile.instructions:
@@ -175,6 +179,7 @@ def _pipe_to_shell(script: Script) -> str | None:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.no-curl-pipe-shell")
+@capped
 def curl_pipe_shell(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     for inst in subject.dockerfile.instructions:
         for script in run_scripts(inst):
@@ -260,6 +265,7 @@ def tls_problems(cmd: Command) -> list[tuple[str, str]]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.tls-verification")
+@capped
 def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     for inst in subject.dockerfile.instructions:
         if inst.cmd in ("env", "arg"):

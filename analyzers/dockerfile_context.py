@@ -14,7 +14,7 @@ from typing import Any
 
 from lockdock.analyzers.repo import DOCKERIGNORE_NEEDS, missing_patterns
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import final_chain, finding
+from lockdock.dockerfile.facts import capped, final_chain, finding
 from lockdock.dockerfile.model import Instruction
 from lockdock.files import FileProblem, read_text
 from lockdock.ignorefiles import IgnoreRules
@@ -72,6 +72,7 @@ def context_secret_files(context: Path) -> list[str]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "secrets.no-secrets-in-image")
+@capped
 def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """`COPY . .` sends every file of the context that .dockerignore does not exclude."""
     shipped = {id(i) for st in final_chain(subject.dockerfile) for i in st.instructions}
@@ -112,6 +113,7 @@ def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.dockerignore")
+@capped
 def dockerignore(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     inst = context_copy(subject)
     if inst is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import ImageUse, chain, finding, image_uses
+from lockdock.dockerfile.facts import ImageUse, capped, chain_root, finding, image_uses
 from lockdock.dockerfile.model import Stage
 from lockdock.engine.refs import DOCKER_HUB, MOVING_TAGS, trusted
 from lockdock.model import Finding, TargetKind
@@ -60,6 +60,7 @@ def is_publisher(use: ImageUse) -> bool:
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.pinned-tag")
+@capped
 def pinned_tag(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """Missing or moving tags (`latest`, `edge`...) make builds change under you."""
     for use in image_uses(subject.dockerfile):
@@ -77,6 +78,7 @@ def pinned_tag(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.pinned-digest")
+@capped
 def pinned_digest(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """A tag can be re-pushed; only a digest names exactly one image."""
     for use in image_uses(subject.dockerfile):
@@ -91,6 +93,7 @@ def pinned_digest(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.trusted-source")
+@capped
 def trusted_source(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """Base images from official library images, vendor registries or configured registries."""
     for use in image_uses(subject.dockerfile):
@@ -115,10 +118,11 @@ def root_stage(subject: Any) -> Stage | None:
     df = subject.dockerfile
     if not df.stages:
         return None
-    return chain(df, df.stages[-1])[0]
+    return chain_root(df, df.stages[-1])
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.minimal-base")
+@capped
 def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """The final image should start from a small base; only known full distributions count."""
     root = root_stage(subject)
@@ -143,6 +147,7 @@ def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "registry.https")
+@capped
 def registry_https(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """Images pulled over plain HTTP can be swapped in transit."""
     insecure = insecure_registries(ctx)

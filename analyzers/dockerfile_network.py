@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import chain, finding
+from lockdock.dockerfile.facts import capped, chain_root, finding
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 
@@ -45,10 +45,11 @@ def ports_of(word: str) -> list[int]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "network.exposed-ports")
+@capped
 def exposed_ports(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     for st in df.stages:
-        base = chain(df, st)[0].base.lower()
+        base = chain_root(df, st).base.lower()
         for inst in st.instructions:
             if inst.cmd != "expose":
                 continue

@@ -13,6 +13,7 @@ from typing import Any
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import (
     Install,
+    capped,
     final_chain,
     finding,
     has_cache_mount,
@@ -53,32 +54,31 @@ def _rm_targets(scripts: list[Script]) -> list[str]:
     return out
 
 
-def _has_cmd(scripts: list[Script], program: str, *subs: str) -> bool:
-    for s in scripts:
-        for c in s.commands:
-            name, args, _ = c.program()
-            if name == program and (not subs or any(a in subs for a in args[:3])):
-                return True
-    return False
+def _command_index(inst: Instruction, scripts: list[Script]) -> dict[str, set[str]]:
+    """program -> its first three arguments, over every command of the RUN (computed once)."""
+    index = inst.cache.get("command_index")
+    if index is None:
+        index = {}
+        for s in scripts:
+            for c in s.commands:
+                name, args, _ = c.program()
+                index.setdefault(name, set()).update(args[:3])
+        inst.cache["command_index"] = index
+    return index
 
 
-def _env_set(stage_insts: list[Instruction], upto: Instruction, name: str) -> str | None:
-    value = None
-    for inst in stage_insts:
-        if inst is upto:
-            break
-        if inst.cmd == "env":
-            for k, v in inst.env_pairs():
-                if k == name:
-                    value = v.strip("'\"")
-    return value
+def _has_cmd(inst: Instruction, scripts: list[Script], program: str, *subs: str) -> bool:
+    args = _command_index(inst, scripts).get(program)
+    return args is not None and (not subs or any(s in args for s in subs))
 
 
 def cache_issues(install: Install, scripts: list[Script], env_before: dict[str, str | None]) -> list[tuple[str, str]]:
     """(issue id, message) for one package install command."""
     args = [w.value for w in install.command.words]
     inst = install.inst
-    rms = _rm_targets(scripts)
+    rms = inst.cache.get("rm_targets")
+    if rms is None:
+        rms = inst.cache["rm_targets"] = _rm_targets(scripts)
     issues: list[tuple[str, str]] = []
     m = install.manager
     if m in ("apt-get", "apt"):
@@ -102,37 +102,46 @@ def cache_issues(install: Install, scripts: list[Script], env_before: dict[str, 
             issues.append(("pip-cache", "pip install without --no-cache-dir keeps the wheel cache in the layer"))
     elif m in ("npm", "pnpm"):
         if (
-            not _has_cmd(scripts, m, "cache", "store")
+            not _has_cmd(inst, scripts, m, "cache", "store")
             and not any(a.startswith("--cache") for a in args)
             and not any(r.startswith(("/root/.npm", "~/.npm")) for r in rms)
             and not has_cache_mount(inst, "/root/.npm", "/root/.local/share/pnpm")
         ):
             issues.append(("npm-cache", f"{m} {install.command.program()[1][0] if install.command.program()[1] else 'install'} leaves its cache in the layer; add `&& {m} cache clean --force`"))
     elif m == "yarn":
-        if not _has_cmd(scripts, "yarn", "cache") and not has_cache_mount(inst, "/usr/local/share/.cache/yarn"):
+        if not _has_cmd(inst, scripts, "yarn", "cache") and not has_cache_mount(inst, "/usr/local/share/.cache/yarn"):
             issues.append(("yarn-cache", "yarn install leaves its cache in the layer; add `&& yarn cache clean`"))
     elif m in ("yum", "dnf", "microdnf", "tdnf"):
-        if not _has_cmd(scripts, m, "clean") and not any(r.startswith(("/var/cache/yum", "/var/cache/dnf")) for r in rms) and not has_cache_mount(inst, f"/var/cache/{'yum' if m == 'yum' else 'dnf'}"):
+        if not _has_cmd(inst, scripts, m, "clean") and not any(r.startswith(("/var/cache/yum", "/var/cache/dnf")) for r in rms) and not has_cache_mount(inst, f"/var/cache/{'yum' if m == 'yum' else 'dnf'}"):
             issues.append(("rpm-cache", f"{m} install without `{m} clean all` leaves metadata in the layer"))
-    elif m == "zypper" and not _has_cmd(scripts, "zypper", "clean", "cc"):
+    elif m == "zypper" and not _has_cmd(inst, scripts, "zypper", "clean", "cc"):
         issues.append(("zypper-cache", "zypper install without `zypper clean` leaves its cache in the layer"))
     return issues
 
 
-def _shipped(subject: Any) -> list[tuple[list[Instruction], Instruction]]:
+TRACKED_ENV = ("PIP_NO_CACHE_DIR", "NODE_ENV")
+
+
+def _shipped(subject: Any) -> list[tuple[dict[str, str | None], Instruction]]:
+    """The final image's RUNs in order, each with the tracked ENV values in effect."""
     out = []
+    env: dict[str, str | None] = dict.fromkeys(TRACKED_ENV)
     for st in final_chain(subject.dockerfile):
         for inst in st.instructions:
-            if inst.cmd == "run":
-                out.append((st.instructions, inst))
+            if inst.cmd == "env":
+                for k, v in inst.env_pairs():
+                    if k in env:
+                        env[k] = v.strip("'\"")
+            elif inst.cmd == "run":
+                out.append((dict(env), inst))
     return out
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.package-cache")
+@capped
 def package_cache(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
-    for stage_insts, inst in _shipped(subject):
+    for env, inst in _shipped(subject):
         scripts = run_scripts(inst)
-        env = {"PIP_NO_CACHE_DIR": _env_set(stage_insts, inst, "PIP_NO_CACHE_DIR")}
         seen: set[str] = set()
         for install in installs_in(inst):
             for issue, msg in cache_issues(install, scripts, env):
@@ -143,24 +152,24 @@ def package_cache(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.no-unneeded-tools")
+@capped
 def unneeded_tools(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     shipped = _shipped(subject)
-    later_removed: list[set[str]] = []
-    acc: set[str] = set()
-    for _insts, inst in reversed(shipped):
-        acc = acc | removed_packages(run_scripts(inst))
-        later_removed.insert(0, set(acc))
-    for (_insts, inst), removed in zip(shipped, later_removed, strict=True):
+    removed_at: dict[str, int] = {}  # package -> last shipped RUN that removes it
+    for idx, (_insts, inst) in enumerate(shipped):
+        for name in removed_packages(run_scripts(inst)):
+            removed_at[name] = idx
+    for idx, (_insts, inst) in enumerate(shipped):
         tools: list[str] = []
         for install in installs_in(inst):
             if install.manager not in OS_MANAGERS:
                 continue
             virtual = _virtual_name(install)
-            if virtual and virtual in removed:
+            if virtual and removed_at.get(virtual, -1) >= idx:
                 continue
             for p in install.packages:
                 name = package_name(p)
-                if name in TOOLS and name not in removed and name not in tools:
+                if name in TOOLS and removed_at.get(name, -1) < idx and name not in tools:
                     tools.append(name)
         if tools:
             yield finding(
@@ -185,9 +194,10 @@ DEV_REQUIREMENTS = ("dev", "test", "lint", "docs")
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.production-deps")
+@capped
 def production_deps(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
-    for stage_insts, inst in _shipped(subject):
-        node_env = (_env_set(stage_insts, inst, "NODE_ENV") or "").lower()
+    for env, inst in _shipped(subject):
+        node_env = (env["NODE_ENV"] or "").lower()
         for install in installs_in(inst):
             args = [w.value for w in install.command.words]
             assigned = {k: v for k, v, _ in install.command.assignments}
@@ -267,6 +277,7 @@ def _compiles(inst: Instruction) -> str | None:
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.multi-stage")
+@capped
 def multi_stage(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     for _insts, inst in _shipped(subject):

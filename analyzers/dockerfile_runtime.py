@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import final_chain, finding, is_root_user, last_user
+from lockdock.dockerfile.facts import capped, final_chain, finding, is_root_user, last_user
 from lockdock.dockerfile.model import Instruction, Stage
 from lockdock.dockerfile.stages import expand
 from lockdock.model import Finding, TargetKind
@@ -59,6 +59,7 @@ def _config(info: dict[str, Any] | None) -> dict[str, Any]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "container.non-root")
+@capped
 def non_root(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     stages = final_chain(df)
@@ -111,6 +112,7 @@ def non_root(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 @analyzer(TargetKind.DOCKERFILE, "runtime.healthcheck")
+@capped
 def healthcheck(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     stages = final_chain(df)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import finding, has_secret_mount
+from lockdock.dockerfile.facts import capped, finding, has_secret_mount
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import Command, run_scripts
 from lockdock.model import Finding, TargetKind
@@ -65,6 +65,7 @@ def _is_var(value: str) -> bool:
 
 
 @analyzer(TargetKind.DOCKERFILE, NO_SECRETS, BUILD_SECRETS)
+@capped
 def dockerfile_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     secret_args: set[str] = set()

@@ -14,11 +14,7 @@ from lockdock.model import Applicability, FileEdit, Finding, Fix, TextEdit
 
 
 def instruction_at(df: Dockerfile, finding: Finding) -> Instruction | None:
-    line = finding.location.line
-    for inst in df.instructions:
-        if inst.start_line == line:
-            return inst
-    return None
+    return df.instruction_at_line(finding.location.line)
 
 
 def make_fix(subject: Any, title: str, applicability: Applicability, edits: list[TextEdit], note: str | None = None) -> Fix | None:

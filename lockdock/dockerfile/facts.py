@@ -7,7 +7,10 @@ users do not ship.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,10 +28,28 @@ def chain(df: Dockerfile, stage: Stage) -> list[Stage]:
     """`stage` and the stages it builds on, root first."""
     out = [stage]
     seen = {stage.index}
-    while out[0].base_stage is not None and out[0].base_stage not in seen:
-        seen.add(out[0].base_stage)
-        out.insert(0, df.stages[out[0].base_stage])
+    cur = stage
+    while cur.base_stage is not None and cur.base_stage not in seen:
+        seen.add(cur.base_stage)
+        cur = df.stages[cur.base_stage]
+        out.append(cur)
+    out.reverse()
     return out
+
+
+def chain_root(df: Dockerfile, stage: Stage) -> Stage:
+    """The first stage of `stage`'s chain (memoised: files may chain thousands of stages)."""
+    memo: dict[int, int] = df.cache.setdefault("roots", {})
+    path = []
+    cur = stage
+    while cur.index not in memo and cur.base_stage is not None and cur.base_stage < cur.index:
+        path.append(cur.index)
+        cur = df.stages[cur.base_stage]
+    root = memo.get(cur.index, cur.index)
+    for idx in path:
+        memo[idx] = root
+    memo[stage.index] = root
+    return df.stages[root]
 
 
 def final_chain(df: Dockerfile) -> list[Stage]:
@@ -56,17 +77,19 @@ def last_user(stages: list[Stage]) -> Instruction | None:
 
 def user_before(df: Dockerfile, inst: Instruction) -> Instruction | None:
     """The USER in effect when `inst` runs (None: the base image's user)."""
-    stage = df.stage_of(inst)
-    if stage is None:
-        return None
-    found = None
-    for st in chain(df, stage):
-        for other in st.instructions:
-            if other is inst:
-                return found
-            if other.cmd == "user" and other.args:
-                found = other
-    return found
+    users: dict[int, Instruction | None] | None = df.cache.get("users_before")
+    if users is None:
+        users = {}
+        at_end: dict[int, Instruction | None] = {}  # stage index -> USER in effect at its end
+        for st in df.stages:
+            current = at_end.get(st.base_stage) if st.base_stage is not None else None
+            for other in st.instructions:
+                users[id(other)] = current
+                if other.cmd == "user" and other.args:
+                    current = other
+            at_end[st.index] = current
+        df.cache["users_before"] = users
+    return users.get(id(inst))
 
 
 # --------------------------------------------------------------------------- images
@@ -243,6 +266,29 @@ def removed_packages(scripts: list[Script]) -> set[str]:
 
 
 # --------------------------------------------------------------------------- findings
+
+MAX_FINDINGS_PER_CHECK = 100  # per file: a generated 60,000-line Dockerfile must not flood reports
+
+
+def capped(fn: Callable[[Any, Any], Iterable[Finding]]) -> Callable[[Any, Any], Iterator[Finding]]:
+    """Limit an analyzer to MAX_FINDINGS_PER_CHECK findings per check and file; say so once."""
+
+    @functools.wraps(fn)
+    def wrapper(subject: Any, ctx: Any) -> Iterator[Finding]:
+        counts: Counter[str] = Counter()
+        for f in fn(subject, ctx):
+            counts[f.check] += 1
+            n = counts[f.check]
+            if n == MAX_FINDINGS_PER_CHECK + 1:
+                ctx.warn(
+                    getattr(subject, "path", None) or subject.target.path,
+                    f"{f.check}: more than {MAX_FINDINGS_PER_CHECK} findings in this file; the rest are not listed",
+                )
+            if n <= MAX_FINDINGS_PER_CHECK:
+                yield f
+
+    return wrapper
+
 
 
 _PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*)=(\"[^\"]*\"|'[^']*'|\S+)")

@@ -85,7 +85,9 @@ class Instruction:
         """File offset of the character at `index` of `original` (end maps past the last)."""
         if not self.segments:
             return self.start + index
-        starts = [s[0] for s in self.segments]
+        starts = self.cache.get("segment_starts")
+        if starts is None:
+            starts = self.cache["segment_starts"] = [s[0] for s in self.segments]
         i = bisect.bisect_right(starts, index) - 1
         i = max(i, 0)
         lstart, off, length = self.segments[i]
@@ -151,6 +153,10 @@ class Dockerfile:
     global_args: dict[str, str | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _line_starts: list[int] = field(default_factory=list, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # derived facts, computed once
+    _stage_index: dict[int, Stage] | None = field(default=None, repr=False)
+    _line_index: dict[int, Instruction] | None = field(default=None, repr=False)
+    _aliases: dict[str, Stage] | None = field(default=None, repr=False)
 
     @property
     def final_stage(self) -> Stage | None:
@@ -174,17 +180,32 @@ class Dockerfile:
         return bisect.bisect_right(self._line_starts, offset)
 
     def stage_of(self, inst: Instruction) -> Stage | None:
-        for st in self.stages:
-            if st.from_instruction is inst or any(i is inst for i in st.instructions):
-                return st
-        return None
+        if self._stage_index is None:
+            index: dict[int, Stage] = {}
+            for st in self.stages:
+                index[id(st.from_instruction)] = st
+                for i in st.instructions:
+                    index[id(i)] = st
+            self._stage_index = index
+        return self._stage_index.get(id(inst))
+
+    def instruction_at_line(self, line: int | None) -> Instruction | None:
+        """The instruction starting on `line` (1-based)."""
+        if self._line_index is None:
+            self._line_index = {i.start_line: i for i in reversed(self.instructions)}
+        return self._line_index.get(line) if line is not None else None
 
     def stage_by_name(self, name: str) -> Stage | None:
         """A stage named by alias (case-insensitive) or by index, as `--from=` and FROM use."""
         low = name.lower()
-        for st in self.stages:
-            if st.alias is not None and st.alias.lower() == low:
-                return st
+        if self._aliases is None:
+            aliases: dict[str, Stage] = {}
+            for st in self.stages:
+                if st.alias is not None:
+                    aliases.setdefault(st.alias.lower(), st)
+            self._aliases = aliases
+        if low in self._aliases:
+            return self._aliases[low]
         if low.isdigit():
             idx = int(low)
             if 0 <= idx < len(self.stages):

@@ -114,9 +114,13 @@ def build_stages(instructions: list[Instruction], escape: str) -> tuple[list[Sta
     """Group instructions by FROM; returns the stages and the global ARG defaults."""
     global_args: dict[str, str | None] = {}
     stages: list[Stage] = []
+    aliases: dict[str, int] = {}
     for inst in instructions:
         if inst.cmd == "from":
-            stages.append(_stage(inst, len(stages), stages, global_args, escape))
+            stage = _stage(inst, len(stages), aliases, global_args, escape)
+            stages.append(stage)
+            if stage.alias is not None:
+                aliases.setdefault(stage.alias.lower(), stage.index)
         elif not stages:
             if inst.cmd == "arg":
                 _arg_defaults(inst, global_args, escape)
@@ -128,7 +132,7 @@ def build_stages(instructions: list[Instruction], escape: str) -> tuple[list[Sta
 def _stage(
     inst: Instruction,
     index: int,
-    previous: list[Stage],
+    aliases: dict[str, int],
     env: dict[str, str | None],
     escape: str,
 ) -> Stage:
@@ -148,8 +152,5 @@ def _stage(
         platform=platform,
         from_instruction=inst,
     )
-    low = stage.base.lower()
-    for prev in previous:
-        if prev.alias is not None and prev.alias.lower() == low:
-            stage.base_stage = prev.index
+    stage.base_stage = aliases.get(stage.base.lower())
     return stage

@@ -96,3 +96,19 @@ def test_unusual_but_valid_files_are_analysed(tmp_path: Path, text: str) -> None
     assert not [e for e in result.errors if e.kind == "error"]
     assert any(t.target.kind == TargetKind.DOCKERFILE for t in result.targets.values())
     assert any(f.check == "runtime.healthcheck" for f in result.findings)
+
+
+def test_many_instructions_scale_linearly_and_findings_are_capped(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from lockdock.dockerfile.facts import MAX_FINDINGS_PER_CHECK
+
+    text = "FROM ubuntu\n" + "RUN sudo apt-get install -y curl\nEXPOSE 22\nFROM ubuntu AS s\n" * 5000
+    (tmp_path / "Dockerfile").write_text(text)
+    start = time.monotonic()
+    result = scan_dir(tmp_path)
+    assert time.monotonic() - start < 60
+    counts = Counter(f.check for f in result.findings if f.target.kind == TargetKind.DOCKERFILE)
+    assert counts["build.no-sudo"] == MAX_FINDINGS_PER_CHECK
+    assert max(counts.values()) <= MAX_FINDINGS_PER_CHECK
+    assert any("more than" in e.message and e.kind == "warning" and e.path == "Dockerfile" for e in result.errors)
