@@ -87,9 +87,11 @@ def net(docker_api: Any) -> str:
     name = f"lockdock-test-net-{uuid.uuid4().hex[:8]}"
     docker_api.create_network(name, labels={"io.lockdock.test": "1"})
     yield name
-    for c in docker_api.containers(all=True, filters={"network": name}):
-        docker_api.remove_container(c["Id"], force=True)
-    docker_api.remove_network(name)
+    with contextlib.suppress(Exception):
+        for c in docker_api.containers(all=True, filters={"network": name}):
+            docker_api.remove_container(c["Id"], force=True)
+    with contextlib.suppress(Exception):
+        docker_api.remove_network(name)
 
 
 @pytest.fixture(scope="module")
