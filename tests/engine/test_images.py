@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -113,7 +114,8 @@ def test_second_scan_reads_no_layer(loaded, tmp_path, monkeypatch, layer_source)
     subject, first, _ctx = scan_image(loaded["risky"], tmp_path)
     assert subject.from_cache is False
     kinds = {lf.compression for lf in subject.contents.layers}
-    assert kinds == ({"none"} if layer_source == "save" else {"directory"})
+    store = (subject.inspect.get("GraphDriver") or {}).get("Name") == "overlay2" and os.geteuid() == 0
+    assert kinds == ({"directory"} if layer_source == "auto" and store else {"none"})
 
     def boom(*a, **k):
         raise AssertionError("layers read again")
