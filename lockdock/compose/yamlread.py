@@ -30,10 +30,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 MAX_DEPTH = 120  # nesting deeper than this is refused (compose files are shallow)
 MAX_NODES = 200_000  # nodes after alias expansion; more is an alias bomb
-# libyaml's composer recurses in C: texts that could nest deeper than this go to ruamel,
-# whose composer stops at MAX_DEPTH. (Block mappings cannot nest past ~2000 levels within
-# the 2 MiB size cap; each other level needs one of these characters.)
-_C_NESTING_BUDGET = 6000
+# libyaml's composer recurses in C (it crashed past ~20,000 levels here): texts that could
+# nest deeper than this are walked event by event first; too deep ones go to ruamel, whose
+# composer stops at MAX_DEPTH.
+_C_NESTING_BUDGET = 8000
 
 _TRUE = frozenset({"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
 _FALSE = frozenset({"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
@@ -356,12 +356,36 @@ def line_start_of(text: str, pos: int) -> int:
     return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
 
 
+def _quick_bound(text: str) -> int:
+    """A cheap upper bound of the nesting depth: every level needs a `-`, `?`, `[`, `{` or
+    one more column of indentation (and block mappings cannot nest past ~2000 levels
+    within the size cap)."""
+    return text.count("-") + text.count("?") + text.count("[") + text.count("{") + 2000
+
+
+def _depth_within(text: str, limit: int) -> bool:
+    """Walk libyaml's event stream (iterative, no recursion) and stop once past `limit`."""
+    depth = 0
+    try:
+        for event in _pyyaml.parse(text, Loader=_CLOADER):
+            name = type(event).__name__
+            if name in ("SequenceStartEvent", "MappingStartEvent"):
+                depth += 1
+                if depth > limit:
+                    return False
+            elif name in ("SequenceEndEvent", "MappingEndEvent"):
+                depth -= 1
+    except _PYYAML_ERROR:
+        return True  # composing stops at the same error, before any deeper nesting
+    return True
+
+
 def use_libyaml(text: str) -> bool:
-    """libyaml is used when installed and the text cannot nest deep enough to hurt it."""
+    """libyaml composes when installed and the text cannot nest deep enough to hurt it
+    (checked cheaply, or by walking its event stream when the cheap bound is too high)."""
     if _CLOADER is None:
         return False
-    budget = text.count("-") + text.count("[") + text.count("{") + text.count("?")
-    return budget <= _C_NESTING_BUDGET
+    return _quick_bound(text) <= _C_NESTING_BUDGET or _depth_within(text, MAX_DEPTH)
 
 
 def compose_documents(text: str, backend: str | None = None) -> list[Any]:

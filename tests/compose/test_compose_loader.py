@@ -291,8 +291,24 @@ def test_offsets_are_into_decoded_text_with_bom_and_crlf(tmp_path: Path) -> None
 
 
 def test_deep_text_never_reaches_libyaml() -> None:
+    if len(BACKENDS) < 2:
+        pytest.skip("PyYAML with libyaml is not installed")
     assert not use_libyaml("a: " + "[" * 50000 + "]" * 50000)
     assert not use_libyaml("- " * 50000 + "x\n")
+    assert not use_libyaml('x: "' + "]" * 60000 + '"\n' + "a: " + "[" * 50000 + "]" * 50000)
+
+
+def test_big_shallow_file_is_parsed_quickly() -> None:
+    """Many list items (a high cheap bound) but shallow: libyaml, not the slow fallback."""
+    big = "services:\n" + "".join(
+        f"  s{i}:\n    image: nginx:1.{i}\n    ports: ['{8000 + i % 1000}:80']\n    cap_drop: [ALL]\n"
+        for i in range(5000))
+    if len(BACKENDS) == 2:
+        assert use_libyaml(big)
+    start = time.monotonic()
+    result = parse(big, "/big.yaml")
+    assert result.root is not None and len(result.root.get("services").value) == 5000
+    assert time.monotonic() - start < 30
 
 
 SAMPLE = """\
