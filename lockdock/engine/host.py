@@ -247,7 +247,11 @@ def collect(
 ) -> HostSubject:
     """Gather the host's settings; an engine adds `docker info` and the bridge options."""
     explicit = ctx.daemon_json is not None
+    dockerd_args = None if explicit else find_dockerd_args(proc)
     path = Path(ctx.daemon_json) if explicit else DEFAULT_DAEMON_JSON
+    config_file = parse_flags(dockerd_args or []).get("config-file")
+    if not explicit and config_file:
+        path = Path(config_file[-1])  # dockerd reads its settings from there
     if not path.is_absolute():
         path = Path(ctx.cwd) / path
     daemon = daemonjson.load(path)
@@ -270,7 +274,7 @@ def collect(
         daemon_explicit=explicit,
         info=info,
         bridge_options=bridge,
-        dockerd_args=None if explicit else find_dockerd_args(proc),
+        dockerd_args=dockerd_args,
         docker_config=read_docker_config(docker_config),
         env=env,
         audit=read_audit(audit_root),

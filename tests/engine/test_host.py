@@ -240,3 +240,19 @@ def test_live_engine_settings_from_docker_info(docker_api, tmp_path, monkeypatch
     if live and not host.daemon.exists and not host.flag_for("live-restore"):
         (change,) = live[0].fix.changes
         assert isinstance(change, NewFile) and change.path == "/etc/docker/daemon.json"
+
+
+def test_dockerd_config_file_flag_is_followed(tmp_path, monkeypatch):
+    """dockerd --config-file PATH: that file is the daemon.json that counts."""
+    proc = tmp_path / "proc"
+    (proc / "4242").mkdir(parents=True)
+    conf = tmp_path / "custom-daemon.json"
+    conf.write_text('{"live-restore": true}')
+    (proc / "4242" / "cmdline").write_bytes(b"/usr/bin/dockerd\0--config-file\0" + str(conf).encode() + b"\0")
+    monkeypatch.setenv("DOCKER_CONTENT_TRUST", "1")
+    registry.load_plugins()
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    host = collect(ctx, audit_root=tmp_path, proc=proc, docker_config=tmp_path / "none.json")
+    assert host.daemon.path == conf and host.dockerd_args == ["--config-file", str(conf)]
+    checks = {f.check for f in analyze_subject(host, ctx).findings}
+    assert "runtime.live-restore" not in checks and "network.icc" in checks
