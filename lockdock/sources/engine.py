@@ -1,7 +1,8 @@
 """Sources from the Docker engine and the host: the host's daemon settings, images, containers.
 
-The host source always runs (a `--daemon-json` file is checked without an engine); the
-image and container sources are no-ops without an engine.
+The host source runs unless the scan is files-only (`--no-engine` without `--daemon-json`);
+a `--daemon-json` file is checked without an engine. The image and container sources are
+no-ops without an engine.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ def images(discovery: Discovery, ctx: ScanContext) -> Iterator[ImageSubject]:
 
 @source("host", order=80)
 def host(discovery: Discovery, ctx: ScanContext) -> Iterator[HostSubject]:
-    """Always: daemon.json (also `--daemon-json` without an engine), client config, auditd."""
+    """daemon.json (also `--daemon-json` without an engine), client config, auditd."""
+    if not ctx.use_engine and ctx.daemon_json is None:
+        return  # --no-engine: the scanned files only, not this machine's settings
     yield host_subject(ctx)
 
 
