@@ -144,10 +144,8 @@ def restart_policy(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
         cond = (views.text(deploy.get("condition")) or "any").lower()
         attempts = deploy.get("max_attempts")
         n = attempts.value if attempts is not None and isinstance(attempts.value, int) else None
-        if cond == "on-failure" and n is not None and 0 < n <= 5:
-            return
         if cond != "none" and n is not None and 0 < n <= 5:
-            return
+            return  # bounded retries (on-failure or any)
         yield service_finding(subject, ctx, "runtime.restart-policy",
                               f"service {name}: deploy.restart_policy has no max_attempts of at most 5",
                               deploy)

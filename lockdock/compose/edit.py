@@ -180,9 +180,9 @@ class Editor:
             self.add(node.file, node.key_start, starts[i + 1], "")
         elif i > 0:
             prev_end = text.rfind(",", 0, node.key_start)
-            self.add(node.file, prev_end, _flow_value_end(text, node), "")
+            self.add(node.file, prev_end, node.end, "")
         else:
-            self.add(node.file, node.key_start, _flow_value_end(text, node), "")
+            self.add(node.file, node.key_start, node.end, "")
 
     def remove_item(self, item: Node) -> None:
         """Delete one item of a sequence; a block list left empty loses its key too."""
@@ -317,10 +317,6 @@ def _join_insertions(edits: list[TextEdit]) -> list[TextEdit]:
 def _lead(text: str) -> int:
     body = text.lstrip("\r\n")
     return len(body) - len(body.lstrip(" "))
-
-
-def _flow_value_end(text: str, node: Node) -> int:
-    return node.end
 
 
 def _index(node: Node, index: dict[object, Node]) -> None:
