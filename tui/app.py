@@ -8,11 +8,13 @@ into `AppState`; the widgets are redrawn from it at most a few times a second.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -52,6 +54,25 @@ from lockdock.tui.state import AppState
 
 TABS = ("tab-findings", "tab-layers", "tab-problems")
 REFRESH_SECONDS = 0.25
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _closing_safe(handler: F) -> F:
+    """A message that arrives while the app shuts down finds no widgets: ignore it then
+    (and only then; a missing widget while running is a bug and still raises)."""
+
+    @functools.wraps(handler)
+    def wrapper(self: LockdockApp, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(self, *args, **kwargs)
+        except NoMatches:
+            if self.screen_stack and self.is_running:
+                raise
+            return None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class LockdockApp(App[int]):
@@ -214,6 +235,7 @@ class LockdockApp(App[int]):
             self._findings_dirty = True
         self._dirty = True
 
+    @_closing_safe
     def on_scan_finished(self, msg: ScanFinished) -> None:
         p = self.state.progress
         p.running, p.elapsed, p.current = False, msg.elapsed, ""
@@ -225,6 +247,7 @@ class LockdockApp(App[int]):
         self._findings_dirty = True
         self._redraw()
 
+    @_closing_safe
     def on_targets_rescanned(self, msg: TargetsRescanned) -> None:
         for key in msg.dropped:
             self.state.remove(key)
@@ -258,6 +281,7 @@ class LockdockApp(App[int]):
             self._event_ids |= ids  # wait until the full scan is done
             self._event_timer = self.set_timer(1.0, self._rescan_events)
 
+    @_closing_safe
     def on_engine_lost(self, msg: EngineLost) -> None:
         if msg.engine is not None and msg.engine is not self.ctx.engine:
             return  # the stream of a connection replaced by a rescan
@@ -315,9 +339,11 @@ class LockdockApp(App[int]):
         self.current_key = msg.key
         self._show_target(msg.key)
 
+    @_closing_safe
     def on_inventory_target_chosen(self, _msg: Inventory.TargetChosen) -> None:
         self.action_focus_panel("findings")
 
+    @_closing_safe
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """The detail pane follows the active tab; the layers tab gets more room."""
         layers = event.pane.id == "tab-layers"
@@ -327,6 +353,7 @@ class LockdockApp(App[int]):
         elif event.pane.id == "tab-findings":
             self._main(Detail).show(self._selected_finding())
 
+    @_closing_safe
     def on_findings_list_finding_highlighted(self, msg: FindingsList.FindingHighlighted) -> None:
         self._main(Detail).show(msg.finding)
 
@@ -364,15 +391,18 @@ class LockdockApp(App[int]):
         box.value = self._main(FindingsList).query_text
         box.focus()
 
+    @_closing_safe
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self._main(FindingsList).show(self._current(), event.value.strip())
 
+    @_closing_safe
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.input.display = bool(event.value.strip())
             self._main(FindingsList).focus()
 
+    @_closing_safe
     def on_key(self, event: Any) -> None:
         box = self._main("#filter", Input)
         if event.key == "escape" and box.has_focus:

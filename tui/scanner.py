@@ -8,6 +8,7 @@ one waits mostly on the daemon.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -62,12 +63,15 @@ def engine_totals(ctx: ScanContext) -> tuple[int | None, int | None]:
 def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancelled) -> None:
     """Discover, connect, analyse every subject, posting each result as it completes.
 
-    File sources run here, one after the other (they are quick). Each engine source
-    (images, containers) runs in a thread of its own so containers are not queued behind
-    image layer analysis; their subjects are analysed in a small pool."""
+    File sources run here, one after the other (they are quick). Engine sources follow,
+    containers first so they are not queued behind image layer analysis; engine subjects
+    are analysed in a small pool while the next ones are being listed."""
     started = time.monotonic()
+    # Connecting waits on the daemon, loading the plugins on imports: overlap them.
+    connecting = threading.Thread(target=connect_engine, args=(ctx,), name="lockdock-connect")
+    connecting.start()
     registry.load_plugins()
-    connect_engine(ctx)
+    connecting.join()
     engine = ctx.engine
     post(
         EngineConnected(
@@ -77,11 +81,12 @@ def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancel
         )
     )
     if engine is not None:
-        post(EngineTotals(*engine_totals(ctx)))
+        threading.Thread(
+            target=lambda: post(EngineTotals(*engine_totals(ctx))), name="lockdock-totals", daemon=True
+        ).start()
     discovery = discover(paths, ctx)
     keys: set[str] = set()
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
-    feeders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lockdock-source")
     pending: list[Future[Any]] = []
 
     def feed(src: registry.Source) -> None:
@@ -103,15 +108,18 @@ def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancel
                     return
                 keys.add(subject.target.key)
                 post(TargetScanned(analyze_subject(subject, ctx)))
-        feeds = [feeders.submit(feed, src) for src in engine_sources]
-        for f in feeds:
-            f.result()
+        # Containers first: they are what a busy host has most of, and their analysis is
+        # cheap; image layer analysis (docker save) then runs in the pool.
+        engine_sources.sort(key=lambda s: (s.name != "containers", s.order))
+        for src in engine_sources:
+            if cancelled():
+                return
+            feed(src)
         for fut in list(pending):
             if cancelled():
                 return
             fut.exception()  # wait; analyze_subject already turns analyzer crashes into errors
     finally:
-        feeders.shutdown(wait=not cancelled(), cancel_futures=True)
         pool.shutdown(wait=not cancelled(), cancel_futures=True)
     if not cancelled():
         post(ScanFinished(list(ctx.errors), time.monotonic() - started, keys))
