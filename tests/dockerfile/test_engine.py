@@ -8,11 +8,25 @@ from pathlib import Path
 import pytest
 
 from lockdock.context import ScanContext
-from lockdock.scan import connect_engine
-from tests.dockerfile.helpers import checks, dockerfile_findings
+from lockdock.model import Finding
+from lockdock.registry import load_plugins
+from lockdock.scan import analyze_subject, connect_engine
+from lockdock.sources.dockerfiles import load_subject
+from tests.dockerfile.helpers import checks
 
 pytestmark = pytest.mark.engine
 IGNORE = {".dockerignore": ".git\n.env\nsecrets/\n**/*.key\n**/*.pem\n"}
+
+
+def dockerfile_findings(tmp_path: Path, text: str, files: dict[str, str], *, ctx: ScanContext) -> list[Finding]:
+    """Only the Dockerfile subject is analysed (the engine's own images are not scanned)."""
+    load_plugins()
+    (tmp_path / "Dockerfile").write_text(text)
+    for rel, content in files.items():
+        (tmp_path / rel).write_text(content)
+    subject = load_subject(tmp_path / "Dockerfile", ctx)
+    assert subject is not None, ctx.errors
+    return analyze_subject(subject, ctx).findings
 
 
 def _ctx(path: Path) -> ScanContext:
