@@ -23,6 +23,7 @@ from lockdock.dockerfile.edit import (
     delete_instruction,
     instruction_at,
     make_fix,
+    remove_env_pair,
     remove_word,
     word_span,
 )
@@ -103,9 +104,11 @@ def tls_verification(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | 
         return None
     if finding.data.get("kind") == "env":
         pairs = inst.env_pairs() if inst.cmd == "env" else [(w.partition("=")[0], "") for w in inst.args]
+        name = finding.data.get("name")
         if len(pairs) == 1 and pairs[0][0] in TLS_ENV:
             return make_fix(subject, f"Remove {inst.keyword} {pairs[0][0]}", Applicability.UNSAFE, [delete_instruction(df, inst)])
-        return None
+        edit = remove_env_pair(df, inst, name) if isinstance(name, str) and inst.cmd == "env" else None
+        return make_fix(subject, f"Remove {name} from {inst.keyword}", Applicability.UNSAFE, [edit]) if edit else None
     edits: list[TextEdit] = []
     for script in run_scripts(inst):
         for cmd in script.commands:

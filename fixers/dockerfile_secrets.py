@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix
+from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix, remove_env_pair
 from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.fixers.repo_ignorefiles import append_patterns
@@ -123,8 +123,11 @@ def no_secrets(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     if kind == "context" and isinstance(finding.data.get("dockerignore"), str):
         missing = [m for m in finding.data.get("missing") or [] if isinstance(m, str)]
         return append_patterns(Path(finding.data["dockerignore"]), missing, "Exclude the secret files from the build context", ctx)
-    if kind == "env" and _single_env(inst):
-        return make_fix(subject, f"Remove {inst.keyword} {finding.data.get('name')}; set it at run time", Applicability.UNSAFE, [delete_instruction(df, inst)], note="the container now needs the value from its environment")
+    if kind == "env" and isinstance(finding.data.get("name"), str):
+        name = finding.data["name"]
+        edit = delete_instruction(df, inst) if _single_env(inst) else remove_env_pair(df, inst, name)
+        if edit is not None:
+            return make_fix(subject, f"Remove ENV {name}; set it at run time", Applicability.UNSAFE, [edit], note="the container now needs the value from its environment")
     if kind == "arg" and isinstance(finding.data.get("name"), str):
         edits = arg_to_secret_mount(df, finding.data["name"])
         if edits:

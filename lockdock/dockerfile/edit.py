@@ -6,6 +6,7 @@ Offsets are into the decoded text (BOM removed), as `TextEdit` expects.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lockdock.dockerfile.model import Dockerfile, Instruction
@@ -106,3 +107,42 @@ def script_end(script: Script) -> int | None:
         return None
     last = script.commands[-1].words[-1]
     return _end_offset(script, last)
+
+
+def remove_env_pair(df: Dockerfile, inst: Instruction, name: str) -> TextEdit | None:
+    """Remove `name=value` from a multi-pair ENV/LABEL/ARG (None when it cannot be located
+    on one physical line, or the instruction uses the old `ENV name value` form)."""
+    text = inst.original
+    esc = df.escape
+    for m in re.finditer(r"(?<!\S)" + re.escape(name) + "=", text):
+        if m.start() < inst.rest_pos:
+            continue
+        i, quote = m.end(), ""
+        while i < len(text):
+            ch = text[i]
+            if quote:
+                if ch == esc and quote == '"' and i + 1 < len(text):
+                    i += 2
+                    continue
+                if ch == quote:
+                    quote = ""
+            elif ch in "'\"":
+                quote = ch
+            elif ch == esc and i + 1 < len(text):
+                i += 2
+                continue
+            elif ch.isspace():
+                break
+            i += 1
+        start = m.start()
+        while start > inst.rest_pos and text[start - 1] in " \t":
+            start -= 1
+        if start == inst.rest_pos:  # the first pair: take the blanks after it instead
+            start = m.start()
+            while i < len(text) and text[i] in " \t":
+                i += 1
+        fstart, fend = inst.offset(start), inst.offset(i - 1) + 1
+        if fend - fstart != i - start:
+            return None  # the pair spans a line continuation
+        return TextEdit(fstart, fend, "")
+    return None

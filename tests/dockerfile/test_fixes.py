@@ -191,6 +191,24 @@ CASES: list[tuple[str, str, str, Applicability]] = [
         Applicability.UNSAFE,
     ),
     (
+        "secrets.no-secrets-in-image",
+        "FROM alpine:3.19\nENV A=1 API_TOKEN=abcdefgh12345678 B=2\nUSER app\n",
+        "FROM alpine:3.19\nENV A=1 B=2\nUSER app\n",
+        Applicability.UNSAFE,
+    ),
+    (
+        "secrets.no-secrets-in-image",
+        "FROM alpine:3.19\nENV API_TOKEN=\"abc defgh 12345678\"  A=1\nUSER app\n",
+        "FROM alpine:3.19\nENV A=1\nUSER app\n",
+        Applicability.UNSAFE,
+    ),
+    (
+        "build.tls-verification",
+        "FROM node:20-slim\nENV NODE_ENV=production NODE_TLS_REJECT_UNAUTHORIZED=0\nUSER node\n",
+        "FROM node:20-slim\nENV NODE_ENV=production\nUSER node\n",
+        Applicability.UNSAFE,
+    ),
+    (
         "image.minimal-base",
         "FROM python:3.12\nCMD [\"python\"]\n",
         "FROM python:3.12-slim\nCMD [\"python\"]\n",
@@ -235,7 +253,7 @@ def test_no_fix_when_unsafe_to_guess(tmp_path: Path) -> None:
         "RUN sudo -u app make\n"  # sudo with options
         "ADD rootfs.tar.gz /\n"
         "CMD echo $HOME && run\n"  # shell syntax
-        "ENV A=1 API_TOKEN=abcdefgh12345678\n"  # several pairs
+        "ENV A=1 \\\n  API_TOKEN=abcdefgh12345678\n"  # the pair sits on a continuation line boundary
         "FROM someorg/custom:1.0\n"  # unknown distribution: no user recipe
     )
     found = dockerfile_findings(tmp_path, text, IGNORE)
