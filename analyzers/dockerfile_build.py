@@ -165,8 +165,10 @@ def _pipe_to_shell(script: Script) -> str | None:
     cmds = script.commands
     for i, c in enumerate(cmds):
         name, args, _ = c.program()
-        if name in ("curl", "wget", "fetch") and c.op_after == "|" and i + 1 < len(cmds):
-            target = cmds[i + 1].program()[0]
+        j = i
+        while name in ("curl", "wget", "fetch") and cmds[j].op_after == "|" and j + 1 < len(cmds):
+            j += 1  # follow the pipeline: curl ... | tee log | sh
+            target = cmds[j].program()[0]
             if target in INTERPRETERS:
                 return f"{name} ... | {target}"
         if name in SHELLS | INTERPRETERS:

@@ -71,6 +71,7 @@ CATCHES: list[tuple[str, str, int]] = [
     ("build.no-sudo", "FROM debian:12\nRUN apt-get install -y --no-install-recommends sudo\n", 2),
     ("build.no-curl-pipe-shell", "FROM alpine:3.19\nRUN curl -fsSL https://get.example.com | sh\n", 2),
     ("build.no-curl-pipe-shell", "FROM alpine:3.19\nRUN wget -qO- https://x.io/i | sudo bash -s --\n", 2),
+    ("build.no-curl-pipe-shell", "FROM alpine:3.19\nRUN curl -fsSL https://x.io/i | tee /tmp/i.log | bash\n", 2),
     ("build.no-curl-pipe-shell", "FROM alpine:3.19\nRUN sh -c \"$(curl -fsSL https://x.io/i)\"\n", 2),
     ("build.no-curl-pipe-shell", "FROM alpine:3.19\nRUN <<EOF\ncurl -sL https://x.io/i | bash\nEOF\n", 2),
     ("build.tls-verification", "FROM alpine:3.19\nRUN curl -k -o /x https://x.io/x\n", 2),
