@@ -126,7 +126,7 @@ def run_scan(args: argparse.Namespace) -> int:
 
         code = exit_code(result, fail_on)
     if args.format == "json":
-        text = json_report.render(result, fail_on)
+        text = json_report.render(result, fail_on, pretty=args.output is None and sys.stdout.isatty())
     elif args.format == "sarif":
         text = sarif_report.render(result)
     else:

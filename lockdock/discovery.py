@@ -26,9 +26,7 @@ SKIP_DIRS = frozenset(
 MAX_FILES = 200_000
 
 _DOCKERFILE = re.compile(r"(?i)^(dockerfile|containerfile)([._-].+)?$|^.+\.(dockerfile|containerfile)$")
-_COMPOSE = re.compile(
-    r"^(docker-)?compose(\.[A-Za-z0-9_-]+)*\.ya?ml$"
-)
+_COMPOSE = re.compile(r"^(docker-)?compose([.-][A-Za-z0-9_-]+)*\.ya?ml$")
 _CI_FILES = (
     ".gitlab-ci.yml", ".gitlab-ci.yaml", "Jenkinsfile", ".travis.yml", "azure-pipelines.yml",
     "bitbucket-pipelines.yml", ".drone.yml", "cloudbuild.yaml", "cloudbuild.yml",

@@ -120,8 +120,21 @@ def analyzers_for(kind: TargetKind) -> list[Analyzer]:
     return [a for a in ANALYZERS if a.kind == kind]
 
 
+
+_FIXERS_BY_KEY: dict[tuple[str, TargetKind, int], list[Fixer]] = {}
+
+
 def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
-    return [f for f in FIXERS if f.check == check and kind in f.kinds]
+    """Fixers of `check` for `kind`, looked up once per pair (this runs for every finding).
+
+    The key includes how many fixers are registered, so registering more (plugins load
+    lazily) never serves a stale answer.
+    """
+    key = (check, kind, len(FIXERS))
+    found = _FIXERS_BY_KEY.get(key)
+    if found is None:
+        found = _FIXERS_BY_KEY[key] = [f for f in FIXERS if f.check == check and kind in f.kinds]
+    return found
 
 
 _LOADED = False

@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lockdock.compose.project import build_contexts
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
 from lockdock.files import FileProblem, read_text, within
@@ -81,30 +82,6 @@ def git_tracked(git_root: Path, ctx: ScanContext) -> list[str] | None:
     return [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p]
 
 
-def compose_build_contexts(compose_files: list[Path]) -> list[Path]:
-    """Build contexts named by compose files (`build: dir` or `build.context`)."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    contexts: list[Path] = []
-    for path in compose_files:
-        try:
-            data = yaml.load(read_text(path).text)
-        except (FileProblem, Exception):  # noqa: BLE001 - the compose analyzer reports bad YAML
-            continue
-        services = data.get("services") if isinstance(data, dict) else None
-        if not isinstance(services, dict):
-            continue
-        for svc in services.values():
-            build = svc.get("build") if isinstance(svc, dict) else None
-            ctx_dir = build if isinstance(build, str) else (build or {}).get("context") if isinstance(build, dict) else None
-            if isinstance(ctx_dir, str) and "://" not in ctx_dir and not ctx_dir.startswith("git@"):
-                d = (path.parent / ctx_dir).resolve()
-                if d.is_dir() and d not in contexts:
-                    contexts.append(d)
-    return contexts
-
-
 def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
     git_root = find_git_root(root)
     gi = root / ".gitignore"
@@ -142,5 +119,5 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
     repo.ci_configs = [p for p in discovery.ci_configs if within(p, root)]
     repo.dockerfiles = [p for p in discovery.dockerfiles if within(p, root)]
     repo.compose_files = [p for p in discovery.compose_files if within(p, root)]
-    repo.build_contexts = compose_build_contexts(repo.compose_files)
+    repo.build_contexts = build_contexts(repo.compose_files)
     return repo
