@@ -34,15 +34,18 @@ _REFERENCE = re.compile(
     r"^\s*(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|/run/secrets/\S*|/var/run/secrets/\S*|"
     r"\{\{[^}]*\}\}|%\([^)]*\)s|<[^<>]+>)\s*$"
 )
+# Values that stand for "no value here": never a credential, whatever the name. A weak
+# literal such as `changeme` or a three-letter password IS reported: it is still a secret
+# written into the file, and a weak one at that.
 _PLACEHOLDER = re.compile(
-    r"(?i)^(changeme|change[_-]?me|x+|\*+|\.+|-+|example|test|dummy|none|null|nil|"
-    r"true|false|yes|no|on|off|0|1|placeholder|replace[_-]?me|your[_-].*|<.*>|\[.*\]|"
-    r"todo|tbd|secret|password|redacted|required|optional|empty|default|\?)$"
+    r"(?i)^(x+|\*+|\.+|-+|_+|\?+|none|null|nil|undefined|true|false|yes|no|on|off|"
+    r"<[^<>]*>|\[[^\[\]]*\]|redacted|required|optional|empty|unset|tbd|todo|\d{1,3})$"
 )
 _DIGEST_OR_UUID = re.compile(
     r"(?i)^(sha(256|384|512):)?[0-9a-f]{32,128}$|"
     r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
+_URL_WITHOUT_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://\S*$")
 _PUBLIC_KEY = re.compile(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-\S+) [A-Za-z0-9+/=]+|-----BEGIN (PGP )?PUBLIC KEY"
 )
@@ -150,9 +153,8 @@ def check_assignment(name: str, value: str | None) -> SecretMatch | None:
         or _DIGEST_OR_UUID.match(stripped)
         or _PUBLIC_KEY.match(stripped)
         or stripped.startswith(("/", "./", "file:"))  # a path to a secret, not the secret
+        or _URL_WITHOUT_PASSWORD.match(stripped)  # a URL with a password matched by format above
     ):
-        return None
-    if len(stripped) < 4:
         return None
     kind = _name_kind(name)
     return SecretMatch(f"{kind} (by name {name[:64]})", mask(stripped), 0, len(value))
