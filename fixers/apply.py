@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockdock.fixers import edits as edits_mod
-from lockdock.fixers import journal, writer
-
 from lockdock import registry
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text, sha256_bytes, within
+from lockdock.fixers import edits as edits_mod
+from lockdock.fixers import journal, writer
 from lockdock.model import (
     Applicability,
     EngineAction,
@@ -163,6 +162,7 @@ def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
             return None
         if fix is not None:
             fix.check = fix.check or finding.check
+            fix.target = fix.target or finding.target.key
             finding.fix = fix
         return fix
     return finding.fix
@@ -627,14 +627,18 @@ def _engine_only(fix: Fix) -> bool:
 def _recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
     """Fresh fixes, from the rescan, for the findings whose fixes had to wait.
 
-    Only a fix of the same check, with the same title, touching the same files counts: a
-    deferred ignore fix must never turn into the check's real fix, nor move elsewhere.
+    A fix of the same check, with the same title, touching the same files counts; so does
+    one of the same check and title for the same target whose edit moved to another file
+    (an earlier fix emptied the override that held the value). A deferred ignore fix never
+    turns into the check's real fix (the titles differ), nor moves to another target.
     """
 
     def files(fix: Fix) -> frozenset[str]:
         return frozenset(os.path.abspath(p) for p in _paths(fix))
 
     want = Counter((f.check, f.title, files(f)) for f in deferred)
+    moved = Counter((f.check, f.title, f.target) for f in deferred if f.target)
+    candidates: list[tuple[Finding, Fix]] = []
     out: list[tuple[Finding, Fix]] = []
     for tr in result.targets.values():
         for f in tr.active:
@@ -645,4 +649,12 @@ def _recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
             if want.get(key, 0) > 0:
                 out.append((f, fix))
                 want[key] -= 1
+                moved[(key[0], key[1], fix.target)] -= 1
+            else:
+                candidates.append((f, fix))
+    for f, fix in candidates:
+        key2 = (fix.check or f.check, fix.title, fix.target)
+        if fix.target and moved.get(key2, 0) > 0:
+            out.append((f, fix))
+            moved[key2] -= 1
     return out

@@ -5,7 +5,10 @@ put backend data stores on an internal network."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from lockdock.analyzers.compose_network import is_datastore
 from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused, block_lines, indent_step
 from lockdock.compose.fixkit import insert_at_path, make_fix
@@ -21,9 +24,23 @@ from lockdock.text import safe
        applicability=Applicability.UNSAFE)
 def fix_exposed_ports(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
     port: views.Port = finding.data["port"]
-    return make_fix(subject, f"Stop publishing port {safe(port.target, 20)} on the host (other services still "
-                    "reach it over the compose network)", Applicability.UNSAFE,
-                    lambda ed: ed.remove_item(port.node), touched=port.node)
+    title = (f"Stop publishing port {safe(port.target, 20)} on the host (other services still "
+             "reach it over the compose network)")
+    # A data store left with no published port is a backend: without an internal network it
+    # would trade this finding for network.isolation, so the same fix isolates it too.
+    plan = _isolation(subject) if is_datastore(subject) and len(views.ports(subject.service)) == 1 else None
+    if plan is None:
+        return make_fix(subject, title, Applicability.UNSAFE, lambda ed: ed.remove_item(port.node), touched=port.node)
+
+    def build(ed: Editor) -> None:
+        ed.remove_item(port.node)
+        plan.build(ed)
+
+    fix = make_fix(subject, f"{title[:-1]}; it moves to the internal network {plan.name})",
+                   Applicability.UNSAFE, build, touched=port.node)
+    if fix is not None:
+        fix.note = "; ".join(n for n in (fix.note, plan.note(subject.name)) if n)
+    return fix
 
 
 def localhost_spec(raw: str, port: views.Port) -> str:
@@ -65,11 +82,24 @@ def _service_networks_node(subject: ComposeService) -> Node | None:
     return subject.service.get("networks")
 
 
-@fixer("network.isolation", TargetKind.COMPOSE_SERVICE, title="Put the service on an internal network",
-       applicability=Applicability.UNSAFE)
-def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    if finding.data.get("kind") != "backend":
-        return None
+@dataclass
+class _Isolation:
+    """Edits that put a service on a new internal network (peers join it to keep reaching it)."""
+
+    name: str
+    peers: list[str]
+    build: Callable[[Editor], None]
+
+    def note(self, service: str) -> str:
+        note = f"adds internal network {self.name}"
+        if self.peers:
+            note += (f"; services {', '.join(safe(p, 60) for p in self.peers)} join it too so they still "
+                     f"reach {safe(service, 60)}")
+        return note
+
+
+def _isolation(subject: ComposeService) -> _Isolation | None:
+    """The internal-network edits for a service that chooses no networks itself, else None."""
     project = subject.project
     svc = subject.service
     if svc.get("networks") is not None or svc.get("network_mode") is not None or project.root is None:
@@ -81,9 +111,10 @@ def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -
     declared = top.get("networks")
     existing = set(declared.value) if declared is not None and declared.kind == "map" else set()
     name = next(n for n in ("backend", "backend-internal", "lockdock-internal") if n not in existing)
-    peers: list[str] = []
+    plan = _Isolation(name, [], lambda ed: None)
 
     def build(ed: Editor) -> None:
+        plan.peers.clear()
         step = indent_step(project, top.file)
         if declared is None:
             ed.insert_entries(top, block_lines({"networks": {name: {"internal": "true"}}}, step))
@@ -104,12 +135,22 @@ def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -
                 ed.insert_entries(nets, [f"{name}: {{}}"])
             else:
                 raise EditRefused(f"service {other_name} networks have a shape we do not edit")
-            peers.append(other_name)
+            plan.peers.append(other_name)
 
-    note = f"adds internal network {name}"
-    fix = make_fix(subject, f"Move {safe(subject.name, 60)} to the internal network {name}",
-                   Applicability.UNSAFE, build)
+    plan.build = build
+    return plan
+
+
+@fixer("network.isolation", TargetKind.COMPOSE_SERVICE, title="Put the service on an internal network",
+       applicability=Applicability.UNSAFE)
+def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    if finding.data.get("kind") != "backend":
+        return None
+    plan = _isolation(subject)
+    if plan is None:
+        return None
+    fix = make_fix(subject, f"Move {safe(subject.name, 60)} to the internal network {plan.name}",
+                   Applicability.UNSAFE, plan.build)
     if fix is not None:
-        fix.note = note + (f"; services {', '.join(safe(p, 60) for p in peers)} join it too so they still "
-                           f"reach {safe(subject.name, 60)}" if peers else "")
+        fix.note = plan.note(subject.name)
     return fix

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockdock.fixers import writer
-
 from lockdock.files import sha256_bytes
+from lockdock.fixers import writer
 from lockdock.text import safe
 
 

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lockdock.files import FileProblem, read_text
 from lockdock.fixers import edits as edits_mod
 from lockdock.fixers.writer import Stamp
-
-from lockdock.files import FileProblem, read_text
 from lockdock.model import EngineAction, FileEdit, Fix, ModeChange, NewFile
 from lockdock.secrets import check_assignment, find_in_text, mask, secret_file
 from lockdock.text import safe, sanitize

@@ -192,6 +192,7 @@ class Fix:
     changes: list[Change] = field(default_factory=list)
     check: str | None = None
     note: str | None = None  # e.g. "edits anchor &base: services web, worker change"
+    target: str | None = None  # key of the target whose finding this fix answers
 
     def summary_json(self) -> dict[str, Any]:
         return {"title": self.title, "applicability": self.applicability.value}

@@ -120,7 +120,7 @@ def fix_summary(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     """The fix of a finding, computed now unless its fixer is lazy (engine measurements)."""
     for fx in registry.fixers_for(finding.check, finding.target.kind):
         if fx.lazy:
-            return Fix(fx.title, fx.applicability, [], check=finding.check, note="lazy")
+            return Fix(fx.title, fx.applicability, [], check=finding.check, note="lazy", target=finding.target.key)
         try:
             fix = fx.fn(finding, subject, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken fixer only loses its fix
@@ -128,6 +128,7 @@ def fix_summary(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
             continue
         if fix is not None:
             fix.check = fix.check or finding.check
+            fix.target = fix.target or finding.target.key
             return fix
     return None
 

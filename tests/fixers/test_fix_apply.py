@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from lockdock.fixers import journal
-from lockdock.fixers.apply import apply_fixes
-from lockdock.fixers.preview import build_preview, mask_line
 
 from lockdock.context import ScanContext
 from lockdock.files import read_text
+from lockdock.fixers import journal
+from lockdock.fixers.apply import apply_fixes
+from lockdock.fixers.preview import build_preview, mask_line
 from lockdock.model import Applicability, FileEdit, Fix, ModeChange, NewFile, TextEdit
 from lockdock.scan import scan
 
@@ -416,9 +416,8 @@ def test_symlink_inside_root_previewed_with_real_path_and_written_once(tmp_path:
 
 
 def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
-    from lockdock.fixers.apply import materialize
-
     from lockdock import registry
+    from lockdock.fixers.apply import materialize
     from lockdock.model import Finding, Target, TargetKind
     from lockdock.registry import Fixer
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lockdock.fixers import journal, writer
-from lockdock.fixers.apply import apply_fixes
-from lockdock.fixers.preview import build_preview
 
 from lockdock.context import ScanContext
 from lockdock.engine.connect import Engine
 from lockdock.files import sha256_bytes
+from lockdock.fixers import journal, writer
+from lockdock.fixers.apply import apply_fixes
+from lockdock.fixers.preview import build_preview
 from lockdock.model import Applicability, EngineAction, Fix
 
 pytestmark = pytest.mark.engine

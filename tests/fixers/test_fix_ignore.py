@@ -5,12 +5,11 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from lockdock.config import load_config
+from lockdock.context import ScanContext
 from lockdock.fixers.apply import apply_fixes
 from lockdock.fixers.ignore import _config_edit, ignore_fix, ignore_fixes
 from lockdock.fixers.preview import build_preview
-
-from lockdock.config import load_config
-from lockdock.context import ScanContext
 from lockdock.model import Finding, Location, Target, TargetKind
 from lockdock.scan import scan
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from lockdock.fixers.apply import apply_fixes
 
 from lockdock import registry
 from lockdock.context import ScanContext
+from lockdock.fixers.apply import apply_fixes
 from lockdock.model import Applicability, Fix, TargetKind
 from lockdock.scan import scan
 
@@ -238,10 +238,10 @@ def test_registered_file_fixers_are_exercised() -> None:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(project())
 def test_ignore_fixes_suppress_everything_and_change_no_data(spec: dict[str, object]) -> None:
-    from lockdock.fixers.ignore import ignore_fixes
     from ruamel.yaml import YAML
 
     from lockdock.dockerfile import dump, parse_dockerfile
+    from lockdock.fixers.ignore import ignore_fixes
 
     kinds = {TargetKind.DOCKERFILE, TargetKind.COMPOSE_SERVICE, TargetKind.COMPOSE_FILE}
     with tempfile.TemporaryDirectory(prefix="lockdock-prop-") as tmp:

@@ -6,9 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from lockdock.fixers.apply import apply_fixes
-
 from lockdock.context import ScanContext
+from lockdock.fixers.apply import apply_fixes
 from lockdock.scan import scan
 
 

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from lockdock.fixers import writer
-from lockdock.fixers.edits import apply_edits, keep_final_newline, plan, render
 
 from lockdock.files import read_text, sha256_bytes
+from lockdock.fixers import writer
+from lockdock.fixers.edits import apply_edits, keep_final_newline, plan, render
 from lockdock.model import Applicability, FileEdit, Fix, TextEdit
 
 ORIGINAL = b"FROM alpine:3.19\r\nRUN echo hi\r\n"
