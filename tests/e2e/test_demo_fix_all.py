@@ -49,4 +49,4 @@ def test_data_store_unpublished_and_isolated_in_one_fix(tmp_path, run_lockdock):
         pytest.skip("compose spec schema not present")
     import jsonschema
 
-    jsonschema.validate(YAML(typ="safe").load(text), json.loads(schema_file.read_text()))
+    jsonschema.Draft7Validator(json.loads(schema_file.read_text())).validate(YAML(typ="safe").load(text))
