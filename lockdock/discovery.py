@@ -122,11 +122,15 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
     if not wanted and not explicit:
         return
     if path.is_symlink():
+        # Only files lockdock would analyse deserve a word; a symlinked certificate does not.
+        analysed = is_dockerfile(name) or is_compose(name) or name in (".dockerignore", ".gitignore")
         if not os.path.exists(path):
-            ctx.warn(path, "broken symlink; skipped")
+            if analysed:
+                ctx.warn(path, "broken symlink; skipped")
             return
         if not within(path, root):
-            ctx.warn(path, "symlink leads outside the scanned root; not followed")
+            if analysed:
+                ctx.warn(path, "symlink leads outside the scanned root; not followed")
             return
     if is_dockerfile(name):
         found.dockerfiles.append(path)

@@ -185,7 +185,7 @@ _SECRET_FILE = re.compile(
 )
 _NOT_SECRET_FILE = re.compile(
     r"(?i)(\.env\.(example|sample|template|dist|defaults?)$|\.pub$|(^|/)[^/]*public[^/]*\.(pem|key)$|"
-    r"(^|/)(ca-certificates?|cacert|ca-bundle|chain|fullchain|cert)\.pem$|(^|/)etc/ssl/certs/|"
+    r"(^|/)(ca-certificates?|cacert|ca-bundle|chain|fullchain|cert)\.pem$|(^|/)ssl/certs/|"
     r"(^|/)usr/share/|(^|/)etc/pki/|/python[0-9.]*/site-packages/.*\.pem$|"
     r"(^|/)etc/apt/trusted\.gpg\.d/|(^|/)usr/lib/.*\.(pem|key)$|\.asc$)"
 )

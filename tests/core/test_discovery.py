@@ -174,3 +174,17 @@ def test_paths_inside_and_outside_cwd(tmp_path, run_lockdock):
     elsewhere.mkdir()
     outside = scan_json(run_lockdock, "--no-engine", str(proj), cwd=elsewhere)
     assert {f["location"]["path"] for f in outside["findings"]} == {str(Path(proj) / ".gitignore")}
+
+
+def test_symlinked_certificates_are_skipped_quietly(tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    root = tmp_path / "etc"
+    (root / "ssl" / "certs").mkdir(parents=True)
+    (root / "ssl" / "certs" / "Some_Root_CA.pem").symlink_to(store / "ca.crt")
+    (root / "ssl" / "certs" / "local-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    ctx = ScanContext(cwd=tmp_path)
+    found = discover([root], ctx)
+    assert ctx.errors == []  # no warning for a file lockdock would not analyse
+    assert found.secret_files == []  # public certificate stores are not secrets
