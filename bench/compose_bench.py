@@ -7,11 +7,6 @@ several rounds, one `lockdock scan --no-engine --format json CORPUS` against one
 medians, the ratio and how many findings each tool reported. Not a test.
 
     python bench/compose_bench.py [--files 300] [--rounds 5] [--keep DIR]
-
-A third column times the same CLI with the repository checks' compose build-context
-lookup switched to the compose package's fast parser (`lockdock.compose.project.
-build_contexts`): that lookup re-parses every compose file with pure-Python ruamel and
-dominates the stock run; the column shows what the proposed one-line change gives.
 """
 
 from __future__ import annotations
@@ -107,12 +102,6 @@ def build_corpus(root: Path, count: int, seed: int = 7) -> list[list[Path]]:
     return [make_project(rng, root / f"p{i:04d}", i) for i in range(count)]
 
 
-_PATCHED = (
-    "import sys, lockdock.repo as r; from lockdock.compose.project import build_contexts; "
-    "r.compose_build_contexts = build_contexts; from lockdock.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-
-
 @dataclass
 class Timing:
     wall: float
@@ -165,33 +154,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {len(projects)} projects, {n_files} compose files under {root / 'corpus'}")
     lockdock_cmd = [sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", "json",
                     str(root / "corpus")]
-    patched_cmd = [sys.executable, "-c", _PATCHED, "scan", "--no-engine", "--format", "json",
-                   str(root / "corpus")]
     lint_cmd = [compose_lint, "check", "--format", "json", "--allow-partial-coverage", *mains]
-    runs: dict[str, list[Timing]] = {"lockdock": [], "compose-lint": [], "lockdock+fast-contexts": []}
+    runs: dict[str, list[Timing]] = {"lockdock": [], "compose-lint": []}
     ld_counts = cl_counts = (0, 0)
-    for cmd in (lockdock_cmd, lint_cmd, patched_cmd):  # warm-up: bytecode caches, disk cache
+    for cmd in (lockdock_cmd, lint_cmd):  # warm-up: bytecode caches, disk cache
         timed(cmd, root)
     for r in range(args.rounds):
         t_ld, p_ld = timed(lockdock_cmd, root)
         t_cl, p_cl = timed(lint_cmd, root)
-        t_pt, p_pt = timed(patched_cmd, root)
-        if p_ld.returncode not in (0, 1) or p_pt.returncode not in (0, 1):
-            print(p_ld.stderr[-2000:] + p_pt.stderr[-2000:], file=sys.stderr)
+        if p_ld.returncode not in (0, 1):
+            print(p_ld.stderr[-2000:], file=sys.stderr)
             return 1
         ld_counts = count_lockdock(p_ld)
-        if count_lockdock(p_pt) != ld_counts:
-            print("patched run reported different findings", file=sys.stderr)
-            return 1
         try:
             cl_counts = count_compose_lint(p_cl)
         except json.JSONDecodeError:
             print(f"compose-lint exit {p_cl.returncode}: {p_cl.stderr[-500:]}", file=sys.stderr)
-        for name, t in (("lockdock", t_ld), ("compose-lint", t_cl), ("lockdock+fast-contexts", t_pt)):
+        for name, t in (("lockdock", t_ld), ("compose-lint", t_cl)):
             runs[name].append(t)
         print(f"round {r + 1}: " + "  ".join(
-            f"{name} {t.wall:.2f}s wall/{t.cpu:.2f}s cpu"
-            for name, t in (("lockdock", t_ld), ("compose-lint", t_cl), ("lockdock+fast-contexts", t_pt))))
+            f"{name} {t.wall:.2f}s wall/{t.cpu:.2f}s cpu" for name, t in (("lockdock", t_ld), ("compose-lint", t_cl))))
     med = {name: (statistics.median(t.wall for t in ts), statistics.median(t.cpu for t in ts))
            for name, ts in runs.items()}
     cl_wall, cl_cpu = med["compose-lint"]
