@@ -101,7 +101,7 @@ class Inventory(Tree[str]):
                 continue
             head = Text(f"{section} ({len(items)})", style="bold")
             if not items:
-                head.append("  none" if section not in ("Images", "Containers") or state.engine.endpoint else "  no engine", style="dim")
+                head.append(f"  {_empty_reason(section, state)}", style="dim")
             node = self.root.add(head, data=f"section:{section}", expand=section not in self._collapsed)
             if items:
                 self._section_nodes[section] = node
@@ -151,3 +151,12 @@ class Inventory(Tree[str]):
         data = event.node.data
         if data and not data.startswith("section:"):
             self.post_message(self.TargetChosen())
+
+
+def _empty_reason(section: str, state: AppState) -> str:
+    """Why a section is empty: nothing there, or not looked at (no engine, --no-engine)."""
+    if section in ("Images", "Containers") and not state.engine.endpoint:
+        return "no engine"
+    if section == "Host" and not state.engine.wanted:
+        return "not checked"
+    return "none"
