@@ -15,31 +15,13 @@ from typing import Any
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import ImageUse, capped, chain_root, finding, image_uses
 from lockdock.dockerfile.model import Stage
-from lockdock.engine.refs import DOCKER_HUB, MOVING_TAGS, trusted
+from lockdock.engine.refs import trusted
+from lockdock.imagepolicy import DOCKER_HUB, FULL_BASES, MOVING_TAGS
 from lockdock.model import Finding, TargetKind
 from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
 from lockdock.text import safe
 
-# Publisher registries whose images are maintained by the vendor of the base system.
-PUBLISHER_PREFIXES = (
-    "gcr.io/distroless/",
-    "cgr.dev/chainguard/",
-    "mcr.microsoft.com/",
-    "registry.access.redhat.com/",
-    "registry.redhat.io/",
-    "public.ecr.aws/docker/library/",
-)
-
-# Images that are a full distribution (or built on one) unless the tag names a small variant.
-FULL_IMAGES = frozenset(
-    {
-        "ubuntu", "debian", "centos", "fedora", "rockylinux", "almalinux", "amazonlinux",
-        "oraclelinux", "opensuse/leap", "opensuse/tumbleweed", "archlinux", "buildpack-deps",
-        "python", "node", "golang", "ruby", "php", "openjdk", "rust", "perl", "elixir",
-        "erlang", "haskell", "gcc", "maven", "gradle", "julia", "r-base", "clojure",
-    }
-)
 SMALL_TAG = re.compile(r"(?i)(alpine|slim|minimal|micro|distroless|busybox|nanoserver|scratch|chiseled)")
 SMALL_IMAGES = re.compile(
     r"(?i)(^|/)(alpine|busybox|distroless/.*|chainguard/.*|wolfi-base|static|ubi[0-9]*-(micro|minimal)|"
@@ -52,11 +34,6 @@ def short_name(use: ImageUse) -> str:
     if use.parsed.registry == DOCKER_HUB and repo.startswith("library/"):
         return repo[len("library/") :]
     return repo
-
-
-def is_publisher(use: ImageUse) -> bool:
-    full = f"{use.parsed.registry}/{use.parsed.repository}/"
-    return any(full.startswith(p) for p in PUBLISHER_PREFIXES)
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.pinned-tag")
@@ -97,7 +74,7 @@ def pinned_digest(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 def trusted_source(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     """Base images from official library images, vendor registries or configured registries."""
     for use in image_uses(subject.dockerfile):
-        if trusted(use.parsed, ctx.config.trusted_registries) or is_publisher(use):
+        if trusted(use.parsed, ctx.config.trusted_registries):
             continue
         where = (
             f"Docker Hub namespace {safe(use.parsed.repository.split('/')[0], 60)}"
@@ -134,7 +111,7 @@ def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     use = uses[0]
     name = short_name(use).lower()
     tag = use.parsed.tag or "latest"
-    if SMALL_IMAGES.search(name) or SMALL_TAG.search(tag) or name not in FULL_IMAGES:
+    if SMALL_IMAGES.search(name) or SMALL_TAG.search(tag) or name not in FULL_BASES:
         return
     yield finding(
         "image.minimal-base",

@@ -14,7 +14,8 @@ from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import instruction_at, make_fix
 from lockdock.dockerfile.facts import image_ref
 from lockdock.dockerfile.model import Instruction
-from lockdock.engine.refs import DOCKER_HUB, MOVING_TAGS, ImageRef, parse_ref
+from lockdock.engine.refs import ImageRef, parse_ref
+from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
 

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from dataclasses import dataclass
 
-MOVING_TAGS = frozenset({
-    "latest", "stable", "edge", "nightly", "dev", "develop", "devel", "lts", "main", "master",
-    "current", "mainline", "rolling", "beta", "alpha", "canary", "testing", "unstable", "next",
-    "release", "snapshot", "trunk", "rc", "head", "preview", "experimental",
-})
+from lockdock.imagepolicy import FULL_BASES, MOVING_TAGS, is_official, is_trusted
 
-# Official images that are full distributions or built on one unless a small variant is named.
-FULL_BASES = frozenset({
-    "ubuntu", "debian", "centos", "fedora", "amazonlinux", "rockylinux", "almalinux",
-    "oraclelinux", "archlinux", "kalilinux/kali-rolling", "opensuse/leap", "opensuse/tumbleweed",
-    "buildpack-deps", "python", "node", "golang", "ruby", "openjdk", "php", "perl", "rust", "gcc",
-    "maven", "gradle", "elixir", "erlang", "haskell", "julia", "r-base", "swift", "eclipse-temurin",
-    "amazoncorretto", "clojure", "groovy", "pypy", "dart", "mono",
-})
 MINIMAL_WORDS = ("slim", "alpine", "distroless", "minimal", "micro", "busybox", "scratch", "wolfi",
                  "chainguard", "nano", "musl")
 MINIMAL_REPOS = frozenset({"alpine", "busybox", "scratch", "distroless"})
 
-# Docker Hub namespaces of well-known verified publishers (a conservative built-in list;
-# the config's `trusted-registries` adds more).
-VERIFIED_NAMESPACES = frozenset({
-    "bitnami", "grafana", "prom", "hashicorp", "docker", "datadog", "newrelic", "elastic",
-    "sonarsource", "jetbrains", "circleci", "localstack", "minio", "confluentinc", "rancher",
-    "portainer", "traefik", "nginxinc", "redislabs", "mongodb", "couchbase", "atlassian",
-})
-TRUSTED_PREFIXES = ("mcr.microsoft.com/", "gcr.io/distroless/", "cgr.dev/chainguard/",
-                    "registry.k8s.io/", "public.ecr.aws/docker/library/", "docker.elastic.co/")
 
 _DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{64}|[a-z0-9]+:[0-9a-fA-F]{32,})$")
 
@@ -48,7 +26,7 @@ class ImageRef:
 
     @property
     def official(self) -> bool:
-        return self.registry == "docker.io" and self.path.startswith("library/") and self.path.count("/") == 1
+        return is_official(self.registry, self.path)
 
     @property
     def short_name(self) -> str:
@@ -110,15 +88,5 @@ def is_minimal(ref: ImageRef) -> bool | None:
 
 
 def trusted(ref: ImageRef, trusted_registries: list[str]) -> bool:
-    if ref.official:
-        return True
-    full = f"{ref.registry}/{ref.path}"
-    for pattern in trusted_registries:
-        p = pattern.strip().rstrip("/")
-        if not p:
-            continue
-        if ref.registry == p or full.startswith(p + "/") or full == p or fnmatch.fnmatch(full, p):
-            return True
-    if ref.registry == "docker.io" and ref.path.split("/", 1)[0] in VERIFIED_NAMESPACES:
-        return True
-    return any(full.startswith(pfx) or ref.raw.startswith(pfx) for pfx in TRUSTED_PREFIXES)
+    """Official, verified publisher, vendor registry, or listed as trusted in the config."""
+    return is_trusted(ref.registry, ref.path, trusted_registries)

@@ -6,11 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-MOVING_TAGS = frozenset(
-    {"latest", "stable", "edge", "nightly", "dev", "develop", "lts", "main", "master", "mainline",
-     "current", "rolling", "beta", "alpha", "testing", "unstable", "canary", "next", "snapshot"}
-)
-DOCKER_HUB = "docker.io"
+from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS, is_official, is_trusted
 
 
 @dataclass(frozen=True)
@@ -22,7 +18,7 @@ class ImageRef:
 
     @property
     def official(self) -> bool:
-        return self.registry == DOCKER_HUB and self.repository.startswith("library/")
+        return is_official(self.registry, self.repository)
 
     @property
     def moving(self) -> bool:
@@ -51,15 +47,8 @@ def parse_ref(ref: str) -> ImageRef:
 
 
 def trusted(ref: ImageRef, trusted_registries: list[str]) -> bool:
-    """Official library image, or a registry/namespace the config lists as trusted."""
-    if ref.official:
-        return True
-    full = f"{ref.registry}/{ref.repository}"
-    for entry in trusted_registries:
-        entry = entry.strip().rstrip("/")
-        if entry and (full == entry or full.startswith(entry + "/") or ref.registry == entry):
-            return True
-    return False
+    """Official, verified publisher, vendor registry, or listed as trusted in the config."""
+    return is_trusted(ref.registry, ref.repository, trusted_registries)
 
 
 def parse_created(value: str) -> datetime | None:

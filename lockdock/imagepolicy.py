@@ -1,0 +1,59 @@
+"""What lockdock believes about image names, in one place for every kind of target.
+
+Dockerfiles, compose services, local images and containers are judged with the same lists,
+so one reference never gets two verdicts: which tags move, which bases are full
+distributions, which sources are trusted without configuration.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+MOVING_TAGS = frozenset({
+    "latest", "stable", "edge", "nightly", "dev", "develop", "devel", "lts", "main", "master",
+    "current", "mainline", "rolling", "beta", "alpha", "canary", "testing", "unstable", "next",
+    "release", "snapshot", "trunk", "rc", "head", "preview", "experimental",
+})
+
+# Official images that are a full distribution, or built on one unless a small variant is named.
+FULL_BASES = frozenset({
+    "ubuntu", "debian", "centos", "fedora", "amazonlinux", "rockylinux", "almalinux",
+    "oraclelinux", "archlinux", "kalilinux/kali-rolling", "opensuse/leap", "opensuse/tumbleweed",
+    "buildpack-deps", "python", "node", "golang", "ruby", "openjdk", "php", "perl", "rust", "gcc",
+    "maven", "gradle", "elixir", "erlang", "haskell", "julia", "r-base", "swift", "eclipse-temurin",
+    "amazoncorretto", "clojure", "groovy", "pypy", "dart", "mono",
+})
+
+# Docker Hub namespaces of well-known verified publishers (a conservative built-in list; the
+# config's `trusted-registries` adds more).
+VERIFIED_NAMESPACES = frozenset({
+    "bitnami", "grafana", "prom", "hashicorp", "docker", "datadog", "newrelic", "elastic",
+    "sonarsource", "jetbrains", "circleci", "localstack", "minio", "confluentinc", "rancher",
+    "portainer", "traefik", "nginxinc", "redislabs", "mongodb", "couchbase", "atlassian",
+})
+# Registries and paths whose images their vendor maintains.
+TRUSTED_PREFIXES = (
+    "mcr.microsoft.com/", "gcr.io/distroless/", "cgr.dev/chainguard/", "registry.k8s.io/",
+    "public.ecr.aws/docker/library/", "docker.elastic.co/", "registry.access.redhat.com/",
+    "registry.redhat.io/",
+)
+DOCKER_HUB = "docker.io"
+
+
+def is_official(registry: str, path: str) -> bool:
+    """A Docker official library image (`nginx`, `library/nginx`, `docker.io/library/nginx`)."""
+    return registry == DOCKER_HUB and path.startswith("library/") and path.count("/") == 1
+
+
+def is_trusted(registry: str, path: str, trusted_registries: list[str]) -> bool:
+    """Official image, verified publisher, vendor registry, or listed in the config."""
+    if is_official(registry, path):
+        return True
+    full = f"{registry}/{path}"
+    for pattern in trusted_registries:
+        p = pattern.strip().rstrip("/")
+        if p and (registry == p or full == p or full.startswith(p + "/") or fnmatch.fnmatch(full, p)):
+            return True
+    if registry == DOCKER_HUB and path.split("/", 1)[0] in VERIFIED_NAMESPACES:
+        return True
+    return any(full.startswith(prefix) for prefix in TRUSTED_PREFIXES)
