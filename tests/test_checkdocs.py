@@ -198,3 +198,23 @@ def test_explain_cli_prints_the_doc() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == render_doc("container.not-privileged")
+
+
+def test_image_docs_agree_with_the_image_policy() -> None:
+    """The names the docs give as examples are judged the same way by the analyzers."""
+    from lockdock import imagepolicy
+
+    pinned = doc_for("image.pinned-tag")
+    for word in ("latest", "stable", "edge", "nightly", "dev", "lts"):
+        assert f"`{word}`" in pinned.what and word in imagepolicy.MOVING_TAGS
+    assert "FROM python:latest" in pinned.example_bad
+    trusted = doc_for("image.trusted-source")
+    for prefix in ("mcr.microsoft.com", "gcr.io/distroless", "cgr.dev/chainguard"):
+        assert prefix in trusted.what
+        assert any(p.startswith(prefix) for p in imagepolicy.TRUSTED_PREFIXES), prefix
+    assert not imagepolicy.is_trusted("docker.io", "someuser/node-custom", [])
+    assert "FROM someuser/node-custom:18" in trusted.example_bad
+    assert imagepolicy.is_trusted("docker.io", "library/node", [])
+    assert imagepolicy.is_trusted("registry.example.com", "platform/node", ["registry.example.com"])
+    minimal = doc_for("image.minimal-base")
+    assert "FROM python:3.12\n" in minimal.example_bad and "python" in imagepolicy.FULL_BASES
