@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from lockdock.analyzers.repo import DOCKERIGNORE_NEEDS, missing_patterns
+from lockdock.analyzers.repo import dockerignore_gaps
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import capped, final_chain, finding
 from lockdock.dockerfile.model import Instruction
@@ -41,12 +41,6 @@ def context_copy(subject: Any) -> Instruction | None:
                 continue
             return inst
     return None
-
-
-def needs_for(context: Path) -> tuple[tuple[str, str, bool], ...]:
-    if (context / "package.json").exists():
-        return (*DOCKERIGNORE_NEEDS, ("node_modules", "node_modules", True))
-    return DOCKERIGNORE_NEEDS
 
 
 WHOLE_CONTEXT = frozenset({".", "./", "*", "./*", "/"})
@@ -120,17 +114,11 @@ def dockerignore(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         return
     context = subject.path.parent
     ignore = ignore_file(subject.path)
-    text = None
-    if ignore.is_file():
-        try:
-            text = read_text(ignore).text
-        except FileProblem as exc:
-            ctx.error(ignore, str(exc))
-            return
-    missing = missing_patterns(text, needs_for(context), "docker")
-    if not missing:
+    gaps = dockerignore_gaps(ignore, context, ctx)
+    if gaps is None or not gaps[1]:
         return
-    if text is None:
+    exists, missing = gaps
+    if not exists:
         msg = (
             f"build context {safe(ctx.rel(context), 120)} has no .dockerignore; "
             f"{', '.join(missing)} would be sent to the builder and may be copied into the image"
@@ -142,5 +130,5 @@ def dockerignore(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         subject,
         inst,
         msg,
-        data={"dockerignore": str(ignore), "missing": missing, "exists": text is not None},
+        data={"dockerignore": str(ignore), "missing": missing, "exists": exists},
     )

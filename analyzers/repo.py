@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
@@ -34,6 +35,25 @@ SCANNERS = re.compile(
     r"(?i)\b(trivy|grype|docker\s+scout|snyk|lockdock|anchore|clair|dockle|neuvector|"
     r"aquasecurity/trivy-action|anchore/scan-action|docker/scout-action|snyk/actions)\b"
 )
+
+
+def dockerignore_needs(context: Path) -> tuple[tuple[str, str, bool], ...]:
+    """What a build context's .dockerignore must exclude (node_modules for node projects)."""
+    if (context / "package.json").exists():
+        return (*DOCKERIGNORE_NEEDS, ("node_modules", "node_modules", True))
+    return DOCKERIGNORE_NEEDS
+
+
+def dockerignore_gaps(ignore: Path, context: Path, ctx: ScanContext) -> tuple[bool, list[str]] | None:
+    """(the ignore file exists, patterns it misses); None when it cannot be read (reported)."""
+    text = None
+    if ignore.is_file():
+        try:
+            text = read_text(ignore).text
+        except FileProblem as exc:
+            ctx.error(ignore, str(exc))
+            return None
+    return text is not None, missing_patterns(text, dockerignore_needs(context), "docker")
 
 
 def missing_patterns(text: str | None, needs: tuple[tuple[str, str, bool], ...], flavour: str) -> list[str]:
@@ -153,22 +173,13 @@ def compose_build_contexts(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
         if context in dockerfile_dirs:
             continue
         ignore = context / ".dockerignore"
-        text = None
-        if ignore.is_file():
-            try:
-                text = read_text(ignore).text
-            except FileProblem as exc:
-                ctx.error(ignore, str(exc))
-                continue
-        needs = DOCKERIGNORE_NEEDS
-        if (context / "package.json").exists():
-            needs = (*needs, ("node_modules", "node_modules", True))
-        missing = missing_patterns(text, needs, "docker")
-        if not missing:
+        gaps = dockerignore_gaps(ignore, context, ctx)
+        if gaps is None or not gaps[1]:
             continue
+        exists, missing = gaps
         msg = (
             f"build context {safe(ctx.rel(context), 120)}: .dockerignore does not exclude {', '.join(missing)}"
-            if text is not None
+            if exists
             else f"build context {safe(ctx.rel(context), 120)} has no .dockerignore; "
             f"{', '.join(missing)} would be sent to the builder"
         )
@@ -176,6 +187,6 @@ def compose_build_contexts(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
             check="build.dockerignore",
             target=repo.target,
             message=msg,
-            location=Location(path=ctx.rel(ignore if text is not None else context)),
+            location=Location(path=ctx.rel(ignore if exists else context)),
             data={"dockerignore": str(ignore), "missing": missing},
         )

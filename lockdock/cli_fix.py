@@ -161,28 +161,21 @@ def run_fix(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
-def _print_host(host_left: list[_Offer], out: Any) -> None:
-    if not host_left:
+def _print_left(left: list[_Offer], what: str, how: str, out: Any) -> None:
+    """List fixes held back because they change the machine, not the project."""
+    if not left:
         return
-    print(
-        f"  {len(host_left)} Docker daemon fix(es) not included (they change the machine's daemon.json; "
-        "use --daemon-json PATH or --check ID):",
-        file=out,
-    )
-    for o in host_left:
+    print(f"  {len(left)} {what} not included ({how}):", file=out)
+    for o in left:
         print(f"    {o.label()}", file=out)
+
+
+def _print_host(left: list[_Offer], out: Any) -> None:
+    _print_left(left, "Docker daemon fix(es)", "they change the machine's daemon.json; use --daemon-json PATH or --check ID", out)
 
 
 def _print_containers(left: list[_Offer], out: Any) -> None:
-    if not left:
-        return
-    print(
-        f"  {len(left)} container fix(es) not included (they change running containers; "
-        "use --containers or --check ID):",
-        file=out,
-    )
-    for o in left:
-        print(f"    {o.label()}", file=out)
+    _print_left(left, "container fix(es)", "they change running containers; use --containers or --check ID", out)
 
 
 def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
