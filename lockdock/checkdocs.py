@@ -1171,9 +1171,11 @@ DOCS: dict[str, CheckDoc] = {
             "small command that proves the process works. Keep the timeout short."
         ),
         fix_safety=(
-            "Changes behaviour. lockdock adds a health check only when it can derive one "
-            "(an HTTP port is served and wget or curl is in the image). The container can "
-            "now turn unhealthy, which other tooling may act on."
+            "Changes behaviour. An automatic fix is only possible when a check can be "
+            "derived from the project (an HTTP port is served and wget or curl is in the "
+            "image); this version of lockdock does not offer one yet, so add the check by "
+            "hand as in the example. Once present, the container can turn unhealthy, and "
+            "restart tooling and `depends_on` conditions act on that."
         ),
     ),
     "runtime.restart-policy": CheckDoc(
