@@ -1171,11 +1171,13 @@ DOCS: dict[str, CheckDoc] = {
             "small command that proves the process works. Keep the timeout short."
         ),
         fix_safety=(
-            "Changes behaviour. An automatic fix is only possible when a check can be "
-            "derived from the project (an HTTP port is served and wget or curl is in the "
-            "image); this version of lockdock does not offer one yet, so add the check by "
-            "hand as in the example. Once present, the container can turn unhealthy, and "
-            "restart tooling and `depends_on` conditions act on that."
+            "Changes behaviour. lockdock offers a fix for a Dockerfile only when a check "
+            "can be derived from it: the final image EXPOSEs a usual HTTP port (80, 8080, "
+            "3000...) and installs curl. The added HEALTHCHECK asks only whether that port "
+            "answers HTTP (any status), since lockdock knows no health URL of the app; point "
+            "it at one if the app has it. Elsewhere add the check by hand as in the example. "
+            "Once present, the container can turn unhealthy, and restart tooling and "
+            "`depends_on` conditions act on that."
         ),
     ),
     "runtime.restart-policy": CheckDoc(
