@@ -65,7 +65,8 @@ def resource_limits(subject: ComposeService, ctx: ScanContext) -> Iterator[Findi
                                   swap, data={"swap": True, "memory": memory})
 
 
-def _dockerfile_has_healthcheck(subject: ComposeService) -> bool | None:
+def build_dockerfile(subject: ComposeService) -> Path | None:
+    """The local Dockerfile a service builds from, or None (no build, remote context)."""
     build = subject.service.get("build")
     if build is None:
         return None
@@ -74,7 +75,13 @@ def _dockerfile_has_healthcheck(subject: ComposeService) -> bool | None:
     if not context or "://" in context:
         return None
     base = Path(build.file).parent
-    path = (base / context / dockerfile) if not Path(dockerfile).is_absolute() else Path(dockerfile)
+    return (base / context / dockerfile) if not Path(dockerfile).is_absolute() else Path(dockerfile)
+
+
+def _dockerfile_has_healthcheck(subject: ComposeService) -> bool | None:
+    path = build_dockerfile(subject)
+    if path is None:
+        return None
     try:
         return bool(_HEALTHCHECK.search(read_text(path).text))
     except FileProblem:

@@ -1171,9 +1171,9 @@ DOCS: dict[str, CheckDoc] = {
             "small command that proves the process works. Keep the timeout short."
         ),
         fix_safety=(
-            "Changes behaviour. lockdock offers a fix for a Dockerfile only when a check "
-            "can be derived from it: the final image EXPOSEs a usual HTTP port (80, 8080, "
-            "3000...) and installs curl. The added HEALTHCHECK asks only whether that port "
+            "Changes behaviour. lockdock offers a fix only when a check can be derived: the "
+            "Dockerfile (or, for a compose service, the Dockerfile it builds) installs curl "
+            "and the image serves a usual HTTP port (80, 8080, 3000...). The added HEALTHCHECK asks only whether that port "
             "answers HTTP (any status), since lockdock knows no health URL of the app; point "
             "it at one if the app has it. Elsewhere add the check by hand as in the example. "
             "Once present, the container can turn unhealthy, and restart tooling and "
