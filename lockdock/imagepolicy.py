@@ -8,6 +8,8 @@ distributions, which sources are trusted without configuration.
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 
 MOVING_TAGS = frozenset({
     "latest", "stable", "edge", "nightly", "dev", "develop", "devel", "lts", "main", "master",
@@ -57,3 +59,38 @@ def is_trusted(registry: str, path: str, trusted_registries: list[str]) -> bool:
     if registry == DOCKER_HUB and path.split("/", 1)[0] in VERIFIED_NAMESPACES:
         return True
     return any(full.startswith(prefix) for prefix in TRUSTED_PREFIXES)
+
+
+_DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{64}|[a-z0-9]+:[0-9a-fA-F]{32,})$")
+_HUB_ALIASES = ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+
+
+@functools.lru_cache(maxsize=4096)
+def split_reference(ref: str) -> tuple[str, str, str | None, str | None] | None:
+    """`[registry/]path[:tag][@digest]` -> (registry, path, tag, digest) as the docker CLI
+    normalises them (`nginx` -> docker.io, library/nginx); None when `ref` is not one."""
+    ref = ref.strip()
+    if not ref or any(c.isspace() for c in ref) or "://" in ref:
+        return None
+    digest = None
+    rest = ref
+    m = _DIGEST.search(ref)
+    if m:
+        digest, rest = m.group(1), ref[: m.start()]
+    elif "@" in ref:
+        rest, digest = ref.split("@", 1)
+    tag = None
+    if ":" in rest.rsplit("/", 1)[-1]:
+        rest, tag = rest.rsplit(":", 1)
+    first, sep, remainder = rest.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, remainder
+    else:
+        registry, path = DOCKER_HUB, rest
+    if registry in _HUB_ALIASES:
+        registry = DOCKER_HUB
+    if registry == DOCKER_HUB and "/" not in path:
+        path = "library/" + path
+    if not path:
+        return None
+    return registry, path.lower(), tag or None, digest

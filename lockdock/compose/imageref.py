@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass
 
-from lockdock.imagepolicy import FULL_BASES, MOVING_TAGS, is_official, is_trusted
+from lockdock.imagepolicy import FULL_BASES, MOVING_TAGS, is_official, is_trusted, split_reference
 
 MINIMAL_WORDS = ("slim", "alpine", "distroless", "minimal", "micro", "busybox", "scratch", "wolfi",
                  "chainguard", "nano", "musl")
 MINIMAL_REPOS = frozenset({"alpine", "busybox", "scratch", "distroless"})
 
 
-_DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{64}|[a-z0-9]+:[0-9a-fA-F]{32,})$")
 
 
 @dataclass(frozen=True)
@@ -42,36 +39,10 @@ class ImageRef:
         return self.tag is None or self.tag.lower() in MOVING_TAGS
 
 
-@functools.lru_cache(maxsize=4096)
 def parse(ref: str) -> ImageRef | None:
     """Parse an image reference; None when it is not one (empty, spaces, URL scheme)."""
-    ref = ref.strip()
-    if not ref or any(c.isspace() for c in ref) or "://" in ref:
-        return None
-    digest = None
-    m = _DIGEST.search(ref)
-    rest = ref
-    if m:
-        digest = m.group(1)
-        rest = ref[: m.start()]
-    elif "@" in ref:
-        rest, digest = ref.split("@", 1)
-    tag = None
-    last = rest.rsplit("/", 1)[-1]
-    if ":" in last:
-        rest, tag = rest.rsplit(":", 1)
-    first, sep, remainder = rest.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, remainder
-    else:
-        registry, path = "docker.io", rest
-    if registry in ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"):
-        registry = "docker.io"
-    if registry == "docker.io" and "/" not in path:
-        path = "library/" + path
-    if not path:
-        return None
-    return ImageRef(ref, registry, path.lower(), tag or None, digest)
+    parts = split_reference(ref)
+    return ImageRef(ref.strip(), *parts) if parts is not None else None
 
 
 def is_minimal(ref: ImageRef) -> bool | None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS, is_official, is_trusted
+from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS, is_official, is_trusted, split_reference
 
 
 @dataclass(frozen=True)
@@ -27,23 +27,10 @@ class ImageRef:
 
 def parse_ref(ref: str) -> ImageRef:
     """Split `registry/repo:tag@digest` the way the docker CLI normalises names."""
-    digest = None
-    if "@" in ref:
-        ref, digest = ref.split("@", 1)
-    tag = None
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        ref, tag = ref.rsplit(":", 1)
-    first, _, rest = ref.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repo = first, rest
-    else:
-        registry, repo = DOCKER_HUB, ref
-    if registry in ("index.docker.io", "registry-1.docker.io"):
-        registry = DOCKER_HUB
-    if registry == DOCKER_HUB and "/" not in repo:
-        repo = "library/" + repo
-    return ImageRef(registry, repo, tag, digest)
+    parts = split_reference(ref)
+    if parts is None:  # not a reference (spaces, a URL): keep it whole, judged as untagged
+        return ImageRef(DOCKER_HUB, ref.strip(), None, None)
+    return ImageRef(*parts)
 
 
 def trusted(ref: ImageRef, trusted_registries: list[str]) -> bool:
