@@ -67,17 +67,24 @@ def version_tag(ref: imageref.ImageRef, data: dict[str, Any]) -> str | None:
     return sorted(tags, key=lambda t: (t.count("."), len(t)), reverse=True)[0]
 
 
-@fixer("image.pinned-tag", TargetKind.COMPOSE_SERVICE, title="Pin the image to its local version tag",
-       applicability=Applicability.SAFE)
-def fix_pinned_tag(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+def _local_image(finding: Finding, ctx: ScanContext) -> tuple[Node, imageref.ImageRef, dict[str, Any]] | None:
+    """The image value of the finding and its local image's inspect data (pins need both)."""
     node: Node = finding.data["node"]
     ref: imageref.ImageRef = finding.data["ref"]
     raw = _written(node)
     if raw is None or ref.digest:
         return None
     data = ctx.local_image(raw)
-    if not data:
+    return (node, ref, data) if data else None
+
+
+@fixer("image.pinned-tag", TargetKind.COMPOSE_SERVICE, title="Pin the image to its local version tag",
+       applicability=Applicability.SAFE)
+def fix_pinned_tag(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
+    found = _local_image(finding, ctx)
+    if found is None:
         return None
+    node, ref, data = found
     tag = version_tag(ref, data)
     applicability, note = Applicability.SAFE, None
     if tag is None:
@@ -100,21 +107,17 @@ def fix_pinned_tag(finding: Finding, subject: ComposeService, ctx: ScanContext) 
 @fixer("image.pinned-digest", TargetKind.COMPOSE_SERVICE, title="Pin the image by its local digest",
        applicability=Applicability.SAFE)
 def fix_pinned_digest(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node = finding.data["node"]
-    ref: imageref.ImageRef = finding.data["ref"]
-    raw = _written(node)
-    if raw is None or ref.digest:
+    found = _local_image(finding, ctx)
+    if found is None:
         return None
-    data = ctx.local_image(raw)
-    if not data:
-        return None
+    node, ref, data = found
     digests = [d.split("@", 1)[1] for d in data.get("RepoDigests") or []
                if "@" in d and _same_repo(ref, d.split("@", 1)[0])]
     if not digests:
         return None
 
     def build(ed: Editor) -> None:
-        ed.replace(node, _requote(node, f"{raw}@{digests[0]}"))
+        ed.replace(node, _requote(node, f"{_written(node)}@{digests[0]}"))
 
     return make_fix(subject, "Append the digest of the local image (same content)",
                     Applicability.SAFE, build, touched=node)

@@ -83,15 +83,21 @@ def _target(finding: Finding, subject: Any) -> tuple[Instruction, str, ImageRef]
     return inst, ref, parsed
 
 
-@fixer("image.pinned-tag", TargetKind.DOCKERFILE, title="Pin the tag of the local image", applicability=Applicability.SAFE)
-def pin_tag(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def _local_target(finding: Finding, subject: Any, ctx: ScanContext) -> tuple[Instruction, str, ImageRef, dict[str, Any]] | None:
+    """The FROM reference of the finding and its local image's inspect data (pins need both)."""
     found = _target(finding, subject)
     if found is None:
         return None
-    inst, ref, parsed = found
-    info = ctx.local_image(ref)
-    if not info:
+    info = ctx.local_image(found[1])
+    return (*found, info) if info else None
+
+
+@fixer("image.pinned-tag", TargetKind.DOCKERFILE, title="Pin the tag of the local image", applicability=Applicability.SAFE)
+def pin_tag(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+    found = _local_target(finding, subject, ctx)
+    if found is None:
         return None
+    inst, ref, parsed, info = found
     version = local_version(info, parsed)
     span = ref_span(inst, ref)
     if version is None or span is None:
@@ -102,13 +108,10 @@ def pin_tag(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
 
 @fixer("image.pinned-digest", TargetKind.DOCKERFILE, title="Pin the digest of the local image", applicability=Applicability.SAFE)
 def pin_digest(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
-    found = _target(finding, subject)
+    found = _local_target(finding, subject, ctx)
     if found is None:
         return None
-    inst, ref, parsed = found
-    info = ctx.local_image(ref)
-    if not info:
-        return None
+    inst, ref, parsed, info = found
     digest = None
     for rd in info.get("RepoDigests") or []:
         other = parse_ref(rd)
