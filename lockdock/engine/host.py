@@ -43,7 +43,16 @@ KEY_FLAGS: dict[str, tuple[str, ...]] = {
     "insecure-registries": ("insecure-registry",),
     "hosts": ("H", "host"),
     "tlsverify": ("tlsverify",),
+    "iptables": ("iptables",),
+    "debug": ("D", "debug"),
+    "log-level": ("l", "log-level"),
+    "authorization-plugins": ("authorization-plugin",),
+    "cgroup-parent": ("cgroup-parent",),
+    "seccomp-profile": ("seccomp-profile",),
+    "registry-mirrors": ("registry-mirror",),
 }
+# Keys whose dockerd flag may repeat: every value counts, not only the last.
+LIST_KEYS = frozenset({"insecure-registries", "hosts", "authorization-plugins", "registry-mirrors"})
 AUDIT_TARGETS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dockerd binary", re.compile(r"/s?bin/dockerd$")),
     ("/var/lib/docker", re.compile(r"^/var/lib/docker/?$")),
@@ -115,7 +124,7 @@ class HostSubject:
                     return values[-1].lower() != "false", f"dockerd flag {shown}"
                 if key in ("log-opts",):
                     return dict(v.split("=", 1) for v in values if "=" in v), f"dockerd flag {shown}"
-                if key in ("insecure-registries", "hosts"):
+                if key in LIST_KEYS:
                     return values, f"dockerd flag {shown}"
                 return values[-1], f"dockerd flag {shown}"
         return None

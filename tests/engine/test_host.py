@@ -25,6 +25,7 @@ HARDENED = {
     "live-restore": True,
     "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"],
     "tlsverify": True,
+    "authorization-plugins": ["authz-broker"],
 }
 AUDIT = """-w /usr/bin/dockerd -k docker
 -w /var/lib/docker -k docker
