@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from lockdock.engine.layerfacts import MAX_OS_RELEASE, LayerFacts, LayerScanner
+from lockdock.engine.layerfacts import MAX_CONTENT, LayerFacts, LayerScanner
 from lockdock.engine.savestream import Budgets
 from lockdock.engine.tarstream import TarEntry
 from lockdock.text import safe
@@ -84,7 +84,7 @@ def _read_small(path: str) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return os.read(fd, MAX_OS_RELEASE)
+        return os.read(fd, MAX_CONTENT)
     finally:
         os.close(fd)
 

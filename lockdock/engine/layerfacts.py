@@ -32,6 +32,11 @@ PACKAGE_MANAGERS = frozenset(
 )
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 MAX_OS_RELEASE = 8192
+# Account files: read while streaming, kept only as the few entries a check needs.
+ACCOUNT_PATHS = ("etc/passwd", "etc/shadow")
+MAX_ACCOUNT_FILE = 256 * 1024
+MAX_ACCOUNTS = 50  # remembered entries per file (root-equivalent or passwordless ones)
+MAX_CONTENT = max(MAX_OS_RELEASE, MAX_ACCOUNT_FILE)  # largest file content ever read
 MAX_FACTS_PER_KIND = 200  # per layer; a layer of 10,000 keys is summarised, not listed
 MAX_ODD = 20
 
@@ -81,6 +86,8 @@ class LayerFacts:
     whiteouts: list[str] = field(default_factory=list)  # paths deleted from lower layers
     opaque: list[str] = field(default_factory=list)  # dirs whose lower contents are hidden
     os_release: dict[str, str] = field(default_factory=dict)  # path -> content
+    # etc/passwd, etc/shadow written by this layer -> AccountFile.to_json() (no hashes kept)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     odd: list[str] = field(default_factory=list)  # sanitised descriptions
     dropped_facts: int = 0
 
@@ -130,13 +137,22 @@ class LayerScanner:
         self.facts.files.append(fact)
 
     def wants_content(self, info: TarEntry) -> str | None:
-        """The normalised path when this regular file's content is read (os-release)."""
+        """The normalised path when this regular file's content is read (os-release,
+        account files), within a size cap per kind."""
         path, odd = normalise(info.name)
-        if odd is None and info.isreg() and path in OS_RELEASE_PATHS and info.size <= MAX_OS_RELEASE:
+        if odd is not None or not info.isreg():
+            return None
+        if path in OS_RELEASE_PATHS and info.size <= MAX_OS_RELEASE:
+            return path
+        if path in ACCOUNT_PATHS and info.size <= MAX_ACCOUNT_FILE:
             return path
         return None
 
     def content(self, path: str, data: bytes) -> None:
+        if path in ACCOUNT_PATHS:
+            text = data[:MAX_ACCOUNT_FILE].decode("utf-8", "replace")
+            self.facts.accounts[path] = parse_accounts(path, text).to_json()
+            return
         self.facts.os_release[path] = data[:MAX_OS_RELEASE].decode("utf-8", "replace")
 
     def entry(self, info: TarEntry) -> None:
@@ -166,6 +182,9 @@ class LayerScanner:
             return
         if info.isdir():
             return
+        if path in ACCOUNT_PATHS:
+            # Written by this layer; `content` fills the entries when the file is read.
+            self.facts.accounts[path] = AccountFile(read=False).to_json()
         size = info.size if info.isreg() else 0
         if info.islnk():
             target, _ = normalise(info.linkname)
@@ -217,4 +236,50 @@ def parse_os_release(text: str) -> dict[str, str]:
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
         out[key.strip()] = value
+    return out
+
+
+@dataclass
+class AccountFile:
+    """What an account file says, reduced to the entries image.accounts reports on.
+
+    `entries` are (name, uid or None, empty password field): accounts with UID 0 and
+    accounts whose password field is empty. Password hashes are never kept.
+    `read` is False when the file was written but not read (too large, not regular).
+    """
+
+    read: bool = True
+    entries: list[tuple[str, int | None, bool]] = field(default_factory=list)
+    names: int = 0  # accounts in the file
+
+    def to_json(self) -> dict[str, Any]:
+        return {"read": self.read, "entries": [list(e) for e in self.entries], "names": self.names}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AccountFile:
+        entries = [(str(e[0]), e[1] if isinstance(e[1], int) else None, bool(e[2])) for e in data.get("entries", [])]
+        return cls(bool(data.get("read")), entries, int(data.get("names", 0)))
+
+
+def parse_accounts(path: str, text: str) -> AccountFile:
+    """passwd(5) or shadow(5) lines: keep UID 0 accounts and empty password fields.
+
+    passwd: `name:password:uid:gid:gecos:home:shell`; shadow: `name:hash:...`. An empty
+    second field means no password is needed to log in as that account.
+    """
+    out = AccountFile()
+    shadow = path.endswith("shadow")
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("#", "+", "-")):
+            continue  # NIS compat lines (+/-) are not local accounts
+        fields = line.split(":")
+        if len(fields) < 2 or not fields[0]:
+            continue
+        out.names += 1
+        empty = fields[1] == ""
+        uid: int | None = None
+        if not shadow and len(fields) > 2 and fields[2].strip().isdigit():
+            uid = int(fields[2].strip())
+        if (empty or uid == 0) and len(out.entries) < MAX_ACCOUNTS:
+            out.entries.append((safe(fields[0], 64), uid, empty))
     return out
