@@ -304,6 +304,40 @@ DOCS: dict[str, CheckDoc] = {
         ),
     ),
     # -------------------------------------------------------------- container layer
+    "image.accounts": CheckDoc(
+        what=(
+            "Image: /etc/passwd and /etc/shadow as the final filesystem has them, taken from "
+            "the newest layer that wrote each file (a later whiteout or opaque directory "
+            "removes it). Reported: accounts whose password field is empty (an empty hash "
+            "in shadow, or an empty second field in passwd) and accounts other than root "
+            "with UID 0. The finding names the layer that wrote the file. Hashes are never "
+            "kept or shown; files over 256 KiB are skipped with a warning."
+        ),
+        why=(
+            "An empty password field means no password at all: `su guest` or a login "
+            "service started in the container lets anyone in. A second UID 0 account is "
+            "root under a name that reviews and log searches for 'root' miss, a classic "
+            "backdoor left by a base image or a careless RUN."
+        ),
+        example_bad=_x("""
+            FROM debian:12-slim
+            RUN useradd -o -u 0 -g 0 toor \\
+             && useradd guest && passwd -d guest
+        """),
+        example_good=_x("""
+            FROM debian:12-slim
+            RUN useradd --uid 10001 --no-create-home app
+            USER 10001
+        """),
+        fix=(
+            "Find the RUN that writes the account (the named layer's command), drop it or "
+            "lock the account (`passwd -l NAME`, or `*`/`!` in the shadow field), and give "
+            "extra root accounts their own non-zero UID or delete them (`userdel`)."
+        ),
+        fix_safety=(
+            "No automatic fix: which accounts an image needs is decided where it is built."
+        ),
+    ),
     "container.non-root": CheckDoc(
         what=(
             "Dockerfile: the USER in effect in the final stage, following multi-stage "
@@ -646,7 +680,10 @@ DOCS: dict[str, CheckDoc] = {
             "for entries that switch confinement off: `seccomp:unconfined`, "
             "`apparmor:unconfined`, `label:disable` and `systempaths=unconfined`, which "
             "unmasks the /proc and /sys paths Docker normally hides (each may be written "
-            "with `:` or `=`)."
+            "with `:` or `=`). Host: daemon.json `\"seccomp-profile\": \"unconfined\"` or the "
+            "dockerd flag `--seccomp-profile=unconfined`, which removes the default profile "
+            "from every container that does not name one (with an engine and no "
+            "daemon.json given, `docker info` SecurityOptions tell)."
         ),
         why=(
             "Docker's default seccomp profile blocks rarely needed, dangerous system calls "
@@ -671,19 +708,25 @@ DOCS: dict[str, CheckDoc] = {
                   - no-new-privileges:true
         """),
         fix=(
-            "Remove the entry. If one system call is really needed, write a custom seccomp "
-            "profile that starts from Docker's default and allows just that call."
+            "Remove the entry (in daemon.json, remove the `seccomp-profile` member, or the "
+            "dockerd flag, and restart the daemon). If one system call is really needed, "
+            "write a custom seccomp profile that starts from Docker's default and allows "
+            "just that call."
         ),
         fix_safety=(
-            "Changes behaviour. The entry is removed, so calls blocked by the default "
-            "profile fail with a permission error again."
+            "Changes behaviour. The entry is removed (the daemon.json member too, never when "
+            "dockerd has the same flag), so calls blocked by the default profile fail with "
+            "a permission error again; the daemon change needs a restart."
         ),
     ),
     "container.capabilities": CheckDoc(
         what=(
             "Compose `cap_drop`/`cap_add` and a container's HostConfig CapDrop/CapAdd. The "
             "check wants `ALL` dropped and reports dangerous additions: ALL, SYS_ADMIN, "
-            "SYS_PTRACE, SYS_MODULE, NET_ADMIN, DAC_READ_SEARCH and similar."
+            "SYS_PTRACE, SYS_MODULE, NET_ADMIN, DAC_READ_SEARCH and similar. Additions that "
+            "threaten the host's availability rather than its isolation are reported too: "
+            "SYS_NICE, SYS_RESOURCE, IPC_LOCK, LEASE, SYS_TIME, WAKE_ALARM, SYS_BOOT, "
+            "BLOCK_SUSPEND, SYS_TTY_CONFIG and SYS_PACCT."
         ),
         why=(
             "Even the default set gives root in the container powers most apps never use, "
@@ -691,7 +734,9 @@ DOCS: dict[str, CheckDoc] = {
             "permissions. SYS_ADMIN is close to full root (it allows mount), SYS_MODULE "
             "loads kernel code, SYS_PTRACE reads other processes' memory, and "
             "DAC_READ_SEARCH was the key to the well-known 'shocker' escape that read "
-            "host files by handle."
+            "host files by handle. SYS_NICE, SYS_RESOURCE and IPC_LOCK let one container "
+            "take CPU priority, exceed limits or pin memory the host needs; SYS_TIME sets "
+            "the host clock and WAKE_ALARM, BLOCK_SUSPEND and SYS_BOOT touch power state."
         ),
         example_bad=_x("""
             services:
@@ -715,6 +760,88 @@ DOCS: dict[str, CheckDoc] = {
             "when the service serves a port below 1024. Images whose entrypoint changes "
             "file ownership or switches user at start-up (gosu, su-exec, database images) "
             "need CHOWN, SETUID or SETGID added back."
+        ),
+    ),
+    "container.mount-options": CheckDoc(
+        what=(
+            "Compose: bind mounts in `volumes:` with `shared`, `rshared`, `slave` or `rslave` "
+            "propagation (short syntax `/src:/dst:rshared`, long syntax `bind.propagation`), "
+            "and `tmpfs:` entries (string or list) that ask for `exec` or `suid`; the long "
+            "tmpfs syntax only has size and mode, so it cannot. Container: "
+            "Mounts[].Propagation, HostConfig.Binds and HostConfig.Mounts bind options, "
+            "and the HostConfig.Tmpfs options (plus TmpfsOptions.Options on API 1.46+)."
+        ),
+        why=(
+            "With shared or slave propagation, mounts made on the host show up inside the "
+            "container (and, with shared, mounts made by the container show up on the "
+            "host), so a container can see disks plugged in later or plant mounts outside "
+            "its own view. Docker mounts a tmpfs noexec and nosuid; `exec` gives an "
+            "attacker a writable place to run downloaded binaries even on a read-only "
+            "root filesystem, and `suid` lets setuid files there take effect."
+        ),
+        example_bad=_x("""
+            services:
+              agent:
+                image: example/agent:3.1.0
+                volumes:
+                  - /srv/data:/data:rshared
+                tmpfs:
+                  - /tmp:exec
+        """),
+        example_good=_x("""
+            services:
+              agent:
+                image: example/agent:3.1.0
+                volumes:
+                  - /srv/data:/data:ro
+                tmpfs:
+                  - /tmp
+        """),
+        fix=(
+            "Remove the propagation option (the default is rprivate) and the `exec` or "
+            "`suid` flag. A storage or monitoring agent that really must see new host "
+            "mounts should say so with a suppression and a reason."
+        ),
+        fix_safety=(
+            "Changes behaviour. In compose, lockdock deletes just the option from the volume "
+            "string, the `propagation:` line, or the flag from the tmpfs entry, keeping the "
+            "rest as written; programs that executed files from the tmpfs stop working."
+        ),
+    ),
+    "container.cgroup-parent": CheckDoc(
+        what=(
+            "Compose: a service's `cgroup_parent`. Container: HostConfig.CgroupParent. Host: "
+            "the daemon's `cgroup-parent` in daemon.json or the `--cgroup-parent` dockerd "
+            "flag, which moves every container under another cgroup."
+        ),
+        why=(
+            "Docker's default parent keeps containers in a hierarchy whose limits and "
+            "accounting it controls. Under another parent, the limits of that cgroup apply "
+            "instead: a container can share a budget with host services, escape the "
+            "limits an operator set for containers, or starve whatever else lives there."
+        ),
+        example_bad=_x("""
+            services:
+              worker:
+                image: example/worker:1.4.2
+                cgroup_parent: system.slice
+        """),
+        example_good=_x("""
+            services:
+              worker:
+                image: example/worker:1.4.2
+                deploy:
+                  resources:
+                    limits: {cpus: "1", memory: 512M}
+        """),
+        fix=(
+            "Remove the setting and express limits with Docker's own options (memory, cpus, "
+            "pids). For the daemon, remove `cgroup-parent` from daemon.json (or the flag) "
+            "and restart dockerd."
+        ),
+        fix_safety=(
+            "Changes behaviour. lockdock removes the `cgroup_parent` line in compose, or the "
+            "daemon.json member (never when dockerd has the same flag; a restart applies it)."
         ),
     ),
     "container.userns-remap": CheckDoc(
@@ -793,10 +920,14 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "secrets.no-secrets-in-env": CheckDoc(
         what=(
-            "Compose `environment:` (mapping and list forms) and a container's `Config.Env` "
-            "are searched for literal values under credential-like names or in known "
-            "credential formats. References such as `${VAR}`, `/run/secrets/...` paths "
-            "and `*_FILE` pointers are not secrets and pass."
+            "Compose `environment:` (mapping and list forms), `labels:`, `build.args` and the "
+            "contents of every `env_file:` (reported at the env file's own line) and a "
+            "container's `Config.Env` and `Config.Labels` are searched for literal values "
+            "under credential-like names or in known credential formats. References such "
+            "as `${VAR}`, `/run/secrets/...` paths and `*_FILE` pointers are not secrets "
+            "and pass. A password inside a daemon.json `registry-mirrors` URL is reported "
+            "under registry.credentials-store, the check about credentials kept in plain "
+            "text on the host."
         ),
         why=(
             "Anyone with API access reads the environment through `docker inspect`. "
@@ -1029,8 +1160,10 @@ DOCS: dict[str, CheckDoc] = {
             "Compose: backend services, recognised by a data-store image (databases, caches, "
             "search engines) that publishes no ports, which are not on a network declared "
             "`internal: true`, and services put on the default bridge with "
-            "`network_mode: bridge`. Container: containers attached to the default `bridge` "
-            "network."
+            "`network_mode: bridge`. Also, in a compose file that declares no networks at "
+            "all, every service without published ports (all of them share the implicit "
+            "`default` network, which has outside access). Container: containers attached "
+            "to the default `bridge` network."
         ),
         why=(
             "A compromised backend with outbound access can download tools and send data "
@@ -1104,6 +1237,74 @@ DOCS: dict[str, CheckDoc] = {
         fix_safety=(
             "No automatic fix: switching transports would cut off the clients that use "
             "the TCP endpoint today."
+        ),
+    ),
+    "network.privileged-ports": CheckDoc(
+        what=(
+            "Compose: every `ports:` entry (short syntax with or without host IP and "
+            "protocol, ranges, long syntax with `published`) whose host port is below 1024. "
+            "Container: HostConfig.PortBindings and NetworkSettings.Ports host ports below "
+            "1024."
+        ),
+        why=(
+            "Ports below 1024 are the well-known service ports (SSH, SMTP, HTTP, DNS). "
+            "Publishing one from an ordinary app container takes a port the host or a "
+            "proxy should own, and clients trust services on those ports more. The "
+            "container itself never needs it: map a high host port, or let a reverse "
+            "proxy own 80/443."
+        ),
+        example_bad=_x("""
+            services:
+              api:
+                image: example/api:2.3.0
+                ports:
+                  - "80:8080"
+        """),
+        example_good=_x("""
+            services:
+              api:
+                image: example/api:2.3.0
+                ports:
+                  - "127.0.0.1:8080:8080"
+        """),
+        fix=(
+            "Publish a port of 1024 or above. A reverse proxy whose job is to serve 80/443 "
+            "is fine: suppress the finding on it with a reason."
+        ),
+        fix_safety=(
+            "No automatic fix: clients and firewalls expect the published port number."
+        ),
+    ),
+    "network.daemon-iptables": CheckDoc(
+        what=(
+            "Host: the daemon's `iptables` setting in daemon.json or `--iptables=false` on "
+            "the dockerd command line. Reported when it is false."
+        ),
+        why=(
+            "With iptables management off, dockerd writes no NAT and filter rules: "
+            "published ports, `internal: true` networks and icc=false stop being enforced "
+            "by the firewall, and containers may reach networks they should not, unless "
+            "someone maintains equivalent rules by hand."
+        ),
+        example_bad=_x("""
+            {
+              "iptables": false
+            }
+        """),
+        example_good=_x("""
+            {
+              "iptables": true,
+              "icc": false
+            }
+        """),
+        fix=(
+            "Remove `\"iptables\": false` (true is the default) and restart dockerd. If a host "
+            "firewall manager conflicts with Docker, configure it to leave the DOCKER and "
+            "DOCKER-USER chains alone instead."
+        ),
+        fix_safety=(
+            "Changes behaviour. lockdock removes the daemon.json member (never when dockerd "
+            "has the flag); dockerd adds its rules after a restart."
         ),
     ),
     "network.icc": CheckDoc(
@@ -1285,6 +1486,70 @@ DOCS: dict[str, CheckDoc] = {
             "daemon restarts instead of stopping."
             " When dockerd already gets the setting as a command-line flag, no daemon.json "
             "fix is offered: dockerd refuses to start with a setting given both ways."
+        ),
+    ),
+    "runtime.daemon-log-level": CheckDoc(
+        what=(
+            "Host: the daemon's `log-level` (daemon.json or `--log-level`/`-l`) and `debug` "
+            "(daemon.json or `-D`/`--debug`); with an engine and no daemon.json given, "
+            "`docker info` Debug. Reported when the daemon logs at debug level."
+        ),
+        why=(
+            "At debug level dockerd logs API requests in detail, including bodies that "
+            "carry environment values, registry credentials and build arguments, and the "
+            "volume of logs hides the events that matter."
+        ),
+        example_bad=_x("""
+            {
+              "debug": true,
+              "log-level": "debug"
+            }
+        """),
+        example_good=_x("""
+            {
+              "log-level": "info"
+            }
+        """),
+        fix=(
+            "Set `\"log-level\": \"info\"`, drop `debug` (or set it false), and reload "
+            "dockerd; turn debug on only while investigating."
+        ),
+        fix_safety=(
+            "Safe. lockdock sets `\"log-level\": \"info\"` (and `\"debug\": false` when the "
+            "key is there) in daemon.json; never when dockerd has a log-level or debug flag."
+        ),
+    ),
+    "runtime.authorization-plugin": CheckDoc(
+        what=(
+            "Host: the daemon's `authorization-plugins` in daemon.json or "
+            "`--authorization-plugin` flags; with an engine and no daemon.json given, the "
+            "Authorization plugins `docker info` lists. Reported when there is none."
+        ),
+        why=(
+            "Without an authorization plugin, every client that reaches the socket or TCP "
+            "port may do anything: run privileged containers, mount the host's root, read "
+            "secrets. A plugin can limit who may call which API (for example, no "
+            "`--privileged` for CI users)."
+        ),
+        example_bad=_x("""
+            {
+              "live-restore": true
+            }
+        """),
+        example_good=_x("""
+            {
+              "live-restore": true,
+              "authorization-plugins": ["authz-broker"]
+            }
+        """),
+        fix=(
+            "Install an authorization plugin (for example Open Policy Agent's opa-docker-authz "
+            "or authz-broker), write its policy, then list it in `authorization-plugins` and "
+            "restart dockerd. On a single-user host, restricting the socket to its owner "
+            "may be enough: suppress with a reason."
+        ),
+        fix_safety=(
+            "No automatic fix: a plugin and its policy must be chosen and installed by you."
         ),
     ),
     "runtime.audit-logging": CheckDoc(
@@ -1679,7 +1944,9 @@ DOCS: dict[str, CheckDoc] = {
         what=(
             "Host: the client config ~/.docker/config.json. `auths` entries with an `auth` "
             "string and no `credsStore` or `credHelpers` mean the password is stored in "
-            "the file itself."
+            "the file itself. The daemon's `registry-mirrors` (daemon.json or "
+            "`--registry-mirror`) are read too: a mirror URL of the form "
+            "`https://user:password@host` keeps a password in plain text (shown masked)."
         ),
         why=(
             "The `auth` value is only base64, not encryption: any process, backup or "
