@@ -61,10 +61,13 @@ services:
     cap_add: [SYS_ADMIN]
     security_opt: ["seccomp:unconfined"]
     devices: ["/dev/fuse:/dev/fuse"]
-    ports: ["0.0.0.0:5432:5432"]
+    ports: ["0.0.0.0:5432:5432", "80:8080"]
+    cgroup_parent: lockdock-test.slice
+    tmpfs: ["/scratch:exec"]
     volumes:
       - /var/run/docker.sock:/var/run/docker.sock
       - /etc:/host-etc
+      - /srv/data:/data:rshared
     environment:
       DB_PASSWORD: hunter2-is-not-a-password
     healthcheck:
@@ -85,6 +88,11 @@ DAEMON_JSON = {
     "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"],
     "icc": True,
     "insecure-registries": ["insecure.registry.example:5000"],
+    "iptables": False,
+    "log-level": "debug",
+    "cgroup-parent": "lockdock-test.slice",
+    "seccomp-profile": "unconfined",
+    "registry-mirrors": ["https://bob:mirror-pass-for-tests@mirror.example"],
 }
 
 
@@ -118,6 +126,7 @@ def world(docker_api: Any, load_image_tar, tmp_path_factory) -> dict[str, Any]:
         {
             "etc/": None,
             "etc/os-release": b'ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu 22.04"\n',
+            "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0::/root:/bin/sh\n",
             "usr/": None,
             "usr/bin/": None,
             "usr/bin/apt-get": (b"#!", 0o755),
@@ -155,6 +164,8 @@ def world(docker_api: Any, load_image_tar, tmp_path_factory) -> dict[str, Any]:
             "--device", "/dev/null:/dev/xnull",
             "-v", "/var/run/docker.sock:/var/run/docker.sock", "-v", "/etc:/host-etc",
             "-p", "0.0.0.0:5432:5432", "-e", "DB_PASSWORD=hunter2-is-not-a-password",
+            "-p", "127.0.0.1:81:8081", "--cgroup-parent", "lockdock-test.slice",
+            "--tmpfs", "/scratch:exec", "-v", "/tmp:/data:rshared",
             tag,
         ],
         capture_output=True,
@@ -219,7 +230,8 @@ def test_every_check_id_fired(report):
 def test_no_secret_value_in_report(report, world):
     raw = report["_raw"]
     for value in ("hunter2-is-not-a-password", "planted-in-a-layer-1234", "s3cr3t-value-for-tests",
-                  "npm_abcdefghijklmnopqrstuvwxyz0123456789", "b" * 36, "dXNlcjpwYXNzd29yZA=="):
+                  "npm_abcdefghijklmnopqrstuvwxyz0123456789", "b" * 36, "dXNlcjpwYXNzd29yZA==",
+                  "mirror-pass-for-tests"):
         assert value not in raw
 
 
