@@ -242,14 +242,18 @@ def default_network_only(subject: ComposeService, ctx: ScanContext) -> Iterator[
     svc = subject.service
     if root is None or root.get("networks") is not None:
         return
-    if svc.get("networks") is not None or svc.get("network_mode") is not None or views.ports(svc):
-        return
+    mode = (views.text(svc.get("network_mode")) or "").strip().lower()
+    if svc.get("networks") is not None or mode not in ("", "host") or views.ports(svc):
+        return  # none / bridge / service:x / container:x are judged elsewhere or have no network
     if is_datastore(subject):
         return  # reported (with a fix) as a backend data store by compose_network
     if len(subject.project.services) < 2:
         return  # a lone service has no neighbours to be isolated from
+    # A host-network service counts too: dropping `network_mode: host` (the host-namespaces
+    # fix) puts it on `default`, and it has outside access either way.
+    where = "the host network" if mode == "host" else "`default` with every other service"
     yield service_finding(
         subject, ctx, "network.isolation",
         f"service {safe(subject.name, 60)} publishes no ports but the file declares no networks: it shares "
-        "`default` with every other service and can reach the internet (put backends on an "
-        "`internal: true` network)", None, data={"kind": "default-network"})
+        f"{where} and can reach the internet (put backends on an `internal: true` network)",
+        None, data={"kind": "default-network"})
