@@ -103,3 +103,15 @@ def test_v2_fixes_refused_when_dockerd_has_the_flag(tmp_path, monkeypatch):
     host.dockerd_args = ["--iptables=false", "--debug"]
     assert _fix(host, findings, "network.daemon-iptables") is None
     assert _fix(host, findings, "runtime.daemon-log-level") is None
+
+
+def test_cli_fix_applies_safe_log_level_and_only_lists_unsafe_removals(tmp_path, run_lockdock):
+    settings = {**HARDENED, "log-level": "debug", "iptables": False, "registry-mirrors": ["https://u:cli-pass-123456@m.example"]}
+    (tmp_path / "daemon.json").write_text(json.dumps(settings, indent=2))
+    (tmp_path / "p").mkdir()
+    proc = run_lockdock("fix", "--no-engine", "--daemon-json", "daemon.json", "--apply", "p", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "cli-pass-123456" not in proc.stdout + proc.stderr
+    after = json.loads((tmp_path / "daemon.json").read_text())
+    assert after["log-level"] == "info" and after["iptables"] is False  # unsafe: listed, not applied
+    assert after["registry-mirrors"] == settings["registry-mirrors"]
