@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from lockdock.secrets import mask_in_text
+
 # C0 controls except tab/newline, DEL, C1 controls, and the bidi/zero-width formatting
 # characters that can reorder or hide what a user reads.
 _UNSAFE = re.compile(
@@ -42,6 +44,19 @@ def sanitize(text: object, *, keep_newlines: bool = False) -> str:
     s = text if isinstance(text, str) else str(text)
     pattern = _UNSAFE if keep_newlines else _UNSAFE_WITH_NEWLINES
     return pattern.sub(_escape_char, s)
+
+
+def display(text: object, *, keep_newlines: bool = False) -> str:
+    """The one path for showing text that came from an image, container, file or finding.
+
+    Secrets are masked first (`lockdock.secrets.mask_in_text`: credential formats and
+    `NAME=value` pairs with a secret-sounding name), then every control/format character
+    becomes a visible escape (`sanitize`). Masking runs on the raw text so a secret split
+    by an escape sequence is still recognised; sanitising runs last so nothing the mask
+    keeps can reach a terminal raw. Returns a `str`; the TUI wraps it in `rich.text.Text`.
+    """
+    s = text if isinstance(text, str) else str(text)
+    return sanitize(mask_in_text(s), keep_newlines=keep_newlines)
 
 
 def shorten(text: str, limit: int = 200) -> str:
