@@ -37,6 +37,7 @@ class Config:
     freshness_days: int = 90
     rotation_days: dict[str, int] = field(default_factory=lambda: {"password": 30, "key": 90})
     keys: dict[str, str] = field(default_factory=dict)  # TUI binding id -> key
+    scan_timeout: float | None = None  # [scan] timeout: seconds for a whole scan (None: default)
     files: list[str] = field(default_factory=list)  # the files these settings came from
 
     def ignored_for_path(self, path: str | None) -> set[str]:
@@ -128,6 +129,7 @@ _KNOWN = {
     "freshness-days",
     "rotation-days",
     "keys",
+    "scan",
 }
 
 
@@ -200,6 +202,8 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
             if kind not in ("password", "key"):
                 raise ConfigError(f"{path}: key 'rotation-days.{kind}': use 'password' or 'key'")
             config.rotation_days[kind] = _positive_int(path, f"rotation-days.{kind}", days)
+    if "scan" in data:
+        config.scan_timeout = _scan_table(path, data["scan"])
     if "keys" in data:
         table = data["keys"]
         if not isinstance(table, dict) or not all(
@@ -207,3 +211,18 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
         ):
             raise ConfigError(f"{path}: key 'keys' must be a table of binding id = key")
         config.keys.update(table)
+
+
+def _scan_table(path: Path, table: Any) -> float | None:
+    """`[scan]`: `timeout` = seconds a whole scan may take (a positive number)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: key 'scan' must be a table ([scan] timeout = SECONDS)")
+    for key in table:
+        if key != "timeout":
+            raise ConfigError(f"{path}: unknown key 'scan.{key}' (known: timeout)")
+    if "timeout" not in table:
+        return None
+    value = table["timeout"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{path}: key 'scan.timeout' must be a positive number of seconds")
+    return float(value)
