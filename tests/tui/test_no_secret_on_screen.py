@@ -28,9 +28,7 @@ from lockdock.tui.findings import FindingsList
 from lockdock.tui.help_screen import HelpScreen
 from lockdock.tui.layers import LayersView
 
-from .conftest import drive, screen_text, select, wait_scan
-
-pytestmark = pytest.mark.engine
+from .conftest import drive, screen_text, select, wait_crash, wait_scan
 
 # Built by concatenation so this file itself is not a finding of a secret scanner.
 TAG = uuid.uuid4().hex[:6]
@@ -124,6 +122,7 @@ def planted(build_image: Any, docker_api: Any) -> tuple[str, str]:
         docker_api.remove_container(cid, force=True)
 
 
+@pytest.mark.engine
 def test_every_screen_and_tab_masks_planted_secrets(tmp_path: Path, planted: tuple[str, str]) -> None:
     image, _container = planted
     root = _project(tmp_path)
@@ -227,12 +226,14 @@ def test_crash_screen_masks_history_style_assignments(tmp_path: Path, monkeypatc
         raise RuntimeError(f"ENV DB_PASSWORD={IMG_ENV} AWS_SECRET_ACCESS_KEY={AWS_SECRET} \x1b]0;t\x07")
 
     monkeypatch.setattr(Detail, "show", boom)
+    seen: dict[str, bool] = {}
 
     async def body(pilot: Any) -> None:
-        await wait_scan(pilot)
+        seen["crashed"] = await wait_crash(pilot)
 
     with pytest.raises(RuntimeError):
         drive(app, body)
+    assert seen.get("crashed") is not False  # the crash ended the body, not a timeout
     buf = io.StringIO()
     console = Console(file=buf, width=160, color_system=None)
     for r in app._exit_renderables:
