@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tarfile
 import time
@@ -201,3 +202,20 @@ def test_escape_surrogates_matches_sanitize() -> None:
     name = "bad\udcff\udcfe.key"
     assert escape_surrogates(name) == sanitize(name) == "bad\\xff\\xfe.key"
     assert escape_surrogates("ok\x1b") == "ok\x1b"  # only surrogates: ESC is the sanitizer's job
+
+
+def test_non_utf8_project_path_every_format(run_lockdock: Any, tmp_path: Path) -> None:
+    """Sibling of case 01 without an engine: a project directory whose name is not UTF-8."""
+    root = tmp_path / "proj"
+    bad_dir = os.fsdecode(bytes(root) + b"/svc\xff\xfe")
+    os.makedirs(bad_dir)
+    with open(os.path.join(bad_dir, "Dockerfile"), "w") as fh:
+        fh.write("FROM alpine:3.19\nADD a /a\n")
+    (root / "Dockerfile").write_text("FROM alpine:3.19\nADD b /b\n")  # a sibling that is fine
+    for fmt in ("json", "sarif", "text"):
+        out = tmp_path / f"r.{fmt}"
+        proc = run_lockdock("scan", str(root), "--no-engine", "--format", fmt, "--output", str(out), cwd=root)
+        assert proc.returncode == 1, (fmt, proc.stderr)
+        body = _utf8(out)
+        assert "svc\\xff\\xfe" in body.replace("\\\\", "\\"), fmt
+        assert body.count("build.copy-not-add") >= 2, fmt  # both Dockerfiles reported
