@@ -177,3 +177,16 @@ def test_bad_scan_timeout_in_config_names_the_key(tmp_path: Path, body: str) -> 
     (tmp_path / ".lockdock.toml").write_text(body)
     with pytest.raises(ConfigError, match=r"\.lockdock\.toml: .*scan"):
         load_config(tmp_path)
+
+
+def test_a_tui_rescan_gets_its_own_time_budget(tmp_path: Path) -> None:
+    """The TUI keeps one context for a session; each rescan's budget starts afresh."""
+    from lockdock.tui.scanner import fresh_context
+
+    old = ScanContext(cwd=tmp_path, timeout=5)
+    old.started -= 3600  # the session has been open for an hour
+    old.save_unanswered = "docker save did not answer within 2 s"
+    assert old.out_of_time()
+    new = fresh_context(old)
+    assert not new.out_of_time() and new.timeout == 5
+    assert new.save_unanswered is None
