@@ -37,6 +37,10 @@ class Config:
     freshness_days: int = 90
     rotation_days: dict[str, int] = field(default_factory=lambda: {"password": 30, "key": 90})
     keys: dict[str, str] = field(default_factory=dict)  # TUI binding id -> key
+    scan_timeout: float | None = None  # [scan] timeout: seconds for a whole scan (None: default)
+    # [scan] container-labels: only containers carrying every one of these labels
+    # ("key" or "key=value", the engine's own `label` filter) are scanned and fixed.
+    container_labels: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # the files these settings came from
 
     def ignored_for_path(self, path: str | None) -> set[str]:
@@ -128,6 +132,7 @@ _KNOWN = {
     "freshness-days",
     "rotation-days",
     "keys",
+    "scan",
 }
 
 
@@ -200,6 +205,8 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
             if kind not in ("password", "key"):
                 raise ConfigError(f"{path}: key 'rotation-days.{kind}': use 'password' or 'key'")
             config.rotation_days[kind] = _positive_int(path, f"rotation-days.{kind}", days)
+    if "scan" in data:
+        _scan_table(config, path, data["scan"])
     if "keys" in data:
         table = data["keys"]
         if not isinstance(table, dict) or not all(
@@ -207,3 +214,23 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
         ):
             raise ConfigError(f"{path}: key 'keys' must be a table of binding id = key")
         config.keys.update(table)
+
+
+def _scan_table(config: Config, path: Path, table: Any) -> None:
+    """`[scan]`: `timeout` = seconds a whole scan may take (a positive number);
+    `container-labels` = ["key", "key=value", ...] limits the engine's containers."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: key 'scan' must be a table ([scan] timeout = SECONDS)")
+    for key in table:
+        if key not in ("timeout", "container-labels"):
+            raise ConfigError(f"{path}: unknown key 'scan.{key}' (known: container-labels, timeout)")
+    if "timeout" in table:
+        value = table["timeout"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{path}: key 'scan.timeout' must be a positive number of seconds")
+        config.scan_timeout = float(value)
+    if "container-labels" in table:
+        labels = table["container-labels"]
+        if not isinstance(labels, list) or not all(isinstance(v, str) and v.strip() for v in labels):
+            raise ConfigError(f"{path}: key 'scan.container-labels' must be a list of \"key\" or \"key=value\"")
+        config.container_labels = [v.strip() for v in labels]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from lockdock.text import safe
 
 if TYPE_CHECKING:
     from lockdock.engine.connect import Engine
+
+DEFAULT_SCAN_TIMEOUT = 600.0  # seconds for a whole scan (files, engine calls, layer reads)
 
 
 @dataclass
@@ -27,7 +30,37 @@ class ScanContext:
     images: list[str] = field(default_factory=list)  # --image REF: only these images
     errors: list[ScanError] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
+    # Seconds the whole scan may take. None: env LOCKDOCK_TIMEOUT, else `[scan] timeout` of
+    # the config, else DEFAULT_SCAN_TIMEOUT. (The CLI's --timeout sets it explicitly.)
+    timeout: float | None = None
+    started: float = field(default_factory=time.monotonic)  # time.monotonic() at creation
+    # Set when a `docker save` produced no byte in time: later images are not saved again.
+    save_unanswered: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.timeout is None:
+            self.timeout = self._timeout_from_env_or_config()
+
+    def _timeout_from_env_or_config(self) -> float:
+        raw = os.environ.get("LOCKDOCK_TIMEOUT", "").strip()
+        if raw:
+            try:
+                value = float(raw)
+                if value > 0 and value == value and value != float("inf"):
+                    return value
+            except ValueError:
+                pass
+            self.warn(None, f"LOCKDOCK_TIMEOUT={safe(raw, 40)} is not a positive number of seconds; "
+                      f"using {self.config.scan_timeout or DEFAULT_SCAN_TIMEOUT:g} s")
+        return self.config.scan_timeout or DEFAULT_SCAN_TIMEOUT
+
+    def remaining(self) -> float:
+        """Seconds left before the scan's timeout (negative once it has passed)."""
+        return float(self.timeout or DEFAULT_SCAN_TIMEOUT) - (time.monotonic() - self.started)
+
+    def out_of_time(self) -> bool:
+        return self.remaining() <= 0
 
     def rel(self, path: Path | str | None) -> str | None:
         """A path as reports show it: relative to the current directory when inside it."""

@@ -15,7 +15,7 @@ from typing import Any
 from lockdock import catalogue, registry
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, discover
-from lockdock.model import Finding, Fix, ScanError, Severity, Target
+from lockdock.model import Finding, Fix, ScanError, Severity, Target, TargetKind
 from lockdock.suppress import apply_suppressions
 from lockdock.text import safe
 
@@ -65,13 +65,20 @@ def level_reached(findings: Iterable[Finding]) -> int:
     return (min(failing) - 1) if failing else 4
 
 
+ENGINE_KINDS = frozenset({TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST})
+
+
 def connect_engine(ctx: ScanContext) -> None:
     """Fill `ctx.engine` (or `ctx.engine_error`) when the engine is wanted."""
     if not ctx.use_engine or ctx.engine is not None:
         return
     from lockdock.engine.connect import EngineUnavailable, connect
 
-    timeout = float(os.environ.get("LOCKDOCK_ENGINE_TIMEOUT", "10"))
+    try:
+        timeout = float(os.environ.get("LOCKDOCK_ENGINE_TIMEOUT", "10"))
+    except ValueError:
+        timeout = 10.0
+    timeout = max(1.0, min(timeout, ctx.remaining()))  # every engine call, within the scan's budget
     try:
         ctx.engine = connect(timeout=timeout)
     except EngineUnavailable as exc:
@@ -158,6 +165,11 @@ def scan(
         result.engine_endpoint = ctx.engine.endpoint
     discovery = discover(paths, ctx)
     for subject in iter_subjects(discovery, ctx):
+        if ctx.out_of_time() and subject.target.kind in ENGINE_KINDS:
+            # Bounded scan: an engine object left after the timeout is an error, not a pass.
+            ctx.error(None, f"{subject.target.kind.value} {safe(subject.target.name, 120)} not scanned: "
+                      f"the scan timeout ({ctx.timeout:g} s) was reached", target=subject.target.key)
+            continue
         tr = analyze_subject(subject, ctx)
         result.targets[tr.target.key] = tr
         if on_target is not None:

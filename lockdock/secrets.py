@@ -93,12 +93,59 @@ def mask(value: str) -> str:
     if n <= 8:
         return "*" * 8
     # Keep two leading characters: enough to recognise 'AK…' or 'gh…', useless to an attacker.
-    return value[:2] + "*" * 6 + f" ({n} chars)"
+    # Only printable ASCII is kept: a kept ESC or BEL would open a terminal sequence.
+    head = value[:2] if all(" " < c < "\x7f" for c in value[:2]) else ""
+    return head + "*" * (8 - len(head)) + f" ({n} chars)"
 
 
 def is_reference(value: str) -> bool:
     """`${VAR}`, `$VAR`, `/run/secrets/...` and templating placeholders are not secrets."""
     return bool(_REFERENCE.match(value))
+
+
+# `NAME=value`, `NAME: value`, `--name=value` inside free text (history lines, RUN
+# commands, messages): the value is judged with `check_assignment`.
+_ASSIGNMENT = re.compile(
+    r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,127})(?P<sep>=|:[ \t]+)"""
+    r"""(?P<value>"[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"';&|)]{1,4096})"""
+)
+_ALREADY_MASKED = re.compile(r"\*{6}")
+
+
+def mask_in_text(text: str) -> str:
+    """`text` with every credential-looking span replaced by its masked form.
+
+    Two kinds of spans: a credential format anywhere (`find_in_text`), and the value of a
+    `NAME=value` / `NAME: value` pair whose name says it holds a credential
+    (`check_assignment`). Already-masked values (six or more `*`) are left as they are.
+    Text past `MAX_SCAN_CHARS` is cut, never shown unscanned. This is the masking half of
+    `lockdock.text.display`, the one path for showing untrusted text.
+    """
+    if not text:
+        return text
+    cut = text[:MAX_SCAN_CHARS]
+    spans: list[tuple[int, int, str]] = [(m.start, m.end, m.masked) for m in find_in_text(cut)]
+    for m in _ASSIGNMENT.finditer(cut):
+        value = m.group("value")
+        if _ALREADY_MASKED.search(value):
+            continue
+        found = check_assignment(m.group("name"), value)
+        if found is not None and "(by name" in found.kind:  # formats are masked above
+            inner = value.strip("'\"")
+            spans.append((m.start("value"), m.end("value"), mask(inner)))
+    if not spans:
+        return cut
+    out: list[str] = []
+    pos = 0
+    for start, end, masked in sorted(spans):
+        if start < pos:  # overlaps a span already masked: extend that one
+            pos = max(pos, end)
+            continue
+        out.append(cut[pos:start])
+        out.append(masked)
+        pos = end
+    out.append(cut[pos:])
+    return "".join(out)
 
 
 def secret_name(name: str) -> bool:

@@ -26,10 +26,47 @@ import pytest
 TEST_LABEL = "io.lockdock.test"
 SESSION_LABEL = "io.lockdock.test-session"
 SESSION = uuid.uuid4().hex[:12]  # what this pytest run created; parallel runs keep theirs
+# When the creating run started (unix seconds). Loaded images carry their config's
+# "created" date, often far in the past, so staleness is judged by this label.
+STARTED_LABEL = "io.lockdock.test-started"
+STARTED = str(int(time.time()))
 STALE_AFTER = 3600  # objects of other (crashed) runs older than this are removed too
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 BUSYBOX = Path("/bin/busybox")
+
+
+# The user's world that a run must not read or write: config, caches, journals, docker
+# credentials. DOCKER_HOST is left alone so the engine socket stays reachable.
+ISOLATED_DIRS = ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "DOCKER_CONFIG")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Session-wide: even session fixtures (image builds) run with private dirs."""
+    base = tmp_path_factory.mktemp("user-world")
+    saved = {k: os.environ.get(k) for k in ISOLATED_DIRS}
+    for key in ISOLATED_DIRS:
+        (base / key.lower()).mkdir()
+        os.environ[key] = str(base / key.lower())
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets fresh HOME, XDG_CONFIG/CACHE/STATE_HOME and DOCKER_CONFIG dirs, so a
+    user config, cache or journal neither changes a result nor is written; subprocesses
+    (the CLI and TUI helpers) inherit them through os.environ."""
+    base = tmp_path_factory.mktemp("home")
+    for key in ISOLATED_DIRS:
+        (base / key.lower()).mkdir()
+        monkeypatch.setenv(key, str(base / key.lower()))
+    monkeypatch.delenv("LOCKDOCK_TIMEOUT", raising=False)  # a user's shell setting
 
 
 def require_engine() -> bool:
@@ -67,8 +104,12 @@ def docker_api() -> Iterator[Any]:
 
 
 def _ours_or_stale(labels: dict[str, str] | None, created: float) -> bool:
-    if (labels or {}).get(SESSION_LABEL) == SESSION:
+    labels = labels or {}
+    if labels.get(SESSION_LABEL) == SESSION:
         return True
+    started = labels.get(STARTED_LABEL, "")
+    if started.isdigit():
+        created = float(started)
     return time.time() - created > STALE_AFTER
 
 
@@ -109,6 +150,7 @@ def build_image(docker_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Ca
         (ctxdir / "Dockerfile").write_text(dockerfile)
         proc = subprocess.run(
             ["docker", "build", "-q", "--label", f"{TEST_LABEL}=1", "--label", f"{SESSION_LABEL}={SESSION}",
+             "--label", f"{STARTED_LABEL}={STARTED}",
              "-t", tag, str(ctxdir)],
             capture_output=True,
             text=True,
@@ -167,13 +209,13 @@ def image_tarball(
         "architecture": "amd64",
         "os": "linux",
         "created": "2026-01-01T00:00:00Z",
-        "config": {"Labels": {TEST_LABEL: "1", SESSION_LABEL: SESSION}, **(config or {})},
+        "config": {"Labels": {TEST_LABEL: "1", SESSION_LABEL: SESSION, STARTED_LABEL: STARTED}, **(config or {})},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history
         or [{"created": "2026-01-01T00:00:00Z", "created_by": f"layer {i}"} for i in range(len(blobs))],
     }
     if config and "Labels" in config:
-        cfg["config"]["Labels"] = {TEST_LABEL: "1", SESSION_LABEL: SESSION, **config["Labels"]}
+        cfg["config"]["Labels"] = {TEST_LABEL: "1", SESSION_LABEL: SESSION, STARTED_LABEL: STARTED, **config["Labels"]}
     cfg_bytes = json.dumps(cfg).encode()
     cfg_name = hashlib.sha256(cfg_bytes).hexdigest() + ".json"
     out = io.BytesIO()

@@ -29,7 +29,7 @@ from lockdock.config import Config
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.scan import TargetResult
-from lockdock.text import sanitize
+from lockdock.text import display
 from lockdock.tui import bindings, scanner
 from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
@@ -189,7 +189,7 @@ class LockdockApp(App[int]):
         """A worker that crashed is reported, never fatal (the engine may have vanished)."""
         if event.state is WorkerState.ERROR:
             err = event.worker.error
-            msg = f"background task {event.worker.group} failed: {type(err).__name__}: {sanitize(str(err))[:200]}"
+            msg = f"background task {event.worker.group} failed: {type(err).__name__}: {display(str(err))[:200]}"
             self.ctx.error(None, msg)
             self.state.errors = list(self.ctx.errors)
             if event.worker.group == "scan":
@@ -449,7 +449,7 @@ class LockdockApp(App[int]):
             return
         full = Path(path) if Path(path).is_absolute() else self.root / path
         if not full.is_file():
-            self.notify(f"Not a file: {sanitize(str(full))}", markup=False)
+            self.notify(f"Not a file: {display(str(full))}", markup=False)
             return
         editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         line = finding.location.line if finding and finding.location.line else 1
@@ -458,11 +458,20 @@ class LockdockApp(App[int]):
             with self.suspend():
                 subprocess.run(cmd, check=False)
         except Exception as exc:  # noqa: BLE001 - headless, no editor, or suspend unsupported
-            self.notify(f"Cannot open the editor: {type(exc).__name__}: {sanitize(str(exc))[:120]}",
+            self.notify(f"Cannot open the editor: {type(exc).__name__}: {display(str(exc))[:120]}",
                         severity="warning", markup=False)
             return
         self.refresh()
         self._rescan_worker({self.ctx.rel(full) or path}, set())
+
+    # ------------------------------------------------------------------ toasts
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast goes through `text.display` (masked, escapes visible) and never markup:
+        messages quote names, paths and engine replies."""
+        super().notify(display(message), title=display(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     # ------------------------------------------------------------------ crash output
 
@@ -627,5 +636,5 @@ class LockdockApp(App[int]):
 def _palette_safe(text: str) -> str:
     """Palette titles are matched and highlighted as text; keep them free of escapes and
     of square brackets (some Textual versions treat them as markup)."""
-    return sanitize(text).replace("[", "(").replace("]", ")")[:120]
+    return display(text).replace("[", "(").replace("]", ")")[:120]
 

@@ -14,15 +14,13 @@ from rich.console import Console
 from rich.text import Text
 from rich.traceback import Traceback
 
-from lockdock.secrets import find_in_text
-from lockdock.text import sanitize
+from lockdock.secrets import mask_in_text
+from lockdock.text import display
 
 
 def mask_secrets(text: str) -> str:
-    """Replace every credential-looking span with its masked form."""
-    for match in sorted(find_in_text(text), key=lambda m: m.start, reverse=True):
-        text = text[: match.start] + match.masked + text[match.end :]
-    return text
+    """Replace every credential-looking span with its masked form (`secrets.mask_in_text`)."""
+    return "\n".join(mask_in_text(line) for line in text.splitlines())
 
 
 def masked_traceback(exc_info: tuple | None = None) -> Text:
@@ -34,5 +32,5 @@ def masked_traceback(exc_info: tuple | None = None) -> Text:
         console.print(Traceback.from_exception(*info, show_locals=False, width=100))
     else:
         console.print("lockdock crashed (no exception information)")
-    lines = [sanitize(line) for line in mask_secrets(buf.getvalue()).splitlines()]
+    lines = [display(line) for line in buf.getvalue().splitlines()]
     return Text("\n".join(lines) + "\nPlease report this, with the steps that led to it.")

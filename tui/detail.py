@@ -14,7 +14,6 @@ from textual.widgets import Static
 from lockdock import catalogue, checkdocs
 from lockdock.model import Applicability, Finding
 from lockdock.scan import severity_of
-from lockdock.text import sanitize
 from lockdock.tui.render import fix_words, plain, severity_text, where_long
 
 
@@ -79,7 +78,7 @@ def detail_text(finding: Finding | None) -> Text:
             out.append("\n")
     for heading, body in doc_sections(finding.check):
         out.append(f"\n{heading}\n", style="bold underline")
-        out.append_text(Text(sanitize(body, keep_newlines=True)))
+        out.append_text(plain(body, keep_newlines=True))
         out.append("\n")
     return out
 

@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from lockdock.text import sanitize
+from lockdock.text import display as display
 
 
 @dataclass
@@ -37,7 +37,7 @@ def diff_text(diff: str) -> Text:
     """Colour a unified diff line by line; the +/- markers stay for colourless terminals."""
     out = Text()
     for line in diff.splitlines():
-        clean = sanitize(line)
+        clean = display(line)
         if line.startswith(("+++", "---")):
             style = "bold"
         elif line.startswith("@@"):
@@ -56,18 +56,18 @@ def diff_text(diff: str) -> Text:
 
 def summary_text(p: Preview, confirming: bool) -> Text:
     out = Text()
-    out.append(sanitize(p.title), style="bold")
+    out.append(display(p.title), style="bold")
     out.append("\n")
     if p.files:
         out.append("files: ")
-        out.append(sanitize(", ".join(p.files)))
+        out.append(display(", ".join(p.files)))
         out.append("\n")
     for action in p.engine_actions:
         out.append("engine: ")
-        out.append(sanitize(action))
+        out.append(display(action))
         out.append("\n")
     for note in p.notes:
-        out.append(sanitize(note) + "\n", style="dim")
+        out.append(display(note) + "\n", style="dim")
     if p.changes_behaviour:
         out.append("WARNING: this fix CHANGES BEHAVIOUR of the app or host.\n", style="bold magenta")
     if confirming:

@@ -13,7 +13,7 @@ from rich.text import Text
 from lockdock import catalogue
 from lockdock.model import Applicability, Finding, Fix, Severity
 from lockdock.scan import TargetResult, severity_of
-from lockdock.text import sanitize
+from lockdock.text import display
 
 SEVERITY_STYLE: dict[Severity, str] = {
     Severity.CRITICAL: "white on red",
@@ -31,9 +31,18 @@ SEVERITY_SHORT: dict[Severity, str] = {
 }
 
 
-def plain(value: object, style: str = "") -> Text:
-    """Untrusted text as a literal, escape-free `Text`."""
-    return Text(sanitize(value), style=style)
+def plain(value: object, style: str = "", *, keep_newlines: bool = False) -> Text:
+    """Untrusted text as a literal `Text`: secrets masked, escapes visible (`text.display`).
+
+    Every widget, tab, modal, toast, title and palette entry of the TUI shows text from an
+    image, container, file or finding through this function (or `plain_str` where Textual
+    wants a `str`)."""
+    return Text(display(value, keep_newlines=keep_newlines), style=style)
+
+
+def plain_str(value: object) -> str:
+    """`plain` for Textual APIs that take a `str` (toasts, palette entries)."""
+    return display(value)
 
 
 def severity_text(sev: Severity | None, *, short: bool = True) -> Text:

@@ -145,8 +145,9 @@ def _analyse_and_post(subject: Any, ctx: ScanContext, post: Post, cancelled: Can
 
 
 def fresh_context(ctx: ScanContext) -> ScanContext:
-    """A context for a rescan: same settings and engine, empty caches and errors."""
-    return replace(ctx, errors=[], cache={})
+    """A context for a rescan: same settings and engine, empty caches and errors, and its
+    own time budget (the scan timeout counts from the rescan, not from the first scan)."""
+    return replace(ctx, errors=[], cache={}, started=time.monotonic(), save_unanswered=None)
 
 
 def touched_keys(

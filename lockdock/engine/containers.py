@@ -212,12 +212,16 @@ def _inspect_all(api: Any, ids: list[str], ctx: ScanContext) -> list[dict[str, A
 
 
 def iter_containers(ctx: ScanContext) -> list[ContainerSubject]:
-    """Every container (running or not), inspected in parallel, in list order."""
+    """Every container (running or not), inspected in parallel, in list order.
+
+    With `[scan] container-labels` in the config, only the containers that carry all of
+    those labels (the engine's `label` filter: "key" or "key=value")."""
     if ctx.engine is None:
         return []
     api = ctx.engine.api
+    labels = ctx.config.container_labels
     try:
-        listed = api.containers(all=True)
+        listed = api.containers(all=True, filters={"label": labels}) if labels else api.containers(all=True)
     except Exception as exc:  # noqa: BLE001 - engine refused or died mid-scan
         ctx.error(None, f"cannot list containers: {safe(exc, 200)}")
         return []

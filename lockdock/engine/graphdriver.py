@@ -19,7 +19,7 @@ from typing import Any
 from lockdock.engine.layerfacts import MAX_CONTENT, LayerFacts, LayerScanner
 from lockdock.engine.savestream import Budgets
 from lockdock.engine.tarstream import TarEntry
-from lockdock.text import safe
+from lockdock.text import escape_surrogates, safe
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 
@@ -103,7 +103,7 @@ def scan_dir(root: Path, name: str, budgets: Budgets) -> LayerFacts:
                     if facts.entries >= budgets.max_entries:
                         facts.stopped = f"more than {budgets.max_entries} entries: rest of the layer not analysed"
                         return facts
-                    rel = prefix + entry.name
+                    rel = prefix + escape_surrogates(entry.name)  # entry.path stays raw for I/O
                     st = entry.stat(follow_symlinks=False)
                     mode = st.st_mode
                     if stat.S_ISCHR(mode) and st.st_rdev == 0:
@@ -116,7 +116,7 @@ def scan_dir(root: Path, name: str, budgets: Budgets) -> LayerFacts:
                         stack.append((rel + "/", entry.path))
                         continue
                     if stat.S_ISLNK(mode):
-                        scanner.entry(TarEntry(rel, os.readlink(entry.path), 0, mode & 0o7777, b"2"))
+                        scanner.entry(TarEntry(rel, escape_surrogates(os.readlink(entry.path)), 0, mode & 0o7777, b"2"))
                         continue
                     kind = b"0" if stat.S_ISREG(mode) else b"3" if stat.S_ISCHR(mode) else b"4" if stat.S_ISBLK(mode) else b"6"
                     info = TarEntry(rel, "", st.st_size if kind == b"0" else 0, mode & 0o7777, kind)

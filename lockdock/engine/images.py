@@ -25,9 +25,9 @@ from lockdock.text import safe
 if TYPE_CHECKING:
     from lockdock.context import ScanContext
 
-CACHE_VERSION = 2  # 2: layer facts carry account files
+CACHE_VERSION = 4  # 2: account files; 3: no surrogate escapes in names; 4: context leftovers
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
-SAVE_TIMEOUT = 300.0  # seconds without a byte from `docker save` before giving up
+SAVE_TIMEOUT = 120.0  # seconds without a byte from `docker save` (env LOCKDOCK_SAVE_TIMEOUT)
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 # History lines of instructions that never make a filesystem layer.
 _METADATA_INSTR = re.compile(
@@ -340,16 +340,38 @@ def write_cache(image_id: str, contents: ImageContents) -> None:
         pass
 
 
-def save_stream(api: Any, ref: str) -> Any:
+def save_timeout() -> float:
+    """Seconds `docker save` may stay silent: env LOCKDOCK_SAVE_TIMEOUT, else SAVE_TIMEOUT."""
+    try:
+        value = float(os.environ.get("LOCKDOCK_SAVE_TIMEOUT", SAVE_TIMEOUT))
+    except ValueError:
+        return SAVE_TIMEOUT
+    return value if value > 0 else SAVE_TIMEOUT
+
+
+def save_stream(api: Any, ref: str, timeout: float | None = None) -> Any:
     """`docker save` of one image as byte chunks, with a read timeout fit for it.
 
     The daemon exports the whole image before it sends the first byte (about 15 s for
-    1 GiB here), longer than the short timeout every other call uses.
+    1 GiB here), longer than the short timeout every other call uses. `timeout` (seconds
+    without a byte) defaults to `save_timeout()`; the scan passes what is left of its own.
     """
-    timeout = float(os.environ.get("LOCKDOCK_SAVE_TIMEOUT", SAVE_TIMEOUT))
+    timeout = save_timeout() if timeout is None else timeout
     res = api._get(api._url("/images/{0}/get", ref), stream=True, timeout=timeout)
     api._raise_for_status(res)
     return res.raw.stream(2 << 20, decode_content=False)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """True when `exc` (or its cause chain) is a read/connect timeout of the engine socket."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, TimeoutError) or "Timeout" in type(cur).__name__ or "timed out" in str(cur):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def budgets_from_env() -> Budgets:
@@ -373,11 +395,24 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
     from_dirs = _contents_from_layer_dirs(subject, ctx)
     if from_dirs is not None:
         return from_dirs, False
+    none: list[LayerFacts | None] = [None] * len(subject.diff_ids)
+    if ctx.save_unanswered is not None:  # one silent `docker save` is enough per scan
+        return ImageContents(none, None, f"layers not read: {ctx.save_unanswered}"), False
+    timeout = min(save_timeout(), ctx.remaining())
+    if timeout < 1:
+        return ImageContents(none, None, f"layers not read: the scan timeout ({ctx.timeout:g} s) was reached"), False
     try:
-        stream = save_stream(ctx.engine.api, subject.id)
+        stream = save_stream(ctx.engine.api, subject.id, timeout)
         archive = read_save(stream, budgets_from_env())
     except Exception as exc:  # noqa: BLE001 - engine refused or died
-        return ImageContents([None] * len(subject.diff_ids), None, f"layers not read: {safe(exc, 160)}"), False
+        if _timed_out(exc):
+            ctx.save_unanswered = (f"docker save did not answer within {timeout:.0f} s "
+                                   "(not tried again for the other images of this scan)")
+            return ImageContents(none, None, f"layers not read: {ctx.save_unanswered}"), False
+        return ImageContents(none, None, f"layers not read: {safe(exc, 160)}"), False
+    if archive.error and "timed out" in archive.error.lower() and not archive.layers:
+        ctx.save_unanswered = (f"docker save did not answer within {timeout:.0f} s "
+                               "(not tried again for the other images of this scan)")
     images = archive.images()
     by_name = archive.layers
     chosen = None

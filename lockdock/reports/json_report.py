@@ -7,6 +7,7 @@ from typing import Any
 
 from lockdock import catalogue
 from lockdock.model import Finding, Severity
+from lockdock.reports.clean import clean, each_or_error
 from lockdock.reports.summary import summarize
 from lockdock.scan import ScanResult, severity_of
 
@@ -31,16 +32,25 @@ def finding_json(f: Finding) -> dict[str, Any]:
 
 
 def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
-    return {
+    """The report as JSON-able data, every string sanitised (`reports.clean`).
+
+    A finding or target whose data cannot be converted is left out with an entry in
+    `errors`; the rest of the report is unaffected."""
+    extra: list[dict[str, Any]] = []
+    findings = each_or_error(result.findings, finding_json, extra, lambda f: f"finding {f.check}")
+    targets = each_or_error(
+        result.targets.values(),
+        lambda t: {**t.target.to_json(), "level": t.level, "findings": len(t.active)},
+        extra,
+        lambda t: f"target {t.target.key}",
+    )
+    return clean({
         "version": 1,
-        "findings": [finding_json(f) for f in result.findings],
-        "targets": [
-            {**t.target.to_json(), "level": t.level, "findings": len(t.active)}
-            for t in result.targets.values()
-        ],
-        "errors": [e.to_json() for e in result.errors],
+        "findings": findings,
+        "targets": targets,
+        "errors": [e.to_json() for e in result.errors] + extra,
         "summary": summarize(result, fail_on),
-    }
+    })
 
 
 def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from lockdock import __version__, catalogue
 from lockdock.model import Finding, Severity
+from lockdock.reports.clean import clean, each_or_error
 from lockdock.scan import ScanResult, severity_of
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -68,30 +69,18 @@ def _location(f: Finding) -> list[dict[str, Any]]:
 
 
 def to_sarif(result: ScanResult) -> dict[str, Any]:
+    """The SARIF log, every string sanitised (`reports.clean`); a finding whose data cannot
+    be converted becomes a tool notification instead of failing the log."""
     used = sorted({f.check for f in result.findings})
     rules = [_rule(catalogue.get(cid)) for cid in used]
     index = {cid: i for i, cid in enumerate(used)}
-    results = []
-    for f in result.findings:
-        sev = severity_of(f)
-        res: dict[str, Any] = {
-            "ruleId": f.check,
-            "ruleIndex": index[f.check],
-            "level": _LEVEL[sev],
-            "message": {"text": f.message},
-            "locations": _location(f),
-            "properties": {"severity": sev.label, "target": f.target.to_json()},
-        }
-        if f.location.image_layer is not None:
-            res["properties"]["imageLayer"] = f.location.image_layer.index
-        if f.suppressed is not None:
-            res["suppressions"] = [{"kind": "inSource" if f.suppressed.source == "pragma" else "external", "justification": f.suppressed.reason}]
-        results.append(res)
+    extra: list[dict[str, Any]] = []
+    results = each_or_error(result.findings, lambda f: _result(f, index), extra, lambda f: f"finding {f.check}")
     notifications = [
         {"level": "error" if e.kind == "error" else "warning", "message": {"text": f"{e.path}: {e.message}" if e.path else e.message}}
         for e in result.errors
-    ]
-    return {
+    ] + [{"level": "error", "message": {"text": e["message"]}} for e in extra]
+    return clean({
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -110,7 +99,25 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
                 "results": results,
             }
         ],
+    })
+
+
+def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+    """One SARIF result (strings are sanitised by the caller)."""
+    sev = severity_of(f)
+    res: dict[str, Any] = {
+        "ruleId": f.check,
+        "ruleIndex": index[f.check],
+        "level": _LEVEL[sev],
+        "message": {"text": f.message},
+        "locations": _location(f),
+        "properties": {"severity": sev.label, "target": f.target.to_json()},
     }
+    if f.location.image_layer is not None:
+        res["properties"]["imageLayer"] = f.location.image_layer.index
+    if f.suppressed is not None:
+        res["suppressions"] = [{"kind": "inSource" if f.suppressed.source == "pragma" else "external", "justification": f.suppressed.reason}]
+    return res
 
 
 def render(result: ScanResult) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import TEST_LABEL, image_tarball
+from tests.conftest import TEST_LABEL, image_tarball, unique_tag
 
 pytestmark = pytest.mark.engine
 
@@ -21,7 +21,7 @@ def test_build_run_inspect_remove(docker_api, busybox_image):
 
 
 def test_load_generated_tarball(docker_api, load_image_tar):
-    tag = "lockdock-test-loaded:1.0"
+    tag = unique_tag("lockdock-test-loaded")  # unique: parallel runs share the engine
     load_image_tar(image_tarball([{"etc/": None, "etc/hello": b"hi\n"}], tag=tag, config={"User": "1000"}))
     info = docker_api.inspect_image(tag)
     assert info["Config"]["User"] == "1000"

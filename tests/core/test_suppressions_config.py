@@ -94,3 +94,24 @@ def test_malformed_config_names_file_and_key(project, run_lockdock, content, nee
     assert proc.returncode == 2
     assert ".lockdock.toml" in proc.stderr and needle in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_runs_are_isolated_from_the_users_world(run_lockdock, tmp_path) -> None:
+    """tests/conftest.py `_isolated`: HOME, XDG_* and DOCKER_CONFIG are private temp dirs
+    for this test and the CLI it runs; DOCKER_HOST (the engine socket) is not touched."""
+    import os
+
+    from tests.conftest import ISOLATED_DIRS
+
+    for key in ISOLATED_DIRS:
+        value = os.environ[key]
+        assert value.startswith(str(tmp_path.parent.parent)), (key, value)
+    cfg = os.path.join(os.environ["XDG_CONFIG_HOME"], "lockdock")
+    os.makedirs(cfg)
+    with open(os.path.join(cfg, "config.toml"), "w") as fh:
+        fh.write('fail-on = "info"\n')  # a "user config": seen by the child through the env
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "Dockerfile").write_text("FROM alpine:3.19\nUSER 1000\nHEALTHCHECK CMD true\n")
+    proc = run_lockdock("scan", "--no-engine", "--format", "json", "p", cwd=tmp_path,
+                        env={"XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"]})
+    assert '"fail_on":"info"' in proc.stdout.replace(" ", "").replace("\n", ""), proc.stdout[-400:]

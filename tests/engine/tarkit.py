@@ -49,6 +49,16 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
+def _test_labels() -> dict[str, str]:
+    """The labels by which the session cleanup knows an image as this run's own."""
+    from tests.conftest import SESSION, SESSION_LABEL, STARTED, STARTED_LABEL, TEST_LABEL
+
+    return {TEST_LABEL: "1", SESSION_LABEL: SESSION, STARTED_LABEL: STARTED}
+
+
+_TEST_LABELS = _test_labels()
+
+
 def config_for(
     blobs: list[bytes],
     history: list[dict[str, Any]] | None,
@@ -60,7 +70,7 @@ def config_for(
         "architecture": "amd64",
         "os": "linux",
         "created": created,
-        "config": {"Labels": {"io.lockdock.test": "1"}, **(config or {})},
+        "config": {**(config or {}), "Labels": {**_TEST_LABELS, **((config or {}).get("Labels") or {})}},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history
         if history is not None

@@ -201,17 +201,26 @@ def test_garbage_save_stream_keeps_config_checks(sockdir, tmp_path, monkeypatch)
 
 
 def test_many_containers_are_inspected_in_parallel(sockdir, tmp_path, monkeypatch):
-    """600 containers whose inspect each takes 20 ms: far faster than one after another (12 s)."""
+    """600 containers whose inspect each takes 20 ms: several inspects are in flight at once,
+    and the order is kept. (The speed goal lives in bench/engine_bench.py.)"""
     import copy
+    import threading
 
     ids = [f"{i:064x}" for i in range(600)]
     routes = {"/containers/json": ok([{"Id": i} for i in ids])}
+    lock = threading.Lock()
+    flight = {"now": 0, "max": 0}
     with FakeEngine(sockdir / "m.sock", routes) as engine:
         real = engine.reply_for
 
         def reply_for(path: str) -> Reply:
             if path.startswith("/containers/") and path.endswith("/json") and path != "/containers/json":
+                with lock:
+                    flight["now"] += 1
+                    flight["max"] = max(flight["max"], flight["now"])
                 time.sleep(0.02)
+                with lock:
+                    flight["now"] -= 1
                 data = copy.deepcopy(INSPECT)
                 data["Id"] = path.split("/")[2]
                 data["Name"] = "/c" + data["Id"][-4:]
@@ -220,8 +229,6 @@ def test_many_containers_are_inspected_in_parallel(sockdir, tmp_path, monkeypatc
 
         engine.reply_for = reply_for
         ctx = fake_ctx(sockdir / "m.sock", tmp_path, monkeypatch)
-        start = time.monotonic()
         subjects = iter_containers(ctx)
-        elapsed = time.monotonic() - start
     assert len(subjects) == 600 and [s.id for s in subjects] == ids
-    assert elapsed < 8, elapsed
+    assert flight["max"] >= 2, flight  # inspected in parallel, not one after another

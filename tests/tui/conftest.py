@@ -14,10 +14,8 @@ COMPOSE = "services:\n  web:\n    image: nginx:latest\n    privileged: true\n"
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The journal and user config of the tests live in the test's temp dir."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+def _short_engine_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HOME, XDG_* and DOCKER_CONFIG are isolated by tests/conftest.py `_isolated`."""
     monkeypatch.setenv("LOCKDOCK_ENGINE_TIMEOUT", "3")
 
 
@@ -77,7 +75,8 @@ async def wait_scan(pilot: Any, timeout: float = 30.0) -> None:
     loops = int(timeout / 0.05)
     for _ in range(loops):
         await pilot.pause(0.05)
-        busy = [w for w in app.workers if w.group in ("scan", "rescan", "lazy-fix") and not w.is_finished]
+        busy = [w for w in app.workers
+                if w.group in ("scan", "rescan", "lazy-fix", "apply") and not w.is_finished]
         if not app.state.progress.running and not busy:
             break
     else:
@@ -104,3 +103,27 @@ async def settled_text(pilot: Any, must: str = "Quit", timeout: float = 3.0) -> 
         await pilot.pause(0.05)
         text = screen_text(pilot.app)
     return text
+
+
+async def wait_crash(pilot: Any, timeout: float = 60.0) -> bool:
+    """Wait until the app has crashed (its crash output is queued, or it stopped running).
+    Returns True when it did; the caller asserts it, so the test never passes by timing out."""
+    app = pilot.app
+    for _ in range(int(timeout / 0.05)):
+        if app._exit_renderables or not app.is_running:
+            return True
+        try:
+            await pilot.pause(0.05)
+        except Exception:  # noqa: BLE001 - the app is shutting down under us
+            return True
+    return False
+
+
+async def wait_screen(pilot: Any, screen_type: type, timeout: float = 10.0) -> Any:
+    """Wait until the active screen is a `screen_type` (a modal pushed by a key or worker)."""
+    for _ in range(int(timeout / 0.05)):
+        if isinstance(pilot.app.screen, screen_type):
+            break
+        await pilot.pause(0.05)
+    assert isinstance(pilot.app.screen, screen_type), type(pilot.app.screen).__name__
+    return pilot.app.screen

@@ -13,7 +13,7 @@ from lockdock.model import TargetKind
 from lockdock.tui import create_app
 from lockdock.tui.layers import LayersView
 
-from ..conftest import image_tarball
+from ..conftest import SESSION, SESSION_LABEL, TEST_LABEL, image_tarball
 from .conftest import drive, screen_text, select, wait_scan
 
 FAKE_KEY = (
@@ -46,6 +46,7 @@ def secret_image(docker_api: Any, load_image_tar: Any) -> str:
         docker_api.remove_image(tag, force=True)
 
 
+@pytest.mark.engine
 def test_image_layer_view_shows_deleted_secret_on_its_layer(tmp_path: Path, secret_image: str) -> None:
     app = create_app([tmp_path], use_engine=True)
     app.ctx.images = [secret_image]
@@ -116,10 +117,12 @@ class _DyingAPI:
         return call
 
 
+@pytest.mark.engine
 def test_engine_stopped_mid_session_keeps_the_ui(
-    project: Path, docker_api: Any, monkeypatch: pytest.MonkeyPatch
+    project: Path, docker_api: Any, busybox_image: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app([project], use_engine=True)
+    app.ctx.images = [busybox_image]  # only what the tests made, not the whole shared engine
     seen: dict[str, Any] = {}
 
     async def body(pilot):
@@ -134,7 +137,10 @@ def test_engine_stopped_mid_session_keeps_the_ui(
         app.ctx.engine.api = wrapper
         wrapper.die()
         app._event_stream.close()
-        await pilot.pause(0.5)
+        for _ in range(200):  # the events worker notices the broken stream
+            if app.state.engine.lost and "ENGINE LOST" in screen_text(app):
+                break
+            await pilot.pause(0.05)
         seen["lost_text"] = screen_text(app)
         # A partial rescan of engine objects against the dead API: errors, no crash.
         app._rescan_worker(set(), {"0123456789ab"})
@@ -154,6 +160,7 @@ def test_engine_stopped_mid_session_keeps_the_ui(
     assert TargetKind.DOCKERFILE in seen["kinds"]
 
 
+@pytest.mark.engine
 def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any, busybox_image: str) -> None:
     app = create_app([tmp_path], use_engine=True)
     app.ctx.images = [busybox_image]
@@ -171,7 +178,7 @@ def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any
             await pilot.pause(0.05)
         seen["before"] = name in names()
         cid = docker_api.create_container(busybox_image, command=["true"], name=name,
-                                          labels={"io.lockdock.test": "1"})["Id"]
+                                          labels={TEST_LABEL: "1", SESSION_LABEL: SESSION})["Id"]
         for _ in range(200):
             await pilot.pause(0.05)
             if name in names():
@@ -192,13 +199,14 @@ def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any
     assert seen["after_remove"] is False
 
 
+@pytest.mark.engine
 def test_lazy_engine_fix_is_measured_then_previewed_and_applied(
     tmp_path: Path, docker_api: Any, busybox_image: str
 ) -> None:
     """container.resource-limits: docker stats in a worker, a 'docker update' preview, y y applies."""
     name = f"lockdock-test-tui-lazy-{uuid.uuid4().hex[:8]}"
     cid = docker_api.create_container(busybox_image, command=["sleep", "300"], name=name,
-                                      labels={"io.lockdock.test": "1"})["Id"]
+                                      labels={TEST_LABEL: "1", SESSION_LABEL: SESSION})["Id"]
     docker_api.start(cid)
     try:
         app = create_app([tmp_path], use_engine=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from lockdock.tui import create_app
 from lockdock.tui.diff_screen import DiffScreen
 
-from .conftest import drive, screen_text, select, target_key, wait_scan
+from .conftest import drive, screen_text, select, target_key, wait_scan, wait_screen
 
 
 def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
@@ -21,8 +21,7 @@ def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
         untouched = {k: tr for k, tr in app.state.targets.items() if tr.target.kind.value == "dockerfile"}
         await select(pilot, key, "secrets.gitignore")
         await pilot.press("f")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, DiffScreen)
+        await wait_screen(pilot, DiffScreen)
         seen["diff"] = screen_text(app)
         seen["unchanged_while_preview"] = (project / ".gitignore").read_text() == before
         await pilot.press("y")
@@ -103,12 +102,10 @@ def test_ignore_adds_a_previewed_pragma_and_suppresses(project: Path) -> None:
         key = target_key(app, "compose-service")
         await select(pilot, key, "container.not-privileged")
         await pilot.press("i")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, DiffScreen)
+        await wait_screen(pilot, DiffScreen)
         seen["diff"] = screen_text(app)
         await pilot.press("y")
-        await pilot.pause(0.3)
-        await wait_scan(pilot)
+        await wait_scan(pilot)  # waits for the apply worker and the rescan it starts
         tr = app.state.targets[key]
         seen["suppressed"] = [f.check for f in tr.findings if f.suppressed is not None]
         seen["active"] = [f.check for f in tr.active]
@@ -132,12 +129,10 @@ def test_fix_all_safe_is_one_diff_and_skips_risky_fixes(project: Path) -> None:
         seen["risky"] = {f.check for f in tr.active if f.fix and f.fix.applicability.value == "unsafe"}
         await select(pilot, key)
         await pilot.press("F")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, DiffScreen)
+        await wait_screen(pilot, DiffScreen)
         seen["changes_behaviour"] = app.screen.preview.changes_behaviour
         await pilot.press("y")  # safe only: one confirmation is enough
-        await pilot.pause(0.3)
-        await wait_scan(pilot)
+        await wait_scan(pilot)  # waits for the apply worker and the rescan it starts
         seen["after"] = {f.check for f in app.state.targets[key].active}
 
     drive(app, body)
@@ -155,16 +150,14 @@ def test_unsafe_fix_needs_a_second_confirmation(project: Path) -> None:
         await wait_scan(pilot)
         await select(pilot, target_key(app, "compose-service"), "container.not-privileged")
         await pilot.press("f")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, DiffScreen)
+        await wait_screen(pilot, DiffScreen)
         await pilot.press("y")
         await pilot.pause(0.2)
         assert isinstance(app.screen, DiffScreen)  # still asking
         assert "Press y AGAIN" in screen_text(app)
         assert "privileged: true" in (project / "compose.yaml").read_text()
         await pilot.press("y")
-        await pilot.pause(0.3)
-        await wait_scan(pilot)
+        await wait_scan(pilot)  # waits for the apply worker and the rescan it starts
 
     drive(app, body)
     assert "privileged" not in (project / "compose.yaml").read_text()

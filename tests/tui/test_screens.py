@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from lockdock.tui.diff_screen import DiffScreen
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.help_screen import HelpScreen
 
-from .conftest import drive, screen_text, select, settled_text, target_key, wait_scan
+from .conftest import drive, screen_text, select, settled_text, target_key, wait_scan, wait_screen
 
 SMALL = (80, 24)
 
@@ -191,13 +192,20 @@ def test_palette_opens_with_ctrl_p_and_runs_a_fix_command(project: Path) -> None
     async def body(pilot):
         await wait_scan(pilot)
         await select(pilot, target_key(app, "repo"), "secrets.gitignore")
+        from textual.command import CommandPalette
+
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await wait_screen(pilot, CommandPalette)
         await pilot.press(*"fix: secrets.gitignore")
-        await pilot.pause(0.6)
+        palette = app.screen
+        for _ in range(200):  # the palette's search runs in its own worker: wait for a hit
+            if palette.query("CommandList").first().option_count:
+                break
+            await pilot.pause(0.05)
         seen["text"] = screen_text(app)
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        with contextlib.suppress(AssertionError):
+            await wait_screen(pilot, DiffScreen)
         seen["screen"] = type(app.screen).__name__
 
     drive(app, body)
@@ -221,8 +229,7 @@ def test_edit_opens_editor_at_the_line(project: Path, monkeypatch: pytest.Monkey
         await wait_scan(pilot)
         await select(pilot, target_key(app, "compose-service"), "container.not-privileged")
         await pilot.press("e")
-        await pilot.pause(0.3)
-        await wait_scan(pilot)
+        await wait_scan(pilot)  # the edit starts a rescan worker of the file
 
     drive(app, body)
     assert calls == [["myeditor", "--wait", "+4", str(project / "compose.yaml")]]

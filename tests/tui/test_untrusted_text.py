@@ -15,7 +15,8 @@ from lockdock.tui import create_app
 from lockdock.tui.detail import Detail
 from lockdock.tui.findings import FindingsList
 
-from .conftest import drive, screen_text, select, wait_scan
+from ..conftest import SESSION
+from .conftest import drive, screen_text, select, wait_crash, wait_scan
 
 HOSTILE_DIR = "[bold]x[/]\x1b]0;pwned\x07\x1b[2J"
 HOSTILE_SERVICE = "[@click=app.quit]svc"
@@ -53,11 +54,13 @@ def test_markup_and_escapes_in_paths_and_names_render_literally(tmp_path: Path) 
     assert HOSTILE_SERVICE in seen["compose-service"]
 
 
+@pytest.mark.engine
 def test_container_label_with_markup_and_ansi_is_literal(tmp_path: Path, docker_api: Any, busybox_image: str) -> None:
     """A compose-made container's service label is shown in the inventory, literally."""
     name = f"lockdock-test-tui-{uuid.uuid4().hex[:8]}"
     labels = {
         "io.lockdock.test": "1",
+        "io.lockdock.test-session": SESSION,
         "com.docker.compose.service": "[bold red]web\x1b[31m[/]",
         "com.docker.compose.project.config_files": "/srv/[link=https://evil.example]c[/link].yml",
     }
@@ -137,12 +140,14 @@ def test_crash_output_has_no_locals_and_no_secret(
         raise RuntimeError(f"detail failed on {token} / ghp_" + "a" * 36 + note[:0])
 
     monkeypatch.setattr(Detail, "show", boom)
+    seen: dict[str, bool] = {}
 
     async def body(pilot):
-        await wait_scan(pilot)
+        seen["crashed"] = await wait_crash(pilot)
 
     with pytest.raises(RuntimeError):
         drive(app, body)
+    assert seen.get("crashed") is not False  # the crash ended the body, not a timeout
     buf = io.StringIO()
     console = Console(file=buf, width=120, color_system=None)
     for r in app._exit_renderables:  # still pending, or already printed to stderr
