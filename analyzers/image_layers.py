@@ -170,3 +170,20 @@ def minimal_base(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
         "distroless base ships less to attack",
         image.location(image.layer_ref(layer)),
     )
+
+
+@analyzer(TargetKind.IMAGE, "build.dockerignore")
+def context_leftovers(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
+    """`.git/`, `.aws/`, `.ssh/`, Dockerfiles and compose files a COPY brought in from the
+    build context, reported on the layer that added them (also when a later layer deletes them)."""
+    if image.load(ctx) is None:
+        return
+    for layer, facts in _by_layer(image.placed_facts({"context"})).items():
+        ref = image.layer_ref(layer)
+        yield Finding(
+            "build.dockerignore",
+            image.target,
+            f"layer {ref.index} copied build-context files into the image: {_paths(facts)}; "
+            "exclude them in .dockerignore (.git, .aws, .ssh, Dockerfile, compose files)",
+            image.location(ref),
+        )
