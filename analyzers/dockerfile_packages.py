@@ -423,15 +423,18 @@ def toolchain_removed(inst: Instruction) -> bool:
     scripts = run_scripts(inst)
     removed = removed_packages(scripts)
     toolchain: list[str] = []
+    in_removed_group = False
     for install in installs_in(inst):
         if install.manager not in OS_MANAGERS:
             continue
+        names = [package_name(p) for p in install.packages if package_name(p) in TOOLCHAIN_PACKAGES]
         virtual = _virtual_name(install)
         if virtual and virtual in removed:
+            in_removed_group = in_removed_group or bool(names)
             continue
-        toolchain += [package_name(p) for p in install.packages if package_name(p) in TOOLCHAIN_PACKAGES]
+        toolchain += names
     if not toolchain:
-        return False
+        return in_removed_group
     if all(p in removed for p in toolchain):
         return True
     auto_marked = _has_cmd(inst, scripts, "apt-mark", "auto")

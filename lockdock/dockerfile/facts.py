@@ -390,8 +390,15 @@ def _line_around(text: str, offset: int) -> str:
 _FEEDERS = frozenset({"echo", "printf"})
 
 
+_CRYPT_HASH = re.compile(r"^\$(1|2[abxy]?|5|6|7|y|gy)\$[^\s$]*\$?[^\s]*$")
+
+
 def _literal(value: str) -> bool:
+    """A value written in the Dockerfile: no variable, no command substitution, no secret mount
+    (a crypt(3) hash such as `$6$salt$...` is literal despite its dollars)."""
     v = value.strip()
+    if _CRYPT_HASH.match(v):
+        return True
     return bool(v) and "$" not in v and "`" not in v and not v.startswith("/run/secrets/")
 
 

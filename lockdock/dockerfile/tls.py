@@ -125,8 +125,11 @@ def tls_problems(cmd: Command) -> list[tuple[str, str]]:
                 out.append((a if a.startswith("--setopt=") else CONFIG_FLAG, f"--setopt: {msg}"))
         elif name in ("apt-get", "apt") and i and args[i - 1] in ("-o", "--option") or a.startswith("-o") and name in ("apt-get", "apt"):
             out += [(CONFIG_FLAG, f"-o: {msg}") for _, msg in config_problems(a)]
-        elif name in ("echo", "printf", "tee", "sed", "perl") and not a.startswith("-") or name == "sed":
+        elif name in ("sed", "perl", "tee") and not a.startswith("-"):
             out += [(CONFIG_FLAG, msg) for _, msg in config_problems(a)]
+    if name in ("echo", "printf"):
+        # the text echo writes, as one line: `echo check_certificate = off > ~/.wgetrc`
+        out += [(CONFIG_FLAG, msg) for _, msg in config_problems(" ".join(a for a in args if not a.startswith("-")))]
     for var, value, _w in cmd.assignments:
         if tls_env(var, value):
             out.append((f"{var}={value}", f"{var}={value} turns TLS verification off"))

@@ -176,7 +176,8 @@ class LayerScanner:
             else:
                 self.facts.whiteouts.append(posixpath.join(parent, base[4:]))
             return
-        self._context(path, info.isdir())
+        if not (secret_file("/" + path) and not info.issym()):
+            self._context(path, info.isdir())  # a secret file is reported as a secret, once
         if info.isdir():
             return
         size = info.size if info.isreg() else 0
