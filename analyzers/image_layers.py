@@ -78,6 +78,18 @@ def unneeded_tools(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             f"({_paths(facts)})",
             image.location(image.layer_ref(layer)),
         )
+    downloaders = sorted(
+        {f.fact.path.rsplit("/", 1)[-1]: f for f in tools if f.fact.path.rsplit("/", 1)[-1] in ("curl", "wget")}.items()
+    )
+    if len(downloaders) == 2:
+        newest = max(f.layer for _, f in downloaders)
+        yield Finding(
+            "image.no-unneeded-tools",
+            image.target,
+            f"the final filesystem has both curl and wget ({_paths([f for _, f in downloaders])}): "
+            "one download tool is one too many, keep at most one",
+            image.location(image.layer_ref(newest)),
+        )
     special = [p for p in image.placed_facts({"setuid", "setgid"}) if p.in_final]
     for layer, facts in _by_layer(special).items():
         yield Finding(

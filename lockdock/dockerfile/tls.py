@@ -90,9 +90,9 @@ def _config_command(name: str, args: list[str]) -> str | None:
             return f"{name} config set enableStrictSsl false skips TLS verification"
     pip = name.startswith("pip") or name.startswith("python") and words[:2] == ["-m", "pip"]
     if pip and "config" in words[:4] and "set" in words:
-        rest = words[words.index("set") + 1 :]
-        if rest and re.fullmatch(r"(global|install|user|site)\.trusted-host", rest[0]):
-            return f"pip config set {rest[0]} accepts unverified TLS for a host"
+        at = words.index("set") + 1
+        if at < len(words) and re.fullmatch(r"(global|install|user|site)\.trusted-host", words[at]):
+            return f"pip config set {args[at]} accepts unverified TLS for a host"
     if name == "git" and any(re.fullmatch(r"http\.(\S+\.)?sslverify(=false)?", w) for w in words) and any(
         w in ("false", "0", "no", "off") or w.endswith("sslverify=false") for w in words
     ):

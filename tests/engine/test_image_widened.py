@@ -29,7 +29,8 @@ PASSWORD = "Sup3r-S3cret-pw"
 def widened_tag(docker_api: Any, load_image_tar) -> str:
     tag = f"lockdock-test-widened-{uuid.uuid4().hex[:8]}:1.0"
     layers = [
-        {"bin/": None, "bin/busybox": (b"elf", 0o755), "etc/": None,
+        {"bin/": None, "bin/busybox": (b"elf", 0o755), "usr/": None, "usr/bin/": None,
+         "usr/bin/curl": (b"elf", 0o755), "usr/bin/wget": (b"elf", 0o755), "etc/": None,
          "etc/os-release": b'ID=alpine\nPRETTY_NAME="Alpine Linux v3.20"\n'},
         {  # COPY . /app from a context without .dockerignore
             "app/": None, "app/main.py": b"print(1)\n", "app/.git/": None, "app/.git/HEAD": b"ref: refs/heads/main\n",
@@ -160,3 +161,9 @@ def test_plain_container_has_no_ssh_finding(docker_api, busybox_image, container
     )
     assert proc.returncode == 0, proc.stderr
     assert _container_findings(docker_api, name, tmp_path) == []
+
+
+def test_curl_beside_wget_in_an_image(widened_tag, tmp_path, monkeypatch):
+    found = [f for f in _image_findings(widened_tag, tmp_path, monkeypatch) if f.check == "image.no-unneeded-tools"]
+    both = [f for f in found if "both curl and wget" in f.message]
+    assert len(both) == 1 and both[0].location.image_layer.index == 0
