@@ -13,6 +13,7 @@ from typing import Any
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import (
     Install,
+    auto_removed_installs,
     capped,
     final_chain,
     finding,
@@ -146,7 +147,8 @@ def cache_issues(install: Install, scripts: list[Script], env_before: dict[str, 
         if kept(APT_LISTS) and not _has_cmd(inst, scripts, APT_MANAGERS, "dist-clean", "distclean"):
             issues.append(("apt-lists", f"{m} install leaves /var/lib/apt/lists in the layer; add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"))
     elif m == "apk":
-        if "--no-cache" not in args and kept(*APK_CACHES):
+        # --no-network reads only what is already there: no index is fetched into the layer
+        if "--no-cache" not in args and "--no-network" not in args and kept(*APK_CACHES):
             issues.append(("apk-cache", "apk add without --no-cache leaves the package index in the layer"))
     elif m == "pip":
         no_cache = env_before.get("PIP_NO_CACHE_DIR") or dict((k, v) for k, v, _ in install.command.assignments).get("PIP_NO_CACHE_DIR")
@@ -247,11 +249,13 @@ def unneeded_tools(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         tools: list[str] = []
         at = None
         installed_here: set[str] = set()
+        undone = auto_removed_installs(inst)
         for install in installs_in(inst):
             if install.manager not in OS_MANAGERS:
                 continue
             virtual = _virtual_name(install)
-            if virtual and removed_at.get(virtual, -1) >= idx:
+            if virtual and removed_at.get(virtual, -1) >= idx or id(install) in undone:
+                installed_here.update(package_name(p) for p in install.packages)
                 continue
             for p in install.packages:
                 name = package_name(p)
@@ -422,6 +426,7 @@ def toolchain_removed(inst: Instruction) -> bool:
     `apt-mark auto` + `apt-get purge --auto-remove` idiom. Such a toolchain never reaches a layer."""
     scripts = run_scripts(inst)
     removed = removed_packages(scripts)
+    undone = auto_removed_installs(inst)
     toolchain: list[str] = []
     in_removed_group = False
     for install in installs_in(inst):
@@ -429,17 +434,15 @@ def toolchain_removed(inst: Instruction) -> bool:
             continue
         names = [package_name(p) for p in install.packages if package_name(p) in TOOLCHAIN_PACKAGES]
         virtual = _virtual_name(install)
-        if virtual and virtual in removed:
+        if virtual and virtual in removed or id(install) in undone:
             in_removed_group = in_removed_group or bool(names)
             continue
         toolchain += names
     if not toolchain:
-        return in_removed_group
-    if all(p in removed for p in toolchain):
-        return True
-    auto_marked = _has_cmd(inst, scripts, "apt-mark", "auto")
-    auto_removed = _has_cmd(inst, scripts, APT_MANAGERS, "autoremove", "--auto-remove", "--autoremove")
-    return auto_marked and auto_removed
+        # No toolchain install left: removed by group or idiom, or build deps installed
+        # indirectly (mk-build-deps, build-dep) before the apt-mark idiom undoes them.
+        return in_removed_group or bool(undone)
+    return all(p in removed for p in toolchain)
 
 
 def _whole_stage_copies(subject: Any) -> Iterator[Finding]:

@@ -184,6 +184,7 @@ class Install:
 
 
 _APT = {"apt-get", "apt"}
+_SIMULATE = frozenset({"-s", "--simulate", "--just-print", "--dry-run", "--recon", "--no-act"})
 _RPM = {"yum", "dnf", "microdnf", "tdnf"}
 _ARG_OPTS = {"-o", "--option", "-t", "--target-release", "--virtual", "-X", "--repository",
              "-c", "--constraint", "-r", "--requirement", "-i", "--index-url", "--extra-index-url",
@@ -215,6 +216,8 @@ def _installs_in(inst: Instruction) -> list[Install]:
             sub: int | None = None
             manager = name
             if name in _APT and "install" in args:
+                if any(a in _SIMULATE for a in args):
+                    continue  # `apt-get install -s`: a dry run installs nothing
                 sub = args.index("install")
             elif name == "apk" and "add" in args:
                 sub = args.index("add")
@@ -267,6 +270,33 @@ def removed_packages(scripts: list[Script]) -> set[str]:
                 name == "apk" and "del" in args[:3]
             ) or (name in _RPM and any(a in ("remove", "erase", "autoremove") for a in args[:3])):
                 out |= {package_name(a) for a in args if not a.startswith("-")}
+    return out
+
+
+def auto_removed_installs(inst: Instruction) -> set[int]:
+    """ids of the Install commands a RUN undoes with the docker-library idiom: every package
+    installed before `apt-mark auto` (also `... | xargs apt-mark auto`) is removed again by
+    `apt-get purge --auto-remove` (or `remove --purge --auto-remove`, `autoremove`)."""
+    cached = inst.cache.get("auto_removed")
+    if cached is not None:
+        return cached
+    order: list[tuple[str, Command]] = []
+    for script in run_scripts(inst):
+        for cmd in script.commands:
+            name, args, _ = cmd.program()
+            if name == "xargs" and args[:1] == ["apt-mark"]:
+                name, args = "apt-mark", args[1:]
+            order.append((name, cmd))
+            if name == "apt-mark" and "auto" in args[:2]:
+                order[-1] = ("<auto>", cmd)
+            elif name in _APT and ("autoremove" in args[:3] or any(a in ("--auto-remove", "--autoremove") for a in args)):
+                order[-1] = ("<purge>", cmd)
+    names = [n for n, _ in order]
+    out: set[int] = set()
+    if "<auto>" in names and "<purge>" in names[names.index("<auto>") :]:
+        before = {id(c) for _, c in order[: names.index("<auto>")]}
+        out = {id(i) for i in installs_in(inst) if id(i.command) in before}
+    inst.cache["auto_removed"] = out
     return out
 
 

@@ -47,7 +47,8 @@ CONFIG_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(?<![^\s.*'\"/;])gpgcheck\s*=\s*(?:0|false|no|off)\b"), "yum/dnf gpgcheck=0 installs unsigned packages"),
     (re.compile(r"(?i)Acquire::https?::(?:\S+::)?Verify-(?:Peer|Host)\s*[= ]\s*\"?(?:false|0)"), "apt Acquire::https::Verify-Peer false skips TLS verification"),
     (re.compile(r"(?i)APT::Get::AllowUnauthenticated\s*[= ]\s*\"?(?:true|1)"), "apt AllowUnauthenticated installs unsigned packages"),
-    (re.compile(r"(?i)\[[^\]]*\btrusted=yes\b[^\]]*\]"), "an apt source marked [trusted=yes] skips signature checks"),
+    # a local file:/copy: repository built in the same step (the docker-library idiom) is not a download
+    (re.compile(r"(?i)\[[^\]]*\btrusted=yes\b[^\]]*\]\s*(?!file:|copy:)\S"), "an apt source marked [trusted=yes] skips signature checks"),
     (re.compile(r"(?im)^\s*check_certificate\s*=\s*off\b"), "wgetrc check_certificate = off skips TLS verification"),
     (re.compile(r"(?im)^\s*-?-?insecure\s*$"), "curlrc insecure skips TLS certificate verification"),
     (re.compile(r"(?im)^\s*strict-ssl\s*=\s*false\b"), "npmrc strict-ssl=false skips TLS verification"),

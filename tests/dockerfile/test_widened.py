@@ -37,6 +37,9 @@ CLEARED = [
     "FROM rockylinux:9\nRUN dnf install -y jq && yum clean all\n",
     "FROM rockylinux:9\nRUN --mount=type=cache,target=/var/cache/dnf dnf install -y jq\n",
     "FROM opensuse/leap:15\nRUN --mount=type=cache,target=/var/cache/zypp zypper install -y jq\n",
+    # docker-library: runtime deps resolved offline, and a dry run that installs nothing
+    "FROM alpine:3.20\nRUN apk add --no-network --virtual .rundeps $runDeps jq\n",
+    "FROM debian:12\nRUN if apt-get install -s \"postgresql-17-jit\" > /dev/null 2>&1; then echo yes; fi\n",
 ]
 KEPT = [
     ("FROM debian:12\nRUN apt-get update && apt-get install -y --no-install-recommends jq && apt-get clean\n", "apt-lists"),
@@ -137,6 +140,24 @@ def test_curl_and_wget_is_one_too_many(tmp_path: Path) -> None:
     found = _found(tmp_path, text, "image.no-unneeded-tools")
     assert [f.data["kind"] for f in found] == ["install", "used", "both-downloaders"]
     assert found[-1].location.line == 3 and "both curl and wget" in found[-1].message
+
+
+def test_tools_undone_by_the_apt_mark_idiom_are_not_shipped(tmp_path: Path) -> None:
+    text = (
+        "FROM debian:12-slim\nRUN savedAptMark=\"$(apt-mark showmanual)\"; \\\n"
+        " apt-get update; apt-get install -y --no-install-recommends wget git; \\\n"
+        " wget -O /x https://example.com/x; \\\n"
+        " apt-mark showmanual | xargs apt-mark auto > /dev/null; apt-mark manual $savedAptMark; \\\n"
+        " apt-get install -y --no-install-recommends curl; \\\n"
+        " apt-get purge -y --auto-remove; rm -rf /var/lib/apt/lists/*\n"
+    )
+    found = _found(tmp_path, text, "image.no-unneeded-tools")
+    assert [(f.data["tools"], f.location.line) for f in found] == [(["curl"], 6)]
+
+
+def test_local_trusted_apt_repository_is_not_a_download(tmp_path: Path) -> None:
+    text = "FROM debian:12\nRUN echo \"deb [ trusted=yes ] file://$tempDir ./\" > /etc/apt/sources.list.d/temp.list\n"
+    assert _found(tmp_path, text, "build.tls-verification") == []
 
 
 def test_installed_tool_is_reported_once(tmp_path: Path) -> None:
