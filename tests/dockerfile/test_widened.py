@@ -346,3 +346,14 @@ def test_case_10_copied_private_keys(shared_dir: Path, run_lockdock) -> None:
     image = {f["location"]["line"]: f["severity"] for f in found if f["check"] == "secrets.no-secrets-in-image"}
     assert image.get(2) == "critical" and image.get(3) == "critical" and 4 in image
     assert not [f for f in found if f["check"] == "secrets.build-secrets" and f["location"]["line"] in (2, 3)]
+
+
+def test_pragma_on_the_subcommand_line_inside_a_run(tmp_path: Path) -> None:
+    """Where the ignore fix puts its pragma for a sub-command finding: a comment line inside
+    the RUN's continuation, which BuildKit drops and lockdock honours."""
+    text = (
+        "FROM debian:12\nRUN apt-get update && \\\n    # lockdock: ignore=image.package-cache mirror cache\n"
+        "    apt-get install -y jq\nUSER 1000\n"
+    )
+    found = _found(tmp_path, text, "image.package-cache")
+    assert found and all(f.location.line == 4 and f.suppressed is not None for f in found)
