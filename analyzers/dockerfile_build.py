@@ -22,6 +22,7 @@ from lockdock.dockerfile.facts import (
 )
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import SHELLS, Command, Script, Word, run_scripts
+from lockdock.dockerfile.tls import config_problems, tls_env, tls_problems
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.text import safe
@@ -92,9 +93,34 @@ def exec_form(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 "build.exec-form",
                 subject,
                 inst,
-                f"{inst.cmd.upper()} uses the shell form: the process runs under /bin/sh -c and does "
-                "not receive SIGTERM; use the JSON (exec) form",
+                _shell_form_reason(inst),
+                data={"kind": "single-quotes" if _single_quoted_json(inst) else "shell"},
             )
+
+
+def _single_quoted_json(inst: Instruction) -> bool:
+    rest = inst.rest.strip()
+    return rest.startswith("[") and rest.endswith("]") and "'" in rest
+
+
+def _shell_form_reason(inst: Instruction) -> str:
+    """Why a CMD/ENTRYPOINT is shell form, said plainly (issue 13: name single quotes)."""
+    kw = inst.cmd.upper()
+    if _single_quoted_json(inst):
+        return (
+            f"{kw} is in the shell form because its list uses single quotes: the exec form is JSON, "
+            "which needs double quotes. As written, /bin/sh -c runs the text and the process does "
+            "not receive SIGTERM"
+        )
+    if inst.rest.strip().startswith("["):
+        return (
+            f"{kw} is in the shell form because its list is not valid JSON; /bin/sh -c runs the text "
+            "and the process does not receive SIGTERM. Write it as a JSON array of double-quoted strings"
+        )
+    return (
+        f"{kw} uses the shell form: the process runs under /bin/sh -c and does "
+        "not receive SIGTERM; use the JSON (exec) form"
+    )
 
 
 LEADING = frozenset({"then", "do", "else", "if", "elif", "!", "{", "while", "until", "exec", "time"})
@@ -207,75 +233,18 @@ def _pipe_finding(subject: Any, inst: Instruction, what: str) -> Finding:
     )
 
 
-# (program or None for any, flag, message, removable by the fixer)
-TLS_FLAGS: tuple[tuple[frozenset[str] | None, str, str], ...] = (
-    (frozenset({"curl"}), "-k", "curl -k skips TLS certificate verification"),
-    (frozenset({"curl"}), "--insecure", "curl --insecure skips TLS certificate verification"),
-    (frozenset({"wget"}), "--no-check-certificate", "wget --no-check-certificate skips TLS verification"),
-    (frozenset({"pip", "pip3"}), "--trusted-host", "pip --trusted-host accepts plain HTTP / unverified TLS for a host"),
-    (frozenset({"apk"}), "--allow-untrusted", "apk --allow-untrusted installs unsigned packages"),
-    (frozenset({"apt-get", "apt"}), "--allow-unauthenticated", "apt --allow-unauthenticated installs unsigned packages"),
-    (frozenset({"apt-get", "apt"}), "--force-yes", "apt --force-yes overrides signature checks"),
-    (frozenset({"apt-get", "apt"}), "--allow-insecure-repositories", "apt accepts unsigned repositories"),
-    (frozenset({"yum", "dnf", "microdnf", "tdnf", "zypper", "rpm"}), "--nogpgcheck", "--nogpgcheck installs unsigned packages"),
-    (frozenset({"rpm"}), "--nosignature", "rpm --nosignature skips signature checks"),
-    (frozenset({"zypper"}), "--no-gpg-checks", "zypper --no-gpg-checks installs unsigned packages"),
-)
-TLS_ENV = {
-    "NODE_TLS_REJECT_UNAUTHORIZED": ("0",),
-    "GIT_SSL_NO_VERIFY": ("1", "true", "yes"),
-    "PYTHONHTTPSVERIFY": ("0",),
-    "CURL_CA_BUNDLE": ("",),
-    "PIP_TRUSTED_HOST": None,
-}
-
-
-def _tls_env(name: str, value: str) -> bool:
-    if name not in TLS_ENV:
-        return False
-    bad = TLS_ENV[name]
-    v = value.strip().strip("'\"").lower()
-    return bad is None and v != "" or bad is not None and v in bad
-
-
-def tls_problems(cmd: Command) -> list[tuple[str, str]]:
-    """(flag as written, message) for verification-disabling options of one command."""
-    name, args, _ = cmd.program()
-    pip = name.startswith("pip") or (name.startswith("python") and args[:2] == ["-m", "pip"])
-    out: list[tuple[str, str]] = []
-    for progs, flag, msg in TLS_FLAGS:
-        if progs is not None and name not in progs and not ("pip" in progs and pip):
-            continue
-        for a in args:
-            if a == flag or a.startswith(flag + "=") or flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2:
-                out.append((a, msg))
-    if name == "git" and any(re.fullmatch(r"(?i)http\.sslverify(=false)?", a) for a in args) and any(
-        a.lower() in ("false", "0", "http.sslverify=false") for a in args
-    ):
-        out.append(("http.sslVerify", "git http.sslVerify=false skips TLS verification"))
-    if name in ("npm", "yarn", "pnpm") and "strict-ssl" in args and "false" in args:
-        out.append(("strict-ssl", f"{name} strict-ssl false skips TLS verification"))
-    for var, value, _w in cmd.assignments:
-        if _tls_env(var, value):
-            out.append((f"{var}={value}", f"{var}={value} turns TLS verification off"))
-    if name == "export":
-        for a in args:
-            var, eq, value = a.partition("=")
-            if eq and _tls_env(var, value):
-                out.append((a, f"{a} turns TLS verification off"))
-    return out
-
-
 @analyzer(TargetKind.DOCKERFILE, "build.tls-verification")
 @capped
 def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """Flags, ENV/ARG values, config commands and config-file text (RUN words, heredoc
+    bodies of RUN, COPY and ADD) that turn TLS or signature checks off."""
     for inst in subject.dockerfile.instructions:
         if inst.cmd in ("env", "arg"):
             pairs = inst.env_pairs() if inst.cmd == "env" else [
                 (w.partition("=")[0], w.partition("=")[2]) for w in inst.args if "=" in w
             ]
             for name, value in pairs:
-                if _tls_env(name, value):
+                if tls_env(name, value):
                     yield finding(
                         "build.tls-verification",
                         subject,
@@ -285,14 +254,26 @@ def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                     )
             continue
         problems: list[tuple[str, str]] = []
+        at: Any = None
         for script in run_scripts(inst):
             for cmd in script.commands:
-                problems += tls_problems(cmd)
+                found = tls_problems(cmd)
+                if found and at is None:
+                    at = (script, cmd)
+                problems += found
+        shell_fed = {s.to_file(0) for s in run_scripts(inst) if s.from_heredoc and s.to_file is not None}
+        for doc in inst.heredocs:
+            if doc.start in shell_fed:
+                continue  # a script: its commands were judged word by word above
+            for offset, msg in config_problems(doc.content):
+                problems.append(("config", msg))
+                at = at if at is not None else doc.start + offset
         if problems:
             yield finding(
                 "build.tls-verification",
                 subject,
                 inst,
                 "; ".join(dict.fromkeys(safe(m, 100) for _, m in problems)),
-                data={"kind": "run"},
+                data={"kind": "run" if inst.cmd == "run" else "heredoc"},
+                at=at,
             )

@@ -13,11 +13,13 @@ from typing import Any
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import (
     Install,
+    auto_removed_installs,
     capped,
     final_chain,
     finding,
     has_cache_mount,
     installs_in,
+    mount_options,
     package_name,
     removed_packages,
 )
@@ -44,14 +46,43 @@ TOOLCHAIN_PACKAGES = frozenset(
 OS_MANAGERS = frozenset({"apt-get", "apt", "apk", "yum", "dnf", "microdnf", "tdnf", "zypper"})
 
 
+_HOME = ("/root/", "~/", "$HOME/", "${HOME}/")
+
+
 def _rm_targets(scripts: list[Script]) -> list[str]:
+    """Paths a RUN deletes: `rm` operands and `find DIR ... -delete` starting points,
+    with `~`/`$HOME` spelled as /root/ (the build runs as root unless USER says otherwise)."""
     out = []
     for s in scripts:
         for c in s.commands:
             name, args, _ = c.program()
             if name == "rm":
                 out += [a for a in args if not a.startswith("-")]
-    return out
+            elif name == "find" and ("-delete" in args or "rm" in args):
+                out += [a for a in args[:1] if a.startswith(("/", "~", "$HOME", "${HOME}"))]
+    return [_home(a) for a in out]
+
+
+def _home(path: str) -> str:
+    for h in _HOME[1:]:
+        if path.startswith(h):
+            return "/root/" + path[len(h) :]
+    return path
+
+
+def _cleared(rms: list[str], *dirs: str) -> bool:
+    """True when one of the deleted paths is one of `dirs`, a parent of one, or inside one
+    (`rm -rf /var/lib/apt/lists/*`, `rm -rf /var/lib/apt/lists`, `rm -rf /root/.cache`)."""
+    for r in rms:
+        r = r.rstrip("/")
+        if r.endswith("/*"):
+            r = r[:-2]
+        if not r.startswith("/"):
+            continue
+        inside = "*" in r  # `rm -rf /var/lib/apt/lists/*.lz4` yes, `.../lists/partial` no
+        if any(r == d or d.startswith(r + "/") or inside and r.startswith(d + "/") for d in dirs):
+            return True
+    return False
 
 
 def _command_index(inst: Instruction, scripts: list[Script]) -> dict[str, set[str]]:
@@ -67,13 +98,35 @@ def _command_index(inst: Instruction, scripts: list[Script]) -> dict[str, set[st
     return index
 
 
-def _has_cmd(inst: Instruction, scripts: list[Script], program: str, *subs: str) -> bool:
-    args = _command_index(inst, scripts).get(program)
-    return args is not None and (not subs or any(s in args for s in subs))
+def _has_cmd(inst: Instruction, scripts: list[Script], program: str | frozenset[str], *subs: str) -> bool:
+    programs = {program} if isinstance(program, str) else program
+    for prog in programs:
+        args = _command_index(inst, scripts).get(prog)
+        if args is not None and (not subs or any(s in args for s in subs)):
+            return True
+    return False
+
+
+APT_LISTS = "/var/lib/apt/lists"
+APK_CACHES = ("/var/cache/apk", "/etc/apk/cache")
+PIP_CACHES = ("/root/.cache/pip",)
+NPM_CACHES = ("/root/.npm/_cacache",)
+PNPM_CACHES = ("/root/.local/share/pnpm/store", "/root/.cache/pnpm")
+YARN_CACHES = ("/usr/local/share/.cache/yarn", "/root/.cache/yarn")
+RPM_CACHES = ("/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5")
+ZYPPER_CACHES = ("/var/cache/zypp",)
+RPM_MANAGERS = frozenset({"yum", "dnf", "microdnf", "tdnf"})
+APT_MANAGERS = frozenset({"apt-get", "apt"})
 
 
 def cache_issues(install: Install, scripts: list[Script], env_before: dict[str, str | None]) -> list[tuple[str, str]]:
-    """(issue id, message) for one package install command."""
+    """(issue id, message) for one package install command.
+
+    A cache counts as cleared when the same RUN deletes it (`rm`, `find -delete`, the
+    manager's own clean command: `apt-get dist-clean`, `pip cache purge`, `npm cache
+    clean`, `yum/dnf clean all`, `zypper clean`) or keeps it out of the layer with a
+    `--mount=type=cache` or tmpfs mount on that directory.
+    """
     args = [w.value for w in install.command.words]
     inst = install.inst
     rms = inst.cache.get("rm_targets")
@@ -81,40 +134,48 @@ def cache_issues(install: Install, scripts: list[Script], env_before: dict[str, 
         rms = inst.cache["rm_targets"] = _rm_targets(scripts)
     issues: list[tuple[str, str]] = []
     m = install.manager
-    if m in ("apt-get", "apt"):
+
+    def kept(*dirs: str) -> bool:
+        return not _cleared(rms, *dirs) and not has_cache_mount(inst, *dirs)
+
+    if m in APT_MANAGERS:
         if "--no-install-recommends" not in args and not any(
             "Install-Recommends=false" in a or "Install-Recommends=0" in a for a in args
         ):
             issues.append(("apt-recommends", f"{m} install without --no-install-recommends pulls in extra packages"))
-        if not any(r.startswith("/var/lib/apt/lists") for r in rms) and not has_cache_mount(inst, "/var/lib/apt/lists"):
+        # APT 2.7+ `dist-clean` (also spelled distclean) deletes the lists as well as the archives.
+        if kept(APT_LISTS) and not _has_cmd(inst, scripts, APT_MANAGERS, "dist-clean", "distclean"):
             issues.append(("apt-lists", f"{m} install leaves /var/lib/apt/lists in the layer; add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"))
     elif m == "apk":
-        if "--no-cache" not in args and not any(r.startswith("/var/cache/apk") for r in rms) and not has_cache_mount(inst, "/var/cache/apk"):
+        # --no-network reads only what is already there: no index is fetched into the layer
+        if "--no-cache" not in args and "--no-network" not in args and kept(*APK_CACHES):
             issues.append(("apk-cache", "apk add without --no-cache leaves the package index in the layer"))
     elif m == "pip":
         no_cache = env_before.get("PIP_NO_CACHE_DIR") or dict((k, v) for k, v, _ in install.command.assignments).get("PIP_NO_CACHE_DIR")
         if (
             "--no-cache-dir" not in args
             and not no_cache
-            and not any(r.startswith(("/root/.cache", "~/.cache")) for r in rms)
-            and not has_cache_mount(inst, "/root/.cache/pip")
+            and kept(*PIP_CACHES)
+            and not _has_cmd(inst, scripts, frozenset({"pip", "pip3"}), "purge")
         ):
             issues.append(("pip-cache", "pip install without --no-cache-dir keeps the wheel cache in the layer"))
     elif m in ("npm", "pnpm"):
+        caches = NPM_CACHES if m == "npm" else PNPM_CACHES
         if (
             not _has_cmd(inst, scripts, m, "cache", "store")
             and not any(a.startswith("--cache") for a in args)
-            and not any(r.startswith(("/root/.npm", "~/.npm")) for r in rms)
-            and not has_cache_mount(inst, "/root/.npm", "/root/.local/share/pnpm")
+            and kept(*caches)
         ):
-            issues.append(("npm-cache", f"{m} {install.command.program()[1][0] if install.command.program()[1] else 'install'} leaves its cache in the layer; add `&& {m} cache clean --force`"))
+            sub = install.command.program()[1][0] if install.command.program()[1] else "install"
+            clean = "npm cache clean --force" if m == "npm" else "pnpm store prune"
+            issues.append(("npm-cache", f"{m} {sub} leaves its cache in the layer; add `&& {clean}`"))
     elif m == "yarn":
-        if not _has_cmd(inst, scripts, "yarn", "cache") and not has_cache_mount(inst, "/usr/local/share/.cache/yarn"):
+        if not _has_cmd(inst, scripts, "yarn", "cache") and kept(*YARN_CACHES):
             issues.append(("yarn-cache", "yarn install leaves its cache in the layer; add `&& yarn cache clean`"))
-    elif m in ("yum", "dnf", "microdnf", "tdnf"):
-        if not _has_cmd(inst, scripts, m, "clean") and not any(r.startswith(("/var/cache/yum", "/var/cache/dnf")) for r in rms) and not has_cache_mount(inst, f"/var/cache/{'yum' if m == 'yum' else 'dnf'}"):
+    elif m in RPM_MANAGERS:
+        if not _has_cmd(inst, scripts, RPM_MANAGERS, "clean") and kept(*RPM_CACHES):
             issues.append(("rpm-cache", f"{m} install without `{m} clean all` leaves metadata in the layer"))
-    elif m == "zypper" and not _has_cmd(inst, scripts, "zypper", "clean", "cc"):
+    elif m == "zypper" and not _has_cmd(inst, scripts, "zypper", "clean", "cc") and kept(*ZYPPER_CACHES):
         issues.append(("zypper-cache", "zypper install without `zypper clean` leaves its cache in the layer"))
     return issues
 
@@ -148,37 +209,119 @@ def package_cache(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 if issue in seen and issue not in ("apt-recommends",):
                     continue
                 seen.add(issue)
-                yield finding("image.package-cache", subject, inst, msg, data={"issue": issue})
+                yield finding(
+                    "image.package-cache", subject, inst, msg, data={"issue": issue},
+                    at=(install.script, install.command),
+                )
+
+
+# Programs that, when a final-stage RUN calls them, must be in the image (tool -> package).
+USED_TOOLS = {
+    "curl": "curl", "wget": "wget", "git": "git", "ssh": "openssh-client", "scp": "openssh-client",
+    "sftp": "openssh-client", "nc": "netcat", "ncat": "ncat", "netcat": "netcat", "socat": "socat",
+    "telnet": "telnet", "ftp": "ftp", "nmap": "nmap", "tcpdump": "tcpdump", "vim": "vim", "nano": "nano",
+}
+DOWNLOADERS = ("curl", "wget")
+
+
+def _mounted_bins(inst: Instruction) -> set[str]:
+    """Program names a RUN borrows through a bind or cache mount (`--mount=...,target=/usr/bin/curl`)."""
+    out = set()
+    for m in inst.flag_values("mount"):
+        target = mount_options(m).get("target") or mount_options(m).get("dst") or ""
+        out.add(target.rstrip("/").rsplit("/", 1)[-1])
+    return out
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.no-unneeded-tools")
 @capped
 def unneeded_tools(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    """Tools installed by a shipped RUN, tools a shipped RUN calls (so they are in the image
+    even when the base image brought them), and curl beside wget (hadolint DL4001)."""
     shipped = _shipped(subject)
     removed_at: dict[str, int] = {}  # package -> last shipped RUN that removes it
     for idx, (_insts, inst) in enumerate(shipped):
         for name in removed_packages(run_scripts(inst)):
             removed_at[name] = idx
+    reported: set[str] = set()
+    downloaders: dict[str, tuple[Instruction, Any]] = {}
     for idx, (_insts, inst) in enumerate(shipped):
         tools: list[str] = []
+        at = None
+        installed_here: set[str] = set()
+        undone = auto_removed_installs(inst)
         for install in installs_in(inst):
             if install.manager not in OS_MANAGERS:
                 continue
             virtual = _virtual_name(install)
-            if virtual and removed_at.get(virtual, -1) >= idx:
+            if virtual and removed_at.get(virtual, -1) >= idx or id(install) in undone:
+                installed_here.update(package_name(p) for p in install.packages)
                 continue
             for p in install.packages:
                 name = package_name(p)
+                installed_here.add(name)
                 if name in TOOLS and removed_at.get(name, -1) < idx and name not in tools:
                     tools.append(name)
+                    at = at or (install.script, install.command)
+                    if name in DOWNLOADERS:
+                        downloaders.setdefault(name, (inst, at))
         if tools:
+            reported.update(tools)
             yield finding(
                 "image.no-unneeded-tools",
                 subject,
                 inst,
-                f"the final image installs {', '.join(safe(t, 30) for t in tools)}; tools an intruder "
+                f"the final image installs {', '.join(safe(t, 30) for t in tools)}: tools an intruder "
                 "can use. Install them in a build stage, or remove them in the same RUN",
-                data={"tools": tools},
+                data={"tools": tools, "kind": "install"},
+                at=at,
+            )
+        yield from _used_tools(subject, inst, idx, removed_at, installed_here, reported, downloaders)
+    if all(d in downloaders for d in DOWNLOADERS):
+        inst, at = downloaders["wget"]
+        yield finding(
+            "image.no-unneeded-tools",
+            subject,
+            inst,
+            "the final image has both curl and wget: one download tool is one too many, keep at most one",
+            data={"tools": list(DOWNLOADERS), "kind": "both-downloaders"},
+            at=at,
+        )
+
+
+def _used_tools(
+    subject: Any,
+    inst: Instruction,
+    idx: int,
+    removed_at: dict[str, int],
+    installed_here: set[str],
+    reported: set[str],
+    downloaders: dict[str, tuple[Instruction, Any]],
+) -> Iterator[Finding]:
+    borrowed = _mounted_bins(inst)
+    for script in run_scripts(inst):
+        for cmd in script.commands:
+            name = cmd.program()[0]
+            pkg = USED_TOOLS.get(name)
+            if pkg is None or name in borrowed or name in reported or pkg in reported:
+                continue
+            if pkg in installed_here or name in installed_here:
+                continue  # installed by this RUN: reported above unless removed again here
+            if removed_at.get(pkg, -1) >= idx or removed_at.get(name, -1) >= idx:
+                continue
+            reported.add(name)
+            at = (script, cmd)
+            if name in DOWNLOADERS:
+                downloaders.setdefault(name, (inst, at))
+            yield finding(
+                "image.no-unneeded-tools",
+                subject,
+                inst,
+                f"a final-stage RUN calls {safe(name, 30)}, so {safe(name, 30)} is in the image even though "
+                "no install is visible: it comes with the base image or an earlier layer. Use it in a "
+                "build stage, or remove it from the final image",
+                data={"tools": [name], "kind": "used"},
+                at=at,
             )
 
 
@@ -254,7 +397,8 @@ COMPILE = {
 }
 
 
-def _compiles(inst: Instruction) -> str | None:
+def _compiles(inst: Instruction) -> tuple[str, Any] | None:
+    """What makes `inst` a build step (a compile command or a toolchain install), and where."""
     for script in run_scripts(inst):
         for cmd in script.commands:
             name, args, _ = cmd.program()
@@ -263,33 +407,98 @@ def _compiles(inst: Instruction) -> str | None:
                 continue
             subs = COMPILE[name]
             if subs is None:
-                return name
+                return name, (script, cmd)
             if args and args[0] in subs:
                 if name in ("npm", "pnpm") and args[0] == "run" and (len(args) < 2 or "build" not in args[1]):
                     continue
-                return f"{name} {args[0]}"
+                return f"{name} {args[0]}", (script, cmd)
     for install in installs_in(inst):
         if install.manager in OS_MANAGERS:
             tc = [package_name(p) for p in install.packages if package_name(p) in TOOLCHAIN_PACKAGES]
             if tc:
-                return "installs " + ", ".join(tc[:3])
+                return "installs " + ", ".join(tc[:3]), (install.script, install.command)
     return None
+
+
+def toolchain_removed(inst: Instruction) -> bool:
+    """True when the toolchain packages this RUN installs are removed again in the same RUN:
+    each one purged by name, their `apk add --virtual` group deleted, or the docker-library
+    `apt-mark auto` + `apt-get purge --auto-remove` idiom. Such a toolchain never reaches a layer."""
+    scripts = run_scripts(inst)
+    removed = removed_packages(scripts)
+    undone = auto_removed_installs(inst)
+    toolchain: list[str] = []
+    in_removed_group = False
+    for install in installs_in(inst):
+        if install.manager not in OS_MANAGERS:
+            continue
+        names = [package_name(p) for p in install.packages if package_name(p) in TOOLCHAIN_PACKAGES]
+        virtual = _virtual_name(install)
+        if virtual and virtual in removed or id(install) in undone:
+            in_removed_group = in_removed_group or bool(names)
+            continue
+        toolchain += names
+    if not toolchain:
+        # No toolchain install left: removed by group or idiom, or build deps installed
+        # indirectly (mk-build-deps, build-dep) before the apt-mark idiom undoes them.
+        return in_removed_group or bool(undone)
+    return all(p in removed for p in toolchain)
+
+
+def _whole_stage_copies(subject: Any) -> Iterator[Finding]:
+    """`COPY --from=build / /` in the final image: a build stage's whole filesystem, toolchain included."""
+    df = subject.dockerfile
+    for st in final_chain(df):
+        for inst in st.instructions:
+            src_stage = inst.flag("from") if inst.cmd in ("copy", "add") else None
+            if not src_stage or len(inst.args) < 2:
+                continue
+            if any(a.rstrip("/.") == "" and a.startswith("/") or a in (".", "./") for a in inst.args[:-1]):
+                stage = df.stage_by_name(src_stage)
+                what = f"build stage {safe(src_stage, 60)}" if stage is not None else f"image {safe(src_stage, 100)}"
+                yield finding(
+                    "build.multi-stage",
+                    subject,
+                    inst,
+                    f"COPY --from={safe(src_stage, 60)} / copies the whole filesystem of {what} into the final "
+                    "image, with its toolchain and caches; copy only the built artefacts",
+                    data={"kind": "whole-stage", "from": src_stage},
+                )
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.multi-stage")
 @capped
 def multi_stage(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
+    yield from _whole_stage_copies(subject)
+    purged: tuple[Instruction, str, Any] | None = None
+    where = "this single-stage build" if len(df.stages) == 1 else "the final stage"
     for _insts, inst in _shipped(subject):
-        what = _compiles(inst)
-        if what is None:
+        found = _compiles(inst)
+        if found is None:
             continue
-        where = "this single-stage build" if len(df.stages) == 1 else "the final stage"
+        what, at = found
+        if toolchain_removed(inst):
+            purged = purged or (inst, what, at)
+            continue
         yield finding(
             "build.multi-stage",
             subject,
             inst,
-            f"{where} builds software ({safe(what, 60)}), so the toolchain ships in the image; "
+            f"{where} compiles ({safe(what, 60)}) and the toolchain stays in the image; "
             "build in a separate stage and COPY --from it only the result",
+            data={"kind": "toolchain-kept"},
+            at=at,
         )
         return
+    if purged is not None:
+        inst, what, at = purged
+        yield finding(
+            "build.multi-stage",
+            subject,
+            inst,
+            f"{where} compiles ({safe(what, 60)}); the toolchain is removed in the same RUN, but a "
+            "separate build stage is simpler to audit",
+            data={"kind": "toolchain-removed"},
+            at=at,
+        )

@@ -8,12 +8,19 @@ Values are judged by `lockdock.secrets` and only ever shown masked. `${VAR}` ref
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import capped, finding, has_secret_mount
+from lockdock.dockerfile.facts import (
+    build_passwords,
+    capped,
+    final_chain,
+    finding,
+    has_secret_mount,
+)
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import Command, run_scripts
 from lockdock.model import Finding, TargetKind
@@ -28,11 +35,24 @@ from lockdock.secrets import (
 )
 from lockdock.text import safe
 
-# Files that hold credentials for package managers and git: build secrets, not image content.
+# Files that hold credentials for package managers and git: build secrets that a build step
+# reads (secrets.build-secrets), unless the final image keeps them.
 TOKEN_FILES = re.compile(
     r"(?i)(^|/)(\.npmrc|\.yarnrc(\.yml)?|\.pypirc|pip\.conf|\.netrc|\.git-credentials|"
-    r"id_(rsa|dsa|ecdsa|ed25519)|\.docker/config\.json|\.aws/credentials|\.m2/settings\.xml|"
+    r"\.docker/config\.json|\.m2/settings\.xml|"
     r"\.gem/credentials|\.composer/auth\.json|auth\.json)$"
+)
+# Private keys and cloud credentials: a copy into the final image is the image's secret
+# (CHECKLIST secrets.no-secrets-in-image); in a build stage they are a build secret.
+KEY_FILES = re.compile(
+    r"(?i)(^|/)(id_(rsa|dsa|ecdsa|ed25519)|\.aws/credentials)$"
+)
+# ENV names that point at a credentials file: whatever is copied to that path is a key file,
+# whatever its name (`COPY sa.json /app/x.json` + `ENV GOOGLE_APPLICATION_CREDENTIALS=/app/x.json`).
+CREDENTIAL_POINTERS = re.compile(
+    r"(?i)^(GOOGLE_APPLICATION_CREDENTIALS|AWS_SHARED_CREDENTIALS_FILE|AWS_WEB_IDENTITY_TOKEN_FILE|"
+    r"AZURE_CLIENT_CERTIFICATE_PATH|AZURE_FEDERATED_TOKEN_FILE|KUBECONFIG|SSH_PRIVATE_KEY_PATH|"
+    r"[A-Z0-9_]*(PRIVATE_KEY|SECRET|CREDENTIALS?|TOKEN|KEY|PASSWORD)_(FILE|PATH))$"
 )
 _VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _URL_VAR_USERINFO = re.compile(r"://[^\s/@'\"]*\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?[^\s/@'\"]*@")
@@ -70,6 +90,8 @@ def dockerfile_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     secret_args: set[str] = set()
     declared: set[str] = set()
+    shipped = {id(i) for st in final_chain(df) for i in st.instructions}
+    pointed = _pointed_paths(df, shipped)
     for inst in df.instructions:
         target = inst.sub if inst.cmd == "onbuild" and inst.sub is not None else inst
         if target.cmd == "env":
@@ -80,7 +102,7 @@ def dockerfile_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         elif target.cmd == "label":
             yield from _label(subject, inst, target)
         elif target.cmd in ("copy", "add"):
-            yield from _copy(subject, inst, target)
+            yield from _copy(subject, inst, target, id(inst) in shipped, pointed)
         elif target.cmd == "run":
             yield from _run(subject, inst, target)
 
@@ -144,25 +166,68 @@ def _arg(subject: Any, inst: Instruction, target: Instruction, secret_args: set[
 
 
 def _label(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+    """Secrets in LABELs: a secret name with a literal value, or a credential format anywhere."""
     for name, raw in target.env_pairs():
-        for match in find_in_text(_unquote(raw))[:1]:
+        value = _unquote(raw)
+        match = _assignment(name, value) if not _is_var(value) else None
+        if match is None:
+            found = find_in_text(value)
+            match = found[0] if found else None
+        if match is not None:
             yield finding(
                 NO_SECRETS,
                 subject,
                 inst,
-                f"LABEL {safe(name, 64)} holds a {safe(match.kind, 80)}",
+                f"LABEL {safe(name, 64)} holds a {safe(match.kind, 80)}; labels are stored in the image "
+                "config, where `docker inspect` shows them",
                 ev=f"LABEL {safe(name, 64)}={match.masked}",
+                data={"kind": "label", "name": name},
             )
 
 
-def _copy(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+def _pointed_paths(df: Any, shipped: set[int]) -> dict[str, str]:
+    """Absolute paths that a shipped ENV names as a credentials file -> the ENV name."""
+    out: dict[str, str] = {}
+    for inst in df.instructions:
+        if inst.cmd != "env" or id(inst) not in shipped:
+            continue
+        for name, raw in inst.env_pairs():
+            value = _unquote(raw)
+            if CREDENTIAL_POINTERS.match(name) and value.startswith("/") and not value.startswith("/run/secrets/"):
+                out[posixpath.normpath(value)] = name
+    return out
+
+
+def _copy_dest(target: Instruction, src: str, workdir: str = "/") -> str:
+    """Where COPY puts `src`: into the destination directory, or as the destination file."""
+    dest = target.args[-1]
+    if not dest.startswith("/"):
+        dest = posixpath.join(workdir, dest)
+    if dest.endswith("/") or len(target.args) > 2:
+        return posixpath.normpath(posixpath.join(dest, posixpath.basename(src.rstrip("/"))))
+    return posixpath.normpath(dest)
+
+
+def _copy(subject: Any, inst: Instruction, target: Instruction, shipped: bool, pointed: dict[str, str]) -> Iterator[Finding]:
     if target.flag("from") is not None or len(target.args) < 2:
         return
     heredoc_words = {f"<<{h.name}" for h in target.heredocs}
     for src in target.args[:-1]:
         if src.startswith("<<") or src in heredoc_words or "://" in src:
             continue
-        if TOKEN_FILES.search(src):
+        dest = _copy_dest(target, src)
+        pointer = pointed.get(dest) or pointed.get(posixpath.normpath(target.args[-1]))
+        if shipped and KEY_FILES.search(src):
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"{target.cmd.upper()} {safe(src, 120)} puts a private key or credentials file into the "
+                "final image; even a later `rm` leaves it in the layer. Mount it at run time or as a "
+                "build secret",
+                data={"kind": "copy-key", "source": src},
+            )
+        elif TOKEN_FILES.search(src) or KEY_FILES.search(src):
             yield finding(
                 BUILD_SECRETS,
                 subject,
@@ -180,12 +245,32 @@ def _copy(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Find
                 "later `rm` leaves it in the layer",
                 data={"kind": "copy", "source": src},
             )
+        elif pointer is not None and shipped:
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"{target.cmd.upper()} {safe(src, 120)} copies the file that ENV {safe(pointer, 64)} names "
+                "as a credentials file into the image; mount it at run time instead",
+                data={"kind": "copy-pointed", "source": src, "env": pointer},
+            )
 
 
 def _run(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
     mounted = has_secret_mount(target)
     seen: set[tuple[str, str]] = set()
     for script in run_scripts(target):
+        for cmd, what, masked in build_passwords(script.commands):
+            yield finding(
+                NO_SECRETS,
+                subject,
+                inst,
+                f"RUN sets a literal password with {what}; it is kept in the image history and the "
+                "image's /etc/shadow. Set it at run time, or lock the account",
+                ev=f"{what}: {masked}",
+                data={"kind": "password"},
+                at=(script, cmd) if inst is target else None,
+            )
         for match in find_in_text(script.text)[:5]:
             key = (NO_SECRETS, match.masked)
             if key in seen:
@@ -212,7 +297,10 @@ def _run(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Findi
                     else f"RUN uses {what} from a build argument or variable; use "
                     "RUN --mount=type=secret so it never reaches the history"
                 )
-                yield finding(check, subject, inst, msg, ev=masked, data={"kind": "run"})
+                yield finding(
+                    check, subject, inst, msg, ev=masked, data={"kind": "run"},
+                    at=(script, cmd) if inst is target else None,
+                )
 
 
 def _judge(what: str, value: str) -> tuple[str, str, str] | None:

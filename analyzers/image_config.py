@@ -15,7 +15,7 @@ from lockdock.engine.images import ImageSubject
 from lockdock.engine.refs import parse_created, parse_ref, trusted
 from lockdock.model import Finding, ImageLayerRef, TargetKind
 from lockdock.registry import analyzer
-from lockdock.secrets import check_assignment
+from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
 
 ROOT_USERS = frozenset({"", "root", "0"})
@@ -138,5 +138,32 @@ def env_secrets(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             f"image config holds a secret in ENV {safe(name, 80)} ({match.kind}): anyone who can "
             "pull the image can read it",
             image.location(env_entry_ref(image, name)),
+            evidence=f"{safe(name, 80)}={match.masked}",
+        )
+
+
+@analyzer(TargetKind.IMAGE, "secrets.no-secrets-in-image")
+def label_secrets(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
+    """Image labels with a secret name and a literal value, or a credential format."""
+    image.load(ctx)
+    labels = image.config.get("Labels")
+    if not isinstance(labels, dict):
+        return
+    for name, value in labels.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            continue
+        match = check_assignment(name, value)
+        if match is None:
+            found = find_in_text(value)
+            match = found[0] if found else None
+        if match is None:
+            continue
+        pattern = re.compile(r"(^|\s|#\(nop\)\s*)LABEL\s.*" + re.escape(name))
+        yield Finding(
+            "secrets.no-secrets-in-image",
+            image.target,
+            f"image label {safe(name, 80)} holds a {safe(match.kind, 80)}: anyone who can pull the image "
+            "can read it with docker inspect",
+            image.location(image.find_entry(pattern) or image.last_ref()),
             evidence=f"{safe(name, 80)}={match.masked}",
         )

@@ -10,6 +10,9 @@ import re
 from collections.abc import Iterator
 
 from lockdock.context import ScanContext
+from lockdock.dockerfile.facts import build_passwords
+from lockdock.dockerfile.shell import split_commands
+from lockdock.dockerfile.tls import config_problems, tls_env, tls_problems
 from lockdock.engine.images import HistoryEntry, ImageSubject, entry_ref
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
@@ -18,17 +21,6 @@ from lockdock.text import safe
 
 _ADD = re.compile(r"(?:^|#\(nop\)\s*)ADD\s+(?:--\S+\s+)*(?P<src>\S+)(?:\s+in)?\s+(?P<dest>\S+)")
 _RUN_SUDO = re.compile(r"(^|[;&|(\s])sudo\s")
-TLS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("curl -k/--insecure", re.compile(r"\bcurl\b[^;&|]*\s(-k|--insecure|-[a-zA-Z]*k[a-zA-Z]*)(\s|$)")),
-    ("wget --no-check-certificate", re.compile(r"\bwget\b[^;&|]*--no-check-certificate")),
-    ("pip --trusted-host", re.compile(r"\bpip3?\b[^;&|]*--trusted-host")),
-    ("NODE_TLS_REJECT_UNAUTHORIZED=0", re.compile(r"NODE_TLS_REJECT_UNAUTHORIZED=['\"]?0")),
-    ("GIT_SSL_NO_VERIFY", re.compile(r"GIT_SSL_NO_VERIFY=['\"]?(1|true)|http\.sslVerify[= ]+false", re.I)),
-    ("apk --allow-untrusted", re.compile(r"\bapk\b[^;&|]*--allow-untrusted")),
-    ("apt-get --allow-unauthenticated/--force-yes", re.compile(r"\bapt(-get)?\b[^;&|]*(--allow-unauthenticated|--force-yes)")),
-    ("--nogpgcheck", re.compile(r"\b(yum|dnf|microdnf|zypper)\b[^;&|]*--nogpgcheck")),
-    ("npm strict-ssl false", re.compile(r"\bnpm\b[^;&|]*(strict-ssl\s+false|--strict-ssl[= ]false)")),
-)
 # `|2 TOKEN=abc OTHER=x /bin/sh -c ...`: the build args a RUN saw.
 _BUILD_ARGS = re.compile(r"^\|(\d+)\s+(.*)$", re.S)
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=('[^']*'|\"[^\"]*\"|\S*)")
@@ -69,17 +61,56 @@ def sudo_in_history(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             )
 
 
+_SHELL_PREFIX = re.compile(r"^\s*(?:RUN\s+)?(?:\|\d+\s+(?P<args>.*?)\s+)??/bin/(?:ba)?sh -c\s+(?P<script>.*)$", re.S)
+
+
+def run_script(h: HistoryEntry) -> tuple[str, list[tuple[str, str]]] | None:
+    """The shell script of a RUN history entry and the build args it saw, or None."""
+    text = h.created_by[:65536]
+    if "#(nop)" in text:
+        return None
+    m = _SHELL_PREFIX.match(text)
+    if m is None:
+        return None
+    script = re.sub(r"\s*# buildkit$", "", m.group("script"))
+    args = [(a.group(1), a.group(2).strip("'\"")) for a in _ASSIGN.finditer(m.group("args") or "")]
+    return script, args
+
+
 @analyzer(TargetKind.IMAGE, "build.tls-verification")
 def tls_verification(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
+    """Build steps that turned checks off (flags, config commands, config text, build args),
+    and config env values that keep them off for every process of the image."""
     image.load(ctx)
     for h in image.history:
-        found = [name for name, pat in TLS_PATTERNS if pat.search(h.created_by[:65536])]
-        if found:
+        found = run_script(h)
+        if found is None:
+            continue
+        script, args = found
+        messages = [f"build arg {n}={v} turns TLS verification off" for n, v in args if tls_env(n, v)]
+        for cmd in split_commands(script):
+            messages += [m for _, m in tls_problems(cmd)]
+        messages += [m for _, m in config_problems(script)]
+        if messages:
             yield Finding(
                 "build.tls-verification",
                 image.target,
-                f"a build step disables TLS or signature checks ({', '.join(found)})",
+                "a build step disables TLS or signature checks: " + "; ".join(dict.fromkeys(safe(m, 100) for m in messages)),
                 image.location(entry_ref(h)),
+            )
+    for item in image.config.get("Env") or []:
+        if not isinstance(item, str) or "=" not in item:
+            continue
+        name, _, value = item.partition("=")
+        if tls_env(name, value):
+            pattern = re.compile(r"(^|\s|#\(nop\)\s*)ENV\s.*\b" + re.escape(name) + r"[=\s]")
+            yield Finding(
+                "build.tls-verification",
+                image.target,
+                f"image config sets ENV {safe(name, 60)}={safe(value, 20)}, which turns TLS verification off "
+                "for every process of the image",
+                image.location(image.find_entry(pattern) or image.last_ref()),
+                evidence=f"{safe(name, 60)}={safe(value, 20)}",
             )
 
 
@@ -109,6 +140,15 @@ def history_secrets(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                     image.location(entry_ref(h)),
                     evidence=f"{safe(name, 80)}={match.masked}",
                 )
+        found = run_script(h)
+        for _cmd, what, masked in build_passwords(split_commands(found[0])) if found else []:
+            yield Finding(
+                "secrets.no-secrets-in-image",
+                image.target,
+                f"a build step sets a literal password with {what}; the image history and /etc/shadow keep it",
+                image.location(entry_ref(h)),
+                evidence=f"{what}: {masked}",
+            )
         if re.search(r"(^|\s|#\(nop\)\s*)ENV\s", text):
             continue  # ENV values are judged from the config (one finding, not two)
         for sm in find_in_text(text):

@@ -78,6 +78,18 @@ def unneeded_tools(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             f"({_paths(facts)})",
             image.location(image.layer_ref(layer)),
         )
+    downloaders = sorted(
+        {f.fact.path.rsplit("/", 1)[-1]: f for f in tools if f.fact.path.rsplit("/", 1)[-1] in ("curl", "wget")}.items()
+    )
+    if len(downloaders) == 2:
+        newest = max(f.layer for _, f in downloaders)
+        yield Finding(
+            "image.no-unneeded-tools",
+            image.target,
+            f"the final filesystem has both curl and wget ({_paths([f for _, f in downloaders])}): "
+            "one download tool is one too many, keep at most one",
+            image.location(image.layer_ref(newest)),
+        )
     special = [p for p in image.placed_facts({"setuid", "setgid"}) if p.in_final]
     for layer, facts in _by_layer(special).items():
         yield Finding(
@@ -170,3 +182,20 @@ def minimal_base(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
         "distroless base ships less to attack",
         image.location(image.layer_ref(layer)),
     )
+
+
+@analyzer(TargetKind.IMAGE, "build.dockerignore")
+def context_leftovers(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
+    """`.git/`, `.aws/`, `.ssh/`, Dockerfiles and compose files a COPY brought in from the
+    build context, reported on the layer that added them (also when a later layer deletes them)."""
+    if image.load(ctx) is None:
+        return
+    for layer, facts in _by_layer(image.placed_facts({"context"})).items():
+        ref = image.layer_ref(layer)
+        yield Finding(
+            "build.dockerignore",
+            image.target,
+            f"layer {ref.index} copied build-context files into the image: {_paths(facts)}; "
+            "exclude them in .dockerignore (.git, .aws, .ssh, Dockerfile, compose files)",
+            image.location(ref),
+        )

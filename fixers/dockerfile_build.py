@@ -11,12 +11,10 @@ from typing import Any
 
 from lockdock.analyzers.dockerfile_build import (
     ARCHIVE,
-    TLS_ENV,
     add_sources,
     exec_form_json,
     is_remote,
     sudo_word,
-    tls_problems,
 )
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import (
@@ -30,6 +28,7 @@ from lockdock.dockerfile.edit import (
 from lockdock.dockerfile.facts import final_chain
 from lockdock.dockerfile.model import Dockerfile
 from lockdock.dockerfile.shell import run_scripts
+from lockdock.dockerfile.tls import CONFIG_FLAG, TLS_ENV, tls_problems
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
 
@@ -115,6 +114,8 @@ def tls_verification(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | 
             problems = {flag for flag, _ in tls_problems(cmd)}
             if not problems:
                 continue
+            if CONFIG_FLAG in problems:
+                return None  # a config command or config text: not one flag to drop
             words = cmd.words
             for i, w in enumerate(words):
                 if w.value not in problems:

@@ -170,12 +170,17 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "image.no-unneeded-tools": CheckDoc(
         what=(
-            "In the final stage of a Dockerfile, the packages that RUN instructions install "
-            "(apt-get, apk, yum/dnf, pip and similar) are matched against tools an intruder "
-            "finds useful: curl, wget, git, vim, nano, ssh clients and servers, netcat, "
-            "compilers and sudo-like helpers. In a local image the files of every layer are "
-            "searched for the same binaries, and setuid/setgid files found in the image "
-            "layers are reported too, with the layer that added them."
+            "Dockerfile, final stage: the packages RUN instructions install (apt-get, apk, "
+            "yum/dnf and similar) are matched against tools an intruder finds useful: curl, "
+            "wget, git, vim, nano, ssh clients and servers, netcat, compilers and sudo-like "
+            "helpers. A tool a final-stage RUN calls (`RUN curl ...`) is in the image even "
+            "when no install is visible, because the base image brought it; a tool installed "
+            "and removed again in the same RUN is not. Having both curl and wget is one "
+            "download tool too many (hadolint DL4001). In a local image the files of every "
+            "layer are searched for the same binaries, and setuid/setgid files are reported "
+            "with the layer that added them. For a container, an SSH server in its command "
+            "(entrypoint and cmd, including what the image set) or, while it runs, in its "
+            "process list read through the engine's top API (CIS Docker Benchmark 5.6)."
         ),
         why=(
             "After a first foothold, for example remote code execution in the app, the next "
@@ -198,7 +203,8 @@ DOCS: dict[str, CheckDoc] = {
         """),
         fix=(
             "Keep build-only tools in a builder stage and copy only the artefacts into the "
-            "final stage. Strip setuid/setgid bits you do not need with "
+            "final stage; download with one tool, in that stage. Use `docker exec` instead "
+            "of an SSH server in a container. Strip setuid/setgid bits you do not need with "
             "`RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +`. For health probes "
             "prefer the application's own endpoint or a small static binary."
         ),
@@ -213,8 +219,12 @@ DOCS: dict[str, CheckDoc] = {
             "clean-up: apt-get install needs `--no-install-recommends` and a removal of "
             "/var/lib/apt/lists/* in the same RUN, apk add needs `--no-cache`, pip install "
             "needs `--no-cache-dir`, npm needs its cache cleaned, yum/dnf need `clean all`. "
-            "In a local image the layers are searched for cache directories such as "
-            "/var/lib/apt/lists, /var/cache/apk, /root/.cache/pip or /root/.npm."
+            "A cache counts as cleared when the same RUN deletes it (`rm`, `find ... -delete`, "
+            "`apt-get dist-clean` of APT 2.7+, `pip cache purge`, `npm cache clean`, "
+            "`yum/dnf clean all`, `zypper clean`) or keeps it out of the layer with a "
+            "`RUN --mount=type=cache` or tmpfs mount on that directory. In a local image the "
+            "layers are searched for cache directories such as /var/lib/apt/lists, "
+            "/var/cache/apk, /root/.cache/pip or /root/.npm."
         ),
         why=(
             "Package indexes and download caches make the image bigger without giving the "
@@ -882,11 +892,17 @@ DOCS: dict[str, CheckDoc] = {
     # ---------------------------------------------------------------- secrets layer
     "secrets.no-secrets-in-image": CheckDoc(
         what=(
-            "Dockerfile: ENV and ARG with credential-like names or secret-looking values, "
-            "and COPY/ADD of secret files (.env, *.pem, *.key, id_rsa, credentials). Image: "
-            "the config environment, the build history, and the files of every layer, "
-            "including files a later layer deletes; the finding names the layer that "
-            "added the file."
+            "Dockerfile: ENV, ARG and LABEL with credential-like names or secret-looking "
+            "values; COPY/ADD of secret files (.env, *.pem, *.key, credentials); a private "
+            "key (id_rsa and the other id_* keys) or .aws/credentials copied into the final "
+            "image, which is this check at critical rather than secrets.build-secrets; a file "
+            "copied to the path an ENV names as a credentials file "
+            "(GOOGLE_APPLICATION_CREDENTIALS, AWS_SHARED_CREDENTIALS_FILE, *_KEY_FILE...), "
+            "whatever its name; and passwords set while building (`echo user:pw | chpasswd`, "
+            "`passwd --stdin`, `useradd -p`). Image: the config environment and labels, the "
+            "build history (build arguments, credential formats, build-time passwords), and "
+            "the files of every layer, including files a later layer deletes; the finding "
+            "names the layer that added the file."
         ),
         why=(
             "Anyone who can pull an image can read every layer with `docker save` and every "
@@ -1595,7 +1611,12 @@ DOCS: dict[str, CheckDoc] = {
             "a compose `build.context`) needs a .dockerignore (or one named after the "
             "Dockerfile, such as prod.Dockerfile.dockerignore) "
             "that excludes .git, .env, secrets/, and key and certificate files (*.key, "
-            "*.pem) at any depth, plus node_modules when the context has a package.json."
+            "*.pem) at any depth, plus node_modules when the context has a package.json. "
+            "Image: the layer file lists are searched for what a missing .dockerignore lets "
+            "through: a .git, .aws or .ssh directory, a Dockerfile or a compose file; the "
+            "finding names the layer that added them. Such names inside installed software "
+            "(node_modules, site-packages, /usr/share) and an account's own known_hosts are "
+            "not reported."
         ),
         why=(
             "`COPY . .` copies whatever the context holds into a layer: the .git history "
@@ -1632,9 +1653,14 @@ DOCS: dict[str, CheckDoc] = {
     "build.multi-stage": CheckDoc(
         what=(
             "Dockerfile: single-stage builds that compile (gcc, make, go build, cargo "
-            "build, mvn, npm run build) or install development dependencies, and final "
-            "stages that still contain a toolchain. Image: history entries that install "
-            "compilers into the shipped image."
+            "build, mvn, npm run build) or install development dependencies, final "
+            "stages that still contain a toolchain, and `COPY --from=build / /`, which "
+            "copies a build stage's whole filesystem into the final image. A toolchain "
+            "installed and removed in the same RUN (purged by name, an `apk add --virtual` "
+            "group deleted, or `apt-mark auto` with `apt-get purge --auto-remove`) is not "
+            "carried; the finding then only says a separate stage is simpler to audit. "
+            "Image: compilers (gcc, cc, make, clang, rustc, javac...) in the final "
+            "filesystem, with the layer that added them."
         ),
         why=(
             "A toolchain in the final image lets an intruder compile exploits in place, "
@@ -1783,11 +1809,18 @@ DOCS: dict[str, CheckDoc] = {
     ),
     "build.tls-verification": CheckDoc(
         what=(
-            "Dockerfile RUN and ENV, and the history and environment of a local image, are "
-            "searched for switched-off verification: `curl -k`/`--insecure`, `wget "
-            "--no-check-certificate`, `pip --trusted-host`, NODE_TLS_REJECT_UNAUTHORIZED=0, "
-            "GIT_SSL_NO_VERIFY, `apk --allow-untrusted`, `apt-get --allow-unauthenticated` "
-            "or `--force-yes`, and `--nogpgcheck`."
+            "Dockerfile RUN, ENV and ARG, heredoc bodies of RUN, COPY and ADD, and the "
+            "history and config environment of a local image, are searched for switched-off "
+            "verification. Flags: `curl -k`/`--insecure`, `wget --no-check-certificate`, "
+            "`pip --trusted-host`, `apk --allow-untrusted`, `apt-get --allow-unauthenticated` "
+            "or `--force-yes`, `--nogpgcheck`, yum/dnf `--setopt=sslverify=false`. "
+            "Variables: NODE_TLS_REJECT_UNAUTHORIZED=0, GIT_SSL_NO_VERIFY, "
+            "NPM_CONFIG_STRICT_SSL=false, PIP_TRUSTED_HOST, PYTHONHTTPSVERIFY=0. Config "
+            "commands: `npm config set strict-ssl false`, `pip config set "
+            "global.trusted-host`, `git config http.sslVerify false`. Config text written "
+            "by echo, sed or a heredoc: `sslverify=0` and `gpgcheck=0` in yum/dnf repo files, "
+            "apt `Verify-Peer \"false\"`, `AllowUnauthenticated`, `[trusted=yes]` sources, "
+            "`check_certificate = off` in .wgetrc (checkov CKV2_DOCKER_2 to 16)."
         ),
         why=(
             "Without certificate or signature checks, anyone on the network path of the "
@@ -1809,8 +1842,9 @@ DOCS: dict[str, CheckDoc] = {
             "certificate in the image instead of disabling verification."
         ),
         fix_safety=(
-            "Changes behaviour. lockdock removes the flag; a build behind an intercepting "
-            "proxy fails until the proxy's CA is trusted."
+            "Changes behaviour. lockdock removes the flag or the ENV/ARG; a build behind an "
+            "intercepting proxy fails until the proxy's CA is trusted. Config commands and "
+            "config-file text are left to you."
         ),
     ),
     "build.production-deps": CheckDoc(

@@ -78,9 +78,9 @@ def test_doc_for_unknown_id_raises() -> None:
 
 
 # Checks whose main target is a Dockerfile (listed first in `where`, or the only file kind
-# next to repository files) show Dockerfile examples.
+# after repository files, as build.dockerignore's R D I) show Dockerfile examples.
 DOCKERFILE_FIRST = [
-    c.id for c in catalogue.CHECKS if c.where[0] == "D" or set(c.where) == {"R", "D"}
+    c.id for c in catalogue.CHECKS if c.where[0] == "D" or c.where[0] == "R" and "D" in c.where
 ]
 
 

@@ -18,7 +18,7 @@ from lockdock.dockerfile.model import Dockerfile, Instruction, Stage
 from lockdock.dockerfile.shell import Command, Script, run_scripts
 from lockdock.engine.refs import ImageRef, parse_ref
 from lockdock.model import Finding, Location, Severity
-from lockdock.secrets import check_assignment, find_in_text
+from lockdock.secrets import check_assignment, find_in_text, mask
 from lockdock.text import safe
 
 ROOT_USERS = frozenset({"", "root", "0"})
@@ -152,12 +152,17 @@ def mount_options(value: str) -> dict[str, str]:
 
 
 def has_cache_mount(inst: Instruction, *targets: str) -> bool:
+    """True when a `--mount=type=cache` (or tmpfs) of `inst` covers one of `targets`:
+    the mount's target is that directory or one above it, so nothing under it reaches the layer."""
     for m in inst.flag_values("mount"):
         opts = mount_options(m)
-        if opts.get("type") == "cache":
-            target = opts.get("target") or opts.get("dst") or opts.get("destination") or ""
-            if any(target.rstrip("/").startswith(t.rstrip("/")) or t.startswith(target.rstrip("/") + "/") for t in targets):
-                return True
+        if opts.get("type") not in ("cache", "tmpfs"):
+            continue
+        target = (opts.get("target") or opts.get("dst") or opts.get("destination") or "").rstrip("/")
+        if not target.startswith("/"):
+            continue
+        if any(t.rstrip("/") == target or t.startswith(target + "/") for t in targets):
+            return True
     return False
 
 
@@ -179,6 +184,7 @@ class Install:
 
 
 _APT = {"apt-get", "apt"}
+_SIMULATE = frozenset({"-s", "--simulate", "--just-print", "--dry-run", "--recon", "--no-act"})
 _RPM = {"yum", "dnf", "microdnf", "tdnf"}
 _ARG_OPTS = {"-o", "--option", "-t", "--target-release", "--virtual", "-X", "--repository",
              "-c", "--constraint", "-r", "--requirement", "-i", "--index-url", "--extra-index-url",
@@ -210,6 +216,8 @@ def _installs_in(inst: Instruction) -> list[Install]:
             sub: int | None = None
             manager = name
             if name in _APT and "install" in args:
+                if any(a in _SIMULATE for a in args):
+                    continue  # `apt-get install -s`: a dry run installs nothing
                 sub = args.index("install")
             elif name == "apk" and "add" in args:
                 sub = args.index("add")
@@ -262,6 +270,33 @@ def removed_packages(scripts: list[Script]) -> set[str]:
                 name == "apk" and "del" in args[:3]
             ) or (name in _RPM and any(a in ("remove", "erase", "autoremove") for a in args[:3])):
                 out |= {package_name(a) for a in args if not a.startswith("-")}
+    return out
+
+
+def auto_removed_installs(inst: Instruction) -> set[int]:
+    """ids of the Install commands a RUN undoes with the docker-library idiom: every package
+    installed before `apt-mark auto` (also `... | xargs apt-mark auto`) is removed again by
+    `apt-get purge --auto-remove` (or `remove --purge --auto-remove`, `autoremove`)."""
+    cached = inst.cache.get("auto_removed")
+    if cached is not None:
+        return cached
+    order: list[tuple[str, Command]] = []
+    for script in run_scripts(inst):
+        for cmd in script.commands:
+            name, args, _ = cmd.program()
+            if name == "xargs" and args[:1] == ["apt-mark"]:
+                name, args = "apt-mark", args[1:]
+            order.append((name, cmd))
+            if name == "apt-mark" and "auto" in args[:2]:
+                order[-1] = ("<auto>", cmd)
+            elif name in _APT and ("autoremove" in args[:3] or any(a in ("--auto-remove", "--autoremove") for a in args)):
+                order[-1] = ("<purge>", cmd)
+    names = [n for n, _ in order]
+    out: set[int] = set()
+    if "<auto>" in names and "<purge>" in names[names.index("<auto>") :]:
+        before = {id(c) for _, c in order[: names.index("<auto>")]}
+        out = {id(i) for i in installs_in(inst) if id(i.command) in before}
+    inst.cache["auto_removed"] = out
     return out
 
 
@@ -323,6 +358,16 @@ def evidence(text: str, limit: int = 160) -> str:
     return safe(_mask_pairs(first), limit)
 
 
+def command_offset(script: Script, cmd: Command) -> int | None:
+    """File offset of `cmd`'s first word, or None when the script has no positions (JSON form)."""
+    if script.to_file is None or not cmd.words:
+        return None
+    return script.to_file(cmd.words[0].start)
+
+
+Where = tuple[Script, Command] | int | None
+
+
 def finding(
     check: str,
     subject: Any,
@@ -333,15 +378,91 @@ def finding(
     severity: Severity | None = None,
     data: dict[str, Any] | None = None,
     ev: str | None = None,
+    at: Where = None,
 ) -> Finding:
-    """A finding located at `inst` (its first and last line)."""
+    """A finding located at `inst`: its first and last line.
+
+    `at` narrows the start line to one sub-command of a multi-line RUN or heredoc: a
+    (script, command) pair from `run_scripts`, or a file offset. The instruction's first
+    line stays in `data["scope_lines"]`, so a pragma above the instruction still applies.
+    """
     src = subject.dockerfile.text[inst.start : inst.end] if text is None else text
+    line = inst.start_line
+    offset = command_offset(*at) if isinstance(at, tuple) else at
+    data = dict(data or {})
+    if offset is not None and inst.start <= offset <= inst.end:
+        line = subject.dockerfile.line_of(offset)
+        if line != inst.start_line:
+            data["scope_lines"] = [*data.get("scope_lines", []), inst.start_line]
+            if text is None and ev is None:
+                src = _line_around(subject.dockerfile.text, offset)
     return Finding(
         check=check,
         target=subject.target,
         message=message,
-        location=Location(path=subject.target.path, line=inst.start_line, end_line=inst.end_line),
+        location=Location(path=subject.target.path, line=line, end_line=max(line, inst.end_line)),
         evidence=ev if ev is not None else evidence(src),
         severity=severity,
-        data=data or {},
+        data=data,
     )
+
+
+def _line_around(text: str, offset: int) -> str:
+    """The text of the line holding `offset`, continuation backslash dropped."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    line = text[start : len(text) if end < 0 else end].rstrip("\r")
+    return line[:-1].rstrip() if line.endswith("\\") else line
+
+
+# --------------------------------------------------------------------------- build-time passwords
+
+_FEEDERS = frozenset({"echo", "printf"})
+
+
+_CRYPT_HASH = re.compile(r"^\$(1|2[abxy]?|5|6|7|y|gy)\$[^\s$]*\$?[^\s]*$")
+
+
+def _literal(value: str) -> bool:
+    """A value written in the Dockerfile: no variable, no command substitution, no secret mount
+    (a crypt(3) hash such as `$6$salt$...` is literal despite its dollars)."""
+    v = value.strip()
+    if _CRYPT_HASH.match(v):
+        return True
+    return bool(v) and "$" not in v and "`" not in v and not v.startswith("/run/secrets/")
+
+
+def build_passwords(commands: list[Command]) -> list[tuple[Command, str, str]]:
+    """(command, what, masked value) for literal passwords set while building an image.
+
+    Spellings: `echo 'user:pw' | chpasswd`, `echo pw | passwd --stdin user`,
+    `echo -e 'pw\\npw' | passwd user`, `useradd/usermod -p HASH`. A value read from a
+    variable or a `/run/secrets/` file is not a literal and is not reported.
+    """
+    out: list[tuple[Command, str, str]] = []
+    for i, cmd in enumerate(commands):
+        name, args, _ = cmd.program()
+        if name in ("useradd", "usermod", "adduser") and ("-p" in args or "--password" in args):
+            flag = "-p" if "-p" in args else "--password"
+            j = args.index(flag) + 1
+            if j < len(args) and _literal(args[j]) and args[j] not in ("*", "!", "x", "''", '""'):
+                out.append((cmd, f"{name} {flag}", mask(args[j])))
+            continue
+        if name not in ("chpasswd", "passwd") or cmd.op_before != "|" or i == 0:
+            continue
+        feeder = commands[i - 1]
+        fname, fargs, _ = feeder.program()
+        if fname not in _FEEDERS:
+            continue
+        values = [a for a in fargs if not a.startswith("-")]
+        if not values or not all(_literal(v) for v in values):
+            continue
+        value = " ".join(values)
+        if name == "chpasswd":
+            pairs = [p.partition(":")[2] for p in value.replace("\\n", "\n").split() if ":" in p]
+            if not pairs or not all(pairs):
+                continue
+            out.append((cmd, "chpasswd", mask(pairs[0])))
+        else:
+            out.append((cmd, "passwd --stdin" if "--stdin" in args else "passwd", mask(value.split("\\n")[0])))
+    return out

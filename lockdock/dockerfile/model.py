@@ -190,10 +190,21 @@ class Dockerfile:
         return self._stage_index.get(id(inst))
 
     def instruction_at_line(self, line: int | None) -> Instruction | None:
-        """The instruction starting on `line` (1-based)."""
+        """The instruction starting on `line` (1-based), else the one whose lines hold it
+        (findings on a long RUN point at the line of the sub-command)."""
+        if line is None:
+            return None
         if self._line_index is None:
             self._line_index = {i.start_line: i for i in reversed(self.instructions)}
-        return self._line_index.get(line) if line is not None else None
+        found = self._line_index.get(line)
+        if found is None:
+            starts = self.cache.get("instruction_starts")
+            if starts is None:
+                starts = self.cache["instruction_starts"] = [i.start_line for i in self.instructions]
+            idx = bisect.bisect_right(starts, line) - 1
+            if idx >= 0 and self.instructions[idx].start_line <= line <= self.instructions[idx].end_line:
+                found = self.instructions[idx]
+        return found
 
     def stage_by_name(self, name: str) -> Stage | None:
         """A stage named by alias (case-insensitive) or by index, as `--from=` and FROM use."""

@@ -30,6 +30,16 @@ COMPILERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "make", "rustc", "car
 PACKAGE_MANAGERS = frozenset(
     {"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
 )
+# Build-context files that .dockerignore should have kept out (build.dockerignore, I side):
+# VCS and credential directories, and the build definitions themselves.
+CONTEXT_DIRS = frozenset({".git", ".aws", ".ssh"})
+CONTEXT_FILES = re.compile(
+    r"(?i)^(dockerfile|containerfile|dockerfile\.[a-z0-9_.-]+|[a-z0-9_.-]+\.dockerfile|"
+    r"(docker-)?compose(\.[a-z0-9_-]+)?\.ya?ml)$"
+)
+SSH_ACCOUNT_FILES = frozenset({"known_hosts", "known_hosts.old", "config", "authorized_keys", "environment"})
+# Trees where such names belong to installed software, not to a copied build context.
+NOT_CONTEXT = re.compile(r"(^|/)(node_modules|site-packages|dist-packages|vendor|pkg/mod|\.cargo|\.npm|\.cache)/|^usr/(share|lib|lib64|include)/|^(opt/)?conda/pkgs/")
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 MAX_OS_RELEASE = 8192
 # Account files: read while streaming, kept only as the few entries a check needs.
@@ -56,7 +66,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 @dataclass
 class FileFact:
-    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr."""
+    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr,
+    context (a .git/.aws/.ssh directory, a Dockerfile or compose file copied from a build context)."""
 
     kind: str
     path: str  # normalised, no leading slash; may contain untrusted text (sanitise to show)
@@ -123,6 +134,7 @@ class LayerScanner:
     def __init__(self, name: str) -> None:
         self.facts = LayerFacts(name=name)
         self._counts: dict[str, int] = {}
+        self._context_dirs: set[str] = set()
 
     def _odd(self, text: str) -> None:
         if len(self.facts.odd) < MAX_ODD:
@@ -180,6 +192,8 @@ class LayerScanner:
             else:
                 self.facts.whiteouts.append(posixpath.join(parent, base[4:]))
             return
+        if not (secret_file("/" + path) and not info.issym()):
+            self._context(path, info.isdir())  # a secret file is reported as a secret, once
         if info.isdir():
             return
         if path in ACCOUNT_PATHS:
@@ -214,6 +228,25 @@ class LayerScanner:
                     cache.count += 1
                     cache.size += size
                     break
+
+
+    def _context(self, path: str, is_dir: bool) -> None:
+        """Record a build-context leftover once: the directory for .git/.aws/.ssh, the file
+        for Dockerfiles and compose files; software trees (node_modules, /usr/share...) are not."""
+        if NOT_CONTEXT.search(path):
+            return
+        parts = path.split("/")
+        for i, part in enumerate(parts):
+            if part in CONTEXT_DIRS and (i + 1 < len(parts) or is_dir and part != ".ssh"):
+                top = "/".join(parts[: i + 1])
+                if part == ".ssh" and (is_dir or parts[-1] in SSH_ACCOUNT_FILES):
+                    return  # ssh-keyscan's known_hosts and the like belong to the account
+                if top not in self._context_dirs:
+                    self._context_dirs.add(top)
+                    self._add(FileFact("context", top, 0, part + "/"))
+                return
+        if not is_dir and CONTEXT_FILES.match(parts[-1]):
+            self._add(FileFact("context", path, 0, "build definition"))
 
 
 def deleted_by(path: str, layer: LayerFacts) -> bool:

@@ -40,7 +40,7 @@ CATCHES: list[tuple[str, str, int]] = [
     ("image.package-cache", "FROM rockylinux:9\nRUN dnf install -y jq\n", 2),
     ("image.package-cache", "FROM node:20-slim\nRUN npm ci\n", 2),
     ("image.package-cache", "FROM opensuse/leap:15\nRUN zypper install -y jq\n", 2),
-    ("image.package-cache", "FROM debian:12\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends jq\nEOF\n", 2),
+    ("image.package-cache", "FROM debian:12\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends jq\nEOF\n", 4),
     ("image.no-unneeded-tools", "FROM debian:12\nRUN apt-get install -y --no-install-recommends curl vim\n", 2),
     ("image.no-unneeded-tools", "FROM alpine:3.19\nRUN apk add --no-cache openssh-server\n", 2),
     ("image.no-unneeded-tools", "FROM alpine:3.19 AS base\nRUN apk add --no-cache netcat-openbsd\nFROM base\n", 2),
@@ -193,16 +193,19 @@ def test_every_dockerfile_check_has_cases() -> None:
     assert dockerfile_checks - {"build.dockerignore", "image.pinned-digest"} <= {c for c, _ in DOES_NOT_CATCH}
 
 
-def test_multiline_instruction_reports_start_and_end_line(tmp_path: Path) -> None:
+def test_multiline_instruction_reports_subcommand_line_and_end_line(tmp_path: Path) -> None:
+    """Issue 13: a finding on a long RUN starts at the offending sub-command's line."""
     text = "FROM debian:12\nRUN apt-get update && \\\n    apt-get install -y \\\n      curl\n"
     found = checks(dockerfile_findings(tmp_path, text, GOOD_IGNORE), "image.package-cache")
-    assert {(f.location.line, f.location.end_line) for f in found} == {(2, 4)}
+    assert {(f.location.line, f.location.end_line) for f in found} == {(3, 4)}
+    assert all(f.evidence.startswith("apt-get install") for f in found)
+    assert all(f.data["scope_lines"] == [2] for f in found)
 
 
 def test_heredoc_instruction_end_line_is_the_terminator(tmp_path: Path) -> None:
     text = "FROM alpine:3.19\nRUN <<EOF\napk add git\nEOF\nUSER app\n"
     (f,) = checks(dockerfile_findings(tmp_path, text, GOOD_IGNORE), "image.package-cache")
-    assert (f.location.line, f.location.end_line) == (2, 4)
+    assert (f.location.line, f.location.end_line) == (3, 4)
 
 
 def test_secret_values_are_masked_everywhere(tmp_path: Path) -> None:

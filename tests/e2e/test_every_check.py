@@ -139,7 +139,7 @@ def world(docker_api: Any, load_image_tar, tmp_path_factory) -> dict[str, Any]:
             "var/lib/apt/lists/": None,
             "var/lib/apt/lists/archive.ubuntu.com_ubuntu_dists_jammy_InRelease": b"x" * 64,
         },
-        {"app/": None, "app/.env": secret},
+        {"app/": None, "app/.env": secret, "app/.git/": None, "app/.git/HEAD": b"ref: refs/heads/main\n"},
         {"app/": None, "app/.wh..env": b""},
     ]
     history = [
@@ -166,7 +166,7 @@ def world(docker_api: Any, load_image_tar, tmp_path_factory) -> dict[str, Any]:
             "-p", "0.0.0.0:5432:5432", "-e", "DB_PASSWORD=hunter2-is-not-a-password",
             "-p", "127.0.0.1:81:8081", "--cgroup-parent", "lockdock-test.slice",
             "--tmpfs", "/scratch:exec", "-v", "/tmp:/data:rshared",
-            tag,
+            tag, "/usr/sbin/sshd", "-D",
         ],
         capture_output=True,
         text=True,
