@@ -16,7 +16,7 @@ from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgr
 from lockdock.dockerfile.facts import capped, finding
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shellcheck import binary, run_shellcheck
-from lockdock.dockerfile.shellsafety import shell_issues, shells_by_run
+from lockdock.dockerfile.shellsafety import bash_for_stage, shell_issues, shells_by_run
 from lockdock.dockerfile.stages import expand
 from lockdock.files import read_text, within
 from lockdock.model import Finding, Location, Severity, TargetKind
@@ -116,6 +116,7 @@ def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     shells = shells_by_run(df)
     own: set[tuple[int, str]] = set()
+    bash_memo: dict[int, tuple[str | None, str]] = {}
     for inst in _runs(subject):
         reported: set[str] = set()
         for issue in shell_issues(df, inst):
@@ -130,11 +131,44 @@ def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 else:
                     extra = "; set SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"] or `set -o pipefail` first"
                 msg = f"a pipe from `{safe(issue.detail, 40)}` hides its failure (only the last command's status counts){extra}"
+                _, why = _bash_known(subject, inst, ctx, bash_memo)
+                if why:
+                    msg += f" (no automatic fix: {why})"
             else:
                 msg = _SHELL_MESSAGES[issue.kind].format(d=safe(issue.detail, 60))
             reported.add(issue.kind)
             yield finding("build.shell-safety", subject, inst, msg, data={"issue": issue.kind})
     yield from _shellcheck_findings(subject, ctx, own)
+
+
+def first_pipe_run(df: Any, inst: Instruction) -> Instruction | None:
+    """The first RUN of `inst`'s stage with a pipe lacking pipefail (where SHELL goes)."""
+    st = df.stage_of(inst)
+    for other in st.instructions if st is not None else []:
+        if other.cmd == "run" and any(i.kind == "pipe" for i in shell_issues(df, other)):
+            return other
+    return None
+
+
+def pipefail_shell(df: Any, inst: Instruction, ctx: ScanContext) -> tuple[Instruction | None, str | None, str]:
+    """(RUN to put SHELL before, bash path, "") when the fix is possible, else (.., None, why)."""
+    first = first_pipe_run(df, inst)
+    if first is None:
+        return None, None, "no pipe without pipefail in this stage"
+    info = shells_by_run(df).get(id(first))
+    if info is not None and info.name not in ("sh", "bash", "dash"):
+        return first, None, f"the stage's SHELL is {info.name}, not a shell lockdock replaces"
+    path, why = bash_for_stage(df, first, ctx)
+    return first, path, "" if path else why
+
+
+def _bash_known(subject: Any, inst: Instruction, ctx: ScanContext, memo: dict[int, tuple[str | None, str]]) -> tuple[str | None, str]:
+    st = subject.dockerfile.stage_of(inst)
+    key = st.index if st is not None else -1
+    if key not in memo:
+        _, path, why = pipefail_shell(subject.dockerfile, inst, ctx)
+        memo[key] = (path, why)
+    return memo[key]
 
 
 def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str]]) -> Iterator[Finding]:

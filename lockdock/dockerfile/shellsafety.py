@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from lockdock.dockerfile.facts import chain
+from lockdock.dockerfile.facts import chain, chain_root
 from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Command, Script, run_scripts
 
@@ -172,3 +173,40 @@ def stage_has_bash_before(df: Dockerfile, inst: Instruction) -> bool:
                     ):
                         return True
     return False
+
+
+def bash_for_stage(df: Dockerfile, inst: Instruction, ctx: Any) -> tuple[str | None, str]:
+    """(path of bash, how it is known) for the stage of `inst`, or (None, why not).
+
+    Bash is known when the stage chain installs it before `inst`, or when the chain's base
+    is a local image whose final filesystem has bash (layer facts, read through the engine).
+    """
+    if stage_has_bash_before(df, inst):
+        return "/bin/bash", "the stage installs bash"
+    st = df.stage_of(inst)
+    if st is None:
+        return None, "the RUN is outside any stage"
+    root = chain_root(df, st)
+    if not root.base_is_image or not root.resolved:
+        return None, "the stage is not built on an image lockdock can inspect"
+    if getattr(ctx, "engine", None) is None:
+        return None, f"bash is not known to be in {root.base} (no Docker engine to inspect it)"
+    data = ctx.local_image(root.base)
+    if not isinstance(data, dict):
+        return None, f"{root.base} is not a local image, so bash in it cannot be verified"
+    from lockdock.engine.images import make_subject
+
+    key = f"bash-in:{data.get('Id')}"
+    cached = ctx.cache.get(key)
+    if cached is None:
+        image = make_subject(ctx.engine.api, data, ctx)
+        image.load(ctx)
+        paths = sorted("/" + p.fact.path for p in image.placed_facts({"shell"}) if p.in_final)
+        cached = ctx.cache[key] = (paths, image.contents is not None)
+    paths, read = cached
+    if paths:
+        best = "/bin/bash" if "/bin/bash" in paths else paths[0]
+        return best, f"{root.base} has {best}"
+    if not read:
+        return None, f"the layers of {root.base} could not be read"
+    return None, f"{root.base} has no bash"

@@ -25,7 +25,7 @@ from lockdock.text import safe
 if TYPE_CHECKING:
     from lockdock.context import ScanContext
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: layer facts record shells (bash)
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
 SAVE_TIMEOUT = 300.0  # seconds without a byte from `docker save` before giving up
 _HEX = re.compile(r"^[0-9a-f]{64}$")

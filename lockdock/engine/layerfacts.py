@@ -30,6 +30,8 @@ COMPILERS = frozenset({"gcc", "cc", "g++", "c++", "clang", "make", "rustc", "car
 PACKAGE_MANAGERS = frozenset(
     {"apt", "apt-get", "dpkg", "apk", "yum", "dnf", "microdnf", "rpm", "zypper", "pacman"}
 )
+# Shells whose presence decides fixes (SHELL ["/bin/bash", "-o", "pipefail", "-c"]).
+SHELLS = frozenset({"bash"})
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 MAX_OS_RELEASE = 8192
 MAX_FACTS_PER_KIND = 200  # per layer; a layer of 10,000 keys is summarised, not listed
@@ -51,7 +53,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 @dataclass
 class FileFact:
-    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr."""
+    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr, shell."""
 
     kind: str
     path: str  # normalised, no leading slash; may contain untrusted text (sanitise to show)
@@ -188,6 +190,8 @@ class LayerScanner:
                 self._add(FileFact("compiler", path, size, detail))
             elif base in PACKAGE_MANAGERS:
                 self._add(FileFact("pkgmgr", path, size, detail))
+            elif base in SHELLS:
+                self._add(FileFact("shell", path, size, detail))
         if info.isreg():
             for kind, pattern in CACHE_PATTERNS:
                 if pattern.match(path):
