@@ -182,11 +182,14 @@ def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str
     for h in hits:
         if (id(h.inst), h.kind) in own or (h.code, h.line, h.column) in seen:
             continue  # lockdock's own detection already reported it for this RUN
+        if h.program == "rm" and (id(h.inst), "rm-var") in own:
+            continue  # the unquoted variable of an rm already reported as rm-var
         seen.add((h.code, h.line, h.column))
         yield Finding(
             check="build.shell-safety",
             target=subject.target,
-            message=f"ShellCheck SC{h.code}: {safe(h.message, 200)}",
+            message=f"ShellCheck SC{h.code}: {safe(h.message, 200)}"
+            + (f" (on {safe(h.program, 20)}, which changes files)" if h.kind == "target" else ""),
             location=Location(path=subject.target.path, line=h.line, end_line=h.line, column=h.column),
             evidence=safe(subject.dockerfile.text.splitlines()[h.line - 1] if h.line - 1 < len(subject.dockerfile.text.splitlines()) else "", 160),
             data={"issue": "shellcheck", "code": f"SC{h.code}"},

@@ -14,7 +14,13 @@ from typing import Any
 
 from lockdock.analyzers.dockerfile_hygiene import pipefail_shell
 from lockdock.context import ScanContext
-from lockdock.dockerfile.buildrules import FAMILY, UPDATE_SUBS, index_commands, lone_updates
+from lockdock.dockerfile.buildrules import (
+    FAMILY,
+    UPDATE_SUBS,
+    index_commands,
+    indirect_consumers,
+    lone_updates,
+)
 from lockdock.dockerfile.edit import (
     delete_instruction,
     insert_lines_before,
@@ -66,6 +72,8 @@ def merge_update(df: Dockerfile, inst: Instruction) -> list[TextEdit] | None:
         if other.cmd != "run":
             continue
         uses = [u for u in index_commands(other) if u.family == fam]
+        if fam in indirect_consumers(other):
+            return None  # `xargs apt-get install` and the like: leave the order alone
         if not uses:
             continue
         first = uses[0]

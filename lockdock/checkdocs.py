@@ -1655,7 +1655,7 @@ DOCS: dict[str, CheckDoc] = {
             "judged); npm packages carry an exact `@version` and a bare `npm install` is "
             "replaced by `npm ci`; yarn and pnpm install with `--frozen-lockfile` (or "
             "`--immutable`); gem uses `-v` or `name:version`; `go install` names `@vX` "
-            "rather than `@latest`. Local files (`./x.deb`, wheels, paths) and names built "
+            "(a bare path, `@latest` or a branch name floats). Local files (`./x.deb`, wheels, paths) and names built "
             "from variables are skipped."
         ),
         why=(
@@ -1695,7 +1695,7 @@ DOCS: dict[str, CheckDoc] = {
             "history. Reported: an index refresh (`apt-get update`, `apt update`, `apk "
             "update`, `yum makecache`, `dnf makecache`, `zypper refresh`) that no later "
             "command of the same package manager in that RUN uses (an install, an upgrade, "
-            "a download); a whole-distribution upgrade (`apt-get dist-upgrade`/`full-upgrade`, "
+            "a download, also through `xargs` or `sh -c`); a whole-distribution upgrade (`apt-get dist-upgrade`/`full-upgrade`, "
             "`zypper dist-upgrade`, `dnf distro-sync`); and, one severity lower, an upgrade "
             "of every installed package (`apt-get upgrade`, `apk upgrade`, `yum/dnf "
             "upgrade` or `update` without package names, `zypper update`)."

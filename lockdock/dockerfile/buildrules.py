@@ -37,8 +37,9 @@ CONSUMER_SUBS = {
     "zypper": ("install", "in", "update", "up", "dist-upgrade", "dup", "patch", "source-install", "si"),
 }
 _NPM_FLOATING = frozenset({"", "latest", "next", "*", "x"})
-_LOCAL_SPEC = re.compile(r"^(\.{0,2}/|~|file:|git\+|git:|https?://|github:)|\.(deb|rpm|apk|whl|tar\.gz|tgz|zip|gem)$")
-_RPM_VERSIONED = re.compile(r"^[^-\s][^\s]*-[0-9][0-9A-Za-z.+~:_-]*$")
+_LOCAL_SPEC = re.compile(r"^(\.{1,2}(/|\[|$)|/|~|file:|git\+|git:|https?://|github:)|\.(deb|rpm|apk|whl|tar\.gz|tgz|zip|gem)$")
+# name-version[-release]: the part after the last dash starts with a digit (java-17-openjdk is a name)
+_RPM_VERSIONED = re.compile(r"^[^-\s]\S*-[0-9][^-\s]*$")
 _PIP_PINNED = re.compile(r"===?|@\s*\S")
 _PIP_LOCKISH = re.compile(r"lock|constraint|hash", re.I)
 
@@ -191,19 +192,56 @@ def index_commands(inst: Instruction) -> list[IndexUse]:
             fam = FAMILY.get(name)
             if fam is None:
                 continue
-            sub = next((a for a in args if not a.startswith("-")), "")
-            out.append(IndexUse(fam, name, sub, cmd, si))
+            out.append(IndexUse(fam, name, _subcommand(args), cmd, si))
     return out
+
+
+_OPTION_VALUE = frozenset({"-o", "--option", "-c", "--config", "-t", "--target-release", "-X", "--repository",
+                           "--setopt", "--enablerepo", "--disablerepo", "--root", "--installroot"})
+
+
+def _subcommand(args: list[str]) -> str:
+    """The first word that is neither an option nor an option's value."""
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in _OPTION_VALUE:
+            skip = True
+        elif not a.startswith("-"):
+            return a
+    return ""
+
+
+def indirect_consumers(inst: Instruction) -> set[str]:
+    """Families whose index a command reads indirectly (`xargs apt-get install`, `sh -c "apk add"`)."""
+    found: set[str] = set()
+    for script in run_scripts(inst):
+        for cmd in script.commands:
+            name, args = _program(cmd)
+            if name in FAMILY or not args:
+                continue
+            words = " ".join(args).split()
+            for i, w in enumerate(words):
+                fam = FAMILY.get(w.rsplit("/", 1)[-1].strip("'\""))
+                if fam is not None and _subcommand(words[i + 1 :]).strip("'\"") in CONSUMER_SUBS[fam]:
+                    found.add(fam)
+    return found
 
 
 def lone_updates(inst: Instruction) -> list[IndexUse]:
     """Index refreshes that no later command of the same family in this RUN reads."""
     uses = index_commands(inst)
     out = []
+    indirect: set[str] | None = None
     for i, u in enumerate(uses):
         if u.sub not in UPDATE_SUBS[u.family]:
             continue
-        if not any(v.family == u.family and v.sub in CONSUMER_SUBS[v.family] for v in uses[i + 1 :]):
+        if any(v.family == u.family and v.sub in CONSUMER_SUBS[v.family] for v in uses[i + 1 :]):
+            continue
+        if indirect is None:
+            indirect = indirect_consumers(inst)
+        if u.family not in indirect:
             out.append(u)
     return out
 

@@ -48,6 +48,7 @@ class ShellCheckHit:
     line: int  # 1-based line in the Dockerfile
     column: int  # 1-based column in that line
     message: str  # ShellCheck's text (untrusted-ish: sanitise to show)
+    program: str = ""  # the command at the position (rm, chmod...), "" when unknown
 
 
 def binary() -> str | None:
@@ -107,9 +108,10 @@ def run_shellcheck(df: Dockerfile, exe: str) -> tuple[list[ShellCheckHit], str |
         offset = _offset(script.text, line, col)
         if offset is None:
             continue
+        program = _program_at(script, offset)
         if code in SECURITY_CODES:
             kind = SECURITY_CODES[code]
-        elif code in TARGET_CODES and _destructive_at(script, offset):
+        elif code in TARGET_CODES and program in DESTRUCTIVE:
             kind = "target"
         else:
             continue
@@ -117,7 +119,7 @@ def run_shellcheck(df: Dockerfile, exe: str) -> tuple[list[ShellCheckHit], str |
         pos = script.to_file(offset)
         fline = df.line_of(pos)
         column = pos - df.text.rfind("\n", 0, pos)
-        hits.append(ShellCheckHit(code, kind, inst, fline, column, str(c.get("message", ""))))
+        hits.append(ShellCheckHit(code, kind, inst, fline, column, str(c.get("message", "")), program))
     return hits, None
 
 
@@ -134,8 +136,9 @@ def _offset(text: str, line: int, col: int) -> int | None:
     return min(pos + max(col - 1, 0), max(len(text) - 1, 0))
 
 
-def _destructive_at(script: Script, offset: int) -> bool:
+def _program_at(script: Script, offset: int) -> str:
+    """The program of the simple command whose words span `offset` ("" when none)."""
     for cmd in script.commands:
         if cmd.words and cmd.words[0].start <= offset <= cmd.words[-1].end:
-            return cmd.program()[0] in DESTRUCTIVE
-    return False
+            return cmd.program()[0]
+    return ""

@@ -38,6 +38,8 @@ PINNED_CATCHES = [
     ("FROM ruby:3.3\nRUN gem install rails\n", "rails"),
     ("FROM golang:1.22\nRUN go install golang.org/x/tools/gopls@latest\n", "gopls"),
     ("FROM golang:1.22\nRUN <<EOF\napk add curl\nEOF\n", "curl"),
+    ("FROM rockylinux:9\nRUN dnf install -y java-17-openjdk\n", "java-17-openjdk"),
+    ("FROM golang:1.22\nRUN go install github.com/x/tool\n", "github.com/x/tool"),
 ]
 
 PINNED_CLEAN = [
@@ -55,6 +57,8 @@ PINNED_CLEAN = [
     "FROM ruby:3.3\nRUN gem install rails -v 7.1.3 && gem install rake:13.2.1\n",
     "FROM golang:1.22\nRUN go install golang.org/x/tools/gopls@v0.16.1\n",
     "FROM debian:12\nRUN apt-get install -y $PACKAGES\n",
+    "FROM rockylinux:9\nRUN dnf install -y java-17-openjdk-17.0.12.0.7-2.el9 httpd-2.4.62-1.el9\n",
+    "FROM python:3.12\nRUN pip install -e .[dev] ../lib /tmp/pkgs/*.whl\n",
 ]
 
 
@@ -89,6 +93,7 @@ UPDATE_CATCHES = [
     ("FROM opensuse/leap:15\nRUN zypper dup -y\n", "zypper dup"),
     ("FROM alpine:3.20\nRUN apk upgrade --no-cache\n", "apk upgrade"),
     ("FROM debian:12\nRUN apt-get update && apt-get install -y curl=1 && apk update\n", "apk update"),
+    ("FROM debian:12\nRUN apt-get -o Acquire::Retries=3 update\n", "apt-get update"),
 ]
 UPDATE_CLEAN = [
     "FROM debian:12\nRUN apt-get update && apt-get install -y curl=1\n",
@@ -97,6 +102,8 @@ UPDATE_CLEAN = [
     "FROM rockylinux:9\nRUN dnf makecache && dnf install -y jq-1.6\n",
     "FROM debian:12\nRUN <<EOF\napt-get update\napt-get install -y curl=1\nEOF\n",
     "FROM rockylinux:9\nRUN dnf upgrade -y openssl\n",
+    "FROM debian:12\nRUN apt-get -o Acquire::Retries=3 update && xargs -a pkgs.txt apt-get install -y\n",
+    "FROM alpine:3.20\nRUN apk update && sh -c 'apk add --no-cache curl=8.9.0-r0'\n",
 ]
 
 
@@ -151,6 +158,7 @@ def test_package_update_fix_merges_into_the_next_install(tmp_path: Path, text: s
         "FROM debian:12\nRUN apt-get update\nRUN apt-cache policy curl; apt-get source curl\nRUN apt-get install -y curl=1\n",
         "FROM debian:12\nRUN apt-get update\nRUN [\"apt-get\", \"install\", \"-y\", \"curl=1\"]\n",
         "FROM debian:12\nRUN apt-get update\nFROM debian:12\nRUN apt-get install -y curl=1\n",  # other stage
+        "FROM debian:12\nRUN apt-get update\nRUN xargs -a p apt-get install -y\nRUN apt-get install -y curl=1\n",
     ],
 )
 def test_package_update_no_fix_when_not_provably_equivalent(tmp_path: Path, text: str) -> None:
@@ -221,6 +229,13 @@ def test_shellcheck_codes_map_to_dockerfile_lines(tmp_path: Path) -> None:
     assert sc == {("SC2086", 3, 13), ("SC2114", 6, 8)}
     # SC2164 on line 8 is the own `cd` detection already: reported once
     assert [f.data["issue"] for f in found if f.location.line == 8] == ["cd"]
+    assert "on chmod" in next(f.message for f in found if f.data.get("code") == "SC2086")
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_shellcheck_and_own_rm_detection_reported_once(tmp_path: Path) -> None:
+    found = checks(dockerfile_findings(tmp_path, "FROM debian:12\nRUN rm -rf $OUT/*\n", IGNORE), "build.shell-safety")
+    assert [f.data["issue"] for f in found] == ["rm-var"]
 
 
 def test_pipefail_fix_when_the_stage_installs_bash(tmp_path: Path) -> None:
