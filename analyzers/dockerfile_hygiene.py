@@ -13,7 +13,7 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgrades
-from lockdock.dockerfile.facts import capped, finding
+from lockdock.dockerfile.facts import capped, evidence, finding
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shellcheck import binary, run_shellcheck
 from lockdock.dockerfile.shellsafety import bash_for_stage, shell_issues, shells_by_run
@@ -60,15 +60,15 @@ def pinned_packages(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         for u in loose:
             by_manager.setdefault(u.manager, []).append(u.what)
         for manager, items in by_manager.items():
-            shown = ", ".join(safe(i, 60) for i in items[:MAX_LISTED]) + (" ..." if len(items) > MAX_LISTED else "")
+            shown = ", ".join(evidence(i, 60) for i in items[:MAX_LISTED]) + (" ..." if len(items) > MAX_LISTED else "")
             hint = next(u.hint for u in loose if u.manager == manager)
             yield finding(
                 "build.pinned-packages",
                 subject,
                 inst,
                 f"{safe(manager, 20)} installs without a pinned version: {shown}; pin as "
-                f"`{safe(hint, 80)}` so rebuilds get the same packages",
-                data={"manager": manager, "packages": [safe(i, 120) for i in items[:50]]},
+                f"`{evidence(hint, 80)}` so rebuilds get the same packages",
+                data={"manager": manager, "packages": [evidence(i, 120) for i in items[:50]]},
             )
 
 
@@ -130,12 +130,12 @@ def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                              "with SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]")
                 else:
                     extra = "; set SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"] or `set -o pipefail` first"
-                msg = f"a pipe from `{safe(issue.detail, 40)}` hides its failure (only the last command's status counts){extra}"
+                msg = f"a pipe from `{evidence(issue.detail, 40)}` hides its failure (only the last command's status counts){extra}"
                 _, why = _bash_known(subject, inst, ctx, bash_memo)
                 if why:
                     msg += f" (no automatic fix: {why})"
             else:
-                msg = _SHELL_MESSAGES[issue.kind].format(d=safe(issue.detail, 60))
+                msg = _SHELL_MESSAGES[issue.kind].format(d=evidence(issue.detail, 60))
             reported.add(issue.kind)
             yield finding("build.shell-safety", subject, inst, msg, data={"issue": issue.kind})
     yield from _shellcheck_findings(subject, ctx, own)
@@ -171,6 +171,11 @@ def _bash_known(subject: Any, inst: Instruction, ctx: ScanContext, memo: dict[in
     return memo[key]
 
 
+def _line(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
 def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str]]) -> Iterator[Finding]:
     exe = binary()
     if exe is None:
@@ -191,7 +196,7 @@ def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str
             message=f"ShellCheck SC{h.code}: {safe(h.message, 200)}"
             + (f" (on {safe(h.program, 20)}, which changes files)" if h.kind == "target" else ""),
             location=Location(path=subject.target.path, line=h.line, end_line=h.line, column=h.column),
-            evidence=safe(subject.dockerfile.text.splitlines()[h.line - 1] if h.line - 1 < len(subject.dockerfile.text.splitlines()) else "", 160),
+            evidence=evidence(_line(subject.dockerfile.text, h.line)),
             data={"issue": "shellcheck", "code": f"SC{h.code}"},
         )
 

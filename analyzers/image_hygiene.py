@@ -20,6 +20,7 @@ from lockdock.dockerfile.buildrules import (
     unpinned_installs,
     upgrades,
 )
+from lockdock.dockerfile.facts import evidence
 from lockdock.dockerfile.model import Instruction
 from lockdock.engine.images import HistoryEntry, ImageSubject, entry_ref
 from lockdock.model import Finding, Severity, TargetKind
@@ -42,7 +43,7 @@ def pinned_packages(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
         if not loose:
             continue
         items = [u.what for u in loose]
-        shown = ", ".join(safe(i, 60) for i in items[:MAX_LISTED]) + (" ..." if len(items) > MAX_LISTED else "")
+        shown = ", ".join(evidence(i, 60) for i in items[:MAX_LISTED]) + (" ..." if len(items) > MAX_LISTED else "")
         managers = sorted({u.manager for u in loose})
         yield Finding(
             "build.pinned-packages",

@@ -315,3 +315,13 @@ def test_fix_applies_on_disk_for_shell_safety_once_per_stage(tmp_path: Path) -> 
     assert len(fixes) == 1
     apply_fix_in_memory(fixes[0], tmp_path)
     assert (tmp_path / "Dockerfile").read_text().count("SHELL") == 1
+
+
+def test_secret_in_a_package_spec_is_masked(tmp_path: Path) -> None:
+    token = "ghp_" + "A1b2C3d4" * 4 + "Zz9Y"
+    text = f"FROM debian:12\nRUN apt-get install -y tool-{token}\nRUN echo {token} | tee /x\n"
+    found = dockerfile_findings(tmp_path, text, IGNORE)
+    mine = [f for f in found if f.check in ("build.pinned-packages", "build.shell-safety")]
+    assert len(mine) >= 2
+    for f in mine:
+        assert token not in f.message and token not in (f.evidence or "") and token not in str(f.data)
