@@ -1655,7 +1655,7 @@ DOCS: dict[str, CheckDoc] = {
             "judged); npm packages carry an exact `@version` and a bare `npm install` is "
             "replaced by `npm ci`; yarn and pnpm install with `--frozen-lockfile` (or "
             "`--immutable`); gem uses `-v` or `name:version`; `go install` names `@vX` "
-            "(a bare path, `@latest` or a branch name floats). Local files (`./x.deb`, wheels, paths) and names built "
+            "(a bare path, `@latest` or a branch name floats); pecl names `name-version`. Local files (`./x.deb`, wheels, paths) and names built "
             "from variables are skipped."
         ),
         why=(

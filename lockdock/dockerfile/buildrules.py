@@ -5,7 +5,8 @@ upgrades replace the whole distribution.
 Everything here works on an `Instruction` whose scripts `run_scripts` can read, so an
 image history command wrapped by `history_instruction` is judged exactly like a RUN.
 Rules follow hadolint's pinning rules (DL3008 apt, DL3018 apk, DL3033/DL3041 yum/dnf,
-DL3037 zypper, DL3013 pip, DL3016 npm, DL3028 gem, DL3062 go) and the "update alone"
+DL3037 zypper, DL3013 pip, DL3016 npm, DL3028 gem, DL3062 pecl in the hadolint
+versions where it means pecl; go install `@version` as the brief of checklist v2 asks) and the "update alone"
 rules of CIS Docker Benchmark 4.7, Trivy DS-0017, checkov CKV_DOCKER_5 and dockle
 CIS-DI-0007 / DKL-DI-0003.
 """
@@ -92,6 +93,10 @@ def unpinned_installs(inst: Instruction, read_file: Callable[[str], str | None] 
             name, args = _program(cmd)
             if name == "gem" and args[:1] == ["install"]:
                 out += _gem_unpinned(args[1:])
+            elif name == "pecl" and args[:1] == ["install"]:
+                for a in args[1:]:
+                    if not a.startswith("-") and "$" not in a and not _is_local(a) and not re.search(r"-[0-9][^/]*$", a):
+                        out.append(Unpinned("pecl", a, f"{a}-<version>"))
             elif name == "go" and args[:1] == ["install"]:
                 for a in args[1:]:
                     if a.startswith("-") or "$" in a or a.startswith("."):

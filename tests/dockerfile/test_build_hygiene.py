@@ -40,6 +40,7 @@ PINNED_CATCHES = [
     ("FROM golang:1.22\nRUN <<EOF\napk add curl\nEOF\n", "curl"),
     ("FROM rockylinux:9\nRUN dnf install -y java-17-openjdk\n", "java-17-openjdk"),
     ("FROM golang:1.22\nRUN go install github.com/x/tool\n", "github.com/x/tool"),
+    ("FROM php:8.3\nRUN pecl install redis && docker-php-ext-enable redis\n", "redis"),
 ]
 
 PINNED_CLEAN = [
@@ -59,6 +60,7 @@ PINNED_CLEAN = [
     "FROM debian:12\nRUN apt-get install -y $PACKAGES\n",
     "FROM rockylinux:9\nRUN dnf install -y java-17-openjdk-17.0.12.0.7-2.el9 httpd-2.4.62-1.el9\n",
     "FROM python:3.12\nRUN pip install -e .[dev] ../lib /tmp/pkgs/*.whl\n",
+    "FROM php:8.3\nRUN pecl install redis-6.1.0 pecl.php.net/xdebug-3.3.2\n",
 ]
 
 
