@@ -125,13 +125,15 @@ def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 if "pipe" in reported:
                     continue
                 info = shells.get(id(inst))
-                if info is not None and not info.supports_pipefail:
+                if inst.json:
+                    extra = "; an exec-form RUN ignores SHELL: run it as [\"bash\", \"-o\", \"pipefail\", \"-c\", ...]"
+                elif info is not None and not info.supports_pipefail:
                     extra = (f"; {info.name} has no pipefail option (dash does not), so switch to bash "
                              "with SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]")
                 else:
                     extra = "; set SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"] or `set -o pipefail` first"
                 msg = f"a pipe from `{evidence(issue.detail, 40)}` hides its failure (only the last command's status counts){extra}"
-                _, why = _bash_known(subject, inst, ctx, bash_memo)
+                _, why = _bash_known(subject, inst, ctx, bash_memo) if not inst.json else (None, "")
                 if why:
                     msg += f" (no automatic fix: {why})"
             else:
@@ -145,7 +147,7 @@ def first_pipe_run(df: Any, inst: Instruction) -> Instruction | None:
     """The first RUN of `inst`'s stage with a pipe lacking pipefail (where SHELL goes)."""
     st = df.stage_of(inst)
     for other in st.instructions if st is not None else []:
-        if other.cmd == "run" and any(i.kind == "pipe" for i in shell_issues(df, other)):
+        if other.cmd == "run" and not other.json and any(i.kind == "pipe" for i in shell_issues(df, other)):
             return other
     return None
 

@@ -120,6 +120,8 @@ def _env_defined(df: Dockerfile, inst: Instruction) -> set[str]:
 def shell_issues(df: Dockerfile, inst: Instruction) -> list[ShellIssue]:
     """Lockdock's own shell-safety detections for one RUN."""
     info = shells_by_run(df).get(id(inst), shell_info(DEFAULT_SHELL))
+    if inst.json:
+        info = shell_info(tuple(inst.args[:-1]))  # exec form: its own `sh -c`, not SHELL
     if not info.posix:
         return []  # PowerShell, cmd, a custom interpreter: not a POSIX shell script
     out: list[ShellIssue] = []

@@ -176,6 +176,7 @@ SHELL_CATCHES = [
     ("FROM debian:12\nRUN <<EOF\ncd /src\nmake\nEOF\n", "cd"),
     ("FROM debian:12\nRUN rm -rf \"$BUILD_DIR\"/*\n", "rm-var"),
     ("FROM debian:12\nRUN rm -fr ${OUT}/cache\n", "rm-var"),
+    ("FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN [\"sh\", \"-c\", \"a | b\"]\n", "pipe"),
 ]
 SHELL_CLEAN = [
     "FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN curl -fsSL https://x.io/a | tar -x\n",
@@ -190,6 +191,7 @@ SHELL_CLEAN = [
     "FROM debian:12\nRUN rm -rf \"${BUILD_DIR:?}\"/* /tmp/*\n",
     "FROM debian:12\nENV APP=/srv/app\nRUN rm -rf $APP/cache\n",
     "FROM debian:12\nRUN rm -f \"$FILE\"\n",
+    "FROM debian:12\nRUN [\"bash\", \"-o\", \"pipefail\", \"-c\", \"a | b\"]\n",
     "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nSHELL [\"powershell\", \"-Command\"]\nRUN Get-Item x | Remove-Item\n",
 ]
 
@@ -327,3 +329,9 @@ def test_secret_in_a_package_spec_is_masked(tmp_path: Path) -> None:
     assert len(mine) >= 2
     for f in mine:
         assert token not in f.message and token not in (f.evidence or "") and token not in str(f.data)
+
+
+def test_exec_form_pipe_gets_no_shell_fix(tmp_path: Path) -> None:
+    text = "FROM alpine:3.20\nRUN apk add --no-cache bash=5\nRUN [\"sh\", \"-c\", \"a | b\"]\n"
+    (f,) = checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety")
+    assert f.fix is None and "exec-form RUN ignores SHELL" in f.message
