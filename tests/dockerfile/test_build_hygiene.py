@@ -335,3 +335,32 @@ def test_exec_form_pipe_gets_no_shell_fix(tmp_path: Path) -> None:
     text = "FROM alpine:3.20\nRUN apk add --no-cache bash=5\nRUN [\"sh\", \"-c\", \"a | b\"]\n"
     (f,) = checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety")
     assert f.fix is None and "exec-form RUN ignores SHELL" in f.message
+
+
+def test_broken_shellcheck_is_a_warning_and_own_checks_go_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "shellcheck"
+    fake.write_text("#!/bin/sh\necho 'not json'\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bindir))
+    from lockdock.context import ScanContext
+    from tests.dockerfile.helpers import scan_dir
+
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "Dockerfile").write_text("FROM debian:12\nRUN cd /x; make\n")
+    result = scan_dir(proj, ScanContext(cwd=proj, use_engine=False))
+    assert [f.data["issue"] for f in result.findings if f.check == "build.shell-safety"] == ["cd"]
+    assert any("shellcheck gave no JSON" in e.message and e.kind == "warning" for e in result.errors)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def test_shellcheck_scripts_are_capped_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lockdock.dockerfile import load, shellcheck
+
+    monkeypatch.setattr(shellcheck, "MAX_SCRIPTS", 2)
+    (tmp_path / "Dockerfile").write_text("FROM debian:12\nRUN chmod 1 $A\nRUN chmod 1 $B\nRUN chmod 1 $C\n")
+    hits, note = shellcheck.run_shellcheck(load(tmp_path / "Dockerfile"), shutil.which("shellcheck"))
+    assert sorted(h.line for h in hits) == [2, 3]
+    assert note == "shellcheck: only the first 2 of 3 RUN scripts were checked"
