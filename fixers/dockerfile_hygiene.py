@@ -76,6 +76,8 @@ def merge_update(df: Dockerfile, inst: Instruction) -> list[TextEdit] | None:
             return None  # `xargs apt-get install` and the like: leave the order alone
         if not uses:
             continue
+        if other.flag("network") == "none":
+            return None  # the refresh needs the network this RUN does not have
         first = uses[0]
         install = next((i for i in installs_in(other) if i.command is first.command), None)
         if first.sub in UPDATE_SUBS[fam]:

@@ -161,6 +161,7 @@ def test_package_update_fix_merges_into_the_next_install(tmp_path: Path, text: s
         "FROM debian:12\nRUN apt-get update\nRUN [\"apt-get\", \"install\", \"-y\", \"curl=1\"]\n",
         "FROM debian:12\nRUN apt-get update\nFROM debian:12\nRUN apt-get install -y curl=1\n",  # other stage
         "FROM debian:12\nRUN apt-get update\nRUN xargs -a p apt-get install -y\nRUN apt-get install -y curl=1\n",
+        "FROM debian:12\nRUN apt-get update\nRUN --network=none apt-get install -y curl=1\n",
     ],
 )
 def test_package_update_no_fix_when_not_provably_equivalent(tmp_path: Path, text: str) -> None:
@@ -364,3 +365,21 @@ def test_shellcheck_scripts_are_capped_with_a_warning(tmp_path: Path, monkeypatc
     hits, note = shellcheck.run_shellcheck(load(tmp_path / "Dockerfile"), shutil.which("shellcheck"))
     assert sorted(h.line for h in hits) == [2, 3]
     assert note == "shellcheck: only the first 2 of 3 RUN scripts were checked"
+
+
+def test_package_update_fix_through_the_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    text = "FROM debian:12\r\nRUN apt-get update\r\nRUN apt-get install -y --no-install-recommends curl=7.88.1-10 \\\r\n  && rm -rf /var/lib/apt/lists/*\r\n"
+    (tmp_path / "Dockerfile").write_bytes(text.encode())
+    (tmp_path / ".dockerignore").write_text(IGNORE[".dockerignore"])
+    env_cmd = [sys.executable, "-m", "lockdock", "fix", "--no-engine", "--check", "build.package-update", "--apply", "."]
+    proc = subprocess.run(env_cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**__import__("os").environ, "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "Dockerfile").read_bytes().decode() == (
+        "FROM debian:12\r\nRUN apt-get update && apt-get install -y --no-install-recommends curl=7.88.1-10 \\\r\n"
+        "  && rm -rf /var/lib/apt/lists/*\r\n"
+    )
