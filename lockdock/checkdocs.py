@@ -1942,6 +1942,184 @@ DOCS: dict[str, CheckDoc] = {
             "images you may depend on."
         ),
     ),
+    "build.pinned-packages": CheckDoc(
+        what=(
+            "Dockerfile: every RUN of every stage, shell form and heredoc bodies. Image: the "
+            "RUN commands kept in the image history, judged by the same rules. An install "
+            "counts as pinned when apt-get/apt and apk name `pkg=version` (apk also accepts "
+            "`~`, `<`, `>`); yum, dnf, microdnf, tdnf and zypper name `pkg-version`; pip "
+            "names `==`/`===` or a direct reference, or installs with `--require-hashes`, a "
+            "constraints file (`-c`) or a lock file; a `-r` file of the build context is read "
+            "and each of its lines must pin (a file that is not in the context is not "
+            "judged); npm packages carry an exact `@version` and a bare `npm install` is "
+            "replaced by `npm ci`; yarn and pnpm install with `--frozen-lockfile` (or "
+            "`--immutable`); gem uses `-v` or `name:version`; `go install` names `@vX` "
+            "(a bare path, `@latest` or a branch name floats); pecl names `name-version`. Local files (`./x.deb`, wheels, paths) and names built "
+            "from variables are skipped."
+        ),
+        why=(
+            "An unpinned install takes whatever the mirror serves on the day of the build. "
+            "Two builds of the same commit can then ship different code, a bad release or a "
+            "hijacked package reaches the image without anyone changing the Dockerfile, and "
+            "an audit cannot say which version ran in production."
+        ),
+        example_bad=_x("""
+            FROM python:3.12-slim
+            RUN apt-get update && apt-get install -y --no-install-recommends curl \\
+                && rm -rf /var/lib/apt/lists/*
+            RUN pip install --no-cache-dir flask gunicorn
+        """),
+        example_good=_x("""
+            FROM python:3.12-slim
+            RUN apt-get update && apt-get install -y --no-install-recommends curl=7.88.1-10+deb12u5 \\
+                && rm -rf /var/lib/apt/lists/*
+            COPY requirements.lock .
+            RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+        """),
+        fix=(
+            "Pin each package with its manager's syntax (the finding shows it), or install "
+            "from a lock file: `npm ci`, `yarn install --frozen-lockfile`, `pip install "
+            "--require-hashes -r requirements.lock` (pip-compile --generate-hashes makes "
+            "one). Look the versions up in the base image (`apt-cache policy curl`, `apk "
+            "policy curl`) and refresh them when you update the base."
+        ),
+        fix_safety=(
+            "No automatic fix: choosing a version is a decision about what you ship, and "
+            "the right one depends on the base image's repositories."
+        ),
+    ),
+    "build.package-update": CheckDoc(
+        what=(
+            "Dockerfile: each RUN of every stage. Image: the RUN commands of the image "
+            "history. Reported: an index refresh (`apt-get update`, `apt update`, `apk "
+            "update`, `yum makecache`, `dnf makecache`, `zypper refresh`) that no later "
+            "command of the same package manager in that RUN uses (an install, an upgrade, "
+            "a download, also through `xargs` or `sh -c`); a whole-distribution upgrade (`apt-get dist-upgrade`/`full-upgrade`, "
+            "`zypper dist-upgrade`, `dnf distro-sync`); and, one severity lower, an upgrade "
+            "of every installed package (`apt-get upgrade`, `apk upgrade`, `yum/dnf "
+            "upgrade` or `update` without package names, `zypper update`)."
+        ),
+        why=(
+            "A refresh alone is cached in its own layer: later builds reuse that layer, so "
+            "the install that follows reads an index weeks old, misses security updates or "
+            "fails on packages the mirror no longer has. A distribution upgrade inside the "
+            "image silently replaces what the base image's maintainers tested, makes the "
+            "result depend on the day of the build, and can leave a half-upgraded system "
+            "that the next base image update would have handled cleanly."
+        ),
+        example_bad=_x("""
+            FROM debian:bookworm-slim
+            RUN apt-get update
+            RUN apt-get dist-upgrade -y
+            RUN apt-get install -y --no-install-recommends ca-certificates=20230311
+        """),
+        example_good=_x("""
+            FROM debian:bookworm-slim
+            RUN apt-get update \\
+                && apt-get install -y --no-install-recommends ca-certificates=20230311 \\
+                && rm -rf /var/lib/apt/lists/*
+        """),
+        fix=(
+            "Refresh the index in the same RUN as the install, chained with `&&`, and clean "
+            "the index in that RUN too. Drop dist-upgrade and friends: build from a newer "
+            "base image tag (or digest) to get the distribution's fixes, and upgrade only "
+            "the packages that need it."
+        ),
+        fix_safety=(
+            "Safe. For a RUN that only refreshes the index, lockdock deletes it and puts the "
+            "same refresh (`apt-get update && `) in front of the next install of that package "
+            "manager in the stage, when no RUN, USER or SHELL in between could notice the "
+            "move. The text edit keeps the file's escape character and line endings. Upgrades "
+            "have no automatic fix."
+        ),
+    ),
+    "build.shell-safety": CheckDoc(
+        what=(
+            "Dockerfile: the RUN instructions of every stage (shell form, exec form with "
+            "`sh -c`, heredoc bodies), in the shell the stage's SHELL sets. Reported: a pipe "
+            "while `pipefail` is off (neither SHELL `-o pipefail` nor `set -o pipefail` / "
+            "`set -euo pipefail` earlier in the script); a `cd` followed by `;` or a newline "
+            "while errexit (`-e`) is off; a recursive `rm` of `$VAR/...` or `${VAR}/*` where "
+            "VAR is not set by an ENV of the stage and is not written `${VAR:?}`. Needs "
+            "ShellCheck (the `shellcheck` binary on PATH, from the distribution or `pip "
+            "install 'lockdock[shellcheck]'`): ShellCheck is run once per Dockerfile over all "
+            "RUN bodies and its codes SC2114, SC2115 and SC2164 are reported, plus SC2035, "
+            "SC2046, SC2048, SC2068 and SC2086 when they hit rm, chmod, chown, chgrp, mv, "
+            "cp, ln or shred; the lines point into the Dockerfile. The three own detections "
+            "work without ShellCheck, and a ShellCheck code already reported for the same "
+            "RUN is not repeated. PowerShell and other non-POSIX SHELLs are skipped."
+        ),
+        why=(
+            "A RUN fails only when its last command fails. `curl $URL | tar x` with a "
+            "broken download still passes and ships an empty directory; `cd /src; make "
+            "install` runs make in the wrong directory when /src is missing; `rm -rf "
+            "\"$PREFIX\"/*` with PREFIX unset deletes everything from /. Such builds "
+            "succeed and produce a broken or damaged image nobody notices until run time."
+        ),
+        example_bad=_x("""
+            FROM debian:bookworm-slim
+            RUN curl -fsSL https://example.com/tool.tgz | tar -xz -C /opt
+            RUN cd /opt/tool; ./install.sh
+            RUN rm -rf "$BUILD_DIR"/*
+        """),
+        example_good=_x("""
+            FROM debian:bookworm-slim
+            SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+            RUN curl -fsSL https://example.com/tool.tgz | tar -xz -C /opt
+            WORKDIR /opt/tool
+            RUN ./install.sh && rm -rf "${BUILD_DIR:?}"/*
+        """),
+        fix=(
+            "Add `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before the RUNs "
+            "with pipes (for Alpine install bash first, or start scripts with `set -o "
+            "pipefail` in a shell that has it; dash has not). Use WORKDIR instead of `cd`, "
+            "or chain it with `&&`. Write `${VAR:?}` in paths given to destructive commands."
+        ),
+        fix_safety=(
+            "Changes behaviour: lockdock adds the SHELL line before the first RUN with a pipe "
+            "of a stage, so a failing command inside a pipe now fails the build, and later "
+            "RUNs of the stage run in bash. It is offered only when bash is known to be there: "
+            "the stage installs it earlier, or its base is a local image whose layers hold "
+            "bash (checked through the engine). Otherwise the finding says why there is no "
+            "fix. `cd` and `rm` findings have no automatic fix."
+        ),
+    ),
+    "build.system-paths": CheckDoc(
+        what=(
+            "Dockerfile: VOLUME and WORKDIR instructions of every stage (relative WORKDIRs "
+            "resolved against the previous one). Image: the image config's Volumes and "
+            "WorkingDir. A system path is /, /proc, /sys, /dev, /boot, /etc, /bin, /sbin, "
+            "/lib, /lib64 or /usr itself, or anything below /proc, /sys, /dev or /boot. "
+            "Subdirectories of /etc and /usr are not reported (a volume for "
+            "/etc/nginx/conf.d is common practice), nor is a WORKDIR of / (it only resets "
+            "the directory)."
+        ),
+        why=(
+            "A volume on a system directory hides the image's own files behind whatever "
+            "the volume holds and can share them between containers or with the host, so "
+            "one container can rewrite another's /etc or binaries. A working directory in "
+            "/proc, /sys or /dev points the app at kernel interfaces, and one in /etc or "
+            "/usr makes the app write among files that should be read-only."
+        ),
+        example_bad=_x("""
+            FROM alpine:3.20
+            WORKDIR /etc
+            VOLUME /usr
+        """),
+        example_good=_x("""
+            FROM alpine:3.20
+            WORKDIR /app
+            VOLUME /app/data
+        """),
+        fix=(
+            "Give the application its own directory (/app, /srv/app, /var/lib/app) and "
+            "declare the volume for its data directory only."
+        ),
+        fix_safety=(
+            "No automatic fix: moving the working directory or a volume changes where the "
+            "app reads and writes its files."
+        ),
+    ),
     # --------------------------------------------------------------- registry layer
     "registry.https": CheckDoc(
         what=(

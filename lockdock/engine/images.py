@@ -25,7 +25,7 @@ from lockdock.text import safe
 if TYPE_CHECKING:
     from lockdock.context import ScanContext
 
-CACHE_VERSION = 4  # 2: account files; 3: no surrogate escapes in names; 4: context leftovers
+CACHE_VERSION = 5  # 2: account files; 3: no surrogate escapes; 4: context leftovers; 5: shells
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
 SAVE_TIMEOUT = 120.0  # seconds without a byte from `docker save` (env LOCKDOCK_SAVE_TIMEOUT)
 _HEX = re.compile(r"^[0-9a-f]{64}$")

@@ -40,6 +40,8 @@ CONTEXT_FILES = re.compile(
 SSH_ACCOUNT_FILES = frozenset({"known_hosts", "known_hosts.old", "config", "authorized_keys", "environment"})
 # Trees where such names belong to installed software, not to a copied build context.
 NOT_CONTEXT = re.compile(r"(^|/)(node_modules|site-packages|dist-packages|vendor|pkg/mod|\.cargo|\.npm|\.cache)/|^usr/(share|lib|lib64|include)/|^(opt/)?conda/pkgs/")
+# Shells whose presence decides fixes (SHELL ["/bin/bash", "-o", "pipefail", "-c"]).
+SHELLS = frozenset({"bash"})
 OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
 MAX_OS_RELEASE = 8192
 # Account files: read while streaming, kept only as the few entries a check needs.
@@ -66,7 +68,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 @dataclass
 class FileFact:
-    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr,
+    """An entry worth a finding: `kind` is secret, setuid, setgid, tool, compiler, pkgmgr, shell,
     context (a .git/.aws/.ssh directory, a Dockerfile or compose file copied from a build context)."""
 
     kind: str
@@ -221,6 +223,8 @@ class LayerScanner:
                 self._add(FileFact("compiler", path, size, detail))
             elif base in PACKAGE_MANAGERS:
                 self._add(FileFact("pkgmgr", path, size, detail))
+            elif base in SHELLS:
+                self._add(FileFact("shell", path, size, detail))
         if info.isreg():
             for kind, pattern in CACHE_PATTERNS:
                 if pattern.match(path):

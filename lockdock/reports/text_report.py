@@ -113,4 +113,17 @@ def render_checks() -> str:
     for c in catalogue.CHECKS:
         fix = c.fix.value if c.fix is not None else "-"
         rows.append(f"{c.id:<30}{c.level:<6}{c.severity.label:<10}{' '.join(c.where):<12}{fix}")
+    rows.append("")
+    rows.append(_shellcheck_note())
     return "\n".join(rows) + "\n"
+
+
+def _shellcheck_note() -> str:
+    """Which part of the checks needs ShellCheck, and whether it was found on PATH."""
+    import shutil
+
+    state = "found" if shutil.which("shellcheck") else "not found; install it or lockdock[shellcheck]"
+    return (
+        "build.shell-safety: ShellCheck's findings on RUN bodies need a `shellcheck` binary on "
+        f"PATH ({state}); lockdock's own pipe, cd and rm checks work without it."
+    )

@@ -86,6 +86,10 @@ CATCHES: list[tuple[str, str, int]] = [
     ("build.production-deps", "FROM node:20-slim\nRUN npm install\n", 2),
     ("build.production-deps", "FROM node:20-slim\nRUN npm ci\n", 2),
     ("build.production-deps", "FROM python:3.12-slim\nRUN pip install -r requirements-dev.txt\n", 2),
+    ("build.pinned-packages", "FROM debian:12\nRUN apt-get install -y --no-install-recommends curl\n", 2),
+    ("build.package-update", "FROM alpine:3.19\nRUN apk update\nRUN apk add --no-cache curl=8.5.0-r0\n", 2),
+    ("build.shell-safety", "FROM debian:12\nRUN curl -fsSL https://x.io/a.tgz | tar -xz\n", 2),
+    ("build.system-paths", "FROM alpine:3.19\nVOLUME /etc\n", 2),
 ]
 
 # (check, Dockerfile text): none of these may be reported by that check.
@@ -167,6 +171,10 @@ DOES_NOT_CATCH: list[tuple[str, str]] = [
     ("build.production-deps", "FROM node:20 AS build\nRUN npm ci && npm run build\nFROM node:20-slim\nRUN npm ci --omit=dev\n"),
     ("build.production-deps", "FROM node:20-slim\nRUN npm install -g pm2\n"),
     ("build.production-deps", "FROM python:3.12-slim\nRUN pip install -r requirements.txt\n"),
+    ("build.pinned-packages", "FROM debian:12\nRUN apt-get install -y --no-install-recommends curl=7.88.1-10\n"),
+    ("build.package-update", "FROM alpine:3.19\nRUN apk update && apk add --no-cache curl=8.5.0-r0\n"),
+    ("build.shell-safety", "FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN cd /x && curl -fsSL https://x.io/a | tar -x\n"),
+    ("build.system-paths", "FROM alpine:3.19\nWORKDIR /app\nVOLUME /app/data\n"),
 ]
 
 

@@ -23,6 +23,8 @@ RUN sudo apt-get update && apt-get install -y curl gcc
 RUN curl -k https://get.example.com/install.sh | sh
 ADD app.js /app/
 RUN npm install
+RUN apt-get dist-upgrade -y
+VOLUME /etc
 COPY . /app
 EXPOSE 22
 USER root

@@ -48,6 +48,8 @@ RUN curl -k https://example.com/install.sh | sh
 RUN sudo mkdir /data
 ADD app.py /app/app.py
 RUN npm install
+RUN apt-get dist-upgrade -y
+VOLUME /etc
 EXPOSE 22
 CMD python3 /app/app.py
 """
@@ -146,12 +148,15 @@ def world(docker_api: Any, load_image_tar, tmp_path_factory) -> dict[str, Any]:
         {"created": "2020-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD file:rootfs in / "},
         {"created": "2020-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop) ADD app /app"},
         {"created": "2020-01-01T00:00:00Z", "created_by": "/bin/sh -c sudo rm /app/.env && curl -k https://example.com/x"},
+        {"created": "2020-01-01T00:00:00Z", "created_by": "/bin/sh -c apt-get update", "empty_layer": True},
+        {"created": "2020-01-01T00:00:00Z", "created_by": "/bin/sh -c apt-get install -y curl || true", "empty_layer": True},
+        {"created": "2020-01-01T00:00:00Z", "created_by": "/bin/sh -c #(nop)  VOLUME [/etc]", "empty_layer": True},
     ]
     load_image_tar(
         image_tarball(
             layers,
             tag=tag,
-            config={"Env": ["PATH=/usr/bin", "API_TOKEN=ghp_" + "b" * 36], "Cmd": ["/usr/bin/curl"]},
+            config={"Env": ["PATH=/usr/bin", "API_TOKEN=ghp_" + "b" * 36], "Cmd": ["/usr/bin/curl"], "Volumes": {"/etc": {}}},
             history=history,
         )
     )

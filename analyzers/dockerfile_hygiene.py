@@ -1,0 +1,263 @@
+"""Build hygiene in Dockerfiles: pinned package versions, index refreshes kept with their
+install, RUN commands that stop on failure, and no VOLUME/WORKDIR on a system path.
+
+Every stage is judged, not only the ones that ship: an unpinned or silently failing
+build step makes the result unreproducible whichever stage it is in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lockdock.context import ScanContext
+from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgrades
+from lockdock.dockerfile.facts import capped, evidence, finding
+from lockdock.dockerfile.model import Instruction
+from lockdock.dockerfile.shellcheck import binary, run_shellcheck
+from lockdock.dockerfile.shellsafety import bash_for_stage, shell_issues, shells_by_run
+from lockdock.dockerfile.stages import expand
+from lockdock.files import read_text, within
+from lockdock.model import Finding, Location, Severity, TargetKind
+from lockdock.registry import analyzer
+from lockdock.text import safe
+
+MAX_LISTED = 6
+
+
+def _runs(subject: Any) -> Iterator[Instruction]:
+    for st in subject.dockerfile.stages:
+        for inst in st.instructions:
+            if inst.cmd == "run":
+                yield inst
+
+
+def _context_reader(subject: Any):  # noqa: ANN202 - a small closure
+    root = Path(subject.path).parent
+
+    def read(rel: str) -> str | None:
+        p = (root / rel.lstrip("/")).resolve() if not rel.startswith("/") else None
+        if p is None or not within(p, root.resolve()) or not p.is_file():
+            return None
+        try:
+            return read_text(p, max_bytes=1 << 20).text
+        except (OSError, ValueError):
+            return None
+
+    return read
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.pinned-packages")
+@capped
+def pinned_packages(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    read = _context_reader(subject)
+    for inst in _runs(subject):
+        loose = unpinned_installs(inst, read)
+        if not loose:
+            continue
+        by_manager: dict[str, list[str]] = {}
+        for u in loose:
+            by_manager.setdefault(u.manager, []).append(u.what)
+        for manager, items in by_manager.items():
+            shown = ", ".join(evidence(i, 60) for i in items[:MAX_LISTED]) + (" ..." if len(items) > MAX_LISTED else "")
+            hint = next(u.hint for u in loose if u.manager == manager)
+            yield finding(
+                "build.pinned-packages",
+                subject,
+                inst,
+                f"{safe(manager, 20)} installs without a pinned version: {shown}; pin as "
+                f"`{evidence(hint, 80)}` so rebuilds get the same packages",
+                data={"manager": manager, "packages": [evidence(i, 120) for i in items[:50]]},
+            )
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.package-update")
+@capped
+def package_update(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    for inst in _runs(subject):
+        for u in lone_updates(inst):
+            yield finding(
+                "build.package-update",
+                subject,
+                inst,
+                f"`{u.manager} {u.sub}` runs without an install after it in the same RUN: its "
+                "index is cached in its own layer and a later install uses a stale one",
+                data={"issue": "lone-update", "manager": u.manager},
+            )
+        for u, dist in upgrades(inst):
+            if dist:
+                msg = (f"`{u.manager} {u.sub}` upgrades the whole distribution inside the image; "
+                       "use a newer base image instead")
+            else:
+                msg = (f"`{u.manager} {u.sub}` upgrades every installed package at build time; "
+                       "prefer a patched base image and upgrade only the packages you need")
+            yield finding(
+                "build.package-update",
+                subject,
+                inst,
+                msg,
+                severity=None if dist else Severity.LOW,
+                data={"issue": "dist-upgrade" if dist else "upgrade", "manager": u.manager},
+            )
+
+
+_SHELL_MESSAGES = {
+    "cd": "`cd {d}` is not guarded: if it fails the next commands run in the wrong directory; "
+          "use WORKDIR, or `cd {d} && ...` / `cd {d} || exit 1`",
+    "rm-var": "recursive rm on a path built from ${d}: if the variable is empty this deletes from /; "
+              "write \"${{{d}:?}}/...\" so an empty value stops the build",
+}
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.shell-safety")
+@capped
+def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    df = subject.dockerfile
+    shells = shells_by_run(df)
+    own: set[tuple[int, str]] = set()
+    bash_memo: dict[int, tuple[str | None, str]] = {}
+    for inst in _runs(subject):
+        reported: set[str] = set()
+        for issue in shell_issues(df, inst):
+            own.add((id(inst), issue.kind))
+            if issue.kind == "pipe":
+                if "pipe" in reported:
+                    continue
+                info = shells.get(id(inst))
+                if inst.json:
+                    extra = "; an exec-form RUN ignores SHELL: run it as [\"bash\", \"-o\", \"pipefail\", \"-c\", ...]"
+                elif info is not None and not info.supports_pipefail:
+                    extra = (f"; {info.name} has no pipefail option (dash does not), so switch to bash "
+                             "with SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]")
+                else:
+                    extra = "; set SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"] or `set -o pipefail` first"
+                msg = f"a pipe from `{evidence(issue.detail, 40)}` hides its failure (only the last command's status counts){extra}"
+                _, why = _bash_known(subject, inst, ctx, bash_memo) if not inst.json else (None, "")
+                if why:
+                    msg += f" (no automatic fix: {why})"
+            else:
+                msg = _SHELL_MESSAGES[issue.kind].format(d=evidence(issue.detail, 60))
+            reported.add(issue.kind)
+            yield finding("build.shell-safety", subject, inst, msg, data={"issue": issue.kind})
+    yield from _shellcheck_findings(subject, ctx, own)
+
+
+def first_pipe_run(df: Any, inst: Instruction) -> Instruction | None:
+    """The first RUN of `inst`'s stage with a pipe lacking pipefail (where SHELL goes)."""
+    st = df.stage_of(inst)
+    for other in st.instructions if st is not None else []:
+        if other.cmd == "run" and not other.json and any(i.kind == "pipe" for i in shell_issues(df, other)):
+            return other
+    return None
+
+
+def pipefail_shell(df: Any, inst: Instruction, ctx: ScanContext) -> tuple[Instruction | None, str | None, str]:
+    """(RUN to put SHELL before, bash path, "") when the fix is possible, else (.., None, why)."""
+    first = first_pipe_run(df, inst)
+    if first is None:
+        return None, None, "no pipe without pipefail in this stage"
+    info = shells_by_run(df).get(id(first))
+    if info is not None and info.name not in ("sh", "bash", "dash"):
+        return first, None, f"the stage's SHELL is {info.name}, not a shell lockdock replaces"
+    path, why = bash_for_stage(df, first, ctx)
+    return first, path, "" if path else why
+
+
+def _bash_known(subject: Any, inst: Instruction, ctx: ScanContext, memo: dict[int, tuple[str | None, str]]) -> tuple[str | None, str]:
+    st = subject.dockerfile.stage_of(inst)
+    key = st.index if st is not None else -1
+    if key not in memo:
+        _, path, why = pipefail_shell(subject.dockerfile, inst, ctx)
+        memo[key] = (path, why)
+    return memo[key]
+
+
+def _line(text: str, line: int) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str]]) -> Iterator[Finding]:
+    exe = binary()
+    if exe is None:
+        return
+    hits, error = run_shellcheck(subject.dockerfile, exe)
+    if error:
+        ctx.warn(subject.path, error)
+    seen: set[tuple[int, int, int]] = set()
+    for h in hits:
+        if (id(h.inst), h.kind) in own or (h.code, h.line, h.column) in seen:
+            continue  # lockdock's own detection already reported it for this RUN
+        if h.program == "rm" and (id(h.inst), "rm-var") in own:
+            continue  # the unquoted variable of an rm already reported as rm-var
+        seen.add((h.code, h.line, h.column))
+        yield Finding(
+            check="build.shell-safety",
+            target=subject.target,
+            message=f"ShellCheck SC{h.code}: {safe(h.message, 200)}"
+            + (f" (on {safe(h.program, 20)}, which changes files)" if h.kind == "target" else ""),
+            location=Location(path=subject.target.path, line=h.line, end_line=h.line, column=h.column),
+            evidence=evidence(_line(subject.dockerfile.text, h.line)),
+            data={"issue": "shellcheck", "code": f"SC{h.code}"},
+        )
+
+
+# Paths that hold the kernel's or the distribution's own files (dockle DKL-DI-0002, Trivy DS-0030).
+SYSTEM_PATHS = ("/", "/proc", "/sys", "/dev", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr")
+# Below these nothing belongs to an application: any path under them is reported too.
+KERNEL_TREES = ("/proc", "/sys", "/dev", "/boot")
+
+
+def system_path(path: str) -> str | None:
+    """The system path `path` is, or lies in (kernel trees only); None for other paths."""
+    p = "/" + "/".join(x for x in path.strip().strip("'\"").split("/") if x not in ("", "."))
+    if ".." in p.split("/"):
+        return None
+    if p in SYSTEM_PATHS:
+        return p
+    for tree in KERNEL_TREES:
+        if p.startswith(tree + "/"):
+            return tree
+    return None
+
+
+def _volume_paths(inst: Instruction) -> list[str]:
+    return [a for a in inst.args if a.startswith("/") or a in (".",)]
+
+
+@analyzer(TargetKind.DOCKERFILE, "build.system-paths")
+@capped
+def system_paths(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+    df = subject.dockerfile
+    for st in df.stages:
+        workdir = "/"
+        for inst in st.instructions:
+            if inst.cmd == "workdir" and inst.args:
+                raw = inst.args[0]
+                value, _ = expand(raw, {}, df.escape)
+                if "$" in value:
+                    continue
+                workdir = value if value.startswith("/") else workdir.rstrip("/") + "/" + value
+                hit = system_path(workdir)
+                if hit is not None and hit != "/":  # WORKDIR / only resets; a VOLUME / is judged
+                    yield finding(
+                        "build.system-paths",
+                        subject,
+                        inst,
+                        f"WORKDIR {safe(workdir, 80)} is a system directory ({hit}): files the "
+                        "app writes land among the system's own; use an app directory such as /app",
+                        data={"path": safe(workdir, 200), "kind": "workdir"},
+                    )
+            elif inst.cmd == "volume":
+                for path in _volume_paths(inst):
+                    hit = system_path(path)
+                    if hit is not None and "$" not in path:
+                        yield finding(
+                            "build.system-paths",
+                            subject,
+                            inst,
+                            f"VOLUME {safe(path, 80)} is a system directory ({hit}): a volume there "
+                            "hides or shares the system's files; declare a data directory instead",
+                            data={"path": safe(path, 200), "kind": "volume"},
+                        )
