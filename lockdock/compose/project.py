@@ -169,6 +169,11 @@ class _Loader:
                 if problem:
                     self.err(lf.path, child.entry_line, f"service {name[:60]!r}: {problem}")
                     del svc.value[key]
+                elif key == "volumes" and child.kind == "seq":
+                    for item in child.value:
+                        for bad in schema.unknown_mount_keys(item):
+                            self.err(lf.path, item.get(bad).entry_line if item.get(bad) else item.line,
+                                     f"service {name[:60]!r}: {schema.mount_key_reason(bad)}", warn=True)
 
     # ------------------------------------------------------------------ extends
 
