@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from lockdock.catalogue import CATALOGUE
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
-from lockdock.secrets import check_assignment
+from lockdock.secrets import check_assignment, lowered
 from lockdock.sources.compose import ComposeService
 from lockdock.text import safe
 
@@ -24,12 +25,13 @@ def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
         written = var.raw if var.raw is not None else var.value
         if written is None:
             continue
-        match = check_assignment(var.name, written)
+        # `$$` is compose's escape for a literal `$`: `pa$$word` is a literal password.
+        match = check_assignment(var.name, written, dollar_escapes=var.raw is not None)
         default = ""
         if match is None:
             # `${VAR:-literal}` writes its default into the file: judge that literal.
             for m in _DEFAULT.finditer(written):
-                match = check_assignment(var.name, m.group(1))
+                match = check_assignment(var.name, m.group(1), dollar_escapes=True)
                 if match is not None:
                     default = " as the default of a ${...} reference"
                     break
@@ -44,5 +46,6 @@ def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
             f"service {safe(subject.name, 60)}: environment variable {safe(var.name, 80)} holds a "
             f"literal {safe(match.kind, 80)}{default} ({match.masked}){where}",
             var.node, evidence=f"{safe(var.name, 80)}={match.masked}", ctx_note=False,
+            severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
             data={"var": var.name, "anchor_note": bool(var.node.anchor)},
         )
