@@ -90,6 +90,8 @@ def sensitive_reason(path: str) -> str | None:
         return "a home directory"
     if path in SENSITIVE_WHOLE:
         return "the host's root filesystem" if path == "/" else f"the host's {path}"
+    if path in ("/home", "/Users"):
+        return "the host's home directories"
     parts = path.split("/")
     if len(parts) >= 3 and parts[1] in ("home", "Users") and parts[2]:
         return "a home directory"

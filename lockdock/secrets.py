@@ -178,7 +178,7 @@ def check_assignment(name: str, value: str | None, *, dollar_escapes: bool = Fal
         return None
     if (
         (refs and is_reference(refs))
-        or is_reference(literal)
+        or (literal.startswith("${") and is_reference(literal))
         or "${" in refs
         or refs.startswith("$")
         or _NO_VALUE.match(literal)
