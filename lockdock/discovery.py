@@ -58,6 +58,10 @@ _CI_DIRS = (".github/workflows", ".circleci", ".buildkite", ".woodpecker", ".git
 @dataclass
 class Discovery:
     roots: list[Path] = field(default_factory=list)
+    # Where the repository checks run: each scanned directory, and for files named on the
+    # command line the repository that holds them (git's top level, else the current
+    # directory when they are inside it, else their folder), once.
+    repo_roots: list[Path] = field(default_factory=list)
     dockerfiles: list[Path] = field(default_factory=list)
     compose_files: list[Path] = field(default_factory=list)
     dockerignores: list[Path] = field(default_factory=list)
@@ -136,9 +140,28 @@ def _is_ci(rel: str) -> bool:
     return any(rel.startswith(d + "/") for d in _CI_DIRS) and rel.endswith((".yml", ".yaml"))
 
 
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `.git` (a work tree's top level)."""
+    for d in [start, *start.parents]:
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def repository_root(folder: Path, cwd: Path) -> Path:
+    """The repository a file in `folder` belongs to: git's top level, else the current
+    directory when `folder` is inside it, else `folder` itself."""
+    git_root = find_git_root(folder)
+    if git_root is not None:
+        return git_root
+    cwd = Path(os.path.abspath(cwd))
+    return cwd if within(folder, cwd) else folder
+
+
 def discover(paths: list[Path], ctx: ScanContext) -> Discovery:
     """Walk `paths` (directories or files) and sort what is there into kinds."""
     found = Discovery()
+    file_repos: list[Path] = []
     for raw in paths:
         path = Path(os.path.abspath(raw))
         if not os.path.lexists(path):
@@ -147,13 +170,42 @@ def discover(paths: list[Path], ctx: ScanContext) -> Discovery:
         if path.is_file():
             found.roots.append(path.parent)
             _classify(path, path.parent, found, ctx, explicit=True)
+            repo = repository_root(path.parent, ctx.cwd)
+            if repo not in file_repos:
+                file_repos.append(repo)
             continue
         if not path.is_dir():
             ctx.error(path, "not a file or directory; skipped")
             continue
         found.roots.append(path)
+        if path not in found.repo_roots:
+            found.repo_roots.append(path)
         _walk(path, found, ctx)
+    for repo in file_repos:
+        if any(within(repo, d) for d in found.repo_roots):
+            continue  # a scanned directory already covers it
+        found.repo_roots.append(repo)
+        _repository_files(repo, found)
     return found
+
+
+def _repository_files(root: Path, found: Discovery) -> None:
+    """The repository-level files of `root` (CI configuration, .gitignore) without a walk:
+    a file-list scan (pre-commit, CI) judges the listed files, not every file on disk."""
+    known = {p for p in (*found.ci_configs, *found.gitignores)}
+    for rel in _CI_FILES:
+        p = root / rel
+        if p.is_file() and not p.is_symlink() and p not in known:
+            found.ci_configs.append(p)
+    for d in _CI_DIRS:
+        folder = root / d
+        if folder.is_dir() and not folder.is_symlink():
+            for p in sorted(folder.iterdir()):
+                if p.is_file() and p.suffix in (".yml", ".yaml") and p not in known:
+                    found.ci_configs.append(p)
+    gi = root / ".gitignore"
+    if gi.is_file() and gi not in known:
+        found.gitignores.append(gi)
 
 
 def _walk(root: Path, found: Discovery, ctx: ScanContext) -> None:
