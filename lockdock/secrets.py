@@ -14,15 +14,16 @@ from lockdock.model import Severity
 
 MAX_SCAN_CHARS = 64 * 1024  # values longer than this are only scanned in their head
 
-# Names that, with a literal value, hold a credential. PASS, PWD and KEY count as whole
-# words of the name (DB_PASS, PASS_DB, SSH_KEY), never inside one (BYPASS, COMPASS, KEYBOARD).
+# Names that, with a literal value, hold a credential. PASS counts as a whole word of the
+# name (DB_PASS, PASS_DB), never inside one (BYPASS, COMPASS); KEY as the last word of a
+# longer name (SSH_KEY; a bare `key`, as in `key=FINGERPRINT; gpg --recv-keys "$key"`, is not).
 _SECRET_NAME = re.compile(
     r"(?i)(passw(or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|"
     r"access[_-]?key|secret[_-]?key|credential|auth[_-]?key|client[_-]?secret|"
     r"connection[_-]?string|database[_-]?url|db[_-]?url|dsn|signing[_-]?key|"
     r"encryption[_-]?key|master[_-]?key|session[_-]?key|bearer|_auth$|^auth$|"
     r"npm_?token|webhook[_-]?url|slack[_-]?webhook|"
-    r"(^|[_.-])(pass|key)([_.-]|$))"
+    r"(^|[_.-])pass([_.-]|$)|[_.-]key$)"
 )
 
 # Names that look secret but hold something public or a pointer (CHECKLIST.md, notes:

@@ -48,6 +48,7 @@ def test_literal_secrets_are_found(name, value):
         ("SIGNING_KEY_ID", "7A2C9F0B1E3D5A77"),
         ("NODE_PUBLIC_KEY", "MCowBQYDK2VwAyEAq0Yx9Vw1"),
         ("PGP_KEY", "0x7A2C9F0B1E3D5A77"),
+        ("key", "B97B0AFCAA1A47F044F244A07FCFFB7D0A8D4B2B"),  # docker-library: gpg --recv-keys "$key"
         ("ADMIN_PASS", "$${LITERAL_REF}"),  # unescaped it is a ${...} the app resolves itself
     ],
 )
