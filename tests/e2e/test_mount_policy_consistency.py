@@ -78,3 +78,33 @@ def test_compose_and_container_agree(tmp_path, run_lockdock, container_verdicts)
     expected = {_key(s, ro): v for (s, ro), v in MOUNTS.items()}
     assert compose == expected
     assert container_verdicts == expected
+
+
+# Host addresses of published ports: the same verdict for network.bind-localhost both ways.
+BINDS = {"::": True, "0:0:0:0:0:0:0:0": True, "0.0.0.0": True, "::1": False, "127.0.0.1": False}
+
+
+def test_compose_and_container_agree_on_unspecified_addresses(tmp_path, run_lockdock, docker_api,
+                                                              busybox_image) -> None:
+    from lockdock.analyzers import container_network
+
+    ports = {f"{8300 + i}/tcp": (ip, 18300 + i) for i, ip in enumerate(BINDS)}
+    cid = docker_api.create_container(
+        busybox_image, command=["true"], ports=[int(p.split("/")[0]) for p in ports],
+        labels={TEST_LABEL: "1", SESSION_LABEL: SESSION},
+        host_config=docker_api.create_host_config(port_bindings={k.split("/")[0]: v for k, v in ports.items()}),
+    )["Id"]
+    try:
+        subject = make_subject(docker_api.inspect_container(cid))
+        found = list(container_network.bind_localhost(subject, ScanContext(cwd=tmp_path, use_engine=False)))
+    finally:
+        docker_api.remove_container(cid, force=True)
+    container = {ip: any(f"port {8300 + i}/" in f.message for f in found) for i, ip in enumerate(BINDS)}
+
+    spec = "\n".join(f'      - "{ip if "." in ip else "[" + ip + "]"}:{18300 + i}:{8300 + i}"'
+                     for i, ip in enumerate(BINDS))
+    (tmp_path / "compose.yaml").write_text(f"services:\n  app:\n    image: example/app:1.0\n    ports:\n{spec}\n")
+    report = scan_json(run_lockdock, "--no-engine", "--select", "network.bind-localhost", ".", cwd=tmp_path)
+    lines = {f["location"]["line"] for f in report["findings"]}
+    compose = {ip: (5 + i) in lines for i, ip in enumerate(BINDS)}
+    assert container == compose == BINDS
