@@ -113,3 +113,18 @@ def test_compose_dollar_escape_and_pass_names(tmp_path: Path, run_lockdock: Any)
     assert "placeholder" in got[9]["message"] and "placeholder" not in got[5]["message"]
     text = str(report)
     assert "uperS3cret" not in text and "9f86d08188" not in text
+
+
+def test_container_env_uses_the_same_secret_rules() -> None:
+    from lockdock.analyzers.container_runtime import env_secrets
+    from lockdock.context import ScanContext
+    from lockdock.engine.containers import make_subject
+    from lockdock.model import Severity
+
+    subject = make_subject({"Id": "c" * 64, "Name": "/app", "Config": {"Env": [
+        "SMTP_PASS=r3al-Value-9", "API_TOKEN=changeme", "BYPASS_CACHE=always-on-1", "PATH=/usr/bin"]},
+        "HostConfig": {}})
+    found = list(env_secrets(subject, ScanContext(cwd=Path("."), use_engine=False)))
+    assert [f.evidence.split("=")[0] for f in found] == ["SMTP_PASS", "API_TOKEN"]
+    assert found[0].severity is None and found[1].severity is Severity.MEDIUM
+    assert "placeholder" in found[1].message and "r3al" not in str([f.message for f in found])
