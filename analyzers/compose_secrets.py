@@ -18,9 +18,23 @@ from lockdock.text import safe
 _DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]+)\}")
 
 
+def _written(subject: ComposeService) -> Iterator[tuple[str, views.EnvVar]]:
+    """Where a service writes NAME=value pairs that `docker inspect` shows (CHECKLIST.md,
+    secrets.no-secrets-in-env): environment, labels, and build arguments (image history)."""
+    svc = subject.service
+    for var in views.environment(svc):
+        yield "environment variable", var
+    for var in views.assignments(svc.get("labels")):
+        yield "label", var
+    build = svc.get("build")
+    if build is not None and build.kind == "map":
+        for var in views.assignments(build.get("args")):
+            yield "build argument", var
+
+
 @analyzer(TargetKind.COMPOSE_SERVICE, "secrets.no-secrets-in-env")
 def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
-    for var in views.environment(subject.service):
+    for what, var in _written(subject):
         # Judge what is written in the file: `${VAR}` references are not literals.
         written = var.raw if var.raw is not None else var.value
         if written is None:
@@ -43,7 +57,7 @@ def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
                      f"{safe(subject.name, 60)})")
         yield service_finding(
             subject, ctx, "secrets.no-secrets-in-env",
-            f"service {safe(subject.name, 60)}: environment variable {safe(var.name, 80)} holds a "
+            f"service {safe(subject.name, 60)}: {what} {safe(var.name, 80)} holds a "
             f"literal {safe(match.kind, 80)}{default} ({match.masked}){where}",
             var.node, evidence=f"{safe(var.name, 80)}={match.masked}", ctx_note=False,
             severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,

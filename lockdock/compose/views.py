@@ -154,7 +154,11 @@ class EnvVar:
 
 
 def environment(service: Service) -> list[EnvVar]:
-    node = service.get("environment")
+    return assignments(service.get("environment"))
+
+
+def assignments(node: Node | None) -> list[EnvVar]:
+    """`NAME: value` mappings or `NAME=value` lists (environment, labels, build.args)."""
     if node is None:
         return []
     result: list[EnvVar] = []

@@ -128,3 +128,18 @@ def test_container_env_uses_the_same_secret_rules() -> None:
     assert [f.evidence.split("=")[0] for f in found] == ["SMTP_PASS", "API_TOKEN"]
     assert found[0].severity is None and found[1].severity is Severity.MEDIUM
     assert "placeholder" in found[1].message and "r3al" not in str([f.message for f in found])
+
+
+def test_labels_and_build_args_are_judged_like_environment(tmp_path: Path, run_lockdock: Any) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: example/app:1.0.0\n    labels:\n"
+        '      com.example.api_key: "k9Fj2-real-Value"\n'  # 5
+        "      com.example.owner: team-a\n"  # 6
+        "    build:\n      context: .\n      args:\n"
+        "        - NPM_TOKEN=npm_abcdefghijklmnopqrstuvwxyz0123456789\n"  # 10
+        "        - VERSION=1.2\n")
+    report = scan_json(run_lockdock, "--no-engine", "--select", "secrets.no-secrets-in-env", ".", cwd=tmp_path)
+    got = {f["location"]["line"]: f["message"] for f in report["findings"]}
+    assert sorted(got) == [5, 10]
+    assert got[5].startswith("service app: label com.example.api_key") and "build argument NPM_TOKEN" in got[10]
+    assert "k9Fj2" not in str(report) and "abcdefghijklmnop" not in str(report)
