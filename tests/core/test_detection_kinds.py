@@ -143,3 +143,18 @@ def test_labels_and_build_args_are_judged_like_environment(tmp_path: Path, run_l
     assert sorted(got) == [5, 10]
     assert got[5].startswith("service app: label com.example.api_key") and "build argument NPM_TOKEN" in got[10]
     assert "k9Fj2" not in str(report) and "abcdefghijklmnop" not in str(report)
+
+
+def test_env_file_contents_are_judged(tmp_path: Path, run_lockdock: Any) -> None:
+    (tmp_path / "app.env").write_text("# settings\nLOG_LEVEL=info\nDB_PASS='Sup3r-Secret-7'\nAPI_TOKEN=changeme\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "worker.env").write_text("export SMTP_PASSWORD=\"m4il-Pass-word\"\nBYPASS_CACHE=yes-please\n")
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  app:\n    image: example/app:1.0.0\n    env_file: app.env\n"
+        "  worker:\n    image: example/worker:1.0.0\n    env_file:\n      - path: ./conf/worker.env\n"
+        "        required: true\n      - path: ./missing.env\n        required: false\n")
+    report = scan_json(run_lockdock, "--no-engine", "--select", "secrets.no-secrets-in-env", ".", cwd=tmp_path)
+    got = sorted((f["location"]["path"], f["location"]["line"], f["severity"]) for f in report["findings"])
+    assert got == [("app.env", 3, "high"), ("app.env", 4, "medium"), ("conf/worker.env", 1, "high")]
+    assert "Sup3r" not in str(report) and "m4il" not in str(report)
+    assert [f["fix"] for f in report["findings"]] == [None, None, None]  # no fix edits an env file
