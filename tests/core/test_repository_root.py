@@ -46,8 +46,8 @@ def test_file_list_uses_the_git_top_level(tmp_path: Path, run_lockdock: Any) -> 
     _git_repo(tmp_path)
     report = scan_json(run_lockdock, "--no-engine", *FILES, cwd=tmp_path)
     assert [f for f in _repo_findings(report) if f[0] in REPO_CHECKS] == []
-    repo_targets = [t for t in report.get("targets", []) if t.get("kind") == "repo"] if "targets" in report else []
-    assert len(repo_targets) <= 1
+    # One repository target, at the top level, not one per folder of the listed files.
+    assert [t["name"] for t in report["targets"] if t["kind"] == "repo"] == ["."]
 
 
 def test_file_list_from_a_subfolder_still_finds_the_root(tmp_path: Path, run_lockdock: Any) -> None:
