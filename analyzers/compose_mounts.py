@@ -3,9 +3,9 @@ devices, and whether its own root filesystem is writable."""
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
+from lockdock import mountpolicy
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
@@ -14,61 +14,42 @@ from lockdock.registry import analyzer
 from lockdock.sources.compose import ComposeService
 from lockdock.text import safe
 
-SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock", "crio.sock", "cri-dockerd.sock",
-                "dockershim.sock", "buildkitd.sock")
-SOCKET_DIRS = frozenset({"/run", "/var/run", "/run/docker", "/var/run/docker", "/run/containerd",
-                         "/var/run/containerd", "/run/podman", "/run/user"})
-SENSITIVE = ("/", "/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/var/lib/docker", "/home",
-             "/usr", "/lib", "/bin", "/sbin", "/var/lib/kubelet")
+# Kept for importers: the policy lives in lockdock.mountpolicy.
+host_path = mountpolicy.host_path
+is_socket = mountpolicy.is_socket
 
 
-def host_path(source: str | None) -> str | None:
-    """The normalised host path of a bind source (None for named volumes)."""
-    if not source:
+def _verdict(m: views.Mount) -> mountpolicy.MountVerdict | None:
+    if m.type not in ("bind", "volume") or not m.source:
         return None
-    s = source.strip()
-    if s.startswith("~"):
-        return "~" + posixpath.normpath("/" + s[1:].lstrip("/")).rstrip("/") if s != "~" else "~"
-    if not s.startswith("/"):
-        return None
-    return posixpath.normpath(s) if s != "/" else "/"
-
-
-def is_socket(path: str) -> bool:
-    return path.endswith(SOCKET_NAMES) or path in SOCKET_DIRS
-
-
-def sensitive(path: str) -> bool:
-    if path == "~" or path.startswith("~/"):
-        return path in ("~", "~/.ssh", "~/.docker", "~/.aws", "~/.kube", "~/.config", "~/.gnupg")
-    for root in SENSITIVE:
-        if path == root:
-            return True
-        if root != "/" and path.startswith(root + "/") and root in ("/etc", "/root", "/boot", "/proc",
-                                                                     "/sys", "/var/lib/docker"):
-            return True
-    return path.startswith("/home/") and path.count("/") == 2
+    return mountpolicy.judge(m.source, writable=not m.read_only)
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.docker-socket")
 def docker_socket(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     for m in views.mounts(subject.service):
-        path = host_path(m.source) if m.type in ("bind", "volume") else None
-        if path and is_socket(path):
+        v = _verdict(m)
+        if v is not None and v.kind == "socket":
             yield service_finding(subject, ctx, "container.docker-socket",
                                   f"service {safe(subject.name, 60)} mounts the container runtime socket "
-                                  f"{safe(path, 80)} (control of the host)", m.node)
+                                  f"{safe(v.path, 80)} (control of the host)", m.node)
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.sensitive-mounts")
 def sensitive_mounts(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     for m in views.mounts(subject.service):
-        path = host_path(m.source)
-        if not path or is_socket(path) or not sensitive(path) or m.read_only:
+        v = _verdict(m)
+        if v is None or v.kind != "sensitive":
             continue
+        note = ""
+        if m.unknown_keys:
+            keys = ", ".join(safe(k, 30) for k in m.unknown_keys[:3])
+            note = (f"; {keys} {'is not a compose key' if len(m.unknown_keys) == 1 else 'are not compose keys'}"
+                    " (compose rejects the file; read-only is written `read_only: true`)")
         yield service_finding(subject, ctx, "container.sensitive-mounts",
-                              f"service {safe(subject.name, 60)} mounts the host path {safe(path, 80)} "
-                              "writable", m.node, data={"mount": m})
+                              f"service {safe(subject.name, 60)} mounts the host path "
+                              f"{safe(mountpolicy.describe(v), 160)}{note}", m.node,
+                              severity=v.severity, data={"mount": m, "writable": v.writable})
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.host-devices")

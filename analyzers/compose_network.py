@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lockdock import addresses
 from lockdock.compose import imageref, views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
@@ -23,7 +24,6 @@ RISKY_PORTS = {
     10250: "kubelet", 4243: "Docker API", 2181: "ZooKeeper", 9092: "Kafka", 7687: "Neo4j bolt",
     28015: "RethinkDB",
 }
-LOOPBACK = ("127.", "::1", "localhost")
 DATASTORES = frozenset({
     "postgres", "mysql", "mariadb", "redis", "mongo", "memcached", "elasticsearch", "rabbitmq",
     "cassandra", "couchdb", "influxdb", "neo4j", "clickhouse", "valkey", "keydb", "etcd",
@@ -32,12 +32,8 @@ DATASTORES = frozenset({
 })
 
 
-def _all_interfaces(host_ip: str | None) -> bool:
-    return not host_ip or host_ip.strip() in ("0.0.0.0", "::", "[::]", "*")
-
-
-def _loopback(host_ip: str | None) -> bool:
-    return bool(host_ip) and host_ip.strip().strip("[]").startswith(LOOPBACK)
+_all_interfaces = addresses.all_interfaces
+_loopback = addresses.loopback
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "network.exposed-ports")

@@ -4,32 +4,50 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
+from lockdock.catalogue import CATALOGUE
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
-from lockdock.model import Finding, TargetKind
+from lockdock.files import FileProblem, read_text
+from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
-from lockdock.secrets import check_assignment
+from lockdock.secrets import check_assignment, lowered
 from lockdock.sources.compose import ComposeService
 from lockdock.text import safe
 
 _DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]+)\}")
 
 
+def _written(subject: ComposeService) -> Iterator[tuple[str, views.EnvVar]]:
+    """Where a service writes NAME=value pairs that `docker inspect` shows (CHECKLIST.md,
+    secrets.no-secrets-in-env): environment, labels, and build arguments (image history)."""
+    svc = subject.service
+    for var in views.environment(svc):
+        yield "environment variable", var
+    for var in views.assignments(svc.get("labels")):
+        yield "label", var
+    build = svc.get("build")
+    if build is not None and build.kind == "map":
+        for var in views.assignments(build.get("args")):
+            yield "build argument", var
+
+
 @analyzer(TargetKind.COMPOSE_SERVICE, "secrets.no-secrets-in-env")
 def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
-    for var in views.environment(subject.service):
+    for what, var in _written(subject):
         # Judge what is written in the file: `${VAR}` references are not literals.
         written = var.raw if var.raw is not None else var.value
         if written is None:
             continue
-        match = check_assignment(var.name, written)
+        # `$$` is compose's escape for a literal `$`: `pa$$word` is a literal password.
+        match = check_assignment(var.name, written, dollar_escapes=var.raw is not None)
         default = ""
         if match is None:
             # `${VAR:-literal}` writes its default into the file: judge that literal.
             for m in _DEFAULT.finditer(written):
-                match = check_assignment(var.name, m.group(1))
+                match = check_assignment(var.name, m.group(1), dollar_escapes=True)
                 if match is not None:
                     default = " as the default of a ${...} reference"
                     break
@@ -41,8 +59,61 @@ def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
                      f"{safe(subject.name, 60)})")
         yield service_finding(
             subject, ctx, "secrets.no-secrets-in-env",
-            f"service {safe(subject.name, 60)}: environment variable {safe(var.name, 80)} holds a "
+            f"service {safe(subject.name, 60)}: {what} {safe(var.name, 80)} holds a "
             f"literal {safe(match.kind, 80)}{default} ({match.masked}){where}",
             var.node, evidence=f"{safe(var.name, 80)}={match.masked}", ctx_note=False,
+            severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
             data={"var": var.name, "anchor_note": bool(var.node.anchor)},
         )
+
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?)\s*$")
+MAX_ENV_FILE_LINES = 5000
+
+
+def env_files(subject: ComposeService) -> list[tuple[Path, views.Node]]:
+    """The service's `env_file:` entries (short or long syntax), resolved beside the file
+    that declares them, as (path, node)."""
+    node = subject.service.get("env_file")
+    if node is None:
+        return []
+    items = node.value if node.kind == "seq" else [node]
+    out = []
+    for item in items:
+        ref = item.get("path") if item.kind == "map" else item
+        text = views.text(ref) if ref is not None else None
+        if text:
+            out.append(((Path(item.file).parent / text), item))
+    return out
+
+
+@analyzer(TargetKind.COMPOSE_SERVICE, "secrets.no-secrets-in-env")
+def secrets_in_env_files(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
+    """Literal secrets in the files `env_file:` loads: they end up in the container's
+    environment, readable through `docker inspect` like `environment:`."""
+    for path, node in env_files(subject):
+        try:
+            tf = read_text(path)
+        except FileProblem:
+            continue  # a missing env_file is compose's error to report, not a secret
+        for n, line in enumerate(tf.text.splitlines()[:MAX_ENV_FILE_LINES], 1):
+            m = _ENV_LINE.match(line)
+            if m is None or line.lstrip().startswith("#"):
+                continue
+            name, value = m.group(1), m.group(2)
+            if value[:1] in ("'", '"'):
+                value = value[1:-1] if len(value) > 1 and value[-1] == value[0] else value[1:]
+            match = check_assignment(name, value)
+            if match is None:
+                continue
+            rel = ctx.rel(path)
+            yield Finding(
+                check="secrets.no-secrets-in-env",
+                target=subject.target,
+                message=f"service {safe(subject.name, 60)}: env_file {safe(rel, 120)} sets {safe(name, 80)} to a "
+                f"literal {safe(match.kind, 80)} ({match.masked}); `docker inspect` shows it",
+                location=Location(path=rel, line=n),
+                evidence=f"{safe(name, 80)}={match.masked}",
+                severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
+                data={"var": name, "env_file": str(path), "node": node, "scope_lines": []},
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from lockdock import addresses
 from lockdock.context import ScanContext
 from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind
@@ -17,7 +18,6 @@ RISKY_PORTS = {
     11211: "memcached", 5984: "CouchDB", 1433: "SQL Server", 1521: "Oracle", 5672: "RabbitMQ",
     15672: "RabbitMQ admin", 9042: "Cassandra", 8086: "InfluxDB", 6443: "Kubernetes API",
 }
-ALL_INTERFACES = ("", "0.0.0.0", "::", "[::]")
 
 
 def published(c: ContainerSubject) -> list[tuple[int, str, str, str]]:
@@ -55,7 +55,7 @@ def exposed_ports(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
 @analyzer(TargetKind.CONTAINER, "network.bind-localhost")
 def bind_localhost(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
     for port, proto, ip, host_port in published(c):
-        if ip in ALL_INTERFACES:
+        if addresses.all_interfaces(ip):
             shown = ip or "all interfaces"
             yield c.finding(
                 ctx, "network.bind-localhost",

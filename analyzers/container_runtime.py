@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lockdock.catalogue import CATALOGUE
 from lockdock.context import ScanContext
 from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
-from lockdock.secrets import check_assignment
+from lockdock.secrets import check_assignment, lowered
 from lockdock.text import safe
 
 MAX_RETRIES = 5
@@ -91,4 +92,5 @@ def env_secrets(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
                 ctx, "secrets.no-secrets-in-env",
                 f"environment variable {safe(name, 80)} holds a secret ({match.kind}); `docker inspect` shows it",
                 evidence=f"{safe(name, 80)}={match.masked}",
+                severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
             )

@@ -4,9 +4,9 @@ read-only root, no-new-privileges, security profiles and capabilities (from `doc
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
+from lockdock import mountpolicy
 from lockdock.context import ScanContext
 from lockdock.engine.containers import ContainerSubject
 from lockdock.engine.host import daemon_no_new_privileges
@@ -14,10 +14,6 @@ from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.text import safe
 
-SOCKETS = ("docker.sock", "containerd.sock", "podman.sock", "crio.sock", "cri-dockerd.sock", "buildkitd.sock")
-SOCKET_DIRS = frozenset({"/run", "/var/run", "/run/containerd", "/var/run/containerd", "/run/docker", "/var/run/docker"})
-SENSITIVE = ("/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/var/lib/docker", "/home", "/Users",
-             "/lib/modules", "/usr", "/bin", "/sbin", "/lib")
 DANGEROUS_CAPS = frozenset(
     {"ALL", "SYS_ADMIN", "SYS_PTRACE", "SYS_MODULE", "NET_ADMIN", "DAC_READ_SEARCH", "SYS_RAWIO",
      "SYS_BOOT", "SYS_TIME", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG", "DAC_OVERRIDE",
@@ -43,8 +39,7 @@ def _mounts(c: ContainerSubject) -> list[tuple[str, str, bool]]:
 
 
 def _is_socket(src: str) -> bool:
-    norm = posixpath.normpath(src)
-    return norm.endswith(SOCKETS) or norm in SOCKET_DIRS
+    return mountpolicy.judge(src, True).kind == "socket"
 
 
 def _cap(name: str) -> str:
@@ -95,16 +90,14 @@ def host_namespaces(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
 @analyzer(TargetKind.CONTAINER, "container.sensitive-mounts")
 def sensitive_mounts(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
     for src, dest, rw in _mounts(c):
-        norm = posixpath.normpath(src)
-        if _is_socket(norm):
-            continue  # container.docker-socket
-        if norm == "/" or any(norm == s or norm.startswith(s + "/") for s in SENSITIVE):
-            mode = "writable" if rw else "read-only"
-            yield c.finding(
-                ctx, "container.sensitive-mounts",
-                f"container mounts the host path {safe(src, 120)} ({mode}) at {safe(dest, 120)}",
-                data={"source": src, "writable": rw},
-            )
+        v = mountpolicy.judge(src, rw)
+        if v.kind != "sensitive":
+            continue  # sockets are container.docker-socket
+        yield c.finding(
+            ctx, "container.sensitive-mounts",
+            f"container mounts the host path {safe(mountpolicy.describe(v), 160)} at {safe(dest, 120)}",
+            severity=v.severity, data={"source": src, "writable": rw},
+        )
 
 
 @analyzer(TargetKind.CONTAINER, "container.host-devices")

@@ -10,12 +10,13 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from lockdock.catalogue import CATALOGUE
 from lockdock.context import ScanContext
 from lockdock.engine.images import ImageSubject
 from lockdock.engine.refs import parse_created, parse_ref, trusted
 from lockdock.model import Finding, ImageLayerRef, TargetKind
 from lockdock.registry import analyzer
-from lockdock.secrets import check_assignment, find_in_text
+from lockdock.secrets import check_assignment, find_in_text, lowered
 from lockdock.text import safe
 
 ROOT_USERS = frozenset({"", "root", "0"})
@@ -139,6 +140,7 @@ def env_secrets(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             "pull the image can read it",
             image.location(env_entry_ref(image, name)),
             evidence=f"{safe(name, 80)}={match.masked}",
+            severity=lowered(CATALOGUE["secrets.no-secrets-in-image"].severity, match) if match.placeholder else None,
         )
 
 
@@ -166,4 +168,5 @@ def label_secrets(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             "can read it with docker inspect",
             image.location(image.find_entry(pattern) or image.last_ref()),
             evidence=f"{safe(name, 80)}={match.masked}",
+            severity=lowered(CATALOGUE["secrets.no-secrets-in-image"].severity, match) if match.placeholder else None,
         )

@@ -265,6 +265,7 @@ class _Snapshot:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     example: dict[tuple[str, str], Finding] = field(default_factory=dict)
     errors: Counter[str | None] = field(default_factory=Counter)  # error entries per path
+    weight: Counter[str] = field(default_factory=Counter)  # per check: sum of severities
     messages: dict[str | None, str] = field(default_factory=dict)
     result: Any = None
 
@@ -273,7 +274,7 @@ def _rescan(
     paths: list[Path], ctx: ScanContext, reload_config: bool = False, *, force: bool = False
 ) -> _Snapshot:
     from lockdock.config import ConfigError, load_config
-    from lockdock.scan import scan
+    from lockdock.scan import scan, severity_of
 
     snap = _Snapshot()
     config = ctx.config
@@ -298,6 +299,7 @@ def _rescan(
             key = (f.check, tr.target.key)
             snap.counts[key] += 1
             snap.example.setdefault(key, f)
+            snap.weight[f.check] += int(severity_of(f)) + 1
     for err in snap.result.errors:
         if err.kind == "error":
             snap.errors[err.path] += 1
@@ -320,7 +322,8 @@ def _verify(before: _Snapshot, after: _Snapshot, fixes: Sequence[Fix]) -> list[s
     for check in sorted({f.check for f in fixes if f.check and not _engine_only(f)}):
         was = sum(v for (c, _t), v in before.counts.items() if c == check)
         now = sum(v for (c, _t), v in after.counts.items() if c == check)
-        if was and now >= was:
+        # A finding that stays at a lower severity (a sensitive mount made read-only) is progress.
+        if was and now >= was and after.weight[check] >= before.weight[check]:
             problems.append(f"{check} is still reported after the fix")
     return problems
 

@@ -57,6 +57,8 @@ def _requote(node: Node, value: str) -> str:
        applicability=Applicability.UNSAFE)
 def fix_sensitive_mounts(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
     mount: views.Mount = finding.data["mount"]
+    if not finding.data.get("writable", True):
+        return None  # already read-only: the finding is about the path itself
     node = mount.node
 
     def build(ed: Editor) -> None:

@@ -26,7 +26,27 @@ SKIP_DIRS = frozenset(
 MAX_FILES = 200_000
 
 _DOCKERFILE = re.compile(r"(?i)^(dockerfile|containerfile)([._-].+)?$|^.+\.(dockerfile|containerfile)$")
-_COMPOSE = re.compile(r"^(docker-)?compose([.-][A-Za-z0-9_-]+)*\.ya?ml$")
+# Compose file names: compose.yaml, docker-compose.prod.yml, compose.prod.yaml, and names that
+# end in it (agent-compose.yml, stack.compose.yaml), as `docker compose -f` users write them.
+_COMPOSE = re.compile(
+    r"(?i)^((docker-)?compose([.-][A-Za-z0-9_-]+)*|[A-Za-z0-9_.-]+[._-](docker-)?compose([.-][A-Za-z0-9_-]+)*)"
+    r"\.ya?ml$"
+)
+# Names that carry "compose" somewhere else (compose_dev.yml, my-compose-stack.yaml): compose
+# files when their content says so.
+_MAYBE_COMPOSE = re.compile(r"(?i)^[A-Za-z0-9_.-]*compose[A-Za-z0-9_.-]*\.ya?ml$")
+# Sources that generate a Dockerfile (docker-library's Dockerfile.template, Jinja, m4, erb...).
+TEMPLATE_SUFFIXES = (".template", ".tmpl", ".tpl", ".j2", ".jinja", ".jinja2", ".in", ".erb", ".mustache",
+                     ".gotmpl", ".m4", ".hbs", ".njk")
+# Template syntax in an instruction: {{ }}, {% %}, %%VAR%%, @VAR@ (autoconf), <%= %> (erb).
+TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{\{|\{%|%%[A-Za-z_][A-Za-z0-9_]*%%|@[A-Z_][A-Z0-9_]*@|<%")
+SNIFF_BYTES = 64 * 1024
+_TOP_SERVICES = re.compile(r"(?m)^services:[ \t]*(#.*)?\r?\n(?:[ \t]*(#.*)?\r?\n)*[ \t]+[\"']?[A-Za-z0-9_.-]+[\"']?:")
+_V1_SERVICE = re.compile(
+    r"(?m)^[\"']?[A-Za-z0-9_.-]+[\"']?:[ \t]*(#.*)?\r?\n(?:[ \t]*(#.*)?\r?\n)*"
+    r"[ \t]+(image|build|command|links|ports|volumes|environment|container_name):"
+)
+_DOCKERFILE_FIRST = re.compile(r"(?i)^(from|arg)\s+\S")
 _CI_FILES = (
     ".gitlab-ci.yml", ".gitlab-ci.yaml", "Jenkinsfile", ".travis.yml", "azure-pipelines.yml",
     "bitbucket-pipelines.yml", ".drone.yml", "cloudbuild.yaml", "cloudbuild.yml",
@@ -38,6 +58,10 @@ _CI_DIRS = (".github/workflows", ".circleci", ".buildkite", ".woodpecker", ".git
 @dataclass
 class Discovery:
     roots: list[Path] = field(default_factory=list)
+    # Where the repository checks run: each scanned directory, and for files named on the
+    # command line the repository that holds them (git's top level, else the current
+    # directory when they are inside it, else their folder), once.
+    repo_roots: list[Path] = field(default_factory=list)
     dockerfiles: list[Path] = field(default_factory=list)
     compose_files: list[Path] = field(default_factory=list)
     dockerignores: list[Path] = field(default_factory=list)
@@ -56,14 +80,58 @@ class Discovery:
         return best or path.parent
 
 
+def is_template(name: str) -> bool:
+    """A file that generates a Dockerfile or compose file (`Dockerfile.template`, `compose.yml.j2`)."""
+    return name.lower().endswith(TEMPLATE_SUFFIXES)
+
+
 def is_dockerfile(name: str) -> bool:
-    if name.lower().endswith((".md", ".txt", ".rst", ".orig", ".bak", ".swp", ".sh", ".py", ".json", ".yml", ".yaml")):
+    """A Dockerfile by its name (`Dockerfile`, `Dockerfile.prod`, `api.dockerfile`, `Containerfile`);
+    documents, scripts, YAML and templates (`Dockerfile.template`, `*.j2`) are not."""
+    lower = name.lower()
+    if lower.endswith((".md", ".txt", ".rst", ".orig", ".bak", ".swp", ".sh", ".py", ".json", ".yml", ".yaml",
+                       ".ps1", ".bat", ".lock")):
+        return False
+    if is_template(lower):
         return False
     return bool(_DOCKERFILE.match(name))
 
 
 def is_compose(name: str) -> bool:
+    """A compose file by its name alone (see `_MAYBE_COMPOSE` for names that need a look inside)."""
     return bool(_COMPOSE.match(name))
+
+
+def _head(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(SNIFF_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def compose_by_content(text: str) -> str | None:
+    """"compose" for a top-level `services:` mapping, "v1" for a Compose v1 file (services
+    at the top level, or `version: "1"`), None otherwise. A cheap look at the text, not a parse."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if _TOP_SERVICES.search(text):
+        return "compose"
+    if re.search(r"(?m)^version:[ \t]*[\"']?1(\.0)?[\"']?[ \t]*$", text) or _V1_SERVICE.search(text):
+        if re.search(r"(?m)^(apiVersion|kind|on|jobs|steps|stages|hosts|tasks):", text):
+            return None  # Kubernetes, CI or Ansible YAML
+        return "v1"
+    return None
+
+
+def dockerfile_by_content(text: str) -> bool:
+    """True when the first instruction (after comments, directives and blank lines) is FROM or ARG."""
+    for line in text.splitlines()[:200]:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        return bool(_DOCKERFILE_FIRST.match(stripped))
+    return False
 
 
 def _is_ci(rel: str) -> bool:
@@ -72,9 +140,28 @@ def _is_ci(rel: str) -> bool:
     return any(rel.startswith(d + "/") for d in _CI_DIRS) and rel.endswith((".yml", ".yaml"))
 
 
+def find_git_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding `.git` (a work tree's top level)."""
+    for d in [start, *start.parents]:
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def repository_root(folder: Path, cwd: Path) -> Path:
+    """The repository a file in `folder` belongs to: git's top level, else the current
+    directory when `folder` is inside it, else `folder` itself."""
+    git_root = find_git_root(folder)
+    if git_root is not None:
+        return git_root
+    cwd = Path(os.path.abspath(cwd))
+    return cwd if within(folder, cwd) else folder
+
+
 def discover(paths: list[Path], ctx: ScanContext) -> Discovery:
     """Walk `paths` (directories or files) and sort what is there into kinds."""
     found = Discovery()
+    file_repos: list[Path] = []
     for raw in paths:
         path = Path(os.path.abspath(raw))
         if not os.path.lexists(path):
@@ -83,13 +170,42 @@ def discover(paths: list[Path], ctx: ScanContext) -> Discovery:
         if path.is_file():
             found.roots.append(path.parent)
             _classify(path, path.parent, found, ctx, explicit=True)
+            repo = repository_root(path.parent, ctx.cwd)
+            if repo not in file_repos:
+                file_repos.append(repo)
             continue
         if not path.is_dir():
             ctx.error(path, "not a file or directory; skipped")
             continue
         found.roots.append(path)
+        if path not in found.repo_roots:
+            found.repo_roots.append(path)
         _walk(path, found, ctx)
+    for repo in file_repos:
+        if any(within(repo, d) for d in found.repo_roots):
+            continue  # a scanned directory already covers it
+        found.repo_roots.append(repo)
+        _repository_files(repo, found)
     return found
+
+
+def _repository_files(root: Path, found: Discovery) -> None:
+    """The repository-level files of `root` (CI configuration, .gitignore) without a walk:
+    a file-list scan (pre-commit, CI) judges the listed files, not every file on disk."""
+    known = {p for p in (*found.ci_configs, *found.gitignores)}
+    for rel in _CI_FILES:
+        p = root / rel
+        if p.is_file() and not p.is_symlink() and p not in known:
+            found.ci_configs.append(p)
+    for d in _CI_DIRS:
+        folder = root / d
+        if folder.is_dir() and not folder.is_symlink():
+            for p in sorted(folder.iterdir()):
+                if p.is_file() and p.suffix in (".yml", ".yaml") and p not in known:
+                    found.ci_configs.append(p)
+    gi = root / ".gitignore"
+    if gi.is_file() and gi not in known:
+        found.gitignores.append(gi)
 
 
 def _walk(root: Path, found: Discovery, ctx: ScanContext) -> None:
@@ -110,9 +226,11 @@ def _walk(root: Path, found: Discovery, ctx: ScanContext) -> None:
 def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explicit: bool = False) -> None:
     name = path.name
     rel = os.path.relpath(path, root).replace(os.sep, "/")
+    maybe_compose = not is_compose(name) and bool(_MAYBE_COMPOSE.match(name))
     wanted = (
         is_dockerfile(name)
         or is_compose(name)
+        or maybe_compose
         or name in (".dockerignore", ".gitignore")
         or name.endswith(".dockerignore")
         or _is_ci(rel)
@@ -136,6 +254,9 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
         found.dockerfiles.append(path)
     elif is_compose(name):
         found.compose_files.append(path)
+    elif maybe_compose and not explicit:
+        if compose_by_content(_head(path)):
+            found.compose_files.append(path)
     elif name == ".dockerignore" or name.endswith(".dockerignore"):
         found.dockerignores.append(path)
     elif name == ".gitignore":
@@ -143,12 +264,28 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
     elif _is_ci(rel):
         found.ci_configs.append(path)
     elif explicit and not secret_path(rel) and name != ".env":
-        # An explicit file of unknown kind: try it as a Dockerfile when it looks like one.
-        if fnmatch.fnmatch(name.lower(), "*dockerfile*"):
-            found.dockerfiles.append(path)
-        else:
-            ctx.warn(path, "not a Dockerfile, compose file or repository file; skipped")
+        _classify_explicit(path, rel, found, ctx)
     if name == ".env" or name.startswith(".env."):
         found.env_files.append(path)
     if secret_path(rel):
         found.secret_files.append(path)
+
+
+def _classify_explicit(path: Path, rel: str, found: Discovery, ctx: ScanContext) -> None:
+    """A file named on the command line whose name says nothing: judged by its content."""
+    name = path.name
+    head = _head(path)
+    kind = compose_by_content(head) if name.lower().endswith((".yml", ".yaml")) or "compose" in name.lower() else None
+    if kind is None and not name.lower().endswith((".yml", ".yaml", ".json")):
+        if dockerfile_by_content(head) or (is_template(name) and "dockerfile" in name.lower()):
+            found.dockerfiles.append(path)
+            return
+        kind = compose_by_content(head)
+    if kind is not None:
+        found.compose_files.append(path)
+        return
+    if fnmatch.fnmatch(name.lower(), "*dockerfile*"):
+        found.dockerfiles.append(path)
+        return
+    ctx.warn(path, "not a Dockerfile (no FROM), a compose file (no top-level services:) or a repository "
+                   "file; skipped")

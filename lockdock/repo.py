@@ -1,6 +1,7 @@
 """The repository as a scan target: its ignore files, secret files, CI, build contexts.
 
-One `Repo` subject per scanned directory. Git is asked (when present) which files it
+One `Repo` subject per scanned directory, and one per repository holding files named on the
+command line (see `discovery.repository_root`). Git is asked (when present) which files it
 tracks; nothing here writes or executes anything from the repository.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from lockdock.compose.project import build_contexts
 from lockdock.context import ScanContext
-from lockdock.discovery import Discovery
+from lockdock.discovery import Discovery, find_git_root
 from lockdock.files import FileProblem, read_text, within
 from lockdock.model import Target, TargetKind
 
@@ -52,13 +53,6 @@ def secret_kind(name: str) -> str:
     if n.endswith(_KEY_SUFFIXES) or n.startswith("id_") or "key" in n:
         return "key"
     return "password"
-
-
-def find_git_root(start: Path) -> Path | None:
-    for d in [start, *start.parents]:
-        if (d / ".git").exists():
-            return d
-    return None
 
 
 def git_tracked(git_root: Path, ctx: ScanContext) -> list[str] | None:

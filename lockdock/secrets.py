@@ -10,41 +10,56 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lockdock.model import Severity
+
 MAX_SCAN_CHARS = 64 * 1024  # values longer than this are only scanned in their head
 
-# Names that, with a literal value, hold a credential.
+# Names that, with a literal value, hold a credential. PASS counts as a whole word of the
+# name (DB_PASS, PASS_DB), never inside one (BYPASS, COMPASS); KEY as the last word of a
+# longer name (SSH_KEY; a bare `key`, as in `key=FINGERPRINT; gpg --recv-keys "$key"`, is not).
 _SECRET_NAME = re.compile(
     r"(?i)(passw(or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|"
     r"access[_-]?key|secret[_-]?key|credential|auth[_-]?key|client[_-]?secret|"
     r"connection[_-]?string|database[_-]?url|db[_-]?url|dsn|signing[_-]?key|"
     r"encryption[_-]?key|master[_-]?key|session[_-]?key|bearer|_auth$|^auth$|"
-    r"npm_?token|webhook[_-]?url|slack[_-]?webhook)"
+    r"npm_?token|webhook[_-]?url|slack[_-]?webhook|"
+    r"(^|[_.-])pass([_.-]|$)|[_.-]key$)"
 )
 
-# Names that look secret but hold something public or a pointer.
+# Names that look secret but hold something public or a pointer (CHECKLIST.md, notes:
+# GPG_KEY, *_PUBLIC_KEY, *_KEY_ID, *_KEY_FILE), or a key that is not a credential.
 _NOT_SECRET_NAME = re.compile(
     r"(?i)(_file$|_path$|_dir$|_url_file$|^gpg_keys?$|_gpg_key$|gpg_key|_fingerprint$|"
     r"public[_-]?key|_pubkey$|_keyid$|key_?id$|_length$|_len$|_size$|_ttl$|_timeout$|"
     r"_expir|_header$|_name$|_user(name)?$|_host$|_port$|_policy$|_type$|_mode$|_enabled?$|"
     r"_algorithm$|_rotation|_version$|^no_proxy$|_secret_name$|_ref$|_count$|"
-    r"_min$|_max$|_format$|_prefix$|_location$|_id$|^(tokenizers?|token_?type)$)"
+    r"_min$|_max$|_format$|_prefix$|_location$|_id$|^(tokenizers?|token_?type)$|"
+    r"_sha(1|256|512)?$|_checksum$|_hash$|_digest$|_md5$|_alias$|_keyring$|_keyserver$|"
+    r"(^|_)(cache|sort|primary|partition|foreign|hot|shortcut|routing|lookup|map|dict|"
+    r"group|index|shard|signing_public|gpg|pgp|sign)_?key$|_key_(server|url|path|name|alias|size|bits)$)"
 )
 
 _REFERENCE = re.compile(
     r"^\s*(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|/run/secrets/\S*|/var/run/secrets/\S*|"
-    r"\{\{[^}]*\}\}|%\([^)]*\)s|<[^<>]+>)\s*$"
+    r"\{\{[^}]*\}\}|%\([^)]*\)s)\s*$"
 )
-# Values that stand for "no value here": never a credential, whatever the name. A weak
-# literal such as `changeme` or a three-letter password IS reported: it is still a secret
-# written into the file, and a weak one at that.
+# Values that stand for "no value here": never a credential, whatever the name.
+_NO_VALUE = re.compile(
+    r"(?i)^(\*+|\.+|-+|_+|\?+|none|null|nil|undefined|true|false|yes|no|on|off|"
+    r"empty|unset|\d{1,3})$"
+)
+# Obvious placeholders: still a literal written where a secret belongs, so still reported,
+# one severity lower and saying it looks like a placeholder (CHECKLIST.md, notes).
 _PLACEHOLDER = re.compile(
-    r"(?i)^(x+|\*+|\.+|-+|_+|\?+|none|null|nil|undefined|true|false|yes|no|on|off|"
-    r"<[^<>]*>|\[[^\[\]]*\]|redacted|required|optional|empty|unset|tbd|todo|\d{1,3})$"
+    r"(?i)^(x{3,}|<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\}|redacted|required|optional|tbd|todo|fixme|"
+    r"change[_-]?me[\w.-]*|change[_-]?this[\w.-]*|replace[_-]?me[\w.-]*|replace[_-]?this[\w.-]*|example[\w.-]*|"
+    r"[\w.-]*[_-]example|sample[\w.-]*|dummy[\w.-]*|placeholder[\w.-]*|your[_-]?[\w.-]+|my[_-]?(secret|password|token)[\w.-]*|"
+    r"(super)?secret|password|passw0rd|token|insert[_-]?[\w.-]+[_-]?here|[\w.-]+[_-]here|fake[\w.-]*|test|"
+    r"foo(bar)?|not[_-]?(a[_-]?)?(real|set|secret)[\w.-]*)$"
 )
-_DIGEST_OR_UUID = re.compile(
-    r"(?i)^(sha(256|384|512):)?[0-9a-f]{32,128}$|"
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-)
+# A value that names a content digest (`sha256:...`): a checksum, not a credential. A bare
+# 32+ character hex or base64 value under a secret name IS a credential (an API token).
+_DIGEST = re.compile(r"(?i)^sha(1|256|384|512):[0-9a-f]{32,128}$")
 _URL_WITHOUT_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://\S*$")
 _PUBLIC_KEY = re.compile(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-\S+) [A-Za-z0-9+/=]+|-----BEGIN (PGP )?PUBLIC KEY"
@@ -82,6 +97,17 @@ class SecretMatch:
     masked: str  # safe to show
     start: int = 0  # position of the secret value inside the scanned string
     end: int = 0
+    placeholder: bool = False  # the value looks like a placeholder (changeme, <your-token>)
+
+
+PLACEHOLDER_NOTE = ", which looks like a placeholder"
+
+
+def lowered(severity: Severity, match: SecretMatch) -> Severity:
+    """`severity` one step lower for a placeholder value (never below info)."""
+    if not match.placeholder:
+        return severity
+    return Severity(max(Severity.INFO, severity - 1))
 
 
 def mask(value: str) -> str:
@@ -164,7 +190,7 @@ def find_in_text(text: str) -> list[SecretMatch]:
         for m in fmt.pattern.finditer(head):
             if fmt.kind == "URL with password":
                 secret = m.group(1)
-                if is_reference(secret) or _PLACEHOLDER.match(secret):
+                if is_reference(secret) or _PLACEHOLDER.match(secret) or _NO_VALUE.match(secret):
                     continue
                 found.append(SecretMatch(fmt.kind, mask(secret), m.start(1), m.end(1)))
             else:
@@ -174,11 +200,14 @@ def find_in_text(text: str) -> list[SecretMatch]:
     return found
 
 
-def check_assignment(name: str, value: str | None) -> SecretMatch | None:
+def check_assignment(name: str, value: str | None, *, dollar_escapes: bool = False) -> SecretMatch | None:
     """Judge `name=value` (ENV, ARG default, compose environment, container env).
 
     Returns a match (with a masked value) when the value is a literal credential: by its
-    format whatever the name, or by a secret-sounding name with a non-trivial literal.
+    format whatever the name, or by a secret-sounding name with a non-trivial literal. A
+    placeholder value (`changeme`, `<your-token>`) gives a match with `placeholder=True` and
+    a kind that says so. With `dollar_escapes` (compose files), `$$` is a literal `$`, not
+    the start of a `${VAR}` reference.
     """
     if value is None:
         return None
@@ -186,25 +215,31 @@ def check_assignment(name: str, value: str | None) -> SecretMatch | None:
     stripped = value.strip().strip("'\"")
     if not stripped:
         return None
-    by_format = find_in_text(stripped)
+    # What decides "is this a reference": with compose escapes, `$$` is no `$` at all.
+    refs = stripped.replace("$$", "") if dollar_escapes else stripped
+    literal = stripped.replace("$$", "$") if dollar_escapes else stripped
+    by_format = find_in_text(literal)
     if by_format:
         first = by_format[0]
         return SecretMatch(first.kind, first.masked, first.start, first.end)
     if not secret_name(name):
         return None
     if (
-        is_reference(stripped)
-        or "${" in stripped
-        or stripped.startswith("$")
-        or _PLACEHOLDER.match(stripped)
-        or _DIGEST_OR_UUID.match(stripped)
-        or _PUBLIC_KEY.match(stripped)
-        or stripped.startswith(("/", "./", "file:"))  # a path to a secret, not the secret
-        or _URL_WITHOUT_PASSWORD.match(stripped)  # a URL with a password matched by format above
+        (refs and is_reference(refs))
+        or (literal.startswith("${") and is_reference(literal))
+        or "${" in refs
+        or refs.startswith("$")
+        or _NO_VALUE.match(literal)
+        or _DIGEST.match(literal)
+        or _PUBLIC_KEY.match(literal)
+        or literal.startswith(("/", "./", "file:"))  # a path to a secret, not the secret
+        or _URL_WITHOUT_PASSWORD.match(literal)  # a URL with a password matched by format above
     ):
         return None
-    kind = _name_kind(name)
-    return SecretMatch(f"{kind} (by name {name[:64]})", mask(stripped), 0, len(value))
+    kind = f"{_name_kind(name)} (by name {name[:64]})"
+    if _PLACEHOLDER.match(literal):
+        return SecretMatch(kind + PLACEHOLDER_NOTE, mask(literal), 0, len(value), placeholder=True)
+    return SecretMatch(kind, mask(literal), 0, len(value))
 
 
 def _name_kind(name: str) -> str:

@@ -139,6 +139,10 @@ class _Loader:
     def _validate(self, lf: LoadedFile) -> None:
         root = lf.root
         assert root is not None
+        if root.kind != "map":
+            return
+        if root.get("services") is None and self._v1(lf, root):
+            return
         for key, node in root.value.items():
             if key not in schema.TOP_KEYS and not key.startswith("x-"):
                 self.err(lf.path, node.entry_line, f"unknown top-level key {key[:60]!r}", warn=True)
@@ -169,6 +173,29 @@ class _Loader:
                 if problem:
                     self.err(lf.path, child.entry_line, f"service {name[:60]!r}: {problem}")
                     del svc.value[key]
+                elif key == "volumes" and child.kind == "seq":
+                    for item in child.value:
+                        for bad in schema.unknown_mount_keys(item):
+                            self.err(lf.path, item.get(bad).entry_line if item.get(bad) else item.line,
+                                     f"service {name[:60]!r}: {schema.mount_key_reason(bad)}", warn=True)
+
+    def _v1(self, lf: LoadedFile, root: Node) -> bool:
+        """Say plainly when a file is Compose file format v1 (services at the top level)."""
+        version = root.get("version")
+        v1_version = version is not None and str(version.value).strip() in ("1", "1.0")
+        names = [k for k, n in root.value.items()
+                 if k not in schema.TOP_KEYS and not k.startswith("x-") and n.kind == "map"
+                 and any(key in schema.SERVICE_KEYS for key in n.value)]
+        if not names and not v1_version:
+            return False
+        shown = ", ".join(repr(n[:40]) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+        what = f"its {len(names)} service(s) ({shown})" if names else "its services"
+        self.err(lf.path, 1, "Compose file format v1 (services at the top level, no `services:` key): "
+                 f"docker compose v2 no longer reads it, and lockdock did not check {what}; "
+                 "move them under a top-level `services:` key to have them checked", warn=True)
+        for name in names:
+            del root.value[name]
+        return True
 
     # ------------------------------------------------------------------ extends
 

@@ -40,6 +40,12 @@ SERVICE_KEYS = LIST | LIST_OR_MAP | MAP | STR_OR_MAP | STR_OR_LIST | BOOL | SCAL
 TOP_KEYS = frozenset({"version", "name", "services", "networks", "volumes", "secrets", "configs",
                       "include", "models"})
 
+# Keys of a long `volumes:` entry (compose specification, services.volumes).
+MOUNT_KEYS = frozenset({"type", "source", "target", "read_only", "consistency", "bind", "volume",
+                        "tmpfs", "image"})
+_MOUNT_KEY_HINTS = {"readonly": "read_only", "ro": "read_only", "read-only": "read_only",
+                    "src": "source", "dst": "target", "destination": "target", "mode": "read_only"}
+
 _KIND_WORD = {"map": "a mapping", "seq": "a list", "scalar": "a single value"}
 
 
@@ -75,3 +81,17 @@ def type_problem(key: str, node: Node) -> str | None:
     if expected is None:
         return None
     return f"`{key}` must be {expected}, not {_describe(node)}"
+
+
+def unknown_mount_keys(item: Node) -> list[str]:
+    """Keys of a long-syntax volume entry that the compose specification does not define."""
+    if item.kind != "map":
+        return []
+    return [k for k in item.value if k not in MOUNT_KEYS and not k.startswith("x-")]
+
+
+def mount_key_reason(key: str) -> str:
+    """Why `key` in a long volume entry is wrong (compose refuses the file: "unsupported option")."""
+    hint = _MOUNT_KEY_HINTS.get(key.lower())
+    text = f"volume entry key {key[:40]!r} is not a compose key (docker compose rejects the file)"
+    return text + (f"; the compose key is `{hint}`" if hint else "")

@@ -8,8 +8,9 @@ its file and line).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from lockdock.compose import schema
 from lockdock.compose.project import Project, Service
 from lockdock.compose.yamlread import Node
 
@@ -108,6 +109,8 @@ class Mount:
     read_only: bool
     long: bool
     modes: list[str]
+    unknown_keys: list[str] = field(default_factory=list)  # long syntax keys compose rejects
+
 
 
 def _is_path(src: str) -> bool:
@@ -117,8 +120,9 @@ def _is_path(src: str) -> bool:
 def parse_mount(item: Node) -> Mount | None:
     if item.kind == "map":
         typ = text(item.get("type")) or "volume"
+        unknown = schema.unknown_mount_keys(item)
         return Mount(item, typ, text(item.get("source")), text(item.get("target")),
-                     truthy(item.get("read_only")), True, [])
+                     truthy(item.get("read_only")), True, [], unknown)
     spec = text(item)
     if spec is None:
         return None
@@ -150,7 +154,11 @@ class EnvVar:
 
 
 def environment(service: Service) -> list[EnvVar]:
-    node = service.get("environment")
+    return assignments(service.get("environment"))
+
+
+def assignments(node: Node | None) -> list[EnvVar]:
+    """`NAME: value` mappings or `NAME=value` lists (environment, labels, build.args)."""
     if node is None:
         return []
     result: list[EnvVar] = []

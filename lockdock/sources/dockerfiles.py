@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockdock.context import ScanContext
-from lockdock.discovery import Discovery
+from lockdock.discovery import TEMPLATE_SYNTAX, Discovery, is_template
 from lockdock.dockerfile import Dockerfile, DockerfileError, parse_dockerfile
 from lockdock.dockerfile.stages import problems
 from lockdock.files import FileProblem, read_text
@@ -46,10 +46,27 @@ def load_subject(path: Path, ctx: ScanContext) -> DockerfileSubject | None:
     except RecursionError:
         ctx.error(path, "not a valid Dockerfile: nesting too deep")
         return None
+    template_lines = _template_lines(df)
+    if template_lines or is_template(path.name):
+        for st in df.stages:
+            if TEMPLATE_SYNTAX.search(st.from_instruction.original):
+                st.resolved = False  # `FROM debian:{{ env.variant }}`: no image to judge
+                st.base_raw = st.from_instruction.rest.strip()[:200] or st.base_raw
+        shown = ", ".join(str(n) for n in template_lines[:5]) + (", ..." if len(template_lines) > 5 else "")
+        ctx.warn(path, "looks like a Dockerfile template" + (f" (template syntax on line {shown})" if shown else "")
+                 + ": scanned as written, with image checks skipped where FROM holds template syntax; "
+                 "scan the Dockerfile generated from it for a full result")
     for line, problem in problems(df.instructions)[:5]:
+        if line in template_lines:
+            continue
         ctx.warn(path, f"line {line}: {problem} (docker build would fail here)")
     rel = ctx.rel(path) or str(path)
     return DockerfileSubject(Target(TargetKind.DOCKERFILE, name=rel, path=rel), df, path)
+
+
+def _template_lines(df: Dockerfile) -> list[int]:
+    """Lines of instructions that hold template syntax ({{ }}, {% %}, %%VAR%%, @VAR@)."""
+    return [inst.start_line for inst in df.instructions if TEMPLATE_SYNTAX.search(inst.original)]
 
 
 @source("dockerfiles", order=10)

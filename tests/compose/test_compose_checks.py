@@ -86,7 +86,10 @@ CASES: list[tuple[str, str, list[int]]] = [
     # container.sensitive-mounts
     ("container.sensitive-mounts", svc("volumes:\n  - /etc:/host/etc\n  - /:/rootfs:rw\n  - ~/.ssh:/k"), [5, 6, 7]),
     ("container.sensitive-mounts", svc("volumes:\n  - type: bind\n    source: /root\n    target: /r"), [5]),
-    ("container.sensitive-mounts", svc("volumes:\n  - /etc:/host/etc:ro\n  - type: bind\n    source: /proc\n    target: /p\n    read_only: yes"), []),
+    # read-only sensitive mounts are findings too (checklist v2), one severity lower
+    ("container.sensitive-mounts", svc("volumes:\n  - /etc:/host/etc:ro\n  - type: bind\n    source: /proc\n    target: /p\n    read_only: yes"), [5, 6]),
+    ("container.sensitive-mounts", svc("volumes:\n  - /dev/dri:/dev/dri\n  - /lib/modules:/lib/modules:ro\n  - /home/bob/src:/src\n  - ~/notes:/n:ro"), [5, 6, 7, 8]),
+    ("container.sensitive-mounts", svc("volumes:\n  - /etc/localtime:/etc/localtime:ro\n  - /usr/share/fonts:/f:ro\n  - /var/lib/app:/d"), []),
     ("container.sensitive-mounts", svc("volumes:\n  - ./etc:/etc\n  - /srv/app:/app"), []),
     # container.host-devices
     ("container.host-devices", svc("devices:\n  - /dev/sda:/dev/xvda:rwm"), [5]),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lockdock.model import Applicability, FileEdit, NewFile
-from tests.compose.fixkit import compose_findings, fix_and_verify, run, write_files
+from tests.compose.fixkit import apply_fix, compose_findings, fix_and_verify, run, write_files
 
 
 def one(d: Path, text: str, **extra: str) -> Path:
@@ -69,6 +69,23 @@ def test_read_only_in_override_file_is_edited_there(tmp_path: Path) -> None:
     assert (tmp_path / "compose.yaml").read_text() == "services:\n  web:\n    image: nginx:1.25.3\n    tmpfs: [/tmp]\n"
 
 
+def _make_read_only(d: Path) -> None:
+    """Apply the sensitive-mount fix: the mount stays reported (checklist v2: read-only is a
+    finding too) but one severity lower, read-only, and with no fix left to offer."""
+    from lockdock.model import Severity
+
+    before, _ = run(d)
+    (finding,) = [f for f in compose_findings(before) if f.check == "container.sensitive-mounts"]
+    assert finding.severity is None and "writable" in finding.message
+    assert finding.fix is not None
+    apply_fix(finding.fix)
+    after, ctx = run(d)
+    assert not [e for e in ctx.errors if e.kind == "error"]
+    (left,) = [f for f in compose_findings(after) if f.check == "container.sensitive-mounts"]
+    assert left.severity is Severity.MEDIUM and "read-only" in left.message
+    assert left.fix is None
+
+
 @pytest.mark.parametrize(
     ("line", "fixed"),
     [
@@ -79,13 +96,13 @@ def test_read_only_in_override_file_is_edited_there(tmp_path: Path) -> None:
 )
 def test_sensitive_mount_short_syntax(tmp_path: Path, line: str, fixed: str) -> None:
     p = one(tmp_path, f"services:\n  web:\n    image: nginx:1.25.3\n    volumes:\n      {line}\n      - ./data:/data\n")
-    fix_and_verify(tmp_path, "container.sensitive-mounts", "web")
+    _make_read_only(tmp_path)
     assert p.read_text() == f"services:\n  web:\n    image: nginx:1.25.3\n    volumes:\n      {fixed}\n      - ./data:/data\n"
 
 
 def test_sensitive_mount_long_syntax(tmp_path: Path) -> None:
     p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    volumes:\n      - type: bind\n        source: /etc\n        target: /e\n")
-    fix_and_verify(tmp_path, "container.sensitive-mounts", "web")
+    _make_read_only(tmp_path)
     assert p.read_text().endswith("        target: /e\n        read_only: true\n")
 
 
@@ -324,5 +341,5 @@ def test_multi_document_file_gets_no_fix(tmp_path: Path) -> None:
 
 def test_interpolation_is_never_substituted_by_a_fix(tmp_path: Path) -> None:
     p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    volumes:\n      - ${ETC:-/etc}:/host/etc\n")
-    fix_and_verify(tmp_path, "container.sensitive-mounts", "web")
+    _make_read_only(tmp_path)
     assert "      - ${ETC:-/etc}:/host/etc:ro\n" in p.read_text()

@@ -22,20 +22,26 @@ def test_dockerfile_names(name):
     assert is_dockerfile(name)
 
 
-@pytest.mark.parametrize("name", ["Dockerfile.md", "dockerfile.py", "README", "Dockerfile.bak", "notes.txt"])
+@pytest.mark.parametrize("name", ["Dockerfile.md", "dockerfile.py", "README", "Dockerfile.bak", "notes.txt",
+                                  "Dockerfile.template", "Dockerfile-debian.template", "Dockerfile.j2",
+                                  "Dockerfile.tmpl", "Dockerfile.in", "api.dockerfile.jinja2"])
 def test_not_dockerfile_names(name):
     assert not is_dockerfile(name)
 
 
 @pytest.mark.parametrize(
-    "name", ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.override.yaml", "compose.prod.yaml"]
+    "name", ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.override.yaml", "compose.prod.yaml",
+             "agent-compose.yml", "my-compose.yaml", "stack.compose.yaml", "docker-compose.dev.yml",
+             "elk_docker-compose.yml", "Compose.YAML"]
 )
 def test_compose_names(name):
     assert is_compose(name)
 
 
-def test_not_compose_names():
-    assert not is_compose("my-compose.yaml") and not is_compose("compose.json")
+@pytest.mark.parametrize("name", ["compose.json", "composer.yaml", "compose.yml.j2", "decompose.yml",
+                                  "compose.txt", "recompose-notes.md"])
+def test_not_compose_names(name):
+    assert not is_compose(name)
 
 
 def test_walk_finds_kinds_and_skips_vendored(tmp_path):

@@ -33,8 +33,6 @@ def test_literal_secrets_are_found(name, value):
         ("DB_PASSWORD", "$DB_PASSWORD"),
         ("DB_PASSWORD_FILE", "/run/secrets/db_password"),
         ("PASSWORD", "/run/secrets/pw"),
-        ("API_TOKEN", "<your token here>"),
-        ("SECRET", "xxxx"),
         ("PASSWORD_AUTH_ENABLED", "true"),
         ("GPG_KEY", "B42F6819007F00F88E364FD4036A9C25BF357DD4"),
         ("TOKEN_TTL", "3600"),
@@ -42,10 +40,66 @@ def test_literal_secrets_are_found(name, value):
         ("SSH_PUBLIC_KEY", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx user@host"),
         ("DATABASE_URL", "postgres://app@db:5432/app"),
         ("HOME", "/root"),
+        ("PASSPORT_ID", "X1234567-plain"),  # PASS inside a word is not a password
+        ("BYPASS_CACHE", "definitely-yes-1"),
+        ("COMPASS_URL", "compass-heading-42"),
+        ("CACHE_KEY", "user-profile-v2"),
+        ("TLS_KEY_FILE", "certs/tls.key"),
+        ("SIGNING_KEY_ID", "7A2C9F0B1E3D5A77"),
+        ("NODE_PUBLIC_KEY", "MCowBQYDK2VwAyEAq0Yx9Vw1"),
+        ("PGP_KEY", "0x7A2C9F0B1E3D5A77"),
+        ("key", "B97B0AFCAA1A47F044F244A07FCFFB7D0A8D4B2B"),  # docker-library: gpg --recv-keys "$key"
+        ("ADMIN_PASS", "$${LITERAL_REF}"),  # unescaped it is a ${...} the app resolves itself
     ],
 )
 def test_not_secrets(name, value):
-    assert check_assignment(name, value) is None
+    assert check_assignment(name, value, dollar_escapes=True) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DB_PASS", "SMTP_PASS", "PASS_DB", "mongo.pass", "MYSQL_ROOT_PWD", "STRIPE_KEY", "SSH_KEY", "app-key"],
+)
+def test_pass_pwd_key_as_whole_words(name):
+    match = check_assignment(name, "plain-value-77")
+    assert match is not None and not match.placeholder
+    assert "plain-value-77" not in match.kind + match.masked
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SESSION_TOKEN", "6f1e0c3b9a8d7e6f5a4b3c2d1e0f9a8b"),  # 32 hex chars under a token name
+     ("WEBHOOK_SECRET", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"),  # base64
+     ("CONSUL_HTTP_TOKEN", "1b4e28ba-2fa1-11d2-883f-0016d3cca427")],
+)
+def test_long_hex_or_base64_under_token_names(name, value):
+    assert check_assignment(name, value) is not None
+
+
+def test_compose_double_dollar_is_a_literal_dollar():
+    # `$$` escapes a dollar in compose: `$$ecret-9` is the literal password `$ecret-9`.
+    match = check_assignment("DB_PASS", "$$ecret-9", dollar_escapes=True)
+    assert match is not None and "ecret" not in match.masked
+    assert check_assignment("DB_PASS", "${DB_PASS}", dollar_escapes=True) is None
+    assert check_assignment("DB_PASS", "$${HOME}x", dollar_escapes=True) is not None
+    # Outside compose a leading `$` is a reference.
+    assert check_assignment("DB_PASS", "$$ecret-9") is None
+
+
+@pytest.mark.parametrize(
+    "value", ["changeme", "CHANGE_ME", "example", "dummy-password", "<your-token>", "<your token here>",
+              "xxx", "xxxx", "your_api_key", "replace-me"],
+)
+def test_placeholders_are_reported_one_severity_lower(value):
+    from lockdock.model import Severity
+    from lockdock.secrets import lowered
+
+    match = check_assignment("API_TOKEN", value)
+    assert match is not None and match.placeholder
+    assert "looks like a placeholder" in match.kind
+    assert lowered(Severity.HIGH, match) is Severity.MEDIUM
+    real = check_assignment("API_TOKEN", "k8Qz-real-looking-1")
+    assert real is not None and lowered(Severity.HIGH, real) is Severity.HIGH
 
 
 def test_formats_in_free_text_and_positions():
