@@ -10,10 +10,8 @@ CL-0022 (propagation, tmpfs), CL-0020/CL-0021 (secrets in the file).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from lockdock.analyzers.compose_network import is_datastore
 from lockdock.analyzers.compose_privileges import DANGEROUS_CAPS, cap_name
@@ -21,10 +19,8 @@ from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
-from lockdock.files import FileProblem, read_text
-from lockdock.model import Finding, Location, TargetKind
+from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
-from lockdock.secrets import check_assignment
 from lockdock.sources.compose import ComposeService
 from lockdock.text import safe
 
@@ -38,7 +34,6 @@ AVAILABILITY_CAPS = frozenset({
     "SYS_NICE", "SYS_RESOURCE", "IPC_LOCK", "LEASE", "SYS_TIME", "WAKE_ALARM", "SYS_BOOT",
     "BLOCK_SUSPEND", "SYS_TTY_CONFIG", "SYS_PACCT",
 })
-MAX_ENV_FILE = 256 * 1024
 
 
 @dataclass
@@ -133,103 +128,6 @@ def availability_capabilities(subject: ComposeService, ctx: ScanContext) -> Iter
                 f"service {safe(subject.name, 60)} adds {safe(name, 40)}, which lets it starve or disturb "
                 "the host (priorities, locked memory, limits, clock or power)",
                 node, data={"kind": "availability-add"})
-
-
-# ------------------------------------------------------------------ secrets in the file
-
-
-def _labels(node: Node | None) -> list[tuple[str, str | None, Node]]:
-    """`labels:` / `build.args` as (name, value as written, node); list or map form."""
-    out: list[tuple[str, str | None, Node]] = []
-    if node is None:
-        return out
-    if node.kind == "map":
-        for k, v in node.value.items():
-            out.append((str(k), v.raw if v.raw is not None else views.text(v), v))
-    elif node.kind == "seq":
-        for item in node.value:
-            s = item.raw if item.raw is not None else views.text(item)
-            if s is None:
-                continue
-            k, sep, v = s.partition("=")
-            out.append((k.strip(), v if sep else None, item))
-    return out
-
-
-def _secret_findings(subject: ComposeService, ctx: ScanContext, where: str,
-                     items: list[tuple[str, str | None, Node]]) -> Iterator[Finding]:
-    for key, value, node in items:
-        match = check_assignment(key, value)
-        if match is None:
-            continue
-        yield service_finding(
-            subject, ctx, "secrets.no-secrets-in-env",
-            f"service {safe(subject.name, 60)}: {where} {safe(key, 80)} holds a literal {safe(match.kind, 80)} "
-            f"({match.masked}); `docker inspect` and the image history show it",
-            node, evidence=f"{safe(key, 80)}={match.masked}", data={"var": key, "where": where})
-
-
-def env_file_paths(subject: ComposeService) -> list[tuple[str, Node]]:
-    """`env_file:` entries (string, list, or long `path:` form) resolved against their file."""
-    node = subject.service.get("env_file")
-    entries: list[tuple[str, Node]] = []
-    if node is None:
-        return entries
-    items = node.value if node.kind == "seq" else [node]
-    for item in items:
-        path_node = item.get("path") if item.kind == "map" else item
-        path = views.text(path_node)
-        if path is None or path_node is None:
-            continue
-        base = os.path.dirname(path_node.file) if path_node.file else str(subject.project.directory)
-        entries.append((os.path.normpath(os.path.join(base, os.path.expanduser(path))), path_node))
-    return entries
-
-
-@analyzer(TargetKind.COMPOSE_SERVICE, "secrets.no-secrets-in-env")
-def secrets_in_file(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
-    svc = subject.service
-    yield from _secret_findings(subject, ctx, "label", _labels(svc.get("labels")))
-    build = svc.get("build")
-    if build is not None and build.kind == "map":
-        yield from _secret_findings(subject, ctx, "build arg", _labels(build.get("args")))
-    seen = ctx.cache.setdefault("compose-env-files", set())
-    for path, node in env_file_paths(subject):
-        if path in seen:
-            continue  # one env file shared by several services: reported once
-        seen.add(path)
-        yield from _env_file(subject, ctx, path, node)
-
-
-def _env_file(subject: ComposeService, ctx: ScanContext, path: str, node: Node) -> Iterator[Finding]:
-    if not os.path.isfile(path):
-        return  # compose reports a missing env_file itself
-    try:
-        if os.path.getsize(path) > MAX_ENV_FILE:
-            ctx.warn(path, f"env file larger than {MAX_ENV_FILE // 1024} KiB: not read for secrets")
-            return
-        text = read_text(Path(path)).text
-    except (OSError, FileProblem) as exc:
-        ctx.warn(path, f"env file not read: {safe(str(exc), 200)}")
-        return
-    shown = ctx.rel(path) or path
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.removeprefix("export ").strip()
-        match = check_assignment(key, value)
-        if match is None:
-            continue
-        finding = service_finding(
-            subject, ctx, "secrets.no-secrets-in-env",
-            f"service {safe(subject.name, 60)}: env file {safe(shown, 120)} line {lineno} sets {safe(key, 80)} "
-            f"to a literal {safe(match.kind, 80)} ({match.masked}); the container's environment (and "
-            "`docker inspect`) carries it",
-            node, evidence=f"{safe(key, 80)}={match.masked}", data={"var": key, "where": "env_file"})
-        finding.location = Location(path=shown, line=lineno)
-        yield finding
 
 
 # ------------------------------------------------------------------ the default network

@@ -91,7 +91,11 @@ def env_files(subject: ComposeService) -> list[tuple[Path, views.Node]]:
 def secrets_in_env_files(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     """Literal secrets in the files `env_file:` loads: they end up in the container's
     environment, readable through `docker inspect` like `environment:`."""
+    seen = ctx.cache.setdefault("compose-env-files", set())
     for path, node in env_files(subject):
+        if path in seen:
+            continue  # one env file shared by several services: reported once
+        seen.add(path)
         try:
             tf = read_text(path)
         except FileProblem:
