@@ -32,6 +32,9 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
     p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
+    p.add_argument("--verify", action="store_true", help="with --apply: first build and start the fixed stack in a throwaway copy; apply only the fixes that keep it working")
+    p.add_argument("--verify-seconds", type=float, metavar="S", help="with --verify: observe each run at most S seconds (default 20)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="with --verify: report format")
     u = sub.add_parser("undo", help="undo the last applied fix run, byte for byte")
     u.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
 
@@ -77,6 +80,9 @@ def run_fix(args: argparse.Namespace) -> int:
     from lockdock.scan import scan
 
     paths = args.paths or [Path(".")]
+    if args.verify and not args.apply:
+        print("lockdock fix: --verify needs --apply", file=sys.stderr)
+        return EXIT_USAGE
     start = paths[0] if paths[0].is_dir() else paths[0].parent
     select = _selectors(args.check)
     config = _config_for(args, start)
@@ -130,6 +136,11 @@ def run_fix(args: argparse.Namespace) -> int:
         _print_containers(container_left, info)
         return EXIT_REFUSED if preview.problems else EXIT_OK
 
+    if args.verify:  # the whole --verify hook: lockdock/fixing/verify_cli.py
+        from lockdock.fixing.verify_cli import apply_verified
+
+        return apply_verified([o.fix for o in wanted], ctx, _roots(paths), args,
+                              lambda f: by_fix[id(f)].label() if id(f) in by_fix else safe(f.title, 120))
     report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
 
     def label(fix: Fix) -> str:
