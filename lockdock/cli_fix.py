@@ -72,10 +72,41 @@ def _offers(result: Any, select: set[str]) -> list[_Offer]:
     return offers
 
 
+def _select(
+    result: Any, select: set[str], args: argparse.Namespace, ctx: Any
+) -> tuple[list[_Offer], list[_Offer], list[_Offer], list[_Offer]]:
+    """The offers to write, then those left out: unsafe, daemon.json, live containers."""
+    from lockdock.fixers.apply import materialize
+
+    wanted: list[_Offer] = []
+    unsafe_left: list[_Offer] = []
+    host_left: list[_Offer] = []
+    container_left: list[_Offer] = []
+    for o in _offers(result, select):
+        if o.finding.target.kind == TargetKind.HOST and args.daemon_json is None and not select:
+            # The daemon's config is the machine's, not the project's: only on request.
+            host_left.append(o)
+            continue
+        if o.finding.target.kind == TargetKind.CONTAINER and not args.containers and not select:
+            # Live containers are not the project's files either: only on request.
+            container_left.append(o)
+            continue
+        if o.fix.applicability != Applicability.SAFE and not args.unsafe:
+            unsafe_left.append(o)
+            continue
+        if o.fix.note == "lazy" and not o.fix.changes:
+            fix = materialize(o.finding, o.subject, ctx)
+            if fix is None or not fix.changes:
+                continue
+            o.fix = fix
+        wanted.append(o)
+    return wanted, unsafe_left, host_left, container_left
+
+
 def run_fix(args: argparse.Namespace) -> int:
     from lockdock.cli import _config_for, _selectors
     from lockdock.context import ScanContext
-    from lockdock.fixers.apply import apply_fixes, materialize
+    from lockdock.fixers.apply import apply_fixes
     from lockdock.fixers.preview import build_preview
     from lockdock.scan import scan
 
@@ -95,30 +126,7 @@ def run_fix(args: argparse.Namespace) -> int:
             print(f"lockdock: {sanitize(e.path or '')}: {sanitize(e.message)}", file=sys.stderr)
         return EXIT_USAGE
 
-    offers = _offers(result, select)
-    wanted: list[_Offer] = []
-    unsafe_left: list[_Offer] = []
-    host_left: list[_Offer] = []
-    container_left: list[_Offer] = []
-    for o in offers:
-        if o.finding.target.kind == TargetKind.HOST and args.daemon_json is None and not select:
-            # The daemon's config is the machine's, not the project's: only on request.
-            host_left.append(o)
-            continue
-        if o.finding.target.kind == TargetKind.CONTAINER and not args.containers and not select:
-            # Live containers are not the project's files either: only on request.
-            container_left.append(o)
-            continue
-        if o.fix.applicability != Applicability.SAFE and not args.unsafe:
-            unsafe_left.append(o)
-            continue
-        if o.fix.note == "lazy" and not o.fix.changes:
-            fix = materialize(o.finding, o.subject, ctx)
-            if fix is None or not fix.changes:
-                continue
-            o.fix = fix
-        wanted.append(o)
-
+    wanted, unsafe_left, host_left, container_left = _select(result, select, args, ctx)
     out = sys.stdout
     by_fix = {id(o.fix): o for o in wanted}
     if not args.apply:
@@ -139,8 +147,12 @@ def run_fix(args: argparse.Namespace) -> int:
     if args.verify:  # the whole --verify hook: lockdock/fixing/verify_cli.py
         from lockdock.fixing.verify_cli import apply_verified
 
-        return apply_verified([o.fix for o in wanted], ctx, _roots(paths), args,
-                              lambda f: by_fix[id(f)].label() if id(f) in by_fix else safe(f.title, 120))
+        def again() -> list[tuple[Fix, str]]:  # the offers of a fresh scan (the next pass)
+            sub = ScanContext(cwd=ctx.cwd, config=config, engine=ctx.engine, use_engine=ctx.engine is not None,
+                              daemon_json=args.daemon_json)
+            return [(o.fix, o.label()) for o in _select(scan(paths, sub), select, args, sub)[0]]
+
+        return apply_verified([(o.fix, o.label()) for o in wanted], again, ctx, _roots(paths), args)
     report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
 
     def label(fix: Fix) -> str:

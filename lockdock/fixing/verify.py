@@ -37,6 +37,7 @@ class FixVerdict:
     fix: Fix
     verdict: str  # VERIFIED, HELD_BACK, NOT_VERIFIED
     reason: str = ""
+    retry: bool = False  # not tried only because it overlaps another fix: the next pass may
 
 
 @dataclass
@@ -59,6 +60,7 @@ class VerifyReport:
     runs: int = 0
     problems: list[str] = field(default_factory=list)  # cleanup that failed, said plainly
     interrupted: bool = False
+    after: dict[str, stacks.UnitRun] = field(default_factory=dict)  # stack -> run with the verified fixes
 
     @property
     def verified(self) -> list[Fix]:
@@ -135,12 +137,14 @@ def verify_fixes(
     *,
     cwd: Path | None = None,
     compose: list[str] | None | bool = True,
+    baseline: dict[str, stacks.UnitRun] | None = None,
 ) -> VerifyReport:
     """Run the stacks the fixes touch unfixed and fixed; say which fixes keep them working.
 
     `roots`: the scanned directories (the copies are made of these). `seconds`: how long
     each run is observed at most (default $LOCKDOCK_VERIFY_SECONDS or 20). `compose`:
-    the compose CLI argv, True to find the user's, None for none. `engine` is a connected
+    the compose CLI argv, True to find the user's, None for none. `baseline`: runs of the
+    unfixed units already known (a previous pass's `report.after`), by stack name. `engine` is a connected
     lockdock Engine (None: nothing can be verified). Never raises for a stack that fails;
     on KeyboardInterrupt or SIGTERM everything started is removed and `interrupted` set.
     """
@@ -172,7 +176,7 @@ def verify_fixes(
             else:
                 by_root.setdefault(max(owner, key=lambda r: len(str(r))), []).append(fix)
         for root, group in by_root.items():
-            _verify_root(root, group, runner, report, cwd)
+            _verify_root(root, group, runner, report, cwd, baseline or {})
     except (KeyboardInterrupt, _Stop):
         report.interrupted = True
         seen = {id(v.fix) for v in report.fixes}
@@ -201,7 +205,10 @@ class _Trial:
     why: str = ""
 
 
-def _verify_root(root: Path, fixes: list[Fix], runner: stacks.Runner, report: VerifyReport, cwd: Path) -> None:
+def _verify_root(
+    root: Path, fixes: list[Fix], runner: stacks.Runner, report: VerifyReport, cwd: Path,
+    baseline: dict[str, stacks.UnitRun],
+) -> None:
     units = stacks.discover_units([root])
     touched: dict[int, set[int]] = {}  # id(fix) -> unit indexes
     candidates: list[Fix] = []
@@ -214,11 +221,13 @@ def _verify_root(root: Path, fixes: list[Fix], runner: stacks.Runner, report: Ve
         candidates.append(fix)
     batch = edits_mod.plan(candidates)
     for fix in batch.deferred:
-        report.fixes.append(FixVerdict(fix, NOT_VERIFIED, "it overlaps another fix: run `lockdock fix --apply --verify` again"))
+        report.fixes.append(FixVerdict(fix, NOT_VERIFIED, "it overlaps another fix (tried again after it)", True))
     candidates = batch.fixes
     names = [_rel(Path(u.dockerfile or u.files[0]), cwd) for u in units]
 
     def run(subset: Sequence[Fix], which: set[int]) -> dict[int, stacks.UnitRun]:
+        if not which:
+            return {}
         try:
             copy, _late = stacks.make_copy(root, subset, cwd)
         except (OSError, FileProblem, edits_mod.EditError) as exc:
@@ -235,7 +244,8 @@ def _verify_root(root: Path, fixes: list[Fix], runner: stacks.Runner, report: Ve
             stacks.remove_copy(copy)
 
     relevant = set().union(*touched.values()) if touched else set()
-    base = run([], relevant)
+    known = {i: baseline[names[i]] for i in relevant if names[i] in baseline}
+    base = {**known, **run([], relevant - set(known))}
     good_units: set[int] = set()
     for i in relevant:
         b = base[i]
@@ -302,6 +312,8 @@ def _verify_root(root: Path, fixes: list[Fix], runner: stacks.Runner, report: Ve
         search(subset[half:])
 
     search(testable)
+    for i in relevant:  # how each unit runs once the verified fixes are applied
+        report.after[names[i]] = final.get(i, base[i])
     for fix in testable:
         verdicts.setdefault(id(fix), FixVerdict(fix, VERIFIED))
         report.fixes.append(verdicts[id(fix)])
