@@ -312,6 +312,7 @@ class Runner:
     seconds: float = 20.0
     build_timeout: float = 300.0
     projects: list[tuple[list[str], Path]] = field(default_factory=list)  # (compose args, cwd)
+    layers: list[str] = field(default_factory=list)  # image ids its builds made (failed builds leave them)
     _count: int = 0
     _proc: subprocess.Popen[bytes] | None = None
 
@@ -421,10 +422,12 @@ class Runner:
         if built:
             extra = ["--force-rm"] if len(self.compose) == 1 else []  # v1: no intermediate containers left
             code, out = self._call([*base, "build", *extra, *built], cwd, self.build_timeout)
+            self.layers += new_layers(out)
             if code != 0:
                 # Build one by one to say which failed.
                 for svc in built:
                     c1, o1 = self._call([*base, "build", *extra, svc], cwd, self.build_timeout)
+                    self.layers += new_layers(o1)
                     if c1 != 0:
                         res.services[svc] = ServiceState(built=False, state="not started", detail=_last_line(o1))
                         ok.discard(svc)
@@ -464,9 +467,13 @@ class Runner:
         api = self.engine.api
         tag = f"{self._name()}:verify"
         self.projects.append(([tag], dockerfile.parent))
+        log: list[str] = []
         try:
             for chunk in api.build(path=str(dockerfile.parent), dockerfile=dockerfile.name, tag=tag, rm=True,
                                    forcerm=True, pull=False, decode=True, labels={LABEL: self.run_id}):
+                if isinstance(chunk, dict) and isinstance(chunk.get("stream"), str):
+                    log.append(chunk["stream"])
+                    self.layers[:] = [*dict.fromkeys([*self.layers, *new_layers("".join(log))])]
                 if isinstance(chunk, dict) and chunk.get("error"):
                     res.services["(image)"] = ServiceState(built=False, state="not started",
                                                            detail=safe(chunk["error"], 200))
@@ -523,12 +530,37 @@ class Runner:
                 except Exception as exc:  # noqa: BLE001
                     if "No such image" not in str(exc):
                         problems.append(f"image {img['Id'][:19]}: {safe(exc, 120)}")
+            for layer in reversed(self.layers):  # newest first: a child goes before its parent
+                with contextlib.suppress(Exception):  # in use or gone: not ours to force
+                    api.remove_image(layer)
+            self.layers.clear()
         except Exception as exc:  # noqa: BLE001 - engine trouble: say what may be left
             problems.append(f"cleanup failed: {safe(exc, 200)} (look for objects named {self.run_id})")
         finally:
             signal.signal(signal.SIGINT, old)
         self.projects.clear()
         return problems
+
+
+_STEP_FROM = re.compile(r"^Step \d+/\d+ : FROM\b", re.IGNORECASE)
+_LAYER = re.compile(r"^---> ([0-9a-f]{12,64})$")
+
+
+def new_layers(log: str) -> list[str]:
+    """Image ids a classic-builder log shows as made by this build (not cached, not a base)."""
+    out: list[str] = []
+    reused = False
+    for line in log.splitlines():
+        s = line.strip()
+        if _STEP_FROM.match(s) or s.startswith("---> Using cache"):
+            reused = True
+            continue
+        m = _LAYER.match(s)
+        if m:
+            if not reused:
+                out.append(m.group(1))
+            reused = False
+    return out
 
 
 def _last_line(text: str) -> str:

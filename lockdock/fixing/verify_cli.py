@@ -112,8 +112,6 @@ def apply_verified(
               f"{len(errors)} error(s)", file=out)
         for f in applied:
             print(f"  applied: {label(f)}", file=out)
-        for v in held:
-            print(f"  {v.verdict}: {label(v.fix)}: {v.reason}", file=out)
         for f, r in skipped:
             print(f"  skipped: {label(f)}: {sanitize(r)}", file=out)
         for e in errors:
