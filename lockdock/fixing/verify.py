@@ -339,5 +339,8 @@ def _verify_root(
             else:
                 why = after.works()[1] if after else "not started"
                 held = broken_by.get(i)
-                report.services.append(ServiceRow(names[i], svc, before, after, "broken",
-                                                  why + (f" (held back: {safe(held.fix.title, 80)})" if held else "")))
+                if i in final or held is None:
+                    report.services.append(ServiceRow(names[i], svc, before, after, "broken", why))
+                else:  # what the held-back fix would have done; the stack itself stays as it was
+                    report.services.append(ServiceRow(names[i], svc, before, after, HELD_BACK,
+                                                      f"{why} with: {safe(held.fix.title, 80)}"))
