@@ -91,7 +91,7 @@ class ServiceState:
 
     def summary(self) -> str:
         if self.built is False:
-            return "build failed"
+            return "build failed" + (f": {self.detail}" if self.detail else "")
         parts = [self.state if self.state != "exited" else f"exited {self.exit_code}"]
         if self.state == "not started" and self.detail:
             parts.append(self.detail)
@@ -100,12 +100,12 @@ class ServiceState:
         if self.health:
             parts.append(self.health)
         for port, ok in sorted(self.ports.items()):
-            parts.append(f"{port} {'answers' if ok else 'silent'}")
+            parts.append(f"{safe(port, 20)} {'answers' if ok else 'silent'}")
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return {"built": self.built, "state": self.state, "restarts": self.restarts, "health": self.health,
-                "exit_code": self.exit_code, "ports": dict(self.ports)}
+                "exit_code": self.exit_code, "ports": dict(self.ports), "detail": self.detail}
 
 
 @dataclass
@@ -364,7 +364,7 @@ class Runner:
             base += ["-f", str(f)]
         code, out = self._call([*base, "config"], cwd, 60)
         if code != 0:
-            res.error = f"compose config failed: {safe(out.strip(), 300)}"
+            res.error = f"compose config failed: {clean(out.strip(), 300)}"
             return res
         from ruamel.yaml import YAML
 
@@ -476,10 +476,10 @@ class Runner:
                     self.layers[:] = [*dict.fromkeys([*self.layers, *new_layers("".join(log))])]
                 if isinstance(chunk, dict) and chunk.get("error"):
                     res.services["(image)"] = ServiceState(built=False, state="not started",
-                                                           detail=safe(chunk["error"], 200))
+                                                           detail=clean(str(chunk["error"])))
                     return res
         except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds for a failed build
-            res.services["(image)"] = ServiceState(built=False, state="not started", detail=safe(exc, 200))
+            res.services["(image)"] = ServiceState(built=False, state="not started", detail=clean(str(exc)))
             return res
         cid = api.create_container(tag, detach=True, labels={LABEL: self.run_id},
                                    host_config=api.create_host_config(publish_all_ports=True))["Id"]
@@ -563,6 +563,19 @@ def new_layers(log: str) -> list[str]:
     return out
 
 
+def clean(text: str, limit: int = 200) -> str:
+    """Output of the compose CLI or a build, fit to show: secret values masked, plain text."""
+    from lockdock.engine.images import redact
+
+    return safe(redact(text), limit)
+
+
+_TELLING = re.compile(r"returned a non-zero code|did not complete successfully|no such file|not found|denied",
+                      re.IGNORECASE)
+
+
 def _last_line(text: str) -> str:
+    """The line of a command's output that says what went wrong (else its last line)."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return safe(lines[-1], 200) if lines else ""
+    telling = [ln for ln in lines if _TELLING.search(ln)]
+    return clean((telling or lines)[-1]) if lines else ""

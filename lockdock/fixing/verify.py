@@ -223,7 +223,7 @@ def _verify_root(
     for fix in batch.deferred:
         report.fixes.append(FixVerdict(fix, NOT_VERIFIED, "it overlaps another fix (tried again after it)", True))
     candidates = batch.fixes
-    names = [_rel(Path(u.dockerfile or u.files[0]), cwd) for u in units]
+    names = [safe(_rel(Path(u.dockerfile or u.files[0]), cwd), 120) for u in units]
 
     def run(subset: Sequence[Fix], which: set[int]) -> dict[int, stacks.UnitRun]:
         if not which:

@@ -6,6 +6,7 @@ baseline run, the comparison, the bisection, "not verified" reasons and the tear
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -154,7 +155,9 @@ def test_a_build_that_fails_before_the_fixes_is_not_verified(
     engine: Any, compose_cli: list[str], busybox_image: str, tmp_path: Path, docker_api: Any
 ) -> None:
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "Dockerfile").write_text(f"FROM {busybox_image}\nRUN exit 3\nCMD [\"sleep\", \"3600\"]\n")
+    (tmp_path / "app" / "Dockerfile").write_text(
+        f"FROM {busybox_image}\nRUN DB_PASSWORD=s3cr3t-Value-42 false\nCMD [\"sleep\", \"3600\"]\n"
+    )
     compose = tmp_path / "compose.yml"
     compose.write_text("services:\n  app:\n    build: ./app\n    command: [\"sleep\", \"3600\"]\n")
     fix = insert_fix(compose, "command:", "    read_only: true\n", "ro")
@@ -162,6 +165,9 @@ def test_a_build_that_fails_before_the_fixes_is_not_verified(
     assert _verdicts(report)["ro"][0] == NOT_VERIFIED
     (row,) = report.services
     assert row.before.built is False and "build failed" in row.before.works()[1]
+    assert "returned a non-zero code" in row.before.detail
+    shown = "\n".join(report.text()) + json.dumps(report.to_json())
+    assert "s3cr3t-Value-42" not in shown and "DB_PASSWORD=" in shown  # the value is masked
     assert not leftovers(docker_api)
 
 

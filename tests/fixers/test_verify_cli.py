@@ -124,3 +124,17 @@ def test_ctrl_c_removes_every_container_network_and_volume(
     assert "Traceback" not in err and "interrupted" in out
     assert not leftovers(docker_api, projects) and not leftovers(docker_api)
     assert compose.read_bytes() == before
+
+
+def test_verify_without_an_engine_applies_nothing(
+    run_lockdock: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    compose = app / "compose.yml"
+    compose.write_text("services:\n  worker:\n    image: busybox:1.36\n    command: [\"sleep\", \"3600\"]\n")
+    before = compose.read_bytes()
+    proc = run_lockdock("fix", "--apply", "--unsafe", "--verify", "--no-engine", "--check", "container.capabilities",
+                        cwd=app)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "--verify: needs the Docker engine" in proc.stderr and compose.read_bytes() == before
