@@ -401,7 +401,7 @@ class Runner:
         while changed:
             changed = False
             for svc in sorted(ok):
-                deps = services[svc].get("depends_on") or {}
+                deps = (services[svc] or {}).get("depends_on") or {}
                 bad = [d for d in deps if d not in ok]
                 if bad:
                     ok.discard(svc)
@@ -432,7 +432,7 @@ class Runner:
                         res.services[svc] = ServiceState(built=False, state="not started", detail=_last_line(o1))
                         ok.discard(svc)
         for svc in sorted(ok):
-            for dep in services[svc].get("depends_on") or {}:
+            for dep in (services[svc] or {}).get("depends_on") or {}:
                 if dep not in ok and svc in ok:
                     ok.discard(svc)
                     res.services[svc] = ServiceState(state="not started", detail=f"dependency {dep} failed")

@@ -208,3 +208,18 @@ def test_interrupt_during_a_run_removes_everything(
     monkeypatch.setattr(stacks, "observe", real)
     assert report.interrupted and [v.verdict for v in report.fixes] == [NOT_VERIFIED]
     assert not leftovers(docker_api, set(seen)) and not leftovers(docker_api)
+
+
+def test_cap_drop_all_on_a_chown_then_drop_entrypoint_is_held_back(
+    engine: Any, compose_cli: list[str], busybox_image: str, tmp_path: Path
+) -> None:
+    # The postgres pattern: start as root and chown the data directory (then drop to a user).
+    compose = tmp_path / "compose.yml"
+    compose.write_text(
+        f"services:\n  db:\n    image: {busybox_image}\n"
+        "    command: [\"sh\", \"-c\", \"mkdir -p /data && chown 65534:65534 /data && exec sleep 3600\"]\n"
+    )
+    fix = insert_fix(compose, "command:", "    cap_drop: [ALL]\n", "drop all capabilities", "container.capabilities")
+    report = verify_fixes(tmp_path, [fix], engine, SECONDS, cwd=tmp_path, compose=compose_cli)
+    verdict, reason = _verdicts(report)["drop all capabilities"]
+    assert verdict == HELD_BACK and "service db exited with code" in reason
