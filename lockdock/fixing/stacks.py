@@ -37,10 +37,6 @@ OVERRIDE = ".lockdock-verify.override.yml"
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived while a stack was being verified."""
-
-
 @dataclass
 class Unit:
     """A compose project (`files`, main first) or a standalone Dockerfile (`dockerfile`)."""
@@ -347,9 +343,12 @@ class Runner:
         def into(p: Path) -> Path:
             return copy_root / p.relative_to(orig_root)
 
-        if unit.dockerfile is not None:
-            return self._run_dockerfile(into(unit.dockerfile))
-        return self._run_compose([into(f) for f in unit.files])
+        try:
+            if unit.dockerfile is not None:
+                return self._run_dockerfile(into(unit.dockerfile))
+            return self._run_compose([into(f) for f in unit.files])
+        except Exception as exc:  # noqa: BLE001 - engine or CLI trouble fails this unit, not the run
+            return UnitRun(error=f"could not run it: {type(exc).__name__}: {clean(str(exc))}")
 
     # ----------------------------------------------------------------- compose
     def _run_compose(self, files: list[Path]) -> UnitRun:

@@ -223,3 +223,18 @@ def test_cap_drop_all_on_a_chown_then_drop_entrypoint_is_held_back(
     report = verify_fixes(tmp_path, [fix], engine, SECONDS, cwd=tmp_path, compose=compose_cli)
     verdict, reason = _verdicts(report)["drop all capabilities"]
     assert verdict == HELD_BACK and "service db exited with code" in reason
+
+
+def test_an_image_that_cannot_be_started_is_not_verified_without_a_traceback(
+    engine: Any, tmp_path: Path, docker_api: Any
+) -> None:
+    import shutil
+
+    shutil.copy2("/bin/busybox", tmp_path / "busybox")
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM scratch\nCOPY busybox /bin/busybox\n")  # no CMD: the engine refuses to create it
+    fix = insert_fix(df, "FROM", "LABEL org.opencontainers.image.title=demo\n", "add a label", "image.labels")
+    report = verify_fixes(tmp_path, [fix], engine, SECONDS, cwd=tmp_path, compose=None)
+    verdict, reason = _verdicts(report)["add a label"]
+    assert verdict == NOT_VERIFIED and "could not run it" in reason
+    assert not leftovers(docker_api)
