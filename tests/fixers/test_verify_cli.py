@@ -88,8 +88,9 @@ def test_verify_needs_apply(run_lockdock: Callable[..., subprocess.CompletedProc
     assert proc.returncode == 2 and "--verify needs --apply" in proc.stderr
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_removes_every_container_network_and_volume(
-    busybox_image: str, tmp_path: Path, docker_api: Any
+    sig: signal.Signals, busybox_image: str, tmp_path: Path, docker_api: Any
 ) -> None:
     # The worker's health stays "starting", so each run is observed for the whole window.
     compose = _stack(tmp_path, busybox_image,
@@ -114,7 +115,7 @@ def test_ctrl_c_removes_every_container_network_and_volume(
             time.sleep(0.3)
         assert projects, "the verification never started the stack"
         assert docker_api.volumes(filters={"label": f"{PROJECT}={next(iter(projects))}"})["Volumes"]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
