@@ -32,6 +32,9 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
     p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
+    p.add_argument("--verify", action="store_true", help="with --apply: first build and start the fixed stack in a throwaway copy; apply only the fixes that keep it working")
+    p.add_argument("--verify-seconds", type=float, metavar="S", help="with --verify: observe each run at most S seconds (default 20)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="with --verify: report format")
     u = sub.add_parser("undo", help="undo the last applied fix run, byte for byte")
     u.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
 
@@ -69,32 +72,17 @@ def _offers(result: Any, select: set[str]) -> list[_Offer]:
     return offers
 
 
-def run_fix(args: argparse.Namespace) -> int:
-    from lockdock.cli import _config_for, _selectors
-    from lockdock.context import ScanContext
-    from lockdock.fixers.apply import apply_fixes, materialize
-    from lockdock.fixers.preview import build_preview
-    from lockdock.scan import scan
+def _select(
+    result: Any, select: set[str], args: argparse.Namespace, ctx: Any
+) -> tuple[list[_Offer], list[_Offer], list[_Offer], list[_Offer]]:
+    """The offers to write, then those left out: unsafe, daemon.json, live containers."""
+    from lockdock.fixers.apply import materialize
 
-    paths = args.paths or [Path(".")]
-    start = paths[0] if paths[0].is_dir() else paths[0].parent
-    select = _selectors(args.check)
-    config = _config_for(args, start)
-    ctx = ScanContext(
-        cwd=Path.cwd(), config=config, use_engine=not args.no_engine, daemon_json=args.daemon_json
-    )
-    result = scan(paths, ctx)
-    if not result.targets and any(e.kind == "error" for e in result.errors):
-        for e in result.errors:
-            print(f"lockdock: {sanitize(e.path or '')}: {sanitize(e.message)}", file=sys.stderr)
-        return EXIT_USAGE
-
-    offers = _offers(result, select)
     wanted: list[_Offer] = []
     unsafe_left: list[_Offer] = []
     host_left: list[_Offer] = []
     container_left: list[_Offer] = []
-    for o in offers:
+    for o in _offers(result, select):
         if o.finding.target.kind == TargetKind.HOST and args.daemon_json is None and not select:
             # The daemon's config is the machine's, not the project's: only on request.
             host_left.append(o)
@@ -112,7 +100,33 @@ def run_fix(args: argparse.Namespace) -> int:
                 continue
             o.fix = fix
         wanted.append(o)
+    return wanted, unsafe_left, host_left, container_left
 
+
+def run_fix(args: argparse.Namespace) -> int:
+    from lockdock.cli import _config_for, _selectors
+    from lockdock.context import ScanContext
+    from lockdock.fixers.apply import apply_fixes
+    from lockdock.fixers.preview import build_preview
+    from lockdock.scan import scan
+
+    paths = args.paths or [Path(".")]
+    if args.verify and not args.apply:
+        print("lockdock fix: --verify needs --apply", file=sys.stderr)
+        return EXIT_USAGE
+    start = paths[0] if paths[0].is_dir() else paths[0].parent
+    select = _selectors(args.check)
+    config = _config_for(args, start)
+    ctx = ScanContext(
+        cwd=Path.cwd(), config=config, use_engine=not args.no_engine, daemon_json=args.daemon_json
+    )
+    result = scan(paths, ctx)
+    if not result.targets and any(e.kind == "error" for e in result.errors):
+        for e in result.errors:
+            print(f"lockdock: {sanitize(e.path or '')}: {sanitize(e.message)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    wanted, unsafe_left, host_left, container_left = _select(result, select, args, ctx)
     out = sys.stdout
     by_fix = {id(o.fix): o for o in wanted}
     if not args.apply:
@@ -130,6 +144,15 @@ def run_fix(args: argparse.Namespace) -> int:
         _print_containers(container_left, info)
         return EXIT_REFUSED if preview.problems else EXIT_OK
 
+    if args.verify:  # the whole --verify hook: lockdock/fixing/verify_cli.py
+        from lockdock.fixing.verify_cli import apply_verified
+
+        def again() -> list[tuple[Fix, str]]:  # the offers of a fresh scan (the next pass)
+            sub = ScanContext(cwd=ctx.cwd, config=config, engine=ctx.engine, use_engine=ctx.engine is not None,
+                              daemon_json=args.daemon_json)
+            return [(o.fix, o.label()) for o in _select(scan(paths, sub), select, args, sub)[0]]
+
+        return apply_verified([(o.fix, o.label()) for o in wanted], again, ctx, _roots(paths), args)
     report = apply_fixes([o.fix for o in wanted], ctx, root=_roots(paths), allow_unsafe=args.unsafe)
 
     def label(fix: Fix) -> str:

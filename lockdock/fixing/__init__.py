@@ -1,0 +1,1 @@
+"""The write transaction of fixes: plan, preflight, write, journal, verify by running."""
