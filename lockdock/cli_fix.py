@@ -72,8 +72,8 @@ def _offers(result: Any, select: set[str]) -> list[_Offer]:
 def run_fix(args: argparse.Namespace) -> int:
     from lockdock.cli import _config_for, _selectors
     from lockdock.context import ScanContext
-    from lockdock.fixers.apply import apply_fixes, materialize
-    from lockdock.fixers.preview import build_preview
+    from lockdock.fixing.apply import apply_fixes, materialize
+    from lockdock.fixing.preview import build_preview
     from lockdock.scan import scan
 
     paths = args.paths or [Path(".")]
@@ -187,8 +187,8 @@ def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
 
 
 def run_undo(args: argparse.Namespace) -> int:
-    from lockdock.fixers import journal, writer
-    from lockdock.fixers.apply import EngineActionFailed
+    from lockdock.engine.update import EngineActionFailed
+    from lockdock.fixing import journal, writer
 
     found = journal.last()
     if found is None:

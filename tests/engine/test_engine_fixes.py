@@ -13,8 +13,9 @@ from lockdock import registry
 from lockdock.context import ScanContext
 from lockdock.engine.connect import connect
 from lockdock.engine.containers import iter_containers
-from lockdock.fixers.apply import materialize, update_container_verified
+from lockdock.engine.update import update_container_verified
 from lockdock.fixers.engine_container import MIN_MEMORY, size_limits
+from lockdock.fixing.apply import materialize
 from lockdock.model import EngineAction
 from lockdock.scan import analyze_subject
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.files import FileProblem, read_text
-from lockdock.fixers import edits as edits_mod
-from lockdock.fixers.writer import Stamp
+from lockdock.fixing import edits as edits_mod
+from lockdock.fixing.writer import Stamp
 from lockdock.model import EngineAction, FileEdit, Fix, ModeChange, NewFile
 from lockdock.secrets import check_assignment, find_in_text, mask, secret_file
 from lockdock.text import safe, sanitize

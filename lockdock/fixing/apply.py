@@ -18,9 +18,10 @@ from typing import Any
 
 from lockdock import registry
 from lockdock.context import ScanContext
+from lockdock.engine import update
 from lockdock.files import FileProblem, read_text, sha256_bytes, within
-from lockdock.fixers import edits as edits_mod
-from lockdock.fixers import journal, writer
+from lockdock.fixing import edits as edits_mod
+from lockdock.fixing import journal, writer
 from lockdock.model import (
     Applicability,
     EngineAction,
@@ -63,91 +64,6 @@ class ApplyReport:
         self.rolled_back = self.rolled_back or other.rolled_back
         self.journal_ids += other.journal_ids
         self.origins.update(other.origins)
-
-
-class EngineActionFailed(Exception):
-    """`docker update` failed or the container does not show the new values."""
-
-
-# docker SDK keyword -> HostConfig key (fixers may use either spelling).
-_SDK_TO_HOSTCONFIG = {
-    "mem_limit": "Memory",
-    "memswap_limit": "MemorySwap",
-    "mem_reservation": "MemoryReservation",
-    "cpu_shares": "CpuShares",
-    "cpu_period": "CpuPeriod",
-    "cpu_quota": "CpuQuota",
-    "cpuset_cpus": "CpusetCpus",
-    "cpuset_mems": "CpusetMems",
-    "blkio_weight": "BlkioWeight",
-    "restart_policy": "RestartPolicy",
-    "pids_limit": "PidsLimit",
-    "nano_cpus": "NanoCpus",
-    "kernel_memory": "KernelMemory",
-}
-_HOSTCONFIG_TO_SDK = {v: k for k, v in _SDK_TO_HOSTCONFIG.items() if k not in ("pids_limit", "nano_cpus")}
-
-
-def _hostconfig(values: dict[str, Any]) -> dict[str, Any]:
-    return {_SDK_TO_HOSTCONFIG.get(k, k): v for k, v in values.items()}
-
-
-# `docker update` treats 0 as "leave unchanged": a limit set on an unlimited container
-# cannot be removed again without recreating the container.
-_CANNOT_UNSET = frozenset(
-    {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota",
-     "CpuPeriod", "BlkioWeight", "KernelMemory", "CpusetCpus", "CpusetMems"}
-)
-
-
-def _normalise(key: str, value: Any) -> Any:
-    """Spellings the engine treats as the same value."""
-    if key == "PidsLimit" and value in (None, 0, -1):
-        return 0
-    if key == "RestartPolicy" and isinstance(value, dict):
-        name = value.get("Name") or "no"
-        return {"Name": name, "MaximumRetryCount": int(value.get("MaximumRetryCount") or 0)}
-    if key in _CANNOT_UNSET and value is None:
-        return 0
-    return value
-
-
-def update_container_verified(engine: Any, container_id: str, values: dict[str, Any]) -> list[str]:
-    """`docker update` then inspect: every value must read back as set.
-
-    Returns notes for values the engine cannot set back (removing a limit).
-    """
-    if engine is None:
-        raise EngineActionFailed("no engine connection")
-    hc = {k: _normalise(k, v) for k, v in _hostconfig(values).items()}
-    notes = [
-        f"{k} cannot be reset to unlimited by docker update (recreate the container to drop it)"
-        for k, v in hc.items()
-        if k in _CANNOT_UNSET and v in (0, "")
-    ]
-    hc = {k: v for k, v in hc.items() if not (k in _CANNOT_UNSET and v in (0, ""))}
-    if not hc:
-        return notes
-    api = engine.api
-    sdk_kwargs = {_HOSTCONFIG_TO_SDK[k]: v for k, v in hc.items() if k in _HOSTCONFIG_TO_SDK}
-    raw = {k: v for k, v in hc.items() if k not in _HOSTCONFIG_TO_SDK}
-    try:
-        if sdk_kwargs:
-            api.update_container(container_id, **sdk_kwargs)
-        if raw:
-            # The SDK has no keyword for these (PidsLimit, NanoCpus); same endpoint.
-            res = api._post_json(api._url("/containers/{0}/update", container_id), data=raw)
-            api._raise_for_status(res)
-        got = api.inspect_container(container_id).get("HostConfig") or {}
-    except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds; all mean "failed"
-        raise EngineActionFailed(f"docker update failed: {safe(exc, 300)}") from None
-    for key, want in hc.items():
-        have = _normalise(key, got.get(key))
-        if have != want:
-            raise EngineActionFailed(
-                f"container shows {safe(key)}={safe(have)} after docker update (wanted {safe(want)})"
-            )
-    return notes
 
 
 def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
@@ -207,8 +123,8 @@ def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writ
                 got = ctx.engine.api.inspect_container(c.object_id).get("HostConfig") or {}
             except Exception as exc:  # noqa: BLE001 - gone, or engine trouble
                 return f"container {safe(c.object_name, 80)}: cannot inspect: {safe(exc, 200)}"
-            for key, want in _hostconfig(c.current).items():
-                if _normalise(key, got.get(key)) != _normalise(key, want):
+            for key, want in update.hostconfig(c.current).items():
+                if update.normalise(key, got.get(key)) != update.normalise(key, want):
                     return f"container {safe(c.object_name, 80)}: changed since preview ({safe(key)})"
             continue
         root = roots.root_of(c.path)
@@ -427,8 +343,8 @@ class _Plan:
                             journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
                         )
                         journal.save(entry)
-                        update_container_verified(self.ctx.engine, c.object_id, c.new)
-        except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
+                        update.update_container_verified(self.ctx.engine, c.object_id, c.new)
+        except (writer.WriteRefused, writer.WriteFailed, FileProblem, update.EngineActionFailed) as exc:
             out.write_error = safe(exc, 300)
         if out.write_error is None and self.verify and (self.scan_paths or self.touches_host):
             out.after = _rescan(self.scan_paths, self.ctx, self.reload, force=self.touches_host)
@@ -437,7 +353,7 @@ class _Plan:
             try:
                 journal.restore(entry, self.ctx.engine)
                 journal.discard(entry)
-            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, update.EngineActionFailed) as exc:
                 journal.save(entry)
                 report.errors.append(
                     f"rollback failed: {safe(exc, 300)}; the changes are in the journal (lockdock undo)"
@@ -466,7 +382,7 @@ def _accumulate(plan: _Plan, fixes: list[Fix], problems: list[str], report: Appl
             try:
                 journal.restore(last.entry, plan.ctx.engine)
                 journal.discard(last.entry)
-            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, update.EngineActionFailed) as exc:
                 journal.save(last.entry)
                 report.errors.append(f"rollback failed: {safe(exc, 300)}; see lockdock undo")
                 return None
@@ -583,7 +499,7 @@ def apply_fixes(
     for fix in batch.fixes:
         for c in fix.changes:
             if isinstance(c, EngineAction):
-                unset = [k for k, v in _hostconfig(c.current).items() if k in _CANNOT_UNSET and not v]
+                unset = [k for k, v in update.hostconfig(c.current).items() if k in update.CANNOT_UNSET and not v]
                 if unset:
                     report.warnings.append(
                         f"container {safe(c.object_name, 80)}: undo cannot remove {', '.join(unset)} "
