@@ -114,7 +114,7 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
 
 
 def test_cli_unsafe_fixes_listed_not_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lockdock.cli_fix import _Offer, _print_unsafe
+    from lockdock.cli.fix import _Offer, _print_unsafe
     from lockdock.model import Finding, Target, TargetKind
 
     f = Finding("network.bind-localhost", Target(TargetKind.COMPOSE_SERVICE, "web", "compose.yaml"), "m")

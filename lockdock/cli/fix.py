@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lockdock.cli.options import EXIT_OK, EXIT_USAGE, config_for, selectors
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.text import safe, sanitize
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_REFUSED = 1  # a fix was refused or failed
 
 
 def add_fix_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `fix` and `undo` on the subcommand parser `sub`."""
     p = sub.add_parser("fix", help="show (default) or apply the fixes for what a scan finds")
     p.add_argument("paths", nargs="*", type=Path, help="files or directories (default: .)")
     p.add_argument("--check", action="append", metavar="ID", help="only fixes of these check ids or layers (repeatable, comma-separated)")
@@ -70,7 +72,7 @@ def _offers(result: Any, select: set[str]) -> list[_Offer]:
 
 
 def run_fix(args: argparse.Namespace) -> int:
-    from lockdock.cli import _config_for, _selectors
+    """Run `lockdock fix`; returns 0, 1 (a fix refused or failed) or 2 (nothing scanned)."""
     from lockdock.context import ScanContext
     from lockdock.fixing.apply import apply_fixes, materialize
     from lockdock.fixing.preview import build_preview
@@ -78,8 +80,8 @@ def run_fix(args: argparse.Namespace) -> int:
 
     paths = args.paths or [Path(".")]
     start = paths[0] if paths[0].is_dir() else paths[0].parent
-    select = _selectors(args.check)
-    config = _config_for(args, start)
+    select = selectors(args.check)
+    config = config_for(args, start)
     ctx = ScanContext(
         cwd=Path.cwd(), config=config, use_engine=not args.no_engine, daemon_json=args.daemon_json
     )
@@ -187,6 +189,7 @@ def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
 
 
 def run_undo(args: argparse.Namespace) -> int:
+    """Run `lockdock undo` on the newest journal entry; returns 0, or 1 when refused."""
     from lockdock.engine.update import EngineActionFailed
     from lockdock.fixing import journal, writer
 
