@@ -9,37 +9,28 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
+from lockdock.dockerfile.commands import disables_tls, sudo_word, tls_problems
 from lockdock.dockerfile.facts import (
+    ARCHIVE,
+    add_sources,
     capped,
     chain_root,
     final_chain,
     finding,
     image_ref,
     installs_in,
+    is_remote,
     is_root_user,
     package_name,
     user_before,
 )
 from lockdock.dockerfile.model import Instruction
-from lockdock.dockerfile.shell import SHELLS, Command, Script, Word, run_scripts
+from lockdock.dockerfile.shell import SHELLS, Script, run_scripts
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.text import safe
 
-ARCHIVE = re.compile(r"(?i)\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst|tar\.lz|tar\.lzma|gz|bz2|xz)$")
-SHELL_SYNTAX = re.compile(r"[$`|&;<>*?~(){}\[\]\\!#'\"]")
-_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 INTERPRETERS = SHELLS | {"python", "python3", "perl", "ruby", "node", "php"}
-
-
-def add_sources(inst: Instruction) -> list[str]:
-    if len(inst.args) < 2:
-        return []
-    return list(inst.args[:-1])
-
-
-def is_remote(src: str) -> bool:
-    return "://" in src or src.startswith("git@")
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.copy-not-add")
@@ -72,14 +63,6 @@ def copy_not_add(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
             )
 
 
-def exec_form_json(rest: str) -> list[str] | None:
-    """The exec-form words of a shell-form command, when it uses no shell syntax."""
-    words = rest.split()
-    if not words or SHELL_SYNTAX.search(rest) or "=" in words[0]:
-        return None
-    return words
-
-
 @analyzer(TargetKind.DOCKERFILE, "build.exec-form")
 @capped
 def exec_form(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
@@ -95,18 +78,6 @@ def exec_form(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 f"{inst.cmd.upper()} uses the shell form: the process runs under /bin/sh -c and does "
                 "not receive SIGTERM; use the JSON (exec) form",
             )
-
-
-LEADING = frozenset({"then", "do", "else", "if", "elif", "!", "{", "while", "until", "exec", "time"})
-
-
-def sudo_word(cmd: Command) -> Word | None:
-    """The `sudo` word when the command runs through sudo."""
-    for w in cmd.words:
-        if _ASSIGN.match(w.value) or w.value in LEADING:
-            continue
-        return w if w.value.rsplit("/", 1)[-1] == "sudo" else None
-    return None
 
 
 def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:
@@ -207,65 +178,6 @@ def _pipe_finding(subject: Any, inst: Instruction, what: str) -> Finding:
     )
 
 
-# (program or None for any, flag, message, removable by the fixer)
-TLS_FLAGS: tuple[tuple[frozenset[str] | None, str, str], ...] = (
-    (frozenset({"curl"}), "-k", "curl -k skips TLS certificate verification"),
-    (frozenset({"curl"}), "--insecure", "curl --insecure skips TLS certificate verification"),
-    (frozenset({"wget"}), "--no-check-certificate", "wget --no-check-certificate skips TLS verification"),
-    (frozenset({"pip", "pip3"}), "--trusted-host", "pip --trusted-host accepts plain HTTP / unverified TLS for a host"),
-    (frozenset({"apk"}), "--allow-untrusted", "apk --allow-untrusted installs unsigned packages"),
-    (frozenset({"apt-get", "apt"}), "--allow-unauthenticated", "apt --allow-unauthenticated installs unsigned packages"),
-    (frozenset({"apt-get", "apt"}), "--force-yes", "apt --force-yes overrides signature checks"),
-    (frozenset({"apt-get", "apt"}), "--allow-insecure-repositories", "apt accepts unsigned repositories"),
-    (frozenset({"yum", "dnf", "microdnf", "tdnf", "zypper", "rpm"}), "--nogpgcheck", "--nogpgcheck installs unsigned packages"),
-    (frozenset({"rpm"}), "--nosignature", "rpm --nosignature skips signature checks"),
-    (frozenset({"zypper"}), "--no-gpg-checks", "zypper --no-gpg-checks installs unsigned packages"),
-)
-TLS_ENV = {
-    "NODE_TLS_REJECT_UNAUTHORIZED": ("0",),
-    "GIT_SSL_NO_VERIFY": ("1", "true", "yes"),
-    "PYTHONHTTPSVERIFY": ("0",),
-    "CURL_CA_BUNDLE": ("",),
-    "PIP_TRUSTED_HOST": None,
-}
-
-
-def _tls_env(name: str, value: str) -> bool:
-    if name not in TLS_ENV:
-        return False
-    bad = TLS_ENV[name]
-    v = value.strip().strip("'\"").lower()
-    return bad is None and v != "" or bad is not None and v in bad
-
-
-def tls_problems(cmd: Command) -> list[tuple[str, str]]:
-    """(flag as written, message) for verification-disabling options of one command."""
-    name, args, _ = cmd.program()
-    pip = name.startswith("pip") or (name.startswith("python") and args[:2] == ["-m", "pip"])
-    out: list[tuple[str, str]] = []
-    for progs, flag, msg in TLS_FLAGS:
-        if progs is not None and name not in progs and not ("pip" in progs and pip):
-            continue
-        for a in args:
-            if a == flag or a.startswith(flag + "=") or flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2:
-                out.append((a, msg))
-    if name == "git" and any(re.fullmatch(r"(?i)http\.sslverify(=false)?", a) for a in args) and any(
-        a.lower() in ("false", "0", "http.sslverify=false") for a in args
-    ):
-        out.append(("http.sslVerify", "git http.sslVerify=false skips TLS verification"))
-    if name in ("npm", "yarn", "pnpm") and "strict-ssl" in args and "false" in args:
-        out.append(("strict-ssl", f"{name} strict-ssl false skips TLS verification"))
-    for var, value, _w in cmd.assignments:
-        if _tls_env(var, value):
-            out.append((f"{var}={value}", f"{var}={value} turns TLS verification off"))
-    if name == "export":
-        for a in args:
-            var, eq, value = a.partition("=")
-            if eq and _tls_env(var, value):
-                out.append((a, f"{a} turns TLS verification off"))
-    return out
-
-
 @analyzer(TargetKind.DOCKERFILE, "build.tls-verification")
 @capped
 def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
@@ -275,7 +187,7 @@ def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 (w.partition("=")[0], w.partition("=")[2]) for w in inst.args if "=" in w
             ]
             for name, value in pairs:
-                if _tls_env(name, value):
+                if disables_tls(name, value):
                     yield finding(
                         "build.tls-verification",
                         subject,

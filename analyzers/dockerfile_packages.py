@@ -11,18 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
+from lockdock.dockerfile.commands import cache_issues
 from lockdock.dockerfile.facts import (
     Install,
     capped,
     final_chain,
     finding,
-    has_cache_mount,
     installs_in,
     package_name,
     removed_packages,
 )
 from lockdock.dockerfile.model import Instruction
-from lockdock.dockerfile.shell import Script, run_scripts
+from lockdock.dockerfile.shell import run_scripts
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.text import safe
@@ -42,81 +42,6 @@ TOOLCHAIN_PACKAGES = frozenset(
      "python3-dev", "libc-dev", "alpine-sdk", "gcc-c++", "build-base"}
 )
 OS_MANAGERS = frozenset({"apt-get", "apt", "apk", "yum", "dnf", "microdnf", "tdnf", "zypper"})
-
-
-def _rm_targets(scripts: list[Script]) -> list[str]:
-    out = []
-    for s in scripts:
-        for c in s.commands:
-            name, args, _ = c.program()
-            if name == "rm":
-                out += [a for a in args if not a.startswith("-")]
-    return out
-
-
-def _command_index(inst: Instruction, scripts: list[Script]) -> dict[str, set[str]]:
-    """program -> its first three arguments, over every command of the RUN (computed once)."""
-    index = inst.cache.get("command_index")
-    if index is None:
-        index = {}
-        for s in scripts:
-            for c in s.commands:
-                name, args, _ = c.program()
-                index.setdefault(name, set()).update(args[:3])
-        inst.cache["command_index"] = index
-    return index
-
-
-def _has_cmd(inst: Instruction, scripts: list[Script], program: str, *subs: str) -> bool:
-    args = _command_index(inst, scripts).get(program)
-    return args is not None and (not subs or any(s in args for s in subs))
-
-
-def cache_issues(install: Install, scripts: list[Script], env_before: dict[str, str | None]) -> list[tuple[str, str]]:
-    """(issue id, message) for one package install command."""
-    args = [w.value for w in install.command.words]
-    inst = install.inst
-    rms = inst.cache.get("rm_targets")
-    if rms is None:
-        rms = inst.cache["rm_targets"] = _rm_targets(scripts)
-    issues: list[tuple[str, str]] = []
-    m = install.manager
-    if m in ("apt-get", "apt"):
-        if "--no-install-recommends" not in args and not any(
-            "Install-Recommends=false" in a or "Install-Recommends=0" in a for a in args
-        ):
-            issues.append(("apt-recommends", f"{m} install without --no-install-recommends pulls in extra packages"))
-        if not any(r.startswith("/var/lib/apt/lists") for r in rms) and not has_cache_mount(inst, "/var/lib/apt/lists"):
-            issues.append(("apt-lists", f"{m} install leaves /var/lib/apt/lists in the layer; add `&& rm -rf /var/lib/apt/lists/*` to the same RUN"))
-    elif m == "apk":
-        if "--no-cache" not in args and not any(r.startswith("/var/cache/apk") for r in rms) and not has_cache_mount(inst, "/var/cache/apk"):
-            issues.append(("apk-cache", "apk add without --no-cache leaves the package index in the layer"))
-    elif m == "pip":
-        no_cache = env_before.get("PIP_NO_CACHE_DIR") or dict((k, v) for k, v, _ in install.command.assignments).get("PIP_NO_CACHE_DIR")
-        if (
-            "--no-cache-dir" not in args
-            and not no_cache
-            and not any(r.startswith(("/root/.cache", "~/.cache")) for r in rms)
-            and not has_cache_mount(inst, "/root/.cache/pip")
-        ):
-            issues.append(("pip-cache", "pip install without --no-cache-dir keeps the wheel cache in the layer"))
-    elif m in ("npm", "pnpm"):
-        if (
-            not _has_cmd(inst, scripts, m, "cache", "store")
-            and not any(a.startswith("--cache") for a in args)
-            and not any(r.startswith(("/root/.npm", "~/.npm")) for r in rms)
-            and not has_cache_mount(inst, "/root/.npm", "/root/.local/share/pnpm")
-        ):
-            issues.append(("npm-cache", f"{m} {install.command.program()[1][0] if install.command.program()[1] else 'install'} leaves its cache in the layer; add `&& {m} cache clean --force`"))
-    elif m == "yarn":
-        if not _has_cmd(inst, scripts, "yarn", "cache") and not has_cache_mount(inst, "/usr/local/share/.cache/yarn"):
-            issues.append(("yarn-cache", "yarn install leaves its cache in the layer; add `&& yarn cache clean`"))
-    elif m in ("yum", "dnf", "microdnf", "tdnf"):
-        if not _has_cmd(inst, scripts, m, "clean") and not any(r.startswith(("/var/cache/yum", "/var/cache/dnf")) for r in rms) and not has_cache_mount(inst, f"/var/cache/{'yum' if m == 'yum' else 'dnf'}"):
-            issues.append(("rpm-cache", f"{m} install without `{m} clean all` leaves metadata in the layer"))
-    elif m == "zypper" and not _has_cmd(inst, scripts, "zypper", "clean", "cc"):
-        issues.append(("zypper-cache", "zypper install without `zypper clean` leaves its cache in the layer"))
-    return issues
 
 
 TRACKED_ENV = ("PIP_NO_CACHE_DIR", "NODE_ENV")
