@@ -74,7 +74,7 @@ def detail_text(finding: Finding | None) -> Text:
         else:
             out.append(f"\n{words}: behaviour unchanged. ", style="green")
         out.append("Press f to preview the diff.\n")
-        if finding.fix.note and finding.fix.note != "lazy":
+        if finding.fix.note:
             out.append_text(plain(finding.fix.note, "dim"))
             out.append("\n")
     for heading, body in doc_sections(finding.check):

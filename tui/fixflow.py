@@ -48,9 +48,9 @@ def objects_of(fixes: Sequence[Fix]) -> set[str]:
 
 
 def materialise(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
-    """Compute a lazy fix (engine measurements) now; None when it cannot be computed."""
+    """Compute a pending fix (engine measurements) now; None when it cannot be computed."""
     fix = apply_mod.materialize(finding, subject, ctx)
-    if fix is None or (fix.note == "lazy" and not fix.changes):
+    if fix is None or fix.pending:
         return None
     return fix
 

@@ -108,7 +108,7 @@ def run_fix(args: argparse.Namespace) -> int:
         if o.fix.applicability != Applicability.SAFE and not args.unsafe:
             unsafe_left.append(o)
             continue
-        if o.fix.note == "lazy" and not o.fix.changes:
+        if o.fix.pending:
             fix = materialize(o.finding, o.subject, ctx)
             if fix is None or not fix.changes:
                 continue

@@ -67,7 +67,11 @@ class ApplyReport:
 
 
 def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
-    """Compute a lazy fix now (its fixer measures the engine, so it ran on demand only)."""
+    """Compute a pending fix now (its fixer measures the engine, so it runs on demand only).
+
+    Returns the computed fix (also stored in `finding.fix`), None when the fixer fails or
+    offers nothing, or the finding's fix as it is when no on-demand fixer covers it.
+    """
     for fx in registry.fixers_for(finding.check, finding.target.kind):
         if not fx.lazy:
             continue
@@ -82,10 +86,6 @@ def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
             finding.fix = fix
         return fix
     return finding.fix
-
-
-def _is_lazy_stub(fix: Fix) -> bool:
-    return fix.note == "lazy" and not fix.changes
 
 
 class _Roots:
@@ -434,7 +434,7 @@ def apply_fixes(
     for fix in fixes:
         if fix.applicability != Applicability.SAFE and not allow_unsafe:
             report.skipped.append(Skipped(fix, "unsafe (changes behaviour): needs --unsafe", False))
-        elif _is_lazy_stub(fix):
+        elif fix.pending:
             report.skipped.append(Skipped(fix, "not computed yet (measures the engine): preview it first"))
         elif not fix.changes:
             report.skipped.append(Skipped(fix, "nothing to change", False))

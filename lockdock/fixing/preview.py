@@ -139,7 +139,7 @@ def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
     preview = Preview("", deferred=batch.deferred)
     lines: list[str] = []
     for fix in batch.fixes:
-        if fix.note and fix.note != "lazy":
+        if fix.note:
             note = f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}"
             if note not in lines:
                 lines.append(note)

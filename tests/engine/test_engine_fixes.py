@@ -59,7 +59,7 @@ def test_limits_fix_sized_and_applied(containers, tmp_path):
     results, ctx = _scan(tmp_path)
     subject, findings = results[containers["running"]]
     (finding,) = [f for f in findings if f.check == "container.resource-limits"]
-    assert finding.fix is not None and finding.fix.note == "lazy" and finding.fix.changes == []
+    assert finding.fix is not None and finding.fix.pending and finding.fix.changes == []
     fix = materialize(finding, subject, ctx)
     (action,) = fix.changes
     assert isinstance(action, EngineAction) and action.action == "container.update"

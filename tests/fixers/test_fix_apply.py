@@ -433,7 +433,7 @@ def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
     fx = Fixer("container.resource-limits", (TargetKind.CONTAINER,), measure, "Limit", Applicability.SAFE, True, "t.measure")
     registry.FIXERS.insert(0, fx)
     try:
-        stub = Fix("Limit", Applicability.SAFE, [], check=finding.check, note="lazy")
+        stub = Fix("Limit", Applicability.SAFE, [], check=finding.check, pending=True)
         report = apply_fixes([stub], _ctx(tmp_path), root=tmp_path)
         assert report.applied == [] and "not computed yet" in report.skipped[0].reason
         assert calls == []

@@ -150,7 +150,7 @@ def test_registered_container_fixes_through_engine_then_undo(docker_api: Any, bu
         restart = by_check["runtime.restart-policy"].fix
         assert restart is not None and restart.changes
         limits_finding = by_check["container.resource-limits"]
-        assert limits_finding.fix is not None and limits_finding.fix.note == "lazy"
+        assert limits_finding.fix is not None and limits_finding.fix.pending
         limits = materialize(limits_finding, subject, ctx)
         assert limits is not None and isinstance(limits.changes[0], EngineAction)
 
