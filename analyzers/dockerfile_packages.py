@@ -156,7 +156,7 @@ def production_deps(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                         req = a.split("=", 1)[1]
                     extras = a.split("[", 1)[1] if "[" in a and a.endswith("]") else ""
                     name = (req or "").rsplit("/", 1)[-1].lower()
-                    if req and any(w in name for w in DEV_REQUIREMENTS) or any(
+                    if (req and any(w in name for w in DEV_REQUIREMENTS)) or any(
                         e.strip().lower() in DEV_REQUIREMENTS for e in extras.rstrip("]").split(",") if extras
                     ):
                         yield finding(

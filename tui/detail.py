@@ -8,6 +8,7 @@ references when a check has no docs), and the fix's title and safety.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -90,7 +91,7 @@ class Detail(VerticalScroll):
     BORDER_TITLE = "3 Detail"
     can_focus = True
 
-    def compose(self):  # noqa: ANN201 - textual's ComposeResult
+    def compose(self) -> ComposeResult:
         yield Static(detail_text(None), id="detail-body", markup=False)
 
     def show(self, finding: Finding | None) -> None:

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+    except Exception as exc:  # the last line of defence: no traceback (re-raised for LOCKDOCK_DEBUG)
         if os.environ.get("LOCKDOCK_DEBUG"):
             raise
         print(

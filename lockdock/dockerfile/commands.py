@@ -54,7 +54,7 @@ def disables_tls(name: str, value: str) -> bool:
         return False
     bad = TLS_ENV[name]
     v = value.strip().strip("'\"").lower()
-    return bad is None and v != "" or bad is not None and v in bad
+    return (bad is None and v != "") or (bad is not None and v in bad)
 
 
 def tls_problems(cmd: Command) -> list[tuple[str, str]]:
@@ -66,7 +66,7 @@ def tls_problems(cmd: Command) -> list[tuple[str, str]]:
         if progs is not None and name not in progs and not ("pip" in progs and pip):
             continue
         for a in args:
-            if a == flag or a.startswith(flag + "=") or flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2:
+            if a == flag or a.startswith(flag + "=") or (flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2):
                 out.append((a, msg))
     if name == "git" and any(re.fullmatch(r"(?i)http\.sslverify(=false)?", a) for a in args) and any(
         a.lower() in ("false", "0", "http.sslverify=false") for a in args

@@ -208,8 +208,8 @@ def deleted_by(path: str, layer: LayerFacts) -> bool:
 def parse_os_release(text: str) -> dict[str, str]:
     """KEY=value lines of os-release, quotes removed."""
     out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")

@@ -188,7 +188,7 @@ def discard(entry: Entry) -> None:
 
 def _current_sha(path: str) -> str | None:
     try:
-        real, _via, raw, _st = writer.check_existing(path, "/", None, need_write=False)
+        _real, _via, raw, _st = writer.check_existing(path, "/", None, need_write=False)
     except (writer.WriteRefused, OSError):
         return None
     return sha256_bytes(raw)
