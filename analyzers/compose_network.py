@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lockdock import addresses
-from lockdock.compose import imageref, views
+from lockdock.compose import views
 from lockdock.compose.findings import service_finding
+from lockdock.compose.views import is_datastore
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
@@ -24,12 +25,6 @@ RISKY_PORTS = {
     10250: "kubelet", 4243: "Docker API", 2181: "ZooKeeper", 9092: "Kafka", 7687: "Neo4j bolt",
     28015: "RethinkDB",
 }
-DATASTORES = frozenset({
-    "postgres", "mysql", "mariadb", "redis", "mongo", "memcached", "elasticsearch", "rabbitmq",
-    "cassandra", "couchdb", "influxdb", "neo4j", "clickhouse", "valkey", "keydb", "etcd",
-    "zookeeper", "opensearch", "percona", "cockroachdb", "timescaledb", "postgis", "bitnami/redis",
-    "bitnami/postgresql", "bitnami/mysql", "bitnami/mongodb", "bitnami/mariadb",
-})
 
 
 _all_interfaces = addresses.all_interfaces
@@ -59,17 +54,6 @@ def bind_localhost(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
             yield service_finding(subject, ctx, "network.bind-localhost",
                                   f"service {safe(subject.name, 60)} publishes port {safe(spec, 40)} on all "
                                   "interfaces", port.node, data={"port": port})
-
-
-def is_datastore(subject: ComposeService) -> bool:
-    node = views.image_node(subject.service)
-    if node is None:
-        return False
-    ref = imageref.parse(str(node.value))
-    if ref is None:
-        return False
-    name = ref.short_name
-    return name in DATASTORES or name.rsplit("/", 1)[-1] in DATASTORES
 
 
 def internal_networks(subject: ComposeService) -> set[str]:

@@ -13,21 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lockdock.analyzers.compose_network import is_datastore
 from lockdock.analyzers.compose_privileges import DANGEROUS_CAPS, cap_name
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
+from lockdock.compose.views import is_datastore
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
 from lockdock.registry import analyzer
 from lockdock.sources.compose import ComposeService
 from lockdock.text import safe
 
-# Propagation modes that let mounts cross between host and container (mount(8) terms).
-SHARED_PROPAGATION = frozenset({"shared", "rshared", "slave", "rslave"})
-# tmpfs flags that re-enable what Docker turns off by default (noexec, nosuid).
-TMPFS_UNSAFE = frozenset({"exec", "suid"})
 # Capabilities that let one container starve or disturb the host (scheduling, memory
 # locking, limits, clock, power), reported besides the dangerous ones.
 AVAILABILITY_CAPS = frozenset({

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
+from lockdock.compose.views import build_dockerfile
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, TargetKind
@@ -63,19 +63,6 @@ def resource_limits(subject: ComposeService, ctx: ScanContext) -> Iterator[Findi
             yield service_finding(subject, ctx, "container.resource-limits",
                                   f"service {name}: memswap_limit is {what}; set it equal to the memory limit",
                                   swap, data={"swap": True, "memory": memory})
-
-
-def build_dockerfile(subject: ComposeService) -> Path | None:
-    """The local Dockerfile a service builds from, or None (no build, remote context)."""
-    build = subject.service.get("build")
-    if build is None:
-        return None
-    context = views.text(build) if build.kind == "scalar" else views.text(build.get("context")) or "."
-    dockerfile = "Dockerfile" if build.kind == "scalar" else views.text(build.get("dockerfile")) or "Dockerfile"
-    if not context or "://" in context:
-        return None
-    base = Path(build.file).parent
-    return (base / context / dockerfile) if not Path(dockerfile).is_absolute() else Path(dockerfile)
 
 
 def _dockerfile_has_healthcheck(subject: ComposeService) -> bool | None:

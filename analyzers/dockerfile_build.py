@@ -9,38 +9,29 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
+from lockdock.dockerfile.commands import sudo_word
 from lockdock.dockerfile.facts import (
+    ARCHIVE,
+    add_sources,
     capped,
     chain_root,
     final_chain,
     finding,
     image_ref,
     installs_in,
+    is_remote,
     is_root_user,
     package_name,
     user_before,
 )
 from lockdock.dockerfile.model import Instruction
-from lockdock.dockerfile.shell import SHELLS, Command, Script, Word, run_scripts
+from lockdock.dockerfile.shell import SHELLS, Script, run_scripts
 from lockdock.dockerfile.tls import config_problems, tls_env, tls_problems
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.text import safe
 
-ARCHIVE = re.compile(r"(?i)\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst|tar\.lz|tar\.lzma|gz|bz2|xz)$")
-SHELL_SYNTAX = re.compile(r"[$`|&;<>*?~(){}\[\]\\!#'\"]")
-_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 INTERPRETERS = SHELLS | {"python", "python3", "perl", "ruby", "node", "php"}
-
-
-def add_sources(inst: Instruction) -> list[str]:
-    if len(inst.args) < 2:
-        return []
-    return list(inst.args[:-1])
-
-
-def is_remote(src: str) -> bool:
-    return "://" in src or src.startswith("git@")
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.copy-not-add")
@@ -71,14 +62,6 @@ def copy_not_add(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 "ADD of local files: use COPY, which does not unpack archives or fetch URLs",
                 data={"kind": "local"},
             )
-
-
-def exec_form_json(rest: str) -> list[str] | None:
-    """The exec-form words of a shell-form command, when it uses no shell syntax."""
-    words = rest.split()
-    if not words or SHELL_SYNTAX.search(rest) or "=" in words[0]:
-        return None
-    return words
 
 
 @analyzer(TargetKind.DOCKERFILE, "build.exec-form")
@@ -121,18 +104,6 @@ def _shell_form_reason(inst: Instruction) -> str:
         f"{kw} uses the shell form: the process runs under /bin/sh -c and does "
         "not receive SIGTERM; use the JSON (exec) form"
     )
-
-
-LEADING = frozenset({"then", "do", "else", "if", "elif", "!", "{", "while", "until", "exec", "time"})
-
-
-def sudo_word(cmd: Command) -> Word | None:
-    """The `sudo` word when the command runs through sudo."""
-    for w in cmd.words:
-        if _ASSIGN.match(w.value) or w.value in LEADING:
-            continue
-        return w if w.value.rsplit("/", 1)[-1] == "sudo" else None
-    return None
 
 
 def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:

@@ -16,7 +16,7 @@ from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgr
 from lockdock.dockerfile.facts import capped, evidence, finding
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shellcheck import binary, run_shellcheck
-from lockdock.dockerfile.shellsafety import bash_for_stage, shell_issues, shells_by_run
+from lockdock.dockerfile.shellsafety import pipefail_shell, shell_issues, shells_by_run
 from lockdock.dockerfile.stages import expand
 from lockdock.files import read_text, within
 from lockdock.model import Finding, Location, Severity, TargetKind
@@ -33,7 +33,7 @@ def _runs(subject: Any) -> Iterator[Instruction]:
                 yield inst
 
 
-def _context_reader(subject: Any):  # noqa: ANN202 - a small closure
+def _context_reader(subject: Any):
     root = Path(subject.path).parent
 
     def read(rel: str) -> str | None:
@@ -141,27 +141,6 @@ def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
             reported.add(issue.kind)
             yield finding("build.shell-safety", subject, inst, msg, data={"issue": issue.kind})
     yield from _shellcheck_findings(subject, ctx, own)
-
-
-def first_pipe_run(df: Any, inst: Instruction) -> Instruction | None:
-    """The first RUN of `inst`'s stage with a pipe lacking pipefail (where SHELL goes)."""
-    st = df.stage_of(inst)
-    for other in st.instructions if st is not None else []:
-        if other.cmd == "run" and not other.json and any(i.kind == "pipe" for i in shell_issues(df, other)):
-            return other
-    return None
-
-
-def pipefail_shell(df: Any, inst: Instruction, ctx: ScanContext) -> tuple[Instruction | None, str | None, str]:
-    """(RUN to put SHELL before, bash path, "") when the fix is possible, else (.., None, why)."""
-    first = first_pipe_run(df, inst)
-    if first is None:
-        return None, None, "no pipe without pipefail in this stage"
-    info = shells_by_run(df).get(id(first))
-    if info is not None and info.name not in ("sh", "bash", "dash"):
-        return first, None, f"the stage's SHELL is {info.name}, not a shell lockdock replaces"
-    path, why = bash_for_stage(df, first, ctx)
-    return first, path, "" if path else why
 
 
 def _bash_known(subject: Any, inst: Instruction, ctx: ScanContext, memo: dict[int, tuple[str | None, str]]) -> tuple[str | None, str]:

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import capped, chain_root, finding
+from lockdock.dockerfile.facts import ADMIN_PORTS, capped, chain_root, finding
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 
-ADMIN_PORTS = {22: "SSH", 23: "telnet", 2375: "Docker API (plain)", 2376: "Docker API", 3389: "RDP", 5900: "VNC"}
 DATA_PORTS = {
     3306: ("MySQL", ("mysql", "mariadb", "percona")),
     5432: ("PostgreSQL", ("postgres", "postgis", "timescale")),

@@ -344,7 +344,7 @@ def _command_secrets(cmd: Command) -> Iterator[tuple[str, str, str]]:
                 yield judged
     words = [w.value for w in cmd.words]
     for i, w in enumerate(words):
-        if w == "--build-arg" and i + 1 < len(words) or w.startswith("--build-arg="):
+        if (w == "--build-arg" and i + 1 < len(words)) or w.startswith("--build-arg="):
             var, eq, value = (words[i + 1] if w == "--build-arg" else w.split("=", 1)[1]).partition("=")
             if eq and secret_name(var):
                 judged = _judge(f"--build-arg {var[:64]}", value)

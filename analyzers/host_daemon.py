@@ -79,8 +79,8 @@ def daemon_tls(host: HostSubject, ctx: ScanContext) -> Iterator[Finding]:
     hosts = found[0] if found and isinstance(found[0], list) else []
     tlsverify = host.setting("tlsverify")
     verified = bool(tlsverify and _true(tlsverify[0]))
-    for h in hosts:
-        h = str(h)
+    for listen in hosts:
+        h = str(listen)
         if h.startswith("tcp://") and not verified:
             yield _finding(
                 host, "network.daemon-tls",

@@ -9,28 +9,13 @@ from pathlib import Path
 
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
-from lockdock.ignorefiles import IgnoreRules
+from lockdock.ignorefiles import DOCKERIGNORE_NEEDS, GITIGNORE_NEEDS, IgnoreRules
 from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
 from lockdock.repo import Repo
 from lockdock.secrets import secret_path
 from lockdock.text import safe
 
-# What a repository's .gitignore must cover: (pattern to add, sample path, is_dir).
-GITIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
-    (".env", ".env", False),
-    ("secrets/", "secrets/token.txt", False),
-    ("*.key", "server.key", False),
-    ("*.pem", "server.pem", False),
-)
-# What a build context's .dockerignore must exclude.
-DOCKERIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
-    (".git", ".git", True),
-    (".env", ".env", False),
-    ("secrets/", "secrets/token.txt", False),
-    ("**/*.key", "server.key", False),
-    ("**/*.pem", "server.pem", False),
-)
 SCANNERS = re.compile(
     r"(?i)\b(trivy|grype|docker\s+scout|snyk|lockdock|anchore|clair|dockle|neuvector|"
     r"aquasecurity/trivy-action|anchore/scan-action|docker/scout-action|snyk/actions)\b"

@@ -118,7 +118,7 @@ def bench_env(root: Path) -> dict[str, str]:
 def timed(cmd: list[str], cwd: Path) -> tuple[Timing, subprocess.CompletedProcess[str]]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800, env=bench_env(cwd))
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800, env=bench_env(cwd), check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lockdock.context import ScanContext  # noqa: E402
-from lockdock.engine.connect import connect  # noqa: E402
-from lockdock.engine.containers import iter_containers  # noqa: E402
-from tests.engine.fakeengine import FakeEngine, Reply, ok  # noqa: E402
+from lockdock.context import ScanContext
+from lockdock.engine.connect import connect
+from lockdock.engine.containers import iter_containers
+from tests.engine.fakeengine import FakeEngine, Reply, ok
 
 INSPECT = {
     "Id": "b" * 64, "Name": "/web", "Image": "sha256:" + "c" * 64,

@@ -147,7 +147,7 @@ def build_archive(workdir: Path, layers: int, mib: int) -> Path:
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess[str]]:
     """Wall seconds and peak RSS (KiB) of `cmd`, via /usr/bin/time -v."""
     start = time.monotonic()
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, timeout=3600)
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, timeout=3600, check=False)
     wall = time.monotonic() - start
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     return wall, int(m.group(1)) if m else -1, proc
@@ -211,7 +211,7 @@ def main() -> int:
         return 0
     finally:
         if not args.keep_image:
-            subprocess.run(["docker", "rmi", "-f", TAG], capture_output=True)
+            subprocess.run(["docker", "rmi", "-f", TAG], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
 

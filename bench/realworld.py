@@ -117,8 +117,8 @@ def main() -> int:
     hl_time = 0.0
     hl_exe = shutil.which("hadolint")
     print(f"{'corpus':28} {'Dockerfiles':>11} {'compose':>8} {'findings':>9} {'errors':>7} {'warnings':>9} {'seconds':>8}")
-    for corpus in args.corpora:
-        corpus = corpus.resolve()
+    for given in args.corpora:
+        corpus = given.resolve()
         found = discover([corpus], ScanContext(cwd=corpus, use_engine=False))
         report, elapsed = lockdock_scan(corpus)
         for f in report["findings"]:

@@ -147,7 +147,7 @@ def run_app(containers_total: int) -> dict[str, Any]:
         env = dict(os.environ, XDG_STATE_HOME=str(Path(empty) / "state"))
         proc = subprocess.run(
             [sys.executable, "-c", CHILD, empty, str(containers_total)],
-            capture_output=True, text=True, env=env, timeout=1800,
+            capture_output=True, text=True, env=env, timeout=1800, check=False,
         )
     if proc.returncode != 0:
         raise SystemExit(f"app run failed:\n{proc.stderr[-2000:]}")

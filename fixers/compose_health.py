@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from lockdock.analyzers.compose_runtime import build_dockerfile
 from lockdock.compose import views
 from lockdock.compose.fixkit import insert_at_path, make_fix
+from lockdock.compose.views import build_dockerfile
 from lockdock.context import ScanContext
 from lockdock.dockerfile import DockerfileError, load
 from lockdock.dockerfile.facts import final_chain

@@ -8,10 +8,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lockdock.analyzers.compose_network import is_datastore
 from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused, block_lines, indent_step
 from lockdock.compose.fixkit import insert_at_path, make_fix
+from lockdock.compose.views import is_datastore
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind

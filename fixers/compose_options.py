@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-from lockdock.analyzers.compose_options import SHARED_PROPAGATION, TMPFS_UNSAFE
 from lockdock.compose.edit import Editor, EditRefused, quote
 from lockdock.compose.fixkit import make_fix
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.fixers.compose_mounts import split_spec
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
 from lockdock.registry import fixer
 from lockdock.sources.compose import ComposeService
 

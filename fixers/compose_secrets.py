@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lockdock.analyzers.repo import GITIGNORE_NEEDS
 from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused, block_lines, indent_step
 from lockdock.compose.fixkit import insert_at_path, make_fix
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
+from lockdock.ignorefiles import GITIGNORE_NEEDS
 from lockdock.model import (
     Applicability,
     Change,

@@ -9,14 +9,8 @@ import json
 import re
 from typing import Any
 
-from lockdock.analyzers.dockerfile_build import (
-    ARCHIVE,
-    add_sources,
-    exec_form_json,
-    is_remote,
-    sudo_word,
-)
 from lockdock.context import ScanContext
+from lockdock.dockerfile.commands import sudo_word
 from lockdock.dockerfile.edit import (
     delete_instruction,
     instruction_at,
@@ -25,7 +19,7 @@ from lockdock.dockerfile.edit import (
     remove_word,
     word_span,
 )
-from lockdock.dockerfile.facts import final_chain
+from lockdock.dockerfile.facts import ARCHIVE, add_sources, exec_form_json, final_chain, is_remote
 from lockdock.dockerfile.model import Dockerfile
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.dockerfile.tls import CONFIG_FLAG, TLS_ENV, tls_problems

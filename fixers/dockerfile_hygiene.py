@@ -12,7 +12,6 @@ import json
 import shlex
 from typing import Any
 
-from lockdock.analyzers.dockerfile_hygiene import pipefail_shell
 from lockdock.context import ScanContext
 from lockdock.dockerfile.buildrules import (
     FAMILY,
@@ -30,6 +29,7 @@ from lockdock.dockerfile.edit import (
 from lockdock.dockerfile.facts import installs_in
 from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Command
+from lockdock.dockerfile.shellsafety import pipefail_shell
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
 

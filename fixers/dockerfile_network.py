@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lockdock.analyzers.dockerfile_network import ADMIN_PORTS
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix
+from lockdock.dockerfile.facts import ADMIN_PORTS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockdock.analyzers.dockerfile_packages import cache_issues
 from lockdock.context import ScanContext
+from lockdock.dockerfile.commands import cache_issues
 from lockdock.dockerfile.edit import insert_after_word, instruction_at, make_fix, script_end
 from lockdock.dockerfile.facts import Install, installs_in
 from lockdock.dockerfile.model import Instruction

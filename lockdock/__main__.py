@@ -1,5 +1,5 @@
 """`python -m lockdock`."""
 
-from lockdock.cli import main
+from lockdock.cli.entry import main
 
 raise SystemExit(main())

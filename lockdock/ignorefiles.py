@@ -106,3 +106,22 @@ def _matches_parent(rule: Rule, path: str) -> bool:
     """A directory-only rule matches a file when it matches one of its parent dirs."""
     parts = path.split("/")
     return any(rule.regex.match("/".join(parts[:n])) for n in range(1, len(parts)))
+
+
+# Patterns the repository checks require, shared by secrets.gitignore/secrets.dockerignore and
+# their fixers: (pattern to add, sample path it must match, sample is a directory).
+# What a repository's .gitignore must cover: (pattern to add, sample path, is_dir).
+GITIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
+    (".env", ".env", False),
+    ("secrets/", "secrets/token.txt", False),
+    ("*.key", "server.key", False),
+    ("*.pem", "server.pem", False),
+)
+# What a build context's .dockerignore must exclude.
+DOCKERIGNORE_NEEDS: tuple[tuple[str, str, bool], ...] = (
+    (".git", ".git", True),
+    (".env", ".env", False),
+    ("secrets/", "secrets/token.txt", False),
+    ("**/*.key", "server.key", False),
+    ("**/*.pem", "server.pem", False),
+)

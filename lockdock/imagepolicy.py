@@ -54,7 +54,7 @@ def is_trusted(registry: str, path: str, trusted_registries: list[str]) -> bool:
     full = f"{registry}/{path}"
     for pattern in trusted_registries:
         p = pattern.strip().rstrip("/")
-        if p and (registry == p or full == p or full.startswith(p + "/") or fnmatch.fnmatch(full, p)):
+        if p and (p in (registry, full) or full.startswith(p + "/") or fnmatch.fnmatch(full, p)):
             return True
     if registry == DOCKER_HUB and path.split("/", 1)[0] in VERIFIED_NAMESPACES:
         return True

@@ -193,6 +193,9 @@ class Fix:
     check: str | None = None
     note: str | None = None  # e.g. "edits anchor &base: services web, worker change"
     target: str | None = None  # key of the target whose finding this fix answers
+    # True: a placeholder with no changes yet; its fixer measures the engine, so it runs on
+    # demand only (`lockdock.fixing.apply.materialize`) before a preview or an apply.
+    pending: bool = False
 
     def summary_json(self) -> dict[str, Any]:
         return {"title": self.title, "applicability": self.applicability.value}

@@ -21,6 +21,11 @@ from dataclasses import dataclass
 
 from lockdock.model import Severity
 
+# Propagation modes that let mounts cross between host and container (mount(8) terms).
+SHARED_PROPAGATION = frozenset({"shared", "rshared", "slave", "rslave"})
+# tmpfs flags that re-enable what Docker turns off by default (noexec, nosuid).
+TMPFS_UNSAFE = frozenset({"exec", "suid"})
+
 SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock", "crio.sock", "cri-dockerd.sock",
                 "dockershim.sock", "buildkitd.sock")
 # Folders that hold those sockets: mounting the folder hands over the socket.
@@ -64,7 +69,7 @@ def host_path(source: str | None) -> str | None:
         return None
     s = source.strip()
     if s.startswith("~"):
-        if s == "~" or s == "~/":
+        if s in {"~", "~/"}:
             return "~"
         if not s.startswith("~/"):
             return "~"  # ~user: another user's home directory

@@ -7,6 +7,7 @@ names an analyzer, so adding one is adding a module.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator
@@ -137,15 +138,9 @@ def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
     return found
 
 
-_LOADED = False
-
-
+@functools.cache
 def load_plugins() -> None:
     """Import every analyzer, fixer and source module once (registration side effects)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
     for pkg_name in ("lockdock.sources", "lockdock.analyzers", "lockdock.fixers"):
         pkg = importlib.import_module(pkg_name)
         for info in pkgutil.iter_modules(pkg.__path__):

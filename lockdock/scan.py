@@ -127,7 +127,7 @@ def fix_summary(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     """The fix of a finding, computed now unless its fixer is lazy (engine measurements)."""
     for fx in registry.fixers_for(finding.check, finding.target.kind):
         if fx.lazy:
-            return Fix(fx.title, fx.applicability, [], check=finding.check, note="lazy", target=finding.target.key)
+            return Fix(fx.title, fx.applicability, [], check=finding.check, pending=True, target=finding.target.key)
         try:
             fix = fx.fn(finding, subject, ctx)
         except Exception as exc:  # noqa: BLE001 - a broken fixer only loses its fix

@@ -178,7 +178,7 @@ async def shoot(project: Path, use_engine: bool, size: tuple[int, int], tag: str
         save("main")
 
         # Image layers of the demo image.
-        image = key_of(TargetKind.IMAGE, DEMO_TAG.split(":")[0])
+        image = key_of(TargetKind.IMAGE, DEMO_TAG.split(":", maxsplit=1)[0])
         if image:
             inv.focus()
             inv.select_key(image)

@@ -80,7 +80,7 @@ def test_doc_for_unknown_id_raises() -> None:
 # Checks whose main target is a Dockerfile (listed first in `where`, or the only file kind
 # after repository files, as build.dockerignore's R D I) show Dockerfile examples.
 DOCKERFILE_FIRST = [
-    c.id for c in catalogue.CHECKS if c.where[0] == "D" or c.where[0] == "R" and "D" in c.where
+    c.id for c in catalogue.CHECKS if c.where[0] == "D" or (c.where[0] == "R" and "D" in c.where)
 ]
 
 

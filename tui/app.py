@@ -575,8 +575,8 @@ class LockdockApp(App[int]):
         self._rescan_worker(done.paths, done.object_ids)
 
     def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
-        """Lazy fixes (engine measurements) are computed in a worker before the preview."""
-        if any(f.fix is not None and f.fix.note == "lazy" for f in findings):
+        """Pending fixes (engine measurements) are computed in a worker before the preview."""
+        if any(f.fix is not None and f.fix.pending for f in findings):
             self._compute_lazy(findings, title)
             return
         self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)

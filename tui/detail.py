@@ -8,6 +8,7 @@ references when a check has no docs), and the fix's title and safety.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -73,7 +74,7 @@ def detail_text(finding: Finding | None) -> Text:
         else:
             out.append(f"\n{words}: behaviour unchanged. ", style="green")
         out.append("Press f to preview the diff.\n")
-        if finding.fix.note and finding.fix.note != "lazy":
+        if finding.fix.note:
             out.append_text(plain(finding.fix.note, "dim"))
             out.append("\n")
     for heading, body in doc_sections(finding.check):
@@ -89,7 +90,7 @@ class Detail(VerticalScroll):
     BORDER_TITLE = "3 Detail"
     can_focus = True
 
-    def compose(self):  # noqa: ANN201 - textual's ComposeResult
+    def compose(self) -> ComposeResult:
         yield Static(detail_text(None), id="detail-body", markup=False)
 
     def show(self, finding: Finding | None) -> None:

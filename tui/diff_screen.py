@@ -8,11 +8,11 @@ preview; it is still shown as plain `Text` with +/- markers kept, so colour is a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -80,7 +80,7 @@ def summary_text(p: Preview, confirming: bool) -> Text:
 class DiffScreen(ModalScreen[bool]):
     """Dismisses with True when the user confirmed the change."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Apply", id="diff-apply"),
         Binding("n", "cancel", "Cancel", id="diff-cancel"),
         Binding("escape", "cancel", "Cancel", show=False, id="diff-escape"),

@@ -1,4 +1,4 @@
-"""The app's side of fixing: preview, apply, ignore, undo, through `lockdock.fixers`.
+"""The app's side of fixing: preview, apply, ignore, undo, through `lockdock.fixing`.
 
 The fixers framework does the real work (masked diffs, stale checks, atomic writes, the
 undo journal, rescan-to-verify); this module turns its reports into what the UI needs:
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.fixers import apply as apply_mod
-from lockdock.fixers import journal
-from lockdock.fixers import preview as preview_mod
-from lockdock.fixers.writer import WriteFailed, WriteRefused
+from lockdock.fixing import apply as apply_mod
+from lockdock.fixing import journal
+from lockdock.fixing import preview as preview_mod
+from lockdock.fixing.writer import WriteFailed, WriteRefused
 from lockdock.model import Applicability, EngineAction, Finding, Fix
 from lockdock.text import safe
 from lockdock.tui.diff_screen import Preview
@@ -48,9 +48,9 @@ def objects_of(fixes: Sequence[Fix]) -> set[str]:
 
 
 def materialise(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
-    """Compute a lazy fix (engine measurements) now; None when it cannot be computed."""
+    """Compute a pending fix (engine measurements) now; None when it cannot be computed."""
     fix = apply_mod.materialize(finding, subject, ctx)
-    if fix is None or (fix.note == "lazy" and not fix.changes):
+    if fix is None or fix.pending:
         return None
     return fix
 
@@ -96,7 +96,7 @@ def apply(fixes: Sequence[Fix], ctx: ScanContext, stamps: dict[str, Any] | None 
 
 def ignore_fix(finding: Finding, ctx: ScanContext) -> Fix:
     """The edit that adds a `# lockdock: ignore=<id>` pragma for this finding."""
-    from lockdock.fixers import ignore as ignore_mod
+    from lockdock.fixing import ignore as ignore_mod
 
     try:
         fix = ignore_mod.ignore_fix(finding, ctx)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -33,7 +35,7 @@ def help_text(keymap: dict[str, str], display: dict[str, str] | None = None) -> 
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="help-close"),
         Binding("q", "close", "Close", show=False, id="help-close-q"),
         Binding("question_mark", "close", "Close", show=False, id="help-close-help"),

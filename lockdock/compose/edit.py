@@ -10,6 +10,7 @@ Anything this module cannot edit safely returns None and the fixer offers no fix
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -138,7 +139,7 @@ class Editor:
             lf = self.file(path)
             assert lf.text is not None
             joined = _join_insertions(edits)
-            for a, b in zip(joined, joined[1:], strict=False):
+            for a, b in itertools.pairwise(joined):
                 if b.start < a.end:
                     raise EditRefused("this fix's own edits overlap")
             out.append(FileEdit(path=path, edits=joined, expected_sha256=lf.text.sha256))

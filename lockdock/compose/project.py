@@ -379,8 +379,8 @@ def project_file_sets(compose_files: list[Path], ctx: ScanContext) -> list[tuple
         if compose_file:
             sep = dotenv.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
             members: list[Path] = []
-            for part in compose_file.split(sep):
-                part = part.strip()
+            for raw_part in compose_file.split(sep):
+                part = raw_part.strip()
                 if not part:
                     continue
                 p = (directory / part).resolve()

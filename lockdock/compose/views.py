@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lockdock.compose import schema
+from lockdock.compose import imageref, schema
 from lockdock.compose.project import Project, Service
 from lockdock.compose.yamlread import Node
+
+if TYPE_CHECKING:
+    from lockdock.sources.compose import ComposeService
 
 TRUE_STRINGS = frozenset({"true", "yes", "on", "1"})
 
@@ -263,3 +268,37 @@ def secret_files(project: Project) -> list[SecretFile]:
         base = os.path.dirname(file_node.file) if file_node.file else str(project.directory)
         found.append(SecretFile(name, os.path.normpath(os.path.join(base, os.path.expanduser(path))), file_node))
     return found
+
+
+# Images of data stores (short names), which the network checks keep off shared networks.
+DATASTORES = frozenset({
+    "postgres", "mysql", "mariadb", "redis", "mongo", "memcached", "elasticsearch", "rabbitmq",
+    "cassandra", "couchdb", "influxdb", "neo4j", "clickhouse", "valkey", "keydb", "etcd",
+    "zookeeper", "opensearch", "percona", "cockroachdb", "timescaledb", "postgis", "bitnami/redis",
+    "bitnami/postgresql", "bitnami/mysql", "bitnami/mongodb", "bitnami/mariadb",
+})
+
+
+def is_datastore(subject: ComposeService) -> bool:
+    """Whether the service runs a well-known data store image (postgres, redis, ...)."""
+    node = image_node(subject.service)
+    if node is None:
+        return False
+    ref = imageref.parse(str(node.value))
+    if ref is None:
+        return False
+    name = ref.short_name
+    return name in DATASTORES or name.rsplit("/", 1)[-1] in DATASTORES
+
+
+def build_dockerfile(subject: ComposeService) -> Path | None:
+    """The local Dockerfile a service builds from, or None (no build, remote context)."""
+    build = subject.service.get("build")
+    if build is None:
+        return None
+    context = text(build) if build.kind == "scalar" else text(build.get("context")) or "."
+    dockerfile = "Dockerfile" if build.kind == "scalar" else text(build.get("dockerfile")) or "Dockerfile"
+    if not context or "://" in context:
+        return None
+    base = Path(build.file).parent
+    return (base / context / dockerfile) if not Path(dockerfile).is_absolute() else Path(dockerfile)

@@ -11,7 +11,7 @@ import os
 import tempfile
 import time
 from importlib import resources
-from importlib.abc import Traversable
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 PROJECT_DIR = "project"

@@ -466,3 +466,33 @@ def build_passwords(commands: list[Command]) -> list[tuple[Command, str, str]]:
         else:
             out.append((cmd, "passwd --stdin" if "--stdin" in args else "passwd", mask(value.split("\\n")[0])))
     return out
+
+
+# Names shared by the Dockerfile analyzers and fixers (build.copy-not-add, build.exec-form,
+# network.exposed-ports).
+# ADD sources Docker unpacks: a local archive is the one reason to keep ADD over COPY.
+ARCHIVE = re.compile(r"(?i)\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst|tar\.lz|tar\.lzma|gz|bz2|xz)$")
+# Characters that need a shell: a shell-form command using none converts to exec form as is.
+SHELL_SYNTAX = re.compile(r"[$`|&;<>*?~(){}\[\]\\!#'\"]")
+# Remote-administration ports (port -> service) an image should not EXPOSE.
+ADMIN_PORTS = {22: "SSH", 23: "telnet", 2375: "Docker API (plain)", 2376: "Docker API", 3389: "RDP", 5900: "VNC"}
+
+
+def add_sources(inst: Instruction) -> list[str]:
+    """The source arguments of an ADD or COPY (every argument but the destination)."""
+    if len(inst.args) < 2:
+        return []
+    return list(inst.args[:-1])
+
+
+def is_remote(src: str) -> bool:
+    """Whether an ADD source is a URL or a git remote rather than a build-context path."""
+    return "://" in src or src.startswith("git@")
+
+
+def exec_form_json(rest: str) -> list[str] | None:
+    """The exec-form words of a shell-form command, when it uses no shell syntax."""
+    words = rest.split()
+    if not words or SHELL_SYNTAX.search(rest) or "=" in words[0]:
+        return None
+    return words

@@ -212,3 +212,24 @@ def bash_for_stage(df: Dockerfile, inst: Instruction, ctx: Any) -> tuple[str | N
     if not read:
         return None, f"the layers of {root.base} could not be read"
     return None, f"{root.base} has no bash"
+
+
+def first_pipe_run(df: Any, inst: Instruction) -> Instruction | None:
+    """The first RUN of `inst`'s stage with a pipe lacking pipefail (where SHELL goes)."""
+    st = df.stage_of(inst)
+    for other in st.instructions if st is not None else []:
+        if other.cmd == "run" and not other.json and any(i.kind == "pipe" for i in shell_issues(df, other)):
+            return other
+    return None
+
+
+def pipefail_shell(df: Any, inst: Instruction, ctx: Any) -> tuple[Instruction | None, str | None, str]:
+    """(RUN to put SHELL before, bash path, "") when the fix is possible, else (.., None, why)."""
+    first = first_pipe_run(df, inst)
+    if first is None:
+        return None, None, "no pipe without pipefail in this stage"
+    info = shells_by_run(df).get(id(first))
+    if info is not None and info.name not in ("sh", "bash", "dash"):
+        return first, None, f"the stage's SHELL is {info.name}, not a shell lockdock replaces"
+    path, why = bash_for_stage(df, first, ctx)
+    return first, path, "" if path else why

@@ -67,7 +67,7 @@ def tls_env(name: str, value: str) -> bool:
     v = value.strip().strip("'\"").lower()
     if bad == "*":
         return True
-    return bad is None and v != "" or isinstance(bad, tuple) and v in bad
+    return (bad is None and v != "") or (isinstance(bad, tuple) and v in bad)
 
 
 def config_problems(text: str) -> list[tuple[int, str]]:
@@ -85,11 +85,11 @@ def _config_command(name: str, args: list[str]) -> str | None:
     words = [a.lower() for a in args]
     if name in ("npm", "yarn", "pnpm") and "config" in words[:2] and "set" in words[:3]:
         rest = words[words.index("set") + 1 :]
-        if rest[:1] == ["strict-ssl"] and rest[1:2] in (["false"], ["0"]) or rest[:1] in (["strict-ssl=false"], ["strict-ssl=0"]):
+        if (rest[:1] == ["strict-ssl"] and rest[1:2] in (["false"], ["0"])) or rest[:1] in (["strict-ssl=false"], ["strict-ssl=0"]):
             return f"{name} config set strict-ssl false skips TLS verification"
         if rest[:2] == ["enablestrictssl", "false"]:
             return f"{name} config set enableStrictSsl false skips TLS verification"
-    pip = name.startswith("pip") or name.startswith("python") and words[:2] == ["-m", "pip"]
+    pip = name.startswith("pip") or (name.startswith("python") and words[:2] == ["-m", "pip"])
     if pip and "config" in words[:4] and "set" in words:
         at = words.index("set") + 1
         if at < len(words) and re.fullmatch(r"(global|install|user|site)\.trusted-host", words[at]):
@@ -115,16 +115,16 @@ def tls_problems(cmd: Command) -> list[tuple[str, str]]:
         if progs is not None and name not in progs and not ("pip" in progs and pip):
             continue
         for a in args:
-            if a == flag or a.startswith(flag + "=") or flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2:
+            if a == flag or a.startswith(flag + "=") or (flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2):
                 out.append((a, msg))
     config = _config_command(name, args)
     if config:
         out.append((CONFIG_FLAG, config))
     for i, a in enumerate(args):
-        if a.startswith("--setopt=") or i and args[i - 1] == "--setopt":
+        if a.startswith("--setopt=") or (i and args[i - 1] == "--setopt"):
             for _, msg in config_problems(a.partition("=")[2] if a.startswith("--setopt=") else a):
                 out.append((a if a.startswith("--setopt=") else CONFIG_FLAG, f"--setopt: {msg}"))
-        elif name in ("apt-get", "apt") and i and args[i - 1] in ("-o", "--option") or a.startswith("-o") and name in ("apt-get", "apt"):
+        elif (name in ("apt-get", "apt") and i and args[i - 1] in ("-o", "--option")) or (a.startswith("-o") and name in ("apt-get", "apt")):
             out += [(CONFIG_FLAG, f"-o: {msg}") for _, msg in config_problems(a)]
         elif name in ("sed", "perl", "tee") and not a.startswith("-"):
             out += [(CONFIG_FLAG, msg) for _, msg in config_problems(a)]

@@ -194,8 +194,8 @@ def read_audit(root: Path = Path("/")) -> AuditRules:
         except FileProblem:
             continue
         rules.files.append(str(f))
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
+        for raw_line in text.splitlines():
+            line = raw_line.split("#", 1)[0].strip()
             for m in re.finditer(r"(?:^|\s)-w\s+(\S+)|-F\s+(?:path|dir)=(\S+)", line):
                 rules.watched.append(m.group(1) or m.group(2))
     return rules

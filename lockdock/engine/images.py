@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lockdock.engine import rawapi
 from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
 from lockdock.engine.savestream import Budgets, read_save
 from lockdock.model import ImageLayerRef, Location, Target, TargetKind
@@ -357,8 +358,7 @@ def save_stream(api: Any, ref: str, timeout: float | None = None) -> Any:
     without a byte) defaults to `save_timeout()`; the scan passes what is left of its own.
     """
     timeout = save_timeout() if timeout is None else timeout
-    res = api._get(api._url("/images/{0}/get", ref), stream=True, timeout=timeout)
-    api._raise_for_status(res)
+    res = rawapi.get_stream(api, "/images/{0}/get", ref, timeout=timeout)
     return res.raw.stream(2 << 20, decode_content=False)
 
 

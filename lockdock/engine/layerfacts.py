@@ -241,7 +241,7 @@ class LayerScanner:
             return
         parts = path.split("/")
         for i, part in enumerate(parts):
-            if part in CONTEXT_DIRS and (i + 1 < len(parts) or is_dir and part != ".ssh"):
+            if part in CONTEXT_DIRS and (i + 1 < len(parts) or (is_dir and part != ".ssh")):
                 top = "/".join(parts[: i + 1])
                 if part == ".ssh" and (is_dir or parts[-1] in SSH_ACCOUNT_FILES):
                     return  # ssh-keyscan's known_hosts and the like belong to the account
@@ -264,8 +264,8 @@ def deleted_by(path: str, layer: LayerFacts) -> bool:
 def parse_os_release(text: str) -> dict[str, str]:
     """KEY=value lines of os-release, quotes removed."""
     out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.files import FileProblem, read_text, within
-from lockdock.fixers import edits as edits_mod
+from lockdock.fixing import edits as edits_mod
 from lockdock.model import Fix, ModeChange, NewFile
 from lockdock.text import safe
 
@@ -118,7 +118,7 @@ def find_compose_cli() -> list[str] | None:
     docker = shutil.which("docker")
     if docker:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            proc = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=20)
+            proc = subprocess.run([docker, "compose", "version"], capture_output=True, timeout=20, check=False)
             if proc.returncode == 0:
                 return [docker, "compose"]
     legacy = shutil.which("docker-compose")
@@ -375,8 +375,8 @@ class Runner:
         services: dict[str, Any] = config.get("services") or {}
         override: dict[str, Any] = {}
         ok: set[str] = set()
-        for svc, spec in services.items():
-            spec = spec or {}
+        for svc, declared in services.items():
+            spec = declared or {}
             build = spec.get("build")
             if build:
                 b = build if isinstance(build, dict) else {"context": build}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.files import FileProblem, within
-from lockdock.fixers import edits as edits_mod
+from lockdock.fixing import edits as edits_mod
 from lockdock.fixing import stacks
 from lockdock.model import EngineAction, FileEdit, Fix, ModeChange, NewFile
 from lockdock.text import safe
@@ -136,7 +136,7 @@ def verify_fixes(
     seconds: float | None = None,
     *,
     cwd: Path | None = None,
-    compose: list[str] | None | bool = True,
+    compose: list[str] | bool | None = True,
     baseline: dict[str, stacks.UnitRun] | None = None,
 ) -> VerifyReport:
     """Run the stacks the fixes touch unfixed and fixed; say which fixes keep them working.

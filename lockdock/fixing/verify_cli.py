@@ -1,6 +1,6 @@
 """The `fix --apply --verify` step of the CLI: verify, apply only what was proven, print.
 
-Kept apart from the argument parsing so the one call in `cli_fix.run_fix` is the whole hook.
+Kept apart from the argument parsing so the one call in `lockdock.cli.fix.run_fix` is the whole hook.
 Overlapping fixes cannot be tried together, so the step runs in passes: verify, apply the
 verified fixes, rescan (`again()`), verify the fixes that are new or were waiting, until a
 pass applies nothing (at most `MAX_PASSES`). A second run right after then changes nothing.
@@ -44,7 +44,7 @@ def apply_verified(
     every fix was verified and applied; 1 some were held back or not verified, or applying
     failed; 130 interrupted (the pass's fixes not applied, everything started removed).
     """
-    from lockdock.fixers.apply import apply_fixes
+    from lockdock.fixing.apply import apply_fixes
     from lockdock.fixing.verify import verify_fixes
 
     out = out or sys.stdout

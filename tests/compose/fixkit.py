@@ -11,7 +11,7 @@ from typing import Any
 from lockdock.compose.yamlread import parse
 from lockdock.context import ScanContext
 from lockdock.files import read_text
-from lockdock.fixers.edits import apply_edits
+from lockdock.fixing.edits import apply_edits
 from lockdock.model import FileEdit, Finding, Fix, NewFile
 from lockdock.scan import ScanResult, scan
 

@@ -12,7 +12,7 @@ from lockdock import registry
 from lockdock.compose.project import load_projects
 from lockdock.compose.yamlread import parse
 from lockdock.context import ScanContext
-from lockdock.fixers.edits import apply_edits
+from lockdock.fixing.edits import apply_edits
 from lockdock.model import FileEdit
 from lockdock.scan import analyze_subject
 from lockdock.sources.compose import subjects_for

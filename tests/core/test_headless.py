@@ -12,7 +12,7 @@ import sys, pkgutil, importlib
 import lockdock, lockdock.cli, lockdock.scan
 from lockdock import registry
 registry.load_plugins()
-for pkg_name in ("lockdock", "lockdock.analyzers", "lockdock.fixers", "lockdock.reports",
+for pkg_name in ("lockdock", "lockdock.analyzers", "lockdock.fixers", "lockdock.fixing", "lockdock.cli", "lockdock.reports",
                  "lockdock.engine", "lockdock.compose", "lockdock.dockerfile", "lockdock.sources"):
     pkg = importlib.import_module(pkg_name)
     for info in pkgutil.iter_modules(pkg.__path__):

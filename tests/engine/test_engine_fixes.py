@@ -13,8 +13,9 @@ from lockdock import registry
 from lockdock.context import ScanContext
 from lockdock.engine.connect import connect
 from lockdock.engine.containers import iter_containers
-from lockdock.fixers.apply import materialize, update_container_verified
+from lockdock.engine.update import update_container_verified
 from lockdock.fixers.engine_container import MIN_MEMORY, size_limits
+from lockdock.fixing.apply import materialize
 from lockdock.model import EngineAction
 from lockdock.scan import analyze_subject
 
@@ -58,7 +59,7 @@ def test_limits_fix_sized_and_applied(containers, tmp_path):
     results, ctx = _scan(tmp_path)
     subject, findings = results[containers["running"]]
     (finding,) = [f for f in findings if f.check == "container.resource-limits"]
-    assert finding.fix is not None and finding.fix.note == "lazy" and finding.fix.changes == []
+    assert finding.fix is not None and finding.fix.pending and finding.fix.changes == []
     fix = materialize(finding, subject, ctx)
     (action,) = fix.changes
     assert isinstance(action, EngineAction) and action.action == "container.update"

@@ -12,9 +12,9 @@ import pytest
 
 from lockdock.context import ScanContext
 from lockdock.files import read_text
-from lockdock.fixers import journal
-from lockdock.fixers.apply import apply_fixes
-from lockdock.fixers.preview import build_preview, mask_line
+from lockdock.fixing import journal
+from lockdock.fixing.apply import apply_fixes
+from lockdock.fixing.preview import build_preview, mask_line
 from lockdock.model import Applicability, FileEdit, Fix, ModeChange, NewFile, TextEdit
 from lockdock.scan import scan
 
@@ -114,7 +114,7 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
 
 
 def test_cli_unsafe_fixes_listed_not_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lockdock.cli_fix import _Offer, _print_unsafe
+    from lockdock.cli.fix import _Offer, _print_unsafe
     from lockdock.model import Finding, Target, TargetKind
 
     f = Finding("network.bind-localhost", Target(TargetKind.COMPOSE_SERVICE, "web", "compose.yaml"), "m")
@@ -249,7 +249,7 @@ def test_write_failure_midway_rolls_back_earlier_files(tmp_path: Path) -> None:
     fixes = _fixes(root, "secrets.gitignore")
     # The second change creates a file whose name appears after the preflight: it fails.
     late = Fix("create", Applicability.SAFE, [NewFile(str(blocker), "x\n")], check="secrets.gitignore")
-    import lockdock.fixers.apply as apply_mod
+    import lockdock.fixing.apply as apply_mod
 
     orig = apply_mod._preflight
 
@@ -357,7 +357,7 @@ def test_fix_diff_output_is_a_patch_git_and_patch_accept(tmp_path: Path) -> None
 def test_interrupted_during_verification_is_undoable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _project(tmp_path)
     fixes = _fixes(root, "secrets.gitignore")
-    import lockdock.fixers.apply as apply_mod
+    import lockdock.fixing.apply as apply_mod
 
     real_rescan = apply_mod._rescan
     calls = []
@@ -417,7 +417,7 @@ def test_symlink_inside_root_previewed_with_real_path_and_written_once(tmp_path:
 
 def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
     from lockdock import registry
-    from lockdock.fixers.apply import materialize
+    from lockdock.fixing.apply import materialize
     from lockdock.model import Finding, Target, TargetKind
     from lockdock.registry import Fixer
 
@@ -433,7 +433,7 @@ def test_lazy_fix_skipped_until_materialized(tmp_path: Path) -> None:
     fx = Fixer("container.resource-limits", (TargetKind.CONTAINER,), measure, "Limit", Applicability.SAFE, True, "t.measure")
     registry.FIXERS.insert(0, fx)
     try:
-        stub = Fix("Limit", Applicability.SAFE, [], check=finding.check, note="lazy")
+        stub = Fix("Limit", Applicability.SAFE, [], check=finding.check, pending=True)
         report = apply_fixes([stub], _ctx(tmp_path), root=tmp_path)
         assert report.applied == [] and "not computed yet" in report.skipped[0].reason
         assert calls == []
@@ -449,7 +449,7 @@ import os, sys
 from pathlib import Path
 from lockdock.context import ScanContext
 from lockdock.scan import scan
-from lockdock.fixers import apply as apply_mod, writer
+from lockdock.fixing import apply as apply_mod, writer
 
 root = Path(sys.argv[1])
 when = sys.argv[2]

@@ -14,9 +14,9 @@ import pytest
 from lockdock.context import ScanContext
 from lockdock.engine.connect import Engine
 from lockdock.files import sha256_bytes
-from lockdock.fixers import journal, writer
-from lockdock.fixers.apply import apply_fixes
-from lockdock.fixers.preview import build_preview
+from lockdock.fixing import journal, writer
+from lockdock.fixing.apply import apply_fixes
+from lockdock.fixing.preview import build_preview
 from lockdock.model import Applicability, EngineAction, Fix
 
 pytestmark = pytest.mark.engine
@@ -139,7 +139,7 @@ def _container_findings(tmp_path: Path, name: str) -> tuple[ScanContext, list[An
 
 def test_registered_container_fixes_through_engine_then_undo(docker_api: Any, busybox_image: str, tmp_path: Path) -> None:
     """The engine fixers (restart policy; lazily measured limits) applied and undone."""
-    from lockdock.fixers.apply import materialize
+    from lockdock.fixing.apply import materialize
 
     name = f"lockdock-fixtest-{os.getpid()}"
     c = docker_api.create_container(busybox_image, command=["/bin/sleep", "600"], labels=LABEL, name=name)
@@ -150,7 +150,7 @@ def test_registered_container_fixes_through_engine_then_undo(docker_api: Any, bu
         restart = by_check["runtime.restart-policy"].fix
         assert restart is not None and restart.changes
         limits_finding = by_check["container.resource-limits"]
-        assert limits_finding.fix is not None and limits_finding.fix.note == "lazy"
+        assert limits_finding.fix is not None and limits_finding.fix.pending
         limits = materialize(limits_finding, subject, ctx)
         assert limits is not None and isinstance(limits.changes[0], EngineAction)
 

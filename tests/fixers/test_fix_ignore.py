@@ -7,9 +7,9 @@ from pathlib import Path
 
 from lockdock.config import load_config
 from lockdock.context import ScanContext
-from lockdock.fixers.apply import apply_fixes
-from lockdock.fixers.ignore import _config_edit, ignore_fix, ignore_fixes
-from lockdock.fixers.preview import build_preview
+from lockdock.fixing.apply import apply_fixes
+from lockdock.fixing.ignore import _config_edit, ignore_fix, ignore_fixes
+from lockdock.fixing.preview import build_preview
 from lockdock.model import Finding, Location, Target, TargetKind
 from lockdock.scan import scan
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lockdock.files import sha256_bytes
-from lockdock.fixers import journal, writer
+from lockdock.fixing import journal, writer
 
 ORIG = b"\xef\xbb\xbfservices:\r\n  web:\r\n    image: nginx:1.25\r\n"
 

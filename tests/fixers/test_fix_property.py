@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from lockdock import registry
 from lockdock.context import ScanContext
-from lockdock.fixers.apply import apply_fixes
+from lockdock.fixing.apply import apply_fixes
 from lockdock.model import Applicability, Fix, TargetKind
 from lockdock.scan import scan
 
@@ -241,7 +241,7 @@ def test_ignore_fixes_suppress_everything_and_change_no_data(spec: dict[str, obj
     from ruamel.yaml import YAML
 
     from lockdock.dockerfile import dump, parse_dockerfile
-    from lockdock.fixers.ignore import ignore_fixes
+    from lockdock.fixing.ignore import ignore_fixes
 
     kinds = {TargetKind.DOCKERFILE, TargetKind.COMPOSE_SERVICE, TargetKind.COMPOSE_FILE}
     with tempfile.TemporaryDirectory(prefix="lockdock-prop-") as tmp:

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from lockdock.context import ScanContext
-from lockdock.fixers.apply import apply_fixes
+from lockdock.fixing.apply import apply_fixes
 from lockdock.scan import scan
 
 

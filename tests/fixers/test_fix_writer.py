@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from lockdock.files import read_text, sha256_bytes
-from lockdock.fixers import writer
-from lockdock.fixers.edits import apply_edits, keep_final_newline, plan, render
+from lockdock.fixing import writer
+from lockdock.fixing.edits import apply_edits, keep_final_newline, plan, render
 from lockdock.model import Applicability, FileEdit, Fix, TextEdit
 
 ORIGINAL = b"FROM alpine:3.19\r\nRUN echo hi\r\n"
@@ -244,7 +244,7 @@ def test_read_only_file_refused_as_root(tmp_path: Path) -> None:
 _CHILD_WRITE = textwrap.dedent(
     """
     import os, sys
-    from lockdock.fixers import writer
+    from lockdock.fixing import writer
     # Python lives under /root here: import first, then drop to uid/gid nobody.
     os.setgroups([])
     os.setgid(65534)
@@ -298,7 +298,7 @@ def test_read_only_directory_as_unprivileged_user(nobody_dir: Path, lockdock_sta
 _CHILD_KILLED = textwrap.dedent(
     """
     import os, sys, time
-    from lockdock.fixers import writer
+    from lockdock.fixing import writer
     def hang(*a, **k):
         print("TEMP-WRITTEN", flush=True)
         time.sleep(60)
@@ -344,7 +344,7 @@ def test_stray_temp_of_live_process_kept_until_old(tmp_path: Path) -> None:
 _CHILD_RACE = textwrap.dedent(
     """
     import sys, time
-    from lockdock.fixers import writer
+    from lockdock.fixing import writer
     deadline = float(sys.argv[4])
     while time.time() < deadline:
         pass

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lockdock.files import FileProblem, read_text
-from lockdock.fixers import edits as edits_mod
-from lockdock.fixers.writer import Stamp
+from lockdock.fixing import edits as edits_mod
+from lockdock.fixing.writer import Stamp
 from lockdock.model import EngineAction, FileEdit, Fix, ModeChange, NewFile
 from lockdock.secrets import check_assignment, find_in_text, mask, secret_file
 from lockdock.text import safe, sanitize
@@ -139,7 +139,7 @@ def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
     preview = Preview("", deferred=batch.deferred)
     lines: list[str] = []
     for fix in batch.fixes:
-        if fix.note and fix.note != "lazy":
+        if fix.note:
             note = f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}"
             if note not in lines:
                 lines.append(note)

@@ -4,13 +4,17 @@ The rescan is the proof: after writing, the touched files are scanned again; the
 finding must be gone and no finding may be new. Otherwise every change of the run is
 put back and the user is told why. Engine actions (`docker update`) are verified by
 inspecting the container afterwards.
+
+`apply_fixes` runs in steps: triage (unsafe, pending, empty, preflight refusals), batch
+(merge edits; overlapping fixes wait), plan (what to rescan, the baseline), write and
+prove (roll back on doubt, keep the fixes that pass together), record (journal, report),
+then a later pass for the fixes that had to wait. `verify` holds the proof itself.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +22,11 @@ from typing import Any
 
 from lockdock import registry
 from lockdock.context import ScanContext
+from lockdock.engine import update
 from lockdock.files import FileProblem, read_text, sha256_bytes, within
-from lockdock.fixers import edits as edits_mod
-from lockdock.fixers import journal, writer
+from lockdock.fixing import edits as edits_mod
+from lockdock.fixing import journal, writer
+from lockdock.fixing.rescan import Snapshot, recompute, unproven
 from lockdock.model import (
     Applicability,
     EngineAction,
@@ -65,93 +71,12 @@ class ApplyReport:
         self.origins.update(other.origins)
 
 
-class EngineActionFailed(Exception):
-    """`docker update` failed or the container does not show the new values."""
-
-
-# docker SDK keyword -> HostConfig key (fixers may use either spelling).
-_SDK_TO_HOSTCONFIG = {
-    "mem_limit": "Memory",
-    "memswap_limit": "MemorySwap",
-    "mem_reservation": "MemoryReservation",
-    "cpu_shares": "CpuShares",
-    "cpu_period": "CpuPeriod",
-    "cpu_quota": "CpuQuota",
-    "cpuset_cpus": "CpusetCpus",
-    "cpuset_mems": "CpusetMems",
-    "blkio_weight": "BlkioWeight",
-    "restart_policy": "RestartPolicy",
-    "pids_limit": "PidsLimit",
-    "nano_cpus": "NanoCpus",
-    "kernel_memory": "KernelMemory",
-}
-_HOSTCONFIG_TO_SDK = {v: k for k, v in _SDK_TO_HOSTCONFIG.items() if k not in ("pids_limit", "nano_cpus")}
-
-
-def _hostconfig(values: dict[str, Any]) -> dict[str, Any]:
-    return {_SDK_TO_HOSTCONFIG.get(k, k): v for k, v in values.items()}
-
-
-# `docker update` treats 0 as "leave unchanged": a limit set on an unlimited container
-# cannot be removed again without recreating the container.
-_CANNOT_UNSET = frozenset(
-    {"Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota",
-     "CpuPeriod", "BlkioWeight", "KernelMemory", "CpusetCpus", "CpusetMems"}
-)
-
-
-def _normalise(key: str, value: Any) -> Any:
-    """Spellings the engine treats as the same value."""
-    if key == "PidsLimit" and value in (None, 0, -1):
-        return 0
-    if key == "RestartPolicy" and isinstance(value, dict):
-        name = value.get("Name") or "no"
-        return {"Name": name, "MaximumRetryCount": int(value.get("MaximumRetryCount") or 0)}
-    if key in _CANNOT_UNSET and value is None:
-        return 0
-    return value
-
-
-def update_container_verified(engine: Any, container_id: str, values: dict[str, Any]) -> list[str]:
-    """`docker update` then inspect: every value must read back as set.
-
-    Returns notes for values the engine cannot set back (removing a limit).
-    """
-    if engine is None:
-        raise EngineActionFailed("no engine connection")
-    hc = {k: _normalise(k, v) for k, v in _hostconfig(values).items()}
-    notes = [
-        f"{k} cannot be reset to unlimited by docker update (recreate the container to drop it)"
-        for k, v in hc.items()
-        if k in _CANNOT_UNSET and v in (0, "")
-    ]
-    hc = {k: v for k, v in hc.items() if not (k in _CANNOT_UNSET and v in (0, ""))}
-    if not hc:
-        return notes
-    api = engine.api
-    sdk_kwargs = {_HOSTCONFIG_TO_SDK[k]: v for k, v in hc.items() if k in _HOSTCONFIG_TO_SDK}
-    raw = {k: v for k, v in hc.items() if k not in _HOSTCONFIG_TO_SDK}
-    try:
-        if sdk_kwargs:
-            api.update_container(container_id, **sdk_kwargs)
-        if raw:
-            # The SDK has no keyword for these (PidsLimit, NanoCpus); same endpoint.
-            res = api._post_json(api._url("/containers/{0}/update", container_id), data=raw)
-            api._raise_for_status(res)
-        got = api.inspect_container(container_id).get("HostConfig") or {}
-    except Exception as exc:  # noqa: BLE001 - the SDK raises several kinds; all mean "failed"
-        raise EngineActionFailed(f"docker update failed: {safe(exc, 300)}") from None
-    for key, want in hc.items():
-        have = _normalise(key, got.get(key))
-        if have != want:
-            raise EngineActionFailed(
-                f"container shows {safe(key)}={safe(have)} after docker update (wanted {safe(want)})"
-            )
-    return notes
-
-
 def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
-    """Compute a lazy fix now (its fixer measures the engine, so it ran on demand only)."""
+    """Compute a pending fix now (its fixer measures the engine, so it runs on demand only).
+
+    Returns the computed fix (also stored in `finding.fix`), None when the fixer fails or
+    offers nothing, or the finding's fix as it is when no on-demand fixer covers it.
+    """
     for fx in registry.fixers_for(finding.check, finding.target.kind):
         if not fx.lazy:
             continue
@@ -166,10 +91,6 @@ def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
             finding.fix = fix
         return fix
     return finding.fix
-
-
-def _is_lazy_stub(fix: Fix) -> bool:
-    return fix.note == "lazy" and not fix.changes
 
 
 class _Roots:
@@ -199,44 +120,65 @@ def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writ
     """Why this fix cannot be applied now, or None."""
     for c in fix.changes:
         if isinstance(c, EngineAction):
-            if ctx.engine is None:
-                return "needs the engine (not connected)"
-            if c.action != "container.update":
-                return f"unknown engine action {safe(c.action)}"
-            try:
-                got = ctx.engine.api.inspect_container(c.object_id).get("HostConfig") or {}
-            except Exception as exc:  # noqa: BLE001 - gone, or engine trouble
-                return f"container {safe(c.object_name, 80)}: cannot inspect: {safe(exc, 200)}"
-            for key, want in _hostconfig(c.current).items():
-                if _normalise(key, got.get(key)) != _normalise(key, want):
-                    return f"container {safe(c.object_name, 80)}: changed since preview ({safe(key)})"
-            continue
-        root = roots.root_of(c.path)
-        if root is None:
-            return f"{safe(c.path)}: outside the scanned paths"
-        p = roots.abs(c.path)
-        try:
-            if isinstance(c, FileEdit):
-                writer.check_existing(p, root, c.expected_sha256, stamps.get(str(p)))
-                tf = read_text(p)
-                edits_mod.check_range(tf.text, c.edits)
-                _t, deferred = edits_mod.apply_edits(tf.text, c.edits)
-                if deferred:
-                    return "its own edits overlap"
-            elif isinstance(c, NewFile):
-                if os.path.lexists(p):
-                    return f"{safe(c.path)}: already exists (changed since preview)"
-                base = writer.existing_ancestor(p)
-                if not within(base, root) or not os.path.isdir(base) or os.path.islink(base):
-                    return f"{safe(c.path)}: {safe(base)} is not a directory of the scanned root"
-                if not os.access(base, os.W_OK | os.X_OK):
-                    return f"{safe(c.path)}: permission denied: directory {safe(base)} is not writable"
-            elif isinstance(c, ModeChange):
-                _r, _v, _raw, st = writer.check_existing(p, root, c.expected_sha256, need_write=False)
-                if (st.st_mode & 0o7777) != c.old_mode:
-                    return f"{safe(c.path)}: changed since preview (mode is {st.st_mode & 0o7777:04o})"
-        except (writer.WriteRefused, FileProblem, edits_mod.EditError) as exc:
-            return str(exc) if isinstance(exc, writer.WriteRefused) else f"{safe(c.path)}: {safe(exc)}"
+            reason = _engine_refusal(c, ctx)
+        else:
+            reason = _file_refusal(c, roots, stamps)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _engine_refusal(c: EngineAction, ctx: ScanContext) -> str | None:
+    """Why `docker update` cannot run now: no engine, or the container changed since preview."""
+    if ctx.engine is None:
+        return "needs the engine (not connected)"
+    if c.action != "container.update":
+        return f"unknown engine action {safe(c.action)}"
+    try:
+        got = ctx.engine.api.inspect_container(c.object_id).get("HostConfig") or {}
+    except Exception as exc:  # noqa: BLE001 - gone, or engine trouble
+        return f"container {safe(c.object_name, 80)}: cannot inspect: {safe(exc, 200)}"
+    for key, want in update.hostconfig(c.current).items():
+        if update.normalise(key, got.get(key)) != update.normalise(key, want):
+            return f"container {safe(c.object_name, 80)}: changed since preview ({safe(key)})"
+    return None
+
+
+def _file_refusal(
+    c: FileEdit | NewFile | ModeChange, roots: _Roots, stamps: dict[str, writer.Stamp]
+) -> str | None:
+    """Why a file change cannot be written now (outside the roots, stale, symlink, rights)."""
+    root = roots.root_of(c.path)
+    if root is None:
+        return f"{safe(c.path)}: outside the scanned paths"
+    p = roots.abs(c.path)
+    try:
+        if isinstance(c, FileEdit):
+            writer.check_existing(p, root, c.expected_sha256, stamps.get(str(p)))
+            tf = read_text(p)
+            edits_mod.check_range(tf.text, c.edits)
+            _t, deferred = edits_mod.apply_edits(tf.text, c.edits)
+            if deferred:
+                return "its own edits overlap"
+        elif isinstance(c, NewFile):
+            return _new_file_refusal(c, p, root)
+        elif isinstance(c, ModeChange):
+            _r, _v, _raw, st = writer.check_existing(p, root, c.expected_sha256, need_write=False)
+            if (st.st_mode & 0o7777) != c.old_mode:
+                return f"{safe(c.path)}: changed since preview (mode is {st.st_mode & 0o7777:04o})"
+    except (writer.WriteRefused, FileProblem, edits_mod.EditError) as exc:
+        return str(exc) if isinstance(exc, writer.WriteRefused) else f"{safe(c.path)}: {safe(exc)}"
+    return None
+
+
+def _new_file_refusal(c: NewFile, p: Path, root: Path) -> str | None:
+    if os.path.lexists(p):
+        return f"{safe(c.path)}: already exists (changed since preview)"
+    base = writer.existing_ancestor(p)
+    if not within(base, root) or not os.path.isdir(base) or os.path.islink(base):
+        return f"{safe(c.path)}: {safe(base)} is not a directory of the scanned root"
+    if not os.access(base, os.W_OK | os.X_OK):
+        return f"{safe(c.path)}: permission denied: directory {safe(base)} is not writable"
     return None
 
 
@@ -260,23 +202,14 @@ def _scan_paths(fixes: Sequence[Fix], roots: _Roots) -> list[Path]:
     return sorted(paths)
 
 
-@dataclass
-class _Snapshot:
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    example: dict[tuple[str, str], Finding] = field(default_factory=dict)
-    errors: Counter[str | None] = field(default_factory=Counter)  # error entries per path
-    weight: Counter[str] = field(default_factory=Counter)  # per check: sum of severities
-    messages: dict[str | None, str] = field(default_factory=dict)
-    result: Any = None
-
-
 def _rescan(
     paths: list[Path], ctx: ScanContext, reload_config: bool = False, *, force: bool = False
-) -> _Snapshot:
+) -> Snapshot:
+    """Scan `paths` again (files only) and count what is found; `force` scans even no paths."""
     from lockdock.config import ConfigError, load_config
-    from lockdock.scan import scan, severity_of
+    from lockdock.scan import scan
 
-    snap = _Snapshot()
+    snap = Snapshot()
     config = ctx.config
     if reload_config:  # an ignore fix edited .lockdock.toml: judge with the new settings
         try:
@@ -293,45 +226,8 @@ def _rescan(
     )
     if not paths and not force:
         return snap
-    snap.result = scan(paths, sub)
-    for tr in snap.result.targets.values():
-        for f in tr.active:
-            key = (f.check, tr.target.key)
-            snap.counts[key] += 1
-            snap.example.setdefault(key, f)
-            snap.weight[f.check] += int(severity_of(f)) + 1
-    for err in snap.result.errors:
-        if err.kind == "error":
-            snap.errors[err.path] += 1
-            snap.messages.setdefault(err.path, err.message)
+    snap.take(scan(paths, sub))
     return snap
-
-
-def _verify(before: _Snapshot, after: _Snapshot, fixes: Sequence[Fix]) -> list[str]:
-    """Why the rescan does not prove the fixes (empty when it does)."""
-    problems = [
-        f"{safe(path)} no longer reads cleanly: {safe(after.messages.get(path, ''), 200)}"
-        for path, n in sorted(after.errors.items(), key=lambda kv: str(kv[0]))
-        if n > before.errors.get(path, 0)
-    ]
-    problems += [
-        f"it would introduce {_describe(after.example[k])}"
-        for k, n in sorted(after.counts.items())
-        if n > before.counts.get(k, 0)
-    ]
-    for check in sorted({f.check for f in fixes if f.check and not _engine_only(f)}):
-        was = sum(v for (c, _t), v in before.counts.items() if c == check)
-        now = sum(v for (c, _t), v in after.counts.items() if c == check)
-        # A finding that stays at a lower severity (a sensitive mount made read-only) is progress.
-        if was and now >= was and after.weight[check] >= before.weight[check]:
-            problems.append(f"{check} is still reported after the fix")
-    return problems
-
-
-def _describe(f: Finding) -> str:
-    where = f.location.path or f.target.path or f.target.name
-    line = f":{f.location.line}" if f.location.line else ""
-    return f"{f.check} at {safe(where)}{line}"
 
 
 def _write_all(
@@ -395,7 +291,7 @@ def _write_all(
 @dataclass
 class _Outcome:
     entry: journal.Entry | None = None
-    after: _Snapshot = field(default_factory=_Snapshot)
+    after: Snapshot = field(default_factory=Snapshot)
     problems: list[str] = field(default_factory=list)
     write_error: str | None = None
     rollback_failed: bool = False
@@ -412,7 +308,7 @@ class _Plan:
     reload: bool
     touches_host: bool
     verify: bool
-    before: _Snapshot
+    before: Snapshot
     run: str
     root0: str
 
@@ -430,17 +326,17 @@ class _Plan:
                             journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
                         )
                         journal.save(entry)
-                        update_container_verified(self.ctx.engine, c.object_id, c.new)
-        except (writer.WriteRefused, writer.WriteFailed, FileProblem, EngineActionFailed) as exc:
+                        update.update_container_verified(self.ctx.engine, c.object_id, c.new)
+        except (writer.WriteRefused, writer.WriteFailed, FileProblem, update.EngineActionFailed) as exc:
             out.write_error = safe(exc, 300)
         if out.write_error is None and self.verify and (self.scan_paths or self.touches_host):
             out.after = _rescan(self.scan_paths, self.ctx, self.reload, force=self.touches_host)
-            out.problems = _verify(self.before, out.after, fixes)
+            out.problems = unproven(self.before, out.after, fixes)
         if out.write_error is not None or out.problems:
             try:
                 journal.restore(entry, self.ctx.engine)
                 journal.discard(entry)
-            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, update.EngineActionFailed) as exc:
                 journal.save(entry)
                 report.errors.append(
                     f"rollback failed: {safe(exc, 300)}; the changes are in the journal (lockdock undo)"
@@ -469,7 +365,7 @@ def _accumulate(plan: _Plan, fixes: list[Fix], problems: list[str], report: Appl
             try:
                 journal.restore(last.entry, plan.ctx.engine)
                 journal.discard(last.entry)
-            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
+            except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, update.EngineActionFailed) as exc:
                 journal.save(last.entry)
                 report.errors.append(f"rollback failed: {safe(exc, 300)}; see lockdock undo")
                 return None
@@ -509,6 +405,8 @@ def apply_fixes(
     verified as a whole; when verification fails, fixes are tried again one by one and
     only those that pass together are kept, the others reported with the reason.
     Overlapping fixes wait for a rescan and are recomputed (up to `passes` passes).
+    Writes stay inside `root` (one directory or several) and the daemon.json in use.
+    Never raises for a refused or failed fix: the report says what happened to each.
     """
     report = ApplyReport()
     stamps = stamps or {}
@@ -517,96 +415,22 @@ def apply_fixes(
     daemon_json = ctx.daemon_json or Path("/etc/docker/daemon.json")
     roots = _Roots(root_list, ctx.cwd, [daemon_json])
 
-    candidates: list[Fix] = []
-    for fix in fixes:
-        if fix.applicability != Applicability.SAFE and not allow_unsafe:
-            report.skipped.append(Skipped(fix, "unsafe (changes behaviour): needs --unsafe", False))
-        elif _is_lazy_stub(fix):
-            report.skipped.append(Skipped(fix, "not computed yet (measures the engine): preview it first"))
-        elif not fix.changes:
-            report.skipped.append(Skipped(fix, "nothing to change", False))
-        else:
-            reason = _preflight(fix, roots, ctx, stamps)
-            if reason is not None:
-                report.skipped.append(Skipped(fix, reason))
-            else:
-                candidates.append(fix)
-
-    # Several fixes creating the same new file collide like overlapping edits.
-    claimed: set[Path] = set()
-    unique: list[Fix] = []
-    late: list[Fix] = []
-    for fix in candidates:
-        new = {roots.abs(c.path) for c in fix.changes if isinstance(c, NewFile)}
-        if new & claimed:
-            late.append(fix)
-            continue
-        claimed |= new
-        unique.append(fix)
-    batch = edits_mod.plan(unique)
-    batch.deferred += late
+    batch = _batch(_triage(fixes, roots, ctx, stamps, allow_unsafe, report), roots)
     if not batch.fixes:
         return report
-
-    scan_paths = _scan_paths(batch.fixes, roots)
-    # daemon.json is judged by the host source, which every scan runs.
-    touches_host = any(
-        roots.abs(c.path) in roots.extra
-        for f in batch.fixes
-        for c in f.changes
-        if isinstance(c, FileEdit | NewFile | ModeChange)
-    )
-    reload = any(
-        Path(c.path).name == ".lockdock.toml"
-        for f in batch.fixes
-        for c in f.changes
-        if isinstance(c, FileEdit | NewFile)
-    )
-    before = _rescan(scan_paths, ctx, force=touches_host) if verify else _Snapshot()
-
-    plan = _Plan(ctx, roots, scan_paths, reload, touches_host, verify, before, run, str(root_list[0]))
-    outcome = plan.attempt(batch.fixes, stamps, report)
-    if outcome.rollback_failed:
-        report.skipped += [Skipped(f, "rollback failed; see errors") for f in batch.fixes]
+    plan = _plan(batch.fixes, roots, ctx, verify, run, str(root_list[0]))
+    outcome = _write_and_prove(plan, batch.fixes, stamps, report)
+    if outcome is None:
         return report
-    if outcome.write_error is not None:
-        report.errors.append(f"nothing changed: {outcome.write_error}")
-        report.skipped += [Skipped(f, "not applied: a change of this run failed") for f in batch.fixes]
-        report.rolled_back = True
-        return report
-    if outcome.problems:
-        report.rolled_back = True
-        kept = _accumulate(plan, batch.fixes, outcome.problems, report)
-        if kept is None:
-            return report
-        outcome = kept
-        batch.fixes = kept.fixes
-    entry, after = outcome.entry, outcome.after
-    assert entry is not None
-    for fix in batch.fixes:
-        for c in fix.changes:
-            if isinstance(c, EngineAction):
-                unset = [k for k, v in _hostconfig(c.current).items() if k in _CANNOT_UNSET and not v]
-                if unset:
-                    report.warnings.append(
-                        f"container {safe(c.object_name, 80)}: undo cannot remove {', '.join(unset)} "
-                        "again (docker update cannot unset a limit)"
-                    )
-
-    journal.save(entry)
-    report.journal_ids.append(entry.id)
-    report.applied += batch.fixes
-    report.warnings += writer.bind_mount_warnings([f.path for f in entry.files], ctx.engine)
-
+    _record(outcome, ctx, report)
     if batch.deferred:
-        if passes > 1 and after.result is not None:
-            again = _recompute(batch.deferred, after.result)
+        if passes > 1 and outcome.after.result is not None:
+            again = recompute(batch.deferred, outcome.after.result)
             report.origins.update({id(fx): f for f, fx in again})
-            again_fixes = [fx for _f, fx in again]
             report.merge(
                 apply_fixes(
-                    again_fixes, ctx, root=root_list, allow_unsafe=allow_unsafe, verify=verify, passes=passes - 1,
-                    run=run,
+                    [fx for _f, fx in again], ctx, root=root_list, allow_unsafe=allow_unsafe,
+                    verify=verify, passes=passes - 1, run=run,
                 )
             )
             left = len(batch.deferred) - len(again)
@@ -619,45 +443,111 @@ def apply_fixes(
     return report
 
 
-def _paths(fix: Fix) -> list[str]:
-    return [c.path for c in fix.changes if isinstance(c, FileEdit | NewFile | ModeChange)]
-
-
-def _engine_only(fix: Fix) -> bool:
-    return all(isinstance(c, EngineAction) for c in fix.changes)
-
-
-def _recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
-    """Fresh fixes, from the rescan, for the findings whose fixes had to wait.
-
-    A fix of the same check, with the same title, touching the same files counts; so does
-    one of the same check and title for the same target whose edit moved to another file
-    (an earlier fix emptied the override that held the value). A deferred ignore fix never
-    turns into the check's real fix (the titles differ), nor moves to another target.
-    """
-
-    def files(fix: Fix) -> frozenset[str]:
-        return frozenset(os.path.abspath(p) for p in _paths(fix))
-
-    want = Counter((f.check, f.title, files(f)) for f in deferred)
-    moved = Counter((f.check, f.title, f.target) for f in deferred if f.target)
-    candidates: list[tuple[Finding, Fix]] = []
-    out: list[tuple[Finding, Fix]] = []
-    for tr in result.targets.values():
-        for f in tr.active:
-            fix = f.fix
-            if fix is None or not fix.changes:
-                continue
-            key = (fix.check or f.check, fix.title, files(fix))
-            if want.get(key, 0) > 0:
-                out.append((f, fix))
-                want[key] -= 1
-                moved[(key[0], key[1], fix.target)] -= 1
+def _triage(
+    fixes: Sequence[Fix],
+    roots: _Roots,
+    ctx: ScanContext,
+    stamps: dict[str, writer.Stamp],
+    allow_unsafe: bool,
+    report: ApplyReport,
+) -> list[Fix]:
+    """The fixes that can be written now; the others go to `report.skipped` with the reason."""
+    candidates: list[Fix] = []
+    for fix in fixes:
+        if fix.applicability != Applicability.SAFE and not allow_unsafe:
+            report.skipped.append(Skipped(fix, "unsafe (changes behaviour): needs --unsafe", False))
+        elif fix.pending:
+            report.skipped.append(Skipped(fix, "not computed yet (measures the engine): preview it first"))
+        elif not fix.changes:
+            report.skipped.append(Skipped(fix, "nothing to change", False))
+        else:
+            reason = _preflight(fix, roots, ctx, stamps)
+            if reason is not None:
+                report.skipped.append(Skipped(fix, reason))
             else:
-                candidates.append((f, fix))
-    for f, fix in candidates:
-        key2 = (fix.check or f.check, fix.title, fix.target)
-        if fix.target and moved.get(key2, 0) > 0:
-            out.append((f, fix))
-            moved[key2] -= 1
-    return out
+                candidates.append(fix)
+    return candidates
+
+
+def _batch(candidates: list[Fix], roots: _Roots) -> edits_mod.Batch:
+    """Merge the edits of this pass; overlapping fixes (and a second creator of the same new
+    file, which collides like an overlapping edit) wait in `deferred` for the next pass."""
+    claimed: set[Path] = set()
+    unique: list[Fix] = []
+    late: list[Fix] = []
+    for fix in candidates:
+        new = {roots.abs(c.path) for c in fix.changes if isinstance(c, NewFile)}
+        if new & claimed:
+            late.append(fix)
+            continue
+        claimed |= new
+        unique.append(fix)
+    batch = edits_mod.plan(unique)
+    batch.deferred += late
+    return batch
+
+
+def _plan(
+    fixes: list[Fix], roots: _Roots, ctx: ScanContext, verify: bool, run: str, root0: str
+) -> _Plan:
+    """What to rescan for `fixes`, and the baseline scan before anything is written."""
+    scan_paths = _scan_paths(fixes, roots)
+    # daemon.json is judged by the host source, which every scan runs.
+    touches_host = any(
+        roots.abs(c.path) in roots.extra
+        for f in fixes
+        for c in f.changes
+        if isinstance(c, FileEdit | NewFile | ModeChange)
+    )
+    reload = any(
+        Path(c.path).name == ".lockdock.toml"
+        for f in fixes
+        for c in f.changes
+        if isinstance(c, FileEdit | NewFile)
+    )
+    before = _rescan(scan_paths, ctx, force=touches_host) if verify else Snapshot()
+    return _Plan(ctx, roots, scan_paths, reload, touches_host, verify, before, run, root0)
+
+
+def _write_and_prove(
+    plan: _Plan, fixes: list[Fix], stamps: dict[str, writer.Stamp], report: ApplyReport
+) -> _Outcome | None:
+    """Write the batch and verify it; on doubt keep the subset that passes together.
+
+    Returns the written, verified outcome, or None when nothing of the batch was kept
+    (the reasons are in `report`).
+    """
+    outcome = plan.attempt(fixes, stamps, report)
+    if outcome.rollback_failed:
+        report.skipped += [Skipped(f, "rollback failed; see errors") for f in fixes]
+        return None
+    if outcome.write_error is not None:
+        report.errors.append(f"nothing changed: {outcome.write_error}")
+        report.skipped += [Skipped(f, "not applied: a change of this run failed") for f in fixes]
+        report.rolled_back = True
+        return None
+    if outcome.problems:
+        report.rolled_back = True
+        return _accumulate(plan, fixes, outcome.problems, report)
+    return outcome
+
+
+def _record(outcome: _Outcome, ctx: ScanContext, report: ApplyReport) -> None:
+    """Keep the journal entry of a verified outcome and report its fixes as applied."""
+    entry = outcome.entry
+    assert entry is not None
+    for fix in outcome.fixes:
+        for c in fix.changes:
+            if isinstance(c, EngineAction):
+                unset = [
+                    k for k, v in update.hostconfig(c.current).items() if k in update.CANNOT_UNSET and not v
+                ]
+                if unset:
+                    report.warnings.append(
+                        f"container {safe(c.object_name, 80)}: undo cannot remove {', '.join(unset)} "
+                        "again (docker update cannot unset a limit)"
+                    )
+    journal.save(entry)
+    report.journal_ids.append(entry.id)
+    report.applied += outcome.fixes
+    report.warnings += writer.bind_mount_warnings([f.path for f in entry.files], ctx.engine)

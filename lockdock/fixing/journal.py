@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lockdock.engine.update import EngineActionFailed, update_container_verified
 from lockdock.files import sha256_bytes
-from lockdock.fixers import writer
+from lockdock.fixing import writer
 from lockdock.text import safe
 
 
@@ -187,7 +188,7 @@ def discard(entry: Entry) -> None:
 
 def _current_sha(path: str) -> str | None:
     try:
-        real, _via, raw, _st = writer.check_existing(path, "/", None, need_write=False)
+        _real, _via, raw, _st = writer.check_existing(path, "/", None, need_write=False)
     except (writer.WriteRefused, OSError):
         return None
     return sha256_bytes(raw)
@@ -269,8 +270,6 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
         writer.change_mode(m.path, m.new_mode, m.old_mode, root="/", expected_sha256=m.sha256)
         done.append(f"mode {safe(m.path)}: {m.new_mode:04o} -> {m.old_mode:04o}")
     for e in reversed(entry.engine):
-        from lockdock.fixers.apply import EngineActionFailed, update_container_verified
-
         try:
             notes = update_container_verified(engine, e.object_id, e.previous)
         except EngineActionFailed as exc:

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lockdock.cli.options import EXIT_OK, EXIT_USAGE, config_for, selectors
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.text import safe, sanitize
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_REFUSED = 1  # a fix was refused or failed
 
 
 def add_fix_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `fix` and `undo` on the subcommand parser `sub`."""
     p = sub.add_parser("fix", help="show (default) or apply the fixes for what a scan finds")
     p.add_argument("paths", nargs="*", type=Path, help="files or directories (default: .)")
     p.add_argument("--check", action="append", metavar="ID", help="only fixes of these check ids or layers (repeatable, comma-separated)")
@@ -76,7 +78,7 @@ def _select(
     result: Any, select: set[str], args: argparse.Namespace, ctx: Any
 ) -> tuple[list[_Offer], list[_Offer], list[_Offer], list[_Offer]]:
     """The offers to write, then those left out: unsafe, daemon.json, live containers."""
-    from lockdock.fixers.apply import materialize
+    from lockdock.fixing.apply import materialize
 
     wanted: list[_Offer] = []
     unsafe_left: list[_Offer] = []
@@ -94,7 +96,7 @@ def _select(
         if o.fix.applicability != Applicability.SAFE and not args.unsafe:
             unsafe_left.append(o)
             continue
-        if o.fix.note == "lazy" and not o.fix.changes:
+        if o.fix.pending:
             fix = materialize(o.finding, o.subject, ctx)
             if fix is None or not fix.changes:
                 continue
@@ -104,10 +106,10 @@ def _select(
 
 
 def run_fix(args: argparse.Namespace) -> int:
-    from lockdock.cli import _config_for, _selectors
+    """Run `lockdock fix`; returns 0, 1 (a fix refused, failed or held back by --verify) or 2."""
     from lockdock.context import ScanContext
-    from lockdock.fixers.apply import apply_fixes
-    from lockdock.fixers.preview import build_preview
+    from lockdock.fixing.apply import apply_fixes
+    from lockdock.fixing.preview import build_preview
     from lockdock.scan import scan
 
     paths = args.paths or [Path(".")]
@@ -115,8 +117,8 @@ def run_fix(args: argparse.Namespace) -> int:
         print("lockdock fix: --verify needs --apply", file=sys.stderr)
         return EXIT_USAGE
     start = paths[0] if paths[0].is_dir() else paths[0].parent
-    select = _selectors(args.check)
-    config = _config_for(args, start)
+    select = selectors(args.check)
+    config = config_for(args, start)
     ctx = ScanContext(
         cwd=Path.cwd(), config=config, use_engine=not args.no_engine, daemon_json=args.daemon_json
     )
@@ -210,8 +212,9 @@ def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
 
 
 def run_undo(args: argparse.Namespace) -> int:
-    from lockdock.fixers import journal, writer
-    from lockdock.fixers.apply import EngineActionFailed
+    """Run `lockdock undo` on the newest journal entry; returns 0, or 1 when refused."""
+    from lockdock.engine.update import EngineActionFailed
+    from lockdock.fixing import journal, writer
 
     found = journal.last()
     if found is None:

@@ -152,7 +152,7 @@ _IDS = re.compile(r"# lockdock: ignore=(\S+) ")
 def _yaml_safe(tf: TextFile, edits: list[TextEdit], reason: str) -> list[TextEdit] | None:
     """Keep pragma edits that leave the YAML data identical; a comment line that would land
     in a block scalar (and become content) turns into an ignore-file pragma at the top."""
-    from lockdock.fixers.edits import apply_edits
+    from lockdock.fixing.edits import apply_edits
 
     original = _yaml_data(tf.text)
     if original is None:
