@@ -52,21 +52,22 @@ def test_read_only_rootfs_inserts_with_file_indent_and_crlf(tmp_path: Path) -> N
     p.write_bytes(b"services:\r\n    web:\r\n        image: nginx:1.25.3\r\n        # end\r\n\r\n    db:\r\n        image: postgres:16\r\n")
     fix_and_verify(tmp_path, "container.read-only-rootfs", "web")
     assert p.read_bytes() == (b"services:\r\n    web:\r\n        image: nginx:1.25.3\r\n        read_only: true\r\n"
-                              b"        tmpfs:\r\n            - /tmp\r\n        # end\r\n\r\n    db:\r\n        image: postgres:16\r\n")
+                              b"        tmpfs:\r\n            - /tmp\r\n            - /run\r\n            - /var/cache/nginx\r\n        # end\r\n\r\n    db:\r\n        image: postgres:16\r\n")
 
 
 def test_read_only_false_is_flipped_and_tmp_added_to_flow_list(tmp_path: Path) -> None:
     p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    read_only: no\n    tmpfs: [/run]\n")
     fix_and_verify(tmp_path, "container.read-only-rootfs", "web")
-    assert p.read_text() == "services:\n  web:\n    image: nginx:1.25.3\n    read_only: true\n    tmpfs: [/run, /tmp]\n"
+    assert p.read_text() == "services:\n  web:\n    image: nginx:1.25.3\n    read_only: true\n    tmpfs: [/run, /tmp, /var/cache/nginx]\n"
 
 
 def test_read_only_in_override_file_is_edited_there(tmp_path: Path) -> None:
-    write_files(tmp_path, {"compose.yaml": "services:\n  web:\n    image: nginx:1.25.3\n    tmpfs: [/tmp]\n",
+    write_files(tmp_path, {"compose.yaml": "services:\n  web:\n    image: nginx:1.25.3\n    tmpfs: [/tmp, /run, /var/cache/nginx]\n",
                            "compose.override.yaml": "services:\n  web:\n    read_only: false\n"})
     fix_and_verify(tmp_path, "container.read-only-rootfs", "web")
     assert (tmp_path / "compose.override.yaml").read_text() == "services:\n  web:\n    read_only: true\n"
-    assert (tmp_path / "compose.yaml").read_text() == "services:\n  web:\n    image: nginx:1.25.3\n    tmpfs: [/tmp]\n"
+    assert (tmp_path / "compose.yaml").read_text() == (
+        "services:\n  web:\n    image: nginx:1.25.3\n    tmpfs: [/tmp, /run, /var/cache/nginx]\n")
 
 
 @pytest.mark.parametrize(
@@ -126,14 +127,15 @@ def test_security_profile_entry_removed_from_flow_and_block(tmp_path: Path) -> N
 
 
 def test_capabilities_keep_net_bind_for_low_ports(tmp_path: Path) -> None:
-    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    ports: ['127.0.0.1:80:80']\n")
+    # a known non-root user: only NET_BIND_SERVICE comes back
+    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    user: '101:101'\n    ports: ['127.0.0.1:80:80']\n")
     applied = fix_and_verify(tmp_path, "container.capabilities", "web")
     assert "NET_BIND_SERVICE" in applied.fix.title
     assert p.read_text().endswith("    cap_drop:\n      - ALL\n    cap_add:\n      - NET_BIND_SERVICE\n")
 
 
 def test_capabilities_appends_all_to_existing_drop(tmp_path: Path) -> None:
-    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    cap_drop:\n    - NET_RAW\n")
+    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    user: '101'\n    cap_drop:\n    - NET_RAW\n")
     fix_and_verify(tmp_path, "container.capabilities", "web")
     assert p.read_text().endswith("    cap_drop:\n    - NET_RAW\n    - ALL\n")
 
