@@ -11,7 +11,7 @@ from lockdock.compose.fixkit import insert_at_path, make_fix
 from lockdock.compose.project import Service
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
-from lockdock.fixers.servicefacts import DROP_CAPS, service_facts
+from lockdock.fixers.servicefacts import DROP_CAPS, refuse, service_facts
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
 from lockdock.sources.compose import ComposeService
@@ -58,7 +58,31 @@ def fix_not_privileged(finding: Finding, subject: ComposeService, ctx: ScanConte
 @fixer("container.host-namespaces", TargetKind.COMPOSE_SERVICE, title="Remove the host namespace key",
        applicability=Applicability.UNSAFE)
 def fix_host_namespaces(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    return _remove_key(finding, subject, f"Remove `{finding.data.get('key', 'namespace')}: host`")
+    """Remove `<key>: host`; for `network_mode: host` the ports the service serves are
+    published on 127.0.0.1 so it stays reachable from the host, or no fix when they are
+    not known (image EXPOSE, `-p`/`--port` flags of its command)."""
+    key = finding.data.get("key", "namespace")
+    if key != "network_mode":
+        return _remove_key(finding, subject, f"Remove `{key}: host`")
+    node: Node = finding.data["node"]
+    svc = subject.service
+    served = service_facts(subject, ctx).served_ports()
+    if not served:
+        refuse(finding, "the ports it serves on the host network are not known", "remove network_mode: host and "
+               "publish the ports its clients use")
+        return None
+    if svc.get("ports") is not None or svc.get("networks") is not None:
+        refuse(finding, "it also lists ports or networks", "remove network_mode: host and check its ports")
+        return None
+    specs = [f'"127.0.0.1:{p}:{p}"' for p in served]
+
+    def build(ed: Editor) -> None:
+        ed.remove_entry(node)
+        insert_at_path(ed, svc, [], {"ports": specs})
+
+    return make_fix(subject, f"Remove `network_mode: host`, publishing {', '.join(str(p) for p in served)} on "
+                    "127.0.0.1 (clients on other hosts need the ports published on their address)",
+                    Applicability.UNSAFE, build, touched=node)
 
 
 @fixer("container.security-profiles", TargetKind.COMPOSE_SERVICE, title="Remove the disabling security_opt",

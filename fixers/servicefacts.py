@@ -15,6 +15,7 @@ from lockdock.compose.project import Service
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.engine.imagefacts import ImageFacts, image_facts, service_start
+from lockdock.imagepolicy import split_reference
 from lockdock.model import Finding
 from lockdock.sources.compose import ComposeService
 from lockdock.startfacts import StartFacts
@@ -25,6 +26,20 @@ from lockdock.text import safe
 # DAC_OVERRIDE is left out: the checklist counts it as dangerous, and root needs it only
 # to enter another user's 0700 directory (said in the fix note).
 DROP_CAPS = ("CHOWN", "SETUID", "SETGID", "FOWNER")
+
+
+# Ports the official images serve (their EXPOSE), by repository: the served ports when
+# the image is not local.
+KNOWN_PORTS: dict[str, tuple[int, ...]] = {
+    "nginx": (80,), "httpd": (80,), "postgres": (5432,), "mysql": (3306,), "mariadb": (3306,),
+    "redis": (6379,), "mongo": (27017,), "memcached": (11211,), "rabbitmq": (5672,),
+}
+
+
+def repository(ref: str | None) -> str:
+    """The last path component of an image reference's repository ("" when unparsable)."""
+    parts = split_reference(ref) if ref else None
+    return parts[1].rsplit("/", 1)[-1] if parts else ""
 
 
 def _value(node: Node | None) -> object:
@@ -63,7 +78,7 @@ class ServiceFacts:
 
     def served_ports(self) -> list[int]:
         """Container ports the service serves: image EXPOSE, compose ports/expose, -p flags."""
-        ports = list(self.image.exposed) if self.image else []
+        ports = list(self.image.exposed) if self.image else list(KNOWN_PORTS.get(repository(self.image_ref), ()))
         ports += self.start.ports
         return sorted(set(ports))
 

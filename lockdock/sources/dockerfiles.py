@@ -55,6 +55,8 @@ def load_subject(path: Path, ctx: ScanContext) -> DockerfileSubject | None:
 @source("dockerfiles", order=10)
 def dockerfiles(discovery: Discovery, ctx: ScanContext) -> Iterator[DockerfileSubject]:
     seen: set[Path] = set()
+    # The project's Dockerfiles, for fixers that must know who builds FROM whom.
+    ctx.cache["dockerfiles"] = [Path(raw).absolute() for raw in discovery.dockerfiles]
     for raw in discovery.dockerfiles:
         path = Path(raw).absolute()
         if path in seen:

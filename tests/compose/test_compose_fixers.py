@@ -42,7 +42,7 @@ def test_host_namespaces_in_flow_mapping(tmp_path: Path) -> None:
 
 
 def test_host_namespace_last_in_file_without_newline(tmp_path: Path) -> None:
-    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    network_mode: host")
+    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    pid: host")
     fix_and_verify(tmp_path, "container.host-namespaces", "web")
     assert p.read_text() == "services:\n  web:\n    image: nginx:1.25.3\n"
 
