@@ -17,6 +17,7 @@ import posixpath
 from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused
 from lockdock.compose.fixkit import insert_at_path, make_fix
+from lockdock.compose.project import Service
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import missing_image, refuse, service_facts
@@ -53,25 +54,25 @@ def _repo(ref: str | None) -> str:
     return parts[1].rsplit("/", 1)[-1] if parts else ""
 
 
-def writable_plan(subject: ComposeService, ctx: ScanContext) -> tuple[list[str], str | None]:
-    """(tmpfs paths to add, why no fix) for the service."""
-    facts = service_facts(subject, ctx)
+def writable_plan(svc: Service, ctx: ScanContext) -> tuple[list[str], str | None]:
+    """(tmpfs paths to add, why no fix; "offline" when known from `KNOWN_WRITES` only)."""
+    facts = service_facts(svc, ctx)
     image = facts.image
     repo = _repo(facts.image_ref)
     known = KNOWN_WRITES.get(repo)
-    if image is None and (known is None or views.builds(subject.service)):
+    if image is None and (known is None or views.builds(svc)):
         return [], missing_image(facts, ctx) + ", so the paths it writes are not known"
     if image is not None and image.supervisors:
         return [], f"the image runs a supervisor ({', '.join(image.supervisors)}) that writes where its services say"
     if image is not None and any("not found" not in p for p in image.problems):
         return [], "the image's layers could not be read"
     kept = list(image.volumes) if image else []
-    kept += [m.target for m in views.mounts(subject.service) if m.target and m.type != "tmpfs"]
-    tmpfs_node = subject.service.get("tmpfs")
+    kept += [m.target for m in views.mounts(svc) if m.target and m.type != "tmpfs"]
+    tmpfs_node = svc.get("tmpfs")
     have_tmpfs = [t.split(":", 1)[0].rstrip("/") or "/" for t, _ in views.string_list(tmpfs_node)]
     if tmpfs_node is not None and tmpfs_node.kind == "scalar":
         have_tmpfs.append((views.text(tmpfs_node) or "").split(":", 1)[0])
-    have_tmpfs += [m.target for m in views.mounts(subject.service) if m.type == "tmpfs" and m.target]
+    have_tmpfs += [m.target for m in views.mounts(svc) if m.type == "tmpfs" and m.target]
     wanted = ["/tmp"]
     for path in [*facts.start.writes, *(known or ())]:
         path = posixpath.normpath(path)
@@ -98,7 +99,7 @@ def fix_read_only_rootfs(finding: Finding, subject: ComposeService, ctx: ScanCon
     svc = subject.service
     node: Node | None = finding.data.get("node")
     tmpfs = svc.get("tmpfs")
-    paths, why = writable_plan(subject, ctx)
+    paths, why = writable_plan(svc, ctx)
     offline = why == "offline"
     if why is not None and not offline:
         refuse(finding, why, BY_HAND)
@@ -107,7 +108,16 @@ def fix_read_only_rootfs(finding: Finding, subject: ComposeService, ctx: ScanCon
         refuse(finding, "its tmpfs key has a shape lockdock does not edit", BY_HAND)
         return None
 
+    def data_for(other: Service) -> dict[str, object] | None:
+        other_paths, other_why = writable_plan(other, ctx)
+        if other_why not in (None, "offline") or other.get("tmpfs") is not None:
+            return None
+        return {"read_only": "true", "tmpfs": list(other_paths)}
+
     def build(ed: Editor) -> None:
+        if node is None and tmpfs is None:
+            insert_at_path(ed, svc, [], {"read_only": "true", "tmpfs": list(paths)}, share=data_for)
+            return
         if node is not None:
             ed.replace(node, "true")
         else:

@@ -135,7 +135,7 @@ def test_capabilities_keep_net_bind_for_low_ports(tmp_path: Path) -> None:
 
 
 def test_capabilities_appends_all_to_existing_drop(tmp_path: Path) -> None:
-    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    user: '101'\n    cap_drop:\n    - NET_RAW\n")
+    p = one(tmp_path, "services:\n  web:\n    image: redis:7.2\n    user: '101'\n    cap_drop:\n    - NET_RAW\n")
     fix_and_verify(tmp_path, "container.capabilities", "web")
     assert p.read_text().endswith("    cap_drop:\n    - NET_RAW\n    - ALL\n")
 
