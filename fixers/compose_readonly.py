@@ -86,7 +86,7 @@ def writable_plan(svc: Service, ctx: ScanContext) -> tuple[list[str], str | None
             return [], f"it writes in {directory}, a directory the image may ship content in"
         wanted.append(directory)
     out: list[str] = []
-    for d in sorted(set(wanted), key=len):
+    for d in sorted(dict.fromkeys(wanted), key=len):
         if not _under(d, out) and not _under(d, have_tmpfs):
             out.append(d)
     return out, None if image is not None else "offline"

@@ -243,3 +243,24 @@ def test_anchor_sharers_needing_other_values_override_it(tmp_path: Path, run_loc
     assert "  a:\n    <<: *common\n    user: '1000'\n    cap_drop:\n      - ALL\n  b:\n    <<: *common\n  c:" in text
     assert text.count("cap_drop:") == 2 and text.count("cap_add:") == 1
     assert "0 applied" in _fix(run_lockdock, tmp_path, "--unsafe", "--apply", "--check", "container.capabilities")
+
+
+@pytest.mark.parametrize("dockerfile, expect", [
+    ("FROM python:3.12\nRUN pip install --no-cache-dir flask\nUSER nobody\nCMD [\"python\", \"app.py\"]\n",
+     "python:3.12-slim instead of python:3.12 (a known variant"),
+    ("FROM python:3.12\nRUN gcc -o /x x.c\nUSER nobody\nCMD [\"/x\"]\n", None),
+    ("FROM python:3.12\nRUN apt-get update && apt-get install -y --no-install-recommends gcc && gcc -o /x x.c\n"
+     "USER nobody\nCMD [\"/x\"]\n", "python:3.12-slim"),
+    ("FROM golang:1.22\nRUN apt-get update && apt-get install -y --no-install-recommends libpcap-dev\n"
+     "USER nobody\nCMD [\"go\", \"run\", \".\"]\n", None),
+])
+def test_slim_base_only_when_the_stage_builds_there(tmp_path: Path, run_lockdock: Any, dockerfile: str,
+                                                    expect: str | None) -> None:
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    out = _fix(run_lockdock, tmp_path, "--unsafe", "--check", "image.minimal-base")
+    if expect is None:
+        assert "Use " not in out, out
+        [f] = _findings(run_lockdock, tmp_path, "image.minimal-base")
+        assert "no automatic fix" in f["message"]
+    else:
+        assert expect in out, out
