@@ -264,3 +264,23 @@ def test_slim_base_only_when_the_stage_builds_there(tmp_path: Path, run_lockdock
         assert "no automatic fix" in f["message"]
     else:
         assert expect in out, out
+
+
+def test_secret_file_permissions_protect_the_directory_for_non_root_readers(tmp_path: Path, run_lockdock: Any) -> None:
+    (tmp_path / "secrets").mkdir()
+    for name in ("db.txt", "job.txt"):
+        (tmp_path / "secrets" / name).write_text("s3cret-value-123\n")
+        (tmp_path / "secrets" / name).chmod(0o644)
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  db:\n    image: postgres:16\n    secrets: [db]\n"
+        "  job:\n    image: example/job:1\n    user: root\n    secrets: [job]\n"
+        "secrets:\n  db:\n    file: ./secrets/db.txt\n  job:\n    file: ./secrets/job.txt\n")
+    out = _fix(run_lockdock, tmp_path, "--apply", "--check", "secrets.file-permissions")
+    assert "1 applied" in out, out
+    # postgres reads its secret after dropping to its own user: left readable, directory advice
+    assert stat.S_IMODE((tmp_path / "secrets" / "db.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "secrets" / "job.txt").stat().st_mode) == 0o600
+    [f] = _findings(run_lockdock, tmp_path, "secrets.file-permissions")
+    assert "chmod 700" in f["message"] and "db" in f["message"]
+    (tmp_path / "secrets").chmod(0o700)  # what the message asks: the finding goes
+    assert _findings(run_lockdock, tmp_path, "secrets.file-permissions") == []
