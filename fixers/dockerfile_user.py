@@ -96,6 +96,10 @@ def non_root(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     where = anchor(df)
     if lines is None or where is None:
         return None
+    why = base_image_refusal(stages[0].base, stages[-1].instructions, lines, ctx)
+    if why:
+        refuse(finding, why, "add a USER the image has, after the steps that need root")
+        return None
     inst, after = where
     edit: TextEdit = insert_lines_after(df, inst, lines) if after else insert_lines_before(df, inst, lines)
     user = lines[-1].split(" ", 1)[1]
@@ -172,3 +176,20 @@ def built_from(subject: Any, ctx: ScanContext) -> list[str]:
                 out.append(safe(ctx.rel(path) or str(path), 120))
                 break
     return out
+
+
+def base_image_refusal(base: str, insts: list[Instruction], lines: list[str], ctx: ScanContext) -> str | None:
+    """With the base image local: why the USER lines would break it (its inherited
+    entrypoint drops privileges itself, or the named user is not in its /etc/passwd)."""
+    from lockdock.engine.imagefacts import image_facts
+
+    facts = image_facts(base, ctx)
+    if facts is None:
+        return None
+    if not any(i.cmd == "entrypoint" for i in insts) and facts.drops_privileges:
+        return f"the entrypoint of {safe(base, 80)} starts as root and drops privileges itself"
+    user = lines[-1].split(" ", 1)[1].split(":", 1)[0]
+    creates = any(line.startswith("RUN ") for line in lines)
+    if not creates and not user.isdigit() and facts.account(user) is None and not facts.problems:
+        return f"{safe(base, 80)} has no user {safe(user, 40)}"
+    return None

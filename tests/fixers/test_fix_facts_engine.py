@@ -136,3 +136,16 @@ def test_base_image_built_from_by_a_child_gets_no_user(tmp_path: Path, build_ima
     msgs = [f["message"] for f in report["findings"]
             if f["check"] == "container.non-root" and "base" in (f["location"].get("path") or "")]
     assert msgs and "child/Dockerfile" in msgs[0] and "no automatic fix" in msgs[0], msgs
+
+
+def test_no_user_over_an_inherited_dropping_entrypoint(tmp_path: Path, build_image: Any, run_lockdock: Any) -> None:
+    # an -alpine tag: without the facts lockdock would add `adduser` + USER app
+    tag = build_image(DROPPER, tag=f"lockdock-test-{uuid.uuid4().hex[:10]}:1-alpine", files={"entry.sh": ENTRY})
+    df = f"FROM {tag}\nRUN echo built > /built\nCMD [\"sleep\", \"3600\"]\n"
+    (tmp_path / "Dockerfile").write_text(df)
+    run_lockdock("fix", "--unsafe", "--apply", "--check", "container.non-root", ".", cwd=tmp_path)
+    assert (tmp_path / "Dockerfile").read_text() == df
+    report = scan_json(run_lockdock, ".", cwd=tmp_path)
+    [msg] = [f["message"] for f in report["findings"] if f["check"] == "container.non-root"
+             and f["target"]["kind"] == "dockerfile"]
+    assert "drops privileges itself" in msg, msg
