@@ -87,8 +87,9 @@ def service_facts(subject: ComposeService | Service, ctx: ScanContext) -> Servic
     """Facts for one compose service (cached on the context per service)."""
     svc = subject.service if isinstance(subject, ComposeService) else subject
     key = f"service-facts:{id(svc)}"
-    if key in ctx.cache:
-        return ctx.cache[key]
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is svc:  # the id of a freed service may be reused
+        return cached[1]
     img = views.image_node(svc)
     ref = str(img.value) if img is not None and "$" not in str(img.value) else None
     facts = image_facts(ref, ctx) if ref else None
@@ -101,7 +102,7 @@ def service_facts(subject: ComposeService | Service, ctx: ScanContext) -> Servic
     else:
         user = None
     out = ServiceFacts(facts, start, user, ref)
-    ctx.cache[key] = out
+    ctx.cache[key] = (svc, out)
     return out
 
 
