@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from lockdock.context import ScanContext
-from lockdock.files import FileProblem, read_text
+from lockdock.files import FileProblem, read_text, within
 from lockdock.ignorefiles import DOCKERIGNORE_NEEDS, GITIGNORE_NEEDS, IgnoreRules
 from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
@@ -89,11 +90,25 @@ def gitignore(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
                 )
 
 
+def _closed_dir(path: Path, root: Path) -> bool:
+    """True when a directory between `root` and `path` has no permission for group/others."""
+    d = path.parent
+    while d not in (root, d.parent) and within(d, root):
+        try:
+            if not os.stat(d).st_mode & 0o077:
+                return True
+        except OSError:
+            return False
+        d = d.parent
+    return False
+
+
 @analyzer(TargetKind.REPO, "secrets.file-permissions")
 def file_permissions(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
-    """Secret files readable or writable by group or others."""
+    """Secret files readable or writable by group or others (a file in a directory of the
+    repository that group and others cannot enter is protected by it)."""
     for info in repo.secret_files:
-        if info.mode & 0o077:
+        if info.mode & 0o077 and not _closed_dir(info.path, repo.root):
             yield Finding(
                 check="secrets.file-permissions",
                 target=repo.target,

@@ -1,11 +1,11 @@
-"""Compose fixes for mounts and the root filesystem: sensitive binds become read-only,
-the root filesystem becomes read-only with a tmpfs for /tmp."""
+"""Compose fixes for mounts: sensitive binds become read-only (the read-only root
+filesystem fix is in `compose_readonly`)."""
 
 from __future__ import annotations
 
 from lockdock.compose import views
-from lockdock.compose.edit import Editor, EditRefused
-from lockdock.compose.fixkit import insert_at_path, make_fix
+from lockdock.compose.edit import Editor
+from lockdock.compose.fixkit import make_fix
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
@@ -73,27 +73,3 @@ def fix_sensitive_mounts(finding: Finding, subject: ComposeService, ctx: ScanCon
             ed.insert_entries(node, ["read_only: true"])
 
     return make_fix(subject, "Make the mount read-only", Applicability.UNSAFE, build, touched=node)
-
-
-@fixer("container.read-only-rootfs", TargetKind.COMPOSE_SERVICE,
-       title="Set read_only: true with a tmpfs for /tmp", applicability=Applicability.UNSAFE)
-def fix_read_only_rootfs(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    svc = subject.service
-    node: Node | None = finding.data.get("node")
-    tmpfs = svc.get("tmpfs")
-
-    def build(ed: Editor) -> None:
-        if node is not None:
-            ed.replace(node, "true")
-        else:
-            insert_at_path(ed, svc, [], {"read_only": "true"})
-        if tmpfs is None:
-            insert_at_path(ed, svc, [], {"tmpfs": ["/tmp"]})
-        elif tmpfs.kind == "seq":
-            if not any(t.split(":", 1)[0].rstrip("/") == "/tmp" for t, _ in views.string_list(tmpfs)):
-                ed.append_item(tmpfs, "/tmp")
-        elif tmpfs.kind != "scalar":
-            raise EditRefused("tmpfs has a shape we do not edit")
-
-    return make_fix(subject, "Set read_only: true and mount a tmpfs on /tmp", Applicability.UNSAFE, build,
-                    touched=node)

@@ -14,6 +14,7 @@ from lockdock.compose.fixkit import insert_at_path, make_fix
 from lockdock.compose.views import is_datastore
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
+from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
 from lockdock.sources.compose import ComposeService
@@ -28,7 +29,15 @@ def fix_exposed_ports(finding: Finding, subject: ComposeService, ctx: ScanContex
              "reach it over the compose network)")
     # A data store left with no published port is a backend: without an internal network it
     # would trade this finding for network.isolation, so the same fix isolates it too.
-    plan = _isolation(subject) if is_datastore(subject) and len(views.ports(subject.service)) == 1 else None
+    becomes_backend = is_datastore(subject) and len(views.ports(subject.service)) == 1
+    plan = _isolation(subject) if becomes_backend else None
+    if becomes_backend and plan is None:
+        # It chooses its networks itself: without the port it is a backend on a network that
+        # is not internal, a new network.isolation finding; the fix would always roll back.
+        refuse(finding, f"without the port {safe(subject.name, 60)} is a data store on a network that is not "
+               "internal, and which of its networks to change is your call",
+               "put it on an internal network its clients join, then remove the published port")
+        return None
     if plan is None:
         return make_fix(subject, title, Applicability.UNSAFE, lambda ed: ed.remove_item(port.node), touched=port.node)
 

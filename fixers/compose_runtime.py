@@ -37,14 +37,14 @@ def fix_resource_limits(finding: Finding, subject: ComposeService, ctx: ScanCont
 
     def build(ed: Editor) -> None:
         if limits:
-            insert_at_path(ed, svc, ["deploy", "resources", "limits"], limits)
+            insert_at_path(ed, svc, ["deploy", "resources", "limits"], limits, share=True)
         if "PIDs" in missing:
             # A non-positive limit already written is replaced; otherwise pids_limit is added.
             existing = svc.get("deploy", "resources", "limits", "pids") or svc.get("pids_limit")
             if existing is not None:
                 ed.replace(existing, DEFAULT_PIDS)
             else:
-                insert_at_path(ed, svc, [], {"pids_limit": DEFAULT_PIDS})
+                insert_at_path(ed, svc, [], {"pids_limit": DEFAULT_PIDS}, share=True)
 
     parts = [k for k in ("memory 512M" if "memory" in missing else "", "cpus 1.0" if "CPU" in missing else "",
                          "pids 256" if "PIDs" in missing else "") if k]
@@ -64,7 +64,7 @@ def fix_restart_policy(finding: Finding, subject: ComposeService, ctx: ScanConte
         if existing is not None:
             ed.replace(existing, "unless-stopped")
         else:
-            insert_at_path(ed, subject.service, [], {"restart": "unless-stopped"})
+            insert_at_path(ed, subject.service, [], {"restart": "unless-stopped"}, share=True)
 
     return make_fix(subject, "Set restart: unless-stopped", Applicability.SAFE, build, touched=existing)
 
@@ -81,7 +81,7 @@ def fix_log_rotation(finding: Finding, subject: ComposeService, ctx: ScanContext
 
     def build(ed: Editor) -> None:
         if kind == "missing":
-            insert_at_path(ed, svc, [], {"logging": {"driver": "json-file", "options": dict(ROTATION)}})
+            insert_at_path(ed, svc, [], {"logging": {"driver": "json-file", "options": dict(ROTATION)}}, share=True)
             return
         if kind != "options" or logging is None or logging.kind != "map":
             raise EditRefused("logging is disabled on purpose or has an unknown shape")

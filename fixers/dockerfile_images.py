@@ -15,6 +15,7 @@ from lockdock.dockerfile.edit import instruction_at, make_fix
 from lockdock.dockerfile.facts import image_ref
 from lockdock.dockerfile.model import Instruction
 from lockdock.engine.refs import ImageRef, parse_ref
+from lockdock.fixers.servicefacts import refuse
 from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
@@ -163,10 +164,44 @@ def minimal_base(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None
     if variant is None or span is None or "@" in ref:
         return None
     new = f"{_name_as_written(ref)}:{variant}"
+    why = variant_breaks(subject.dockerfile, inst, variant)
+    if why:
+        refuse(finding, why, f"switch to {new} by hand and install what the build needs")
+        return None
+    title = f"Use {new} instead of {ref}"
+    if ctx.local_image(new) is None:
+        title += " (a known variant of the official image; not checked: the tag is not local)"
     return make_fix(
         subject,
-        f"Use {new} instead of {ref}",
+        title,
         Applicability.UNSAFE,
         [TextEdit(span[0], span[1], new)],
         note="the smaller image lacks some packages; rebuild and test",
     )
+
+
+# Tools the -slim images of Debian-based official images leave out.
+NOT_IN_SLIM = re.compile(r"(?<![\w./-])(gcc|g\+\+|cc|make|git|curl|wget|ssh|patch|pkg-config)(?![\w.-])")
+_APT = re.compile(r"\b(apt-get|apt|dpkg)\b")
+_INSTALLS = re.compile(r"\b(apt-get|apt|apk)\s+(-\S+\s+)*(install|add)\b")
+
+
+def variant_breaks(df: Any, inst: Any, variant: str) -> str | None:
+    """Why the stage FROM `inst` would not build on the smaller variant, or None: an
+    alpine variant under apt/dpkg steps, or a -slim variant under RUN steps that call a
+    build or download tool the slim image lacks without installing packages first."""
+    stage = next((st for st in df.stages if st.from_instruction is inst), None)
+    if stage is None:
+        return "the stage of this FROM is not known"
+    runs = [" ".join(i.args) for i in stage.instructions if i.cmd == "run"]
+    if variant.endswith("-alpine") and any(_APT.search(r) for r in runs):
+        return "the stage installs Debian packages (apt), which alpine does not have"
+    if "-slim" in variant:
+        installed = False
+        for r in runs:
+            if _INSTALLS.search(r):
+                installed = True
+            m = NOT_IN_SLIM.search(r)
+            if m and not installed:
+                return f"the stage runs {m.group(1)}, which the -slim image does not ship"
+    return None

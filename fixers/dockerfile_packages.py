@@ -7,6 +7,7 @@ Edits go into the RUN's own shell text or heredoc body; JSON-form RUNs are left 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lockdock.context import ScanContext
@@ -15,6 +16,7 @@ from lockdock.dockerfile.edit import insert_after_word, instruction_at, make_fix
 from lockdock.dockerfile.facts import Install, installs_in
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import Script, run_scripts
+from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
 
@@ -57,17 +59,24 @@ def _issue_install(inst: Instruction, issue: str, scripts: list[Script]) -> Inst
     return None
 
 
-def cache_edit(inst: Instruction, issue: str) -> TextEdit | None:
+def cache_edits(inst: Instruction, issue: str) -> list[TextEdit]:
+    """The edits that clear `issue` from the RUN: a flag on every install that lacks it
+    (two `pip install`s in one RUN both get --no-cache-dir), or one cleanup at the end."""
     scripts = run_scripts(inst)
-    install = _issue_install(inst, issue, scripts)
-    if install is None:
-        return None
     if issue in FLAG_FIXES:
-        word = install.command.words[install.sub_index]
-        return insert_after_word(install.script, word, FLAG_FIXES[issue])
-    if issue in CLEANUPS:
-        return _append_to_script(inst, install.script, CLEANUPS[issue].format(m=install.manager))
-    return None
+        edits = []
+        for install in installs_in(inst):
+            if any(i == issue for i, _ in cache_issues(install, scripts, {})):
+                edit = insert_after_word(install.script, install.command.words[install.sub_index], FLAG_FIXES[issue])
+                if edit is None:
+                    return []
+                edits.append(edit)
+        return edits
+    install = _issue_install(inst, issue, scripts)
+    if install is None or issue not in CLEANUPS:
+        return []
+    edit = _append_to_script(inst, install.script, CLEANUPS[issue].format(m=install.manager))
+    return [edit] if edit is not None else []
 
 
 @fixer("image.package-cache", TargetKind.DOCKERFILE, title="Leave no package cache in the layer", applicability=Applicability.SAFE)
@@ -76,21 +85,27 @@ def package_cache(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | Non
     issue = finding.data.get("issue")
     if inst is None or not isinstance(issue, str):
         return None
-    edit = cache_edit(inst, issue)
-    if edit is None:
+    edits = cache_edits(inst, issue)
+    if not edits:
         return None
     if issue in FLAG_FIXES:
-        title = f"Add {FLAG_FIXES[issue].strip()} to the install"
+        title = f"Add {FLAG_FIXES[issue].strip()} to the install" + (f"s ({len(edits)})" if len(edits) > 1 else "")
     else:
         manager = next((i.manager for i in installs_in(inst)), "")
         title = f"Add `{CLEANUPS[issue].format(m=manager)}` to the same RUN"
-    return make_fix(subject, title, Applicability.SAFE, [edit])
+    return make_fix(subject, title, Applicability.SAFE, edits)
 
 
 @fixer("build.production-deps", TargetKind.DOCKERFILE, title="npm ci --omit=dev", applicability=Applicability.UNSAFE)
 def production_deps(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
     if inst is None or finding.data.get("issue") != "npm":
+        return None
+    needs = dev_tool_use(subject.dockerfile, inst)
+    if needs:
+        refuse(finding, f"the stage uses development dependencies after the install ({needs})",
+               "build in a stage with all dependencies, then copy the result into a stage that installs "
+               "with npm ci --omit=dev")
         return None
     for install in installs_in(inst):
         if install.manager != "npm" or install.packages:
@@ -112,4 +127,25 @@ def production_deps(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | N
                 [edit],
                 note="npm ci needs a package-lock.json; devDependencies are no longer installed",
             )
+    return None
+
+
+# Commands that need devDependencies: dev servers and watchers, builds and test runners.
+DEV_TOOLS = re.compile(
+    r"\b(nodemon|ng\s+(serve|build|test)|webpack(-dev-server)?|vite|next\s+(dev|build)|nuxt|ts-node|tsc|"
+    r"react-scripts|vue-cli-service|gulp|grunt|jest|mocha|(npm|yarn|pnpm)\s+(run\s+)?(dev|build|test|watch|serve))\b"
+)
+
+
+def dev_tool_use(df: Any, inst: Instruction) -> str | None:
+    """The first dev-tool use in the install's stage after it (RUN, CMD, ENTRYPOINT), or None."""
+    for stage in df.stages:
+        if inst not in stage.instructions:
+            continue
+        after = stage.instructions[stage.instructions.index(inst) + 1:]
+        for i in after:
+            if i.cmd in ("run", "cmd", "entrypoint"):
+                m = DEV_TOOLS.search(" ".join(i.args))
+                if m:
+                    return m.group(0)
     return None

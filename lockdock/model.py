@@ -196,6 +196,9 @@ class Fix:
     # True: a placeholder with no changes yet; its fixer measures the engine, so it runs on
     # demand only (`lockdock.fixing.apply.materialize`) before a preview or an apply.
     pending: bool = False
+    # Checks this fix makes visible without changing what is exposed (a host-network
+    # service's low port, now published explicitly): the rescan does not count them as new.
+    reveals: tuple[str, ...] = ()
 
     def summary_json(self) -> dict[str, Any]:
         return {"title": self.title, "applicability": self.applicability.value}

@@ -263,7 +263,8 @@ def _name_kind(name: str) -> str:
 _SECRET_FILE = re.compile(
     r"(?i)(^|/)(\.env(\.[a-z0-9_.-]+)?|id_(rsa|dsa|ecdsa|ed25519)|[^/]*\.(pem|key|p12|pfx|jks|keystore|"
     r"ppk|kdbx|asc)|\.npmrc|\.pypirc|\.netrc|\.git-credentials|credentials(\.json|\.ya?ml)?|"
-    r"secrets?\.(json|ya?ml|toml|env|txt)|\.htpasswd|\.dockercfg|service[-_]account[^/]*\.json)$"
+    r"secrets?\.(json|ya?ml|toml|env|txt)|\.htpasswd|\.dockercfg|service[-_]account[^/]*\.json|"
+    r"secrets/[^/]+\.txt)$"
 )
 _NOT_SECRET_FILE = re.compile(
     r"(?i)(\.env\.(example|sample|template|dist|defaults?)$|\.pub$|(^|/)[^/]*public[^/]*\.(pem|key)$|"

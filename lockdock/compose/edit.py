@@ -63,11 +63,16 @@ def block_extent(text: str, start: int) -> tuple[int, int]:
     if not re.fullmatch(r" *(- +)*", text[ls:start]):
         raise EditRefused("entry is not the first thing on its line")
     col = start - ls
+    is_key = text[start:start + 1] != "-"
     last_end = next_line(text, start)
     for _s, e, line in _lines_from(text, last_end):
         if not line.strip():
             continue
-        if _indent(line) <= col:
+        indent = _indent(line)
+        # An "indentless" block sequence (`key:` then `- item` at the key's column) is the
+        # key's value: its items belong to the entry.
+        indentless = is_key and indent == col and re.match(r"-( |$)", line[indent:].rstrip("\r\n")) is not None
+        if indent <= col and not indentless:
             break
         last_end = e
     return ls, last_end
@@ -212,7 +217,11 @@ class Editor:
         self.add(item.file, start, end, "")
 
     def append_item(self, seq: Node, item_text: str) -> None:
-        """Add `item_text` (already YAML) at the end of a sequence.
+        """Add `item_text` (already YAML) at the end of a sequence (see `append_items`)."""
+        self.append_items(seq, [item_text])
+
+    def append_items(self, seq: Node, item_texts: list[str]) -> None:
+        """Add `item_texts` (already YAML) at the end of a sequence, in one edit.
 
         The edit rewrites the list's whole body (unchanged, plus the item) rather than
         inserting at a point, so it overlaps any other fix that edits or removes the same
@@ -227,7 +236,7 @@ class Editor:
             inner = text[seq.start + 1:close]
             body = inner.rstrip()
             sep = ", " if body.strip() else ""
-            self.add(seq.file, seq.start + 1, close, body + sep + item_text + inner[len(body):])
+            self.add(seq.file, seq.start + 1, close, body + sep + ", ".join(item_texts) + inner[len(body):])
             return
         items = [i for i in seq.value if i.file == seq.file]
         if not items:
@@ -243,7 +252,7 @@ class Editor:
         body = text[first_line:end]
         if body and not body.endswith(("\n", "\r")):
             body += nl
-        self.add(seq.file, first_line, end, body + " " * col + "- " + item_text + nl)
+        self.add(seq.file, first_line, end, body + "".join(" " * col + "- " + t + nl for t in item_texts))
 
     def _insert_lines(self, path: str, pos: int, lines: list[str]) -> None:
         text = self.text(path)

@@ -58,8 +58,20 @@ def target_decl(service: Service, prefer_file: str | None = None) -> Node:
     return decls[0]
 
 
-def insert_at_path(editor: Editor, service: Service, path: list[str], data: dict[str, object]) -> None:
-    """Make sure `path` (mappings) exists in the service and add `data` at its end."""
+def insert_at_path(
+    editor: Editor,
+    service: Service,
+    path: list[str],
+    data: dict[str, object],
+    share: bool | Callable[[Service], dict[str, object] | None] = False,
+) -> None:
+    """Make sure `path` (mappings) exists in the service and add `data` at its end.
+
+    With `share`, new keys of a service that merges a shared mapping (`<<: *common`) go
+    into that mapping when the services sharing it need the same value (`share(other)`
+    gives another service's value; True: the same `data` for all), so they are written
+    once, not copied into each service (see `shared_target`).
+    """
     best: tuple[int, Node] | None = None
     for decl in reversed(service.decls):
         node, depth = decl, 0
@@ -75,9 +87,63 @@ def insert_at_path(editor: Editor, service: Service, path: list[str], data: dict
     if best is None:
         raise EditRefused("service has no declaration of its own")
     depth, node = best
-    if depth == 0:
-        node = target_decl(service)
     nested: dict[str, object] = dict(data)
     for key in reversed(path[depth:]):
         nested = {key: nested}
+    if depth == 0:
+        node = target_decl(service)
+        if share:
+            data_for = share if callable(share) and not path else None
+            node = shared_target(editor, service, nested, data_for) or node
     editor.insert_entries(node, block_lines(nested, indent_step(service.project, node.file)))
+
+
+def merge_source(editor: Editor, decl: Node) -> tuple[Node, Node] | None:
+    """(mapping merged into `decl` through `<<`, one of its merged values), if any."""
+    for key, child in decl.value.items():
+        if key not in decl.own_keys and child.merged:
+            owner = editor.owner(child)
+            if owner is not None and owner.kind == "map" and owner.style != "flow":
+                return owner, child
+    return None
+
+
+def shared_target(
+    editor: Editor,
+    service: Service,
+    data: dict[str, object],
+    data_for: Callable[[Service], dict[str, object] | None] | None,
+) -> Node | None:
+    """The merged anchor mapping to write `data` into instead of the service, or None.
+
+    The anchor gets the value shared by the services that merge it: the value of services
+    that are the anchor itself (`c: *common`, they cannot override it), else the value most
+    of them need. A service that needs another value writes its own keys (they override).
+    """
+    decl = target_decl(service)
+    found = merge_source(editor, decl)
+    if found is None:
+        return None
+    anchor, child = found
+    if any(k in anchor.value for k in data):
+        return None
+    project = service.project
+    values: list[tuple[bool, dict[str, object] | None]] = []
+    for name in services_sharing(project, child):
+        other = project.services.get(name)
+        if other is None:
+            continue
+        if other is not service and any(
+            k in other.node.value and other.node.value[k].anchor is None for k in data
+        ):
+            continue  # the other service sets the key itself: the anchor does not reach it
+        want = data if other is service else data_for(other) if data_for is not None else data
+        alias_only = any(d.file == anchor.file and d.start == anchor.start for d in other.decls)
+        values.append((alias_only, want))
+    fixed = [v for a, v in values if a]
+    if fixed:
+        return anchor if all(v == data for v in fixed) else None
+    counts = [sum(1 for _, v in values if v == w) for _, w in values]
+    best = max(counts, default=0)
+    winners = {repr(w) for (_, w), c in zip(values, counts, strict=True) if c == best}
+    return anchor if best > 1 and winners == {repr(data)} else None

@@ -40,6 +40,8 @@ class TarEntry:
     size: int
     mode: int
     type: bytes
+    uid: int = 0
+    gid: int = 0
 
     def isreg(self) -> bool:
         return self.type in (b"0", b"\0", b"7")
@@ -97,6 +99,17 @@ def _pax(data: bytes) -> dict[str, str]:
         out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
         pos += length
     return out
+
+
+def _owner(header: bytes, pax: dict[str, str]) -> tuple[int, int]:
+    """Numeric owner and group of an entry (PAX records win over the header fields)."""
+    ids = []
+    for key, field in (("uid", header[108:116]), ("gid", header[116:124])):
+        try:
+            ids.append(int(pax[key]) if key in pax else _number(field))
+        except (ValueError, TarCorrupt):
+            ids.append(0)
+    return ids[0], ids[1]
 
 
 class TarReader:
@@ -238,11 +251,12 @@ class TarReader:
                 except ValueError:
                     raise TarCorrupt("invalid PAX size") from None
             long_name = long_link = None
+            uid, gid = _owner(header, pax)
             pax = {}
             if kind == b"5":
                 name = name.rstrip("/")
             mode = _number(header[100:108]) & 0o7777
-            entry = TarEntry(name, linkname, size, mode, kind)
+            entry = TarEntry(name, linkname, size, mode, kind, uid, gid)
             if kind in _DATA_TYPES or kind not in _KNOWN_TYPES:
                 self._data_left = size
                 self._pad = -size % BLOCK

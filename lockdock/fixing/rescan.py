@@ -51,10 +51,11 @@ def unproven(before: Snapshot, after: Snapshot, fixes: Sequence[Fix]) -> list[st
         for path, n in sorted(after.errors.items(), key=lambda kv: str(kv[0]))
         if n > before.errors.get(path, 0)
     ]
+    revealed = {(check, f.target) for f in fixes for check in f.reveals}
     problems += [
         f"it would introduce {_describe(after.example[k])}"
         for k, n in sorted(after.counts.items())
-        if n > before.counts.get(k, 0)
+        if n > before.counts.get(k, 0) and k not in revealed
     ]
     for check in sorted({f.check for f in fixes if f.check and not _engine_only(f)}):
         was = sum(v for (c, _t), v in before.counts.items() if c == check)

@@ -72,6 +72,8 @@ def _template_lines(df: Dockerfile) -> list[int]:
 @source("dockerfiles", order=10)
 def dockerfiles(discovery: Discovery, ctx: ScanContext) -> Iterator[DockerfileSubject]:
     seen: set[Path] = set()
+    # The project's Dockerfiles, for fixers that must know who builds FROM whom.
+    ctx.cache["dockerfiles"] = [Path(raw).absolute() for raw in discovery.dockerfiles]
     for raw in discovery.dockerfiles:
         path = Path(raw).absolute()
         if path in seen:

@@ -174,10 +174,11 @@ def test_fix_all_through_the_cli_converges_and_validates(tmp_path: Path, run_loc
     assert all("hunter2" not in out for out in outputs)
     report = scan_json(run_lockdock, "--no-engine", ".", cwd=tmp_path)
     left = {f["check"] for f in compose_findings(report)}
-    # Only checks without a fix that applies here remain; /etc, now read-only, is still
-    # reported (checklist v2), one severity lower and with no fix left to offer.
+    # Only checks without a fix that applies here remain (read_only needs the image's facts,
+    # which --no-engine does not have); /etc, now read-only, is still reported (checklist
+    # v2), one severity lower and with no fix left to offer.
     assert left <= {"image.pinned-digest", "container.non-root", "runtime.healthcheck",
-                    "container.sensitive-mounts"}, left
+                    "container.read-only-rootfs", "container.sensitive-mounts"}, left
     mounts = [f for f in compose_findings(report) if f["check"] == "container.sensitive-mounts"]
     assert [(f["severity"], "read-only" in f["message"]) for f in mounts] == [("medium", True)]
     assert report["errors"] == []

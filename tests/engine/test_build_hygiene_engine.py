@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from lockdock import registry
-from lockdock.analyzers.dockerfile_hygiene import pipefail_shell
 from lockdock.context import ScanContext
 from lockdock.dockerfile import load
+from lockdock.dockerfile.shellsafety import pipefail_shell
 from lockdock.engine.connect import connect
 from lockdock.engine.images import iter_images
 from lockdock.scan import analyze_subject

@@ -11,12 +11,14 @@ from lockdock.model import Applicability, FileEdit, Fix, TextEdit
 PREFIX = "lockdock-verify-"
 PROJECT = "com.docker.compose.project"
 
-# A web service that writes a log and serves 8080, and a worker that only sleeps.
+# A web service that writes a log and serves 8080, and a worker that only sleeps. The log
+# directory is computed at run time, so no reading of the command can know it: only running
+# the fixed stack shows that read_only breaks the web service.
 STACK = """\
 services:
   web:
     image: {image}
-    command: ["sh", "-c", "mkdir -p /var/log /www && echo hi > /var/log/x && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "L=$$(echo /var/log); mkdir -p $$L /tmp/www && echo hi > $$L/x && echo ok > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]
     ports:
       - "127.0.0.1::8080"
   worker:
