@@ -129,6 +129,16 @@ class _Stop(BaseException):
     """SIGTERM, turned into an exception so `finally` cleans up."""
 
 
+def run_id() -> str:
+    """A fresh id for one verification: names its compose projects, images and labels.
+
+    `LOCKDOCK_VERIFY_TAG` (lowercase letters and digits, at most 12 kept) is put in front, so a
+    caller running several verifications side by side (a test suite) can find its own objects.
+    """
+    tag = "".join(ch for ch in os.environ.get("LOCKDOCK_VERIFY_TAG", "").lower() if ch.isalnum())[:12]
+    return tag + uuid.uuid4().hex[:10]
+
+
 def verify_fixes(
     roots: Path | Sequence[Path],
     fixes: Sequence[Fix],
@@ -156,7 +166,7 @@ def verify_fixes(
     if engine is None:
         report.fixes = [FixVerdict(f, NOT_VERIFIED, "no Docker engine connection") for f in fixes]
         return report
-    runner = stacks.Runner(engine, cli, uuid.uuid4().hex[:10], _seconds(seconds))
+    runner = stacks.Runner(engine, cli, run_id(), _seconds(seconds))
     old_term = signal.getsignal(signal.SIGTERM)
 
     def on_term(_sig: int, _frame: Any) -> None:

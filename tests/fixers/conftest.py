@@ -14,6 +14,8 @@ def lockdock_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     state = tmp_path_factory.mktemp("state")
     os.chmod(state, 0o777)  # privilege-dropped children lock files here too
     monkeypatch.setenv("LOCKDOCK_STATE_DIR", str(state))
+    # `fix --verify` runs of this test carry this tag, so leftover checks see only their own.
+    monkeypatch.setenv("LOCKDOCK_VERIFY_TAG", "t" + os.urandom(4).hex())
     return state
 
 

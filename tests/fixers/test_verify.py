@@ -7,6 +7,7 @@ baseline run, the comparison, the bisection, "not verified" reasons and the tear
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -195,11 +196,12 @@ def test_interrupt_during_a_run_removes_everything(
     fix = insert_fix(compose, "command: [\"sleep\"", "    read_only: true\n", "worker read-only")
     real: Callable[..., Any] = stacks.observe
     seen: list[str] = []
+    mine = "lockdock-verify-" + os.environ["LOCKDOCK_VERIFY_TAG"]  # not a parallel session's runs
 
     def observe_then_interrupt(api: Any, find: Any, names: Any, seconds: float) -> Any:
         seen.extend(c["Labels"]["com.docker.compose.project"]
                     for c in api.containers(all=True, filters={"label": "com.docker.compose.project"})
-                    if c["Labels"]["com.docker.compose.project"].startswith("lockdock-verify-"))
+                    if c["Labels"]["com.docker.compose.project"].startswith(mine))
         assert seen, "the stack should be up while it is observed"
         raise KeyboardInterrupt
 

@@ -104,11 +104,12 @@ def test_ctrl_c_removes_every_container_network_and_volume(
         cwd=compose.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     projects: set[str] = set()
-    deadline = time.monotonic() + 90
+    mine = PREFIX + os.environ["LOCKDOCK_VERIFY_TAG"]  # this test's runs only, not a parallel session's
+    deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline and proc.poll() is None:
             running = [c for c in docker_api.containers(filters={"label": PROJECT})
-                       if c["Labels"][PROJECT].startswith(PREFIX)]
+                       if c["Labels"][PROJECT].startswith(mine)]
             if len(running) >= 2:
                 projects = {c["Labels"][PROJECT] for c in running}
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +48,22 @@ def replace_fix(path: Path, old: str, new: str, title: str, check: str = "contai
 
 
 def leftovers(api: Any, projects: set[str] | None = None) -> list[str]:
-    """Containers, networks, volumes and images a verification left (all of them, or of `projects`)."""
+    """Containers, networks, volumes and images a verification of this test left (every run
+    tagged with this test's LOCKDOCK_VERIFY_TAG, or only `projects`); other runs on the same
+    engine (a parallel test session) are not looked at."""
+    mine = PREFIX + os.environ.get("LOCKDOCK_VERIFY_TAG", "")
 
     def ours(labels: dict[str, str] | None) -> bool:
         name = (labels or {}).get(PROJECT, "")
-        return name in projects if projects is not None else name.startswith(PREFIX)
+        return name in projects if projects is not None else name.startswith(mine)
 
     out = [f"container {c['Names']}" for c in api.containers(all=True, filters={"label": PROJECT}) if ours(c.get("Labels"))]
     out += [f"network {n['Name']}" for n in api.networks(filters={"label": PROJECT}) if ours(n.get("Labels"))]
     out += [f"volume {v['Name']}" for v in (api.volumes(filters={"label": PROJECT}) or {}).get("Volumes") or []
             if ours(v.get("Labels"))]
-    out += [f"container {c['Names']}" for c in api.containers(all=True, filters={"label": "io.lockdock.verify"})]
+    tag = os.environ.get("LOCKDOCK_VERIFY_TAG", "")
+    out += [f"container {c['Names']}" for c in api.containers(all=True, filters={"label": "io.lockdock.verify"})
+            if str((c.get("Labels") or {}).get("io.lockdock.verify", "")).startswith(tag)]
     if projects is None:
-        out += [f"image {t}" for i in api.images(filters={"reference": PREFIX + "*"}) for t in i.get("RepoTags") or []]
+        out += [f"image {t}" for i in api.images(filters={"reference": mine + "*"}) for t in i.get("RepoTags") or []]
     return out
