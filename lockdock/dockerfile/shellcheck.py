@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ SECURITY_CODES: dict[int, str] = {
 TARGET_CODES = frozenset({2035, 2046, 2048, 2068, 2086})
 TIMEOUT = 60.0  # seconds for the whole file
 MAX_SCRIPTS = 500  # RUN scripts per Dockerfile handed to ShellCheck (about 2 s of its time)
-BATCH_SCRIPTS = 400  # scripts per ShellCheck process in a batch (prefetch)
+BATCH_SCRIPTS = 150  # scripts per ShellCheck process in a batch (prefetch)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class ShellCheckHit:
     column: int  # 1-based column in that line
     message: str  # ShellCheck's text (untrusted-ish: sanitise to show)
     program: str = ""  # the command at the position (rm, chmod...), "" when unknown
+
+
+# Every reported code needs one of these words in the script (SC2114/SC2115: rm; SC2164: cd,
+# pushd, popd; TARGET_CODES: a DESTRUCTIVE program): other scripts are not sent at all.
+_RELEVANT = re.compile(r"\b(?:rm|cd|pushd|popd|" + "|".join(sorted(DESTRUCTIVE)) + r")\b")
 
 
 def binary() -> str | None:
@@ -74,7 +80,7 @@ def _scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
             continue
         dialect = "bash" if info is not None and info.name == "bash" else "sh"
         for script in run_scripts(inst):
-            if script.to_file is not None and script.commands:
+            if script.to_file is not None and script.commands and _RELEVANT.search(script.text):
                 out.append((inst, script, dialect))
     return out
 
@@ -82,32 +88,61 @@ def _scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
 Result = tuple[list[ShellCheckHit], str | None]
 # Results computed ahead by prefetch(), by id() of the Dockerfile (the object is kept with
 # its result so a recycled id can never serve another file's hits); taken once.
-_PREFETCHED: dict[int, tuple[Dockerfile, Result]] = {}
+_PREFETCHED: dict[int, tuple[Dockerfile, Future[list[Result]], int]] = {}
 _PREFETCH_LOCK = threading.Lock()
+_POOL: list[ThreadPoolExecutor] = []
+# ShellCheck's comments by (dialect, script text), for this process (a TUI rescan reuses them).
+_COMMENTS: dict[tuple[str, str], list[dict]] = {}
+MAX_REMEMBERED = 20_000  # created on first use
 
 
 def run_shellcheck(df: Dockerfile, exe: str) -> Result:
     """(hits, message) for one Dockerfile; the message says why ShellCheck did not run or
     ran on part of the file only (None when it checked every RUN).
 
-    A result computed by `prefetch()` for this very object is returned without a new run."""
+    A result `prefetch()` started for this very object is waited for instead of a new run."""
     with _PREFETCH_LOCK:
         ready = _PREFETCHED.pop(id(df), None)
     if ready is not None and ready[0] is df:
-        return ready[1]
+        future, index = ready[1], ready[2]
+        try:
+            return future.result()[index]  # each process is bounded by TIMEOUT
+        except Exception as exc:  # noqa: BLE001 - the batch run failed: say so, as a lone run would
+            return [], f"shellcheck did not run: {type(exc).__name__}: {exc}"
     return _run_many([df], exe)[0]
 
 
-def prefetch(dfs: Sequence[Dockerfile], exe: str, *, workers: int | None = None) -> None:
-    """Run ShellCheck over the RUN scripts of all `dfs` now, in a few processes side by side
-    (`workers`, default one per CPU), and keep each file's result for `run_shellcheck()`."""
-    todo = [df for df in dfs if _scripts(df)]
+def _pool() -> ThreadPoolExecutor:
+    with _PREFETCH_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="lockdock-shellcheck"))
+        return _POOL[0]
+
+
+def prefetch(dfs: Sequence[Dockerfile], exe: str) -> None:
+    """Start ShellCheck over the RUN scripts of all `dfs` in the background and return.
+
+    The files go, in order, in groups of about BATCH_SCRIPTS scripts, one process per group,
+    one group per CPU at a time; `run_shellcheck()` of a file then waits for its group only,
+    so Python analyses the first files while ShellCheck checks the next ones."""
+    sized = [(df, min(len(_scripts(df)), MAX_SCRIPTS)) for df in dfs]
+    todo = [(df, n) for df, n in sized if n]
     if len(todo) < 2:
         return
-    results = _run_many(todo, exe, workers=workers or os.cpu_count() or 1)
-    with _PREFETCH_LOCK:
-        for df, res in zip(todo, results, strict=True):
-            _PREFETCHED[id(df)] = (df, res)
+    groups: list[list[Dockerfile]] = [[]]
+    count = 0
+    for df, n in todo:
+        if groups[-1] and count + n > BATCH_SCRIPTS:
+            groups.append([])
+            count = 0
+        groups[-1].append(df)
+        count += n
+    pool = _pool()
+    for group in groups:
+        future = pool.submit(_run_many, group, exe)
+        with _PREFETCH_LOCK:
+            for index, df in enumerate(group):
+                _PREFETCHED[id(df)] = (df, future, index)
 
 
 def forget_prefetched() -> None:
@@ -116,9 +151,8 @@ def forget_prefetched() -> None:
         _PREFETCHED.clear()
 
 
-def _run_many(dfs: Sequence[Dockerfile], exe: str, *, workers: int = 1) -> list[Result]:
-    """One result per Dockerfile; the scripts of all of them go to ShellCheck in chunks of
-    about BATCH_SCRIPTS files, `workers` processes at a time."""
+def _run_many(dfs: Sequence[Dockerfile], exe: str) -> list[Result]:
+    """One result per Dockerfile; the scripts of all of them go to one ShellCheck process."""
     jobs: list[tuple[int, Instruction, Script, str]] = []  # (file index, RUN, script, dialect)
     notes: list[str | None] = [None] * len(dfs)
     for d, df in enumerate(dfs):
@@ -130,57 +164,63 @@ def _run_many(dfs: Sequence[Dockerfile], exe: str, *, workers: int = 1) -> list[
     hits: list[list[ShellCheckHit]] = [[] for _ in dfs]
     if not jobs:
         return [(h, n) for h, n in zip(hits, notes, strict=True)]
-    failures: list[str | None] = [None] * len(dfs)
-    with tempfile.TemporaryDirectory(prefix="lockdock-sc-") as tmp:
-        names = []
-        for n, (_d, _inst, script, dialect) in enumerate(jobs):
-            name = f"run{n}.sh"
-            # Tabs become blanks so ShellCheck's columns (tab stops of 8) stay character counts.
-            (Path(tmp) / name).write_text(f"#!/bin/{dialect}\n" + script.text.replace("\t", " "), encoding="utf-8")
-            names.append(name)
-        size = max(1, min(BATCH_SCRIPTS, -(-len(names) // max(1, workers))))
-        chunks = [list(range(k, min(k + size, len(names)))) for k in range(0, len(names), size)]
-
-        def one(chunk: list[int]) -> tuple[list[int], object, str | None]:
-            try:
-                proc = subprocess.run(
-                    [exe, "--format=json1", "--norc", *(names[k] for k in chunk)],
-                    capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp, check=False,
-                )
-            except (OSError, subprocess.SubprocessError) as exc:
-                return chunk, None, f"shellcheck did not run: {exc}"
-            try:
-                return chunk, json.loads(proc.stdout or "{}"), None
-            except ValueError:
-                return chunk, None, f"shellcheck gave no JSON (exit {proc.returncode})"
-
-        if len(chunks) == 1:
-            outputs = [one(chunks[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                outputs = list(pool.map(one, chunks))
-    by_name = {name: k for k, name in enumerate(names)}
-    for chunk, data, error in outputs:
+    # The same script text (an apt-get line copied between Dockerfiles) is checked once per
+    # process lifetime: ShellCheck's comments on a script depend on its text and shell only.
+    keys = [(dialect, script.text) for _d, _inst, script, dialect in jobs]
+    with _PREFETCH_LOCK:
+        unique = list(dict.fromkeys(k for k in keys if k not in _COMMENTS))
+    if unique:
+        found, error = _check_texts(unique, exe)
         if error is not None:
-            for k in chunk:
-                failures[jobs[k][0]] = error
-            continue
-        for c in data.get("comments", []) if isinstance(data, dict) else []:
+            return [([], error) for _ in dfs]
+        with _PREFETCH_LOCK:
+            if len(_COMMENTS) > MAX_REMEMBERED:
+                _COMMENTS.clear()
+            _COMMENTS.update(found)
+    for k, key in enumerate(keys):
+        d, inst, script, _ = jobs[k]
+        with _PREFETCH_LOCK:
+            comments = _COMMENTS.get(key)
+        if comments is None:  # forgotten meanwhile (the memo was full): check it alone
+            comments = _check_texts([key], exe)[0].get(key, [])
+        for c in comments:
             try:
-                k = by_name[str(c["file"]).rsplit("/", 1)[-1]]
-                hit = _hit(dfs[jobs[k][0]], jobs[k][1], jobs[k][2], c)
+                hit = _hit(dfs[d], inst, script, c)
             except (KeyError, TypeError, ValueError):
                 continue
             if hit is not None:
-                hits[jobs[k][0]].append(hit)
-    out: list[Result] = []
-    for d in range(len(dfs)):
-        if failures[d] is not None:
-            out.append(([], failures[d]))
-        else:
-            out.append((hits[d], notes[d]))
-    return out
+                hits[d].append(hit)
+    return [(h, n) for h, n in zip(hits, notes, strict=True)]
 
+
+def _check_texts(texts: list[tuple[str, str]], exe: str) -> tuple[dict[tuple[str, str], list[dict]], str | None]:
+    """ShellCheck's json1 comments for each (dialect, script text), by one process; or the
+    reason it did not run."""
+    with tempfile.TemporaryDirectory(prefix="lockdock-sc-") as tmp:
+        names = []
+        for n, (dialect, text) in enumerate(texts):
+            name = f"run{n}.sh"
+            # Tabs become blanks so ShellCheck's columns (tab stops of 8) stay character counts.
+            (Path(tmp) / name).write_text(f"#!/bin/{dialect}\n" + text.replace("\t", " "), encoding="utf-8")
+            names.append(name)
+        try:
+            proc = subprocess.run(
+                [exe, "--format=json1", "--norc", *names],
+                capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp, check=False,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return {}, f"shellcheck did not run: {exc}"
+    try:
+        data = json.loads(proc.stdout or "{}")
+    except ValueError:
+        return {}, f"shellcheck gave no JSON (exit {proc.returncode})"
+    found: dict[tuple[str, str], list[dict]] = {t: [] for t in texts}
+    for c in data.get("comments", []) if isinstance(data, dict) else []:
+        try:
+            found[texts[int(str(c["file"]).rsplit("/", 1)[-1][3:-3])]].append(c)
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+    return found, None
 
 def _hit(df: Dockerfile, inst: Instruction, script: Script, c: dict) -> ShellCheckHit | None:
     """The hit of one ShellCheck comment, None when its code is not one lockdock reports."""
