@@ -205,6 +205,8 @@ def load_plugins(kinds: Iterable[TargetKind] | None = None) -> None:
     Registration is the import's side effect; a module already imported is not imported
     again, so calling this often costs a set lookup.
     """
+    if type(kinds) is tuple and len(kinds) == 1 and kinds[0] in _LOADED_KINDS:
+        return  # the per-finding lookups: no set to build
     wanted = set(TargetKind) if kinds is None else set(kinds)
     if wanted <= _LOADED_KINDS:
         return
