@@ -65,6 +65,21 @@ def context_secret_files(context: Path) -> list[str]:
     return sorted(found)
 
 
+def _context_secret_files_once(context: Path, ctx: ScanContext) -> list[str]:
+    """`context_secret_files`, listed once per scan for Dockerfiles sharing a context (1,000
+    Dockerfiles in one folder listed it 1,000 times); the folders' mtimes are in the key, so a
+    file added or removed since (a TUI rescan) lists it again."""
+    try:
+        stamp = tuple(os.stat(d).st_mtime_ns if os.path.isdir(d) else None for d in (context, context / "secrets"))
+    except OSError:
+        return context_secret_files(context)
+    key = f"context-secret-files:{context}:{stamp}"
+    found = ctx.cache.get(key)
+    if found is None:
+        found = ctx.cache[key] = context_secret_files(context)
+    return found
+
+
 @analyzer(TargetKind.DOCKERFILE, "secrets.no-secrets-in-image")
 @capped
 def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
@@ -92,7 +107,7 @@ def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         except FileProblem:
             return  # reported by the build.dockerignore check
     rules = IgnoreRules(text, "docker")
-    leaked = [rel for rel in context_secret_files(context) if not rules.ignored(rel)]
+    leaked = [rel for rel in _context_secret_files_once(context, ctx) if not rules.ignored(rel)]
     if not leaked:
         return
     shown = ", ".join(safe(r, 60) for r in leaked[:5])

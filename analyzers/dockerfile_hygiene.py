@@ -15,12 +15,12 @@ from lockdock.context import ScanContext
 from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgrades
 from lockdock.dockerfile.facts import capped, evidence, finding
 from lockdock.dockerfile.model import Instruction
-from lockdock.dockerfile.shellcheck import binary, run_shellcheck
+from lockdock.dockerfile.shellcheck import binary, prefetch, run_shellcheck
 from lockdock.dockerfile.shellsafety import pipefail_shell, shell_issues, shells_by_run
 from lockdock.dockerfile.stages import expand
 from lockdock.files import read_text, within
 from lockdock.model import Finding, Location, Severity, TargetKind
-from lockdock.registry import analyzer
+from lockdock.registry import analyzer, before_batch
 from lockdock.text import safe
 
 MAX_LISTED = 6
@@ -155,6 +155,14 @@ def _bash_known(subject: Any, inst: Instruction, ctx: ScanContext, memo: dict[in
 def _line(text: str, line: int) -> str:
     lines = text.splitlines()
     return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+@before_batch(TargetKind.DOCKERFILE)
+def shellcheck_batch(subjects: list[Any], ctx: ScanContext) -> None:
+    """One ShellCheck run (a process per CPU) for the RUN scripts of a batch of Dockerfiles."""
+    exe = binary()
+    if exe is not None and len(subjects) > 1:
+        prefetch([s.dockerfile for s in subjects if getattr(s, "dockerfile", None) is not None], exe)
 
 
 def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str]]) -> Iterator[Finding]:

@@ -7,9 +7,12 @@ to write a file back exactly as it was shaped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +56,39 @@ def detect_newline(text: str) -> str:
     return "\n"
 
 
+_RECORDER = threading.local()
+
+
+@contextlib.contextmanager
+def recording_reads() -> Iterator[list[tuple[Path, str | None]]]:
+    """Collect, on this thread, every `read_text` of the block as (path, sha256 of the bytes,
+    None when the file could not be read): the files a result depends on (lockdock.cache)."""
+    outer = getattr(_RECORDER, "reads", None)
+    reads: list[tuple[Path, str | None]] = []
+    _RECORDER.reads = reads
+    try:
+        yield reads
+    finally:
+        _RECORDER.reads = outer
+        if outer is not None:
+            outer.extend(reads)
+
+
 def read_text(path: Path, max_bytes: int = MAX_TEXT_BYTES) -> TextFile:
     """Read a text file or raise `FileProblem` saying why it cannot be analysed."""
+    reads = getattr(_RECORDER, "reads", None)
+    if reads is None:
+        return _read_text(path, max_bytes)
+    try:
+        tf = _read_text(path, max_bytes)
+    except FileProblem:
+        reads.append((path, None))
+        raise
+    reads.append((path, tf.sha256))
+    return tf
+
+
+def _read_text(path: Path, max_bytes: int) -> TextFile:
     try:
         st = path.stat()
     except OSError as exc:

@@ -1,8 +1,14 @@
 """Where analyzers, sources and fixers announce themselves.
 
 Each module under `analyzers/` and `fixers/` (and the source modules of the core) registers
-with a decorator at import time; `load_plugins()` imports them all. The pipeline never
-names an analyzer, so adding one is adding a module.
+with a decorator at import time. The pipeline never names an analyzer, so adding one is
+adding a module.
+
+Modules are loaded lazily, per target kind, from the first word of their name
+(`PREFIX_KINDS`): `analyzers_for(TargetKind.DOCKERFILE)` imports the `dockerfile_*`
+modules only, so a file-only scan never imports the engine client or the image analyzers.
+A module whose name starts with no known prefix is loaded for every kind (it is still
+found, only not lazily). `load_plugins()` with no argument imports everything.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ class Subject(Protocol):
 AnalyzerFn = Callable[[Any, "ScanContext"], Iterable[Finding]]
 SourceFn = Callable[["Discovery", "ScanContext"], Iterator[Any]]
 FixerFn = Callable[[Finding, Any, "ScanContext"], Fix | None]
+BatchFn = Callable[[list[Any], "ScanContext"], None]
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,26 @@ class Fixer:
     name: str
 
 
+PLUGIN_PACKAGES = ("lockdock.sources", "lockdock.analyzers", "lockdock.fixers")
+_FILE_KINDS = (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE, TargetKind.REPO)
+_ENGINE_KINDS = (TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST)
+# First word of a plugin module's name (before "_") -> the target kinds it may register for.
+# A module registering for a kind outside its prefix's kinds is a bug (tests/core/test_cache.py
+# checks every module).
+PREFIX_KINDS: dict[str, tuple[TargetKind, ...]] = {
+    "dockerfile": (TargetKind.DOCKERFILE,),
+    "dockerfiles": (TargetKind.DOCKERFILE,),
+    "compose": (TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE),
+    "repo": (TargetKind.REPO,),
+    "image": (TargetKind.IMAGE, TargetKind.CONTAINER),
+    "container": (TargetKind.CONTAINER,),
+    "host": (TargetKind.HOST,),
+    "daemon": (TargetKind.HOST,),
+    "engine": _ENGINE_KINDS,
+}
+
 ANALYZERS: list[Analyzer] = []
+BATCH_HOOKS: list[tuple[TargetKind, BatchFn]] = []
 SOURCES: list[Source] = []
 FIXERS: list[Fixer] = []
 
@@ -84,6 +110,23 @@ def analyzer(kind: TargetKind, *checks: str) -> Callable[[AnalyzerFn], AnalyzerF
         return fn
 
     return deco
+
+
+def before_batch(kind: TargetKind) -> Callable[[BatchFn], BatchFn]:
+    """Register `fn(subjects, ctx)`, called with a batch of subjects of `kind` before they are
+    analysed one by one: the place to start one external process for many files (ShellCheck)
+    instead of one per file. It may only warm caches; findings still come from analyzers."""
+
+    def deco(fn: BatchFn) -> BatchFn:
+        BATCH_HOOKS.append((kind, fn))
+        return fn
+
+    return deco
+
+
+def batch_hooks_for(kind: TargetKind) -> list[BatchFn]:
+    load_plugins((kind,))
+    return [fn for k, fn in BATCH_HOOKS if k == kind]
 
 
 def source(name: str, *, needs_engine: bool = False, order: int = 50) -> Callable[[SourceFn], SourceFn]:
@@ -118,8 +161,9 @@ def fixer(
 
 
 def analyzers_for(kind: TargetKind) -> list[Analyzer]:
+    """Analyzers of `kind`, in module-name order (their modules are imported on first use)."""
+    load_plugins((kind,))
     return [a for a in ANALYZERS if a.kind == kind]
-
 
 
 _FIXERS_BY_KEY: dict[tuple[str, TargetKind, int], list[Fixer]] = {}
@@ -131,6 +175,7 @@ def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
     The key includes how many fixers are registered, so registering more (plugins load
     lazily) never serves a stale answer.
     """
+    load_plugins((kind,))
     key = (check, kind, len(FIXERS))
     found = _FIXERS_BY_KEY.get(key)
     if found is None:
@@ -139,10 +184,38 @@ def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
 
 
 @functools.cache
-def load_plugins() -> None:
-    """Import every analyzer, fixer and source module once (registration side effects)."""
-    for pkg_name in ("lockdock.sources", "lockdock.analyzers", "lockdock.fixers"):
+def _plugin_modules() -> tuple[tuple[str, tuple[TargetKind, ...]], ...]:
+    """(module name, kinds) of every plugin module, sorted by package then name."""
+    out: list[tuple[str, tuple[TargetKind, ...]]] = []
+    for pkg_name in PLUGIN_PACKAGES:
         pkg = importlib.import_module(pkg_name)
-        for info in pkgutil.iter_modules(pkg.__path__):
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
             if not info.name.startswith("_"):
-                importlib.import_module(f"{pkg_name}.{info.name}")
+                kinds = PREFIX_KINDS.get(info.name.split("_", 1)[0], tuple(TargetKind))
+                out.append((f"{pkg_name}.{info.name}", kinds))
+    return tuple(out)
+
+
+_LOADED_KINDS: set[TargetKind] = set()
+
+
+def load_plugins(kinds: Iterable[TargetKind] | None = None) -> None:
+    """Import the analyzer, fixer and source modules of `kinds` (None: every kind), once.
+
+    Registration is the import's side effect; a module already imported is not imported
+    again, so calling this often costs a set lookup.
+    """
+    if type(kinds) is tuple and len(kinds) == 1 and kinds[0] in _LOADED_KINDS:
+        return  # the per-finding lookups: no set to build
+    wanted = set(TargetKind) if kinds is None else set(kinds)
+    if wanted <= _LOADED_KINDS:
+        return
+    for name, module_kinds in _plugin_modules():
+        if wanted.intersection(module_kinds):
+            importlib.import_module(name)
+    _LOADED_KINDS.update(wanted)
+
+
+def file_kinds() -> tuple[TargetKind, ...]:
+    """The kinds a scan of files only (`--no-engine`, no `--daemon-json`) can meet."""
+    return _FILE_KINDS

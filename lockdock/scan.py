@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from lockdock import catalogue, registry
+from lockdock.cache import CACHED_KINDS, Entry, ResultCache
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, discover
+from lockdock.files import recording_reads
 from lockdock.model import Finding, Fix, ScanError, Severity, Target, TargetKind
 from lockdock.suppress import apply_suppressions
 from lockdock.text import safe
@@ -151,28 +153,104 @@ def iter_subjects(discovery: Discovery, ctx: ScanContext) -> Iterable[Any]:
             ctx.error(None, f"internal error in source {src.name}: {type(exc).__name__}: {safe(exc)}")
 
 
+BATCH_SIZE = 256  # subjects of one kind handed together to the kind's batch hooks (ShellCheck)
+
+
 def scan(
     paths: list[Path],
     ctx: ScanContext,
     *,
     on_target: Callable[[TargetResult], None] | None = None,
+    use_cache: bool = False,
+    selection: str = "",
 ) -> ScanResult:
-    """Scan files under `paths` and (when wanted) the engine; the headless entry point."""
-    registry.load_plugins()
+    """Scan files under `paths` and (when wanted) the engine; the headless entry point.
+
+    Consecutive subjects of a kind with batch hooks are analysed in batches of BATCH_SIZE
+    (results keep the sources' order). With `use_cache`, a Dockerfile whose cached result
+    is still valid is not analysed again (lockdock.cache; `selection` says which checks the
+    caller keeps, part of the key)."""
+    # Files only: the engine client, its sources and the image/container analyzers stay unimported.
+    files_only = not ctx.use_engine and ctx.daemon_json is None
+    registry.load_plugins(registry.file_kinds() if files_only else None)
     connect_engine(ctx)
     result = ScanResult(engine_error=ctx.engine_error)
     if ctx.engine is not None:
         result.engine_endpoint = ctx.engine.endpoint
+    result_cache = ResultCache.open(ctx, selection=selection) if use_cache else None
     discovery = discover(paths, ctx)
+    batch: list[Any] = []
+
+    def done(tr: TargetResult) -> None:
+        result.targets[tr.target.key] = tr
+        if on_target is not None:
+            on_target(tr)
+
+    def flush() -> None:
+        if not batch:
+            return
+        cache = result_cache if result_cache is not None and batch[0].target.kind in CACHED_KINDS else None
+        entries = [cache.get(s) if cache is not None else None for s in batch]
+        run_batch_hooks([s for s, e in zip(batch, entries, strict=True) if e is None], ctx)
+        for subject, entry in zip(batch, entries, strict=True):
+            done(analyze_cached(subject, ctx, cache, entry=entry, looked_up=True))
+        batch.clear()
+
+    batched: dict[TargetKind, bool] = {}
     for subject in iter_subjects(discovery, ctx):
-        if ctx.out_of_time() and subject.target.kind in ENGINE_KINDS:
+        kind = subject.target.kind
+        if kind not in batched:
+            batched[kind] = kind not in ENGINE_KINDS and bool(registry.batch_hooks_for(kind))
+        if batched[kind]:
+            if batch and batch[0].target.kind != kind:
+                flush()
+            batch.append(subject)
+            if len(batch) >= BATCH_SIZE:
+                flush()
+            continue
+        flush()
+        if ctx.out_of_time() and kind in ENGINE_KINDS:
             # Bounded scan: an engine object left after the timeout is an error, not a pass.
             ctx.error(None, f"{subject.target.kind.value} {safe(subject.target.name, 120)} not scanned: "
                       f"the scan timeout ({ctx.timeout:g} s) was reached", target=subject.target.key)
             continue
-        tr = analyze_subject(subject, ctx)
-        result.targets[tr.target.key] = tr
-        if on_target is not None:
-            on_target(tr)
+        done(analyze_cached(subject, ctx, result_cache))
+    flush()
     result.errors = list(ctx.errors)
     return result
+
+
+def run_batch_hooks(subjects: list[Any], ctx: ScanContext) -> None:
+    """Call the batch hooks of the subjects' kinds (they only warm caches; a failure is a warning)."""
+    by_kind: dict[TargetKind, list[Any]] = {}
+    for s in subjects:
+        by_kind.setdefault(s.target.kind, []).append(s)
+    for kind, group in by_kind.items():
+        for hook in registry.batch_hooks_for(kind):
+            try:
+                hook(group, ctx)
+            except Exception as exc:  # noqa: BLE001 - a broken batch step only loses its speed-up
+                ctx.warn(None, f"internal error in batch step {getattr(hook, '__qualname__', hook)}: "
+                         f"{type(exc).__name__}: {safe(exc, 200)}")
+
+
+def analyze_cached(
+    subject: Any, ctx: ScanContext, cache: ResultCache | None, *, entry: Entry | None = None, looked_up: bool = False
+) -> TargetResult:
+    """`analyze_subject`, served from `cache` when it holds a valid result (and stored there).
+
+    `entry`/`looked_up`: the caller already asked the cache (batches look up first, so only
+    the misses go to the batch hooks)."""
+    if cache is None or subject.target.kind not in CACHED_KINDS:
+        return analyze_subject(subject, ctx)
+    if not looked_up:
+        entry = cache.get(subject)
+    if entry is not None:
+        with ctx._lock:
+            ctx.errors.extend(entry.errors)  # the warnings its analysis gave, in the same place
+        return TargetResult(subject.target, subject, list(entry.findings))
+    first_error = len(ctx.errors)
+    with recording_reads() as reads:
+        tr = analyze_subject(subject, ctx)
+    cache.put(subject, tr.findings, ctx.errors[first_error:], reads)
+    return tr

@@ -25,6 +25,8 @@ def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ignore", action="append", metavar="IDS", help="skip these check ids or layers (comma-separated)")
     p.add_argument("--show-suppressed", action="store_true", help="text report: list suppressed findings too")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
+    p.add_argument("--no-cache", action="store_true",
+                   help="analyse every file again; do not read or write the result cache ($XDG_CACHE_HOME/lockdock)")
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -55,7 +57,10 @@ def run_scan(args: argparse.Namespace) -> int:
         daemon_json=args.daemon_json,
         images=list(args.image),
     )
-    result = scan(paths, ctx)
+    from lockdock.cache import disabled_by_env
+
+    result = scan(paths, ctx, use_cache=not (args.no_cache or disabled_by_env()),
+                  selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}")
     if select or ignore:
         for t in result.targets.values():
             t.findings = [

