@@ -181,6 +181,8 @@ def built_from(subject: Any, ctx: ScanContext) -> list[str]:
 def base_image_refusal(base: str, insts: list[Instruction], lines: list[str], ctx: ScanContext) -> str | None:
     """With the base image local: why the USER lines would break it (its inherited
     entrypoint drops privileges itself, or the named user is not in its /etc/passwd)."""
+    if ctx.engine is None:
+        return None
     from lockdock.engine.imagefacts import image_facts
 
     facts = image_facts(base, ctx)

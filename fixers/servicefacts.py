@@ -9,17 +9,20 @@ a fixer that needs to know then refuses and says so (`refuse`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lockdock.compose import views
 from lockdock.compose.project import Service
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
-from lockdock.engine.imagefacts import ImageFacts, image_facts, service_start
 from lockdock.imagepolicy import split_reference
 from lockdock.model import Finding
 from lockdock.sources.compose import ComposeService
-from lockdock.startfacts import StartFacts
+from lockdock.startfacts import StartFacts, service_start
 from lockdock.text import safe
+
+if TYPE_CHECKING:
+    from lockdock.engine.imagefacts import ImageFacts
 
 # Capabilities an entrypoint needs to start as root, chown/chmod its data and drop to a
 # user (docker-library postgres/mysql/redis/mongo entrypoints, nginx and apache masters).
@@ -92,7 +95,12 @@ def service_facts(subject: ComposeService | Service, ctx: ScanContext) -> Servic
         return cached[1]
     img = views.image_node(svc)
     ref = str(img.value) if img is not None and "$" not in str(img.value) else None
-    facts = image_facts(ref, ctx) if ref else None
+    facts = None
+    if ref and ctx.engine is not None:
+        # Imported here: a file-only scan loads this fixer module but never needs the engine.
+        from lockdock.engine.imagefacts import image_facts
+
+        facts = image_facts(ref, ctx)
     start = service_start(facts, _value(svc.get("entrypoint")), _value(svc.get("command")))
     user_node = svc.get("user")
     if user_node is not None:

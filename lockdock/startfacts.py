@@ -14,6 +14,10 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lockdock.engine.imagefacts import ImageFacts
 
 # Tools that start as root and switch to another user (their names in the text).
 _DROP = re.compile(
@@ -96,3 +100,14 @@ def command_text(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return " ".join(str(v) for v in value)
     return ""
+
+
+def service_start(facts: ImageFacts | None, entrypoint: object, command: object) -> StartFacts:
+    """What a container does at start: compose entrypoint/command text plus, when they do
+    not replace it, the image's entrypoint scripts."""
+    out = StartFacts()
+    out.merge(analyze(command_text(entrypoint)))
+    out.merge(analyze(command_text(command)))
+    if facts is not None and (entrypoint is None or command_text(entrypoint) == " ".join(facts.entrypoint)):
+        out.merge(facts.start)
+    return out

@@ -427,14 +427,3 @@ def _write_cache(image_id: str, facts: ImageFacts) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
-
-
-def service_start(facts: ImageFacts | None, entrypoint: object, command: object) -> StartFacts:
-    """What a container does at start: compose entrypoint/command text plus, when they do
-    not replace it, the image's entrypoint scripts."""
-    out = StartFacts()
-    out.merge(analyze(command_text(entrypoint)))
-    out.merge(analyze(command_text(command)))
-    if facts is not None and (entrypoint is None or command_text(entrypoint) == " ".join(facts.entrypoint)):
-        out.merge(facts.start)
-    return out
