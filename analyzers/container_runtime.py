@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lockdock.catalogue import CATALOGUE
+from lockdock.checks import CATALOGUE
 from lockdock.context import ScanContext
 from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind

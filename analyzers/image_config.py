@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from lockdock.catalogue import CATALOGUE
+from lockdock.checks import CATALOGUE
 from lockdock.context import ScanContext
 from lockdock.engine.images import ImageSubject
 from lockdock.engine.refs import parse_created, parse_ref, trusted

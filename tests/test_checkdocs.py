@@ -11,8 +11,8 @@ import sys
 import pytest
 from ruamel.yaml import YAML
 
-from lockdock import catalogue
-from lockdock.checkdocs import DOCS, WHERE_NAMES, CheckDoc, doc_for, fix_label, render_doc
+from lockdock import checks as catalogue
+from lockdock.checks import DOCS, WHERE_NAMES, CheckDoc, doc_for, fix_label, render_doc
 from lockdock.model import Applicability
 
 ALL_IDS = [c.id for c in catalogue.CHECKS]
@@ -184,7 +184,7 @@ def test_fix_labels() -> None:
 
 
 def test_checkdocs_is_headless() -> None:
-    code = "import sys, lockdock.checkdocs; print('textual' in sys.modules)"
+    code = "import sys, lockdock.checks; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lockdock import catalogue
+from lockdock import checks as catalogue
 
 SECRET = "ghp_" + "Q" * 36
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lockdock.catalogue import CHECKS
+from lockdock.checks import CHECKS
 from tests.conftest import TEST_LABEL, image_tarball
 
 pytestmark = pytest.mark.engine
