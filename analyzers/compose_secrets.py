@@ -14,7 +14,7 @@ from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, lowered
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 _DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]+)\}")

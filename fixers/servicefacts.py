@@ -17,7 +17,7 @@ from lockdock.context import ScanContext
 from lockdock.engine.imagefacts import ImageFacts, image_facts, service_start
 from lockdock.imagepolicy import split_reference
 from lockdock.model import Finding
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.startfacts import StartFacts
 from lockdock.text import safe
 
