@@ -38,7 +38,9 @@ SECTIONS = ["What", "Why", "Example", "  Bad:", "  Good:", "How to fix", "Fix sa
 
 def test_docs_cover_exactly_the_catalogue() -> None:
     assert set(DOCS) == set(catalogue.CATALOGUE)
-    assert len(DOCS) == 59
+    # No id is recorded twice across the layer modules. How many ids there are is the
+    # checklist's business: tests/core/test_catalogue.py compares them with CHECKLIST.md.
+    assert len(DOCS) == len(catalogue.CHECKS)
 
 
 @pytest.mark.parametrize("check_id", ALL_IDS)
