@@ -15,7 +15,7 @@ from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 

@@ -11,7 +11,7 @@ from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 # Kept for importers: the policy lives in lockdock.mountpolicy.

@@ -12,7 +12,7 @@ from lockdock.compose.views import is_datastore
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 RISKY_PORTS = {

@@ -22,7 +22,7 @@ from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
 from lockdock.registry import analyzer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 # Capabilities that let one container starve or disturb the host (scheduling, memory

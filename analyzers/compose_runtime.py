@@ -13,7 +13,7 @@ from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 _HEALTHCHECK = re.compile(r"(?im)^\s*HEALTHCHECK\s+(?!NONE\b)\S")

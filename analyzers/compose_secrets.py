@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from lockdock.catalogue import CATALOGUE
+from lockdock.checks import CATALOGUE
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
@@ -14,7 +14,7 @@ from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, lowered
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 _DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]+)\}")

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.engine.refs import parse_created, parse_ref, trusted
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ContainerSubject
 from lockdock.text import safe
 
 

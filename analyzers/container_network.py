@@ -7,9 +7,9 @@ from typing import Any
 
 from lockdock import addresses
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ContainerSubject
 from lockdock.text import safe
 
 RISKY_PORTS = {

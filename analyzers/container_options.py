@@ -16,11 +16,11 @@ from lockdock.analyzers.compose_options import AVAILABILITY_CAPS
 from lockdock.analyzers.container_network import published
 from lockdock.analyzers.container_security import DANGEROUS_CAPS
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment
+from lockdock.sources import ContainerSubject
 from lockdock.text import safe
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lockdock.catalogue import CATALOGUE
+from lockdock.checks import CATALOGUE
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, lowered
+from lockdock.sources import ContainerSubject
 from lockdock.text import safe
 
 MAX_RETRIES = 5

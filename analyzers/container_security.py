@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 from lockdock import mountpolicy
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.engine.host import daemon_no_new_privileges
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ContainerSubject
 from lockdock.text import safe
 
 DANGEROUS_CAPS = frozenset(

@@ -29,6 +29,7 @@ from lockdock.dockerfile.shell import SHELLS, Script, run_scripts
 from lockdock.dockerfile.tls import config_problems, tls_env, tls_problems
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 INTERPRETERS = SHELLS | {"python", "python3", "perl", "ruby", "node", "php"}
@@ -36,7 +37,7 @@ INTERPRETERS = SHELLS | {"python", "python3", "perl", "ruby", "node", "php"}
 
 @analyzer(TargetKind.DOCKERFILE, "build.copy-not-add")
 @capped
-def copy_not_add(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def copy_not_add(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     for inst in subject.dockerfile.instructions:
         if inst.cmd != "add":
             continue
@@ -66,7 +67,7 @@ def copy_not_add(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "build.exec-form")
 @capped
-def exec_form(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def exec_form(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     stages = final_chain(subject.dockerfile)
     for st in stages:
         for inst in st.instructions:
@@ -106,7 +107,7 @@ def _shell_form_reason(inst: Instruction) -> str:
     )
 
 
-def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:
+def effective_root(subject: DockerfileSubject, inst: Instruction, ctx: ScanContext) -> bool:
     """True only when `inst` is known to run as root: an explicit root USER before it, or
     no USER and a base known to default to root (scratch, official images, inspected)."""
     df = subject.dockerfile
@@ -130,7 +131,7 @@ def effective_root(subject: Any, inst: Instruction, ctx: ScanContext) -> bool:
 
 @analyzer(TargetKind.DOCKERFILE, "build.no-sudo")
 @capped
-def no_sudo(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def no_sudo(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     shipped = {id(i) for st in final_chain(subject.dockerfile) for i in st.instructions}
     for inst in subject.dockerfile.instructions:
         if inst.cmd != "run":
@@ -179,7 +180,7 @@ def _pipe_to_shell(script: Script) -> str | None:
 
 @analyzer(TargetKind.DOCKERFILE, "build.no-curl-pipe-shell")
 @capped
-def curl_pipe_shell(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def curl_pipe_shell(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     for inst in subject.dockerfile.instructions:
         for script in run_scripts(inst):
             if "<(" in script.text:
@@ -194,7 +195,7 @@ def curl_pipe_shell(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
                 break
 
 
-def _pipe_finding(subject: Any, inst: Instruction, what: str) -> Finding:
+def _pipe_finding(subject: DockerfileSubject, inst: Instruction, what: str) -> Finding:
     return finding(
         "build.no-curl-pipe-shell",
         subject,
@@ -206,7 +207,7 @@ def _pipe_finding(subject: Any, inst: Instruction, what: str) -> Finding:
 
 @analyzer(TargetKind.DOCKERFILE, "build.tls-verification")
 @capped
-def tls_verification(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def tls_verification(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """Flags, ENV/ARG values, config commands and config-file text (RUN words, heredoc
     bodies of RUN, COPY and ADD) that turn TLS or signature checks off."""
     for inst in subject.dockerfile.instructions:

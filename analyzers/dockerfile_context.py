@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from lockdock.analyzers.repo import dockerignore_gaps
 from lockdock.context import ScanContext
@@ -21,6 +20,7 @@ from lockdock.ignorefiles import IgnoreRules
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import secret_file
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 
@@ -32,7 +32,7 @@ def ignore_file(dockerfile: Path) -> Path:
     return dockerfile.parent / ".dockerignore"
 
 
-def context_copy(subject: Any) -> Instruction | None:
+def context_copy(subject: DockerfileSubject) -> Instruction | None:
     """The first COPY/ADD that reads the build context."""
     for inst in subject.dockerfile.instructions:
         if inst.cmd in ("copy", "add") and inst.flag("from") is None and len(inst.args) >= 2:
@@ -82,7 +82,7 @@ def _context_secret_files_once(context: Path, ctx: ScanContext) -> list[str]:
 
 @analyzer(TargetKind.DOCKERFILE, "secrets.no-secrets-in-image")
 @capped
-def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def context_secrets(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """`COPY . .` sends every file of the context that .dockerignore does not exclude."""
     shipped = {id(i) for st in final_chain(subject.dockerfile) for i in st.instructions}
     copy = next(
@@ -123,7 +123,7 @@ def context_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "build.dockerignore")
 @capped
-def dockerignore(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def dockerignore(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     inst = context_copy(subject)
     if inst is None:
         return

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgrades
@@ -21,19 +20,20 @@ from lockdock.dockerfile.stages import expand
 from lockdock.files import read_text, within
 from lockdock.model import Finding, Location, Severity, TargetKind
 from lockdock.registry import analyzer, before_batch
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 MAX_LISTED = 6
 
 
-def _runs(subject: Any) -> Iterator[Instruction]:
+def _runs(subject: DockerfileSubject) -> Iterator[Instruction]:
     for st in subject.dockerfile.stages:
         for inst in st.instructions:
             if inst.cmd == "run":
                 yield inst
 
 
-def _context_reader(subject: Any):
+def _context_reader(subject: DockerfileSubject):
     root = Path(subject.path).parent
 
     def read(rel: str) -> str | None:
@@ -50,7 +50,7 @@ def _context_reader(subject: Any):
 
 @analyzer(TargetKind.DOCKERFILE, "build.pinned-packages")
 @capped
-def pinned_packages(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def pinned_packages(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     read = _context_reader(subject)
     for inst in _runs(subject):
         loose = unpinned_installs(inst, read)
@@ -74,7 +74,7 @@ def pinned_packages(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "build.package-update")
 @capped
-def package_update(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def package_update(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     for inst in _runs(subject):
         for u in lone_updates(inst):
             yield finding(
@@ -112,7 +112,7 @@ _SHELL_MESSAGES = {
 
 @analyzer(TargetKind.DOCKERFILE, "build.shell-safety")
 @capped
-def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def shell_safety(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     shells = shells_by_run(df)
     own: set[tuple[int, str]] = set()
@@ -143,7 +143,7 @@ def shell_safety(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     yield from _shellcheck_findings(subject, ctx, own)
 
 
-def _bash_known(subject: Any, inst: Instruction, ctx: ScanContext, memo: dict[int, tuple[str | None, str]]) -> tuple[str | None, str]:
+def _bash_known(subject: DockerfileSubject, inst: Instruction, ctx: ScanContext, memo: dict[int, tuple[str | None, str]]) -> tuple[str | None, str]:
     st = subject.dockerfile.stage_of(inst)
     key = st.index if st is not None else -1
     if key not in memo:
@@ -158,14 +158,14 @@ def _line(text: str, line: int) -> str:
 
 
 @before_batch(TargetKind.DOCKERFILE)
-def shellcheck_batch(subjects: list[Any], ctx: ScanContext) -> None:
+def shellcheck_batch(subjects: list[DockerfileSubject], ctx: ScanContext) -> None:
     """One ShellCheck run (a process per CPU) for the RUN scripts of a batch of Dockerfiles."""
     exe = binary()
     if exe is not None and len(subjects) > 1:
         prefetch([s.dockerfile for s in subjects if getattr(s, "dockerfile", None) is not None], exe)
 
 
-def _shellcheck_findings(subject: Any, ctx: ScanContext, own: set[tuple[int, str]]) -> Iterator[Finding]:
+def _shellcheck_findings(subject: DockerfileSubject, ctx: ScanContext, own: set[tuple[int, str]]) -> Iterator[Finding]:
     exe = binary()
     if exe is None:
         return
@@ -215,7 +215,7 @@ def _volume_paths(inst: Instruction) -> list[str]:
 
 @analyzer(TargetKind.DOCKERFILE, "build.system-paths")
 @capped
-def system_paths(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def system_paths(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     for st in df.stages:
         workdir = "/"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import ImageUse, capped, chain_root, finding, image_uses
@@ -20,6 +19,7 @@ from lockdock.imagepolicy import DOCKER_HUB, FULL_BASES, MOVING_TAGS
 from lockdock.model import Finding, TargetKind
 from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 SMALL_TAG = re.compile(r"(?i)(alpine|slim|minimal|micro|distroless|busybox|nanoserver|scratch|chiseled)")
@@ -38,7 +38,7 @@ def short_name(use: ImageUse) -> str:
 
 @analyzer(TargetKind.DOCKERFILE, "image.pinned-tag")
 @capped
-def pinned_tag(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def pinned_tag(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """Missing or moving tags (`latest`, `edge`...) make builds change under you."""
     for use in image_uses(subject.dockerfile):
         ref = use.parsed
@@ -56,7 +56,7 @@ def pinned_tag(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "image.pinned-digest")
 @capped
-def pinned_digest(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def pinned_digest(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """A tag can be re-pushed; only a digest names exactly one image."""
     for use in image_uses(subject.dockerfile):
         if use.parsed.digest is None:
@@ -71,7 +71,7 @@ def pinned_digest(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "image.trusted-source")
 @capped
-def trusted_source(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def trusted_source(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """Base images from official library images, vendor registries or configured registries."""
     for use in image_uses(subject.dockerfile):
         if trusted(use.parsed, ctx.config.trusted_registries):
@@ -91,7 +91,7 @@ def trusted_source(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
         )
 
 
-def root_stage(subject: Any) -> Stage | None:
+def root_stage(subject: DockerfileSubject) -> Stage | None:
     df = subject.dockerfile
     if not df.stages:
         return None
@@ -100,7 +100,7 @@ def root_stage(subject: Any) -> Stage | None:
 
 @analyzer(TargetKind.DOCKERFILE, "image.minimal-base")
 @capped
-def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def minimal_base(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """The final image should start from a small base; only known full distributions count."""
     root = root_stage(subject)
     if root is None or not root.base_is_image or not root.resolved:
@@ -125,7 +125,7 @@ def minimal_base(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "registry.https")
 @capped
-def registry_https(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def registry_https(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """Images pulled over plain HTTP can be swapped in transit."""
     insecure = insecure_registries(ctx)
     for use in image_uses(subject.dockerfile):

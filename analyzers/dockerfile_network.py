@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import ADMIN_PORTS, capped, chain_root, finding
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import DockerfileSubject
 
 DATA_PORTS = {
     3306: ("MySQL", ("mysql", "mariadb", "percona")),
@@ -45,7 +45,7 @@ def ports_of(word: str) -> list[int]:
 
 @analyzer(TargetKind.DOCKERFILE, "network.exposed-ports")
 @capped
-def exposed_ports(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def exposed_ports(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     for st in df.stages:
         base = chain_root(df, st).base.lower()

@@ -27,6 +27,7 @@ from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 TOOLS = frozenset(
@@ -49,7 +50,7 @@ OS_MANAGERS = frozenset({"apt-get", "apt", "apk", "yum", "dnf", "microdnf", "tdn
 TRACKED_ENV = ("PIP_NO_CACHE_DIR", "NODE_ENV")
 
 
-def _shipped(subject: Any) -> list[tuple[dict[str, str | None], Instruction]]:
+def _shipped(subject: DockerfileSubject) -> list[tuple[dict[str, str | None], Instruction]]:
     """The final image's RUNs in order, each with the tracked ENV values in effect."""
     out = []
     env: dict[str, str | None] = dict.fromkeys(TRACKED_ENV)
@@ -66,7 +67,7 @@ def _shipped(subject: Any) -> list[tuple[dict[str, str | None], Instruction]]:
 
 @analyzer(TargetKind.DOCKERFILE, "image.package-cache")
 @capped
-def package_cache(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def package_cache(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     for env, inst in _shipped(subject):
         scripts = run_scripts(inst)
         seen: set[str] = set()
@@ -101,7 +102,7 @@ def _mounted_bins(inst: Instruction) -> set[str]:
 
 @analyzer(TargetKind.DOCKERFILE, "image.no-unneeded-tools")
 @capped
-def unneeded_tools(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def unneeded_tools(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     """Tools installed by a shipped RUN, tools a shipped RUN calls (so they are in the image
     even when the base image brought them), and curl beside wget (hadolint DL4001)."""
     shipped = _shipped(subject)
@@ -156,7 +157,7 @@ def unneeded_tools(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 
 def _used_tools(
-    subject: Any,
+    subject: DockerfileSubject,
     inst: Instruction,
     idx: int,
     removed_at: dict[str, int],
@@ -204,7 +205,7 @@ DEV_REQUIREMENTS = ("dev", "test", "lint", "docs")
 
 @analyzer(TargetKind.DOCKERFILE, "build.production-deps")
 @capped
-def production_deps(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def production_deps(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     for env, inst in _shipped(subject):
         node_env = (env["NODE_ENV"] or "").lower()
         for install in installs_in(inst):
@@ -311,7 +312,7 @@ def toolchain_removed(inst: Instruction) -> bool:
     return all(p in removed for p in toolchain)
 
 
-def _whole_stage_copies(subject: Any) -> Iterator[Finding]:
+def _whole_stage_copies(subject: DockerfileSubject) -> Iterator[Finding]:
     """`COPY --from=build / /` in the final image: a build stage's whole filesystem, toolchain included."""
     df = subject.dockerfile
     for st in final_chain(df):
@@ -334,7 +335,7 @@ def _whole_stage_copies(subject: Any) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "build.multi-stage")
 @capped
-def multi_stage(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def multi_stage(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     yield from _whole_stage_copies(subject)
     purged: tuple[Instruction, str, Any] | None = None

@@ -17,6 +17,7 @@ from lockdock.dockerfile.model import Instruction, Stage
 from lockdock.dockerfile.stages import expand
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 NONROOT_BASES = re.compile(
@@ -60,7 +61,7 @@ def _config(info: dict[str, Any] | None) -> dict[str, Any]:
 
 @analyzer(TargetKind.DOCKERFILE, "container.non-root")
 @capped
-def non_root(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def non_root(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     stages = final_chain(df)
     if not stages:
@@ -113,7 +114,7 @@ def non_root(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.DOCKERFILE, "runtime.healthcheck")
 @capped
-def healthcheck(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def healthcheck(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     stages = final_chain(df)
     if not stages:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import (
@@ -21,7 +20,7 @@ from lockdock.dockerfile.facts import (
     finding,
     has_secret_mount,
 )
-from lockdock.dockerfile.model import Instruction
+from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Command, run_scripts
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
@@ -33,6 +32,7 @@ from lockdock.secrets import (
     secret_file,
     secret_name,
 )
+from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
 
 # Files that hold credentials for package managers and git: build secrets that a build step
@@ -86,7 +86,7 @@ def _is_var(value: str) -> bool:
 
 @analyzer(TargetKind.DOCKERFILE, NO_SECRETS, BUILD_SECRETS)
 @capped
-def dockerfile_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
+def dockerfile_secrets(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
     df = subject.dockerfile
     secret_args: set[str] = set()
     declared: set[str] = set()
@@ -107,7 +107,7 @@ def dockerfile_secrets(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
             yield from _run(subject, inst, target)
 
 
-def _env(subject: Any, inst: Instruction, target: Instruction, args: set[str]) -> Iterator[Finding]:
+def _env(subject: DockerfileSubject, inst: Instruction, target: Instruction, args: set[str]) -> Iterator[Finding]:
     for name, raw in target.env_pairs():
         value = _unquote(raw)
         ref = _VAR.match(value)
@@ -135,7 +135,7 @@ def _env(subject: Any, inst: Instruction, target: Instruction, args: set[str]) -
             )
 
 
-def _arg(subject: Any, inst: Instruction, target: Instruction, secret_args: set[str]) -> Iterator[Finding]:
+def _arg(subject: DockerfileSubject, inst: Instruction, target: Instruction, secret_args: set[str]) -> Iterator[Finding]:
     for word in target.args:
         name, eq, raw = word.partition("=")
         value = _unquote(raw)
@@ -165,7 +165,7 @@ def _arg(subject: Any, inst: Instruction, target: Instruction, secret_args: set[
             )
 
 
-def _label(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+def _label(subject: DockerfileSubject, inst: Instruction, target: Instruction) -> Iterator[Finding]:
     """Secrets in LABELs: a secret name with a literal value, or a credential format anywhere."""
     for name, raw in target.env_pairs():
         value = _unquote(raw)
@@ -185,7 +185,7 @@ def _label(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Fin
             )
 
 
-def _pointed_paths(df: Any, shipped: set[int]) -> dict[str, str]:
+def _pointed_paths(df: Dockerfile, shipped: set[int]) -> dict[str, str]:
     """Absolute paths that a shipped ENV names as a credentials file -> the ENV name."""
     out: dict[str, str] = {}
     for inst in df.instructions:
@@ -208,7 +208,7 @@ def _copy_dest(target: Instruction, src: str, workdir: str = "/") -> str:
     return posixpath.normpath(dest)
 
 
-def _copy(subject: Any, inst: Instruction, target: Instruction, shipped: bool, pointed: dict[str, str]) -> Iterator[Finding]:
+def _copy(subject: DockerfileSubject, inst: Instruction, target: Instruction, shipped: bool, pointed: dict[str, str]) -> Iterator[Finding]:
     if target.flag("from") is not None or len(target.args) < 2:
         return
     heredoc_words = {f"<<{h.name}" for h in target.heredocs}
@@ -256,7 +256,7 @@ def _copy(subject: Any, inst: Instruction, target: Instruction, shipped: bool, p
             )
 
 
-def _run(subject: Any, inst: Instruction, target: Instruction) -> Iterator[Finding]:
+def _run(subject: DockerfileSubject, inst: Instruction, target: Instruction) -> Iterator[Finding]:
     mounted = has_secret_mount(target)
     seen: set[tuple[str, str]] = set()
     for script in run_scripts(target):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lockdock.context import ScanContext
-from lockdock.engine.host import HostSubject, missing_audit
+from lockdock.engine.host import missing_audit
 from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import HostSubject
 from lockdock.text import safe
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.engine.host import HostSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import HostSubject
 from lockdock.text import safe
 
 LOCAL_INSECURE = {"127.0.0.0/8", "::1/128"}

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 from lockdock.analyzers.host_daemon import _finding, _true, flag_note
 from lockdock.context import ScanContext
-from lockdock.engine.host import HostSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import mask
+from lockdock.sources import HostSubject
 from lockdock.text import safe
 
 

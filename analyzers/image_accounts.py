@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lockdock.context import ScanContext
-from lockdock.engine.images import ImageContents, ImageSubject
+from lockdock.engine.images import ImageContents
 from lockdock.engine.layerfacts import ACCOUNT_PATHS, MAX_ACCOUNT_FILE, AccountFile, deleted_by
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ImageSubject
 from lockdock.text import safe
 
 

@@ -10,13 +10,13 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from lockdock.catalogue import CATALOGUE
+from lockdock.checks import CATALOGUE
 from lockdock.context import ScanContext
-from lockdock.engine.images import ImageSubject
 from lockdock.engine.refs import parse_created, parse_ref, trusted
 from lockdock.model import Finding, ImageLayerRef, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, find_in_text, lowered
+from lockdock.sources import ImageSubject
 from lockdock.text import safe
 
 ROOT_USERS = frozenset({"", "root", "0"})

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ContainerSubject
 from lockdock.text import safe
 
 SSH_SERVERS = frozenset({"sshd", "dropbear"})

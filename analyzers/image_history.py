@@ -13,10 +13,11 @@ from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import build_passwords
 from lockdock.dockerfile.shell import split_commands
 from lockdock.dockerfile.tls import config_problems, tls_env, tls_problems
-from lockdock.engine.images import HistoryEntry, ImageSubject, entry_ref
+from lockdock.engine.images import HistoryEntry, entry_ref
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, find_in_text
+from lockdock.sources import ImageSubject
 from lockdock.text import safe
 
 _ADD = re.compile(r"(?:^|#\(nop\)\s*)ADD\s+(?:--\S+\s+)*(?P<src>\S+)(?:\s+in)?\s+(?P<dest>\S+)")

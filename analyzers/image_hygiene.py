@@ -22,9 +22,10 @@ from lockdock.dockerfile.buildrules import (
 )
 from lockdock.dockerfile.facts import evidence
 from lockdock.dockerfile.model import Instruction
-from lockdock.engine.images import HistoryEntry, ImageSubject, entry_ref
+from lockdock.engine.images import HistoryEntry, entry_ref
 from lockdock.model import Finding, Severity, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ImageSubject
 from lockdock.text import safe
 
 

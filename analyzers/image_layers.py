@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from lockdock.context import ScanContext
-from lockdock.engine.images import FactInLayer, ImageSubject
+from lockdock.engine.images import FactInLayer
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ImageSubject
 from lockdock.text import safe
 
 MINIMAL_IDS = frozenset({"alpine", "wolfi", "chainguard", "distroless"})

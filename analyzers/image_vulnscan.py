@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.engine.images import ImageSubject
 from lockdock.model import Finding, Location, Severity, TargetKind
 from lockdock.registry import analyzer
+from lockdock.sources import ImageSubject
 from lockdock.text import safe
 
 SCAN_TIMEOUT = float(os.environ.get("LOCKDOCK_CVE_TIMEOUT", "300"))

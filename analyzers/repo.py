@@ -13,8 +13,8 @@ from lockdock.files import FileProblem, read_text, within
 from lockdock.ignorefiles import DOCKERIGNORE_NEEDS, GITIGNORE_NEEDS, IgnoreRules
 from lockdock.model import Finding, Location, TargetKind
 from lockdock.registry import analyzer
-from lockdock.repo import Repo
 from lockdock.secrets import secret_path
+from lockdock.sources import Repo
 from lockdock.text import safe
 
 SCANNERS = re.compile(

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lockdock.catalogue import CHECKS
+from lockdock.checks import CHECKS
 from lockdock.context import ScanContext
 from lockdock.discovery import discover
 

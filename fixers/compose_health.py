@@ -20,7 +20,7 @@ from lockdock.files import FileProblem
 from lockdock.fixers.dockerfile_health import HTTP_PORTS, exposed_http_port, installs_curl
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 
 
 def _served_port(subject: ComposeService, insts: list) -> int | None:

@@ -17,7 +17,7 @@ from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 

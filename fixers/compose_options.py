@@ -14,7 +14,7 @@ from lockdock.fixers.compose_mounts import split_spec
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 
 
 def _scalar(node: Node, value: str, raw: str) -> str:

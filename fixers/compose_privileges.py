@@ -14,7 +14,7 @@ from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import DROP_CAPS, refuse, service_facts
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 
 _NUMERIC_USER = re.compile(r"^(\d+)(?::(\d+))?$")
 

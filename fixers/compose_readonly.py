@@ -24,7 +24,7 @@ from lockdock.fixers.servicefacts import missing_image, refuse, service_facts
 from lockdock.imagepolicy import split_reference
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 
 # Official images whose run-time writes are known from their Dockerfiles and entrypoints
 # (docker-library): paths written outside their declared VOLUMEs, by repository. Used

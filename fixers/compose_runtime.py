@@ -9,7 +9,7 @@ from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 
 DEFAULT_MEMORY = '"512M"'
 DEFAULT_CPUS = '"1.0"'

@@ -41,7 +41,7 @@ from lockdock.model import (
     TextEdit,
 )
 from lockdock.registry import fixer
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.text import safe
 
 

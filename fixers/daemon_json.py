@@ -11,9 +11,9 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.engine import daemonjson
-from lockdock.engine.host import HostSubject
 from lockdock.model import Applicability, FileEdit, Finding, Fix, NewFile, TargetKind
 from lockdock.registry import fixer
+from lockdock.sources import HostSubject
 
 LOG_OPTS = {"max-size": "10m", "max-file": "3"}
 RESTART_NOTE = "takes effect after `systemctl reload docker` (or a daemon restart)"

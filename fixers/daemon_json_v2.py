@@ -12,10 +12,10 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.engine import daemonjson
-from lockdock.engine.host import HostSubject
 from lockdock.fixers.daemon_json import RESTART_NOTE, daemon_fix
 from lockdock.model import Applicability, FileEdit, Finding, Fix, TargetKind
 from lockdock.registry import fixer
+from lockdock.sources import HostSubject
 
 
 def remove_member(host: HostSubject, key: str, title: str) -> Fix | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.commands import sudo_word
@@ -25,10 +24,11 @@ from lockdock.dockerfile.shell import run_scripts
 from lockdock.dockerfile.tls import CONFIG_FLAG, TLS_ENV, tls_problems
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 
 @fixer("build.copy-not-add", TargetKind.DOCKERFILE, title="Use COPY instead of ADD", applicability=Applicability.SAFE)
-def copy_not_add(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def copy_not_add(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
     if inst is None or inst.cmd != "add" or finding.data.get("kind") != "local":
         return None
@@ -46,7 +46,7 @@ def _has_cmd(df: Dockerfile) -> bool:
 
 
 @fixer("build.exec-form", TargetKind.DOCKERFILE, title="Use the exec (JSON) form", applicability=Applicability.SAFE)
-def exec_form(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def exec_form(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
     if inst is None or inst.json or inst.cmd not in ("cmd", "entrypoint") or inst.flags:
@@ -63,7 +63,7 @@ def exec_form(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
 
 
 @fixer("build.no-sudo", TargetKind.DOCKERFILE, title="Drop sudo (the build runs as root here)", applicability=Applicability.SAFE)
-def no_sudo(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def no_sudo(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
     if inst is None or finding.data.get("kind") != "run" or not finding.data.get("root"):
@@ -90,7 +90,7 @@ _REMOVABLE_WITH_VALUE = {"--trusted-host"}
 
 
 @fixer("build.tls-verification", TargetKind.DOCKERFILE, title="Remove the flag that disables verification", applicability=Applicability.UNSAFE)
-def tls_verification(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def tls_verification(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
     if inst is None:

@@ -4,16 +4,16 @@ the missing patterns (safe: it only keeps files out of the build context)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.fixers.repo_ignorefiles import append_patterns
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 
 @fixer("build.dockerignore", TargetKind.DOCKERFILE, title="Exclude secrets and VCS data from the build context", applicability=Applicability.SAFE)
-def dockerignore(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def dockerignore(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     path = finding.data.get("dockerignore")
     missing = finding.data.get("missing")
     if not isinstance(path, str) or not isinstance(missing, list):

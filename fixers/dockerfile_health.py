@@ -10,8 +10,6 @@ container gets a health state and orchestrators may restart it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import insert_lines_after, insert_lines_before, make_fix
 from lockdock.dockerfile.facts import final_chain, installs_in, package_name, removed_packages
@@ -19,6 +17,7 @@ from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 # Ports that conventionally serve plain HTTP. TLS ports are left out: checking them would
 # need `curl -k`, which the build.tls-verification check rightly reports.
@@ -67,7 +66,7 @@ def placement(insts: list[Instruction], df: Dockerfile) -> tuple[Instruction, bo
     title="Add a HEALTHCHECK that asks the served HTTP port",
     applicability=Applicability.UNSAFE,
 )
-def add_healthcheck(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def add_healthcheck(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     stages = final_chain(df)
     if not stages:

@@ -32,6 +32,7 @@ from lockdock.dockerfile.shell import Command
 from lockdock.dockerfile.shellsafety import pipefail_shell
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 _KEYWORDS = frozenset({"then", "do", "else", "if", "!", "{", "elif", "while", "until", "("})
 
@@ -99,7 +100,7 @@ def _prefix(df: Dockerfile, lone: Instruction, script: Any, cmd: Command, update
 
 
 @fixer("build.package-update", TargetKind.DOCKERFILE, title="Merge the lone index refresh into its install", applicability=Applicability.SAFE)
-def package_update(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def package_update(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     if finding.data.get("issue") != "lone-update":
         return None
     df = subject.dockerfile
@@ -113,7 +114,7 @@ def package_update(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | No
 
 
 @fixer("build.shell-safety", TargetKind.DOCKERFILE, title="SHELL with -o pipefail", applicability=Applicability.UNSAFE)
-def pipefail(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def pipefail(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     if finding.data.get("issue") != "pipe":
         return None
     df = subject.dockerfile

@@ -13,12 +13,13 @@ from typing import Any
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import instruction_at, make_fix
 from lockdock.dockerfile.facts import image_ref
-from lockdock.dockerfile.model import Instruction
+from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.engine.refs import ImageRef, parse_ref
 from lockdock.fixers.servicefacts import refuse
 from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 VERSION_TAG = re.compile(r"^v?\d+(\.\d+)*([.-][A-Za-z0-9]+)*$")
 VERSION_LABELS = ("org.opencontainers.image.version", "version", "org.label-schema.version")
@@ -73,7 +74,7 @@ def local_version(info: dict[str, Any], ref: ImageRef) -> str | None:
     return None
 
 
-def _target(finding: Finding, subject: Any) -> tuple[Instruction, str, ImageRef] | None:
+def _target(finding: Finding, subject: DockerfileSubject) -> tuple[Instruction, str, ImageRef] | None:
     inst = instruction_at(subject.dockerfile, finding)
     ref = finding.data.get("ref")
     if inst is None or not isinstance(ref, str) or "$" in inst.original[inst.rest_pos :].split()[0]:
@@ -84,7 +85,7 @@ def _target(finding: Finding, subject: Any) -> tuple[Instruction, str, ImageRef]
     return inst, ref, parsed
 
 
-def _local_target(finding: Finding, subject: Any, ctx: ScanContext) -> tuple[Instruction, str, ImageRef, dict[str, Any]] | None:
+def _local_target(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> tuple[Instruction, str, ImageRef, dict[str, Any]] | None:
     """The FROM reference of the finding and its local image's inspect data (pins need both)."""
     found = _target(finding, subject)
     if found is None:
@@ -94,7 +95,7 @@ def _local_target(finding: Finding, subject: Any, ctx: ScanContext) -> tuple[Ins
 
 
 @fixer("image.pinned-tag", TargetKind.DOCKERFILE, title="Pin the tag of the local image", applicability=Applicability.SAFE)
-def pin_tag(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def pin_tag(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     found = _local_target(finding, subject, ctx)
     if found is None:
         return None
@@ -108,7 +109,7 @@ def pin_tag(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
 
 
 @fixer("image.pinned-digest", TargetKind.DOCKERFILE, title="Pin the digest of the local image", applicability=Applicability.SAFE)
-def pin_digest(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def pin_digest(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     found = _local_target(finding, subject, ctx)
     if found is None:
         return None
@@ -154,7 +155,7 @@ def minimal_variant(parsed: ImageRef) -> str | None:
 
 
 @fixer("image.minimal-base", TargetKind.DOCKERFILE, title="Switch to the slim/alpine variant", applicability=Applicability.UNSAFE)
-def minimal_base(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def minimal_base(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     found = _target(finding, subject)
     if found is None:
         return None
@@ -186,7 +187,7 @@ _APT = re.compile(r"\b(apt-get|apt|dpkg)\b")
 _INSTALLS = re.compile(r"\b(apt-get|apt|apk)\s+(-\S+\s+)*(install|add)\b")
 
 
-def variant_breaks(df: Any, inst: Any, variant: str) -> str | None:
+def variant_breaks(df: Dockerfile, inst: Instruction, variant: str) -> str | None:
     """Why the stage FROM `inst` would not build on the smaller variant, or None: an
     alpine variant under apt/dpkg steps, or a -slim variant under RUN steps that call a
     build or download tool the slim image lacks without installing packages first."""

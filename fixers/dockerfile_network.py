@@ -6,19 +6,19 @@ announced; data-store ports are left to the user.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix
 from lockdock.dockerfile.facts import ADMIN_PORTS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 _SINGLE = re.compile(r"^(\d{1,5})(/(tcp|udp|sctp))?$", re.I)
 
 
 @fixer("network.exposed-ports", TargetKind.DOCKERFILE, title="Drop the remote-admin port from EXPOSE", applicability=Applicability.UNSAFE)
-def drop_admin_port(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def drop_admin_port(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df = subject.dockerfile
     inst = instruction_at(df, finding)
     port = finding.data.get("port")

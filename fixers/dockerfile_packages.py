@@ -8,17 +8,17 @@ Edits go into the RUN's own shell text or heredoc body; JSON-form RUNs are left 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.commands import cache_issues
 from lockdock.dockerfile.edit import insert_after_word, instruction_at, make_fix, script_end
 from lockdock.dockerfile.facts import Install, installs_in
-from lockdock.dockerfile.model import Instruction
+from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Script, run_scripts
 from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 FLAG_FIXES = {
     "apt-recommends": " --no-install-recommends",
@@ -80,7 +80,7 @@ def cache_edits(inst: Instruction, issue: str) -> list[TextEdit]:
 
 
 @fixer("image.package-cache", TargetKind.DOCKERFILE, title="Leave no package cache in the layer", applicability=Applicability.SAFE)
-def package_cache(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def package_cache(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
     issue = finding.data.get("issue")
     if inst is None or not isinstance(issue, str):
@@ -97,7 +97,7 @@ def package_cache(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | Non
 
 
 @fixer("build.production-deps", TargetKind.DOCKERFILE, title="npm ci --omit=dev", applicability=Applicability.UNSAFE)
-def production_deps(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def production_deps(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
     if inst is None or finding.data.get("issue") != "npm":
         return None
@@ -137,7 +137,7 @@ DEV_TOOLS = re.compile(
 )
 
 
-def dev_tool_use(df: Any, inst: Instruction) -> str | None:
+def dev_tool_use(df: Dockerfile, inst: Instruction) -> str | None:
     """The first dev-tool use in the install's stage after it (RUN, CMD, ENTRYPOINT), or None."""
     for stage in df.stages:
         if inst not in stage.instructions:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix, remove_env_pair
@@ -22,6 +21,7 @@ from lockdock.dockerfile.shell import run_scripts
 from lockdock.fixers.repo_ignorefiles import append_patterns
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 
 NOTE = "pass the value at build time with `docker build --secret id=...` (BuildKit)"
 
@@ -114,7 +114,7 @@ def npmrc_to_mount(df: Dockerfile, inst: Instruction) -> list[TextEdit] | None:
 
 
 @fixer("secrets.no-secrets-in-image", TargetKind.DOCKERFILE, title="Remove the baked-in secret", applicability=Applicability.UNSAFE)
-def no_secrets(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def no_secrets(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
     kind = finding.data.get("kind")
@@ -138,7 +138,7 @@ def no_secrets(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
 
 
 @fixer("secrets.build-secrets", TargetKind.DOCKERFILE, title="Use a BuildKit secret mount", applicability=Applicability.UNSAFE)
-def build_secrets(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def build_secrets(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
     kind = finding.data.get("kind")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import insert_lines_after, insert_lines_before, make_fix
@@ -21,6 +20,7 @@ from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import DockerfileSubject
 from lockdock.sources.dockerfiles import load_subject
 from lockdock.startfacts import analyze
 from lockdock.text import safe
@@ -78,7 +78,7 @@ def anchor(df: Dockerfile) -> tuple[Instruction, bool] | None:
 
 
 @fixer("container.non-root", TargetKind.DOCKERFILE, title="Run as a non-root user", applicability=Applicability.UNSAFE)
-def non_root(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def non_root(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     stages = final_chain(df)
     if not stages or not stages[0].resolved:
@@ -146,7 +146,7 @@ def _runs(df: Dockerfile) -> list[str]:
     return [" ".join(i.args) for st in stages for i in st.instructions if i.cmd == "run" and i.args]
 
 
-def built_from(subject: Any, ctx: ScanContext) -> list[str]:
+def built_from(subject: DockerfileSubject, ctx: ScanContext) -> list[str]:
     """Project Dockerfiles whose FROM is the image this Dockerfile builds (by the local
     image's history holding every RUN step of this Dockerfile, in order)."""
     mine = _runs(subject.dockerfile)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from lockdock.context import ScanContext
-from lockdock.engine.containers import ContainerSubject
 from lockdock.model import Applicability, EngineAction, Finding, Fix, TargetKind
 from lockdock.registry import fixer
+from lockdock.sources import ContainerSubject
 
 MiB = 1024 * 1024
 MIN_MEMORY = 64 * MiB

@@ -7,12 +7,12 @@ The file keeps its newline style, BOM and final-newline state; a missing file is
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Applicability, FileEdit, Finding, Fix, NewFile, TargetKind, TextEdit
 from lockdock.registry import fixer
+from lockdock.sources import Repo
 
 HEADER = "# secrets and local files (added by lockdock)"
 
@@ -47,7 +47,7 @@ def _missing(finding: Finding) -> list[str]:
 
 
 @fixer("secrets.gitignore", TargetKind.REPO, title="Add the missing secret patterns to .gitignore", applicability=Applicability.SAFE)
-def gitignore_patterns(finding: Finding, _subject: Any, ctx: ScanContext) -> Fix | None:
+def gitignore_patterns(finding: Finding, _subject: Repo, ctx: ScanContext) -> Fix | None:
     path = finding.data.get("gitignore")
     if not isinstance(path, str):
         return None  # a tracked secret file: `git rm --cached` is the user's call
@@ -55,7 +55,7 @@ def gitignore_patterns(finding: Finding, _subject: Any, ctx: ScanContext) -> Fix
 
 
 @fixer("build.dockerignore", TargetKind.REPO, title="Exclude secrets and VCS data in .dockerignore", applicability=Applicability.SAFE)
-def dockerignore_patterns(finding: Finding, _subject: Any, ctx: ScanContext) -> Fix | None:
+def dockerignore_patterns(finding: Finding, _subject: Repo, ctx: ScanContext) -> Fix | None:
     path = finding.data.get("dockerignore")
     if not isinstance(path, str):
         return None

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import refuse, service_facts
 from lockdock.model import Applicability, Finding, Fix, ModeChange, TargetKind
 from lockdock.registry import fixer
+from lockdock.sources import Repo
 from lockdock.text import safe
 
 
-def non_root_readers(path: str, repo: Any, ctx: ScanContext) -> list[str]:
+def non_root_readers(path: str, repo: Repo, ctx: ScanContext) -> list[str]:
     """Services of the repository's compose files that mount `path` as a secret and are not
     known to read it as root (names, sanitised)."""
     from lockdock.compose import views
@@ -45,7 +45,7 @@ def non_root_readers(path: str, repo: Any, ctx: ScanContext) -> list[str]:
 
 
 @fixer("secrets.file-permissions", TargetKind.REPO, title="chmod 600 the secret file", applicability=Applicability.SAFE)
-def owner_only(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
+def owner_only(finding: Finding, subject: Repo, ctx: ScanContext) -> Fix | None:
     path = finding.data.get("path")
     mode = finding.data.get("mode")
     if not isinstance(path, str) or not isinstance(mode, int) or not mode & 0o077:

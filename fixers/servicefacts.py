@@ -17,7 +17,7 @@ from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.imagepolicy import split_reference
 from lockdock.model import Finding
-from lockdock.sources.compose import ComposeService
+from lockdock.sources import ComposeService
 from lockdock.startfacts import StartFacts, service_start
 from lockdock.text import safe
 

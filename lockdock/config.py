@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockdock.catalogue import resolve_selector
+from lockdock.checks import resolve_selector
 from lockdock.model import Severity
 
 

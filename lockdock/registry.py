@@ -18,9 +18,9 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from lockdock.catalogue import CATALOGUE
+from lockdock.checks import CATALOGUE
 from lockdock.model import Applicability, Finding, Fix, Target, TargetKind
 
 if TYPE_CHECKING:
@@ -34,17 +34,23 @@ class Subject(Protocol):
     target: Target
 
 
-AnalyzerFn = Callable[[Any, "ScanContext"], Iterable[Finding]]
-SourceFn = Callable[["Discovery", "ScanContext"], Iterator[Any]]
-FixerFn = Callable[[Finding, Any, "ScanContext"], Fix | None]
+SubjectT = TypeVar("SubjectT", bound=Subject)
+"""The subject type one analyzer or fixer takes (one of lockdock.sources' types)."""
+
+AnalyzerFn = Callable[[SubjectT, "ScanContext"], Iterable[Finding]]
+"""`fn(subject, ctx) -> findings`, generic in the subject type it reads."""
+SourceFn = Callable[["Discovery", "ScanContext"], Iterator[Subject]]
+FixerFn = Callable[[Finding, SubjectT, "ScanContext"], Fix | None]
+"""`fn(finding, subject, ctx) -> Fix | None`, generic in the subject type it edits."""
 BatchFn = Callable[[list[Any], "ScanContext"], None]
+"""`fn(subjects, ctx)`: work done once for a batch of subjects before they are analysed."""
 
 
 @dataclass(frozen=True)
 class Analyzer:
     kind: TargetKind
     checks: tuple[str, ...]
-    fn: AnalyzerFn
+    fn: AnalyzerFn[Any]
     name: str
 
 
@@ -62,7 +68,7 @@ class Source:
 class Fixer:
     check: str
     kinds: tuple[TargetKind, ...]
-    fn: FixerFn
+    fn: FixerFn[Any]
     title: str
     applicability: Applicability
     lazy: bool  # True: computing the fix is slow (engine stats); done on demand only
@@ -101,11 +107,11 @@ def _check_ids(checks: Iterable[str]) -> tuple[str, ...]:
     return ids
 
 
-def analyzer(kind: TargetKind, *checks: str) -> Callable[[AnalyzerFn], AnalyzerFn]:
+def analyzer(kind: TargetKind, *checks: str) -> Callable[[AnalyzerFn[SubjectT]], AnalyzerFn[SubjectT]]:
     """Register `fn(subject, ctx) -> findings` for subjects of `kind` emitting `checks`."""
     ids = _check_ids(checks)
 
-    def deco(fn: AnalyzerFn) -> AnalyzerFn:
+    def deco(fn: AnalyzerFn[SubjectT]) -> AnalyzerFn[SubjectT]:
         ANALYZERS.append(Analyzer(kind, ids, fn, f"{fn.__module__}.{fn.__qualname__}"))
         return fn
 
@@ -147,11 +153,11 @@ def fixer(
     title: str,
     applicability: Applicability,
     lazy: bool = False,
-) -> Callable[[FixerFn], FixerFn]:
+) -> Callable[[FixerFn[SubjectT]], FixerFn[SubjectT]]:
     """Register `fn(finding, subject, ctx) -> Fix | None` for `check` on `kinds`."""
     (cid,) = _check_ids([check])
 
-    def deco(fn: FixerFn) -> FixerFn:
+    def deco(fn: FixerFn[SubjectT]) -> FixerFn[SubjectT]:
         FIXERS.append(
             Fixer(cid, tuple(kinds), fn, title, applicability, lazy, f"{fn.__module__}.{fn.__qualname__}")
         )

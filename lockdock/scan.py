@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockdock import catalogue, registry
+from lockdock import checks, registry
 from lockdock.cache import CACHED_KINDS, Entry, ResultCache
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, discover
@@ -58,12 +58,12 @@ class ScanResult:
 def severity_of(finding: Finding) -> Severity:
     if finding.severity is not None:
         return finding.severity
-    return catalogue.get(finding.check).severity
+    return checks.get(finding.check).severity
 
 
 def level_reached(findings: Iterable[Finding]) -> int:
     """Highest N such that no check of level <= N fails (0 when a level-1 check fails)."""
-    failing = [catalogue.get(f.check).level for f in findings]
+    failing = [checks.get(f.check).level for f in findings]
     return (min(failing) - 1) if failing else 4
 
 
@@ -117,7 +117,7 @@ def finish_findings(result: TargetResult, ctx: ScanContext) -> None:
             f.fix = fix_summary(f, result.subject, ctx)
     result.findings.sort(
         key=lambda f: (
-            catalogue.LAYER_INDEX[f.layer],
+            checks.LAYER_INDEX[f.layer],
             -severity_of(f),
             f.location.line or 0,
             f.check,

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lockdock.catalogue import CATALOGUE, resolve_selector
+from lockdock.checks import CATALOGUE, resolve_selector
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, Suppression

@@ -11,8 +11,8 @@ import sys
 import pytest
 from ruamel.yaml import YAML
 
-from lockdock import catalogue
-from lockdock.checkdocs import DOCS, WHERE_NAMES, CheckDoc, doc_for, fix_label, render_doc
+from lockdock import checks as catalogue
+from lockdock.checks import DOCS, WHERE_NAMES, CheckDoc, doc_for, fix_label, render_doc
 from lockdock.model import Applicability
 
 ALL_IDS = [c.id for c in catalogue.CHECKS]
@@ -38,7 +38,9 @@ SECTIONS = ["What", "Why", "Example", "  Bad:", "  Good:", "How to fix", "Fix sa
 
 def test_docs_cover_exactly_the_catalogue() -> None:
     assert set(DOCS) == set(catalogue.CATALOGUE)
-    assert len(DOCS) == 59
+    # No id is recorded twice across the layer modules. How many ids there are is the
+    # checklist's business: tests/core/test_catalogue.py compares them with CHECKLIST.md.
+    assert len(DOCS) == len(catalogue.CHECKS)
 
 
 @pytest.mark.parametrize("check_id", ALL_IDS)
@@ -184,7 +186,7 @@ def test_fix_labels() -> None:
 
 
 def test_checkdocs_is_headless() -> None:
-    code = "import sys, lockdock.checkdocs; print('textual' in sys.modules)"
+    code = "import sys, lockdock.checks; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

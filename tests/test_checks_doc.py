@@ -1,4 +1,4 @@
-"""docs/checks.md is generated from lockdock.checkdocs and must be kept current."""
+"""docs/checks.md is generated from the records in lockdock/checks/ and must be kept current."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from lockdock import catalogue
-from lockdock.checkdocs import doc_for
+from lockdock import checks as catalogue
+from lockdock.checks import doc_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "gen_checks_doc.py"

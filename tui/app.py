@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.config import Config
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
@@ -499,7 +499,7 @@ class LockdockApp(App[int]):
             if f.check not in seen:
                 seen.add(f.check)
                 title = _palette_safe(f"explain: {f.check}")
-                yield SystemCommand(title, catalogue.get(f.check).title, lambda f=f: self._explain(f))
+                yield SystemCommand(title, checks.get(f.check).title, lambda f=f: self._explain(f))
 
     def _explain(self, finding: Finding) -> None:
         self._main(FindingsList).select_finding(finding)

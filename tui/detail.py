@@ -1,7 +1,7 @@
 """The detail pane (panel 3): everything about the highlighted finding.
 
 Message, masked evidence, where (file:line or image layer and its instruction), why it
-matters / how to fix / references from `lockdock.checkdocs` (or the catalogue title and
+matters / how to fix / references from the check records in `lockdock.checks` (or the catalogue title and
 references when a check has no docs), and the fix's title and safety.
 """
 
@@ -12,17 +12,17 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from lockdock import catalogue, checkdocs
+from lockdock import checks
 from lockdock.model import Applicability, Finding
 from lockdock.scan import severity_of
 from lockdock.tui.render import fix_words, plain, severity_text, where_long
 
 
 def doc_sections(check_id: str) -> list[tuple[str, str]]:
-    """(heading, body) pairs for a check: checkdocs when it has them, else the catalogue."""
-    check = catalogue.get(check_id)
+    """(heading, body) pairs for a check: its doc when it has one, else the catalogue."""
+    check = checks.get(check_id)
     try:
-        doc = checkdocs.doc_for(check_id)
+        doc = checks.doc_for(check_id)
     except KeyError:
         doc = None
     sections: list[tuple[str, str]] = []
@@ -45,7 +45,7 @@ def doc_sections(check_id: str) -> list[tuple[str, str]]:
 def detail_text(finding: Finding | None) -> Text:
     if finding is None:
         return Text("Select a finding to see what it means and how to fix it.", style="dim")
-    check = catalogue.get(finding.check)
+    check = checks.get(finding.check)
     out = Text()
     out.append_text(severity_text(severity_of(finding), short=False))
     out.append(f"  {finding.check}", style="bold")

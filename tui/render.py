@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.model import Applicability, Finding, Fix, Severity
 from lockdock.scan import TargetResult, severity_of
 from lockdock.text import display
@@ -142,6 +142,6 @@ def human_size(size: int | None) -> str:
 
 def check_title(check_id: str) -> str:
     try:
-        return catalogue.get(check_id).title
+        return checks.get(check_id).title
     except KeyError:
         return check_id

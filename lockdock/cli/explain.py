@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.cli.options import EXIT_OK, UsageError
 
 
@@ -26,9 +26,9 @@ def run_checks(_args: argparse.Namespace) -> int:
 
 def run_explain(args: argparse.Namespace) -> int:
     """Print the doc of `args.check`; returns 0. Raises `UsageError` for an unknown id."""
-    if args.check not in catalogue.CATALOGUE:
+    if args.check not in checks.CATALOGUE:
         raise UsageError(f"unknown check id: {args.check!r} (see `lockdock checks`)")
-    from lockdock.checkdocs import render_doc
+    from lockdock.checks import render_doc
 
     sys.stdout.write(render_doc(args.check).rstrip("\n") + "\n")
     return EXIT_OK

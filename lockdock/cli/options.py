@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.config import Config, load_config
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -26,7 +26,7 @@ def selectors(values: list[str] | None) -> set[str]:
             if not word.strip():
                 continue
             try:
-                ids |= catalogue.resolve_selector(word)
+                ids |= checks.resolve_selector(word)
             except KeyError:
                 raise UsageError(f"unknown check id or layer: {word.strip()!r} (see `lockdock checks`)") from None
     return ids

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from lockdock.engine.layerfacts import normalise
 from lockdock.engine.savestream import ChunkStream, _is_json_name, _sniff
 from lockdock.engine.tarstream import EntryData, TarCorrupt, TarReader, TarTruncated
-from lockdock.startfacts import StartFacts, analyze, command_text
+from lockdock.startfacts import StartFacts, analyze
 from lockdock.text import safe
 
 if TYPE_CHECKING:

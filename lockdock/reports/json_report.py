@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.model import Finding, Severity
 from lockdock.reports.clean import clean, each_or_error
 from lockdock.reports.summary import summarize
@@ -13,7 +13,7 @@ from lockdock.scan import ScanResult, severity_of
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    check = catalogue.get(f.check)
+    check = checks.get(f.check)
     return {
         "check": f.check,
         "layer": f.layer.value,

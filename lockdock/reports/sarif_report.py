@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lockdock import __version__, catalogue
+from lockdock import __version__, checks
 from lockdock.model import Finding, Severity
 from lockdock.reports.clean import clean, each_or_error
 from lockdock.scan import ScanResult, severity_of
@@ -28,7 +28,7 @@ _SCORE = {
 }
 
 
-def _rule(check: catalogue.Check) -> dict[str, Any]:
+def _rule(check: checks.Check) -> dict[str, Any]:
     return {
         "id": check.id,
         "name": "".join(part.capitalize() for part in check.id.replace(".", "-").split("-")),
@@ -72,7 +72,7 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
     """The SARIF log, every string sanitised (`reports.clean`); a finding whose data cannot
     be converted becomes a tool notification instead of failing the log."""
     used = sorted({f.check for f in result.findings})
-    rules = [_rule(catalogue.get(cid)) for cid in used]
+    rules = [_rule(checks.get(cid)) for cid in used]
     index = {cid: i for i, cid in enumerate(used)}
     extra: list[dict[str, Any]] = []
     results = each_or_error(result.findings, lambda f: _result(f, index), extra, lambda f: f"finding {f.check}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.model import LAYER_ORDER, Finding, Severity
 from lockdock.reports.summary import summarize
 from lockdock.scan import ScanResult, TargetResult, severity_of
@@ -110,7 +110,7 @@ def render(result: ScanResult, fail_on: Severity, *, colour: bool = False, show_
 
 def render_checks() -> str:
     rows = ["ID                            LEVEL SEVERITY  WHERE       FIX"]
-    for c in catalogue.CHECKS:
+    for c in checks.CHECKS:
         fix = c.fix.value if c.fix is not None else "-"
         rows.append(f"{c.id:<30}{c.level:<6}{c.severity.label:<10}{' '.join(c.where):<12}{fix}")
     rows.append("")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lockdock.catalogue import CATALOGUE, CHECKS, resolve_selector
+from lockdock.checks import CATALOGUE, CHECKS, resolve_selector
 from lockdock.model import ChecklistLayer, Severity
 
 

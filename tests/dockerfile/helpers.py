@@ -63,3 +63,21 @@ def apply_fix_in_memory(fix, root: Path) -> None:
             Path(change.path).write_text(change.content, encoding="utf-8", newline="")
         else:  # pragma: no cover - Dockerfile fixes only edit or create files
             raise AssertionError(f"unexpected change {change!r}")
+
+
+def write_cases(root: Path, cases: list[tuple[str, str, int]], files: dict[str, str] | None = None) -> dict[str, tuple[str, int]]:
+    """Write each (check, Dockerfile text, first line) case as `case-NN/Dockerfile` under `root`
+    (with `files` beside each); -> {path relative to root: (check, line)}.
+
+    The CLI end-to-end test and the engine world scan the cases of tests/dockerfile/test_checks.py
+    this way, so a new Dockerfile check is covered end to end by its cases there.
+    """
+    written: dict[str, tuple[str, int]] = {}
+    for i, (check, text, line) in enumerate(cases):
+        folder = root / f"case-{i:03d}"
+        folder.mkdir(parents=True)
+        (folder / "Dockerfile").write_text(text, encoding="utf-8", newline="")
+        for rel, content in (files or {}).items():
+            (folder / rel).write_text(content, encoding="utf-8")
+        written[f"{folder.name}/Dockerfile"] = (check, line)
+    return written

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lockdock import catalogue
+from lockdock import checks as catalogue
 from tests.dockerfile.helpers import checks, dockerfile_findings
 
 IGNORE = {".dockerignore": ".git\n.env\nsecrets/\n**/*.key\n**/*.pem\n"}

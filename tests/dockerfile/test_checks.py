@@ -194,7 +194,7 @@ def test_does_not_catch(tmp_path: Path, check: str, text: str) -> None:
 
 
 def test_every_dockerfile_check_has_cases() -> None:
-    from lockdock import catalogue
+    from lockdock import checks as catalogue
 
     dockerfile_checks = {c.id for c in catalogue.CHECKS if "D" in c.where}
     assert dockerfile_checks - {"build.dockerignore"} <= {c for c, _, _ in CATCHES}

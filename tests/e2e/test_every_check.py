@@ -2,7 +2,9 @@
 
 One deliberately insecure world (files, a daemon.json, a client config, an image loaded
 into the real engine, a container created from it) scanned once by the real CLI; the
-report must hold a finding for each (check id, target kind) pair of the checklist.
+report must hold a finding for each (check id, target kind) pair of the checklist. The
+world also holds the catching cases of tests/dockerfile/test_checks.py, so a new
+Dockerfile check reaches this test through its cases there.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from lockdock.catalogue import CHECKS
+from lockdock.checks import CHECKS
 from tests.conftest import TEST_LABEL, image_tarball
+from tests.dockerfile.helpers import write_cases
+from tests.dockerfile.test_checks import CATCHES
 
 pytestmark = pytest.mark.engine
 
@@ -104,6 +108,7 @@ def world(docker_api: Any, load_image_tar, tmp_path_factory) -> dict[str, Any]:
     proj = root / "proj"
     proj.mkdir()
     (proj / "Dockerfile").write_text(DOCKERFILE)
+    write_cases(proj / "cases", CATCHES)
     (proj / "app.py").write_text("print('hi')\n")
     (proj / "compose.yaml").write_text(COMPOSE)
     (proj / "ctx2").mkdir()
