@@ -47,6 +47,8 @@ class ScanResult:
     errors: list[ScanError] = field(default_factory=list)
     engine_endpoint: str | None = None
     engine_error: str | None = None
+    # One entry per engine of a fleet scan (`lockdock.fleet.EngineRun.to_json`); empty otherwise.
+    engines: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

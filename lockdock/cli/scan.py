@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lockdock.cli.fleetopts import add_fleet_options, fleet_scan, wants_fleet
 from lockdock.cli.options import EXIT_USAGE, UsageError, config_for, selectors
 from lockdock.model import Severity
 from lockdock.text import sanitize
@@ -25,6 +26,7 @@ def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ignore", action="append", metavar="IDS", help="skip these check ids or layers (comma-separated)")
     p.add_argument("--show-suppressed", action="store_true", help="text report: list suppressed findings too")
     p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
+    add_fleet_options(p)
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -55,7 +57,7 @@ def run_scan(args: argparse.Namespace) -> int:
         daemon_json=args.daemon_json,
         images=list(args.image),
     )
-    result = scan(paths, ctx)
+    result = fleet_scan(args, paths, ctx) if wants_fleet(args) else scan(paths, ctx)
     if select or ignore:
         for t in result.targets.values():
             t.findings = [

@@ -44,13 +44,16 @@ def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
         extra,
         lambda t: f"target {t.target.key}",
     )
-    return clean({
+    data: dict[str, Any] = {
         "version": 1,
         "findings": findings,
         "targets": targets,
         "errors": [e.to_json() for e in result.errors] + extra,
         "summary": summarize(result, fail_on),
-    })
+    }
+    if result.engines:  # a fleet scan: one entry per engine (lockdock.fleet.EngineRun)
+        data["engines"] = result.engines
+    return clean(data)
 
 
 def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True) -> str:

@@ -49,14 +49,13 @@ def _rule(check: catalogue.Check) -> dict[str, Any]:
 
 def _location(f: Finding) -> list[dict[str, Any]]:
     path = f.location.path or f.target.path
-    if not path:
-        return [
-            {
-                "logicalLocations": [
-                    {"name": f.target.name, "kind": "resource", "fullyQualifiedName": f"{f.target.kind.value}:{f.target.name}"}
-                ]
-            }
-        ]
+    engine = f.target.engine
+    if not path or engine is not None:
+        # An engine object (of a fleet scan: named by its engine, the top of the logical path).
+        qualified = f"{f.target.kind.value}:{f.target.name}"
+        logical = {"name": f.target.name, "kind": "resource",
+                   "fullyQualifiedName": f"{engine}/{qualified}" if engine else qualified}
+        return [{"logicalLocations": [logical]}]
     phys: dict[str, Any] = {"artifactLocation": {"uri": path.replace("\\", "/")}}
     if f.location.line:
         region: dict[str, Any] = {"startLine": f.location.line}
@@ -113,6 +112,8 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "locations": _location(f),
         "properties": {"severity": sev.label, "target": f.target.to_json()},
     }
+    if f.target.engine is not None:
+        res["properties"]["engine"] = f.target.engine
     if f.location.image_layer is not None:
         res["properties"]["imageLayer"] = f.location.image_layer.index
     if f.suppressed is not None:
