@@ -50,11 +50,11 @@ def _rule(check: catalogue.Check) -> dict[str, Any]:
 def _location(f: Finding) -> list[dict[str, Any]]:
     path = f.location.path or f.target.path
     engine = f.target.engine
-    if not path or engine is not None:
-        # An engine object (of a fleet scan: named by its engine, the top of the logical path).
-        qualified = f"{f.target.kind.value}:{f.target.name}"
-        logical = {"name": f.target.name, "kind": "resource",
-                   "fullyQualifiedName": f"{engine}/{qualified}" if engine else qualified}
+    # The logical location names the engine (or host of a merged report) at the top.
+    qualified = f"{f.target.kind.value}:{f.target.name}"
+    logical = {"name": f.target.name, "kind": "resource",
+               "fullyQualifiedName": f"{engine}/{qualified}" if engine else qualified}
+    if not path:
         return [{"logicalLocations": [logical]}]
     phys: dict[str, Any] = {"artifactLocation": {"uri": path.replace("\\", "/")}}
     if f.location.line:
@@ -64,6 +64,8 @@ def _location(f: Finding) -> list[dict[str, Any]]:
         if f.location.column:
             region["startColumn"] = f.location.column
         phys["region"] = region
+    if engine is not None:
+        return [{"physicalLocation": phys, "logicalLocations": [logical]}]
     return [{"physicalLocation": phys}]
 
 
