@@ -51,6 +51,11 @@ class ReportSubject:
     findings: list[Finding] = field(default_factory=list)
     host: str = ""
 
+    @property
+    def report_findings(self) -> list[Finding]:
+        """The findings as the report has them (`scan.analyze_subject` runs no analyzer)."""
+        return self.findings
+
 
 def _str(value: Any, what: str) -> str:
     if not isinstance(value, str):
