@@ -55,7 +55,7 @@ class EngineRun:
             "name": self.endpoint.name, "host": self.endpoint.host, "context": self.endpoint.context,
             "kind": self.kind, "version": self.version, "swarm_manager": self.swarm_manager,
             "host_settings": self.host_facts, "not_judged": self.not_judged, "error": self.error, "seconds": round(self.seconds, 3),
-            "targets": len(self.results),
+            "targets": len(self.results), "reused_image_analyses": self.reused_images,
         }
 
 
@@ -76,6 +76,8 @@ class _ImageCache:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.done: dict[tuple[str, tuple[str, ...]], TargetResult] = {}
+        # Analyses under way: a second engine waits for the first instead of repeating it.
+        self.pending: dict[tuple[str, tuple[str, ...]], threading.Event] = {}
 
     @staticmethod
     def key(subject: Any) -> tuple[str, tuple[str, ...]] | None:
@@ -141,8 +143,8 @@ def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files
                         continue
                     subject.target = tag_target(subject.target, name)
                     tr = _analyze(subject, ctx, images, run)
-                    if tr.target.kind is TargetKind.HOST and facts.skip_checks:
-                        tr.findings = [f for f in tr.findings if f.check not in facts.skip_checks]
+                    if tr.target.kind is TargetKind.HOST:
+                        _judge_host(tr, facts)
                     run.results.append(tr)
                     if on_target is not None:
                         on_target(tr)
@@ -161,18 +163,39 @@ def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files
         run.done = True
 
 
+def _judge_host(tr: TargetResult, facts: Any) -> None:
+    """Drop the host findings this engine cannot answer; a daemon.json fix is only offered
+    for a file on this machine (never written to another host's path)."""
+    tr.findings = [f for f in tr.findings if f.check not in facts.skip_checks]
+    if facts.source != "files":
+        for f in tr.findings:
+            f.fix = None
+
+
 def _analyze(subject: Any, ctx: ScanContext, images: _ImageCache, run: EngineRun) -> TargetResult:
     key = _ImageCache.key(subject) if subject.target.kind is TargetKind.IMAGE else None
-    if key is not None:
+    if key is None:
+        return analyze_subject(subject, ctx)
+    with images.lock:
+        done = images.done.get(key)
+        under_way = images.pending.get(key) if done is None else None
+        mine = done is None and under_way is None
+        if mine:
+            images.pending[key] = threading.Event()
+    if under_way is not None:
+        under_way.wait(max(0.0, ctx.remaining()))
         with images.lock:
             done = images.done.get(key)
-        if done is not None:
-            run.reused_images += 1
-            return _clone(done, subject)
-    tr = analyze_subject(subject, ctx)
-    if key is not None:
+    if done is not None:
+        run.reused_images += 1
+        return _clone(done, subject)
+    try:
+        tr = analyze_subject(subject, ctx)
         with images.lock:
             images.done.setdefault(key, tr)
+    finally:
+        if mine:
+            images.pending[key].set()
     return tr
 
 

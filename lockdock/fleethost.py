@@ -49,6 +49,8 @@ DOCKERD_ONLY = frozenset({
     "container.userns-remap", "network.daemon-tls", "network.icc", "network.daemon-iptables",
     "runtime.live-restore", "runtime.daemon-log-level", "runtime.authorization-plugin",
     "container.cgroup-parent", "runtime.audit-logging",
+    # daemon-wide defaults of dockerd; Podman keeps its own in containers.conf (not read)
+    "container.no-new-privileges", "runtime.log-rotation", "container.security-profiles",
 })
 # Prints the dockerd command line and daemon.json, each base64 on one line (no parsing of
 # untrusted text on the remote side; a missing file prints MISSING).
@@ -66,7 +68,7 @@ REMOTE_LIMIT = 4 * 1024 * 1024  # bytes of remote output read at most
 class HostFacts:
     """Where one engine's daemon settings came from, and the checks that cannot be judged."""
 
-    source: str  # "files", "ssh", "info", "podman"
+    source: str  # "files", "ssh", "info", "podman"; only "files" hosts get fixes (local files)
     note: str  # one sentence for reports
     skip_checks: frozenset[str] = field(default_factory=frozenset)
     rootless: bool = False
@@ -183,7 +185,12 @@ def engine_host(endpoint: Endpoint, ctx: ScanContext, *, remote_files: bool, pod
         daemon.exists = True
     else:
         daemon = daemonjson.DaemonJson(path=daemon_path, exists=False)
-    display = f"{shown}:{daemon_path}" if facts.source != "files" else (ctx.rel(daemon_path) or str(daemon_path))
+    if facts.source == "files":
+        display = ctx.rel(daemon_path) or str(daemon_path)
+    elif daemon.exists:
+        display = f"{shown}:{daemon_path}"
+    else:
+        display = f"{shown} (docker info)"
     bridge = None
     if not podman:
         try:

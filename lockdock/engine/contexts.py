@@ -3,9 +3,10 @@
 Docker already names remote engines. A context is stored by the docker CLI under
 `$DOCKER_CONFIG/contexts/meta/<sha256 of the name>/meta.json` (endpoint `docker`: `Host`,
 `SkipTLSVerify`) with its TLS files under `contexts/tls/<sha256>/docker/` (`ca.pem`,
-`cert.pem`, `key.pem`); the docker SDK's `ContextAPI` reads that store, so lockdock does not
-parse it itself. The implicit `default` context is `DOCKER_HOST` when set, else the local
-socket, as the docker CLI does.
+`cert.pem`, `key.pem`), DOCKER_CONFIG defaulting to ~/.docker. That store is read here (the
+docker SDK's `ContextAPI` finds it only next to an existing config.json); the TLS files
+become the SDK's `docker.tls.TLSConfig`. The implicit `default` context is `DOCKER_HOST`
+when set, else the local socket, as the docker CLI does.
 
 `--host URL` accepts what the docker CLI's `-H` accepts for engines: `unix://PATH`,
 `tcp://HOST:PORT` (TLS from `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, as the CLI) and
@@ -15,8 +16,11 @@ hosts apply).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +28,7 @@ from lockdock.text import safe
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 SCHEMES = ("unix", "tcp", "ssh", "npipe")
+MAX_META_BYTES = 1024 * 1024
 
 
 class EndpointError(ValueError):
@@ -108,34 +113,64 @@ def _default_endpoint() -> Endpoint:
     return Endpoint(name="default", host=host, tls=_env_tls(host), context="default")
 
 
+def store_dir() -> Path:
+    """`$DOCKER_CONFIG/contexts` (default ~/.docker/contexts)."""
+    base = os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return Path(base) / "contexts"
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_META_BYTES + 1)
+        data = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_META_BYTES else None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EndpointError(f"{safe(path, 200)}: {safe(getattr(exc, 'strerror', None) or exc, 200)}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("Name"), str):
+        raise EndpointError(f"{safe(path, 200)}: not a docker context (no Name)")
+    return data
+
+
+def _tls(name: str, skip_verify: bool) -> Any:
+    folder = store_dir() / "tls" / hashlib.sha256(name.encode()).hexdigest() / "docker"
+    files = {p.stem: p for p in folder.glob("*.pem")} if folder.is_dir() else {}
+    if not files:
+        return None
+    from docker.tls import TLSConfig
+
+    cert = (str(files["cert"]), str(files["key"])) if "cert" in files and "key" in files else None
+    try:
+        return TLSConfig(client_cert=cert, ca_cert=str(files["ca"]) if "ca" in files else None,
+                         verify=not skip_verify)
+    except Exception as exc:  # noqa: BLE001 - TLSParameterError: a missing or odd file
+        raise EndpointError(f"docker context {safe(name, 100)!r}: TLS files unusable: {safe(exc, 200)}") from None
+
+
 def context_endpoint(name: str) -> Endpoint:
     """The endpoint of docker context `name` (host and TLS); raises `EndpointError`."""
     if name == "default":
         return _default_endpoint()
-    from docker.context import ContextAPI
-
-    try:
-        ctx = ContextAPI.get_context(name)
-    except Exception as exc:  # noqa: BLE001 - unreadable meta.json, bad TLS files
-        raise EndpointError(f"docker context {safe(name, 100)!r} cannot be read: {safe(exc, 200)}") from None
-    if ctx is None:
+    meta = store_dir() / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    if not meta.exists():
         raise EndpointError(f"docker context {safe(name, 100)!r} not found (see `docker context ls`)")
-    host = ctx.Host
-    if not host:
+    data = _read_meta(meta)
+    endpoint = (data.get("Endpoints") or {}).get("docker") if isinstance(data.get("Endpoints"), dict) else None
+    host = endpoint.get("Host") if isinstance(endpoint, dict) else None
+    if not isinstance(host, str) or not host:
         raise EndpointError(f"docker context {safe(name, 100)!r} has no docker endpoint")
-    tls = (ctx.TLSConfig if host.startswith("tcp://") else None)
+    try:
+        host = check_host_url(host)
+    except EndpointError as exc:
+        raise EndpointError(f"docker context {safe(name, 100)!r}: {exc}".replace("--host ", "host ")) from None
+    tls = _tls(name, bool(endpoint.get("SkipTLSVerify"))) if host.startswith("tcp://") else None
     return Endpoint(name=name, host=host, tls=tls, context=name)
 
 
 def context_names() -> list[str]:
-    """Every context the docker CLI knows, `default` first; raises `EndpointError`."""
-    from docker.context import ContextAPI
-
-    try:
-        found = ContextAPI.contexts()
-    except Exception as exc:  # noqa: BLE001 - a broken meta.json stops `docker context ls` too
-        raise EndpointError(f"docker contexts cannot be listed: {safe(exc, 200)}") from None
-    names = [str(c.Name) for c in found if c is not None]
+    """Every context the docker CLI knows, `default` first; raises `EndpointError` when
+    a stored context cannot be read (as `docker context ls` fails then too)."""
+    folder = store_dir() / "meta"
+    names = [str(_read_meta(p)["Name"]) for p in sorted(folder.glob("*/meta.json"))] if folder.is_dir() else []
     return ["default", *sorted(n for n in set(names) if n != "default")]
 
 
