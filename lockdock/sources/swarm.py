@@ -62,7 +62,8 @@ def container_view(service: dict[str, Any]) -> dict[str, Any]:
         m = _dict(raw_mount)
         mounts.append({"Type": m.get("Type") or "volume", "Source": m.get("Source") or "",
                        "Destination": m.get("Target") or "", "RW": not m.get("ReadOnly"),
-                       "Mode": "ro" if m.get("ReadOnly") else "rw"})
+                       "Mode": "ro" if m.get("ReadOnly") else "rw",
+                       "Propagation": _dict(m.get("BindOptions")).get("Propagation") or ""})
     log = _dict(task.get("LogDriver"))
     networks = {str(_dict(n).get("Target")): {} for n in task.get("Networks") or spec.get("Networks") or []}
     condition = str(restart.get("Condition") or "any")
@@ -72,6 +73,8 @@ def container_view(service: dict[str, Any]) -> dict[str, Any]:
         "Image": "",
         "Config": {
             "Image": str(cs.get("Image") or "").split("@", 1)[0],
+            "Entrypoint": cs.get("Command"),
+            "Cmd": cs.get("Args"),
             "User": cs.get("User") or "",
             "Env": cs.get("Env") or [],
             "Labels": {**_dict(cs.get("Labels")), **_dict(spec.get("Labels"))},
@@ -81,6 +84,7 @@ def container_view(service: dict[str, Any]) -> dict[str, Any]:
             "Privileged": False,
             "CapAdd": cs.get("CapabilityAdd"),
             "CapDrop": cs.get("CapabilityDrop"),
+            "Mounts": [m for m in cs.get("Mounts") or [] if isinstance(m, dict)],  # same shape as the API's
             "ReadonlyRootfs": bool(cs.get("ReadOnly")),
             "Memory": int(res.get("MemoryBytes") or 0),
             "NanoCpus": int(res.get("NanoCPUs") or 0),
@@ -96,7 +100,8 @@ def container_view(service: dict[str, Any]) -> dict[str, Any]:
         },
         "Mounts": mounts,
         "NetworkSettings": {"Networks": networks},
-        "State": {"Running": True, "Status": "running"},
+        # Not a container: nothing to `docker top` or measure (no usage-sized fixes).
+        "State": {"Running": False, "Status": "swarm-service"},
     }
 
 
@@ -127,4 +132,8 @@ def swarm_services(discovery: Discovery, ctx: ScanContext) -> Iterator[Container
         return
     for svc in services or []:
         if isinstance(svc, dict) and svc.get("ID"):
-            yield service_subject(svc)
+            subject = service_subject(svc)
+            local = ctx.local_image(subject.image_ref)  # the image a task on this node runs
+            if isinstance(local, dict) and isinstance(local.get("Id"), str):
+                subject.inspect["Image"] = local["Id"]
+            yield subject

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SESSION, SESSION_LABEL, TEST_LABEL, require_engine
+from tests.conftest import SESSION, SESSION_LABEL, TEST_LABEL, image_tarball, require_engine
 from tests.fleet.dockerd import DockerdUnavailable, ExtraDockerd, load_busybox, start_dockerd
 
 BB_TAG = "lockdock-fleet-bb:1.0"
+OLD_TAG = "someorg/tool:latest"
+SERVICE_SECRET = "fleet-service-secret-4711"  # must never appear in a report
 LABELS = {TEST_LABEL: "1", SESSION_LABEL: SESSION}
 
 
@@ -42,12 +44,20 @@ def second_engine(tmp_path_factory: pytest.TempPathFactory, docker_api: object) 
     engine = _start(tmp_path_factory.mktemp("dockerd2"))
     try:
         load_busybox(engine, BB_TAG, LABELS)
+        # An old image from an untrusted namespace under a moving tag (image.* checks).
+        old = image_tarball([{"bin/tool": b"#!/bin/sh\n"}], tag=OLD_TAG,
+                            config={"Cmd": ["/bin/tool"]}, history=[{"created": "2020-01-01T00:00:00Z",
+                                                                     "created_by": "COPY tool /bin/tool"}])
+        subprocess.run(["docker", "-H", engine.host, "load"], input=old, capture_output=True, check=True, timeout=120)
         engine.docker("create", "--name", "fleet-priv", "--privileged", "--label", f"{TEST_LABEL}=1", BB_TAG)
         engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1", timeout=60)
         engine.docker("service", "create", "-d", "--name", "shop_web", "--cap-add", "SYS_ADMIN",
                       "--publish", "18080:80", "--label", "com.docker.stack.namespace=shop",
                       "--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock",
-                      "--user", "root", BB_TAG, timeout=60)
+                      "--mount", "type=bind,source=/etc,target=/host-etc,bind-propagation=rshared",
+                      "--env", f"DB_PASSWORD={SERVICE_SECRET}", "--publish", "80:8080",
+                      "--log-driver", "json-file", "--restart-condition", "none",
+                      "--user", "root", OLD_TAG, "/usr/sbin/sshd", "-D", timeout=60)
         yield engine
     finally:
         engine.docker("swarm", "leave", "--force", check=False, timeout=60)

@@ -64,7 +64,9 @@ class ExtraDockerd:
         # Its managed containerd and shims leave with it; a killed dockerd may leave them.
         _kill_children_of(self.base)
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
-        subprocess.run(["umount", "-R", "-l", str(self.base / "exec")], capture_output=True, check=False)
+        # A killed dockerd leaves its mounts (data-root is bind-mounted onto itself).
+        for sub in ("exec", "data"):
+            subprocess.run(["umount", "-R", "-l", str(self.base / sub)], capture_output=True, check=False)
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
+from lockdock.catalogue import CHECKS
 from lockdock.context import ScanContext
 from lockdock.engine.contexts import host_endpoint
 from lockdock.fleet import scan_fleet
 from tests.conftest import SESSION, TEST_LABEL
-from tests.fleet.conftest import BB_TAG
+from tests.fleet.conftest import BB_TAG, SERVICE_SECRET
 
 pytestmark = pytest.mark.engine
 MAIN = "unix:///var/run/docker.sock"
@@ -232,3 +233,24 @@ def test_podman_is_an_engine_and_dockerd_checks_do_not_apply(podman_socket: str,
     pod_checks = {f["check"] for f in data["findings"] if f["target"].get("engine") == podman_socket}
     assert not pod_checks & set(pod["not_judged"])
     assert any(t["kind"] == "host" and t["engine"] == podman_socket for t in data["targets"])
+
+
+# Container checks a Swarm service spec (API 1.41, dockerd 20.10) cannot express: no
+# --privileged, --device, --cgroup-parent or seccomp/AppArmor options for services, no
+# publish-all; host namespaces only as `--network host`, which excludes published ports.
+NOT_EXPRESSIBLE = {"container.not-privileged", "container.host-devices", "container.cgroup-parent",
+                   "container.security-profiles", "network.exposed-ports", "container.host-namespaces"}
+SWARM_CHECKS = sorted(c.id for c in CHECKS if "K" in c.where and c.id not in NOT_EXPRESSIBLE)
+
+
+@pytest.mark.parametrize("check", SWARM_CHECKS)
+def test_every_container_check_fires_for_the_swarm_service(two_engine_report: dict[str, Any], check: str) -> None:
+    """End to end through `lockdock scan --context`: the insecure service of conftest."""
+    fired = {f["check"] for f in two_engine_report["findings"]
+             if f["target"]["kind"] == "swarm-service" and f["target"]["name"] == "shop_web"}
+    assert check in fired, f"{check} did not fire for the Swarm service; fired: {sorted(fired)}"
+
+
+def test_no_secret_value_in_fleet_reports(two_engine_report: dict[str, Any]) -> None:
+    for part in ("findings", "_text", "_sarif", "_all"):
+        assert SERVICE_SECRET not in json.dumps(two_engine_report[part])
