@@ -129,7 +129,14 @@ def read_remote(endpoint: Endpoint, timeout: float) -> tuple[list[str] | None, s
     if done.returncode != 0:
         err = done.stderr[:300].decode("utf-8", "replace").strip()
         return None, str(DEFAULT_DAEMON_JSON), None, f"ssh exited {done.returncode}: {safe(err, 200)}"
-    lines = done.stdout[:REMOTE_LIMIT].decode("ascii", "replace").split("\n")
+    return parse_remote_reply(done.stdout)
+
+
+def parse_remote_reply(raw: bytes) -> tuple[list[str] | None, str, str | None, str | None]:
+    """Decode `_REMOTE_SCRIPT`'s output: (dockerd args, daemon.json path, its text, problem).
+
+    Untrusted bytes: anything but the expected base64 lines is a problem, never an error."""
+    lines = raw[:REMOTE_LIMIT].decode("ascii", "replace").split("\n")
     lines += [""] * (3 - len(lines))
     try:
         raw_args = base64.b64decode(lines[0], validate=True) if lines[0] else b""

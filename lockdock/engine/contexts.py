@@ -77,7 +77,10 @@ def check_host_url(url: str) -> str:
 
     Paths without a scheme are not guessed: `unix:///run/docker.sock`, not `/run/docker.sock`."""
     text = url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced '[' (urllib reads it as an IPv6 literal)
+        raise EndpointError(f"--host {safe(url, 200)}: not a URL") from None
     if parts.scheme not in SCHEMES:
         raise EndpointError(
             f"--host {safe(url, 200)}: expected unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
