@@ -25,7 +25,12 @@ CONTAINER_CHECKS = tuple(c.id for c in catalogue.CHECKS if "K" in c.where)
 @registry.analyzer(TargetKind.SWARM_SERVICE, *CONTAINER_CHECKS)
 def swarm_service(subject: Any, ctx: ScanContext) -> Iterator[Finding]:
     stack = subject.labels.get(STACK_LABEL)
-    suffix = f" (Swarm stack {safe(stack, 80)!r}: fix it in the stack's compose file)" if stack else " (Swarm service)"
+    if subject.compose is not None:  # its compose file was scanned: the message names it
+        suffix = f" (Swarm stack {safe(stack, 80)!r})"
+    elif stack:
+        suffix = f" (Swarm stack {safe(stack, 80)!r}: fix it in the stack's compose file)"
+    else:
+        suffix = " (Swarm service)"
     for a in registry.analyzers_for(TargetKind.CONTAINER):
         try:
             found = list(a.fn(subject, ctx))

@@ -27,6 +27,7 @@ from lockdock.discovery import Discovery
 from lockdock.engine.contexts import Endpoint
 from lockdock.model import ScanError, Target, TargetKind
 from lockdock.scan import ScanResult, TargetResult, analyze_subject, scan
+from lockdock.sources.swarm import STACK_FILES
 from lockdock.text import safe
 
 DEFAULT_ENGINE_TIMEOUT = 120.0  # seconds per engine (connect + every object on it)
@@ -113,6 +114,7 @@ def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files
     start = time.monotonic()
     name = run.endpoint.name
     ctx = ScanContext(cwd=base.cwd, config=base.config, use_engine=True, images=list(base.images), timeout=timeout)
+    ctx.cache[STACK_FILES] = base.cache.get(STACK_FILES) or {}
     try:
         try:
             ctx.engine = connect_endpoint(run.endpoint, timeout=min(timeout, 30.0))
@@ -220,6 +222,12 @@ def scan_fleet(
         result = scan(paths, ctx)
     finally:
         ctx.use_engine = wanted
+    stack_files: dict[str, list[str]] = {}
+    for tr in result.targets.values():
+        if tr.target.kind is TargetKind.COMPOSE_SERVICE and tr.target.path:
+            full = str((ctx.cwd / tr.target.path).resolve())
+            stack_files.setdefault(tr.target.name, []).append(full)
+    ctx.cache[STACK_FILES] = stack_files  # Swarm stacks link to these compose services
     runs = [EngineRun(ep) for ep in endpoints]
     cache = _ImageCache()
     threads = [threading.Thread(target=_scan_engine, args=(r, ctx, engine_timeout, remote_host_files, cache, on_target),

@@ -71,17 +71,23 @@ def _opt_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _target(data: Any, host: str) -> Target:
+def _target(data: Any, host: str, seen: dict[tuple[Any, ...], Target] | None = None) -> Target:
     if not isinstance(data, dict):
         raise ValueError("target is not an object")
+    ident = (data.get("kind"), data.get("name"), data.get("path"), data.get("engine"))
+    if seen is not None and all(isinstance(x, (str, type(None))) for x in ident) and ident in seen:
+        return seen[ident]  # one Target per target of a report, however many findings it has
     kind = TargetKind(_str(data.get("kind"), "target.kind"))
     name = _str(data.get("name"), "target.name")
     path = _opt_str(data.get("path"))
     engine = _opt_str(data.get("engine")) or host
-    return Target(kind, name, path, key=f"{engine}{KEY_SEP}{kind.value}:{path or ''}:{name}", engine=engine)
+    target = Target(kind, name, path, key=f"{engine}{KEY_SEP}{kind.value}:{path or ''}:{name}", engine=engine)
+    if seen is not None:
+        seen[ident] = target
+    return target
 
 
-def _finding(data: Any, host: str) -> Finding:
+def _finding(data: Any, host: str, seen: dict[tuple[Any, ...], Target]) -> Finding:
     if not isinstance(data, dict):
         raise ValueError("finding is not an object")
     check = _str(data.get("check"), "check")
@@ -98,7 +104,7 @@ def _finding(data: Any, host: str) -> Finding:
     sev = data.get("severity")
     fix = data.get("fix") if isinstance(data.get("fix"), dict) else None
     sup = data.get("suppressed") if isinstance(data.get("suppressed"), dict) else None
-    target = _target(data.get("target"), host)
+    target = _target(data.get("target"), host, seen)
     return Finding(
         check=check,
         target=target,
@@ -134,16 +140,17 @@ def load(path: Path) -> dict[str, Any]:
 def subjects(data: dict[str, Any], host: str, errors: list[ScanError]) -> Iterator[ReportSubject]:
     """The targets of one parsed report with their findings; a bad entry is one error."""
     by_key: dict[str, ReportSubject] = {}
+    seen: dict[tuple[Any, ...], Target] = {}
     for i, entry in enumerate(data.get("targets") or []):
         try:
-            t = _target(entry, host)
+            t = _target(entry, host, seen)
         except (ValueError, KeyError) as exc:
             errors.append(ScanError(None, f"{host}: target {i} left out: {safe(exc, 200)}"))
             continue
         by_key.setdefault(t.key, ReportSubject(t, host=host))
     for i, entry in enumerate(data.get("findings") or []):
         try:
-            f = _finding(entry, host)
+            f = _finding(entry, host, seen)
         except (ValueError, KeyError, TypeError) as exc:
             errors.append(ScanError(None, f"{host}: finding {i} left out: {safe(exc, 200)}"))
             continue

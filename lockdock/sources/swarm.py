@@ -19,12 +19,15 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
-from lockdock.engine.containers import ContainerSubject
+from lockdock.engine.containers import ComposeLink, ContainerSubject
 from lockdock.model import Target, TargetKind
 from lockdock.registry import source
 from lockdock.text import safe
 
 STACK_LABEL = "com.docker.stack.namespace"
+# ScanContext.cache key: compose service name -> compose files (absolute paths) that define
+# it, from the files of the same scan (set by `lockdock.fleet`).
+STACK_FILES = "swarm:compose-services"
 # Swarm restart conditions -> the container restart policy that means the same (a service
 # stopped on purpose is scaled to 0, so "any" restarts like unless-stopped).
 _RESTART = {"any": "unless-stopped", "on-failure": "on-failure", "none": "no"}
@@ -136,4 +139,23 @@ def swarm_services(discovery: Discovery, ctx: ScanContext) -> Iterator[Container
             local = ctx.local_image(subject.image_ref)  # the image a task on this node runs
             if isinstance(local, dict) and isinstance(local.get("Id"), str):
                 subject.inspect["Image"] = local["Id"]
+            subject.compose = stack_link(subject, ctx.cache.get(STACK_FILES) or {})
             yield subject
+
+
+def stack_link(subject: ContainerSubject, compose_services: dict[str, list[str]]) -> ComposeLink | None:
+    """The compose service a stack service was deployed from, when the scan holds its file.
+
+    `docker stack deploy -c FILE NS` names services `NS_SERVICE` and labels them with NS; the
+    file itself is not recorded, so the link is made when exactly one scanned compose file
+    defines SERVICE (several: the one in a directory named NS), else there is none."""
+    stack = subject.labels.get(STACK_LABEL)
+    if not stack or not subject.name.startswith(f"{stack}_"):
+        return None
+    service = subject.name[len(stack) + 1:]
+    files = compose_services.get(service) or []
+    if len(files) > 1:
+        files = [f for f in files if f.rstrip("/").split("/")[-2:-1] == [stack]]
+    if len(files) != 1:
+        return None
+    return ComposeLink(stack, service, files[0].rsplit("/", 1)[0], (files[0],))

@@ -47,6 +47,8 @@ def make_context(name: str, host: str, docker_config: Path) -> None:
 def two_engine_report(second_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One JSON report over the main engine (--host) and the second one (its context)."""
     work = tmp_path_factory.mktemp("fleet-two")
+    (work / "compose.yaml").write_text(  # the file `docker stack deploy -c compose.yaml shop` would use
+        "services:\n  web:\n    image: someorg/tool:1.0\n    deploy:\n      replicas: 1\n")
     cfg = work / "docker-config"
     make_context("second", second_engine.host, cfg)
     done = lockdock("scan", "--format", "json", "--context", "second", "--host", MAIN, "--engine-timeout", "240",
@@ -101,6 +103,8 @@ def test_swarm_service_checked_with_container_rules(two_engine_report: dict[str,
             "network.bind-localhost", "container.resource-limits"} <= checks
     assert all(f["target"]["engine"] == "second" and f["target"]["name"] == "shop_web" for f in svc)
     assert all("Swarm stack 'shop'" in f["message"] for f in svc)
+    # linked to the compose service of the stack: the fix goes into that file
+    assert all("compose service 'web'" in f["message"] and f["location"]["path"] == "compose.yaml" for f in svc)
     assert not any(f["check"] == "container.not-privileged" for f in svc)  # Swarm has no privileged services
 
 
