@@ -38,9 +38,15 @@ def clean(value: Any) -> Any:
             encoded = json.dumps(value, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             encoded = None
-        if encoded is not None and _UNSAFE_IN_JSON.search(encoded) is None:
+        if encoded is not None and not needs_clean(encoded):
             return value
     return _clean(value)
+
+
+def needs_clean(encoded: str) -> bool:
+    """True when JSON text (`json.dumps(..., ensure_ascii=False)`, compact or indented)
+    holds a string `clean` would change."""
+    return _UNSAFE_IN_JSON.search(encoded) is not None
 
 
 def _clean(value: Any) -> Any:
