@@ -69,9 +69,12 @@ def test_both_engines_in_one_report_each_finding_tagged(two_engine_report: dict[
     engines = {e["name"]: e for e in data["engines"]}
     assert set(engines) == {"second", MAIN}
     assert all(e["error"] is None for e in engines.values())
-    by_engine = Counter(f["target"].get("engine") for f in data["findings"] if f["target"]["kind"] != "repo")
+    engine_kinds = {"image", "container", "host", "swarm-service"}
+    by_engine = Counter(f["target"].get("engine") for f in data["findings"] if f["target"]["kind"] in engine_kinds)
     assert by_engine["second"] > 0 and by_engine[MAIN] > 0
     assert None not in by_engine
+    # the files of the run (the stack's compose.yaml) are scanned once, without an engine
+    assert {f["target"].get("engine") for f in data["findings"] if f["target"]["kind"] not in engine_kinds} == {None}
     priv = [f for f in data["findings"] if f["check"] == "container.not-privileged" and f["target"]["name"] == "fleet-priv"]
     assert priv and all(f["target"]["engine"] == "second" for f in priv)
     hosts = [t for t in data["targets"] if t["kind"] == "host"]

@@ -73,7 +73,7 @@ def test_no_readable_report_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "no report could be read" in capsys.readouterr().err
 
 
-def test_hundred_reports_merge_fast(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hundred_reports_keep_a_host_each(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     web = _report(tmp_path, "web", capsys)
     paths = []
     for i in range(100):
