@@ -61,6 +61,7 @@ class TargetKind(enum.StrEnum):
     CONTAINER = "container"
     HOST = "host"
     REPO = "repo"
+    SWARM_SERVICE = "swarm-service"
 
 
 # Checklist "Where" letters -> target kinds.
@@ -68,7 +69,8 @@ WHERE_KINDS: dict[str, tuple[TargetKind, ...]] = {
     "D": (TargetKind.DOCKERFILE,),
     "C": (TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE),
     "I": (TargetKind.IMAGE,),
-    "K": (TargetKind.CONTAINER,),
+    # A Swarm service's task template is a container spec: the container checks apply to it.
+    "K": (TargetKind.CONTAINER, TargetKind.SWARM_SERVICE),
     "H": (TargetKind.HOST,),
     "R": (TargetKind.REPO,),
 }
@@ -90,13 +92,19 @@ class Target:
     path: str | None = None
     key: str = ""
     parent: str | None = None  # key of the enclosing target (compose file of a service)
+    # The engine an engine object lives on (docker context name or host URL) when a scan
+    # covers several engines (`lockdock.fleet`); None for files and single-engine scans.
+    engine: str | None = None
 
     def __post_init__(self) -> None:
         if not self.key:
             object.__setattr__(self, "key", f"{self.kind.value}:{self.path or ''}:{self.name}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "name": self.name, "path": self.path}
+        data: dict[str, Any] = {"kind": self.kind.value, "name": self.name, "path": self.path}
+        if self.engine is not None:
+            data["engine"] = self.engine
+        return data
 
 
 @dataclass(frozen=True)

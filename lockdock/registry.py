@@ -91,6 +91,7 @@ PREFIX_KINDS: dict[str, tuple[TargetKind, ...]] = {
     "host": (TargetKind.HOST,),
     "daemon": (TargetKind.HOST,),
     "engine": _ENGINE_KINDS,
+    "swarm": (TargetKind.SWARM_SERVICE,),
 }
 
 ANALYZERS: list[Analyzer] = []

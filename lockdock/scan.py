@@ -49,6 +49,8 @@ class ScanResult:
     errors: list[ScanError] = field(default_factory=list)
     engine_endpoint: str | None = None
     engine_error: str | None = None
+    # One entry per engine of a fleet scan (`lockdock.fleet.EngineRun.to_json`); empty otherwise.
+    engines: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -67,7 +69,7 @@ def level_reached(findings: Iterable[Finding]) -> int:
     return (min(failing) - 1) if failing else 4
 
 
-ENGINE_KINDS = frozenset({TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST})
+ENGINE_KINDS = frozenset({TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST, TargetKind.SWARM_SERVICE})
 
 
 def connect_engine(ctx: ScanContext) -> None:
@@ -91,6 +93,10 @@ def analyze_subject(subject: Any, ctx: ScanContext) -> TargetResult:
     """Run every analyzer of the subject's kind; a crashing analyzer becomes an error entry."""
     target: Target = subject.target
     result = TargetResult(target, subject)
+    premade = getattr(subject, "report_findings", None)
+    if premade is not None:  # read back from a JSON report (lockdock.reportfile): shown as it was
+        result.findings = list(premade)
+        return result
     for analyzer in registry.analyzers_for(target.kind):
         try:
             for finding in analyzer.fn(subject, ctx):

@@ -20,6 +20,8 @@ if importlib.util.find_spec("textual") is None:  # pragma: no cover - textual is
 def add_tui_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="open the interactive app on PATH and the local engine")
     p.add_argument("path", nargs="?", type=Path, default=Path("."), help="project directory (default: .)")
+    p.add_argument("--from", dest="from_reports", nargs="+", type=Path, metavar="REPORT.json",
+                   help="browse these JSON reports (e.g. one per host) read-only instead of scanning")
     _common(p)
     d = sub.add_parser("demo", help="copy a deliberately insecure sample project to a temp dir and open it")
     _common(d)
@@ -57,6 +59,8 @@ def run_tui_command(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"lockdock: {problem}; use `lockdock scan` for a report", file=sys.stderr)
         return 2
+    if getattr(args, "from_reports", None):
+        return run_from_reports(list(args.from_reports), args.config)
     if args.command == "demo":
         try:
             path = copy_demo_project()
@@ -80,3 +84,24 @@ def run_tui_command(args: argparse.Namespace) -> int:
     if args.command == "demo":
         print(f"lockdock demo project kept at: {path}")
     return code
+
+
+def report_app(reports: list[Path], config_path: Path | None = None) -> object:
+    """The app browsing `reports` read-only: no engine, no paths of its own, the report
+    targets from `lockdock.sources.report` (its working directory is an empty one)."""
+    from lockdock.config import load_config
+    from lockdock.sources.report import REPORT_FILES
+    from lockdock.tui import create_app
+
+    empty = Path(tempfile.mkdtemp(prefix="lockdock-reports-"))
+    app = create_app([empty], use_engine=False, read_only=True, config=load_config(empty, config_path))
+    app.paths = []  # nothing to discover: the reports are the targets
+    app.ctx.cache[REPORT_FILES] = [str(p) for p in reports]
+    return app
+
+
+def run_from_reports(reports: list[Path], config_path: Path | None) -> int:
+    """`lockdock tui --from REPORT.json...`."""
+    app = report_app(reports, config_path)
+    result = app.run()  # type: ignore[attr-defined]
+    return int(result or app.return_code or 0)  # type: ignore[attr-defined]

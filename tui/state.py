@@ -14,7 +14,7 @@ from typing import Any
 from lockdock.model import LAYER_ORDER, ChecklistLayer, Finding, ScanError, Severity, TargetKind
 from lockdock.scan import TargetResult, severity_of
 
-SECTIONS: tuple[str, ...] = ("Images", "Containers", "Compose", "Dockerfiles", "Host", "Repository")
+SECTIONS: tuple[str, ...] = ("Images", "Containers", "Swarm services", "Compose", "Dockerfiles", "Host", "Repository")
 _SECTION_OF: dict[TargetKind, str] = {
     TargetKind.IMAGE: "Images",
     TargetKind.CONTAINER: "Containers",
@@ -23,6 +23,7 @@ _SECTION_OF: dict[TargetKind, str] = {
     TargetKind.DOCKERFILE: "Dockerfiles",
     TargetKind.HOST: "Host",
     TargetKind.REPO: "Repository",
+    TargetKind.SWARM_SERVICE: "Swarm services",
 }
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_FILES_LABEL = "com.docker.compose.project.config_files"
@@ -34,6 +35,13 @@ def section_of(kind: TargetKind) -> str:
 
 def display_name(tr: TargetResult) -> str:
     """The inventory name; containers made by compose also name their service and file."""
+    target = tr.target
+    name = _plain_name(tr)
+    # Several engines (a fleet scan, merged reports): each row names its engine or host.
+    return f"{name} @ {target.engine}" if target.engine is not None and target.kind is not TargetKind.HOST else name
+
+
+def _plain_name(tr: TargetResult) -> str:
     target = tr.target
     name = target.name
     if target.kind is TargetKind.COMPOSE_SERVICE:

@@ -13,6 +13,7 @@ import sys
 
 from lockdock import __version__
 from lockdock.cli.explain import add_explain_parsers, run_checks, run_explain
+from lockdock.cli.merge import add_merge_parser, run_merge
 from lockdock.cli.options import EXIT_OK, EXIT_USAGE, UsageError
 from lockdock.cli.scan import add_scan_parser, run_scan
 from lockdock.config import ConfigError
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_scan_parser(sub)
     add_explain_parsers(sub)
+    add_merge_parser(sub)
     _add_optional_parsers(sub)
     return parser
 
@@ -53,6 +55,8 @@ _TUI_IMPORT_ERROR: list[str] = []
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "scan":
         return run_scan(args)
+    if args.command == "merge":
+        return run_merge(args)
     if args.command == "checks":
         return run_checks(args)
     if args.command == "explain":

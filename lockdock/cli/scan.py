@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from lockdock.cli.fleetopts import add_fleet_options, fleet_scan, wants_fleet
 from lockdock.cli.options import EXIT_USAGE, UsageError, config_for, selectors
 from lockdock.model import Severity
 from lockdock.text import sanitize
@@ -27,6 +28,7 @@ def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
     p.add_argument("--no-cache", action="store_true",
                    help="analyse every file again; do not read or write the result cache ($XDG_CACHE_HOME/lockdock)")
+    add_fleet_options(p)
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -59,8 +61,11 @@ def run_scan(args: argparse.Namespace) -> int:
     )
     from lockdock.cache import disabled_by_env
 
-    result = scan(paths, ctx, use_cache=not (args.no_cache or disabled_by_env()),
-                  selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}")
+    if wants_fleet(args):
+        result = fleet_scan(args, paths, ctx)
+    else:
+        result = scan(paths, ctx, use_cache=not (args.no_cache or disabled_by_env()),
+                      selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}")
     if select or ignore:
         for t in result.targets.values():
             t.findings = [

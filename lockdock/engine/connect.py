@@ -108,3 +108,40 @@ def connect(timeout: float = DEFAULT_TIMEOUT) -> Engine:
         version=str(version.get("Version", "?")) if isinstance(version, dict) else "?",
         info=info,
     )
+
+
+def connect_endpoint(endpoint: Any, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """Connect to one named engine (a `lockdock.engine.contexts.Endpoint`): its host URL and
+    TLS settings; `ssh://` goes through the system `ssh` client (`use_ssh_client=True`).
+    Raises `EngineUnavailable` naming the endpoint."""
+    shown = endpoint.name if endpoint.name == endpoint.host else f"{endpoint.host} (context {endpoint.name})"
+    try:
+        import docker
+    except ImportError as exc:  # pragma: no cover - docker is a dependency
+        raise EngineUnavailable(f"docker SDK not installed: {exc}", shown) from None
+    if endpoint.is_ssh:
+        try:
+            import paramiko  # noqa: F401 - the docker SDK imports it even for the ssh client
+        except ImportError:
+            raise EngineUnavailable(f"engine {shown}: ssh:// needs the paramiko package "
+                                    "(pip install 'lockdock[ssh]')", shown) from None
+    try:
+        api = docker.APIClient(
+            base_url=endpoint.host,
+            tls=endpoint.tls or False,
+            timeout=int(max(1, timeout)),
+            version="auto",
+            use_ssh_client=endpoint.is_ssh,
+        )
+        version = api.version(api_version=False)
+        info = api.info()
+    except Exception as exc:  # noqa: BLE001 - DockerException, requests errors, garbage replies
+        raise EngineUnavailable(_cause_message(exc, shown), shown) from None
+    if not isinstance(info, dict):
+        raise EngineUnavailable(f"engine at {shown} sent an unexpected reply", shown)
+    return Engine(
+        api=api,
+        endpoint=shown,
+        version=str(version.get("Version", "?")) if isinstance(version, dict) else "?",
+        info=info,
+    )

@@ -11,22 +11,51 @@ them anyway). Evidence is already masked by the analyzers; nothing is unmasked h
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from lockdock.text import sanitize
 
 T = TypeVar("T")
+# What `sanitize(keep_newlines=True)` would change, as it appears in `json.dumps(...,
+# ensure_ascii=False)` output: C0 controls other than tab and newline (JSON writes them
+# as \uXXXX, \r, \b, \f), DEL, C1, bidi/zero-width formatting, lone surrogates. A
+# literal backslash before r/b/f/u00 also matches: that only costs the slow path.
+_UNSAFE_IN_JSON = re.compile(
+    r"\\u00[01][0-9a-fA-F]|\\[rbf]|[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 
 
 def clean(value: Any) -> Any:
-    """A copy of a JSON-able value with every string (keys too) sanitised."""
+    """A copy of a JSON-able value with every string (keys too) sanitised.
+
+    A large report with nothing to escape (the usual case) is checked in one pass over
+    its JSON encoding and returned as it is."""
+    if isinstance(value, (dict, list)):
+        try:
+            encoded = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            encoded = None
+        if encoded is not None and not needs_clean(encoded):
+            return value
+    return _clean(value)
+
+
+def needs_clean(encoded: str) -> bool:
+    """True when JSON text (`json.dumps(..., ensure_ascii=False)`, compact or indented)
+    holds a string `clean` would change."""
+    return _UNSAFE_IN_JSON.search(encoded) is not None
+
+
+def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return sanitize(value, keep_newlines=True)
     if isinstance(value, dict):
-        return {clean(k) if isinstance(k, str) else k: clean(v) for k, v in value.items()}
+        return {_clean(k) if isinstance(k, str) else k: _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
+        return [_clean(v) for v in value]
     return value
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from lockdock import checks
 from lockdock.model import Finding, Severity
-from lockdock.reports.clean import clean, each_or_error
+from lockdock.reports.clean import clean, each_or_error, needs_clean
 from lockdock.reports.summary import summarize
 from lockdock.scan import ScanResult, severity_of
 
@@ -36,6 +36,10 @@ def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
 
     A finding or target whose data cannot be converted is left out with an entry in
     `errors`; the rest of the report is unaffected."""
+    return clean(_raw_json(result, fail_on))
+
+
+def _raw_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
     extra: list[dict[str, Any]] = []
     findings = each_or_error(result.findings, finding_json, extra, lambda f: f"finding {f.check}")
     targets = each_or_error(
@@ -44,17 +48,28 @@ def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
         extra,
         lambda t: f"target {t.target.key}",
     )
-    return clean({
+    data: dict[str, Any] = {
         "version": 1,
         "findings": findings,
         "targets": targets,
         "errors": [e.to_json() for e in result.errors] + extra,
         "summary": summarize(result, fail_on),
-    })
+    }
+    if result.engines:  # a fleet scan: one entry per engine (lockdock.fleet.EngineRun)
+        data["engines"] = result.engines
+    return data
 
 
 def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True) -> str:
-    """Indented for people; compact (and several times faster to encode) for pipes and files."""
-    if pretty:
-        return json.dumps(to_json(result, fail_on), indent=2, ensure_ascii=False) + "\n"
-    return json.dumps(to_json(result, fail_on), ensure_ascii=False, separators=(",", ":")) + "\n"
+    """Indented for people; compact (and several times faster to encode) for pipes and files.
+
+    Encoded once; only a report with something to escape is cleaned and encoded again."""
+    kw: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
+    data = _raw_json(result, fail_on)
+    try:
+        text = json.dumps(data, ensure_ascii=False, **kw)
+    except (TypeError, ValueError):
+        text = None
+    if text is None or needs_clean(text):
+        text = json.dumps(clean(data), ensure_ascii=False, **kw)
+    return text + "\n"

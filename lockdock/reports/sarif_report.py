@@ -49,14 +49,13 @@ def _rule(check: checks.Check) -> dict[str, Any]:
 
 def _location(f: Finding) -> list[dict[str, Any]]:
     path = f.location.path or f.target.path
+    engine = f.target.engine
+    # The logical location names the engine (or host of a merged report) at the top.
+    qualified = f"{f.target.kind.value}:{f.target.name}"
+    logical = {"name": f.target.name, "kind": "resource",
+               "fullyQualifiedName": f"{engine}/{qualified}" if engine else qualified}
     if not path:
-        return [
-            {
-                "logicalLocations": [
-                    {"name": f.target.name, "kind": "resource", "fullyQualifiedName": f"{f.target.kind.value}:{f.target.name}"}
-                ]
-            }
-        ]
+        return [{"logicalLocations": [logical]}]
     phys: dict[str, Any] = {"artifactLocation": {"uri": path.replace("\\", "/")}}
     if f.location.line:
         region: dict[str, Any] = {"startLine": f.location.line}
@@ -65,6 +64,8 @@ def _location(f: Finding) -> list[dict[str, Any]]:
         if f.location.column:
             region["startColumn"] = f.location.column
         phys["region"] = region
+    if engine is not None:
+        return [{"physicalLocation": phys, "logicalLocations": [logical]}]
     return [{"physicalLocation": phys}]
 
 
@@ -113,6 +114,8 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
         "locations": _location(f),
         "properties": {"severity": sev.label, "target": f.target.to_json()},
     }
+    if f.target.engine is not None:
+        res["properties"]["engine"] = f.target.engine
     if f.location.image_layer is not None:
         res["properties"]["imageLayer"] = f.location.image_layer.index
     if f.suppressed is not None:

@@ -50,6 +50,8 @@ def _where(f: Finding) -> str:
 def _target_block(t: TargetResult, colour: bool, show_suppressed: bool) -> list[str]:
     shown = t.findings if show_suppressed else t.active
     head = f"{t.target.kind.value} {sanitize(t.target.name)}"
+    if t.target.engine is not None and t.target.kind.value != "host":
+        head += f" on {sanitize(t.target.engine)}"
     if t.target.path and t.target.path != t.target.name:
         head += f" ({sanitize(t.target.path)})"
     worst = t.worst
@@ -82,6 +84,10 @@ def render(result: ScanResult, fail_on: Severity, *, colour: bool = False, show_
     out: list[str] = []
     if result.engine_error:
         out.append(sanitize(result.engine_error) + "; file checks still ran")
+    elif result.engines:
+        for e in result.engines:
+            state = f"error: {e['error']}" if e.get("error") else f"{e.get('kind')} {e.get('version')}; host settings from {e.get('host_settings')}"
+            out.append(f"engine {sanitize(e.get('name'))}: {sanitize(state)}")
     elif result.engine_endpoint:
         out.append(f"engine: {sanitize(result.engine_endpoint)}")
     for t in result.targets.values():

@@ -31,6 +31,7 @@ KIND_LETTER = {
     "compose-file": "C",
     "image": "I",
     "container": "K",
+    "swarm-service": "K",  # Swarm services: tests/fleet/test_engines.py (a Swarm manager engine)
     "host": "H",
     "repo": "R",
 }
