@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lockdock.dockerfile.model import Dockerfile, Instruction, Stage
-from lockdock.dockerfile.shell import Command, Script, run_scripts
+from lockdock.dockerfile.shell import Command, Script, run_scripts, split_commands
 from lockdock.engine.refs import ImageRef, parse_ref
 from lockdock.model import Finding, Location, Severity
 from lockdock.secrets import check_assignment, find_in_text, mask
@@ -352,10 +352,40 @@ def _mask_pairs(line: str) -> str:
 def evidence(text: str, limit: int = 160) -> str:
     """The instruction's first line as shown in reports: secrets masked, controls escaped."""
     first = text.strip().splitlines()[0] if text.strip() else ""
-    first = first[:4096]
+    first = mask_build_passwords(first[:4096])
     for match in sorted(find_in_text(first), key=lambda m: m.start, reverse=True):
         first = first[: match.start] + match.masked + first[match.end :]
     return safe(_mask_pairs(first), limit)
+
+
+_PASSWORD_SETTER = re.compile(r"\b(chpasswd|passwd|useradd|usermod|adduser)\b")
+# What precedes the shell script: a RUN and its flags, or an image history entry's
+# `|N ARG=v... /bin/sh -c`.
+_RUN_PREFIX = re.compile(r"(?i)\s*(?:RUN\s+(?:--\S+\s+)*|(?:\|\d+\s+(?:\S+=\S*\s+)*)?/bin/(?:ba)?sh\s+-c\s+)?")
+
+
+def mask_build_passwords(line: str) -> str:
+    """`line` (a RUN line or an image history command) with the literal passwords
+    `build_passwords` finds masked: the words fed to chpasswd/passwd, the value after
+    useradd/usermod -p. Any finding's evidence or layer command may show such a line (a
+    pipe without pipefail, say), not only the secrets check's."""
+    if not _PASSWORD_SETTER.search(line):
+        return line
+    prefix = _RUN_PREFIX.match(line)
+    offset = prefix.end() if prefix else 0
+    commands = split_commands(line[offset:])
+    spans: list[tuple[int, int, str]] = []
+    for cmd, what, masked in build_passwords(commands):
+        if what.split()[0] in ("useradd", "usermod", "adduser"):  # useradd -p VALUE
+            words = cmd.words
+            spans += [(w.start, w.end, masked) for k, w in enumerate(words[1:], 1) if words[k - 1].value == what.split()[1]]
+        else:  # the feeder's words (echo 'user:pw' | chpasswd)
+            feeder = commands[commands.index(cmd) - 1]
+            _, _, at = feeder.program()
+            spans += [(w.start, w.end, masked) for w in feeder.words[at + 1 :] if not w.value.startswith("-")]
+    for start, end, masked in sorted(spans, reverse=True):
+        line = line[: offset + start] + masked + line[offset + end :]
+    return line
 
 
 def command_offset(script: Script, cmd: Command) -> int | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lockdock.dockerfile.facts import mask_build_passwords
 from lockdock.engine import rawapi
 from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
 from lockdock.engine.savestream import Budgets, read_save
@@ -216,8 +217,9 @@ _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s'\"]*)")
 
 
 def redact(command: str) -> str:
-    """A history command with secret values masked (build args, ENV, credential formats)."""
-    text = command[:MAX_COMMAND]
+    """A history command with secret values masked (build args, ENV, credential formats,
+    passwords set with chpasswd/passwd/useradd -p)."""
+    text = mask_build_passwords(command[:MAX_COMMAND])
 
     def assignment(m: re.Match[str]) -> str:
         match = check_assignment(m.group(1), m.group(2).strip("'\""))
