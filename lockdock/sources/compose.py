@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from lockdock.compose.project import Project, Service, load_projects
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
-from lockdock.model import Target, TargetKind
+from lockdock.model import Finding, Target, TargetKind
 from lockdock.registry import source
 
 
@@ -31,6 +31,22 @@ class ComposeService:
     @property
     def name(self) -> str:
         return self.service.name
+
+    @property
+    def fragment(self) -> bool:
+        """True when the project gives the service neither `image`, `build` nor `extends`.
+
+        Compose refuses to run such a service ("has neither an image nor a build context"):
+        its file only overrides part of a service defined elsewhere (an override sample
+        meant to sit beside the real compose file). What it writes is checked; what it
+        leaves out is the other file's business.
+        """
+        return all(self.service.get(k) is None for k in ("image", "build", "extends"))
+
+    def keeps(self, finding: Finding) -> bool:
+        """Whether `finding` applies: on a fragment, only findings about a written value do
+        (a finding built for a missing key, `service_finding(node=None)`, does not)."""
+        return not (self.fragment and "node" in finding.data and finding.data["node"] is None)
 
 
 def subjects_for(project: Project, ctx: ScanContext) -> Iterator[ComposeFile | ComposeService]:
