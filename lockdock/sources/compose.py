@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lockdock.compose.project import Project, Service, load_projects
+from lockdock.compose.project import BASE_NAMES, Project, Service, load_projects, override_names
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
 from lockdock.model import Finding, Target, TargetKind
 from lockdock.registry import source
+
+OVERRIDE_NAMES = frozenset(name for base in BASE_NAMES for name in override_names(base))
 
 
 @dataclass
@@ -34,13 +36,18 @@ class ComposeService:
 
     @property
     def fragment(self) -> bool:
-        """True when the project gives the service neither `image`, `build` nor `extends`.
+        """True when the service is only part of a definition made elsewhere.
 
-        Compose refuses to run such a service ("has neither an image nor a build context"):
-        its file only overrides part of a service defined elsewhere (an override sample
-        meant to sit beside the real compose file). What it writes is checked; what it
-        leaves out is the other file's business.
+        Either the project gives it neither `image`, `build` nor `extends` (compose refuses
+        to run it: "has neither an image nor a build context"), or the project is a lone
+        override file (`docker-compose.override.yml` with no base file beside it, like the
+        samples in mailcow's `docker-compose.override.yml.d/`), which compose only ever
+        reads on top of a base file. What it writes is checked; what it leaves out is the
+        base file's business.
         """
+        files = self.project.files
+        if len(files) == 1 and files[0].name in OVERRIDE_NAMES:
+            return True
         return all(self.service.get(k) is None for k in ("image", "build", "extends"))
 
     def keeps(self, finding: Finding) -> bool:

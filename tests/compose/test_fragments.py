@@ -56,3 +56,17 @@ def test_extends_service_is_not_a_fragment(tmp_path: Path) -> None:
                          "  web:\n    extends:\n      service: base\n"),
     })
     assert "runtime.restart-policy" in _checks(found, "web")
+
+
+def test_lone_override_file_is_a_fragment_even_with_build(tmp_path: Path) -> None:
+    # mailcow's BUILD_FLAGS sample: switches services to local builds, nothing more
+    found, _ = run_scan(tmp_path, {
+        "samples/build/docker-compose.override.yml": "services:\n  web:\n    build: ./web\n    privileged: true\n"})
+    got = _checks(found, "web")
+    assert "container.not-privileged" in got
+    assert not got & {"runtime.restart-policy", "container.resource-limits", "container.read-only-rootfs"}
+
+
+def test_lone_ordinary_file_with_build_is_complete(tmp_path: Path) -> None:
+    found, _ = run_scan(tmp_path, {"app/docker-compose.dev.yml": "services:\n  web:\n    build: ./web\n"})
+    assert "runtime.restart-policy" in _checks(found, "web")
