@@ -23,6 +23,12 @@ CATCHES: list[tuple[str, str]] = [
     # rm on a path below a variable that may be empty
     ("build.shell-safety", "FROM debian:12\nRUN rm -rf \"$GNUPGHOME\"/*\n"),
     ("build.shell-safety", "FROM debian:12\nRUN rm -rf ${TMPDIR}/build\n"),
+    # a real pipe inside a case branch, and one after esac
+    ("build.shell-safety",
+     "FROM debian:12\nRUN case \"$a\" in x | y) curl -fsSL https://x.io/k | tar -x ;; esac\n"),
+    ("build.shell-safety", "FROM debian:12\nRUN case \"$a\" in x) echo 1 ;; *) echo 2 ;; esac | tee log\n"),
+    # pecl: the package after an option's value is still judged
+    ("build.pinned-packages", "FROM php:8.3-fpm\nRUN pecl install -D 'enable-redis-zstd=\"yes\"' redis\n"),
     # a data-store port in an image that runs something else
     ("network.exposed-ports", "FROM debian:12\nEXPOSE 5432\nCMD [\"node\", \"server.js\"]\n"),
     ("network.exposed-ports", "FROM debian:12\nEXPOSE 6379\nCMD [\"postgres\"]\n"),
@@ -43,6 +49,14 @@ DOES_NOT_CATCH: list[tuple[str, str]] = [
     ("build.shell-safety",
      "FROM debian:12\nRUN set -eux; GNUPGHOME=\"$(mktemp -d)\"; export GNUPGHOME; rm -rf \"$GNUPGHOME\" x.asc\n"),
     ("build.shell-safety", "FROM debian:12\nRUN rm -rf $tempDir\n"),
+    # `|` between case patterns is no pipe (official postgres: `case "$dpkgArch" in amd64 | arm64)`)
+    ("build.shell-safety",
+     "FROM debian:12\nRUN set -e; case \"$(dpkg --print-architecture)\" in \\\n  amd64 | arm64 | ppc64el) echo ok ;; \\\n"
+     "  (i386|armhf) echo old ;; \\\n  *) exit 1 ;; \\\nesac\n"),
+    # pecl --configureoptions / -D take a value, which is no package (nextcloud's Dockerfiles)
+    ("build.pinned-packages",
+     "FROM php:8.3-fpm\nRUN pecl install --configureoptions 'enable-memcached-igbinary=\"yes\"' memcached-3.3.0\n"),
+    ("build.pinned-packages", "FROM php:8.3-fpm\nRUN pecl install -D 'enable-redis-zstd=\"yes\"' redis-6.1.0\n"),
     # the data store's own image, built from a distribution base (official postgres, redis)
     ("network.exposed-ports",
      "FROM debian:12-slim\nENTRYPOINT [\"docker-entrypoint.sh\"]\nEXPOSE 5432\nCMD [\"postgres\"]\n"),
