@@ -1,16 +1,20 @@
 """EXPOSE of remote-admin and data-store ports.
 
 A data-store port in a Dockerfile built on that very data store (EXPOSE 5432 on a
-postgres base) is the image's purpose and is not reported; remote-admin ports always are.
+postgres base), or in one whose CMD/ENTRYPOINT starts that data store's server (the
+official postgres image: FROM debian, CMD ["postgres"]), is the image's purpose and is
+not reported; remote-admin ports always are.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.facts import ADMIN_PORTS, capped, chain_root, finding
+from lockdock.dockerfile.facts import ADMIN_PORTS, capped, chain, chain_root, finding
+from lockdock.dockerfile.model import Dockerfile, Stage
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
@@ -28,6 +32,20 @@ DATA_PORTS = {
     5984: ("CouchDB", ("couchdb",)),
     9042: ("Cassandra", ("cassandra", "scylla")),
     2379: ("etcd", ("etcd",)),
+}
+# The server programs that listen on each data-store port.
+SERVERS = {
+    3306: ("mysqld", "mariadbd", "mysqld_safe", "mariadbd-safe"),
+    5432: ("postgres", "postmaster", "pg_ctl"),
+    6379: ("redis-server", "valkey-server", "keydb-server"),
+    27017: ("mongod", "mongos"),
+    9200: ("elasticsearch", "opensearch"),
+    9300: ("elasticsearch", "opensearch"),
+    11211: ("memcached",),
+    1433: ("sqlservr",),
+    5984: ("couchdb",),
+    9042: ("cassandra", "scylla"),
+    2379: ("etcd",),
 }
 _PORT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?$", re.I)
 
@@ -58,7 +76,7 @@ def exposed_ports(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Find
                         what = ADMIN_PORTS[port]
                     else:
                         what, images = DATA_PORTS[port]
-                        if any(img in base for img in images):
+                        if any(img in base for img in images) or _runs_server(df, st, port):
                             continue
                     yield finding(
                         "network.exposed-ports",
@@ -68,3 +86,25 @@ def exposed_ports(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Find
                         "access in an application image",
                         data={"port": port, "word": word},
                     )
+
+
+def _runs_server(df: Dockerfile, st: Stage, port: int) -> bool:
+    """True when the stage's effective CMD or ENTRYPOINT names the server of `port`."""
+    servers = SERVERS.get(port, ())
+    words: list[str] = []
+    for cmd in ("entrypoint", "cmd"):
+        last = None
+        for s in chain(df, st):
+            for inst in s.instructions:
+                if inst.cmd == cmd:
+                    last = inst
+        if last is None:
+            continue
+        if last.json:
+            words += last.args
+        else:
+            try:
+                words += shlex.split(" ".join(last.args))
+            except ValueError:
+                continue
+    return any(w.rsplit("/", 1)[-1] in servers for w in words)

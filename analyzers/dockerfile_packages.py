@@ -25,6 +25,7 @@ from lockdock.dockerfile.facts import (
 )
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import run_scripts
+from lockdock.dockerfile.stages import expand
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
@@ -51,15 +52,26 @@ TRACKED_ENV = ("PIP_NO_CACHE_DIR", "NODE_ENV")
 
 
 def _shipped(subject: DockerfileSubject) -> list[tuple[dict[str, str | None], Instruction]]:
-    """The final image's RUNs in order, each with the tracked ENV values in effect."""
+    """The final image's RUNs in order, each with the tracked ENV values in effect.
+
+    An ENV value that names an ARG (`ARG NODE_ENV=production` then `ENV NODE_ENV
+    $NODE_ENV`) takes the ARG's default, as a build without `--build-arg` does.
+    """
     out = []
     env: dict[str, str | None] = dict.fromkeys(TRACKED_ENV)
     for st in final_chain(subject.dockerfile):
+        scope: dict[str, str | None] = dict(env)  # ARGs are per stage, ENV is inherited
         for inst in st.instructions:
-            if inst.cmd == "env":
+            if inst.cmd == "arg":
+                for word in inst.args:
+                    name, eq, value = word.partition("=")
+                    scope[name] = expand(value, scope)[0] if eq else scope.get(name)
+            elif inst.cmd == "env":
                 for k, v in inst.env_pairs():
+                    value, known = expand(v, scope)
+                    scope[k] = value if known else v.strip("'\"")
                     if k in env:
-                        env[k] = v.strip("'\"")
+                        env[k] = scope[k]
             elif inst.cmd == "run":
                 out.append((dict(env), inst))
     return out

@@ -22,6 +22,7 @@ from lockdock.dockerfile.facts import (
 )
 from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Command, run_scripts
+from lockdock.files import FileProblem, read_text, within
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.secrets import (
@@ -29,6 +30,7 @@ from lockdock.secrets import (
     check_assignment,
     find_in_text,
     mask,
+    public_pem,
     secret_file,
     secret_name,
 )
@@ -198,6 +200,24 @@ def _pointed_paths(df: Dockerfile, shipped: set[int]) -> dict[str, str]:
     return out
 
 
+def _public_pem(subject: Any, src: str) -> bool:
+    """True when `src` is a PEM file in the build context that holds no private key:
+    certificates, DH parameters (docker-mailserver's ffdhe4096.pem, RFC 7919) and public
+    keys are published by design. Unknown (missing, globbed, outside the context,
+    unreadable) is False, so the name decides as before."""
+    context = getattr(subject, "context_dir", None)
+    if context is None or any(c in src for c in "*?[$"):
+        return False
+    path = context / src.lstrip("/")
+    if not within(path, context):
+        return False
+    try:
+        text = read_text(path, max_bytes=256 * 1024).text
+    except FileProblem:
+        return False
+    return public_pem(src, text)
+
+
 def _copy_dest(target: Instruction, src: str, workdir: str = "/") -> str:
     """Where COPY puts `src`: into the destination directory, or as the destination file."""
     dest = target.args[-1]
@@ -236,7 +256,7 @@ def _copy(subject: DockerfileSubject, inst: Instruction, target: Instruction, sh
                 "for the one RUN that needs it (RUN --mount=type=secret)",
                 data={"kind": "copy", "source": src},
             )
-        elif secret_file(src):
+        elif secret_file(src) and not _public_pem(subject, src):
             yield finding(
                 NO_SECRETS,
                 subject,

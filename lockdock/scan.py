@@ -108,6 +108,9 @@ def analyze_subject(subject: Any, ctx: ScanContext) -> TargetResult:
                 f"{type(exc).__name__}: {safe(exc, 200)}",
                 target=target.key,
             )
+    keeps = getattr(subject, "keeps", None)  # a subject may narrow what applies to it
+    if keeps is not None:
+        result.findings = [f for f in result.findings if keeps(f)]
     finish_findings(result, ctx)
     return result
 

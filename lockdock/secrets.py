@@ -32,7 +32,7 @@ _NOT_SECRET_NAME = re.compile(
     r"(?i)(_file$|_path$|_dir$|_url_file$|^gpg_keys?$|_gpg_key$|gpg_key|_fingerprint$|"
     r"public[_-]?key|_pubkey$|_keyid$|key_?id$|_length$|_len$|_size$|_ttl$|_timeout$|"
     r"_expir|_header$|_name$|_user(name)?$|_host$|_port$|_policy$|_type$|_mode$|_enabled?$|"
-    r"_algorithm$|_rotation|_version$|^no_proxy$|_secret_name$|_ref$|_count$|"
+    r"_algorithm$|_scheme$|_rotation|_version$|^no_proxy$|_secret_name$|_ref$|_count$|"
     r"_min$|_max$|_format$|_prefix$|_location$|_id$|^(tokenizers?|token_?type)$|"
     r"_sha(1|256|512)?$|_checksum$|_hash$|_digest$|_md5$|_alias$|_keyring$|_keyserver$|"
     r"(^|_)(cache|sort|primary|partition|foreign|hot|shortcut|routing|lookup|map|dict|"
@@ -272,6 +272,16 @@ _NOT_SECRET_FILE = re.compile(
     r"(^|/)usr/share/|(^|/)etc/pki/|/python[0-9.]*/site-packages/.*\.pem$|"
     r"(^|/)etc/apt/trusted\.gpg\.d/|(^|/)usr/lib/.*\.(pem|key)$|\.asc$)"
 )
+
+
+_PEM_NAME = re.compile(r"(?i)\.(pem|crt|cer)$")
+
+
+def public_pem(path: str, text: str) -> bool:
+    """True when `path` is a PEM file (by name) whose `text` holds PEM blocks but no private
+    key: certificates, DH parameters, public keys, which are published by design. A name that
+    is not PEM-like, or text without a PEM block, is judged by the name alone (False)."""
+    return bool(_PEM_NAME.search(path)) and "-----BEGIN " in text and "PRIVATE KEY" not in text
 
 
 def secret_file(path: str) -> bool:

@@ -59,6 +59,10 @@ def _program(cmd: Command) -> tuple[str, list[str]]:
     return name, args
 
 
+# `pecl install` options that take the next word as their value (`pecl help install`).
+_PECL_VALUE_OPTIONS = frozenset({"-D", "--configureoptions", "-P", "--packagingroot", "-R", "--installroot"})
+
+
 def _is_local(spec: str) -> bool:
     return bool(_LOCAL_SPEC.search(spec))
 
@@ -94,7 +98,10 @@ def unpinned_installs(inst: Instruction, read_file: Callable[[str], str | None] 
             if name == "gem" and args[:1] == ["install"]:
                 out += _gem_unpinned(args[1:])
             elif name == "pecl" and args[:1] == ["install"]:
-                for a in args[1:]:
+                rest = args[1:]
+                for k, a in enumerate(rest):
+                    if k and rest[k - 1] in _PECL_VALUE_OPTIONS:
+                        continue  # `--configureoptions 'with-x="yes"'`: an option's value
                     if not a.startswith("-") and "$" not in a and not _is_local(a) and not re.search(r"-[0-9][^/]*$", a):
                         out.append(Unpinned("pecl", a, f"{a}-<version>"))
             elif name == "go" and args[:1] == ["install"]:

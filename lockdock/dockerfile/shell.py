@@ -101,13 +101,24 @@ def split_commands(text: str) -> list[Command]:
     quoted = False
     op_before = ""
     i, n = 0, len(text)
+    # `case WORD in` ... `esac`: between `in` (or `;;`) and `)` come patterns, where `|`
+    # separates alternatives (`amd64 | arm64)`) and is no pipe.
+    case_depth = 0
+    in_pattern = False
 
     def end_word(pos: int) -> None:
-        nonlocal buf, start, quoted
+        nonlocal buf, start, quoted, case_depth, in_pattern
         if start >= 0:
             value = "".join(buf)
             if not _HEREDOC_REDIRECT.match(value) or quoted:
                 words.append(Word(value, start, pos, quoted))
+                if not quoted and len(words) == 1 and value == "case":
+                    case_depth += 1
+                elif not quoted and len(words) == 3 and value == "in" and words[0].value == "case":
+                    in_pattern = True
+                elif not quoted and in_pattern and len(words) == 1 and value == "esac":
+                    case_depth = max(0, case_depth - 1)
+                    in_pattern = False
         buf = []
         start = -1
         quoted = False
@@ -179,6 +190,15 @@ def split_commands(text: str) -> list[Command]:
             i = j
             continue
         op = _operator_at(text, i)
+        if in_pattern and op in ("|", "(", ")"):
+            end_word(i)
+            if op == ")":  # the pattern list ends; the branch's commands follow
+                in_pattern = False
+                end_command(")")
+            i += 1
+            continue
+        if op == ";;" and case_depth:
+            in_pattern = True
         if op and not (op in "()" and start >= 0):
             end_word(i)
             end_command(op.strip() or ";")

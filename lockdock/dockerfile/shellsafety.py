@@ -20,7 +20,9 @@ from lockdock.dockerfile.shell import Command, Script, run_scripts
 
 BASH_LIKE = frozenset({"bash", "zsh", "ksh", "mksh", "ash", "busybox"})
 POSIX_SHELLS = frozenset({"sh", "dash"}) | BASH_LIKE
-_VAR_PATH = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})(/|$)")
+# A path that starts with a variable and goes on below it (`$DIR/`, `${DIR}/*`): empty, it is
+# `/...` (ShellCheck SC2115). A lone `"$DIR"` is not: empty, rm gets "" and deletes nothing.
+_VAR_PATH = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/")
 DESTRUCTIVE = frozenset({"rm", "chmod", "chown", "chgrp", "mv", "cp", "ln", "shred"})
 
 

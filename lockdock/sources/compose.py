@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lockdock.compose.project import Project, Service, load_projects
+from lockdock.compose.project import BASE_NAMES, Project, Service, load_projects, override_names
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
-from lockdock.model import Target, TargetKind
+from lockdock.model import Finding, Target, TargetKind
 from lockdock.registry import source
+
+OVERRIDE_NAMES = frozenset(name for base in BASE_NAMES for name in override_names(base))
 
 
 @dataclass
@@ -31,6 +33,27 @@ class ComposeService:
     @property
     def name(self) -> str:
         return self.service.name
+
+    @property
+    def fragment(self) -> bool:
+        """True when the service is only part of a definition made elsewhere.
+
+        Either the project gives it neither `image`, `build` nor `extends` (compose refuses
+        to run it: "has neither an image nor a build context"), or the project is a lone
+        override file (`docker-compose.override.yml` with no base file beside it, like the
+        samples in mailcow's `docker-compose.override.yml.d/`), which compose only ever
+        reads on top of a base file. What it writes is checked; what it leaves out is the
+        base file's business.
+        """
+        files = self.project.files
+        if len(files) == 1 and files[0].name in OVERRIDE_NAMES:
+            return True
+        return all(self.service.get(k) is None for k in ("image", "build", "extends"))
+
+    def keeps(self, finding: Finding) -> bool:
+        """Whether `finding` applies: on a fragment, only findings about a written value do
+        (a finding built for a missing key, `service_finding(node=None)`, does not)."""
+        return not (self.fragment and "node" in finding.data and finding.data["node"] is None)
 
 
 def subjects_for(project: Project, ctx: ScanContext) -> Iterator[ComposeFile | ComposeService]:

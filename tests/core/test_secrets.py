@@ -143,3 +143,10 @@ def test_not_secret_paths(path):
 
 def test_secret_file_ignores_public_material():
     assert secret_file("tls/server.key") and not secret_file("tls/public.pem")
+
+
+def test_name_of_a_password_hashing_scheme_is_not_a_secret() -> None:
+    # mailcow's MAILCOW_PASS_SCHEME=BLF-CRYPT: PASS is a word of the name, the value a scheme
+    assert check_assignment("MAILCOW_PASS_SCHEME", "BLF-CRYPT") is None
+    assert check_assignment("MAILCOW_PASS", "s3cr3t-Value") is not None
+    assert check_assignment("SMTP_PASS_WORD", "s3cr3t-Value") is not None

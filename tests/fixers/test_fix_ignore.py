@@ -122,7 +122,7 @@ def test_config_edits_keep_existing_settings() -> None:
 def test_repo_finding_ignored_per_path(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     env = tmp_path / ".env"
-    env.write_text("X=1\n")
+    env.write_text("DB_PASSWORD=Tr0ub4dor-3\n")  # a .env without a credential is no secret file
     env.chmod(0o644)
     (tmp_path / ".gitignore").write_text(".env\nsecrets/\n*.key\n*.pem\n")
     ctx = ScanContext(cwd=tmp_path, use_engine=False)
