@@ -7,6 +7,7 @@ the first one); they are handed back so the caller can rescan and recompute them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,14 +19,55 @@ class EditError(ValueError):
     """Edits that cannot be applied to this text (out of range, inconsistent hashes)."""
 
 
+# One line of a YAML block mapping entry: indentation, a plain key, a colon (YAML 1.2
+# spec, 8.2.2 block mappings; compose keys are plain scalars).
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*):(?:[ \t].*)?$")
+
+
+def mapping_entries(text: str) -> tuple[int, frozenset[str]] | None:
+    """(indentation, keys) when `text` is whole lines of YAML block mapping entries that
+    all start at one indentation and never leave it; else None.
+
+    Such insertions are entries of the mapping they are inserted into, whatever comes
+    before or after them at the same offset.
+    """
+    if not text.endswith("\n"):
+        return None
+    indent: int | None = None
+    keys: set[str] = set()
+    for raw in text.split("\n")[:-1]:
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if not line.strip():
+            continue
+        here = len(line) - len(line.lstrip(" "))
+        if indent is None or here <= indent:
+            m = _KEY_LINE.match(line)
+            if m is None or (indent is not None and here < indent):
+                return None
+            indent = here
+            if m.group("key") in keys:
+                return None
+            keys.add(m.group("key"))
+    return None if indent is None else (indent, frozenset(keys))
+
+
+def _stackable(a: TextEdit, b: TextEdit) -> bool:
+    """Two insertions at one offset that can go there one after the other, in either
+    order: both new entries of the same YAML mapping (same indentation), no key twice."""
+    ma, mb = mapping_entries(a.text), mapping_entries(b.text)
+    return ma is not None and mb is not None and ma[0] == mb[0] and not ma[1] & mb[1]
+
+
 def overlaps(a: TextEdit, b: TextEdit) -> bool:
     """True when two edits touch the same characters.
 
-    Two insertions at the same offset overlap (their order would be a guess); an insertion
-    at the boundary of a replacement does not.
+    Two insertions at the same offset overlap (their order would be a guess), unless both
+    only add entries to one YAML mapping at the same indentation with different keys
+    (`mapping_entries`): those are stacked in fix order. An insertion at the boundary of a
+    replacement does not overlap it.
     """
     if a.start == a.end and b.start == b.end:
-        return a.start == b.start
+        return a.start == b.start and not _stackable(a, b)
     if a.start == a.end:
         return b.start < a.start < b.end
     if b.start == b.end:
