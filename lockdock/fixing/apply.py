@@ -105,6 +105,10 @@ class _Roots:
         p = Path(path)
         return Path(os.path.abspath(p if p.is_absolute() else self.cwd / p))
 
+    def real(self, path: str) -> str:
+        """The file behind `path` (symlinks resolved): the key a file is planned under."""
+        return os.path.realpath(self.abs(path))
+
     def root_of(self, path: str) -> Path | None:
         p = self.abs(path)
         if p in self.extra:
@@ -244,7 +248,8 @@ def _write_all(
     `lockdock undo` (a change announced but never made is skipped there).
     """
     planned: list[tuple[Path, Path, bytes, str]] = []
-    for path, fe in sorted(batch.files.items()):
+    for _real, fe in sorted(batch.files.items()):
+        path = fe.path
         p = roots.abs(path)
         root = roots.root_of(path)
         assert root is not None  # preflight checked it
@@ -321,7 +326,7 @@ class _Plan:
         """Write `fixes`, verify by rescan; on any failure put everything back."""
         out = _Outcome(fixes=list(fixes))
         entry = journal.Entry(titles=[f.title for f in fixes], root=self.root0, run=self.run)
-        batch = edits_mod.plan(fixes)
+        batch = edits_mod.plan(fixes, self.roots.real)
         try:
             _write_all(batch, self.roots, stamps, entry)
             for fix in fixes:
@@ -492,7 +497,7 @@ def _batch(candidates: list[Fix], roots: _Roots) -> edits_mod.Batch:
             continue
         claimed |= new
         unique.append(fix)
-    batch = edits_mod.plan(unique)
+    batch = edits_mod.plan(unique, roots.real)
     batch.deferred += late
     return batch
 

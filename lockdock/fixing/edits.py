@@ -8,7 +8,7 @@ the first one); they are handed back so the caller can rescan and recompute them
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lockdock.files import TextFile
@@ -115,24 +115,29 @@ class Batch:
 
     fixes: list[Fix] = field(default_factory=list)
     deferred: list[Fix] = field(default_factory=list)
-    files: dict[str, FileEdit] = field(default_factory=dict)  # merged edits per path
+    # Merged edits per file, keyed by `plan`'s `canon` of the path (the real file when the
+    # caller resolves symlinks); each FileEdit keeps the path the first fix named.
+    files: dict[str, FileEdit] = field(default_factory=dict)
 
 
 def _edits_of(fix: Fix) -> list[FileEdit]:
     return [c for c in fix.changes if isinstance(c, FileEdit)]
 
 
-def plan(fixes: Sequence[Fix]) -> Batch:
+def plan(fixes: Sequence[Fix], canon: Callable[[str], str] | None = None) -> Batch:
     """Merge the file edits of several fixes; a fix colliding with an earlier one is deferred.
 
     A fix is taken or deferred as a whole, so no fix is ever half applied. Two fixes that
     analysed different versions of the same file (different expected hashes) collide too.
+    `canon(path)` names the file behind a path (its real path): one file reached through a
+    symlink, or named relative and absolute, is then planned and written once.
     """
+    key = canon or (lambda path: path)
     batch = Batch()
     for fix in fixes:
         collide = False
         for fe in _edits_of(fix):
-            have = batch.files.get(fe.path)
+            have = batch.files.get(key(fe.path))
             if have is None:
                 continue
             if (
@@ -150,9 +155,9 @@ def plan(fixes: Sequence[Fix]) -> Batch:
             continue
         batch.fixes.append(fix)
         for fe in _edits_of(fix):
-            have = batch.files.get(fe.path)
+            have = batch.files.get(key(fe.path))
             if have is None:
-                batch.files[fe.path] = FileEdit(fe.path, list(fe.edits), fe.expected_sha256)
+                batch.files[key(fe.path)] = FileEdit(fe.path, list(fe.edits), fe.expected_sha256)
             else:
                 have.edits.extend(e for e in fe.edits if e not in have.edits)
                 have.expected_sha256 = have.expected_sha256 or fe.expected_sha256

@@ -135,7 +135,7 @@ def _engine_lines(action: EngineAction) -> list[str]:
 
 def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
     """The combined preview of `fixes`: one diff per file with all their edits merged."""
-    batch = edits_mod.plan(fixes)
+    batch = edits_mod.plan(fixes, lambda path: os.path.realpath(_abs(path, cwd)))
     preview = Preview("", deferred=batch.deferred)
     lines: list[str] = []
     for fix in batch.fixes:
@@ -143,7 +143,8 @@ def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
             note = f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}"
             if note not in lines:
                 lines.append(note)
-    for path, fe in sorted(batch.files.items()):
+    for _real, fe in sorted(batch.files.items()):
+        path = fe.path
         shown = _display(path, cwd)
         full = _abs(path, cwd)
         try:
