@@ -30,6 +30,7 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print the combined unified diff; write nothing (default)")
     mode.add_argument("--apply", action="store_true", help="write the fixes (atomically, journalled for `lockdock undo`)")
+    p.add_argument("--unmasked-diff", action="store_true", help="with --diff: write secret values raw, so the patch applies; only to a file or pipe, never a terminal")
     p.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
     p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
     p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
@@ -121,6 +122,10 @@ def run_fix(args: argparse.Namespace) -> int:
     if args.verify and not args.apply:
         print("lockdock fix: --verify needs --apply", file=sys.stderr)
         return EXIT_USAGE
+    if args.unmasked_diff and (args.apply or sys.stdout.isatty()):
+        why = "it is for --diff" if args.apply else "standard output is a terminal; redirect it to a file or a pipe"
+        print(f"lockdock fix: --unmasked-diff refused: {why}", file=sys.stderr)
+        return EXIT_USAGE
     start = paths[0] if paths[0].is_dir() else paths[0].parent
     select = selectors(args.check)
     config = config_for(args, start)
@@ -137,9 +142,12 @@ def run_fix(args: argparse.Namespace) -> int:
     out = sys.stdout
     by_fix = {id(o.fix): o for o in wanted}
     if not args.apply:
-        preview = build_preview([o.fix for o in wanted], ctx.cwd)
+        preview = build_preview([o.fix for o in wanted], ctx.cwd, unmasked=args.unmasked_diff)
         out.write(preview.text)
         info = sys.stderr
+        if args.unmasked_diff:
+            print("lockdock fix: warning: --unmasked-diff: this diff holds secret values in clear; "
+                  "keep the file private and delete it after use", file=info)
         print(f"lockdock fix: {len(wanted) - len(preview.deferred)} fix(es) shown; nothing written "
               "(use --apply to write)", file=info)
         for d in preview.deferred:
