@@ -232,6 +232,9 @@ def run_undo(args: argparse.Namespace) -> int:
     from lockdock.engine.update import EngineActionFailed
     from lockdock.fixing import journal, writer
 
+    if not args.path.is_dir():
+        print(f"lockdock undo: {safe(args.path)}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
     project = journal.project_of(args.path)
     if args.list:
         return _list_undo(journal.entries_for(None if args.all else project), project, args.all)

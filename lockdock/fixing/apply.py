@@ -562,10 +562,13 @@ def _write_and_prove(
         kept = _accumulate(plan, fixes, outcome.problems, report)
         return ([kept], kept.after) if kept is not None else None
     kept_all: list[_Outcome] = []
-    for group in groups:
+    for n, group in enumerate(groups):
         sub = _plan(group, plan.roots, plan.ctx, plan.verify, plan.run, plan.root0)
         out = sub.attempt(group, {}, report)
         if out.rollback_failed:
+            report.skipped += [
+                Skipped(f, "rollback failed; see errors") for g in groups[n:] for f in g
+            ]
             break
         if out.entry is None:
             why = out.write_error or "; ".join(out.problems)
