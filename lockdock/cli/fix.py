@@ -30,6 +30,7 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print the combined unified diff; write nothing (default)")
     mode.add_argument("--apply", action="store_true", help="write the fixes (atomically, journalled for `lockdock undo`)")
+    p.add_argument("--unmasked-diff", action="store_true", help="with --diff: write secret values raw, so the patch applies; only to a file or pipe, never a terminal")
     p.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
     p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
     p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
@@ -37,7 +38,12 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--verify", action="store_true", help="with --apply: first build and start the fixed stack in a throwaway copy; apply only the fixes that keep it working")
     p.add_argument("--verify-seconds", type=float, metavar="S", help="with --verify: observe each run at most S seconds (default 20)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="with --verify: report format")
-    u = sub.add_parser("undo", help="undo the last applied fix run, byte for byte")
+    u = sub.add_parser("undo", help="undo this project's last applied fix run, byte for byte")
+    u.add_argument("path", nargs="?", type=Path, default=Path("."),
+                   help="a directory of the project (default: .); the project is its git repository, else the directory")
+    u.add_argument("--list", action="store_true", help="show what undo would revert (runs of this project, newest first); change nothing")
+    u.add_argument("--all", action="store_true", help="with --list: every project's runs")
+    u.add_argument("--entry", metavar="ID", help="undo this run (an id from --list), whatever its project")
     u.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
 
 
@@ -116,6 +122,10 @@ def run_fix(args: argparse.Namespace) -> int:
     if args.verify and not args.apply:
         print("lockdock fix: --verify needs --apply", file=sys.stderr)
         return EXIT_USAGE
+    if args.unmasked_diff and (args.apply or sys.stdout.isatty()):
+        why = "it is for --diff" if args.apply else "standard output is a terminal; redirect it to a file or a pipe"
+        print(f"lockdock fix: --unmasked-diff refused: {why}", file=sys.stderr)
+        return EXIT_USAGE
     start = paths[0] if paths[0].is_dir() else paths[0].parent
     select = selectors(args.check)
     config = config_for(args, start)
@@ -132,9 +142,12 @@ def run_fix(args: argparse.Namespace) -> int:
     out = sys.stdout
     by_fix = {id(o.fix): o for o in wanted}
     if not args.apply:
-        preview = build_preview([o.fix for o in wanted], ctx.cwd)
+        preview = build_preview([o.fix for o in wanted], ctx.cwd, unmasked=args.unmasked_diff)
         out.write(preview.text)
         info = sys.stderr
+        if args.unmasked_diff:
+            print("lockdock fix: warning: --unmasked-diff: this diff holds secret values in clear; "
+                  "keep the file private and delete it after use", file=info)
         print(f"lockdock fix: {len(wanted) - len(preview.deferred)} fix(es) shown; nothing written "
               "(use --apply to write)", file=info)
         for d in preview.deferred:
@@ -212,16 +225,26 @@ def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
 
 
 def run_undo(args: argparse.Namespace) -> int:
-    """Run `lockdock undo` on the newest journal entry; returns 0, or 1 when refused."""
+    """Run `lockdock undo`: this project's newest run (or `--entry ID`), or `--list` it.
+
+    Returns 0, or 1 when there is nothing to undo or undo is refused.
+    """
     from lockdock.engine.update import EngineActionFailed
     from lockdock.fixing import journal, writer
 
-    found = journal.last()
-    if found is None:
-        print("lockdock undo: nothing to undo", file=sys.stderr)
+    if not args.path.is_dir():
+        print(f"lockdock undo: {safe(args.path)}: not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    project = journal.project_of(args.path)
+    if args.list:
+        return _list_undo(journal.entries_for(None if args.all else project), project, args.all)
+    try:
+        run = journal.find_run(project, args.entry)
+    except journal.UndoRefused as exc:
+        print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
         return EXIT_REFUSED
     engine = None
-    if found[1].engine and not args.no_engine:
+    if any(e.engine for _p, e in run) and not args.no_engine:
         from lockdock.engine.connect import EngineUnavailable, connect
 
         try:
@@ -230,11 +253,35 @@ def run_undo(args: argparse.Namespace) -> int:
             print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
             return EXIT_REFUSED
     try:
-        entry, done = journal.undo_last(engine)
+        entry, done = journal.undo_last(engine, project, run[0][1].id)
     except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
         print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
         return EXIT_REFUSED
     print(f"lockdock undo: undid {'; '.join(safe(t, 100) for t in entry.titles)}")
     for line in done:
         print(f"  {line}")
+    return EXIT_OK
+
+
+def _list_undo(items: list[Any], project: Path, every: bool) -> int:
+    """Print the runs `lockdock undo` can revert, newest first (the first is the next)."""
+    import time
+
+    from lockdock.fixing import journal
+
+    where = "every project" if every else safe(project)
+    print(f"lockdock undo: {len(items)} run(s) to undo in {where}; journal: {safe(journal.journal_dir())} "
+          "(private: it keeps the original bytes)")
+    for n, s in enumerate(items):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created_at))
+        mark = "next" if n == 0 and not every else f"#{n + 1}"
+        print(f"  {mark}: entry {safe(s.id)}  {when}  project {safe(s.project)}")
+        for t in s.titles:
+            print(f"    fix: {safe(t, 120)}")
+        for f in s.files:
+            print(f"    file: {safe(f)}")
+        for m in s.modes:
+            print(f"    mode: {safe(m)}")
+        for c in s.containers:
+            print(f"    container: {safe(c, 80)}")
     return EXIT_OK

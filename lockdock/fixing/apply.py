@@ -105,6 +105,10 @@ class _Roots:
         p = Path(path)
         return Path(os.path.abspath(p if p.is_absolute() else self.cwd / p))
 
+    def real(self, path: str) -> str:
+        """The file behind `path` (symlinks resolved): the key a file is planned under."""
+        return os.path.realpath(self.abs(path))
+
     def root_of(self, path: str) -> Path | None:
         p = self.abs(path)
         if p in self.extra:
@@ -238,10 +242,14 @@ def _write_all(
 ) -> None:
     """Write every merged file edit, new file and mode change; journal each as it lands.
 
-    The journal entry is saved after every change, so an interrupted run (Ctrl-C, kill)
-    can still be taken back with `lockdock undo`.
+    The journal is written ahead: every edited file's original is saved (once, for the
+    whole batch) before the first file is replaced, and every new file or mode change
+    before it happens, so an interrupted run (Ctrl-C, kill) can be taken back with
+    `lockdock undo` (a change announced but never made is skipped there).
     """
-    for path, fe in sorted(batch.files.items()):
+    planned: list[tuple[Path, Path, bytes, str]] = []
+    for _real, fe in sorted(batch.files.items()):
+        path = fe.path
         p = roots.abs(path)
         root = roots.root_of(path)
         assert root is not None  # preflight checked it
@@ -251,14 +259,16 @@ def _write_all(
         _text, data, _ = edits_mod.render(tf, fe.edits)
         real, _via = writer.resolve_target(p, root)
         st = os.stat(real)
-        # Written ahead: a run killed right after the rename can still be undone.
         entry.files.append(
             journal.FileRecord(
                 str(real), sha256_bytes(data), tf.raw, st.st_mode & 0o7777, st.st_uid, st.st_gid
             )
         )
-        journal.save(entry)
-        writer.write_file(p, data, root=root, expected_sha256=tf.sha256, stamp=stamps.get(str(p)))
+        planned.append((p, root, data, tf.sha256))
+    if planned:
+        journal.save(entry)  # one durable write-ahead for every edited file of the batch
+    for p, root, data, sha in planned:
+        writer.write_file(p, data, root=root, expected_sha256=sha, stamp=stamps.get(str(p)))
     for fix in batch.fixes:
         for c in fix.changes:
             if isinstance(c, NewFile):
@@ -316,7 +326,7 @@ class _Plan:
         """Write `fixes`, verify by rescan; on any failure put everything back."""
         out = _Outcome(fixes=list(fixes))
         entry = journal.Entry(titles=[f.title for f in fixes], root=self.root0, run=self.run)
-        batch = edits_mod.plan(fixes)
+        batch = edits_mod.plan(fixes, self.roots.real)
         try:
             _write_all(batch, self.roots, stamps, entry)
             for fix in fixes:
@@ -398,6 +408,7 @@ def apply_fixes(
     verify: bool = True,
     passes: int = 16,
     run: str | None = None,
+    _known: tuple[list[Path], Snapshot] | None = None,
 ) -> ApplyReport:
     """Apply `fixes`, journal them, and prove them by rescanning the touched targets.
 
@@ -406,6 +417,8 @@ def apply_fixes(
     only those that pass together are kept, the others reported with the reason.
     Overlapping fixes wait for a rescan and are recomputed (up to `passes` passes).
     Writes stay inside `root` (one directory or several) and the daemon.json in use.
+    A later pass that rescans the same paths takes the previous pass's rescan as its
+    baseline instead of scanning again (`_known`: paths and what they held).
     Never raises for a refused or failed fix: the report says what happened to each.
     """
     report = ApplyReport()
@@ -418,19 +431,21 @@ def apply_fixes(
     batch = _batch(_triage(fixes, roots, ctx, stamps, allow_unsafe, report), roots)
     if not batch.fixes:
         return report
-    plan = _plan(batch.fixes, roots, ctx, verify, run, str(root_list[0]))
-    outcome = _write_and_prove(plan, batch.fixes, stamps, report)
-    if outcome is None:
+    plan = _plan(batch.fixes, roots, ctx, verify, run, str(root_list[0]), known=_known)
+    proven = _write_and_prove(plan, batch.fixes, stamps, report)
+    if proven is None:
         return report
-    _record(outcome, ctx, report)
+    outcomes, after = proven
+    for outcome in outcomes:
+        _record(outcome, ctx, report)
     if batch.deferred:
-        if passes > 1 and outcome.after.result is not None:
-            again = recompute(batch.deferred, outcome.after.result)
+        if passes > 1 and after.result is not None:
+            again = recompute(batch.deferred, after.result)
             report.origins.update({id(fx): f for f, fx in again})
             report.merge(
                 apply_fixes(
                     [fx for _f, fx in again], ctx, root=root_list, allow_unsafe=allow_unsafe,
-                    verify=verify, passes=passes - 1, run=run,
+                    verify=verify, passes=passes - 1, run=run, _known=(plan.scan_paths, after),
                 )
             )
             left = len(batch.deferred) - len(again)
@@ -482,15 +497,17 @@ def _batch(candidates: list[Fix], roots: _Roots) -> edits_mod.Batch:
             continue
         claimed |= new
         unique.append(fix)
-    batch = edits_mod.plan(unique)
+    batch = edits_mod.plan(unique, roots.real)
     batch.deferred += late
     return batch
 
 
 def _plan(
-    fixes: list[Fix], roots: _Roots, ctx: ScanContext, verify: bool, run: str, root0: str
+    fixes: list[Fix], roots: _Roots, ctx: ScanContext, verify: bool, run: str, root0: str,
+    *, known: tuple[list[Path], Snapshot] | None = None,
 ) -> _Plan:
-    """What to rescan for `fixes`, and the baseline scan before anything is written."""
+    """What to rescan for `fixes`, and the baseline scan before anything is written
+    (taken from `known` when it scanned exactly these paths and nothing was written since)."""
     scan_paths = _scan_paths(fixes, roots)
     # daemon.json is judged by the host source, which every scan runs.
     touches_host = any(
@@ -505,17 +522,28 @@ def _plan(
         for c in f.changes
         if isinstance(c, FileEdit | NewFile)
     )
-    before = _rescan(scan_paths, ctx, force=touches_host) if verify else Snapshot()
+    if not verify:
+        before = Snapshot()
+    elif known is not None and known[0] == scan_paths and known[1].result is not None and not reload:
+        before = known[1]
+    else:
+        before = _rescan(scan_paths, ctx, force=touches_host)
     return _Plan(ctx, roots, scan_paths, reload, touches_host, verify, before, run, root0)
 
 
 def _write_and_prove(
     plan: _Plan, fixes: list[Fix], stamps: dict[str, writer.Stamp], report: ApplyReport
-) -> _Outcome | None:
-    """Write the batch and verify it; on doubt keep the subset that passes together.
+) -> tuple[list[_Outcome], Snapshot] | None:
+    """Write the batch and verify it; on doubt keep, per group of files, what passes.
 
-    Returns the written, verified outcome, or None when nothing of the batch was kept
-    (the reasons are in `report`).
+    Returns the written, verified outcomes and a scan of every path after them (for
+    recomputing deferred fixes), or None when nothing of the batch was kept (the reasons
+    are in `report`).
+
+    A rejected fix only affects its own files: when the batch fails, it is split into
+    groups that share no file (`_groups`), and each group is written and proven on its own
+    paths; only a failing group is retried fix by fix. So one bad file costs retries of
+    that file's fixes, not rewrites and rescans of the whole batch (time stays linear).
     """
     outcome = plan.attempt(fixes, stamps, report)
     if outcome.rollback_failed:
@@ -526,10 +554,72 @@ def _write_and_prove(
         report.skipped += [Skipped(f, "not applied: a change of this run failed") for f in fixes]
         report.rolled_back = True
         return None
-    if outcome.problems:
-        report.rolled_back = True
-        return _accumulate(plan, fixes, outcome.problems, report)
-    return outcome
+    if not outcome.problems:
+        return [outcome], outcome.after
+    report.rolled_back = True
+    groups = _groups(fixes, plan.roots)
+    if len(groups) == 1:
+        kept = _accumulate(plan, fixes, outcome.problems, report)
+        return ([kept], kept.after) if kept is not None else None
+    kept_all: list[_Outcome] = []
+    for n, group in enumerate(groups):
+        sub = _plan(group, plan.roots, plan.ctx, plan.verify, plan.run, plan.root0)
+        out = sub.attempt(group, {}, report)
+        if out.rollback_failed:
+            report.skipped += [
+                Skipped(f, "rollback failed; see errors") for g in groups[n:] for f in g
+            ]
+            break
+        if out.entry is None:
+            why = out.write_error or "; ".join(out.problems)
+            kept = _accumulate(sub, group, [why], report)
+            if kept is None:
+                continue
+            out = kept
+        kept_all.append(out)
+    if not kept_all:
+        return None
+    # One scan of everything, now that every group is written: the deferred fixes are
+    # recomputed from it (a group's own rescan may predate another group's writes).
+    after = _rescan(plan.scan_paths, plan.ctx, plan.reload, force=plan.touches_host) if plan.verify else Snapshot()
+    return kept_all, after
+
+
+def _groups(fixes: list[Fix], roots: _Roots) -> list[list[Fix]]:
+    """Fixes split into groups that share no file (real paths), in their first order.
+
+    Fixes whose proof needs a whole root rescanned (new files, mode changes, ignore files)
+    join one group per root, so a root is rescanned once per pass, not once per fix.
+    """
+    parent: dict[str, str] = {}
+
+    def find(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    keys: list[list[str]] = []
+    for fix in fixes:
+        mine: list[str] = []
+        for c in fix.changes:
+            if isinstance(c, EngineAction):
+                mine.append("engine:" + c.object_id)
+                continue
+            p = roots.abs(c.path)
+            mine.append("file:" + os.path.realpath(p))
+            scans = _scan_paths([Fix(fix.title, fix.applicability, [c])], roots)
+            if any(sp.is_dir() for sp in scans) or p in roots.extra:
+                mine.append(f"root:{roots.root_of(c.path)}")
+        if not mine:
+            mine.append(f"fix:{id(fix)}")
+        for k in mine[1:]:
+            parent[find(k)] = find(mine[0])
+        keys.append(mine)
+    out: dict[str, list[Fix]] = {}
+    for fix, mine in zip(fixes, keys, strict=True):
+        out.setdefault(find(mine[0]), []).append(fix)
+    return list(out.values())
 
 
 def _record(outcome: _Outcome, ctx: ScanContext, report: ApplyReport) -> None:

@@ -7,7 +7,8 @@ the first one); they are handed back so the caller can rescan and recompute them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lockdock.files import TextFile
@@ -18,14 +19,55 @@ class EditError(ValueError):
     """Edits that cannot be applied to this text (out of range, inconsistent hashes)."""
 
 
+# One line of a YAML block mapping entry: indentation, a plain key, a colon (YAML 1.2
+# spec, 8.2.2 block mappings; compose keys are plain scalars).
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][A-Za-z0-9_.-]*):(?:[ \t].*)?$")
+
+
+def mapping_entries(text: str) -> tuple[int, frozenset[str]] | None:
+    """(indentation, keys) when `text` is whole lines of YAML block mapping entries that
+    all start at one indentation and never leave it; else None.
+
+    Such insertions are entries of the mapping they are inserted into, whatever comes
+    before or after them at the same offset.
+    """
+    if not text.endswith("\n"):
+        return None
+    indent: int | None = None
+    keys: set[str] = set()
+    for raw in text.split("\n")[:-1]:
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if not line.strip():
+            continue
+        here = len(line) - len(line.lstrip(" "))
+        if indent is None or here <= indent:
+            m = _KEY_LINE.match(line)
+            if m is None or (indent is not None and here < indent):
+                return None
+            indent = here
+            if m.group("key") in keys:
+                return None
+            keys.add(m.group("key"))
+    return None if indent is None else (indent, frozenset(keys))
+
+
+def _stackable(a: TextEdit, b: TextEdit) -> bool:
+    """Two insertions at one offset that can go there one after the other, in either
+    order: both new entries of the same YAML mapping (same indentation), no key twice."""
+    ma, mb = mapping_entries(a.text), mapping_entries(b.text)
+    return ma is not None and mb is not None and ma[0] == mb[0] and not ma[1] & mb[1]
+
+
 def overlaps(a: TextEdit, b: TextEdit) -> bool:
     """True when two edits touch the same characters.
 
-    Two insertions at the same offset overlap (their order would be a guess); an insertion
-    at the boundary of a replacement does not.
+    Two insertions at the same offset overlap (their order would be a guess), unless both
+    only add entries to one YAML mapping at the same indentation with different keys
+    (`mapping_entries`): those are stacked in fix order. An insertion at the boundary of a
+    replacement does not overlap it.
     """
     if a.start == a.end and b.start == b.end:
-        return a.start == b.start
+        return a.start == b.start and not _stackable(a, b)
     if a.start == a.end:
         return b.start < a.start < b.end
     if b.start == b.end:
@@ -73,24 +115,29 @@ class Batch:
 
     fixes: list[Fix] = field(default_factory=list)
     deferred: list[Fix] = field(default_factory=list)
-    files: dict[str, FileEdit] = field(default_factory=dict)  # merged edits per path
+    # Merged edits per file, keyed by `plan`'s `canon` of the path (the real file when the
+    # caller resolves symlinks); each FileEdit keeps the path the first fix named.
+    files: dict[str, FileEdit] = field(default_factory=dict)
 
 
 def _edits_of(fix: Fix) -> list[FileEdit]:
     return [c for c in fix.changes if isinstance(c, FileEdit)]
 
 
-def plan(fixes: Sequence[Fix]) -> Batch:
+def plan(fixes: Sequence[Fix], canon: Callable[[str], str] | None = None) -> Batch:
     """Merge the file edits of several fixes; a fix colliding with an earlier one is deferred.
 
     A fix is taken or deferred as a whole, so no fix is ever half applied. Two fixes that
     analysed different versions of the same file (different expected hashes) collide too.
+    `canon(path)` names the file behind a path (its real path): one file reached through a
+    symlink, or named relative and absolute, is then planned and written once.
     """
+    key = canon or (lambda path: path)
     batch = Batch()
     for fix in fixes:
         collide = False
         for fe in _edits_of(fix):
-            have = batch.files.get(fe.path)
+            have = batch.files.get(key(fe.path))
             if have is None:
                 continue
             if (
@@ -108,9 +155,9 @@ def plan(fixes: Sequence[Fix]) -> Batch:
             continue
         batch.fixes.append(fix)
         for fe in _edits_of(fix):
-            have = batch.files.get(fe.path)
+            have = batch.files.get(key(fe.path))
             if have is None:
-                batch.files[fe.path] = FileEdit(fe.path, list(fe.edits), fe.expected_sha256)
+                batch.files[key(fe.path)] = FileEdit(fe.path, list(fe.edits), fe.expected_sha256)
             else:
                 have.edits.extend(e for e in fe.edits if e not in have.edits)
                 have.expected_sha256 = have.expected_sha256 or fe.expected_sha256

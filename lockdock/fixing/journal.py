@@ -1,7 +1,9 @@
 """The undo journal: what each apply changed, kept in the user's state directory.
 
 One entry per apply pass (one fix in the TUI; all fixes of a `lockdock fix --apply` pass,
-and a run may take several passes when fixes overlap: `run` ties them together). An
+and a run may take several passes when fixes overlap: `run` ties them together). Every
+entry names its project (the git repository holding the scan root, else the scan root):
+undo and `entries_for` stay inside one project unless an entry is named by id. An
 entry holds the original bytes and mode of every file written, the hash of what lockdock
 wrote (undo refuses when the user changed the file since), created files, mode changes
 and the previous engine values of `docker update`. Entries are private (0600): original
@@ -66,6 +68,11 @@ class Entry:
     created_at: float = field(default_factory=time.time)
     id: str = ""
     run: str = ""  # entries of one `lockdock fix --apply` run share it; undo takes them all
+    project: str = ""  # project_of(root) when empty
+
+    def __post_init__(self) -> None:
+        if not self.project:
+            self.project = str(project_of(Path(self.root)))
 
     @property
     def empty(self) -> bool:
@@ -79,6 +86,7 @@ class Entry:
             "created_at": self.created_at,
             "titles": self.titles,
             "root": self.root,
+            "project": self.project,
             "files": [
                 {
                     "path": f.path,
@@ -99,7 +107,11 @@ class Entry:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Entry:
-        entry = cls(titles=list(data.get("titles", [])), root=str(data.get("root", "/")))
+        entry = cls(
+            titles=list(data.get("titles", [])),
+            root=str(data.get("root", "/")),
+            project=str(data.get("project") or ""),
+        )
         entry.id = str(data.get("id", ""))
         entry.run = str(data.get("run", ""))
         entry.created_at = float(data.get("created_at", 0))
@@ -119,6 +131,27 @@ class Entry:
         entry.engine = [EngineRecord(**e) for e in data.get("engine", [])]
         entry.dirs = [str(d) for d in data.get("dirs", [])]
         return entry
+
+
+def project_of(path: Path) -> Path:
+    """The project a path belongs to: the nearest directory at or above it holding `.git`
+    (a repository, also a worktree's `.git` file), else the directory itself (a file's
+    parent). Absolute, symlinks resolved."""
+    p = Path(os.path.realpath(path))
+    if not p.is_dir():
+        p = p.parent
+    for d in (p, *p.parents):
+        if os.path.lexists(d / ".git"):
+            return d
+    return p
+
+
+def _inside(path: str, project: Path) -> bool:
+    try:
+        Path(path).relative_to(project)
+    except ValueError:
+        return False
+    return True
 
 
 class UndoRefused(Exception):
@@ -141,18 +174,25 @@ def save(entry: Entry) -> Path:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    prune()
+    prune(protect=entry.run)
     return path
 
 
 MAX_ENTRIES = 200
 
 
-def prune(keep: int = MAX_ENTRIES) -> None:
+def prune(keep: int = MAX_ENTRIES, protect: str = "") -> None:
     """Forget the oldest entries: they hold original bytes (maybe secrets) and undo only
-    ever reaches the newest ones."""
+    ever reaches the newest ones. Entries of the run `protect` (the one being written)
+    are kept whatever their number, so a long run stays undoable as a whole."""
     items = entries()
     for old in items[: max(0, len(items) - keep)]:
+        if protect:
+            try:
+                if load(old).run == protect:
+                    continue
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
         with contextlib.suppress(OSError):
             os.unlink(old)
 
@@ -279,30 +319,120 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
     return done
 
 
-def undo_last(engine: Any = None) -> tuple[Entry, list[str]]:
-    """Undo the newest run (all its passes, newest first).
+@dataclass
+class EntrySummary:
+    """One undoable run as `lockdock undo --list` and the TUI show it (newest first).
 
-    Raises `UndoRefused` when the newest entry cannot be restored exactly; then nothing
-    is changed. Returns the oldest entry undone (its titles name the run) and what was done.
+    `id` names the run's newest entry (give it to `undo_last(entry_id=...)`); `files` are
+    absolute paths written or created, `modes` paths whose mode changed, `containers`
+    container names updated; `created_at` is seconds since the epoch (the run's last
+    pass); `journal` is the directory holding the entries (private, 0700/0600: they keep
+    the original bytes, secrets included).
     """
-    found = last()
-    if found is None:
+
+    id: str
+    run: str
+    created_at: float
+    project: str
+    root: str
+    titles: list[str]
+    files: list[str]
+    modes: list[str]
+    containers: list[str]
+    journal: str
+
+
+def _runs() -> list[list[tuple[Path, Entry]]]:
+    """Every run in the journal, newest first; each run's entries newest first. An entry
+    that cannot be read is left out (it is named by `--entry` only)."""
+    by_run: dict[str, list[tuple[Path, Entry]]] = {}
+    for path in reversed(entries()):
+        try:
+            entry = load(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        by_run.setdefault(entry.run or f"entry:{entry.id}", []).append((path, entry))
+    return list(by_run.values())
+
+
+def _summary(run: list[tuple[Path, Entry]]) -> EntrySummary:
+    newest = run[0][1]
+    oldest_first = [e for _p, e in reversed(run)]
+    files: list[str] = []
+    for e in oldest_first:
+        files += [f.path for f in e.files if f.path not in files]
+    return EntrySummary(
+        id=newest.id,
+        run=newest.run,
+        created_at=newest.created_at,
+        project=newest.project,
+        root=newest.root,
+        titles=[t for e in oldest_first for t in e.titles],
+        files=files,
+        modes=[m.path for e in oldest_first for m in e.modes],
+        containers=[c.object_name for e in oldest_first for c in e.engine],
+        journal=str(journal_dir()),
+    )
+
+
+def entries_for(project_root: Path | None) -> list[EntrySummary]:
+    """The undoable runs of one project, newest first (every run when `project_root` is
+    None). A run belongs to the project when its project (see `project_of`) is
+    `project_of(project_root)` or lies inside it."""
+    project = None if project_root is None else project_of(project_root)
+    return [
+        _summary(run) for run in _runs() if project is None or _inside(run[0][1].project, project)
+    ]
+
+
+def find_run(project: Path | None, entry_id: str | None) -> list[tuple[Path, Entry]]:
+    """The run `undo_last` would revert, as (journal file, entry) pairs, newest first:
+    the one holding `entry_id`, else the newest of `project`, else the newest of all.
+    Raises `UndoRefused` with what to do when there is none."""
+    runs = _runs()
+    if entry_id is not None:
+        for run in runs:
+            if any(e.id == entry_id for _p, e in run) or run[0][1].run == entry_id:
+                return run
+        raise UndoRefused(f"no journal entry {safe(entry_id, 80)} (see lockdock undo --list --all)")
+    if not runs:
         raise UndoRefused("nothing to undo (the journal is empty)")
-    _path, entry = found
+    if project is None:
+        return runs[0]
+    mine = project_of(project)
+    for run in runs:
+        if _inside(run[0][1].project, mine):
+            return run
+    others = len(runs)
+    raise UndoRefused(
+        f"nothing to undo in {safe(mine)}: the journal holds {others} run(s) of other projects "
+        "(lockdock undo --list --all shows them; name one with --entry ID)"
+    )
+
+
+def undo_last(
+    engine: Any = None, project: Path | None = None, entry_id: str | None = None
+) -> tuple[Entry, list[str]]:
+    """Undo the newest run of `project` (all its passes, newest first), or the run holding
+    the entry `entry_id`; with neither, the newest run of the whole journal.
+
+    Raises `UndoRefused` when that run's newest entry cannot be restored exactly (then
+    nothing is changed) or when the project has nothing to undo. Returns the oldest entry
+    undone (its titles name the run) and what was done.
+    """
+    run = find_run(project, entry_id)
+    _path, entry = run[0]
     done = restore(entry, engine)
     discard(entry)
     titles = list(entry.titles)
-    while entry.run:
-        found = last()
-        if found is None or found[1].run != entry.run:
-            break
-        entry = found[1]
+    for _p, earlier in run[1:]:
         try:
-            done = restore(entry, engine) + done
+            done = restore(earlier, engine) + done
         except UndoRefused as exc:
             done.append(f"earlier pass of this run not undone: {exc}")
             break
-        discard(entry)
-        titles = entry.titles + titles
+        discard(earlier)
+        titles = earlier.titles + titles
+        entry = earlier
     entry.titles = titles
     return entry, done

@@ -2,7 +2,10 @@
 
 A unified diff per touched file (new files from /dev/null), mode changes and engine
 actions as "current -> new". Every line is masked for secrets, context lines included,
-then sanitised, so neither a credential nor a terminal escape reaches the screen.
+then sanitised, so neither a credential nor a terminal escape reaches the screen; tabs
+and a CRLF line's `\r` are kept, so the diff applies (`git apply`, `patch -p1`) unless a
+secret had to be masked, which a header comment then says. `unmasked=True` (the CLI's
+`--unmasked-diff`, never to a terminal) writes the raw values for a patch that applies.
 """
 
 from __future__ import annotations
@@ -74,10 +77,27 @@ def _split_keep(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def unified(old: str, new: str, from_name: str, to_name: str, *, mask_all: bool = False) -> list[str]:
-    """difflib unified diff, line endings shown as text, secrets masked, no escapes.
+def _keep_tabs(line: str) -> str:
+    """`sanitize`, but a tab stays a tab (harmless on a terminal; a patch needs it)."""
+    return "\t".join(sanitize(part) for part in line.split("\t"))
 
-    `mask_all`: every line is a secret (a new secret file's content).
+
+def unified(
+    old: str,
+    new: str,
+    from_name: str,
+    to_name: str,
+    *,
+    mask_all: bool = False,
+    unmasked: bool = False,
+    masked: list[int] | None = None,
+) -> list[str]:
+    """difflib unified diff: secrets masked, control characters escaped, tabs and a CRLF
+    line's `\r` kept (joined with "\n", the lines are a patch of the file's own bytes).
+
+    `mask_all`: every line is a secret (a new secret file's content). `unmasked`: no
+    masking at all (raw values, for a patch file). `masked`, when given, gets one item
+    added per line whose text was masked.
     """
     out: list[str] = []
     old_lines, new_lines = _split_keep(old), _split_keep(new)
@@ -90,8 +110,16 @@ def unified(old: str, new: str, from_name: str, to_name: str, *, mask_all: bool 
             continue
         body = raw[1:]
         stripped = body.rstrip("\r\n")
-        shown = sanitize(mask(stripped)) if mask_all and stripped.strip() else show(stripped)
-        out.append(raw[0] + shown)
+        crlf = "\r" if body.endswith("\r\n") and not stripped.endswith("\r") else ""
+        if unmasked:
+            hidden = stripped
+        elif mask_all and stripped.strip():
+            hidden = mask(stripped)
+        else:
+            hidden = mask_line(stripped)
+        if hidden != stripped and masked is not None:
+            masked.append(1)
+        out.append(raw[0] + _keep_tabs(hidden) + crlf)
         if stripped == body:  # the file's last line has no newline
             out.append("\\ No newline at end of file")
     return out
@@ -105,6 +133,7 @@ class Preview:
     stamps: dict[str, Stamp] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # files that could not be previewed
     deferred: list[Fix] = field(default_factory=list)  # applied after a rescan
+    masked: int = 0  # diff lines whose secret values were masked
 
 
 def _abs(path: str, cwd: Path) -> Path:
@@ -133,17 +162,23 @@ def _engine_lines(action: EngineAction) -> list[str]:
     return lines
 
 
-def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
-    """The combined preview of `fixes`: one diff per file with all their edits merged."""
-    batch = edits_mod.plan(fixes)
+def build_preview(fixes: Sequence[Fix], cwd: Path, *, unmasked: bool = False) -> Preview:
+    """The combined preview of `fixes`: one diff per file with all their edits merged.
+
+    Secret values are masked (`unmasked=True`: written raw, for a patch file only); when a
+    line was masked, a first comment line says so (that hunk does not apply as shown).
+    """
+    batch = edits_mod.plan(fixes, lambda path: os.path.realpath(_abs(path, cwd)))
     preview = Preview("", deferred=batch.deferred)
     lines: list[str] = []
+    masked: list[int] = []
     for fix in batch.fixes:
         if fix.note:
             note = f"# {safe(fix.title, 120)}: {safe(fix.note, 300)}"
             if note not in lines:
                 lines.append(note)
-    for path, fe in sorted(batch.files.items()):
+    for _real, fe in sorted(batch.files.items()):
+        path = fe.path
         shown = _display(path, cwd)
         full = _abs(path, cwd)
         try:
@@ -164,19 +199,25 @@ def build_preview(fixes: Sequence[Fix], cwd: Path) -> Preview:
         real = os.path.realpath(full)
         if real != os.path.abspath(full):
             lines.append(f"# {safe(shown)} is a symlink: writes go to {safe(real)}")
-        lines += unified(tf.text, new_text, f"a/{shown}", f"b/{shown}", mask_all=secret_file(shown))
+        lines += unified(tf.text, new_text, f"a/{shown}", f"b/{shown}", mask_all=secret_file(shown),
+                         unmasked=unmasked, masked=masked)
     for fix in batch.fixes:
         for change in fix.changes:
             if isinstance(change, NewFile):
                 shown = _display(change.path, cwd)
                 lines.append(f"new file mode {change.mode:04o}")
                 private = secret_file(shown) or not change.mode & 0o077
-                lines += unified("", change.content, "/dev/null", f"b/{shown}", mask_all=private)
+                lines += unified("", change.content, "/dev/null", f"b/{shown}", mask_all=private,
+                                 unmasked=unmasked, masked=masked)
             elif isinstance(change, ModeChange):
                 shown = _display(change.path, cwd)
                 lines.append(f"mode {change.old_mode:04o} -> {change.new_mode:04o}  {sanitize(shown)}")
             elif isinstance(change, EngineAction):
                 lines += _engine_lines(change)
+    if masked:
+        lines.insert(0, f"# lockdock: secret values are masked on {len(masked)} line(s) of this diff; "
+                        "those hunks do not apply as shown (--unmasked-diff writes the raw values to a file or pipe)")
+    preview.masked = len(masked)
     preview.text = "\n".join(lines) + ("\n" if lines else "")
     return preview
 
@@ -186,7 +227,8 @@ def preview_fix(fix: Fix, cwd: Path) -> str:
     head = f"# {safe(fix.title, 120)} [{fix.applicability.value}]"
     body = build_preview([fix], cwd)
     extra = [f"# cannot preview: {p}" for p in body.problems]
-    return "\n".join([head, *extra, body.text.rstrip("\n")]) + "\n"
+    text = body.text.rstrip("\n").replace("\r\n", "\n")  # a screen, not a patch: no raw CR
+    return "\n".join([head, *extra, text]) + "\n"
 
 
 def changed_paths(fix: Fix) -> list[str]:

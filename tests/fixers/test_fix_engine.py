@@ -71,7 +71,13 @@ def test_docker_update_then_inspect_then_undo(docker_api: Any, container: str, t
     assert (hc["Memory"], hc["CpuShares"], hc["PidsLimit"]) == (128 * MB, 1024, 200)
     assert len(journal.entries()) == 1
 
-    r = subprocess.run([sys.executable, "-m", "lockdock", "undo"], capture_output=True, text=True, timeout=120)
+    # Undo belongs to the project the fix ran in (issue 14.2): elsewhere it is refused.
+    other = tmp_path.parent / f"{tmp_path.name}-other"
+    other.mkdir()
+    elsewhere = subprocess.run([sys.executable, "-m", "lockdock", "undo", str(other)],
+                               capture_output=True, text=True, timeout=120)
+    assert elsewhere.returncode == 1 and "nothing to undo in" in elsewhere.stderr
+    r = subprocess.run([sys.executable, "-m", "lockdock", "undo"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     hc = _hc(docker_api, container)
     assert (hc["Memory"], hc["CpuShares"]) == (64 * MB, 512)
@@ -161,7 +167,7 @@ def test_registered_container_fixes_through_engine_then_undo(docker_api: Any, bu
         assert hc["Memory"] == limits.changes[0].new["Memory"] and hc["PidsLimit"] > 0
         assert any("cannot remove" in w for w in report.warnings)  # honest about undo limits
 
-        r = subprocess.run([sys.executable, "-m", "lockdock", "undo"], capture_output=True, text=True, timeout=120)
+        r = subprocess.run([sys.executable, "-m", "lockdock", "undo"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
         hc = _hc(docker_api, c["Id"])
         assert hc["RestartPolicy"]["Name"] in ("", "no")
