@@ -31,7 +31,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
     }
 
 
-def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
+def to_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report as JSON-able data, every string sanitised (`reports.clean`).
 
     A finding or target whose data cannot be converted is left out with an entry in
@@ -49,12 +49,12 @@ def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
         "findings": findings,
         "targets": targets,
         "errors": [e.to_json() for e in result.errors] + extra,
-        "summary": summarize(result, fail_on),
+        "summary": summarize(result, fail_on, meta),
     })
 
 
-def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True) -> str:
+def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True, meta: dict[str, Any] | None = None) -> str:
     """Indented for people; compact (and several times faster to encode) for pipes and files."""
     if pretty:
-        return json.dumps(to_json(result, fail_on), indent=2, ensure_ascii=False) + "\n"
-    return json.dumps(to_json(result, fail_on), ensure_ascii=False, separators=(",", ":")) + "\n"
+        return json.dumps(to_json(result, fail_on, meta), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(to_json(result, fail_on, meta), ensure_ascii=False, separators=(",", ":")) + "\n"
