@@ -18,6 +18,9 @@ from tests.engine.fakeengine import FakeEngine, Reply, silent_socket
 from .helpers import FORMATS, make_project, run_merged
 
 PASSING_COMPOSE = "services:\n  web:\n    image: busybox:1.36\n    user: \"1000\"\n"
+# The machine's /etc/docker/daemon.json is not the test's: a hardened one stands in for it.
+HARDENED_DAEMON = ('{"icc": false, "no-new-privileges": true, "live-restore": true, "userland-proxy": false, '
+                   '"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}')
 DOWN = {"DOCKER_HOST": "unix:///nonexistent-lockdock.sock"}
 
 
@@ -122,8 +125,9 @@ def test_image_scans_that_image_only_unless_paths_are_given(busybox_image, tmp_p
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
 def test_unreachable_engine_is_stated_and_require_engine_makes_it_an_error(tmp_path, run_lockdock, fmt):
     (tmp_path / "compose.yaml").write_text(PASSING_COMPOSE)
-    proc = run_lockdock("scan", "--format", fmt, cwd=tmp_path, env=DOWN)
-    assert proc.returncode == 0, proc.stderr  # the files pass...
+    (tmp_path / "daemon.json").write_text(HARDENED_DAEMON)
+    proc = run_lockdock("scan", "--daemon-json", "daemon.json", "--format", fmt, cwd=tmp_path, env=DOWN)
+    assert proc.returncode == 0, proc.stdout[-4000:]  # the files pass...
     if fmt == "text":  # ...and the summary line says the engine was not scanned
         assert "engine not reachable: not scanned" in proc.stdout.splitlines()[-1]
     elif fmt == "json":
@@ -138,6 +142,9 @@ def test_unreachable_engine_is_stated_and_require_engine_makes_it_an_error(tmp_p
     (tmp_path / ".lockdock.toml").write_text("[scan]\nrequire-engine = true\n")
     assert run_lockdock("scan", "--format", fmt, cwd=tmp_path, env=DOWN).returncode == 2
     assert run_lockdock("scan", "--no-engine", "--format", fmt, cwd=tmp_path, env=DOWN).returncode == 0
+    # --daemon-json does not ask for the engine: the file is checked, the engine is still required.
+    assert run_lockdock("scan", "--daemon-json", "daemon.json", "--format", fmt, cwd=tmp_path,
+                        env=DOWN).returncode == 2
 
 
 def test_require_engine_with_no_engine_is_a_usage_error(tmp_path, run_lockdock):
@@ -147,11 +154,13 @@ def test_require_engine_with_no_engine_is_a_usage_error(tmp_path, run_lockdock):
 
 def test_hung_engine_is_bounded_by_timeout_and_stated(tmp_path, run_lockdock, sockdir):
     (tmp_path / "compose.yaml").write_text(PASSING_COMPOSE)
+    (tmp_path / "daemon.json").write_text(HARDENED_DAEMON)
     sock = sockdir / "hang.sock"
     listener = silent_socket(sock)
     try:
         env = {"DOCKER_HOST": f"unix://{sock}"}
-        proc = run_lockdock("scan", "--timeout", "2", "--format", "json", cwd=tmp_path, env=env)
+        proc = run_lockdock("scan", "--timeout", "2", "--daemon-json", "daemon.json", "--format", "json",
+                            cwd=tmp_path, env=env)
         assert proc.returncode == 0, proc.stderr
         summary = json.loads(proc.stdout)["summary"]
         assert summary["engine_status"] == "not reachable"
@@ -167,10 +176,11 @@ def test_hung_engine_is_bounded_by_timeout_and_stated(tmp_path, run_lockdock, so
 ], ids=["garbage-info", "http-500-listing"])
 def test_garbage_engine_is_an_error_with_require_engine(tmp_path, run_lockdock, sockdir, routes):
     (tmp_path / "compose.yaml").write_text(PASSING_COMPOSE)
+    (tmp_path / "daemon.json").write_text(HARDENED_DAEMON)
     sock = sockdir / "fake.sock"
     with FakeEngine(sock, routes):
         env = {"DOCKER_HOST": f"unix://{sock}"}
-        loose = run_lockdock("scan", "--format", "json", cwd=tmp_path, env=env)
+        loose = run_lockdock("scan", "--daemon-json", "daemon.json", "--format", "json", cwd=tmp_path, env=env)
         strict = run_lockdock("scan", "--require-engine", "--format", "sarif", cwd=tmp_path, env=env)
     assert "Traceback" not in loose.stderr + strict.stderr
     assert loose.returncode == 0, loose.stderr  # default scope: said in the report, not fatal
