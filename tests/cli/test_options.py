@@ -98,3 +98,17 @@ def test_github_actions_example_uploads_sarif():
     assert upload.get("if") == "always()"  # findings (exit 1) are still uploaded
     job = next(iter(flow["jobs"].values()))
     assert job["permissions"]["security-events"] == "write"
+
+
+def test_readme_documents_every_scan_and_fix_option():
+    readme = (REPO / "README.md").read_text()
+    parser = build_parser()
+    for command in ("scan", "fix"):
+        for opt in _options(parser, command):
+            if opt in ("-h", "--help"):
+                continue
+            assert opt in readme, (command, opt)
+    from lockdock.cli.scan import FORMATS
+
+    for fmt in FORMATS:
+        assert f"| `{fmt}`" in readme, fmt
