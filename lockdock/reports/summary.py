@@ -85,7 +85,7 @@ def summary_line(s: dict[str, Any]) -> str:
         parts.append(f"{s['baselined']} baselined")
     parts.append(f"{s['errors']} errors")
     if s["engine_status"] == "not reachable":
-        parts.append("engine not reachable: not scanned")
+        parts.append("engine: not scanned (unreachable)")
     if s["level"] is not None:
         parts.append(f"lowest level reached {s['level']}/4")
     verdict = "ERROR (not everything asked for was scanned)" if s["problems"] else (

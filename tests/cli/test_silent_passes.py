@@ -129,7 +129,7 @@ def test_unreachable_engine_is_stated_and_require_engine_makes_it_an_error(tmp_p
     proc = run_lockdock("scan", "--daemon-json", "daemon.json", "--format", fmt, cwd=tmp_path, env=DOWN)
     assert proc.returncode == 0, proc.stdout[-4000:]  # the files pass...
     if fmt == "text":  # ...and the summary line says the engine was not scanned
-        assert "engine not reachable: not scanned" in proc.stdout.splitlines()[-1]
+        assert "engine: not scanned (unreachable)" in proc.stdout.splitlines()[-1]
     elif fmt == "json":
         assert json.loads(proc.stdout)["summary"]["engine_status"] == "not reachable"
     else:
