@@ -61,7 +61,9 @@ def plan(args: argparse.Namespace) -> Plan:
     from lockdock.context import ScanContext
     from lockdock.scan import connect_engine
 
-    images = [r for r in (args.image or []) if r.strip()]
+    images = list(args.image or [])
+    if any(not r.strip() for r in images):
+        raise UsageError("--image needs an image reference (name:tag, name@digest or an id)")
     if images and args.no_engine:
         raise UsageError("--image needs the Docker engine; it cannot be combined with --no-engine")
     if args.require_engine and args.no_engine:

@@ -147,6 +147,11 @@ def test_unreachable_engine_is_stated_and_require_engine_makes_it_an_error(tmp_p
                         env=DOWN).returncode == 2
 
 
+def test_empty_image_reference_is_a_usage_error_not_the_whole_engine(tmp_path, run_lockdock):
+    proc = run_lockdock("scan", "--image", " ", "--format", "json", cwd=tmp_path, env=DOWN)
+    assert proc.returncode == 2 and "--image needs an image reference" in proc.stderr and proc.stdout == ""
+
+
 def test_require_engine_with_no_engine_is_a_usage_error(tmp_path, run_lockdock):
     proc = run_lockdock("scan", "--require-engine", "--no-engine", cwd=tmp_path)
     assert proc.returncode == 2 and "contradict" in proc.stderr
