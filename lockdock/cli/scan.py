@@ -25,8 +25,8 @@ from lockdock.text import sanitize
 
 FORMATS = {
     "text": "for people: by target and checklist layer, then a summary line (default)",
-    "compact": "one line per finding: `path:line: SEVERITY check message` "
-    "(`image@layerN` or the container's name for engine targets)",
+    "compact": "one line per finding: `path:line: SEVERITY check message`\n"
+    + " " * 14 + "(`image@layerN` or the container's name for engine targets)",
     "json": "lockdock's JSON report (version 1, keys are only ever added)",
     "sarif": "SARIF 2.1.0 for code scanning (GitHub upload-sarif)",
     "gitlab": "GitLab Code Quality JSON (artifacts:reports:codequality)",
@@ -40,7 +40,7 @@ def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scan", help="scan files and the local engine; print a report",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Scan Dockerfiles, compose files and the repository under PATHS (default .), "
+        description="Scan Dockerfiles, compose files and the repository under PATHS (default .),\n"
         "and the local engine's images, containers and daemon settings.",
         epilog="formats:\n" + "\n".join(f"  {name:<11} {text}" for name, text in FORMATS.items())
         + "\n\nexit codes: 0 passed, 1 a finding at or above --fail-on, 2 usage error or an "
