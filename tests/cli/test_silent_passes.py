@@ -126,7 +126,10 @@ def test_image_scans_that_image_only_unless_paths_are_given(busybox_image, tmp_p
 def test_unreachable_engine_is_stated_and_require_engine_makes_it_an_error(tmp_path, run_lockdock, fmt):
     (tmp_path / "compose.yaml").write_text(PASSING_COMPOSE)
     (tmp_path / "daemon.json").write_text(HARDENED_DAEMON)
-    proc = run_lockdock("scan", "--daemon-json", "daemon.json", "--format", fmt, cwd=tmp_path, env=DOWN)
+    # LOCKDOCK_REQUIRE_ENGINE only tells the test suite that engine tests must not skip; the CLI
+    # does not read it (only --require-engine and the config do).
+    proc = run_lockdock("scan", "--daemon-json", "daemon.json", "--format", fmt, cwd=tmp_path,
+                        env={**DOWN, "LOCKDOCK_REQUIRE_ENGINE": "1"})
     assert proc.returncode == 0, proc.stdout[-4000:]  # the files pass...
     if fmt == "text":  # ...and the summary line says the engine was not scanned
         assert "engine: not scanned (unreachable)" in proc.stdout.splitlines()[-1]
