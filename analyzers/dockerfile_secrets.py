@@ -200,7 +200,7 @@ def _pointed_paths(df: Dockerfile, shipped: set[int]) -> dict[str, str]:
     return out
 
 
-def _public_pem(subject: Any, src: str) -> bool:
+def _public_pem(subject: DockerfileSubject, src: str) -> bool:
     """True when `src` is a PEM file in the build context that holds no private key:
     certificates, DH parameters (docker-mailserver's ffdhe4096.pem, RFC 7919) and public
     keys are published by design. Unknown (missing, globbed, outside the context,

@@ -41,6 +41,9 @@ class Config:
     # [scan] container-labels: only containers carrying every one of these labels
     # ("key" or "key=value", the engine's own `label` filter) are scanned and fixed.
     container_labels: list[str] = field(default_factory=list)
+    # [scan] require-engine: an engine that cannot be reached (or answers errors) fails the
+    # scan with exit 2 instead of being noted in the summary (the CLI's --require-engine).
+    require_engine: bool = False
     files: list[str] = field(default_factory=list)  # the files these settings came from
 
     def ignored_for_path(self, path: str | None) -> set[str]:
@@ -216,14 +219,18 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
         config.keys.update(table)
 
 
+SCAN_KEYS = ("container-labels", "require-engine", "timeout")
+
+
 def _scan_table(config: Config, path: Path, table: Any) -> None:
     """`[scan]`: `timeout` = seconds a whole scan may take (a positive number);
-    `container-labels` = ["key", "key=value", ...] limits the engine's containers."""
+    `container-labels` = ["key", "key=value", ...] limits the engine's containers;
+    `require-engine` = true makes an unreachable engine an error (exit 2)."""
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: key 'scan' must be a table ([scan] timeout = SECONDS)")
     for key in table:
-        if key not in ("timeout", "container-labels"):
-            raise ConfigError(f"{path}: unknown key 'scan.{key}' (known: container-labels, timeout)")
+        if key not in SCAN_KEYS:
+            raise ConfigError(f"{path}: unknown key 'scan.{key}' (known: {', '.join(SCAN_KEYS)})")
     if "timeout" in table:
         value = table["timeout"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -234,3 +241,7 @@ def _scan_table(config: Config, path: Path, table: Any) -> None:
         if not isinstance(labels, list) or not all(isinstance(v, str) and v.strip() for v in labels):
             raise ConfigError(f"{path}: key 'scan.container-labels' must be a list of \"key\" or \"key=value\"")
         config.container_labels = [v.strip() for v in labels]
+    if "require-engine" in table:
+        if not isinstance(table["require-engine"], bool):
+            raise ConfigError(f"{path}: key 'scan.require-engine' must be true or false")
+        config.require_engine = table["require-engine"]

@@ -13,6 +13,7 @@ import sys
 
 from lockdock import __version__
 from lockdock.cli.explain import add_explain_parsers, run_checks, run_explain
+from lockdock.cli.init import add_init_parser, run_init
 from lockdock.cli.merge import add_merge_parser, run_merge
 from lockdock.cli.options import EXIT_OK, EXIT_USAGE, UsageError
 from lockdock.cli.scan import add_scan_parser, run_scan
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scan_parser(sub)
     add_explain_parsers(sub)
     add_merge_parser(sub)
+    add_init_parser(sub)
     _add_optional_parsers(sub)
     return parser
 
@@ -61,6 +63,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return run_checks(args)
     if args.command == "explain":
         return run_explain(args)
+    if args.command == "init":
+        return run_init(args)
     if args.command in ("fix", "undo"):
         from lockdock.cli import fix
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lockdock.cli.options import EXIT_OK, EXIT_USAGE, config_for, selectors
+from lockdock.cli.options import EXIT_OK, EXIT_USAGE, add_common_options, parse_severity, selectors
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.text import safe, sanitize
 
@@ -24,17 +24,14 @@ EXIT_REFUSED = 1  # a fix was refused or failed
 def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     """Register `fix` and `undo` on the subcommand parser `sub`."""
     p = sub.add_parser("fix", help="show (default) or apply the fixes for what a scan finds")
-    p.add_argument("paths", nargs="*", type=Path, help="files or directories (default: .)")
-    p.add_argument("--check", action="append", metavar="ID", help="only fixes of these check ids or layers (repeatable, comma-separated)")
+    add_common_options(p, command="fix")
+    p.add_argument("--check", action="append", dest="select", metavar="ID", help="the same as --select")
     p.add_argument("--unsafe", action="store_true", help="also apply fixes that change behaviour")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print the combined unified diff; write nothing (default)")
     mode.add_argument("--apply", action="store_true", help="write the fixes (atomically, journalled for `lockdock undo`)")
     p.add_argument("--unmasked-diff", action="store_true", help="with --diff: write secret values raw, so the patch applies; only to a file or pipe, never a terminal")
-    p.add_argument("--no-engine", action="store_true", help="do not contact the Docker engine")
-    p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
     p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
-    p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
     p.add_argument("--verify", action="store_true", help="with --apply: first build and start the fixed stack in a throwaway copy; apply only the fixes that keep it working")
     p.add_argument("--verify-seconds", type=float, metavar="S", help="with --verify: observe each run at most S seconds (default 20)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="with --verify: report format")
@@ -70,11 +67,15 @@ def _roots(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _offers(result: Any, select: set[str]) -> list[_Offer]:
+def _offers(result: Any, select: set[str], ignore: set[str] = frozenset(), at_least: Any = None) -> list[_Offer]:
+    from lockdock.scan import severity_of
+
     offers = []
     for tr in result.targets.values():
         for f in tr.active:
-            if f.fix is None or (select and f.check not in select):
+            if f.fix is None or (select and f.check not in select) or f.check in ignore:
+                continue
+            if at_least is not None and severity_of(f) < at_least:
                 continue
             offers.append(_Offer(f, tr.subject, f.fix))
     return offers
@@ -90,7 +91,7 @@ def _select(
     unsafe_left: list[_Offer] = []
     host_left: list[_Offer] = []
     container_left: list[_Offer] = []
-    for o in _offers(result, select):
+    for o in _offers(result, select, selectors(args.ignore), parse_severity(args.severity, "--severity")):
         if o.finding.target.kind == TargetKind.HOST and args.daemon_json is None and not select:
             # The daemon's config is the machine's, not the project's: only on request.
             host_left.append(o)
@@ -113,12 +114,12 @@ def _select(
 
 def run_fix(args: argparse.Namespace) -> int:
     """Run `lockdock fix`; returns 0, 1 (a fix refused, failed or held back by --verify) or 2."""
+    from lockdock.cli.targets import after_scan, plan
     from lockdock.context import ScanContext
     from lockdock.fixing.apply import apply_fixes
     from lockdock.fixing.preview import build_preview
     from lockdock.scan import scan
 
-    paths = args.paths or [Path(".")]
     if args.verify and not args.apply:
         print("lockdock fix: --verify needs --apply", file=sys.stderr)
         return EXIT_USAGE
@@ -126,13 +127,21 @@ def run_fix(args: argparse.Namespace) -> int:
         why = "it is for --diff" if args.apply else "standard output is a terminal; redirect it to a file or a pipe"
         print(f"lockdock fix: --unmasked-diff refused: {why}", file=sys.stderr)
         return EXIT_USAGE
-    start = paths[0] if paths[0].is_dir() else paths[0].parent
-    select = selectors(args.check)
-    config = config_for(args, start)
-    ctx = ScanContext(
-        cwd=Path.cwd(), config=config, use_engine=not args.no_engine, daemon_json=args.daemon_json
-    )
+    select = selectors(args.select)
+    selectors(args.ignore)
+    parse_severity(args.severity, "--severity")
+    pl = plan(args)
+    for message in pl.problems:
+        print(f"lockdock fix: error: {sanitize(message)}", file=sys.stderr)
+    if pl.problems:  # an asked-for target was not scanned: fix nothing rather than part of it
+        return EXIT_USAGE
+    paths, ctx, config = pl.paths, pl.ctx, pl.config
     result = scan(paths, ctx)
+    after_scan(pl, result)
+    if pl.problems:
+        for message in pl.problems:
+            print(f"lockdock fix: error: {sanitize(message)}", file=sys.stderr)
+        return EXIT_USAGE
     if not result.targets and any(e.kind == "error" for e in result.errors):
         for e in result.errors:
             print(f"lockdock: {sanitize(e.path or '')}: {sanitize(e.message)}", file=sys.stderr)
@@ -164,7 +173,7 @@ def run_fix(args: argparse.Namespace) -> int:
 
         def again() -> list[tuple[Fix, str]]:  # the offers of a fresh scan (the next pass)
             sub = ScanContext(cwd=ctx.cwd, config=config, engine=ctx.engine, use_engine=ctx.engine is not None,
-                              daemon_json=args.daemon_json)
+                              daemon_json=args.daemon_json, images=list(ctx.images), timeout=ctx.timeout)
             return [(o.fix, o.label()) for o in _select(scan(paths, sub), select, args, sub)[0]]
 
         return apply_verified([(o.fix, o.label()) for o in wanted], again, ctx, _roots(paths), args)

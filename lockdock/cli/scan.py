@@ -1,89 +1,143 @@
-"""`lockdock scan`: scan files and the local engine, print a text, JSON or SARIF report."""
+"""`lockdock scan`: scan files and the local engine, print a report in one of `FORMATS`.
+
+Exit codes: 0 nothing at or above `--fail-on` (default high); 1 something is; 2 bad usage,
+or an asked-for target that could not be scanned (`lockdock.cli.targets`), said on stderr
+before any report.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from lockdock.cli.fleetopts import add_fleet_options, fleet_scan, wants_fleet
-from lockdock.cli.options import EXIT_USAGE, UsageError, config_for, selectors
-from lockdock.model import Severity
+from lockdock.cli.options import (
+    EXIT_OK,
+    EXIT_USAGE,
+    SEVERITY_WORDS,
+    UsageError,
+    add_common_options,
+    parse_severity,
+    selectors,
+)
 from lockdock.text import sanitize
+
+FORMATS = {
+    "text": "for people: by target and checklist layer, then a summary line (default)",
+    "compact": "one line per finding: `path:line: SEVERITY check message`\n"
+    + " " * 14 + "(`image@layerN` or the container's name for engine targets)",
+    "json": "lockdock's JSON report (version 1, keys are only ever added)",
+    "sarif": "SARIF 2.1.0 for code scanning (GitHub upload-sarif)",
+    "gitlab": "GitLab Code Quality JSON (artifacts:reports:codequality)",
+    "checkstyle": "Checkstyle XML (Jenkins warnings-ng, reviewdog)",
+    "junit": "JUnit XML: a test suite per target, a failing test case per finding",
+}
 
 
 def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     """Register `scan` and its options on the subcommand parser `sub`."""
-    p = sub.add_parser("scan", help="scan files and the local engine; print a report")
-    p.add_argument("paths", nargs="*", type=Path, help="files or directories (default: .)")
-    p.add_argument("--no-engine", action="store_true", help="scan files only; do not contact the Docker engine")
-    p.add_argument("--image", action="append", default=[], metavar="REF", help="scan only this local image (repeatable)")
-    p.add_argument("--daemon-json", type=Path, metavar="PATH", help="daemon.json to check (default /etc/docker/daemon.json)")
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p = sub.add_parser(
+        "scan", help="scan files and the local engine; print a report",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Scan Dockerfiles, compose files and the repository under PATHS (default .),\n"
+        "and the local engine's images, containers and daemon settings.",
+        epilog="formats:\n" + "\n".join(f"  {name:<11} {text}" for name, text in FORMATS.items())
+        + "\n\nexit codes: 0 passed, 1 a finding at or above --fail-on, 2 usage error or an "
+        "asked-for target not scanned",
+    )
+    add_common_options(p, command="scan")
+    p.add_argument("--format", choices=tuple(FORMATS), default="text", metavar="FORMAT",
+                   help="report format: " + ", ".join(FORMATS) + " (see below; default text)")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
-    p.add_argument("--fail-on", metavar="SEVERITY", help="exit 1 when a finding is at or above this (default: high)")
-    p.add_argument("--select", action="append", metavar="IDS", help="only these check ids or layers (comma-separated)")
-    p.add_argument("--ignore", action="append", metavar="IDS", help="skip these check ids or layers (comma-separated)")
+    p.add_argument("--fail-on", metavar="SEVERITY",
+                   help=f"exit 1 when a finding is at or above this ({SEVERITY_WORDS}; default: high)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="text and compact formats: print nothing when the scan passes (exit 0); when "
+                   "it fails, print the findings without the summary. Errors still go to stderr; "
+                   "machine formats and --output are unaffected")
     p.add_argument("--show-suppressed", action="store_true", help="text report: list suppressed findings too")
-    p.add_argument("--config", type=Path, metavar="FILE", help="use this config file instead of the usual lookup")
+    p.add_argument("--baseline", type=Path, metavar="FILE",
+                   help="report only findings not recorded in this baseline (see --write-baseline)")
+    p.add_argument("--write-baseline", type=Path, metavar="FILE",
+                   help="record today's findings in FILE by stable fingerprint (check, target, path, "
+                   "line content; not line numbers), then report as usual")
     p.add_argument("--no-cache", action="store_true",
                    help="analyse every file again; do not read or write the result cache ($XDG_CACHE_HOME/lockdock)")
     add_fleet_options(p)
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    """Run `lockdock scan`; returns the exit code (0 clean, 1 findings at `--fail-on`, 2
-    nothing scanned). Raises `UsageError`.
-    """
-    from lockdock.context import ScanContext
-    from lockdock.reports import json_report, sarif_report, text_report
-    from lockdock.scan import scan
+    """Run `lockdock scan`; returns the exit code. Raises `UsageError` and `ConfigError`."""
+    from lockdock.cli.targets import after_scan, plan
+    from lockdock.reports import baseline as bl
+    from lockdock.scan import ScanResult, severity_of
+    from lockdock.scan import scan as run
 
-    paths = args.paths or [Path(".")]
-    start = paths[0] if paths[0].is_dir() else paths[0].parent
-    config = config_for(args, start)
-    fail_on = config.fail_on
-    if args.fail_on:
-        try:
-            fail_on = Severity.parse(args.fail_on)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
     select = selectors(args.select)
     ignore = selectors(args.ignore)
+    shown_from = parse_severity(args.severity, "--severity")
+    fail_on_arg = parse_severity(args.fail_on, "--fail-on")
     if args.daemon_json is not None and not args.daemon_json.exists():
         raise UsageError(f"--daemon-json {args.daemon_json}: no such file")
-    ctx = ScanContext(
-        cwd=Path.cwd(),
-        config=config,
-        use_engine=not args.no_engine,
-        daemon_json=args.daemon_json,
-        images=list(args.image),
-    )
-    from lockdock.cache import disabled_by_env
-
-    if wants_fleet(args):
-        result = fleet_scan(args, paths, ctx)
+    held_back = None
+    if args.baseline is not None:
+        try:
+            held_back = bl.load(args.baseline)
+        except bl.BaselineError as exc:
+            raise UsageError(str(exc)) from None
+    p = plan(args)
+    fail_on = fail_on_arg if fail_on_arg is not None else p.config.fail_on
+    for message in p.problems:  # said first, before the (possibly long) scan and any report
+        print(f"lockdock: error: {sanitize(message)}", file=sys.stderr)
+    said = len(p.problems)
+    if p.nothing_left:  # no scan at all (not the engine either); the report says why
+        print("lockdock: nothing asked for could be scanned", file=sys.stderr)
+        result = ScanResult()
+    elif wants_fleet(args):
+        result = fleet_scan(args, p.paths, p.ctx)
     else:
-        result = scan(paths, ctx, use_cache=not (args.no_cache or disabled_by_env()),
-                      selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}")
-    if select or ignore:
+        from lockdock.cache import disabled_by_env
+
+        result = run(p.paths, p.ctx, use_cache=not (args.no_cache or disabled_by_env()),
+                     selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}")
+    after_scan(p, result)
+    for message in p.problems[said:]:
+        print(f"lockdock: error: {sanitize(message)}", file=sys.stderr)
+    for t in result.targets.values():
+        t.findings = [f for f in t.findings if (not select or f.check in select) and f.check not in ignore]
+    if args.write_baseline is not None:
+        try:
+            n = bl.write(args.write_baseline, result.findings, p.ctx.cwd)
+        except bl.BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"lockdock: baseline of {n} finding(s) written to {sanitize(args.write_baseline)}", file=sys.stderr)
+    meta: dict[str, Any] = {"problems": len(p.problems)}
+    if held_back is not None:
+        lines = bl.LineSource(p.ctx.cwd)
+        held = 0
         for t in result.targets.values():
-            t.findings = [
-                f for f in t.findings if (not select or f.check in select) and f.check not in ignore
-            ]
-    if not result.targets and any(e.kind == "error" for e in result.errors):
-        code = EXIT_USAGE  # nothing could be scanned at all
-    else:
-        from lockdock.reports.summary import exit_code
+            t.findings, n = bl.split(t.findings, held_back, lines)
+            held += n
+        meta["baselined"] = held
+    from lockdock.reports.summary import exit_code, nothing_found
 
-        code = exit_code(result, fail_on)
-    if args.format == "json":
-        text = json_report.render(result, fail_on, pretty=args.output is None and sys.stdout.isatty())
-    elif args.format == "sarif":
-        text = sarif_report.render(result)
-    else:
-        colour = args.output is None and text_report.use_colour(sys.stdout.isatty())
-        text = text_report.render(result, fail_on, colour=colour, show_suppressed=args.show_suppressed)
+    failed = exit_code(result, fail_on) == 1
+    meta["failed"] = failed
+    if nothing_found(result):
+        result.targets = {}  # an empty folder has no level to report
+    if shown_from is not None:
+        hidden = 0
+        for t in result.targets.values():
+            keep = [f for f in t.findings if severity_of(f) >= shown_from]
+            hidden += sum(1 for f in t.findings if f.suppressed is None) - sum(1 for f in keep if f.suppressed is None)
+            t.findings = keep
+        meta.update(hidden=hidden, severity_threshold=shown_from.label)
+    code = EXIT_USAGE if p.problems else (1 if failed else EXIT_OK)
+    text = _render(args, result, fail_on, meta, p.ctx.cwd, quiet=args.quiet and code != EXIT_OK)
+    if args.quiet and code == EXIT_OK and args.output is None and args.format in ("text", "compact"):
+        return code
     if args.output:
         try:
             args.output.write_text(text, encoding="utf-8")
@@ -92,6 +146,35 @@ def run_scan(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     else:
         sys.stdout.write(text)
-    if code == EXIT_USAGE:
-        print("lockdock: nothing could be scanned", file=sys.stderr)
     return code
+
+
+def _render(args: argparse.Namespace, result: Any, fail_on: Any, meta: dict[str, Any], cwd: Path,
+            *, quiet: bool) -> str:
+    """The report in `args.format`; `quiet` leaves the summary line out (text, compact)."""
+    fmt = args.format
+    if fmt == "json":
+        from lockdock.reports import json_report
+
+        return json_report.render(result, fail_on, pretty=args.output is None and sys.stdout.isatty(), meta=meta)
+    if fmt == "sarif":
+        from lockdock.reports import sarif_report
+
+        return sarif_report.render(result, meta)
+    if fmt in ("compact", "gitlab"):
+        from lockdock.reports import ci_reports
+
+        if fmt == "gitlab":
+            return ci_reports.render_gitlab(result, cwd)
+        return ci_reports.render_compact(result, fail_on, quiet=quiet, meta=meta)
+    if fmt in ("checkstyle", "junit"):
+        from lockdock.reports import xml_reports
+
+        return xml_reports.render_checkstyle(result) if fmt == "checkstyle" else xml_reports.render_junit(result)
+    from lockdock.reports import text_report
+
+    colour = args.output is None and text_report.use_colour(sys.stdout.isatty())
+    text = text_report.render(result, fail_on, colour=colour, show_suppressed=args.show_suppressed, meta=meta)
+    if quiet:  # the findings without the summary line
+        text = "\n".join(text.rstrip("\n").split("\n")[:-1]).rstrip("\n") + "\n"
+    return text

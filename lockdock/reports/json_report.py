@@ -31,15 +31,15 @@ def finding_json(f: Finding) -> dict[str, Any]:
     }
 
 
-def to_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
+def to_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report as JSON-able data, every string sanitised (`reports.clean`).
 
     A finding or target whose data cannot be converted is left out with an entry in
     `errors`; the rest of the report is unaffected."""
-    return clean(_raw_json(result, fail_on))
+    return clean(_raw_json(result, fail_on, meta))
 
 
-def _raw_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
+def _raw_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     extra: list[dict[str, Any]] = []
     findings = each_or_error(result.findings, finding_json, extra, lambda f: f"finding {f.check}")
     targets = each_or_error(
@@ -53,19 +53,19 @@ def _raw_json(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
         "findings": findings,
         "targets": targets,
         "errors": [e.to_json() for e in result.errors] + extra,
-        "summary": summarize(result, fail_on),
+        "summary": summarize(result, fail_on, meta),
     }
     if result.engines:  # a fleet scan: one entry per engine (lockdock.fleet.EngineRun)
         data["engines"] = result.engines
     return data
 
 
-def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True) -> str:
+def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True, meta: dict[str, Any] | None = None) -> str:
     """Indented for people; compact (and several times faster to encode) for pipes and files.
 
     Encoded once; only a report with something to escape is cleaned and encoded again."""
     kw: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
-    data = _raw_json(result, fail_on)
+    data = _raw_json(result, fail_on, meta)
     try:
         text = json.dumps(data, ensure_ascii=False, **kw)
     except (TypeError, ValueError):

@@ -8,6 +8,7 @@ from typing import Any
 from lockdock import __version__, checks
 from lockdock.model import Finding, Severity
 from lockdock.reports.clean import clean, each_or_error
+from lockdock.reports.summary import summarize, summary_line
 from lockdock.scan import ScanResult, severity_of
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -69,9 +70,11 @@ def _location(f: Finding) -> list[dict[str, Any]]:
     return [{"physicalLocation": phys}]
 
 
-def to_sarif(result: ScanResult) -> dict[str, Any]:
+def to_sarif(result: ScanResult, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """The SARIF log, every string sanitised (`reports.clean`); a finding whose data cannot
-    be converted becomes a tool notification instead of failing the log."""
+    be converted becomes a tool notification instead of failing the log. An engine that was
+    not reachable and an empty scan are notifications too; asked-for targets that were not
+    scanned (`meta["problems"]`) make `executionSuccessful` false."""
     used = sorted({f.check for f in result.findings})
     rules = [_rule(checks.get(cid)) for cid in used]
     index = {cid: i for i, cid in enumerate(used)}
@@ -81,6 +84,11 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
         {"level": "error" if e.kind == "error" else "warning", "message": {"text": f"{e.path}: {e.message}" if e.path else e.message}}
         for e in result.errors
     ] + [{"level": "error", "message": {"text": e["message"]}} for e in extra]
+    s = summarize(result, Severity.HIGH, meta)
+    if s["engine_status"] == "not reachable":
+        notifications.append({"level": "warning", "message": {"text": f"{result.engine_error}; the engine was not scanned"}})
+    if s["nothing_found"] and not s["findings"]:
+        notifications.append({"level": "warning", "message": {"text": summary_line(s).split(";")[0]}})
     return clean({
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -95,7 +103,7 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
                     }
                 },
                 "invocations": [
-                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                    {"executionSuccessful": not s["problems"], "toolExecutionNotifications": notifications}
                 ],
                 "results": results,
             }
@@ -123,5 +131,5 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
     return res
 
 
-def render(result: ScanResult) -> str:
-    return json.dumps(to_sarif(result), indent=2, ensure_ascii=False) + "\n"
+def render(result: ScanResult, meta: dict[str, Any] | None = None) -> str:
+    return json.dumps(to_sarif(result, meta), indent=2, ensure_ascii=False) + "\n"

@@ -1,20 +1,51 @@
-"""Counts shared by every report format."""
+"""Counts and statements shared by every report format.
+
+`summarize` is the JSON report's `summary` object; the other formats take their summary line
+and their run status from it, so every format says the same thing: how many findings at which
+severity, whether the engine was scanned, whether anything was found to scan at all.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from lockdock.model import Severity
+from lockdock.model import Severity, TargetKind
 from lockdock.scan import ScanResult, severity_of
 
 
-def summarize(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
+def nothing_found(result: ScanResult) -> bool:
+    """True when the scan had nothing to look at: no Dockerfile, compose file, repository file
+    (.gitignore, CI config, secret-looking file) or engine object, only empty folders."""
+    for t in result.targets.values():
+        if t.target.kind != TargetKind.REPO:
+            return False
+        subject = t.subject
+        if t.findings or any(
+            getattr(subject, name, None)
+            for name in ("gitignore", "secret_files", "ci_configs", "dockerfiles", "compose_files")
+        ):
+            return False
+    return True
+
+
+def engine_status(result: ScanResult) -> str:
+    """"scanned", "not reachable" or "not scanned" (files only, or not asked)."""
+    if result.engine_error:
+        return "not reachable"
+    return "scanned" if result.engine_endpoint else "not scanned"
+
+
+def summarize(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary object. `meta` (from the CLI) adds: `failed` (the exit decision over every
+    finding, also those `--severity` hides), `hidden` and `severity_threshold` (`--severity`),
+    `baselined` (`--baseline`), `problems` (asked-for targets not scanned)."""
     active = [f for f in result.findings if f.suppressed is None]
     by_sev = {s.label: 0 for s in sorted(Severity, reverse=True)}
     for f in active:
         by_sev[severity_of(f).label] += 1
+    empty = nothing_found(result)
     levels = {t.target.key: t.level for t in result.targets.values()}
-    return {
+    summary: dict[str, Any] = {
         "targets": len(result.targets),
         "findings": len(active),
         "suppressed": len(result.findings) - len(active),
@@ -22,12 +53,44 @@ def summarize(result: ScanResult, fail_on: Severity) -> dict[str, Any]:
         "warnings": sum(1 for e in result.errors if e.kind != "error"),
         "by_severity": by_sev,
         "fixable": sum(1 for f in active if f.fix is not None),
-        "level": min(levels.values()) if levels else None,
+        "level": min(levels.values()) if levels and not empty else None,
         "fail_on": fail_on.label,
         "failed": any(severity_of(f) >= fail_on for f in active),
         "engine": result.engine_endpoint,
         "engine_error": result.engine_error,
+        "engine_status": engine_status(result),
+        "nothing_found": empty,
+        "hidden": 0,
+        "severity_threshold": None,
+        "baselined": 0,
+        "problems": 0,
     }
+    summary.update(meta or {})
+    return summary
+
+
+def summary_line(s: dict[str, Any]) -> str:
+    """One sentence for people (text and compact formats, `-q`)."""
+    if s["nothing_found"] and not s["findings"]:
+        head = ("nothing found to scan (no Dockerfile, compose file, repository file or engine "
+                "object)")
+    else:
+        sev = ", ".join(f"{n} {name}" for name, n in s["by_severity"].items() if n)
+        head = (f"{s['findings']} findings ({sev or 'none'}) in {s['targets']} targets, "
+                f"{s['suppressed']} suppressed, {s['fixable']} fixable")
+    parts = [head]
+    if s["hidden"]:
+        parts.append(f"{s['hidden']} below {s['severity_threshold']} not shown")
+    if s["baselined"]:
+        parts.append(f"{s['baselined']} baselined")
+    parts.append(f"{s['errors']} errors")
+    if s["engine_status"] == "not reachable":
+        parts.append("engine: not scanned (unreachable)")
+    if s["level"] is not None:
+        parts.append(f"lowest level reached {s['level']}/4")
+    verdict = "ERROR (not everything asked for was scanned)" if s["problems"] else (
+        "FAILED" if s["failed"] else "passed")
+    return "; ".join(parts) + f"; fail-on {s['fail_on']}: {verdict}"
 
 
 def exit_code(result: ScanResult, fail_on: Severity) -> int:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from typing import Any
 
 from lockdock import checks
 from lockdock.model import LAYER_ORDER, Finding, Severity
-from lockdock.reports.summary import summarize
+from lockdock.reports.summary import summarize, summary_line
 from lockdock.scan import ScanResult, TargetResult, severity_of
 from lockdock.text import sanitize
 
@@ -80,7 +81,10 @@ def _target_block(t: TargetResult, colour: bool, show_suppressed: bool) -> list[
     return lines
 
 
-def render(result: ScanResult, fail_on: Severity, *, colour: bool = False, show_suppressed: bool = False, quiet_clean: bool = True) -> str:
+def render(result: ScanResult, fail_on: Severity, *, colour: bool = False, show_suppressed: bool = False,
+           quiet_clean: bool = True, meta: dict[str, Any] | None = None) -> str:
+    """The report: the engine line, each target with findings, problems, the summary line
+    (`summary.summary_line`). `meta` as for `summary.summarize`."""
     out: list[str] = []
     if result.engine_error:
         out.append(sanitize(result.engine_error) + "; file checks still ran")
@@ -101,24 +105,30 @@ def render(result: ScanResult, fail_on: Severity, *, colour: bool = False, show_
         for e in result.errors:
             where = f"{sanitize(e.path)}: " if e.path else ""
             out.append(f"  {e.kind}: {where}{sanitize(e.message)}")
-    s = summarize(result, fail_on)
-    sev = ", ".join(f"{n} {name}" for name, n in s["by_severity"].items() if n)
-    clean = sum(1 for t in result.targets.values() if not t.active)
     out.append("")
-    out.append(
-        f"{s['findings']} findings ({sev or 'none'}) in {s['targets']} targets"
-        f" ({clean} clean), {s['suppressed']} suppressed, {s['fixable']} fixable,"
-        f" {s['errors']} errors; lowest level reached {s['level'] if s['level'] is not None else '-'}/4;"
-        f" fail-on {fail_on.label}: {'FAILED' if s['failed'] else 'passed'}"
-    )
+    out.append(summary_line(summarize(result, fail_on, meta)))
     return "\n".join(out).lstrip("\n") + "\n"
 
 
+WHERE_LEGEND = (
+    ("D", "Dockerfile"),
+    ("C", "compose file or service"),
+    ("I", "image"),
+    ("K", "container"),
+    ("H", "host: daemon.json, client config, auditd"),
+    ("R", "repository: .gitignore, CI config, secret files"),
+)
+
+
 def render_checks() -> str:
+    """The catalogue table, the legend of its WHERE letters, the ShellCheck note."""
     rows = ["ID                            LEVEL SEVERITY  WHERE       FIX"]
     for c in checks.CHECKS:
         fix = c.fix.value if c.fix is not None else "-"
         rows.append(f"{c.id:<30}{c.level:<6}{c.severity.label:<10}{' '.join(c.where):<12}{fix}")
+    rows.append("")
+    rows.append("WHERE: " + "; ".join(f"{letter} {what}" for letter, what in WHERE_LEGEND))
+    rows.append("FIX: safe keeps behaviour; unsafe changes it (applied only with --unsafe); - none")
     rows.append("")
     rows.append(_shellcheck_note())
     return "\n".join(rows) + "\n"

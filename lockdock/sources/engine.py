@@ -1,7 +1,7 @@
 """Sources from the Docker engine and the host: the host's daemon settings, images, containers.
 
 The host source runs unless the scan is files-only (`--no-engine` without `--daemon-json`);
-a `--daemon-json` file is checked without an engine. The image and container sources are
+a `--daemon-json` file is checked without an engine, and `--image` alone leaves the host out. The image and container sources are
 no-ops without an engine.
 """
 
@@ -29,6 +29,8 @@ def host(discovery: Discovery, ctx: ScanContext) -> Iterator[HostSubject]:
     """daemon.json (also `--daemon-json` without an engine), client config, auditd."""
     if not ctx.use_engine and ctx.daemon_json is None:
         return  # --no-engine: the scanned files only, not this machine's settings
+    if ctx.images and ctx.daemon_json is None:
+        return  # --image REF: those images only, not this machine's settings
     yield host_subject(ctx)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lockdock.catalogue import CHECKS
+from lockdock.checks import CHECKS
 from tests.peers.catalogue import ALL_ROWS, PEERS
 from tests.peers.harness import EngineWorld, scan_files, scan_hosts
 from tests.peers.table import CAUGHT, MISSED, OUT, outcome, render, skeleton_of
