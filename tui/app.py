@@ -87,8 +87,10 @@ class LockdockApp(App[int]):
         use_engine: bool = True,
         read_only: bool = False,
         config: Config | None = None,
+        scope: str = "all",
     ) -> None:
         super().__init__()
+        self.initial_scope = scope
         self.paths = [Path(p).resolve() for p in (paths or [Path(".")])]
         first = self.paths[0]
         self.root = first if first.is_dir() else first.parent
@@ -106,13 +108,25 @@ class LockdockApp(App[int]):
         self._event_timer: Any = None
         self._event_stream: Any = None
         self._keymap = bindings.keymap_from_config(self.config.keys)
+        self._auto_key: str | None = None  # the worst target, chosen for the user
+        if read_only:  # the footer offers no write key; pressing one still says why not
+            from dataclasses import replace as _replace
+
+            from textual.binding import BindingsMap
+
+            self._bindings = BindingsMap(
+                [_replace(b, show=False) if b.action in self.WRITE_ACTIONS else b for b in bindings.BINDINGS]
+            )
+        self._user_moved = False
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Horizontal(id="main"):
-            yield Inventory()
+            with Vertical(id="inv-col"):
+                yield Input(placeholder="search: name, kind, label (esc clears)", id="inv-search")
+                yield Inventory()
             with Vertical(id="right"):
                 with TabbedContent(id="tabs", initial="tab-findings"):
                     with TabPane("Findings", id="tab-findings"):
@@ -130,6 +144,8 @@ class LockdockApp(App[int]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self._main("#filter", Input).display = False
+        self._main("#inv-search", Input).display = False
+        self._main(Inventory).scope = self.initial_scope
         self._main(FindingsList).show(None)
         self._main(Detail).border_title = "3 Detail"
         self._refresh_status()
@@ -306,9 +322,10 @@ class LockdockApp(App[int]):
             self._main(Inventory).update_from(self.state, full=not self.state.progress.running)
             self._main(ProblemsView).show(self.state.errors)
             self._refresh_status()
-            if self.current_key is None:
+            if not self._user_moved:
                 first = self._main(Inventory).first_target_key(self.state)
-                if first is not None:
+                if first is not None and first != self.current_key:
+                    self._auto_key = first
                     self.call_after_refresh(self._main(Inventory).select_key, first)
         if self._findings_dirty:
             self._findings_dirty = False
@@ -336,6 +353,8 @@ class LockdockApp(App[int]):
     def on_inventory_target_highlighted(self, msg: Inventory.TargetHighlighted) -> None:
         if msg.key == self.current_key:
             return
+        if msg.key != self._auto_key:
+            self._user_moved = True  # from now on the cursor is the user's
         self.current_key = msg.key
         self._show_target(msg.key)
 
@@ -385,6 +404,14 @@ class LockdockApp(App[int]):
         self.push_screen(HelpScreen(dict(self._keymap)))
 
     def action_filter(self) -> None:
+        """`/` searches the inventory when it has the focus (as in k9s), else filters findings."""
+        inv = self._main(Inventory)
+        if inv.has_focus:
+            box = self._main("#inv-search", Input)
+            box.display = True
+            box.value = inv.query
+            box.focus()
+            return
         self._main(TabbedContent).active = "tab-findings"
         box = self._main("#filter", Input)
         box.display = True
@@ -395,27 +422,80 @@ class LockdockApp(App[int]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self._main(FindingsList).show(self._current(), event.value.strip())
+        elif event.input.id == "inv-search":
+            self._user_moved = True
+            self._main(Inventory).set_view(query=event.value)
+            self._select_first_shown()
 
     @_closing_safe
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.input.display = bool(event.value.strip())
             self._main(FindingsList).focus()
+        elif event.input.id == "inv-search":
+            event.input.display = bool(event.value.strip())
+            self._main(Inventory).focus()
+
+    def _select_first_shown(self) -> None:
+        inv = self._main(Inventory)
+        if self.current_key in inv._target_nodes:
+            return
+        first = inv.first_target_key(self.state)
+        if first is not None:
+            self.call_after_refresh(inv.select_key, first)
 
     @_closing_safe
     def on_key(self, event: Any) -> None:
+        if event.key != "escape":
+            return
         box = self._main("#filter", Input)
-        if event.key == "escape" and box.has_focus:
+        search = self._main("#inv-search", Input)
+        inv = self._main(Inventory)
+        if box.has_focus:
             box.value = ""
             box.display = False
             self._main(FindingsList).show(self._current(), "")
             self._main(FindingsList).focus()
             event.stop()
+        elif search.has_focus or (inv.has_focus and inv.query):
+            search.value = ""
+            search.display = False
+            inv.set_view(query="")
+            inv.focus()
+            event.stop()
+
+    def action_sort(self) -> None:
+        """Cycle the inventory order: severity, name, kind."""
+        from lockdock.tui.state import SORTS
+
+        inv = self._main(Inventory)
+        inv.set_view(sort=SORTS[(SORTS.index(inv.sort) + 1) % len(SORTS)])
+        self.notify(f"Inventory sorted by {inv.sort}.", timeout=2)
+
+    def action_scope(self) -> None:
+        """Cycle the inventory scope: all, project, engine, then each compose project."""
+        from lockdock.tui.state import compose_projects
+
+        inv = self._main(Inventory)
+        scopes = ["all", "project", "engine"] + [f"compose:{p}" for p in compose_projects(self.state.targets.values())]
+        if inv.query.startswith("label:"):
+            scopes.append(inv.query)
+        nxt = scopes[(scopes.index(inv.scope) + 1) % len(scopes)] if inv.scope in scopes else "all"
+        self._user_moved = True
+        inv.set_view(scope=nxt)
+        self._select_first_shown()
+        self.notify(f"Scope: {nxt}.", timeout=2)
+
+    WRITE_ACTIONS = frozenset({"fix", "fix_all", "ignore", "undo"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys typed into the filter box are text, not commands."""
+        """Keys typed into a search box are text, not commands; write keys are not offered
+        (nor shown in the footer) in --read-only or while a modal (the diff) is open."""
+        if len(self.screen_stack) > 1 and action in self.WRITE_ACTIONS | {
+                "edit", "rescan", "filter", "sort", "scope", "focus_panel", "tab", "inspect", "logs"}:
+            return False
         if action in {"fix", "fix_all", "ignore", "undo", "edit", "rescan", "filter", "help",
-                      "focus_panel", "tab", "quit"}:
+                      "focus_panel", "tab", "quit", "sort", "scope", "inspect", "logs"}:
             focused = self.focused
             if isinstance(focused, Input):
                 return False

@@ -67,15 +67,33 @@ def fix_text(fix: Fix | None) -> Text:
     return Text(f"[{words}]", style=style)
 
 
-def target_label(tr: TargetResult, name: str) -> Text:
-    """Inventory row: level reached, worst severity, active finding count, name."""
-    active = tr.active
-    text = Text()
-    text.append(f"L{tr.level} ")
-    text.append_text(severity_text(tr.worst))
-    text.append(f"{len(active):>3} ")
-    text.append_text(plain(name))
+def target_label(tr: TargetResult, name: str, roll: object = None, width: int | None = None) -> Text:
+    """Inventory row: level reached, worst severity, active finding count, name.
+
+    `roll` (a `state.Rollup`) replaces the target's own numbers: a compose file shows the
+    worst of its services. `width` (cells for the name) cuts a long name in the middle
+    with an ellipsis, keeping its end (an image's tag)."""
+    level = getattr(roll, "level", tr.level)
+    worst = getattr(roll, "worst", tr.worst)
+    count = getattr(roll, "active", len(tr.active))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"L{level} ")
+    text.append_text(severity_text(worst))
+    text.append(f"{count:>3} ")
+    text.append_text(plain(ellipsize(display(name), width) if width else name))
     return text
+
+
+def ellipsize(text: str, width: int) -> str:
+    """`text` cut to `width` cells in the middle ('registry.exa…/app:latest'); the tail is
+    kept longer because tags and file names end there."""
+    if width <= 0 or len(text) <= width:
+        return text
+    if width < 6:
+        return text[: max(0, width - 1)] + "…"
+    tail = (width - 1) * 3 // 5
+    head = width - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail:]
 
 
 def finding_text(finding: Finding) -> Text:
