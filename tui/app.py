@@ -27,13 +27,13 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from lockdock import catalogue
 from lockdock.config import Config
 from lockdock.context import ScanContext
-from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.model import Finding, TargetKind
 from lockdock.scan import TargetResult
 from lockdock.text import display
 from lockdock.tui import bindings, scanner
+from lockdock.tui.actions import WriteActions
 from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
-from lockdock.tui.diff_screen import DiffScreen
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.header import StatusBar
 from lockdock.tui.help_screen import HelpScreen
@@ -75,7 +75,7 @@ def _closing_safe(handler: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class LockdockApp(App[int]):
+class LockdockApp(WriteActions, App[int]):
     CSS_PATH = "lockdock.tcss"
     TITLE = "lockdock"
     BINDINGS = bindings.BINDINGS
@@ -585,132 +585,6 @@ class LockdockApp(App[int]):
         self._main(FindingsList).select_finding(finding)
         self._main(Detail).show(finding)
         self._main(Detail).focus()
-
-    # ------------------------------------------------------------------ fixes
-
-    def _refuse_write(self, what: str) -> bool:
-        if self.read_only:
-            self.notify(f"read-only mode: {what} is disabled (started with --read-only).",
-                        severity="warning", markup=False)
-            return True
-        return False
-
-    def action_fix(self) -> None:
-        finding = self._selected_finding()
-        if finding is None:
-            self.notify("Select a finding first (panel 2).")
-            return
-        self.fix_finding(finding)
-
-    def fix_finding(self, finding: Finding) -> None:
-        if self._refuse_write("fixing"):
-            return
-        if finding.fix is None:
-            self.notify(f"{finding.check} has no automatic fix; the detail pane says how to fix it.",
-                        markup=False)
-            return
-        self._prepare_fixes([finding], title=finding.fix.title)
-
-    def action_fix_all(self) -> None:
-        if self._refuse_write("fixing"):
-            return
-        tr = self._current()
-        if tr is None:
-            self.notify("Pick a target first (panel 1).")
-            return
-        safe = [f for f in tr.active if f.fix is not None and f.fix.applicability is Applicability.SAFE]
-        if not safe:
-            self.notify("This target has no safe fixes.")
-            return
-        self._prepare_fixes(safe, title=f"{len(safe)} safe fix(es) for {tr.target.name}")
-
-    def action_ignore(self) -> None:
-        if self._refuse_write("adding an ignore pragma"):
-            return
-        finding = self._selected_finding()
-        if finding is None:
-            self.notify("Select a finding first (panel 2).")
-            return
-        from lockdock.tui import fixflow
-
-        try:
-            fix = fixflow.ignore_fix(finding, self.ctx)
-        except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-        self._preview_and_apply([fix], title=fix.title)
-
-    def action_undo(self) -> None:
-        if self._refuse_write("undo"):
-            return
-        from lockdock.tui import fixflow
-
-        try:
-            done = fixflow.undo(self.ctx)
-        except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-        self.undo_depth = max(0, self.undo_depth - 1)
-        self.notify("Undone: " + "; ".join(done.messages)[:300], markup=False)
-        self._rescan_worker(done.paths, done.object_ids)
-
-    def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
-        """Pending fixes (engine measurements) are computed in a worker before the preview."""
-        if any(f.fix is not None and f.fix.pending for f in findings):
-            self._compute_lazy(findings, title)
-            return
-        self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)
-
-    @work(thread=True, group="lazy-fix", exit_on_error=False)
-    def _compute_lazy(self, findings: list[Finding], title: str) -> None:
-        from lockdock.tui import fixflow
-
-        fixes: list[Fix] = []
-        for f in findings:
-            subject = self.state.subject_of(f.target.key)
-            fix = fixflow.materialise(f, subject, self.ctx)
-            if fix is not None:
-                fixes.append(fix)
-        if not fixes:
-            self.call_from_thread(self.notify, "The fix cannot be computed now (engine data missing).")
-            return
-        self.call_from_thread(self._preview_and_apply, fixes, title)
-
-    def _preview_and_apply(self, fixes: list[Fix], title: str) -> None:
-        from lockdock.tui import fixflow
-
-        try:
-            preview = fixflow.build_preview(fixes, self.ctx, title=title)
-        except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self.notify("Applying…", timeout=2)
-                self._apply_worker(fixes, preview.stamps)
-            else:
-                self.notify("Cancelled: nothing was written.")
-
-        self.push_screen(DiffScreen(preview), done)
-
-    @work(thread=True, group="apply", exclusive=True, exit_on_error=False)
-    def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any]) -> None:
-        """Write, journal and verify off the UI thread, then rescan what was touched."""
-        from lockdock.tui import fixflow
-
-        try:
-            applied = fixflow.apply(fixes, self.ctx, stamps)
-        except fixflow.FixProblem as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            self.call_from_thread(self._rescan_worker, fixflow.paths_of(fixes, self.ctx), set())
-            return
-        self.call_from_thread(self._applied, applied)
-
-    def _applied(self, applied: Any) -> None:
-        self.undo_depth += 1
-        self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
-        self._rescan_worker(applied.paths, applied.object_ids)
 
 
 def _palette_safe(text: str) -> str:
