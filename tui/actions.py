@@ -8,13 +8,18 @@ state, context and screens. Writes run in workers and always pass through a prev
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from textual import work
+from textual.css.query import NoMatches
+from textual.worker import get_current_worker
 
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.scan import TargetResult
+from lockdock.text import safe
 from lockdock.tui.diff_screen import DiffScreen
+from lockdock.tui.layers import LayersView
 from lockdock.tui.render import plain
 
 
@@ -228,4 +233,38 @@ class WriteActions:
         self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
         self._rescan_worker(applied.paths, applied.object_ids)
 
+    # ------------------------------------------------------------------ layer file trees
 
+    def on_layers_view_files_wanted(self, msg: LayersView.FilesWanted) -> None:
+        cached = self._file_trees.get(msg.key)
+        if cached is not None:
+            self._main(LayersView).set_files(msg.key, *cached)
+            return
+        tr = self.state.targets.get(msg.key)
+        if tr is None or self.ctx.engine is None:
+            self._main(LayersView).set_files(msg.key, None, "file tree: needs the engine (docker save)")
+            return
+        self._files_worker(msg.key, str(getattr(tr.subject, "id", "") or tr.target.name))
+
+    @work(thread=True, group="layer-files", exclusive=True, exit_on_error=False)
+    def _files_worker(self, key: str, image_id: str) -> None:
+        """Read one image's per-layer file lists from `docker save` (bounded per layer)."""
+        from lockdock.engine.images import save_stream
+        from lockdock.tui.filetree import read_layer_files
+
+        worker = get_current_worker()
+        try:
+            files, error = read_layer_files(save_stream(self.ctx.engine.api, image_id))
+        except Exception as exc:  # noqa: BLE001 - engine gone, image removed, timeout
+            files, error = None, f"file tree unavailable: {type(exc).__name__}: {safe(exc, 160)}"
+        if worker.is_cancelled:
+            return
+        if files is not None:
+            while len(self._file_trees) >= 2:  # bounded: the last two images looked at
+                self._file_trees.pop(next(iter(self._file_trees)))
+            self._file_trees[key] = (files, error)
+        self.call_from_thread(self._files_ready, key, files, error)
+
+    def _files_ready(self, key: str, files: Any, error: str | None) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._main(LayersView).set_files(key, files, error)

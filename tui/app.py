@@ -118,6 +118,7 @@ class LockdockApp(WriteActions, App[int]):
                 [_replace(b, show=False) if b.action in self.WRITE_ACTIONS else b for b in bindings.BINDINGS]
             )
         self._user_moved = False
+        self._file_trees: dict[str, tuple[Any, str | None]] = {}
 
     # ------------------------------------------------------------------ layout
 
@@ -349,6 +350,8 @@ class LockdockApp(WriteActions, App[int]):
         tab.disabled = tr is None or tr.target.kind is not TargetKind.IMAGE
         if tab.disabled and self._main(TabbedContent).active == "tab-layers":
             self._main(TabbedContent).active = "tab-findings"
+        elif not tab.disabled and self._main(TabbedContent).active == "tab-layers":
+            self._main(LayersView).want_files()
 
     def on_inventory_target_highlighted(self, msg: Inventory.TargetHighlighted) -> None:
         if msg.key == self.current_key:
@@ -369,6 +372,7 @@ class LockdockApp(WriteActions, App[int]):
         self._main("#right").set_class(layers, "layers-mode")
         if layers:
             self._main(LayersView).announce()
+            self._main(LayersView).want_files()
         elif event.pane.id == "tab-findings":
             self._main(Detail).show(self._selected_finding())
 

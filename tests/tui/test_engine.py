@@ -244,3 +244,50 @@ def test_lazy_engine_fix_is_measured_then_previewed_and_applied(
         assert "container.resource-limits" not in seen["after"]
     finally:
         docker_api.remove_container(cid, force=True)
+
+
+@pytest.mark.engine
+def test_layer_file_tree_marks_the_secret_and_where_its_bytes_live(tmp_path: Path, secret_image: str) -> None:
+    app = create_app([tmp_path], use_engine=True)
+    app.ctx.images = [secret_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items()
+                   if tr.target.kind is TargetKind.IMAGE and secret_image in tr.target.name)
+        await select(pilot, key)
+        await pilot.press("4")
+        view = app.query_one(LayersView)
+        for _ in range(200):
+            if view.files is not None or view.files_error:
+                break
+            await pilot.pause(0.05)
+        seen["error"] = view.files_error
+        table = app.query_one("#layer-table")
+
+        async def on_row(row: int, expect: str) -> str:
+            table.move_cursor(row=row)
+            text = ""
+            for _ in range(60):  # the tree is redrawn after the highlight message
+                await pilot.pause(0.05)
+                text = screen_text(app)
+                if expect in text:
+                    break
+            return text
+
+        seen["layer0"] = await on_row(0, "its bytes still live here")
+        seen["layer1"] = await on_row(1, "deleted here")
+        tree = app.query_one("#layer-files")
+        tree.focus()
+        await pilot.press("down", "down")
+        seen["tree_cursor"] = tree.cursor_line
+
+    drive(app, body, size=(160, 50))
+    assert seen["error"] is None
+    layer0 = seen["layer0"]
+    assert "+ id_rsa" in layer0 and "secrets.no-secrets-in-image" in layer0
+    assert "deleted in layer 1, its bytes still live here" in layer0
+    assert "- id_rsa" in seen["layer1"] and "deleted here, still in layer 0" in seen["layer1"]
+    assert seen["tree_cursor"] >= 1  # the tree is navigable by keyboard
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in layer0
