@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ import pytest
 
 from lockdock.model import TargetKind
 from lockdock.tui import create_app
+from lockdock.tui.inventory import Inventory
 from lockdock.tui.layers import LayersView
+from lockdock.tui.render import finding_text
 
 from ..conftest import SESSION, SESSION_LABEL, TEST_LABEL, image_tarball
-from .conftest import drive, screen_text, select, wait_scan
+from .conftest import drive, screen_text, select, wait_scan, wait_screen
 
 FAKE_KEY = (
     b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB\n"
@@ -291,3 +294,67 @@ def test_layer_file_tree_marks_the_secret_and_where_its_bytes_live(tmp_path: Pat
     assert "- id_rsa" in seen["layer1"] and "deleted here, still in layer 0" in seen["layer1"]
     assert seen["tree_cursor"] >= 1  # the tree is navigable by keyboard
     assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in layer0
+
+
+@pytest.fixture
+def chatty_container(docker_api: Any, busybox_image: str) -> Any:
+    """A running container that logs a line and a secret, with a secret in its env."""
+    mark = uuid.uuid4().hex[:8]
+    secret_env = "Tr1age-EnvSecret-" + mark
+    secret_log = "Tr1age-LogSecret-" + mark
+    cid = docker_api.create_container(
+        busybox_image, name=f"lockdock-test-triage-{mark}",
+        command=["/bin/sh", "-c", f"echo hello-from-{mark}; echo DB_PASSWORD={secret_log}; sleep 600"],
+        environment={"API_TOKEN": secret_env},
+        labels={TEST_LABEL: "1", SESSION_LABEL: SESSION, "lockdock-test-triage": mark},
+    )["Id"]
+    docker_api.start(cid)
+    for _ in range(100):
+        if b"DB_PASSWORD" in docker_api.logs(cid):
+            break
+        time.sleep(0.05)
+    yield mark, secret_env, secret_log
+    with contextlib.suppress(Exception):
+        docker_api.remove_container(cid, force=True)
+
+
+@pytest.mark.engine
+def test_container_inspect_and_logs_are_masked_modals(tmp_path: Path, chatty_container: Any,
+                                                      busybox_image: str) -> None:
+    from lockdock.config import Config
+    from lockdock.tui.modals import TextScreen
+
+    mark, secret_env, secret_log = chatty_container
+    config = Config(container_labels=[f"lockdock-test-triage={mark}"])
+    app = create_app([tmp_path], use_engine=True, config=config, scope="engine")
+    app.ctx.images = [busybox_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items() if tr.target.kind is TargetKind.CONTAINER)
+        await select(pilot, key)
+        await pilot.press("2")
+        for k, name in (("I", "inspect"), ("L", "logs")):
+            await pilot.press(k)
+            screen = await wait_screen(pilot, TextScreen)
+            await pilot.pause(0.2)
+            seen[name] = (screen_text(app), str(screen.body))
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+        host = next((tr for tr in app.state.targets.values() if tr.target.kind is TargetKind.HOST), None)
+        seen["userland"] = [f for f in host.findings if "userland" in f.message] if host else []
+        seen["inventory_kinds"] = {app.state.targets[k].target.kind for k in app.query_one(Inventory)._target_nodes}
+
+    drive(app, body, size=(160, 50))
+    inspect_screen, inspect_body = seen["inspect"]
+    assert '"Env"' in inspect_body and "API_TOKEN=" in inspect_body
+    assert secret_env not in inspect_body and secret_env not in inspect_screen
+    logs_screen, logs_body = seen["logs"]
+    assert f"hello-from-{mark}" in logs_body and "DB_PASSWORD=" in logs_body
+    assert secret_log not in logs_body and secret_log not in logs_screen
+    assert "docker logs --tail" in logs_screen and "read-only" in logs_screen
+    for f in seen["userland"]:  # the finding names its check and offers no fix of another setting
+        assert "network.icc" in f.message and f.fix is None
+        assert "fix" not in finding_text(f).plain.split("\n")[0]
+    assert seen["inventory_kinds"] <= {TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST}
