@@ -154,6 +154,11 @@ class LockdockApp(WriteActions, App[int]):
         self.set_interval(REFRESH_SECONDS, self._redraw)
         self.start_scan()
 
+    def on_resize(self, event: Any) -> None:
+        """Short terminals: the Layers tab drops its findings strip (Detail shows them)."""
+        with contextlib.suppress(NoMatches):
+            self._main("#right").set_class(event.size.height < 32, "short")
+
     def _main(self, selector: Any, expect_type: Any = None) -> Any:
         """Query the main screen's widgets (App.query_one looks at the top screen, which
         may be a modal preview while results keep coming in)."""

@@ -12,6 +12,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from lockdock.model import TargetKind
+from lockdock.scan import TargetResult
 from lockdock.tui.render import plain, target_label
 from lockdock.tui.state import (
     AppState,
@@ -57,9 +58,10 @@ class Inventory(Tree[str]):
         return self.scope != "all" or bool(self.query)
 
     def name_width(self) -> int:
-        """Cells left for a name: the row is 'L0 CRIT  12 ' (13) after the guides (4-8)."""
+        """Cells left for a top-level name: the row is 'L0 CRIT  12 ' (11) after a guide
+        of 2; a compose file (expand icon) and its services have 2 fewer (`_indent`)."""
         width = self.scrollable_content_region.width or self.size.width or 40
-        return max(8, width - 13 - 8)
+        return max(8, width - 13)
 
     def on_resize(self) -> None:
         if self._name_width != self.name_width() and self._state is not None:
@@ -95,7 +97,7 @@ class Inventory(Tree[str]):
             node = self._target_nodes.get(key)
             if node is not None:
                 if self._sigs.get(key) != sig:
-                    node.set_label(target_label(tr, sig[1], rolls[key], width))
+                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr)))
                     self._sigs[key] = sig
                 continue
             parent = self._section_nodes.get(section)
@@ -104,7 +106,7 @@ class Inventory(Tree[str]):
             if parent is None:
                 self.rebuild(state)
                 return
-            label = target_label(tr, sig[1], rolls[key], width)
+            label = target_label(tr, sig[1], rolls[key], width - _indent(tr))
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 node = parent.add(label, data=key, expand=True)
             else:
@@ -144,7 +146,8 @@ class Inventory(Tree[str]):
                 self._section_nodes[section] = node
             parents: dict[str, TreeNode[str]] = {}
             for tr in items:
-                label = target_label(tr, display_name(tr), rolls[tr.target.key], width)
+                label = target_label(tr, display_name(tr), rolls[tr.target.key],
+                                     width - _indent(tr))
                 parent_node = parents.get(tr.target.parent or "", node)
                 if tr.target.kind is TargetKind.COMPOSE_FILE:
                     child = parent_node.add(label, data=tr.target.key, expand=True)
@@ -208,6 +211,10 @@ class Inventory(Tree[str]):
         data = event.node.data
         if data and not data.startswith("section:"):
             self.post_message(self.TargetChosen())
+
+
+def _indent(tr: TargetResult) -> int:
+    return 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
 
 
 def _empty_reason(section: str, state: AppState) -> str:

@@ -234,8 +234,8 @@ def fill_tree(tree: Tree[str], files: list[LayerFiles], diff: int, found: list[F
     history_of = {r.diff: r.index for r in rows if r.diff is not None}
     by_path: dict[str, list[Finding]] = {}
     for f in found:
-        if f.location.path:
-            by_path.setdefault(f.location.path.lstrip("/"), []).append(f)
+        for path in named_paths(f):
+            by_path.setdefault(path, []).append(f)
     head = Text(f"{len(layer.entries)} entries, {human_size(layer.size)} added or changed", style="dim")
     if layer.capped:
         head = Text(f"showing {len(layer.entries)} of {layer.total} entries (capped to bound memory)",
@@ -289,3 +289,20 @@ def fill_tree(tree: Tree[str], files: list[LayerFiles], diff: int, found: list[F
             while node is not None and node is not tree.root:
                 node.expand()
                 node = node.parent
+
+
+def named_paths(finding: Finding) -> set[str]:
+    """In-image paths a finding names (its location, its `path` datum, absolute paths in its
+    evidence and message), without the leading slash, to mark them in the file tree."""
+    out: set[str] = set()
+    if finding.location.path:
+        out.add(finding.location.path.lstrip("/"))
+    data_path = finding.data.get("path") if isinstance(finding.data, dict) else None
+    if isinstance(data_path, str):
+        out.add(data_path.lstrip("/"))
+    for text in (finding.evidence or "", finding.message):
+        for raw in text.split():
+            word = raw.strip("()[],;:'\"")
+            if word.startswith("/") and len(word) > 1:
+                out.add(word.lstrip("/"))
+    return out
