@@ -268,3 +268,36 @@ class WriteActions:
     def _files_ready(self, key: str, files: Any, error: str | None) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
             self._main(LayersView).set_files(key, files, error)
+
+    # ------------------------------------------------------------------ fixes that need a measurement
+
+    def check_pending(self, finding: Finding) -> None:
+        """A lazy fix (sized from `docker stats`, say) is computed when its finding is
+        highlighted, so the list never promises a fix the engine cannot give."""
+        if getattr(finding, "_lockdock_checking", False) or self.ctx.engine is None:
+            return
+        finding._lockdock_checking = True  # type: ignore[attr-defined]
+        self._pending_worker(finding)
+
+    @work(thread=True, group="pending-fix", exit_on_error=False)
+    def _pending_worker(self, finding: Finding) -> None:
+        from lockdock.tui import fixflow
+
+        subject = self.state.subject_of(finding.target.key)
+        try:
+            fix = fixflow.materialise(finding, subject, self.ctx)
+        except Exception:  # noqa: BLE001 - engine gone: keep the promise unresolved, f will say why
+            finding._lockdock_checking = False  # type: ignore[attr-defined]
+            return
+        self.call_from_thread(self._pending_done, finding, fix)
+
+    def _pending_done(self, finding: Finding, fix: Fix | None) -> None:
+        finding.fix = fix
+        with contextlib.suppress(NoMatches):
+            from lockdock.tui.detail import Detail
+            from lockdock.tui.findings import FindingsList
+
+            fl = self._main(FindingsList)
+            fl.show(self._current())
+            if fl.selected is finding:
+                self._main(Detail).show(finding)

@@ -384,6 +384,8 @@ class LockdockApp(WriteActions, App[int]):
     @_closing_safe
     def on_findings_list_finding_highlighted(self, msg: FindingsList.FindingHighlighted) -> None:
         self._main(Detail).show(msg.finding)
+        if msg.finding is not None and msg.finding.fix is not None and msg.finding.fix.pending:
+            self.check_pending(msg.finding)
 
     # ------------------------------------------------------------------ navigation
 

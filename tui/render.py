@@ -53,9 +53,12 @@ def severity_text(sev: Severity | None, *, short: bool = True) -> Text:
 
 
 def fix_words(fix: Fix | None) -> str:
-    """How a fix is marked in lists: 'safe fix', 'risky fix' (changes behaviour) or ''."""
+    """How a fix is marked in lists: 'safe fix', 'risky fix' (changes behaviour), 'fix?'
+    (it needs an engine measurement first: checked when the finding is highlighted) or ''."""
     if fix is None:
         return ""
+    if fix.pending:
+        return "fix?"
     return "safe fix" if fix.applicability is Applicability.SAFE else "risky fix"
 
 
@@ -64,6 +67,8 @@ def fix_text(fix: Fix | None) -> Text:
     if not words:
         return Text("")
     style = "green" if fix is not None and fix.applicability is Applicability.SAFE else "magenta"
+    if fix is not None and fix.pending:
+        style = "dim"
     return Text(f"[{words}]", style=style)
 
 

@@ -358,3 +358,44 @@ def test_container_inspect_and_logs_are_masked_modals(tmp_path: Path, chatty_con
         assert "network.icc" in f.message and f.fix is None
         assert "fix" not in finding_text(f).plain.split("\n")[0]
     assert seen["inventory_kinds"] <= {TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST}
+
+
+@pytest.mark.engine
+def test_a_lazy_fix_the_engine_cannot_give_is_not_promised(tmp_path: Path, docker_api: Any,
+                                                           busybox_image: str) -> None:
+    """container.resource-limits on a stopped container: sized from docker stats, so no fix."""
+    from lockdock.config import Config
+
+    mark = uuid.uuid4().hex[:8]
+    cid = docker_api.create_container(
+        busybox_image, name=f"lockdock-test-lazy-{mark}",
+        labels={TEST_LABEL: "1", SESSION_LABEL: SESSION, "lockdock-test-lazy": mark},
+    )["Id"]
+    app = create_app([tmp_path], use_engine=True, config=Config(container_labels=[f"lockdock-test-lazy={mark}"]))
+    app.ctx.images = [busybox_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items() if tr.target.kind is TargetKind.CONTAINER)
+        lazy = next(f for f in app.state.targets[key].findings if f.check == "container.resource-limits")
+        seen["before"] = lazy.fix is not None and (lazy.fix.pending or app.current_key == key)
+        finding = await select(pilot, key, "container.resource-limits")
+        assert finding is lazy
+        for _ in range(100):
+            if finding.fix is None or not finding.fix.pending:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        seen["after"] = finding.fix
+        seen["text"] = screen_text(app)
+
+    try:
+        drive(app, body, size=(160, 50))
+    finally:
+        with contextlib.suppress(Exception):
+            docker_api.remove_container(cid, force=True)
+    assert seen["before"]  # listed as "fix?" until measured
+    assert seen["after"] is None
+    assert "risky fix] container.resource-limits" not in seen["text"]
+    assert "fix?] container.resource-limits" not in seen["text"]
