@@ -108,7 +108,6 @@ class LockdockApp(WriteActions, App[int]):
         self._event_timer: Any = None
         self._event_stream: Any = None
         self._keymap = bindings.keymap_from_config(self.config.keys)
-        self._auto_key: str | None = None  # the worst target, chosen for the user
         if read_only:  # the footer offers no write key; pressing one still says why not
             from dataclasses import replace as _replace
 
@@ -117,7 +116,6 @@ class LockdockApp(WriteActions, App[int]):
             self._bindings = BindingsMap(
                 [_replace(b, show=False) if b.action in self.WRITE_ACTIONS else b for b in bindings.BINDINGS]
             )
-        self._user_moved = False
         self._file_trees: dict[str, tuple[Any, str | None]] = {}
 
     # ------------------------------------------------------------------ layout
@@ -328,11 +326,11 @@ class LockdockApp(WriteActions, App[int]):
             self._main(Inventory).update_from(self.state, full=not self.state.progress.running)
             self._main(ProblemsView).show(self.state.errors)
             self._refresh_status()
-            if not self._user_moved:
-                first = self._main(Inventory).first_target_key(self.state)
+            inv = self._main(Inventory)
+            if not inv.user_moved:  # until the user moves, the cursor follows the worst target
+                first = inv.first_target_key(self.state)
                 if first is not None and first != self.current_key:
-                    self._auto_key = first
-                    self.call_after_refresh(self._main(Inventory).select_key, first)
+                    self.call_after_refresh(inv.select_key, first, True)
         if self._findings_dirty:
             self._findings_dirty = False
             self._show_target(self.current_key)
@@ -361,8 +359,8 @@ class LockdockApp(WriteActions, App[int]):
     def on_inventory_target_highlighted(self, msg: Inventory.TargetHighlighted) -> None:
         if msg.key == self.current_key:
             return
-        if msg.key != self._auto_key:
-            self._user_moved = True  # from now on the cursor is the user's
+        if msg.key is None and self.current_key in self.state.targets:
+            return  # a section heading (or a rebuild passing by): keep showing the target
         self.current_key = msg.key
         self._show_target(msg.key)
 
@@ -434,7 +432,7 @@ class LockdockApp(WriteActions, App[int]):
         if event.input.id == "filter":
             self._main(FindingsList).show(self._current(), event.value.strip())
         elif event.input.id == "inv-search":
-            self._user_moved = True
+            self._main(Inventory).user_moved = True
             self._main(Inventory).set_view(query=event.value)
             self._select_first_shown()
 
@@ -455,8 +453,13 @@ class LockdockApp(WriteActions, App[int]):
         if first is not None:
             self.call_after_refresh(inv.select_key, first)
 
+    NAV_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "enter", "left", "right",
+                          "space", "shift+left", "shift+right"})
+
     @_closing_safe
     def on_key(self, event: Any) -> None:
+        if event.key in self.NAV_KEYS and self._main(Inventory).has_focus:
+            self._main(Inventory).user_moved = True  # from now on the cursor is the user's
         if event.key != "escape":
             return
         box = self._main("#filter", Input)
@@ -492,7 +495,7 @@ class LockdockApp(WriteActions, App[int]):
         if inv.query.startswith("label:"):
             scopes.append(inv.query)
         nxt = scopes[(scopes.index(inv.scope) + 1) % len(scopes)] if inv.scope in scopes else "all"
-        self._user_moved = True
+        inv.user_moved = True
         inv.set_view(scope=nxt)
         self._select_first_shown()
         self.notify(f"Scope: {nxt}.", timeout=2)

@@ -51,6 +51,7 @@ class Inventory(Tree[str]):
         self.scope = "all"  # see state.in_scope
         self.query = ""  # the `/` search
         self._name_width = 0
+        self.user_moved = False  # True once the user picked a target (the app stops choosing)
 
     @property
     def narrowed(self) -> bool:
@@ -172,7 +173,10 @@ class Inventory(Tree[str]):
             self.cursor_line = min(keep_line, max(0, self.last_line))
         self._restoring = None
 
-    def select_key(self, key: str) -> None:
+    def select_key(self, key: str, auto: bool = False) -> None:
+        """Put the cursor on target `key`; `auto` when the app (not the user) chose it."""
+        if not auto:
+            self.user_moved = True
         if key in self._target_nodes:
             self._restoring = key
             self.call_after_refresh(self._restore, key, -1)
@@ -206,6 +210,9 @@ class Inventory(Tree[str]):
             return  # a rebuild moved the cursor in passing; the restore will say where it is
         data = event.node.data
         self.post_message(self.TargetHighlighted(data if data and not data.startswith("section:") else None))
+
+    def on_click(self) -> None:
+        self.user_moved = True  # a click is the user's choice
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         data = event.node.data
