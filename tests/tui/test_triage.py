@@ -145,6 +145,10 @@ def test_header_fits_80_columns_and_the_inventory_grows_at_200(project: Path) ->
         seen["status_height"] = bar.size.height
         seen["status_lines"] = [line for line in str(bar.content).splitlines()]
         seen["inv80"] = pilot.app.query_one("#inv-col").size.width
+        seen["tooltip"] = str(bar.tooltip)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        seen["help"] = str(pilot.app.screen.query_one("#help-body").content)
 
     async def big(pilot):
         await wait_scan(pilot)
@@ -153,6 +157,11 @@ def test_header_fits_80_columns_and_the_inventory_grows_at_200(project: Path) ->
     drive(create_app([project], use_engine=False), small, size=SMALL)
     drive(create_app([project], use_engine=False), big, size=(200, 50))
     assert seen["status_height"] == 2 and all(len(line) <= 78 for line in seen["status_lines"])
+    for level in ("L0", "L1", "L2", "L3", "L4"):  # levels explained in the tooltip and in ?
+        assert level in seen["tooltip"] and level in seen["help"]
+    assert "checks to L2" in seen["help"] and "worst of its services" in seen["tooltip"]
+    for key in ("Search", "Inventory order", "Inventory scope", "inspect JSON", "log lines"):
+        assert key in seen["help"]
     assert 34 <= seen["inv80"] <= 40
     assert seen["inv200"] >= 60
 
