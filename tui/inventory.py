@@ -169,6 +169,9 @@ class Inventory(Tree[str]):
         node = self._target_nodes.get(keep or "")
         if node is not None:
             self.move_cursor(node)
+            # Said directly too: under a stream of rebuilds (a busy engine's events) the
+            # tree's own highlight message can arrive after its node was replaced.
+            self.post_message(self.TargetHighlighted(keep))
         elif keep_line >= 0:
             self.cursor_line = min(keep_line, max(0, self.last_line))
         self._restoring = None
