@@ -131,6 +131,8 @@ class LayersView(Vertical):
     def show_target(self, tr: TargetResult | None, history: list[dict[str, Any]] | None) -> None:
         """Fill the table for an image (history may be None when the engine cannot give it)."""
         table = self.query_one("#layer-table", DataTable)
+        same = tr is not None and tr.target.key == self.image_key and bool(self.rows)
+        keep_row = table.cursor_row if same else None  # a rescan of this image keeps the row
         table.clear()
         self.rows = []
         self.findings = []
@@ -162,6 +164,8 @@ class LayersView(Vertical):
                 key=str(row.index),
             )
         start = worst_layer(self.rows, self.findings)
+        if keep_row is not None and 0 <= keep_row < len(self.rows):
+            start = keep_row
         if self.rows:
             table.move_cursor(row=start)
         self._show_layer(start)
