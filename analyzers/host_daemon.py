@@ -116,7 +116,7 @@ def icc(host: HostSubject, ctx: ScanContext) -> Iterator[Finding]:
     if proxy is None or _true(proxy[0]):
         yield _finding(
             host, "network.icc",
-            "the userland proxy is on (\"userland-proxy\": false lets iptables handle published ports)",
+            "default-bridge hardening (network.icc) is incomplete: the userland proxy is on (\"userland-proxy\": false lets iptables handle published ports)",
             "userland-proxy",
         )
 

@@ -137,12 +137,14 @@ def to_png(svg: Path) -> Path:
 
 async def shoot(project: Path, use_engine: bool, size: tuple[int, int], tag: str, out: Path) -> list[Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lockdock.config import Config
     from lockdock.model import TargetKind
     from lockdock.tui import create_app
     from lockdock.tui.findings import FindingsList
     from lockdock.tui.inventory import Inventory
 
-    app = create_app([project], use_engine=use_engine)
+    # Only the demo's own container: other containers on this host are not the demo's business.
+    app = create_app([project], use_engine=use_engine, config=Config(container_labels=[LABEL]))
     if use_engine:
         app.ctx.images = [DEMO_TAG]
     saved: list[Path] = []
@@ -164,16 +166,8 @@ async def shoot(project: Path, use_engine: bool, size: tuple[int, int], tag: str
             return next((k for k, tr in app.state.targets.items()
                          if tr.target.kind is kind and name in tr.target.name), None)
 
-        # Main screen: the web service with its critical finding highlighted.
+        # Main screen as it opens: on the worst target, its worst layer group first.
         web = key_of(TargetKind.COMPOSE_SERVICE, "web")
-        if web:
-            inv.select_key(web)
-            await pilot.pause(0.3)
-            fl = app.query_one(FindingsList)
-            crit = next((f for f in fl.shown if f.check == "container.not-privileged"), None)
-            if crit:
-                fl.focus()
-                fl.select_finding(crit)
         await pilot.pause(0.4)
         save("main")
 
@@ -184,9 +178,29 @@ async def shoot(project: Path, use_engine: bool, size: tuple[int, int], tag: str
             inv.select_key(image)
             await pilot.pause(0.3)
             await pilot.press("4")
+            from lockdock.tui.layers import LayersView
+
+            view = app.query_one(LayersView)
+            for _ in range(200):  # the file tree is read from docker save in a worker
+                if view.files is not None or view.files_error:
+                    break
+                await pilot.pause(0.05)
             await pilot.pause(0.4)
             save("layers")
             await pilot.press("1")
+
+        # The container's inspect JSON (masked), as reached from one of its findings.
+        container = key_of(TargetKind.CONTAINER, DEMO_CONTAINER)
+        if container:
+            inv.focus()
+            inv.select_key(container)
+            await pilot.pause(0.3)
+            await pilot.press("2")
+            await pilot.press("I")
+            await pilot.pause(0.8)
+            save("inspect")
+            await pilot.press("escape")
+            await pilot.pause(0.2)
 
         # Diff preview of a fix that changes behaviour, at its second confirmation.
         if web:

@@ -17,11 +17,15 @@ def create_app(
     use_engine: bool = True,
     read_only: bool = False,
     config: Config | None = None,
+    scope: str = "all",
 ) -> LockdockApp:
-    """Build (not run) the app; tests and the screenshot script drive it with `run_test()`."""
+    """Build (not run) the app; tests and the screenshot script drive it with `run_test()`.
+
+    `scope` is the inventory's first scope (`state.in_scope`): "all", "project", "engine"."""
     from lockdock.tui.app import LockdockApp
 
-    return LockdockApp([Path(p) for p in paths], use_engine=use_engine, read_only=read_only, config=config)
+    return LockdockApp([Path(p) for p in paths], use_engine=use_engine, read_only=read_only, config=config,
+                       scope=scope)
 
 
 def run_tui(
@@ -30,8 +34,9 @@ def run_tui(
     use_engine: bool = True,
     read_only: bool = False,
     config: Config | None = None,
+    scope: str = "all",
 ) -> int:
     """Run the app in the terminal until the user quits; returns the exit code."""
-    app = create_app(paths, use_engine=use_engine, read_only=read_only, config=config)
+    app = create_app(paths, use_engine=use_engine, read_only=read_only, config=config, scope=scope)
     result = app.run()
     return int(result or app.return_code or 0)

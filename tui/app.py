@@ -27,13 +27,13 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from lockdock import checks
 from lockdock.config import Config
 from lockdock.context import ScanContext
-from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.model import Finding, TargetKind
 from lockdock.scan import TargetResult
 from lockdock.text import display
 from lockdock.tui import bindings, scanner
+from lockdock.tui.actions import WriteActions
 from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
-from lockdock.tui.diff_screen import DiffScreen
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.header import StatusBar
 from lockdock.tui.help_screen import HelpScreen
@@ -75,7 +75,7 @@ def _closing_safe(handler: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class LockdockApp(App[int]):
+class LockdockApp(WriteActions, App[int]):
     CSS_PATH = "lockdock.tcss"
     TITLE = "lockdock"
     BINDINGS = bindings.BINDINGS
@@ -87,8 +87,10 @@ class LockdockApp(App[int]):
         use_engine: bool = True,
         read_only: bool = False,
         config: Config | None = None,
+        scope: str = "all",
     ) -> None:
         super().__init__()
+        self.initial_scope = scope
         self.paths = [Path(p).resolve() for p in (paths or [Path(".")])]
         first = self.paths[0]
         self.root = first if first.is_dir() else first.parent
@@ -106,13 +108,24 @@ class LockdockApp(App[int]):
         self._event_timer: Any = None
         self._event_stream: Any = None
         self._keymap = bindings.keymap_from_config(self.config.keys)
+        if read_only:  # the footer offers no write key; pressing one still says why not
+            from dataclasses import replace as _replace
+
+            from textual.binding import BindingsMap
+
+            self._bindings = BindingsMap(
+                [_replace(b, show=False) if b.action in self.WRITE_ACTIONS else b for b in bindings.BINDINGS]
+            )
+        self._file_trees: dict[str, tuple[Any, str | None]] = {}
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Horizontal(id="main"):
-            yield Inventory()
+            with Vertical(id="inv-col"):
+                yield Input(placeholder="search: name, kind, label (esc clears)", id="inv-search")
+                yield Inventory()
             with Vertical(id="right"):
                 with TabbedContent(id="tabs", initial="tab-findings"):
                     with TabPane("Findings", id="tab-findings"):
@@ -130,12 +143,19 @@ class LockdockApp(App[int]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self._main("#filter", Input).display = False
+        self._main("#inv-search", Input).display = False
+        self._main(Inventory).scope = self.initial_scope
         self._main(FindingsList).show(None)
         self._main(Detail).border_title = "3 Detail"
         self._refresh_status()
         self._main(Inventory).focus()
         self.set_interval(REFRESH_SECONDS, self._redraw)
         self.start_scan()
+
+    def on_resize(self, event: Any) -> None:
+        """Short terminals: the Layers tab drops its findings strip (Detail shows them)."""
+        with contextlib.suppress(NoMatches):
+            self._main("#right").set_class(event.size.height < 32, "short")
 
     def _main(self, selector: Any, expect_type: Any = None) -> Any:
         """Query the main screen's widgets (App.query_one looks at the top screen, which
@@ -306,10 +326,11 @@ class LockdockApp(App[int]):
             self._main(Inventory).update_from(self.state, full=not self.state.progress.running)
             self._main(ProblemsView).show(self.state.errors)
             self._refresh_status()
-            if self.current_key is None:
-                first = self._main(Inventory).first_target_key(self.state)
-                if first is not None:
-                    self.call_after_refresh(self._main(Inventory).select_key, first)
+            inv = self._main(Inventory)
+            if not inv.user_moved:  # until the user moves, the cursor follows the worst target
+                first = inv.first_target_key(self.state)
+                if first is not None and first != self.current_key:
+                    self.call_after_refresh(inv.select_key, first, True)
         if self._findings_dirty:
             self._findings_dirty = False
             self._show_target(self.current_key)
@@ -332,10 +353,14 @@ class LockdockApp(App[int]):
         tab.disabled = tr is None or tr.target.kind is not TargetKind.IMAGE
         if tab.disabled and self._main(TabbedContent).active == "tab-layers":
             self._main(TabbedContent).active = "tab-findings"
+        elif not tab.disabled and self._main(TabbedContent).active == "tab-layers":
+            self._main(LayersView).want_files()
 
     def on_inventory_target_highlighted(self, msg: Inventory.TargetHighlighted) -> None:
         if msg.key == self.current_key:
             return
+        if msg.key is None and self.current_key in self.state.targets:
+            return  # a section heading (or a rebuild passing by): keep showing the target
         self.current_key = msg.key
         self._show_target(msg.key)
 
@@ -350,12 +375,15 @@ class LockdockApp(App[int]):
         self._main("#right").set_class(layers, "layers-mode")
         if layers:
             self._main(LayersView).announce()
+            self._main(LayersView).want_files()
         elif event.pane.id == "tab-findings":
             self._main(Detail).show(self._selected_finding())
 
     @_closing_safe
     def on_findings_list_finding_highlighted(self, msg: FindingsList.FindingHighlighted) -> None:
         self._main(Detail).show(msg.finding)
+        if msg.finding is not None and msg.finding.fix is not None and msg.finding.fix.pending:
+            self.check_pending(msg.finding)
 
     # ------------------------------------------------------------------ navigation
 
@@ -385,6 +413,14 @@ class LockdockApp(App[int]):
         self.push_screen(HelpScreen(dict(self._keymap)))
 
     def action_filter(self) -> None:
+        """`/` searches the inventory when it has the focus (as in k9s), else filters findings."""
+        inv = self._main(Inventory)
+        if inv.has_focus:
+            box = self._main("#inv-search", Input)
+            box.display = True
+            box.value = inv.query
+            box.focus()
+            return
         self._main(TabbedContent).active = "tab-findings"
         box = self._main("#filter", Input)
         box.display = True
@@ -395,27 +431,85 @@ class LockdockApp(App[int]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self._main(FindingsList).show(self._current(), event.value.strip())
+        elif event.input.id == "inv-search":
+            self._main(Inventory).user_moved = True
+            self._main(Inventory).set_view(query=event.value)
+            self._select_first_shown()
 
     @_closing_safe
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             event.input.display = bool(event.value.strip())
             self._main(FindingsList).focus()
+        elif event.input.id == "inv-search":
+            event.input.display = bool(event.value.strip())
+            self._main(Inventory).focus()
+
+    def _select_first_shown(self) -> None:
+        inv = self._main(Inventory)
+        if self.current_key in inv._target_nodes:
+            return
+        first = inv.first_target_key(self.state)
+        if first is not None:
+            self.call_after_refresh(inv.select_key, first)
+
+    NAV_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "enter", "left", "right",
+                          "space", "shift+left", "shift+right"})
 
     @_closing_safe
     def on_key(self, event: Any) -> None:
+        if event.key in self.NAV_KEYS and self._main(Inventory).has_focus:
+            self._main(Inventory).user_moved = True  # from now on the cursor is the user's
+        if event.key != "escape":
+            return
         box = self._main("#filter", Input)
-        if event.key == "escape" and box.has_focus:
+        search = self._main("#inv-search", Input)
+        inv = self._main(Inventory)
+        if box.has_focus:
             box.value = ""
             box.display = False
             self._main(FindingsList).show(self._current(), "")
             self._main(FindingsList).focus()
             event.stop()
+        elif search.has_focus or (inv.has_focus and inv.query):
+            search.value = ""
+            search.display = False
+            inv.set_view(query="")
+            inv.focus()
+            event.stop()
+
+    def action_sort(self) -> None:
+        """Cycle the inventory order: severity, name, kind."""
+        from lockdock.tui.state import SORTS
+
+        inv = self._main(Inventory)
+        inv.set_view(sort=SORTS[(SORTS.index(inv.sort) + 1) % len(SORTS)])
+        self.notify(f"Inventory sorted by {inv.sort}.", timeout=2)
+
+    def action_scope(self) -> None:
+        """Cycle the inventory scope: all, project, engine, then each compose project."""
+        from lockdock.tui.state import compose_projects
+
+        inv = self._main(Inventory)
+        scopes = ["all", "project", "engine"] + [f"compose:{p}" for p in compose_projects(self.state.targets.values())]
+        if inv.query.startswith("label:"):
+            scopes.append(inv.query)
+        nxt = scopes[(scopes.index(inv.scope) + 1) % len(scopes)] if inv.scope in scopes else "all"
+        inv.user_moved = True
+        inv.set_view(scope=nxt)
+        self._select_first_shown()
+        self.notify(f"Scope: {nxt}.", timeout=2)
+
+    WRITE_ACTIONS = frozenset({"fix", "fix_all", "ignore", "undo"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys typed into the filter box are text, not commands."""
+        """Keys typed into a search box are text, not commands; write keys are not offered
+        (nor shown in the footer) in --read-only or while a modal (the diff) is open."""
+        if len(self.screen_stack) > 1 and action in self.WRITE_ACTIONS | {
+                "edit", "rescan", "filter", "sort", "scope", "focus_panel", "tab", "inspect", "logs"}:
+            return False
         if action in {"fix", "fix_all", "ignore", "undo", "edit", "rescan", "filter", "help",
-                      "focus_panel", "tab", "quit"}:
+                      "focus_panel", "tab", "quit", "sort", "scope", "inspect", "logs"}:
             focused = self.focused
             if isinstance(focused, Input):
                 return False
@@ -505,132 +599,6 @@ class LockdockApp(App[int]):
         self._main(FindingsList).select_finding(finding)
         self._main(Detail).show(finding)
         self._main(Detail).focus()
-
-    # ------------------------------------------------------------------ fixes
-
-    def _refuse_write(self, what: str) -> bool:
-        if self.read_only:
-            self.notify(f"read-only mode: {what} is disabled (started with --read-only).",
-                        severity="warning", markup=False)
-            return True
-        return False
-
-    def action_fix(self) -> None:
-        finding = self._selected_finding()
-        if finding is None:
-            self.notify("Select a finding first (panel 2).")
-            return
-        self.fix_finding(finding)
-
-    def fix_finding(self, finding: Finding) -> None:
-        if self._refuse_write("fixing"):
-            return
-        if finding.fix is None:
-            self.notify(f"{finding.check} has no automatic fix; the detail pane says how to fix it.",
-                        markup=False)
-            return
-        self._prepare_fixes([finding], title=finding.fix.title)
-
-    def action_fix_all(self) -> None:
-        if self._refuse_write("fixing"):
-            return
-        tr = self._current()
-        if tr is None:
-            self.notify("Pick a target first (panel 1).")
-            return
-        safe = [f for f in tr.active if f.fix is not None and f.fix.applicability is Applicability.SAFE]
-        if not safe:
-            self.notify("This target has no safe fixes.")
-            return
-        self._prepare_fixes(safe, title=f"{len(safe)} safe fix(es) for {tr.target.name}")
-
-    def action_ignore(self) -> None:
-        if self._refuse_write("adding an ignore pragma"):
-            return
-        finding = self._selected_finding()
-        if finding is None:
-            self.notify("Select a finding first (panel 2).")
-            return
-        from lockdock.tui import fixflow
-
-        try:
-            fix = fixflow.ignore_fix(finding, self.ctx)
-        except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-        self._preview_and_apply([fix], title=fix.title)
-
-    def action_undo(self) -> None:
-        if self._refuse_write("undo"):
-            return
-        from lockdock.tui import fixflow
-
-        try:
-            done = fixflow.undo(self.ctx)
-        except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-        self.undo_depth = max(0, self.undo_depth - 1)
-        self.notify("Undone: " + "; ".join(done.messages)[:300], markup=False)
-        self._rescan_worker(done.paths, done.object_ids)
-
-    def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
-        """Pending fixes (engine measurements) are computed in a worker before the preview."""
-        if any(f.fix is not None and f.fix.pending for f in findings):
-            self._compute_lazy(findings, title)
-            return
-        self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)
-
-    @work(thread=True, group="lazy-fix", exit_on_error=False)
-    def _compute_lazy(self, findings: list[Finding], title: str) -> None:
-        from lockdock.tui import fixflow
-
-        fixes: list[Fix] = []
-        for f in findings:
-            subject = self.state.subject_of(f.target.key)
-            fix = fixflow.materialise(f, subject, self.ctx)
-            if fix is not None:
-                fixes.append(fix)
-        if not fixes:
-            self.call_from_thread(self.notify, "The fix cannot be computed now (engine data missing).")
-            return
-        self.call_from_thread(self._preview_and_apply, fixes, title)
-
-    def _preview_and_apply(self, fixes: list[Fix], title: str) -> None:
-        from lockdock.tui import fixflow
-
-        try:
-            preview = fixflow.build_preview(fixes, self.ctx, title=title)
-        except fixflow.FixProblem as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self.notify("Applying…", timeout=2)
-                self._apply_worker(fixes, preview.stamps)
-            else:
-                self.notify("Cancelled: nothing was written.")
-
-        self.push_screen(DiffScreen(preview), done)
-
-    @work(thread=True, group="apply", exclusive=True, exit_on_error=False)
-    def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any]) -> None:
-        """Write, journal and verify off the UI thread, then rescan what was touched."""
-        from lockdock.tui import fixflow
-
-        try:
-            applied = fixflow.apply(fixes, self.ctx, stamps)
-        except fixflow.FixProblem as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            self.call_from_thread(self._rescan_worker, fixflow.paths_of(fixes, self.ctx), set())
-            return
-        self.call_from_thread(self._applied, applied)
-
-    def _applied(self, applied: Any) -> None:
-        self.undo_depth += 1
-        self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
-        self._rescan_worker(applied.paths, applied.object_ids)
 
 
 def _palette_safe(text: str) -> str:

@@ -77,7 +77,10 @@ def run_tui_command(args: argparse.Namespace) -> int:
     from lockdock.tui.bindings import KeymapError
 
     try:
-        code = run_tui([path], use_engine=not args.no_engine, read_only=args.read_only, config=config)
+        # The demo opens on its own files; S widens the scope to the host's images and containers.
+        scope = "project" if args.command == "demo" else "all"
+        code = run_tui([path], use_engine=not args.no_engine, read_only=args.read_only, config=config,
+                       scope=scope)
     except KeymapError as exc:
         print(f"lockdock: config error: {exc}", file=sys.stderr)
         return 2

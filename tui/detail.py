@@ -66,6 +66,9 @@ def detail_text(finding: Finding | None) -> Text:
     out.append("\nFix\n", style="bold underline")
     if finding.fix is None:
         out.append("No automatic fix: see How to fix.\n")
+    elif finding.fix.pending:
+        out.append("A fix may be possible: it needs a measurement from the engine, being checked now.\n",
+                   style="dim")
     else:
         out.append_text(plain(finding.fix.title))
         words = fix_words(finding.fix)

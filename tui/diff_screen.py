@@ -31,11 +31,21 @@ class Preview:
     changes_behaviour: bool = False
     notes: list[str] = field(default_factory=list)
     stamps: dict[str, Any] = field(default_factory=dict)  # file versions shown (apply checks them)
+    items: list[str] = field(default_factory=list)  # one title per fix (F applies several)
+    outside: list[str] = field(default_factory=list)  # files outside the project (daemon.json)
+
+    @property
+    def asks_twice(self) -> bool:
+        """A behaviour change or a write outside the project needs a second `y`."""
+        return self.changes_behaviour or bool(self.outside)
 
 
-def diff_text(diff: str) -> Text:
-    """Colour a unified diff line by line; the +/- markers stay for colourless terminals."""
-    out = Text()
+def diff_text(diff: str, width: int | None = None) -> Text:
+    """Colour a unified diff line by line; the +/- markers stay for colourless terminals.
+
+    With `width` (cells), a long line is folded and every continuation starts with the
+    line's marker and `…`, so a wrapped added line still reads as added."""
+    out = Text(no_wrap=True)
     for line in diff.splitlines():
         clean = display(line)
         if line.startswith(("+++", "---")):
@@ -48,16 +58,36 @@ def diff_text(diff: str) -> Text:
             style = "red"
         else:
             style = ""
-        out.append(clean + "\n", style=style)
+        for piece in _fold(clean, width):
+            out.append(piece + "\n", style=style)
     if not diff.strip():
         out.append("(no text changes)\n", style="dim")
     return out
+
+
+def _fold(line: str, width: int | None) -> list[str]:
+    if not width or width < 8 or len(line) <= width:
+        return [line]
+    marker = line[0] if line[:1] in ("+", "-", " ") and not line.startswith(("+++", "---")) else " "
+    pieces = [line[:width]]
+    rest = line[width:]
+    step = width - 2
+    while rest:
+        pieces.append(marker + "…" + rest[:step])
+        rest = rest[step:]
+    return pieces
 
 
 def summary_text(p: Preview, confirming: bool) -> Text:
     out = Text()
     out.append(display(p.title), style="bold")
     out.append("\n")
+    if len(p.items) > 1:
+        out.append(f"{len(p.items)} fixes:\n")
+        for item in p.items:
+            out.append("  • ")
+            out.append(display(item))
+            out.append("\n")
     if p.files:
         out.append("files: ")
         out.append(display(", ".join(p.files)))
@@ -70,6 +100,11 @@ def summary_text(p: Preview, confirming: bool) -> Text:
         out.append(display(note) + "\n", style="dim")
     if p.changes_behaviour:
         out.append("WARNING: this fix CHANGES BEHAVIOUR of the app or host.\n", style="bold magenta")
+    for path in p.outside:
+        out.append("OUTSIDE THE PROJECT: writes ", style="bold magenta")
+        out.append(display(path), style="bold")
+        out.append(" (the Docker daemon's configuration). dockerd must be reloaded for it to take effect: "
+                   "systemctl reload docker (or a daemon restart).\n", style="magenta")
     if confirming:
         out.append("Press y AGAIN to apply anyway, n or esc to cancel.", style="bold reverse")
     else:
@@ -95,7 +130,14 @@ class DiffScreen(ModalScreen[bool]):
         with Vertical(id="diff-box"):
             yield Static(summary_text(self.preview, False), id="diff-summary", markup=False)
             with VerticalScroll(id="diff-scroll"):
-                yield Static(diff_text(self.preview.diff), id="diff-body", markup=False)
+                yield Static(diff_text(self.preview.diff, self._diff_width()), id="diff-body", markup=False)
+
+    def _diff_width(self) -> int | None:
+        width = self.app.size.width if self.is_attached else 0
+        return max(20, min(120, int(width * 0.96)) - 5) if width else None
+
+    def on_resize(self) -> None:
+        self.query_one("#diff-body", Static).update(diff_text(self.preview.diff, self._diff_width()))
 
     def on_mount(self) -> None:
         box = self.query_one("#diff-box")
@@ -103,7 +145,7 @@ class DiffScreen(ModalScreen[bool]):
         self.query_one("#diff-scroll").focus()
 
     def action_confirm(self) -> None:
-        if self.preview.changes_behaviour and not self.confirming:
+        if self.preview.asks_twice and not self.confirming:
             self.confirming = True
             self.query_one("#diff-summary", Static).update(summary_text(self.preview, True))
             return

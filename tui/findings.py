@@ -10,7 +10,7 @@ from textual.widgets.option_list import Option
 from lockdock.model import Finding
 from lockdock.scan import TargetResult
 from lockdock.tui.render import finding_text, plain
-from lockdock.tui.state import display_name, group_by_layer, matches
+from lockdock.tui.state import display_name, group_by_layer, layer_counts, matches, next_level_words
 
 
 class FindingsList(OptionList):
@@ -44,6 +44,7 @@ class FindingsList(OptionList):
         if query is not None:
             self.query_text = query
         before = self.selected
+        before_pos = self.highlighted if tr is not None and tr is not self._target and self._same(tr) else None
         before_id = (before.check, before.location.line, before.message) if before else None
         self._target = tr
         self.clear_options()
@@ -54,14 +55,15 @@ class FindingsList(OptionList):
             self.border_title = "2 Findings"
             return
         # A Text, not a str: border titles given as str are parsed as markup.
-        self.border_title = Text("2 Findings: ") + plain(display_name(tr)[:90])
+        self.border_title = (Text("2 Findings: ") + plain(display_name(tr)[:90])
+                             + Text(f" · L{tr.level} · {next_level_words(tr.findings)}"))
         findings = [f for f in tr.findings if matches(f, self.query_text)]
         hidden = len(tr.findings) - len(findings)
         options: list[Option] = []
         target_idx = None
         for layer, items in group_by_layer(findings):
-            active = sum(1 for f in items if f.suppressed is None)
-            options.append(Option(Text(f"── {layer.value} ({active}) ──", style="bold"), disabled=True))
+            options.append(Option(Text(f"── {layer.value} ({layer_counts(items)}) ──", style="bold"),
+                                  disabled=True))
             for f in items:
                 idx = len(self.shown)
                 self.shown.append(f)
@@ -74,11 +76,26 @@ class FindingsList(OptionList):
         self.add_options(options)
         sub = f"filter: {self.query_text}  ({hidden} hidden)" if self.query_text else ""
         self.border_subtitle = plain(sub)
+        if target_idx is None and before_pos is not None and self.shown:
+            # The highlighted finding went away (fixed or ignored): stay at the same place.
+            enabled = [i for i, o in enumerate(options) if not o.disabled]
+            target_idx = next((i for i in enabled if i >= before_pos), enabled[-1])
         if target_idx is not None:
             self.highlighted = target_idx
         elif self.shown:
             self.highlighted = next(i for i, o in enumerate(options) if not o.disabled)
         self.post_message(self.FindingHighlighted(self.selected))
+
+    def _same(self, tr: TargetResult) -> bool:
+        """True when `tr` is a new result of the target already shown (a rescan)."""
+        return self._target is not None and self._target.target.key == tr.target.key
+
+    def watch_highlighted(self, highlighted: int | None) -> None:
+        """Also when the highlight leaves every finding (None, or a layer heading), so the
+        detail pane never keeps a finding that is no longer selected."""
+        super().watch_highlighted(highlighted)
+        if self.selected is None:
+            self.post_message(self.FindingHighlighted(None))
 
     def select_finding(self, finding: Finding) -> None:
         """Move the highlight to `finding` (palette 'explain:' and after a rescan)."""

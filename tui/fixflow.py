@@ -68,6 +68,12 @@ def build_preview(fixes: Sequence[Fix], ctx: ScanContext, *, title: str) -> Prev
         if isinstance(c, EngineAction)
     ]
     notes = [f"cannot preview: {x}" for x in p.problems]
+    root = ctx.cwd.resolve()
+    outside = []
+    for path in (q for fix in fixes for q in preview_mod.changed_paths(fix)):
+        full = (Path(path) if Path(path).is_absolute() else ctx.cwd / path).resolve()
+        if full != root and root not in full.parents:
+            outside.append(str(full))
     if p.deferred:
         notes.append(f"{len(p.deferred)} overlapping fix(es) will be applied after a rescan")
     return Preview(
@@ -78,6 +84,8 @@ def build_preview(fixes: Sequence[Fix], ctx: ScanContext, *, title: str) -> Prev
         changes_behaviour=any(f.applicability is Applicability.UNSAFE for f in fixes),
         notes=notes,
         stamps=p.stamps,
+        items=[safe(f.title, 160) for f in fixes],
+        outside=sorted(set(outside)),
     )
 
 
@@ -94,12 +102,22 @@ def apply(fixes: Sequence[Fix], ctx: ScanContext, stamps: dict[str, Any] | None 
     return done
 
 
-def ignore_fix(finding: Finding, ctx: ScanContext) -> Fix:
-    """The edit that adds a `# lockdock: ignore=<id>` pragma for this finding."""
+def ignore_fix(finding: Finding, ctx: ScanContext, reason: str = "accepted risk", *,
+               project: bool = False) -> Fix:
+    """The edit that ignores this finding: a `# lockdock: ignore=<id> <reason>` pragma in
+    its file, or (`project`, and for targets without a file) an `ignore` entry with the
+    reason in the project's .lockdock.toml."""
     from lockdock.fixing import ignore as ignore_mod
 
     try:
-        fix = ignore_mod.ignore_fix(finding, ctx)
+        if project:
+            fix = ignore_mod.config_fix(finding, ctx, reason)
+            if fix is None:
+                raise FixProblem(
+                    "cannot add the ignore to .lockdock.toml (already ignored, settings in "
+                    "pyproject.toml, or the file does not parse)")
+            return fix
+        fix = ignore_mod.ignore_fix(finding, ctx, reason)
     except (ValueError, OSError) as exc:
         raise FixProblem(f"cannot add an ignore pragma: {safe(exc, 200)}") from None
     if fix is None:
@@ -110,19 +128,32 @@ def ignore_fix(finding: Finding, ctx: ScanContext) -> Fix:
     return fix
 
 
-def undo(ctx: ScanContext) -> Applied:
-    """Undo the newest journal entry (refused when the file changed since)."""
-    try:
-        entry, lines = journal.undo_last(ctx.engine)
-    except journal.UndoRefused as exc:
-        raise FixProblem(str(exc)) from None
-    except (WriteRefused, WriteFailed, OSError) as exc:
-        raise FixProblem(f"undo failed: {safe(exc, 200)}") from None
+def undo_entries(ctx: ScanContext, entries: Sequence[Any]) -> Applied:
+    """Undo `entries[0]` (the project's newest journal entry) and the earlier passes of
+    the same `lockdock fix --apply` run that follow it in `entries` (newest first).
+
+    Refused, with nothing changed, when a file is not what lockdock wrote there."""
+    if not entries:
+        raise FixProblem("nothing to undo in this project")
+    first = entries[0]
+    group = [first] + [e for e in entries[1:] if first.run and e.run == first.run]
     done = Applied()
-    for f in entry.files:
-        done.paths.add(ctx.rel(f.path) or f.path)
-    for m in entry.modes:
-        done.paths.add(ctx.rel(m.path) or m.path)
-    done.object_ids = {e.object_id for e in entry.engine}
-    done.messages = lines or [safe(", ".join(entry.titles), 200)]
+    lines: list[str] = []
+    for n, entry in enumerate(group):
+        try:
+            lines += journal.restore(entry, ctx.engine)
+        except journal.UndoRefused as exc:
+            if n == 0:
+                raise FixProblem(str(exc)) from None
+            lines.append(f"earlier pass of this run not undone: {safe(exc, 200)}")
+            break
+        except (WriteRefused, WriteFailed, OSError) as exc:
+            raise FixProblem(f"undo failed: {safe(exc, 200)}") from None
+        journal.discard(entry)
+        for f in entry.files:
+            done.paths.add(ctx.rel(f.path) or f.path)
+        for m in entry.modes:
+            done.paths.add(ctx.rel(m.path) or m.path)
+        done.object_ids |= {e.object_id for e in entry.engine}
+    done.messages = lines or [safe(", ".join(first.titles), 200)]
     return done

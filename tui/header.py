@@ -36,32 +36,40 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width:
     else:
         line1.append("connecting to the engine…", style="dim")
 
+    narrow = width < 100
     line2 = Text()
     p = state.progress
     if p.running:
         line2.append("scanning ")
         parts = [f"{p.targets_done} done"]
         if p.images_total:
-            parts.append(f"images {min(p.images_done, p.images_total)}/{p.images_total}")
+            parts.append(f"{'img' if narrow else 'images'} {min(p.images_done, p.images_total)}/{p.images_total}")
         if p.containers_total:
-            parts.append(f"containers {min(p.containers_done, p.containers_total)}/{p.containers_total}")
+            word = "ctr" if narrow else "containers"
+            parts.append(f"{word} {min(p.containers_done, p.containers_total)}/{p.containers_total}")
         line2.append(", ".join(parts))
-        if p.current:
+        if p.current and not narrow:
             line2.append(" · ")
             line2.append_text(plain(p.current[:40], "dim"))
         line2.append(" | ")
     elif p.elapsed is not None:
-        line2.append(f"{len(state.targets)} targets in {p.elapsed:.1f}s | ")
+        line2.append(f"{len(state.targets)} targets {p.elapsed:.1f}s | " if narrow
+                     else f"{len(state.targets)} targets in {p.elapsed:.1f}s | ")
     level = overall_level(state.targets.values())
     if level is not None:
-        line2.append(f"level {level} reached")
+        line2.append(f"L{level}" if narrow else f"level {level} of 4 reached")
         line2.append(" | ")
     line2.append_text(counts_text(severity_counts(state.targets.values()), short=width < 100))
     if state.errors:
-        line2.append(f" | {len(state.errors)} problem{'s' if len(state.errors) != 1 else ''}", style="yellow")
+        word = "prob" if narrow else "problem" + ("s" if len(state.errors) != 1 else "")
+        line2.append(f" | {len(state.errors)} {word}", style="yellow")
     if undo_depth and width >= 100:
         line2.append(f" | {undo_depth} undoable", style="dim")
-    return Text("\n").join([line1, line2])
+    for line in (line1, line2):
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+        line.truncate(max(20, width - 2), overflow="ellipsis")
+    return Text("\n", no_wrap=True).join([line1, line2])
 
 
 SHORT_WORDS = {Severity.CRITICAL: "crit", Severity.HIGH: "high", Severity.MEDIUM: "med",
@@ -88,7 +96,18 @@ class StatusBar(Static):
 
     def __init__(self) -> None:
         super().__init__(Text("lockdock: starting…"), id="status", markup=False)
+        self.tooltip = level_tooltip()
 
     def refresh_from(self, state: AppState, *, read_only: bool, undo_depth: int = 0) -> None:
         width = self.size.width or self.app.size.width
         self.update(status_text(state, read_only=read_only, undo_depth=undo_depth, width=width))
+
+
+def level_tooltip() -> str:
+    """The header's tooltip: what L0-L4 mean (the same words as the help screen)."""
+    from lockdock.tui.state import LEVEL_HELP
+
+    lines = ["Levels (each target, and the whole setup as its weakest target):"]
+    lines += [f"{lvl}  {words}" for lvl, words in LEVEL_HELP]
+    lines.append("A compose file shows the worst of its services.")
+    return "\n".join(lines)

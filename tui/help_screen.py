@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from lockdock.tui.bindings import BINDINGS
+from lockdock.tui.state import LEVEL_HELP
 
 
 def help_text(keymap: dict[str, str], display: dict[str, str] | None = None) -> Text:
@@ -28,8 +29,20 @@ def help_text(keymap: dict[str, str], display: dict[str, str] | None = None) -> 
         out.append(f"  [{b.id}]\n", style="dim")
     out.append("\n")
     out.append("In lists: up/down move, enter selects, tab moves between panels.\n", style="dim")
+    out.append("Inventory: worst target first; / searches names, kinds and labels (label:KEY=VALUE\n"
+               "narrows to a label), s changes the order, S the scope; esc clears a search.\n", style="dim")
     out.append("Severity and fixability are written out as words: [safe fix] keeps\n", style="dim")
-    out.append("behaviour, [risky fix] changes it and asks twice.\n", style="dim")
+    out.append("behaviour, [risky fix] changes it and asks twice. A fix that writes outside the\n", style="dim")
+    out.append("project (the daemon's daemon.json) asks twice too and says dockerd must be reloaded.\n",
+               style="dim")
+    out.append("\nLevels", style="bold underline")
+    out.append("  (inventory column L0-L4; the header shows the weakest target)\n\n", style="dim")
+    for level, words in LEVEL_HELP:
+        out.append(f"{level:>6}  ", style="bold")
+        out.append(words + "\n")
+    out.append("A compose file shows the worst of its services. The findings title says what the\n"
+               "next level needs, e.g. \"2 checks to L2\": the distinct failing checks of that level\n"
+               "or below (fix them or ignore them with a reason).\n", style="dim")
     out.append("\nPress esc, q or ? to close.", style="bold")
     return out
 

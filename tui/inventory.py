@@ -12,8 +12,17 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from lockdock.model import TargetKind
-from lockdock.tui.render import target_label
-from lockdock.tui.state import AppState, display_name, section_of
+from lockdock.scan import TargetResult
+from lockdock.tui.render import plain, target_label
+from lockdock.tui.state import (
+    AppState,
+    display_name,
+    in_scope,
+    section_of,
+    target_matches,
+)
+
+SCOPE_WORDS = {"all": "everything", "project": "project files only", "engine": "engine objects only"}
 
 
 class Inventory(Tree[str]):
@@ -38,6 +47,28 @@ class Inventory(Tree[str]):
         self._section_nodes: dict[str, TreeNode[str]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
         self._restoring: str | None = None  # key the cursor returns to after a rebuild
+        self.sort = "severity"  # one of state.SORTS
+        self.scope = "all"  # see state.in_scope
+        self.query = ""  # the `/` search
+        self._name_width = 0
+        self.user_moved = False  # True once the user picked a target (the app stops choosing)
+
+    @property
+    def narrowed(self) -> bool:
+        """True when the scope or the search hides targets."""
+        return self.scope != "all" or bool(self.query)
+
+    def name_width(self) -> int:
+        """Cells left for a top-level name: the row is 'L0 CRIT  12 ' (11) after a guide
+        of 2; a compose file (expand icon) and its services have 2 fewer (`_indent`)."""
+        width = self.scrollable_content_region.width or self.size.width or 40
+        return max(8, width - 13)
+
+    def on_resize(self) -> None:
+        if self._name_width != self.name_width() and self._state is not None:
+            self.rebuild(self._state)
+
+    _state: AppState | None = None
 
     @property
     def selected_key(self) -> str | None:
@@ -49,19 +80,25 @@ class Inventory(Tree[str]):
     def update_from(self, state: AppState, *, full: bool = False) -> None:
         """Bring the tree up to date: new targets are appended while a scan streams in
         (cheap), everything is redrawn in order when `full` or when something vanished."""
-        if full or not self._section_nodes or any(k not in state.targets for k in self._target_nodes):
+        self._state = state
+        if (full or self.narrowed or self.sort != "severity" or not self._section_nodes
+                or any(k not in state.targets for k in self._target_nodes)):
             self.rebuild(state)
             return
+        rolls = state.rollups()
+        width = self.name_width()
         counts: dict[str, int] = {}
         for tr in state.targets.values():
+            if not in_scope(tr, self.scope) or (self.query and not target_matches(tr, self.query)):
+                continue
             section = section_of(tr.target.kind)
             counts[section] = counts.get(section, 0) + 1
             key = tr.target.key
-            sig = (tr.level, tr.worst, len(tr.active), display_name(tr))
+            sig = (rolls[key], display_name(tr), width)
             node = self._target_nodes.get(key)
             if node is not None:
                 if self._sigs.get(key) != sig:
-                    node.set_label(target_label(tr, sig[3]))
+                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr)))
                     self._sigs[key] = sig
                 continue
             parent = self._section_nodes.get(section)
@@ -70,7 +107,7 @@ class Inventory(Tree[str]):
             if parent is None:
                 self.rebuild(state)
                 return
-            label = target_label(tr, sig[3])
+            label = target_label(tr, sig[1], rolls[key], width - _indent(tr))
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 node = parent.add(label, data=key, expand=True)
             else:
@@ -82,8 +119,11 @@ class Inventory(Tree[str]):
 
     def rebuild(self, state: AppState) -> None:
         """Redraw all sections from `state`, keeping the cursor where it was."""
+        self._state = state
         keep = self.selected_key
         keep_line = self.cursor_line
+        rolls = state.rollups()
+        width = self._name_width = self.name_width()
         for section_node in self.root.children:
             label = str(section_node.data or "")
             if label.startswith("section:"):
@@ -96,8 +136,8 @@ class Inventory(Tree[str]):
         self._target_nodes = {}
         self._section_nodes = {}
         self._sigs = {}
-        for section, items in state.by_section().items():
-            if not items and section not in ("Images", "Containers") and state.engine.wanted:
+        for section, items in state.by_section(self.sort, self.scope, self.query).items():
+            if not items and (self.narrowed or (section not in ("Images", "Containers") and state.engine.wanted)):
                 continue
             head = Text(f"{section} ({len(items)})", style="bold")
             if not items:
@@ -107,7 +147,8 @@ class Inventory(Tree[str]):
                 self._section_nodes[section] = node
             parents: dict[str, TreeNode[str]] = {}
             for tr in items:
-                label = target_label(tr, display_name(tr))
+                label = target_label(tr, display_name(tr), rolls[tr.target.key],
+                                     width - _indent(tr))
                 parent_node = parents.get(tr.target.parent or "", node)
                 if tr.target.kind is TargetKind.COMPOSE_FILE:
                     child = parent_node.add(label, data=tr.target.key, expand=True)
@@ -115,7 +156,11 @@ class Inventory(Tree[str]):
                 else:
                     child = parent_node.add_leaf(label, data=tr.target.key)
                 self._target_nodes[tr.target.key] = child
-                self._sigs[tr.target.key] = (tr.level, tr.worst, len(tr.active), display_name(tr))
+                self._sigs[tr.target.key] = (rolls[tr.target.key], display_name(tr), width)
+        if not self._target_nodes and self.narrowed:
+            self.root.add_leaf(Text("No target matches the scope or search (esc clears).", style="dim"),
+                               data="section:none")
+        self._show_subtitle(state)
         self._restoring = keep if keep in self._target_nodes else None
         # Node lines are only known after the next refresh: move the cursor back then.
         self.call_after_refresh(self._restore, keep, keep_line)
@@ -124,22 +169,44 @@ class Inventory(Tree[str]):
         node = self._target_nodes.get(keep or "")
         if node is not None:
             self.move_cursor(node)
+            # Said directly too: under a stream of rebuilds (a busy engine's events) the
+            # tree's own highlight message can arrive after its node was replaced.
+            self.post_message(self.TargetHighlighted(keep))
         elif keep_line >= 0:
             self.cursor_line = min(keep_line, max(0, self.last_line))
         self._restoring = None
 
-    def select_key(self, key: str) -> None:
+    def select_key(self, key: str, auto: bool = False) -> None:
+        """Put the cursor on target `key`; `auto` when the app (not the user) chose it."""
+        if not auto:
+            self.user_moved = True
         if key in self._target_nodes:
             self._restoring = key
             self.call_after_refresh(self._restore, key, -1)
 
     def first_target_key(self, state: AppState) -> str | None:
-        """The first target (in inventory order) that has findings, else the first one."""
-        for key in self._target_nodes:
-            tr = state.targets.get(key)
-            if tr is not None and tr.active:
-                return key
-        return next(iter(self._target_nodes), None)
+        """The worst target shown (see `AppState.worst_key`), else None."""
+        return state.worst_key(list(self._target_nodes))
+
+    def _show_subtitle(self, state: AppState) -> None:
+        shown = len(self._target_nodes)
+        parts = [f"{shown}/{len(state.targets)}" if self.narrowed else f"{shown}", f"by {self.sort}"]
+        if self.scope != "all":
+            parts.append(SCOPE_WORDS.get(self.scope, self.scope))
+        if self.query:
+            parts.append(f"/{self.query}")
+        self.border_subtitle = plain(" · ".join(parts))
+
+    def set_view(self, *, sort: str | None = None, scope: str | None = None, query: str | None = None) -> None:
+        """Change the order, scope or search and redraw (the cursor stays when still shown)."""
+        if sort is not None:
+            self.sort = sort
+        if scope is not None:
+            self.scope = scope
+        if query is not None:
+            self.query = query.strip()
+        if self._state is not None:
+            self.rebuild(self._state)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         if self._restoring is not None or event.node is not self.cursor_node:
@@ -147,10 +214,17 @@ class Inventory(Tree[str]):
         data = event.node.data
         self.post_message(self.TargetHighlighted(data if data and not data.startswith("section:") else None))
 
+    def on_click(self) -> None:
+        self.user_moved = True  # a click is the user's choice
+
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         data = event.node.data
         if data and not data.startswith("section:"):
             self.post_message(self.TargetChosen())
+
+
+def _indent(tr: TargetResult) -> int:
+    return 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
 
 
 def _empty_reason(section: str, state: AppState) -> str:

@@ -53,9 +53,12 @@ def severity_text(sev: Severity | None, *, short: bool = True) -> Text:
 
 
 def fix_words(fix: Fix | None) -> str:
-    """How a fix is marked in lists: 'safe fix', 'risky fix' (changes behaviour) or ''."""
+    """How a fix is marked in lists: 'safe fix', 'risky fix' (changes behaviour), 'fix?'
+    (it needs an engine measurement first: checked when the finding is highlighted) or ''."""
     if fix is None:
         return ""
+    if fix.pending:
+        return "fix?"
     return "safe fix" if fix.applicability is Applicability.SAFE else "risky fix"
 
 
@@ -64,18 +67,38 @@ def fix_text(fix: Fix | None) -> Text:
     if not words:
         return Text("")
     style = "green" if fix is not None and fix.applicability is Applicability.SAFE else "magenta"
+    if fix is not None and fix.pending:
+        style = "dim"
     return Text(f"[{words}]", style=style)
 
 
-def target_label(tr: TargetResult, name: str) -> Text:
-    """Inventory row: level reached, worst severity, active finding count, name."""
-    active = tr.active
-    text = Text()
-    text.append(f"L{tr.level} ")
-    text.append_text(severity_text(tr.worst))
-    text.append(f"{len(active):>3} ")
-    text.append_text(plain(name))
+def target_label(tr: TargetResult, name: str, roll: object = None, width: int | None = None) -> Text:
+    """Inventory row: level reached, worst severity, active finding count, name.
+
+    `roll` (a `state.Rollup`) replaces the target's own numbers: a compose file shows the
+    worst of its services. `width` (cells for the name) cuts a long name in the middle
+    with an ellipsis, keeping its end (an image's tag)."""
+    level = getattr(roll, "level", tr.level)
+    worst = getattr(roll, "worst", tr.worst)
+    count = getattr(roll, "active", len(tr.active))
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"L{level} ")
+    text.append_text(severity_text(worst))
+    text.append(f"{count:>3} ")
+    text.append_text(plain(ellipsize(display(name), width) if width else name))
     return text
+
+
+def ellipsize(text: str, width: int) -> str:
+    """`text` cut to `width` cells in the middle ('registry.exa…/app:latest'); the tail is
+    kept longer because tags and file names end there."""
+    if width <= 0 or len(text) <= width:
+        return text
+    if width < 6:
+        return text[: max(0, width - 1)] + "…"
+    tail = (width - 1) * 3 // 5
+    head = width - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail:]
 
 
 def finding_text(finding: Finding) -> Text:

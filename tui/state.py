@@ -11,10 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockdock import catalogue
 from lockdock.model import LAYER_ORDER, ChecklistLayer, Finding, ScanError, Severity, TargetKind
-from lockdock.scan import TargetResult, severity_of
+from lockdock.scan import TargetResult, level_reached, severity_of
 
-SECTIONS: tuple[str, ...] = ("Images", "Containers", "Swarm services", "Compose", "Dockerfiles", "Host", "Repository")
+# The project's own files first, then the engine's objects.
+SECTIONS: tuple[str, ...] = ("Compose", "Dockerfiles", "Repository", "Host", "Images", "Containers", "Swarm services")
+PROJECT_SECTIONS = frozenset({"Compose", "Dockerfiles", "Repository"})
+SORTS: tuple[str, ...] = ("severity", "name", "kind")
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 _SECTION_OF: dict[TargetKind, str] = {
     TargetKind.IMAGE: "Images",
     TargetKind.CONTAINER: "Containers",
@@ -55,8 +60,54 @@ def _plain_name(tr: TargetResult) -> str:
             return f"{name} ({service}" + (f" @ {base})" if base else ")")
     if target.kind in (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE) and target.path:
         return target.path
+    if target.kind is TargetKind.REPO:
+        root = getattr(tr.subject, "root", None)
+        if root is None and target.key.startswith("repo:"):
+            root = target.key[5:]
+        if root is not None and name in (".", ""):
+            folder = str(root).rstrip("/").rsplit("/", 1)[-1]
+            return f"{folder or name} (repository)"
     return name
 
+
+def labels_of(tr: TargetResult) -> dict[str, str]:
+    """An image's or container's labels (empty for files and the host)."""
+    labels = getattr(tr.subject, "labels", None)
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def levels_to_next(findings: Iterable[Finding]) -> tuple[int, int] | None:
+    """(next level, distinct failing checks that stand in its way), or None at level 4.
+
+    Level N is reached when no check of level <= N fails (`lockdock.scan.level_reached`),
+    so the next level needs every failing check of level <= N+1 fixed or ignored."""
+    active = [f for f in findings if f.suppressed is None]
+    level = level_reached(active)
+    if level >= 4:
+        return None
+    nxt = level + 1
+    blocking = {f.check for f in active if catalogue.get(f.check).level <= nxt}
+    return nxt, len(blocking)
+
+
+def next_level_words(findings: Iterable[Finding]) -> str:
+    """'2 checks to L2', or 'L4: every check passes'."""
+    got = levels_to_next(findings)
+    if got is None:
+        return "L4: every check passes"
+    nxt, n = got
+    return f"{n} check{'s' if n != 1 else ''} to L{nxt}"
+
+
+LEVEL_HELP: tuple[tuple[str, str], ...] = (
+    ("L0", "a level-1 (Basic) check fails"),
+    ("L1", "Basic: every level-1 check passes"),
+    ("L2", "Standard: every check of level 1-2 passes"),
+    ("L3", "Advanced: every check of level 1-3 passes"),
+    ("L4", "Enterprise: every check passes (ignored findings do not count)"),
+)
 
 def severity_counts(results: Iterable[TargetResult]) -> Counter[Severity]:
     counts: Counter[Severity] = Counter()
@@ -73,7 +124,8 @@ def overall_level(results: Iterable[TargetResult]) -> int | None:
 
 
 def group_by_layer(findings: Iterable[Finding]) -> list[tuple[ChecklistLayer, list[Finding]]]:
-    """Findings by checklist layer (checklist order), most severe first inside each layer."""
+    """Findings by checklist layer, the layer with the worst active finding first (ties in
+    checklist order); most severe first inside each layer, ignored findings last."""
     groups: dict[ChecklistLayer, list[Finding]] = {}
     for f in findings:
         groups.setdefault(f.layer, []).append(f)
@@ -85,7 +137,103 @@ def group_by_layer(findings: Iterable[Finding]) -> list[tuple[ChecklistLayer, li
                 key=lambda f: (f.suppressed is not None, -severity_of(f), f.location.line or 0, f.check),
             )
             out.append((layer, items))
+
+    def worst(group: tuple[ChecklistLayer, list[Finding]]) -> int:
+        sev = [int(severity_of(f)) for f in group[1] if f.suppressed is None]
+        return max(sev) if sev else -1
+
+    out.sort(key=lambda g: (-worst(g), LAYER_ORDER.index(g[0])))
     return out
+
+
+def layer_counts(items: Iterable[Finding]) -> str:
+    """'3: 1 crit 2 high' for a group header (active findings; ignored ones counted apart)."""
+    counts: Counter[Severity] = Counter()
+    ignored = 0
+    for f in items:
+        if f.suppressed is not None:
+            ignored += 1
+        else:
+            counts[severity_of(f)] += 1
+    words = [f"{counts[s]} {SHORT_SEVERITY[s]}" for s in sorted(Severity, reverse=True) if counts.get(s)]
+    text = f"{sum(counts.values())}" + (": " + " ".join(words) if words else "")
+    if ignored:
+        text += f", {ignored} ignored"
+    return text
+
+
+SHORT_SEVERITY = {Severity.CRITICAL: "crit", Severity.HIGH: "high", Severity.MEDIUM: "med",
+                  Severity.LOW: "low", Severity.INFO: "info"}
+
+
+def in_scope(tr: TargetResult, scope: str) -> bool:
+    """Scopes: 'all', 'project' (files), 'engine' (images, containers, host),
+    'label:KEY' or 'label:KEY=VALUE' (images and containers carrying it), and
+    'compose:NAME' (containers of that compose project, and the project's compose files)."""
+    section = section_of(tr.target.kind)
+    if scope in ("", "all"):
+        return True
+    if scope == "project":
+        return section in PROJECT_SECTIONS
+    if scope == "engine":
+        return section not in PROJECT_SECTIONS
+    if scope.startswith("label:"):
+        key, _, value = scope[6:].partition("=")
+        labels = labels_of(tr)
+        return key in labels and (not value or labels[key] == value)
+    if scope.startswith("compose:"):
+        name = scope[8:]
+        if tr.target.kind in (TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE):
+            return True
+        return labels_of(tr).get(COMPOSE_PROJECT_LABEL) == name
+    return True
+
+
+def compose_projects(results: Iterable[TargetResult]) -> list[str]:
+    """Compose project names found on containers (for the scope picker)."""
+    return sorted({p for tr in results if (p := labels_of(tr).get(COMPOSE_PROJECT_LABEL))})
+
+
+def target_matches(tr: TargetResult, query: str) -> bool:
+    """Inventory search: every word appears in the name, kind, path or a label."""
+    hay = " ".join([display_name(tr), tr.target.kind.value, tr.target.path or "",
+                     " ".join(f"{k}={v}" for k, v in labels_of(tr).items())]).lower()
+    return all(word in hay for word in query.lower().split())
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """What the inventory shows for a target: a parent (compose file) shows the worst of
+    itself and its children (a file is only as strong as its weakest service)."""
+
+    level: int
+    worst: Severity | None
+    active: int
+
+
+def rollups(results: Iterable[TargetResult]) -> dict[str, Rollup]:
+    items = list(results)
+    children: dict[str, list[TargetResult]] = {}
+    for tr in items:
+        if tr.target.parent:
+            children.setdefault(tr.target.parent, []).append(tr)
+    out: dict[str, Rollup] = {}
+    for tr in items:
+        family = [tr, *children.get(tr.target.key, [])]
+        sevs = [t.worst for t in family if t.worst is not None]
+        out[tr.target.key] = Rollup(min(t.level for t in family), max(sevs) if sevs else None,
+                                    sum(len(t.active) for t in family))
+    return out
+
+
+def _sort_key(tr: TargetResult, roll: Rollup, sort: str) -> tuple[object, ...]:
+    name = display_name(tr).lower()
+    worst = -1 if roll.worst is None else int(roll.worst)
+    if sort == "name":
+        return (name,)
+    if sort == "kind":
+        return (tr.target.kind.value, -worst, name)
+    return (-worst, roll.level, -roll.active, name)
 
 
 def matches(finding: Finding, query: str) -> bool:
@@ -158,13 +306,53 @@ class AppState:
     def remove(self, key: str) -> TargetResult | None:
         return self.targets.pop(key, None)
 
-    def by_section(self) -> dict[str, list[TargetResult]]:
+    def by_section(self, sort: str = "severity", scope: str = "all", query: str = "") -> dict[str, list[TargetResult]]:
+        """Targets per section, in `SORTS` order `sort`, limited to `scope` and `query`.
+
+        A child (compose service) follows its parent; a parent stays when only a child
+        matches the search, so the tree keeps its shape."""
+        rolls = rollups(self.targets.values())
         out: dict[str, list[TargetResult]] = {s: [] for s in SECTIONS}
-        for tr in self.targets.values():
-            out[section_of(tr.target.kind)].append(tr)
-        for items in out.values():
-            items.sort(key=lambda t: (t.target.parent or t.target.key, t.target.kind != TargetKind.COMPOSE_FILE, display_name(t)))
+        for section in SECTIONS:
+            items = [tr for tr in self.targets.values()
+                     if section_of(tr.target.kind) == section and in_scope(tr, scope)]
+            keys = {tr.target.key for tr in items}
+            kids: dict[str, list[TargetResult]] = {}
+            tops: list[TargetResult] = []
+            for tr in items:
+                if tr.target.parent in keys:
+                    kids.setdefault(tr.target.parent or "", []).append(tr)
+                else:
+                    tops.append(tr)
+            tops.sort(key=lambda t: _sort_key(t, rolls[t.target.key], sort))
+            for top in tops:
+                family = sorted(kids.get(top.target.key, []),
+                                key=lambda t: _sort_key(t, rolls[t.target.key], sort))
+                if query:
+                    family = [t for t in family if target_matches(t, query)]
+                    if not family and not target_matches(top, query):
+                        continue
+                out[section].append(top)
+                out[section].extend(family)
         return out
+
+    def rollups(self) -> dict[str, Rollup]:
+        return rollups(self.targets.values())
+
+    def worst_key(self, keys: Iterable[str] | None = None) -> str | None:
+        """The target to open on: worst severity, then lowest level (files before engine
+        objects on a tie); None when nothing was scanned."""
+        order = {s: i for i, s in enumerate(SECTIONS)}
+        pool = [k for k in (keys if keys is not None else self.targets) if k in self.targets]
+        if not pool:
+            return None
+
+        def rank(k: str) -> tuple[int, int, int]:
+            tr = self.targets[k]
+            own = -1 if tr.worst is None else int(tr.worst)
+            return (-own, tr.level, order[section_of(tr.target.kind)])
+
+        return min(pool, key=rank)
 
     def finding_count(self) -> int:
         return sum(len(tr.active) for tr in self.targets.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ import pytest
 
 from lockdock.model import TargetKind
 from lockdock.tui import create_app
+from lockdock.tui.inventory import Inventory
 from lockdock.tui.layers import LayersView
+from lockdock.tui.render import finding_text
 
 from ..conftest import SESSION, SESSION_LABEL, TEST_LABEL, image_tarball
-from .conftest import drive, screen_text, select, wait_scan
+from .conftest import drive, screen_text, select, wait_scan, wait_screen
 
 FAKE_KEY = (
     b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB\n"
@@ -184,7 +187,9 @@ def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any
             if name in names():
                 break
         seen["after_create"] = name in names()
-        seen["screen"] = screen_text(app)
+        await pilot.pause(0.5)  # the inventory is redrawn a few times a second
+        # In the inventory (a busy host scrolls it off screen: the tree, not the screenshot).
+        seen["screen"] = " ".join(str(n.label) for n in app.query_one(Inventory)._target_nodes.values())
         docker_api.remove_container(cid, force=True)
         for _ in range(200):
             await pilot.pause(0.05)
@@ -195,7 +200,7 @@ def test_docker_events_update_the_inventory_live(tmp_path: Path, docker_api: Any
     drive(app, body, size=(140, 40))
     assert seen["before"] is False
     assert seen["after_create"] is True
-    assert name[:20] in seen["screen"]
+    assert name[-8:] in seen["screen"]  # long names are cut in the middle, the unique tail stays
     assert seen["after_remove"] is False
 
 
@@ -244,3 +249,155 @@ def test_lazy_engine_fix_is_measured_then_previewed_and_applied(
         assert "container.resource-limits" not in seen["after"]
     finally:
         docker_api.remove_container(cid, force=True)
+
+
+@pytest.mark.engine
+def test_layer_file_tree_marks_the_secret_and_where_its_bytes_live(tmp_path: Path, secret_image: str) -> None:
+    app = create_app([tmp_path], use_engine=True)
+    app.ctx.images = [secret_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items()
+                   if tr.target.kind is TargetKind.IMAGE and secret_image in tr.target.name)
+        await select(pilot, key)
+        await pilot.press("4")
+        view = app.query_one(LayersView)
+        for _ in range(200):
+            if view.files is not None or view.files_error:
+                break
+            await pilot.pause(0.05)
+        seen["error"] = view.files_error
+        table = app.query_one("#layer-table")
+
+        async def on_row(row: int, expect: str) -> str:
+            table.move_cursor(row=row)
+            text = ""
+            for _ in range(60):  # the tree is redrawn after the highlight message
+                await pilot.pause(0.05)
+                text = screen_text(app)
+                if expect in text:
+                    break
+            return text
+
+        seen["layer0"] = await on_row(0, "its bytes still live here")
+        seen["layer1"] = await on_row(1, "deleted here")
+        tree = app.query_one("#layer-files")
+        tree.focus()
+        await pilot.press("down", "down")
+        seen["tree_cursor"] = tree.cursor_line
+
+    drive(app, body, size=(160, 50))
+    assert seen["error"] is None
+    layer0 = seen["layer0"]
+    assert "+ id_rsa" in layer0 and "secrets.no-secrets-in-image" in layer0
+    assert "deleted in layer 1, its bytes still live here" in layer0
+    assert "- id_rsa" in seen["layer1"] and "deleted here, still in layer 0" in seen["layer1"]
+    assert seen["tree_cursor"] >= 1  # the tree is navigable by keyboard
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in layer0
+
+
+@pytest.fixture
+def chatty_container(docker_api: Any, busybox_image: str) -> Any:
+    """A running container that logs a line and a secret, with a secret in its env."""
+    mark = uuid.uuid4().hex[:8]
+    secret_env = "Tr1age-EnvSecret-" + mark
+    secret_log = "Tr1age-LogSecret-" + mark
+    cid = docker_api.create_container(
+        busybox_image, name=f"lockdock-test-triage-{mark}",
+        command=["/bin/sh", "-c", f"echo hello-from-{mark}; echo DB_PASSWORD={secret_log}; sleep 600"],
+        environment={"API_TOKEN": secret_env},
+        labels={TEST_LABEL: "1", SESSION_LABEL: SESSION, "lockdock-test-triage": mark},
+    )["Id"]
+    docker_api.start(cid)
+    for _ in range(100):
+        if b"DB_PASSWORD" in docker_api.logs(cid):
+            break
+        time.sleep(0.05)
+    yield mark, secret_env, secret_log
+    with contextlib.suppress(Exception):
+        docker_api.remove_container(cid, force=True)
+
+
+@pytest.mark.engine
+def test_container_inspect_and_logs_are_masked_modals(tmp_path: Path, chatty_container: Any,
+                                                      busybox_image: str) -> None:
+    from lockdock.config import Config
+    from lockdock.tui.modals import TextScreen
+
+    mark, secret_env, secret_log = chatty_container
+    config = Config(container_labels=[f"lockdock-test-triage={mark}"])
+    app = create_app([tmp_path], use_engine=True, config=config, scope="engine")
+    app.ctx.images = [busybox_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items() if tr.target.kind is TargetKind.CONTAINER)
+        await select(pilot, key)
+        await pilot.press("2")
+        for k, name in (("I", "inspect"), ("L", "logs")):
+            await pilot.press(k)
+            screen = await wait_screen(pilot, TextScreen)
+            await pilot.pause(0.2)
+            seen[name] = (screen_text(app), str(screen.body))
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+        host = next((tr for tr in app.state.targets.values() if tr.target.kind is TargetKind.HOST), None)
+        seen["userland"] = [f for f in host.findings if "userland" in f.message] if host else []
+        seen["inventory_kinds"] = {app.state.targets[k].target.kind for k in app.query_one(Inventory)._target_nodes}
+
+    drive(app, body, size=(160, 50))
+    inspect_screen, inspect_body = seen["inspect"]
+    assert '"Env"' in inspect_body and "API_TOKEN=" in inspect_body
+    assert secret_env not in inspect_body and secret_env not in inspect_screen
+    logs_screen, logs_body = seen["logs"]
+    assert f"hello-from-{mark}" in logs_body and "DB_PASSWORD=" in logs_body
+    assert secret_log not in logs_body and secret_log not in logs_screen
+    assert "docker logs --tail" in logs_screen and "read-only" in logs_screen
+    for f in seen["userland"]:  # the finding names its check and offers no fix of another setting
+        assert "network.icc" in f.message and f.fix is None
+        assert "fix" not in finding_text(f).plain.split("\n")[0]
+    assert seen["inventory_kinds"] <= {TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST}
+
+
+@pytest.mark.engine
+def test_a_lazy_fix_the_engine_cannot_give_is_not_promised(tmp_path: Path, docker_api: Any,
+                                                           busybox_image: str) -> None:
+    """container.resource-limits on a stopped container: sized from docker stats, so no fix."""
+    from lockdock.config import Config
+
+    mark = uuid.uuid4().hex[:8]
+    cid = docker_api.create_container(
+        busybox_image, name=f"lockdock-test-lazy-{mark}",
+        labels={TEST_LABEL: "1", SESSION_LABEL: SESSION, "lockdock-test-lazy": mark},
+    )["Id"]
+    app = create_app([tmp_path], use_engine=True, config=Config(container_labels=[f"lockdock-test-lazy={mark}"]))
+    app.ctx.images = [busybox_image]
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=90)
+        key = next(k for k, tr in app.state.targets.items() if tr.target.kind is TargetKind.CONTAINER)
+        lazy = next(f for f in app.state.targets[key].findings if f.check == "container.resource-limits")
+        seen["before"] = lazy.fix is not None and (lazy.fix.pending or app.current_key == key)
+        finding = await select(pilot, key, "container.resource-limits")
+        assert finding is lazy
+        for _ in range(100):
+            if finding.fix is None or not finding.fix.pending:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        seen["after"] = finding.fix
+        seen["text"] = screen_text(app)
+
+    try:
+        drive(app, body, size=(160, 50))
+    finally:
+        with contextlib.suppress(Exception):
+            docker_api.remove_container(cid, force=True)
+    assert seen["before"]  # listed as "fix?" until measured
+    assert seen["after"] is None
+    assert "risky fix] container.resource-limits" not in seen["text"]
+    assert "fix?] container.resource-limits" not in seen["text"]

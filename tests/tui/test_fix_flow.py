@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lockdock.tui import create_app
 from lockdock.tui.diff_screen import DiffScreen
+from lockdock.tui.modals import IgnoreScreen, UndoScreen
 
 from .conftest import drive, screen_text, select, target_key, wait_scan, wait_screen
 
@@ -35,6 +36,10 @@ def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
         seen["checks_after_fix"] = [f.check for f in app.state.targets[key].active]
         seen["kept"] = all(app.state.targets.get(k) is tr for k, tr in untouched.items()) and bool(untouched)
         await pilot.press("u")
+        await wait_screen(pilot, UndoScreen)
+        seen["undo_list"] = screen_text(app)
+        seen["still_fixed"] = (project / ".gitignore").read_text() != before
+        await pilot.press("y")
         await wait_scan(pilot)
         seen["after_undo"] = (project / ".gitignore").read_text()
         seen["checks_after_undo"] = [f.check for f in app.state.targets[key].active]
@@ -45,6 +50,9 @@ def test_fix_shows_diff_then_writes_and_undo_restores(project: Path) -> None:
     assert seen["unchanged_while_preview"]
     assert seen["after_fix"] != before and ".env" in str(seen["after_fix"])
     assert "secrets.gitignore" not in seen["checks_after_fix"]  # type: ignore[operator]
+    undo_list = str(seen["undo_list"])
+    assert ".gitignore" in undo_list and "→" in undo_list and "y undo the newest" in undo_list
+    assert seen["still_fixed"]  # the list reverts nothing by itself
     assert seen["after_undo"] == before
     assert seen["kept"]  # only the touched targets were rescanned
     assert "secrets.gitignore" in seen["checks_after_undo"]  # type: ignore[operator]
@@ -102,6 +110,13 @@ def test_ignore_adds_a_previewed_pragma_and_suppresses(project: Path) -> None:
         key = target_key(app, "compose-service")
         await select(pilot, key, "container.not-privileged")
         await pilot.press("i")
+        await wait_screen(pilot, IgnoreScreen)
+        seen["scopes"] = screen_text(app)
+        await pilot.press("enter")  # no reason yet: refused, the modal stays
+        await pilot.pause(0.1)
+        seen["needs_reason"] = isinstance(app.screen, IgnoreScreen)
+        await pilot.press(*"lab only")
+        await pilot.press("enter")
         await wait_screen(pilot, DiffScreen)
         seen["diff"] = screen_text(app)
         await pilot.press("y")
@@ -111,8 +126,10 @@ def test_ignore_adds_a_previewed_pragma_and_suppresses(project: Path) -> None:
         seen["active"] = [f.check for f in tr.active]
 
     drive(app, body)
+    assert "pragma in" in str(seen["scopes"]) and ".lockdock.toml" in str(seen["scopes"])
+    assert seen["needs_reason"]
     assert "lockdock: ignore=container.not-privileged" in str(seen["diff"])
-    assert "# lockdock: ignore=container.not-privileged" in (project / "compose.yaml").read_text()
+    assert "# lockdock: ignore=container.not-privileged lab only" in (project / "compose.yaml").read_text()
     assert "container.not-privileged" in seen["suppressed"]  # type: ignore[operator]
     assert "container.not-privileged" not in seen["active"]  # type: ignore[operator]
 

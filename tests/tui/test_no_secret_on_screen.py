@@ -27,8 +27,9 @@ from lockdock.tui.diff_screen import DiffScreen
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.help_screen import HelpScreen
 from lockdock.tui.layers import LayersView
+from lockdock.tui.modals import IgnoreScreen, TextScreen, UndoScreen
 
-from .conftest import drive, screen_text, select, wait_crash, wait_scan
+from .conftest import drive, screen_text, select, wait_crash, wait_scan, wait_screen
 
 # Built by concatenation so this file itself is not a finding of a secret scanner.
 TAG = uuid.uuid4().hex[:6]
@@ -156,13 +157,37 @@ def test_every_screen_and_tab_masks_planted_secrets(tmp_path: Path, planted: tup
                 view = app.query_one(LayersView)
                 table = app.query_one("#layer-table", DataTable)
                 assert view.rows, "the image has layers"
+                for _ in range(200):  # the per-layer file tree (docker save) arrives in a worker
+                    if view.files is not None or view.files_error:
+                        break
+                    await pilot.pause(0.05)
+                assert view.files is not None, view.files_error
                 for row in range(len(view.rows)):
                     table.move_cursor(row=row)
                     await pilot.pause(0.05)
-                    grab(f"Layers tab: layer row {row}")
+                    grab(f"Layers tab: layer row {row} with its file tree")
                 await pilot.press("right_square_bracket")
                 await pilot.pause(0.1)
                 grab("Problems tab (from the layers tab)")
+            if tr.target.kind is TargetKind.CONTAINER:
+                await pilot.press("2")
+                for key_, name in (("I", "inspect JSON"), ("L", "logs")):
+                    await pilot.press(key_)
+                    await wait_screen(pilot, TextScreen)
+                    grab(f"container {name} modal")
+                    await pilot.press("escape")
+                    await pilot.pause(0.1)
+                if fl.shown:
+                    fl.select_finding(fl.shown[0])
+                    await pilot.press("i")
+                    await wait_screen(pilot, IgnoreScreen)
+                    grab("ignore scope modal (container finding)")
+                    await pilot.press(*"accepted")
+                    await pilot.press("enter")  # the label scope: shows the line to add
+                    await wait_screen(pilot, TextScreen)
+                    grab("ignore by label instructions")
+                    await pilot.press("escape")
+                    await pilot.pause(0.1)
             await pilot.press("2")
             await pilot.press("right_square_bracket")  # next enabled tab after Findings
             await pilot.pause(0.1)
@@ -183,6 +208,19 @@ def test_every_screen_and_tab_masks_planted_secrets(tmp_path: Path, planted: tup
         await pilot.pause(0.2)
         grab("filter box")
         await pilot.press("escape")
+        # Inventory search box.
+        await pilot.press("1")
+        await pilot.press("slash")
+        await pilot.press(*"planted")
+        await pilot.pause(0.2)
+        grab("inventory search box")
+        await pilot.press("escape")
+        # Undo list (empty journal: says so).
+        await pilot.press("u")
+        await wait_screen(pilot, UndoScreen)
+        grab("undo list screen")
+        await pilot.press("escape")
+        await pilot.pause(0.1)
         # Help screen.
         await pilot.press("question_mark")
         await pilot.pause(0.2)
@@ -207,6 +245,8 @@ def test_every_screen_and_tab_masks_planted_secrets(tmp_path: Path, planted: tup
     drive(app, body, size=(200, 60))
     assert {"dockerfile", "compose-service", "image", "container", "repo"} <= kinds, kinds
     assert any(w.startswith("Layers tab") for w in opened)
+    assert {"container inspect JSON modal", "container logs modal", "undo list screen",
+            "ignore scope modal (container finding)", "inventory search box"} <= set(opened)
     leaks = {where: [raw for raw in RAW if any(raw in t for t in texts)] for where, texts in shots.items()}
     leaks = {k: v for k, v in leaks.items() if v}
     assert not leaks, leaks

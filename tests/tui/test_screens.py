@@ -104,6 +104,7 @@ def test_filter_by_severity_layer_and_check_id(project: Path) -> None:
         await select(pilot, target_key(app, "compose-service"))
         fl = app.query_one(FindingsList)
         seen["all"] = {f.check for f in fl.shown}
+        await pilot.press("2")  # in the inventory, / searches targets instead
         await pilot.press("slash")
         await pilot.press(*"critical")
         await pilot.pause(0.1)

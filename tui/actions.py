@@ -1,0 +1,303 @@
+"""The app's actions that write or reach into the engine: fix, fix all, ignore (with a
+scope and a reason), undo (this project's journal, listed first), and the read-only
+container triage views (inspect JSON, last log lines).
+
+A mixin of `LockdockApp` (kept apart so each module stays readable); it uses the app's
+state, context and screens. Writes run in workers and always pass through a preview.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from textual import work
+from textual.css.query import NoMatches
+from textual.worker import get_current_worker
+
+from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.scan import TargetResult
+from lockdock.text import safe
+from lockdock.tui.diff_screen import DiffScreen
+from lockdock.tui.layers import LayersView
+from lockdock.tui.render import plain
+
+
+class WriteActions:
+    """Mixed into `LockdockApp` (which provides notify, push_screen, state, ctx, ...)."""
+
+    state: Any
+    ctx: Any
+    root: Any
+    read_only: bool
+    undo_depth: int
+    current_key: str | None
+
+    # ------------------------------------------------------------------ fixes
+
+    def _refuse_write(self, what: str) -> bool:
+        if self.read_only:
+            self.notify(f"read-only mode: {what} is disabled (started with --read-only).",
+                        severity="warning", markup=False)
+            return True
+        return False
+
+    def action_fix(self) -> None:
+        finding = self._selected_finding()
+        if finding is None:
+            self.notify("Select a finding first (panel 2).")
+            return
+        self.fix_finding(finding)
+
+    def fix_finding(self, finding: Finding) -> None:
+        if self._refuse_write("fixing"):
+            return
+        if finding.fix is None:
+            self.notify(f"{finding.check} has no automatic fix; the detail pane says how to fix it.",
+                        markup=False)
+            return
+        self._prepare_fixes([finding], title=finding.fix.title)
+
+    def action_fix_all(self) -> None:
+        if self._refuse_write("fixing"):
+            return
+        tr = self._current()
+        if tr is None:
+            self.notify("Pick a target first (panel 1).")
+            return
+        safe = [f for f in tr.active if f.fix is not None and f.fix.applicability is Applicability.SAFE]
+        if not safe:
+            self.notify("This target has no safe fixes.")
+            return
+        self._prepare_fixes(safe, title=f"{len(safe)} safe fix(es) for {tr.target.name}")
+
+    def action_ignore(self) -> None:
+        """Ask for the scope and the reason, then preview the write (or show the label line)."""
+        if self._refuse_write("adding an ignore pragma"):
+            return
+        finding = self._selected_finding()
+        if finding is None:
+            self.notify("Select a finding first (panel 2).")
+            return
+        from lockdock.tui.modals import IgnoreScreen, ignore_scopes
+
+        def chosen(choice: Any) -> None:
+            if choice is not None:
+                self._ignore_with(finding, choice)
+
+        self.push_screen(IgnoreScreen(finding, ignore_scopes(finding)), chosen)
+
+    def _ignore_with(self, finding: Finding, choice: Any) -> None:
+        from lockdock.tui import fixflow
+        from lockdock.tui.modals import TextScreen
+
+        if choice.scope.kind == "label":
+            line = choice.scope.detail.replace("{reason}", choice.reason)
+            body = plain("Add this where the object is built or run, then rebuild or recreate it "
+                              "(the labels of an existing image or container cannot be changed):\n\n"
+                              + line + "\n\nNothing was written.", keep_newlines=True)
+            self.push_screen(TextScreen(f"Ignore {finding.check} by label", body))
+            return
+        try:
+            fix = fixflow.ignore_fix(finding, self.ctx, choice.reason, project=choice.scope.kind == "project")
+        except fixflow.FixProblem as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self._preview_and_apply([fix], title=fix.title)
+
+    def action_undo(self) -> None:
+        """Show this project's journal (files, fixes, when), then undo the newest on `y`."""
+        if self._refuse_write("undo"):
+            return
+        from lockdock.tui import fixflow
+        from lockdock.tui.modals import UndoScreen, project_entries
+
+        items = project_entries(self.root)
+
+        def done(confirmed: bool | None) -> None:
+            if not confirmed:
+                return
+            try:
+                undone = fixflow.undo_entries(self.ctx, [i.entry for i in items])
+            except fixflow.FixProblem as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+                return
+            self.undo_depth = max(0, self.undo_depth - 1)
+            self.notify("Undone: " + "; ".join(undone.messages)[:300], markup=False)
+            self._rescan_worker(undone.paths, undone.object_ids)
+
+        self.push_screen(UndoScreen(items, self.root), done)
+
+    # ------------------------------------------------------------------ container triage
+
+    def _container_target(self) -> TargetResult | None:
+        finding = self._selected_finding()
+        key = finding.target.key if finding is not None else self.current_key
+        tr = self.state.targets.get(key) if key else None
+        if tr is None or tr.target.kind is not TargetKind.CONTAINER:
+            tr = self._current()
+        if tr is None or tr.target.kind is not TargetKind.CONTAINER:
+            self.notify("Inspect and logs are for containers: pick one in the Containers section.")
+            return None
+        if self.ctx.engine is None:
+            self.notify("No engine connection: inspect and logs need the engine.", severity="warning")
+            return None
+        return tr
+
+    def action_inspect(self) -> None:
+        tr = self._container_target()
+        if tr is not None:
+            self._triage_worker(tr, "inspect")
+
+    def action_logs(self) -> None:
+        tr = self._container_target()
+        if tr is not None:
+            self._triage_worker(tr, "logs")
+
+    @work(thread=True, group="triage", exit_on_error=False)
+    def _triage_worker(self, tr: TargetResult, what: str) -> None:
+        """Read-only engine calls (inspect, logs --tail); never exec."""
+        from lockdock.tui.modals import LOG_LINES, TextScreen, inspect_text, logs_text
+
+        ident = str(getattr(tr.subject, "id", "") or tr.target.name)
+        engine = self.ctx.engine
+        try:
+            if what == "inspect":
+                body = inspect_text(engine.api.inspect_container(ident))
+                title = f"docker inspect {tr.target.name} (secrets masked)"
+            else:
+                raw = engine.api.logs(ident, tail=LOG_LINES, stdout=True, stderr=True, timestamps=False)
+                body = logs_text(raw)
+                title = f"docker logs --tail {LOG_LINES} {tr.target.name} (secrets masked)"
+        except Exception as exc:  # noqa: BLE001 - the container vanished or the engine failed
+            self.call_from_thread(self.notify, f"{what} {tr.target.name}: {type(exc).__name__}: {exc}",
+                                  severity="warning")
+            return
+        self.call_from_thread(self.push_screen, TextScreen(title, body, "read-only"))
+
+    def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
+        """Pending fixes (engine measurements) are computed in a worker before the preview."""
+        if any(f.fix is not None and f.fix.pending for f in findings):
+            self._compute_lazy(findings, title)
+            return
+        self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)
+
+    @work(thread=True, group="lazy-fix", exit_on_error=False)
+    def _compute_lazy(self, findings: list[Finding], title: str) -> None:
+        from lockdock.tui import fixflow
+
+        fixes: list[Fix] = []
+        for f in findings:
+            subject = self.state.subject_of(f.target.key)
+            fix = fixflow.materialise(f, subject, self.ctx)
+            if fix is not None:
+                fixes.append(fix)
+        if not fixes:
+            self.call_from_thread(self.notify, "The fix cannot be computed now (engine data missing).")
+            return
+        self.call_from_thread(self._preview_and_apply, fixes, title)
+
+    def _preview_and_apply(self, fixes: list[Fix], title: str) -> None:
+        from lockdock.tui import fixflow
+
+        try:
+            preview = fixflow.build_preview(fixes, self.ctx, title=title)
+        except fixflow.FixProblem as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self.notify("Applying…", timeout=2)
+                self._apply_worker(fixes, preview.stamps)
+            else:
+                self.notify("Cancelled: nothing was written.")
+
+        self.push_screen(DiffScreen(preview), done)
+
+    @work(thread=True, group="apply", exclusive=True, exit_on_error=False)
+    def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any]) -> None:
+        """Write, journal and verify off the UI thread, then rescan what was touched."""
+        from lockdock.tui import fixflow
+
+        try:
+            applied = fixflow.apply(fixes, self.ctx, stamps)
+        except fixflow.FixProblem as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            self.call_from_thread(self._rescan_worker, fixflow.paths_of(fixes, self.ctx), set())
+            return
+        self.call_from_thread(self._applied, applied)
+
+    def _applied(self, applied: Any) -> None:
+        self.undo_depth += 1
+        self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
+        self._rescan_worker(applied.paths, applied.object_ids)
+
+    # ------------------------------------------------------------------ layer file trees
+
+    def on_layers_view_files_wanted(self, msg: LayersView.FilesWanted) -> None:
+        cached = self._file_trees.get(msg.key)
+        if cached is not None:
+            self._main(LayersView).set_files(msg.key, *cached)
+            return
+        tr = self.state.targets.get(msg.key)
+        if tr is None or self.ctx.engine is None:
+            self._main(LayersView).set_files(msg.key, None, "file tree: needs the engine (docker save)")
+            return
+        self._files_worker(msg.key, str(getattr(tr.subject, "id", "") or tr.target.name))
+
+    @work(thread=True, group="layer-files", exclusive=True, exit_on_error=False)
+    def _files_worker(self, key: str, image_id: str) -> None:
+        """Read one image's per-layer file lists from `docker save` (bounded per layer)."""
+        from lockdock.engine.images import save_stream
+        from lockdock.tui.filetree import read_layer_files
+
+        worker = get_current_worker()
+        try:
+            files, error = read_layer_files(save_stream(self.ctx.engine.api, image_id))
+        except Exception as exc:  # noqa: BLE001 - engine gone, image removed, timeout
+            files, error = None, f"file tree unavailable: {type(exc).__name__}: {safe(exc, 160)}"
+        if worker.is_cancelled:
+            return
+        if files is not None:
+            while len(self._file_trees) >= 2:  # bounded: the last two images looked at
+                self._file_trees.pop(next(iter(self._file_trees)))
+            self._file_trees[key] = (files, error)
+        self.call_from_thread(self._files_ready, key, files, error)
+
+    def _files_ready(self, key: str, files: Any, error: str | None) -> None:
+        with contextlib.suppress(NoMatches):  # the app is closing
+            self._main(LayersView).set_files(key, files, error)
+
+    # ------------------------------------------------------------------ fixes that need a measurement
+
+    def check_pending(self, finding: Finding) -> None:
+        """A lazy fix (sized from `docker stats`, say) is computed when its finding is
+        highlighted, so the list never promises a fix the engine cannot give."""
+        if getattr(finding, "_lockdock_checking", False) or self.ctx.engine is None:
+            return
+        finding._lockdock_checking = True  # type: ignore[attr-defined]
+        self._pending_worker(finding)
+
+    @work(thread=True, group="pending-fix", exit_on_error=False)
+    def _pending_worker(self, finding: Finding) -> None:
+        from lockdock.tui import fixflow
+
+        subject = self.state.subject_of(finding.target.key)
+        try:
+            fix = fixflow.materialise(finding, subject, self.ctx)
+        except Exception:  # noqa: BLE001 - engine gone: keep the promise unresolved, f will say why
+            finding._lockdock_checking = False  # type: ignore[attr-defined]
+            return
+        self.call_from_thread(self._pending_done, finding, fix)
+
+    def _pending_done(self, finding: Finding, fix: Fix | None) -> None:
+        finding.fix = fix
+        with contextlib.suppress(NoMatches):
+            from lockdock.tui.detail import Detail
+            from lockdock.tui.findings import FindingsList
+
+            fl = self._main(FindingsList)
+            fl.show(self._current())
+            if fl.selected is finding:
+                self._main(Detail).show(finding)
