@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockdock import catalogue
+from lockdock import checks
 from lockdock.model import LAYER_ORDER, ChecklistLayer, Finding, ScanError, Severity, TargetKind
 from lockdock.scan import TargetResult, level_reached, severity_of
 
@@ -88,7 +88,7 @@ def levels_to_next(findings: Iterable[Finding]) -> tuple[int, int] | None:
     if level >= 4:
         return None
     nxt = level + 1
-    blocking = {f.check for f in active if catalogue.get(f.check).level <= nxt}
+    blocking = {f.check for f in active if checks.get(f.check).level <= nxt}
     return nxt, len(blocking)
 
 
