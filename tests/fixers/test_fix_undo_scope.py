@@ -21,7 +21,7 @@ def _project(base: Path, name: str) -> Path:
     root = base / name
     root.mkdir(parents=True)
     (root / ".gitignore").write_bytes(GITIGNORE)
-    (root / ".env").write_bytes(b"MODE=dev\n")
+    (root / ".env").write_bytes(b"DB_PASSWORD=s3cr3t-value-42\n")  # a credential: a secret file
     os.chmod(root / ".env", 0o644)
     return root
 
