@@ -60,7 +60,7 @@ def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
         yield service_finding(
             subject, ctx, "secrets.no-secrets-in-env",
             f"service {safe(subject.name, 60)}: {what} {safe(var.name, 80)} holds a "
-            f"literal {safe(match.kind, 80)}{default} ({match.masked}){where}",
+            f"literal {safe(match.kind, 80)}{default}: {match.masked}{where}",
             var.node, evidence=f"{safe(var.name, 80)}={match.masked}", ctx_note=False,
             severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
             data={"var": var.name, "anchor_note": bool(var.node.anchor)},
@@ -115,7 +115,7 @@ def secrets_in_env_files(subject: ComposeService, ctx: ScanContext) -> Iterator[
                 check="secrets.no-secrets-in-env",
                 target=subject.target,
                 message=f"service {safe(subject.name, 60)}: env_file {safe(rel, 120)} sets {safe(name, 80)} to a "
-                f"literal {safe(match.kind, 80)} ({match.masked}); `docker inspect` shows it",
+                f"literal {safe(match.kind, 80)}: {match.masked}; `docker inspect` shows it",
                 location=Location(path=rel, line=n),
                 evidence=f"{safe(name, 80)}={match.masked}",
                 severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,

@@ -31,7 +31,7 @@ def resource_limits(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
     if not pids or int(pids) <= 0:
         missing.append("PIDs")
     if missing:
-        why = "" if c.running else " (no automatic fix: the container is not running, so its usage cannot be measured to size limits)"
+        why = "" if c.running else "; no automatic fix: the container is not running, so its usage cannot be measured to size limits"
         yield c.finding(ctx, "container.resource-limits", f"no limit on: {', '.join(missing)}{why}", data={"missing": missing})
 
 
@@ -40,7 +40,7 @@ def healthcheck(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
     hc = c.config.get("Healthcheck")
     test = hc.get("Test") if isinstance(hc, dict) else None
     if not (isinstance(test, list) and test and test[0] != "NONE"):
-        why = "disabled (NONE)" if isinstance(test, list) and test and test[0] == "NONE" else "missing"
+        why = "disabled by HEALTHCHECK NONE" if isinstance(test, list) and test and test[0] == "NONE" else "missing"
         yield c.finding(ctx, "runtime.healthcheck", f"container has no health check ({why})")
         return
     health = c.state.get("Health")

@@ -135,7 +135,7 @@ def shell_safety(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
                 msg = f"a pipe from `{evidence(issue.detail, 40)}` hides its failure (only the last command's status counts){extra}"
                 _, why = _bash_known(subject, inst, ctx, bash_memo) if not inst.json else (None, "")
                 if why:
-                    msg += f" (no automatic fix: {why})"
+                    msg += f"; no automatic fix: {why}"
             else:
                 msg = _SHELL_MESSAGES[issue.kind].format(d=evidence(issue.detail, 60))
             reported.add(issue.kind)

@@ -116,7 +116,7 @@ def service_facts(subject: ComposeService | Service, ctx: ScanContext) -> Servic
 
 def refuse(finding: Finding, why: str, by_hand: str) -> None:
     """Say on the finding why no automatic fix is offered and what to do by hand."""
-    text = f" (no automatic fix: {why}; {by_hand})"
+    text = f"; no automatic fix: {why}; {by_hand}"
     if text not in finding.message:
         finding.message += safe(text, 400)
 
