@@ -94,8 +94,20 @@ def recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
 
     want = Counter((f.check, f.title, files(f)) for f in deferred)
     moved = Counter((f.check, f.title, f.target) for f in deferred if f.target)
+    # Last resort: the same check on the same target, whatever the title now says. An
+    # earlier fix can change what the fresh one does (a secret with the same value already
+    # moved to a file: the next service reuses that file, so its title names another secret).
+    # Never for a deferred ignore fix (lockdock.fixing.ignore titles start "Ignore "): it must
+    # not turn into the check's real fix.
+    loose = Counter((f.check, f.target) for f in deferred if f.target and not f.title.startswith("Ignore "))
     candidates: list[tuple[Finding, Fix]] = []
     out: list[tuple[Finding, Fix]] = []
+
+    def take(f: Finding, fix: Fix, check: str) -> None:
+        out.append((f, fix))
+        moved[(check, fix.title, fix.target)] -= 1
+        loose[(check, fix.target)] -= 1
+
     for tr in result.targets.values():
         for f in tr.active:
             fix = f.fix
@@ -103,14 +115,19 @@ def recompute(deferred: list[Fix], result: Any) -> list[tuple[Finding, Fix]]:
                 continue
             key = (fix.check or f.check, fix.title, files(fix))
             if want.get(key, 0) > 0:
-                out.append((f, fix))
                 want[key] -= 1
-                moved[(key[0], key[1], fix.target)] -= 1
+                take(f, fix, key[0])
             else:
                 candidates.append((f, fix))
+    rest: list[tuple[Finding, Fix]] = []
     for f, fix in candidates:
-        key2 = (fix.check or f.check, fix.title, fix.target)
-        if fix.target and moved.get(key2, 0) > 0:
-            out.append((f, fix))
-            moved[key2] -= 1
+        check = fix.check or f.check
+        if fix.target and moved.get((check, fix.title, fix.target), 0) > 0:
+            take(f, fix, check)
+        else:
+            rest.append((f, fix))
+    for f, fix in rest:
+        check = fix.check or f.check
+        if fix.target and loose.get((check, fix.target), 0) > 0:
+            take(f, fix, check)
     return out

@@ -130,3 +130,29 @@ def test_one_failing_fix_costs_its_own_file_only(tmp_path: Path, monkeypatch: py
     # once per fix of the whole batch (the old retry loop rewrote everything per fix).
     assert len(others) <= 11 * 4, len(others)
     assert _cli("fix", "--no-engine", "--unsafe", "--apply", ".", cwd=root).stdout.startswith("lockdock fix: 0 applied")
+
+
+SHARED_VALUE = """\
+services:
+  app:
+    image: example/app:1.0
+    environment:
+      - DB_PASSWD=gitea-db-pw-42
+  db:
+    image: postgres:16
+    environment:
+      - POSTGRES_PASSWORD=gitea-db-pw-42
+"""
+
+
+def test_two_services_sharing_a_secret_value_are_fixed_in_one_run(tmp_path: Path) -> None:
+    # The second service's fix, deferred behind the first, is recomputed to reuse the secret
+    # file the first one wrote (so its title changes); it still lands in the same run.
+    (tmp_path / "compose.yaml").write_text(SHARED_VALUE)
+    first = _cli("fix", "--apply", "--unsafe", "--no-engine", "--select", "secrets.no-secrets-in-env", ".", cwd=tmp_path)
+    assert "2 applied" in first.stdout, first.stdout + first.stderr
+    assert "no longer apply" not in first.stdout
+    text = (tmp_path / "compose.yaml").read_text()
+    assert "gitea-db-pw-42" not in text and text.count("file: ./secrets/") == 1
+    again = _cli("fix", "--apply", "--unsafe", "--no-engine", "--select", "secrets.no-secrets-in-env", ".", cwd=tmp_path)
+    assert "0 applied" in again.stdout, again.stdout
