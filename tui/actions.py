@@ -85,7 +85,19 @@ class WriteActions:
             if choice is not None:
                 self._ignore_with(finding, choice)
 
-        self.push_screen(IgnoreScreen(finding, ignore_scopes(finding)), chosen)
+        self.push_screen(IgnoreScreen(finding, ignore_scopes(finding, self._image_name_of(finding))), chosen)
+
+    def _image_name_of(self, finding: Finding) -> str | None:
+        """The `[per-image-ignores]` key of the finding's image (an image's first repo tag, a
+        container's image reference); None when it has no name (an id, untagged)."""
+        from lockdock.config import image_name_key
+        from lockdock.suppress import image_names
+
+        subject = self.state.subject_of(finding.target.key)
+        for ref in image_names(subject) if subject is not None else []:
+            if (key := image_name_key(ref)) is not None:
+                return key
+        return None
 
     def _ignore_with(self, finding: Finding, choice: Any) -> None:
         from lockdock.tui import fixflow
@@ -97,6 +109,16 @@ class WriteActions:
                               "(the labels of an existing image or container cannot be changed):\n\n"
                               + line + "\n\nNothing was written.", keep_newlines=True)
             self.push_screen(TextScreen(f"Ignore {finding.check} by label", body))
+            return
+        if choice.scope.kind == "image-name":
+            from lockdock.fixing.ignore import config_fix
+
+            name_fix = config_fix(finding, self.ctx, choice.reason, image_name=choice.scope.detail)
+            if name_fix is None:
+                self.notify("cannot add the ignore to .lockdock.toml (settings in pyproject.toml, "
+                            "or the file does not parse)", severity="warning", markup=False)
+                return
+            self._preview_and_apply([name_fix], title=name_fix.title)
             return
         try:
             fix = fixflow.ignore_fix(finding, self.ctx, choice.reason, project=choice.scope.kind == "project")
