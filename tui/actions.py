@@ -115,7 +115,7 @@ class WriteActions:
 
             name_fix = config_fix(finding, self.ctx, choice.reason, image_name=choice.scope.detail)
             if name_fix is None:
-                self.notify("cannot add the ignore to .lockdock.toml (settings in pyproject.toml, "
+                self.notify("cannot add the ignore to .lockdock.toml (already ignored for this name, settings in pyproject.toml, "
                             "or the file does not parse)", severity="warning", markup=False)
                 return
             self._preview_and_apply([name_fix], title=name_fix.title)

@@ -188,11 +188,16 @@ def _top_level_end(text: str) -> int:
 def _config_edit(text: str, check: str, reason: str, path_key: str | None,
                  table_name: str = "per-path-ignores") -> str | None:
     """New text of a .lockdock.toml that ignores `check` (everywhere, or for `path_key` in
-    the `table_name` table: per-path-ignores or per-image-ignores); None when it cannot."""
+    the `table_name` table: per-path-ignores or per-image-ignores); None when it cannot or
+    when that list already names `check`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return None
+    table = data.get(table_name) if path_key is not None else None
+    have = data.get("ignore") if path_key is None else table.get(path_key) if isinstance(table, dict) else None
+    if isinstance(have, list) and check in have:
+        return None  # already ignored there: a second copy would change nothing
     nl = "\r\n" if "\r\n" in text else "\n"
     comment = f"  # {clean_reason(reason)}"
     if path_key is None:

@@ -163,3 +163,12 @@ def test_image_and_its_container_suppressed_by_image_name(
         assert f"ignored in config for image {name}" in text.stdout, text.stdout
     finally:
         docker_api.remove_container(cid, force=True)
+
+
+def test_config_edit_offers_nothing_when_the_name_already_ignores_the_check(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".lockdock.toml").write_text('[per-image-ignores]\n"shop/api" = ["image.pinned-digest"]\n')
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    assert config_fix(_finding(), ctx, "again", image_name="shop/api") is None
+    other = config_fix(_finding(), ctx, "another name", image_name="shop/web")
+    assert other is not None and "for image shop/web" in other.title
