@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lockdock.checks import resolve_selector
+from lockdock.imagepolicy import DOCKER_HUB, split_reference
 from lockdock.model import Severity
 
 
@@ -27,10 +29,55 @@ class PathIgnore:
     checks: set[str]
 
 
+@dataclass(frozen=True)
+class ImageIgnore:
+    """A `[per-image-ignores]` entry: `name` as written, `registry`/`repository` normalised
+    the way the docker CLI does (`nginx` -> docker.io, library/nginx), `tag` None for every
+    tag."""
+
+    name: str
+    registry: str
+    repository: str
+    tag: str | None
+    checks: set[str]
+
+    def matches(self, ref: str) -> bool:
+        """Whether image reference `ref` (`repo[:tag][@digest]`, as the engine reports it)
+        is this entry's image name (and tag, when the entry names one)."""
+        parts = split_reference(ref)
+        if parts is None:
+            return False
+        registry, repository, tag, _digest = parts
+        if (registry, repository) != (self.registry, self.repository):
+            return False
+        return self.tag is None or (tag or "latest") == self.tag
+
+
+_IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{12,64}")
+
+
+def image_name_key(ref: str) -> str | None:
+    """The `[per-image-ignores]` key for every tag of image reference `ref`, in the docker
+    CLI's short form (`docker.io/library/nginx:1.25` -> `nginx`, `ghcr.io/a/b@sha256:..` ->
+    `ghcr.io/a/b`); None for an image id or text that is not a reference."""
+    if _IMAGE_ID.fullmatch(ref.strip()):
+        return None
+    parts = split_reference(ref)
+    if parts is None:
+        return None
+    registry, repository = parts[0], parts[1]
+    if registry != DOCKER_HUB:
+        return f"{registry}/{repository}"
+    return repository.removeprefix("library/") if repository.count("/") == 1 else repository
+
+
 @dataclass
 class Config:
     ignore: set[str] = field(default_factory=set)
     path_ignores: list[PathIgnore] = field(default_factory=list)
+    # [per-image-ignores] "repo/name[:tag]" = [ids]: images of that name and containers
+    # created from it.
+    image_ignores: list[ImageIgnore] = field(default_factory=list)
     severity: dict[str, Severity] = field(default_factory=dict)
     fail_on: Severity = Severity.HIGH
     trusted_registries: list[str] = field(default_factory=list)
@@ -57,6 +104,16 @@ class Config:
             ):
                 ids |= rule.checks
         return ids
+
+    def ignored_for_image(self, refs: list[str]) -> dict[str, str]:
+        """Check ids ignored by `[per-image-ignores]` for an image known by any of `refs`
+        (repo tags, or the reference a container was created from): id -> the entry's name."""
+        out: dict[str, str] = {}
+        for rule in self.image_ignores:
+            if any(rule.matches(ref) for ref in refs):
+                for cid in rule.checks:
+                    out.setdefault(cid, rule.name)
+        return out
 
 
 def user_config_path() -> Path:
@@ -129,6 +186,7 @@ def _read(path: Path, in_pyproject: bool) -> dict[str, Any]:
 _KNOWN = {
     "ignore",
     "per-path-ignores",
+    "per-image-ignores",
     "severity",
     "fail-on",
     "trusted-registries",
@@ -176,6 +234,8 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
             config.path_ignores.append(
                 PathIgnore(pattern, _ids(path, f"per-path-ignores.{pattern}", ids))
             )
+    if "per-image-ignores" in data:
+        _image_ignores(config, path, data["per-image-ignores"])
     if "severity" in data:
         table = data["severity"]
         if not isinstance(table, dict):
@@ -217,6 +277,25 @@ def _apply(config: Config, path: Path, data: dict[str, Any]) -> None:
         ):
             raise ConfigError(f"{path}: key 'keys' must be a table of binding id = key")
         config.keys.update(table)
+
+
+def _image_ignores(config: Config, path: Path, table: Any) -> None:
+    """`[per-image-ignores]`: "repo/name" = [ids] for every tag of that image name,
+    "repo/name:tag" = [ids] for one tag; names are normalised like the docker CLI's."""
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{path}: key 'per-image-ignores' must be a table of \"image name[:tag]\" = [ids]"
+        )
+    for name, ids in table.items():
+        key = f"per-image-ignores.{name}"
+        parts = split_reference(name)
+        if parts is None:
+            raise ConfigError(f"{path}: key '{key}': not an image name (repo/name or repo/name:tag)")
+        if parts[3] is not None:
+            raise ConfigError(f"{path}: key '{key}': name an image and tag, not a digest")
+        config.image_ignores.append(
+            ImageIgnore(name, parts[0], parts[1], parts[2], _ids(path, key, ids))
+        )
 
 
 SCAN_KEYS = ("container-labels", "require-engine", "timeout")

@@ -2,7 +2,9 @@
 
 Sources: inline pragmas (`# lockdock: ignore=<id>[,<id>] <reason>` on the line of the
 finding or in the comment block above it, `# lockdock: ignore-file=<id>` anywhere in the
-file), the `io.lockdock.ignore` label on images and containers, and the config file.
+file), the `io.lockdock.ignore` label on images and containers, and the config file
+(`ignore`, `per-image-ignores` by image name for images and the containers made from them,
+`per-path-ignores`).
 Suppressed findings stay in reports, marked with their reason.
 """
 
@@ -116,9 +118,27 @@ def _label_ignores(subject: Any) -> tuple[set[str], str]:
     return parse_ids(head), reason.strip()
 
 
+def image_names(subject: Any) -> list[str]:
+    """The image names `[per-image-ignores]` is matched against: an image's repo tags, or
+    the reference a container was created from (its `Config.Image`); [] for other subjects."""
+    from lockdock.model import TargetKind
+
+    target = getattr(subject, "target", None)
+    kind = getattr(target, "kind", None)
+    if kind is TargetKind.IMAGE:
+        tags = getattr(subject, "repo_tags", None) or []
+        return [t for t in tags if isinstance(t, str) and t and t != "<none>:<none>"]
+    if kind is TargetKind.CONTAINER:
+        ref = getattr(subject, "image_ref", "")
+        return [ref] if isinstance(ref, str) and ref else []
+    return []
+
+
 def apply_suppressions(findings: list[Finding], subject: Any, ctx: ScanContext) -> None:
     """Mark findings suppressed by pragma, label or config (in that order of precedence)."""
     label_ids, label_reason = _label_ignores(subject)
+    names = image_names(subject) if ctx.config.image_ignores else []
+    image_ids = ctx.config.ignored_for_image(names) if names else {}
     for f in findings:
         if f.suppressed is not None:
             continue
@@ -150,6 +170,11 @@ def apply_suppressions(findings: list[Finding], subject: Any, ctx: ScanContext) 
             continue
         if f.check in ctx.config.ignore:
             f.suppressed = Suppression("ignored in config", "config")
+            continue
+        if f.check in image_ids:
+            f.suppressed = Suppression(
+                f"ignored in config for image {safe(image_ids[f.check], 200)}", "config"
+            )
             continue
         if path and f.check in ctx.config.ignored_for_path(path):
             f.suppressed = Suppression(f"ignored in config for {safe(path)}", "config")

@@ -85,7 +85,19 @@ class WriteActions:
             if choice is not None:
                 self._ignore_with(finding, choice)
 
-        self.push_screen(IgnoreScreen(finding, ignore_scopes(finding)), chosen)
+        self.push_screen(IgnoreScreen(finding, ignore_scopes(finding, self._image_name_of(finding))), chosen)
+
+    def _image_name_of(self, finding: Finding) -> str | None:
+        """The `[per-image-ignores]` key of the finding's image (an image's first repo tag, a
+        container's image reference); None when it has no name (an id, untagged)."""
+        from lockdock.config import image_name_key
+        from lockdock.suppress import image_names
+
+        subject = self.state.subject_of(finding.target.key)
+        for ref in image_names(subject) if subject is not None else []:
+            if (key := image_name_key(ref)) is not None:
+                return key
+        return None
 
     def _ignore_with(self, finding: Finding, choice: Any) -> None:
         from lockdock.tui import fixflow
@@ -97,6 +109,16 @@ class WriteActions:
                               "(the labels of an existing image or container cannot be changed):\n\n"
                               + line + "\n\nNothing was written.", keep_newlines=True)
             self.push_screen(TextScreen(f"Ignore {finding.check} by label", body))
+            return
+        if choice.scope.kind == "image-name":
+            from lockdock.fixing.ignore import config_fix
+
+            name_fix = config_fix(finding, self.ctx, choice.reason, image_name=choice.scope.detail)
+            if name_fix is None:
+                self.notify("cannot add the ignore to .lockdock.toml (already ignored for this name, settings in pyproject.toml, "
+                            "or the file does not parse)", severity="warning", markup=False)
+                return
+            self._preview_and_apply([name_fix], title=name_fix.title)
             return
         try:
             fix = fixflow.ignore_fix(finding, self.ctx, choice.reason, project=choice.scope.kind == "project")
@@ -231,7 +253,41 @@ class WriteActions:
     def _applied(self, applied: Any) -> None:
         self.undo_depth += 1
         self.notify("Applied: " + "; ".join(applied.messages)[:300] + "  (u undoes)", markup=False)
+        if self._reload_written_config(applied.paths):
+            # An ignore written to .lockdock.toml can suppress findings of any target.
+            paths = {tr.target.path for tr in self.state.targets.values() if tr.target.path}
+            ids = {str(getattr(tr.subject, "id", "") or "") for tr in self.state.targets.values()
+                   if tr.target.kind in (TargetKind.IMAGE, TargetKind.CONTAINER)}
+            self._rescan_worker(applied.paths | paths, applied.object_ids | (ids - {""}))
+            return
         self._rescan_worker(applied.paths, applied.object_ids)
+
+    def _reload_written_config(self, written: set[str]) -> bool:
+        """After an ignore wrote the project's .lockdock.toml, read the settings again so the
+        rescan applies it; False when nothing was written there, or when this session's
+        settings come from another file (`--config`): then it counts from the next run."""
+        from pathlib import Path
+
+        from lockdock.config import ConfigError, load_config, user_config_path
+
+        targets = {(Path(p) if Path(p).is_absolute() else self.ctx.cwd / p).resolve()
+                   for p in written if Path(p).name == ".lockdock.toml"}
+        if not targets:
+            return False
+        config = getattr(self, "config", None)
+        used = {Path(f).resolve() for f in (config.files if config is not None else [])}
+        if used - targets - {user_config_path().resolve()}:
+            self.notify("The ignore was written to .lockdock.toml; this session reads other "
+                        "settings (--config), so it counts from the next run.", markup=False)
+            return False
+        try:
+            fresh = load_config(self.root)
+        except ConfigError as exc:
+            self.notify(f"cannot read the settings again: {safe(exc, 200)}", severity="warning", markup=False)
+            return False
+        self.config = fresh
+        self.ctx.config = fresh
+        return True
 
     # ------------------------------------------------------------------ layer file trees
 

@@ -218,8 +218,9 @@ class UndoScreen(ModalScreen[bool]):
 @dataclass(frozen=True)
 class IgnoreScope:
     """One way to ignore a finding: `kind` is "pragma", "project" (written to
-    .lockdock.toml after a preview) or "label" (a label line to add where the object is
-    built or run: an existing image's or container's labels cannot be changed)."""
+    .lockdock.toml after a preview), "image-name" (a `[per-image-ignores]` entry for the
+    image name in `detail`, written after a preview) or "label" (a label line to add where
+    the object is built or run: an existing image's or container's labels cannot be changed)."""
 
     kind: str
     title: str
@@ -232,8 +233,9 @@ class IgnoreChoice:
     reason: str
 
 
-def ignore_scopes(finding: Any) -> list[IgnoreScope]:
-    """The scopes offered for `finding`, narrowest first."""
+def ignore_scopes(finding: Any, image_name: str | None = None) -> list[IgnoreScope]:
+    """The scopes offered for `finding`, narrowest first; `image_name` (the image's, or the
+    container's image's, `[per-image-ignores]` key) adds the "this image name" scope."""
     from lockdock.model import TargetKind
     from lockdock.suppress import IGNORE_LABEL
 
@@ -250,6 +252,10 @@ def ignore_scopes(finding: Any) -> list[IgnoreScope]:
             f'--label {IGNORE_LABEL}="{check} {{reason}}"  (compose: labels: [{IGNORE_LABEL}={check} {{reason}}])'))
     else:
         scopes.append(IgnoreScope("pragma", f"this finding: a pragma in {finding.location.path or 'its file'}"))
+    if image_name and kind in (TargetKind.IMAGE, TargetKind.CONTAINER):
+        scopes.append(IgnoreScope(
+            "image-name", f"this image name, every tag: [per-image-ignores] \"{image_name}\" in "
+            ".lockdock.toml (images of that name and containers created from them)", image_name))
     scopes.append(IgnoreScope("project", f"the whole project: ignore {check} in .lockdock.toml"))
     return scopes
 

@@ -44,6 +44,11 @@ STARTER = """\
 # [per-path-ignores]
 # "legacy/*" = ["build.exec-form"]
 
+# Checks ignored only for an image name ("repo/name" for every tag, "repo/name:tag" for one):
+# images of that name and the containers created from it.
+# [per-image-ignores]
+# "registry.example.com/shop/api" = ["image.pinned-digest"]
+
 # Severity overrides: check id (or layer) = severity.
 # [severity]
 # "runtime.healthcheck" = "medium"

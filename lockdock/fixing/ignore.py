@@ -185,12 +185,19 @@ def _top_level_end(text: str) -> int:
     return len(text)
 
 
-def _config_edit(text: str, check: str, reason: str, path_key: str | None) -> str | None:
-    """New text of a .lockdock.toml that ignores `check` (everywhere, or for `path_key`)."""
+def _config_edit(text: str, check: str, reason: str, path_key: str | None,
+                 table_name: str = "per-path-ignores") -> str | None:
+    """New text of a .lockdock.toml that ignores `check` (everywhere, or for `path_key` in
+    the `table_name` table: per-path-ignores or per-image-ignores); None when it cannot or
+    when that list already names `check`."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return None
+    table = data.get(table_name) if path_key is not None else None
+    have = data.get("ignore") if path_key is None else table.get(path_key) if isinstance(table, dict) else None
+    if isinstance(have, list) and check in have:
+        return None  # already ignored there: a second copy would change nothing
     nl = "\r\n" if "\r\n" in text else "\n"
     comment = f"  # {clean_reason(reason)}"
     if path_key is None:
@@ -208,7 +215,7 @@ def _config_edit(text: str, check: str, reason: str, path_key: str | None) -> st
             return None
     else:
         key = '"' + path_key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        table = data.get("per-path-ignores")
+        table = data.get(table_name)
         if table is not None and not isinstance(table, dict):
             return None
         if isinstance(table, dict) and path_key in table:
@@ -222,8 +229,8 @@ def _config_edit(text: str, check: str, reason: str, path_key: str | None) -> st
                 return None
             sep = ", " if have else ""
             new = text[: found.end()] + f'"{check}"{sep}' + text[found.end() :]
-            return _checked(new, check, path_key)
-        m = re.search(r"(?m)^\s*\[per-path-ignores\]\s*(#.*)?$", text)
+            return _checked(new, check, path_key, table_name)
+        m = re.search(r"(?m)^\s*\[" + re.escape(table_name) + r"\]\s*(#.*)?$", text)
         entry = f"{key} = [\"{check}\"]{comment}"
         if m is not None:
             end = m.end()
@@ -231,29 +238,35 @@ def _config_edit(text: str, check: str, reason: str, path_key: str | None) -> st
             new = text[: end + len(lead)] + entry + nl + text[end + len(lead) :] if lead else text + nl + entry + nl
         elif table is None:
             sep = "" if not text or text.endswith(("\n", "\r")) else nl
-            new = text + sep + (nl if text else "") + f"[per-path-ignores]{nl}{entry}{nl}"
+            new = text + sep + (nl if text else "") + f"[{table_name}]{nl}{entry}{nl}"
         else:
             return None
-    return _checked(new, check, path_key)
+    return _checked(new, check, path_key, table_name)
 
 
-def _checked(new: str, check: str, path_key: str | None) -> str | None:
+def _checked(new: str, check: str, path_key: str | None,
+             table_name: str = "per-path-ignores") -> str | None:
     """`new` if it parses and ignores `check` as intended, else None."""
     try:
         got = tomllib.loads(new)
     except tomllib.TOMLDecodeError:
         return None
-    ok = check in got.get("ignore", []) if path_key is None else check in got.get("per-path-ignores", {}).get(path_key, [])
+    ok = check in got.get("ignore", []) if path_key is None else check in got.get(table_name, {}).get(path_key, [])
     return new if ok else None
 
 
-def config_fix(finding: Finding, ctx: ScanContext, reason: str) -> Fix | None:
-    """An entry in the project's .lockdock.toml (images, containers, host, repository files)."""
-    return config_fixes([finding], ctx, reason)
+def config_fix(finding: Finding, ctx: ScanContext, reason: str, *,
+               image_name: str | None = None) -> Fix | None:
+    """An entry in the project's .lockdock.toml (images, containers, host, repository files);
+    with `image_name` ("repo/name" or "repo/name:tag"), a `[per-image-ignores]` entry for
+    that image name instead of a project-wide one."""
+    return config_fixes([finding], ctx, reason, image_name=image_name)
 
 
-def config_fixes(findings: list[Finding], ctx: ScanContext, reason: str) -> Fix | None:
-    """Entries for several findings in one edit of .lockdock.toml."""
+def config_fixes(findings: list[Finding], ctx: ScanContext, reason: str, *,
+                 image_name: str | None = None) -> Fix | None:
+    """Entries for several findings in one edit of .lockdock.toml (`image_name`: all of
+    them under that name in `[per-image-ignores]`)."""
     found = project_config_path(ctx.cwd)
     if found is not None and found[1]:
         return None  # settings live in pyproject.toml [tool.lockdock]: not edited automatically
@@ -270,13 +283,19 @@ def config_fixes(findings: list[Finding], ctx: ScanContext, reason: str) -> Fix 
     done: list[str] = []
     for finding in findings:
         path_key = None
-        if finding.target.kind == TargetKind.REPO:
+        table_name = "per-path-ignores"
+        if image_name is not None:
+            path_key, table_name = image_name, "per-image-ignores"
+        elif finding.target.kind == TargetKind.REPO:
             path_key = finding.location.path or finding.target.path
-        new = _config_edit(text, finding.check, reason, path_key)
+        new = _config_edit(text, finding.check, reason, path_key, table_name)
         if new is None:
             continue
         text = new
-        done.append(f"{finding.check} for {path_key}" if path_key else f"{finding.check} everywhere")
+        if image_name is not None:
+            done.append(f"{finding.check} for image {image_name}")
+        else:
+            done.append(f"{finding.check} for {path_key}" if path_key else f"{finding.check} everywhere")
     if not done:
         return None
     title = f"Ignore {', '.join(done)} in .lockdock.toml"
