@@ -29,7 +29,10 @@ def fix_exposed_ports(finding: Finding, subject: ComposeService, ctx: ScanContex
              "reach it over the compose network)")
     # A data store left with no published port is a backend: without an internal network it
     # would trade this finding for network.isolation, so the same fix isolates it too.
-    becomes_backend = is_datastore(subject) and len(views.ports(subject.service)) == 1
+    # So does any service left with no published port in a file that declares no networks
+    # (network.isolation's default-network rule).
+    last_port = len(views.ports(subject.service)) == 1
+    becomes_backend = last_port and (is_datastore(subject) or not _declares_networks(subject))
     plan = _isolation(subject) if becomes_backend else None
     if becomes_backend and plan is None:
         # It chooses its networks itself: without the port it is a backend on a network that
@@ -105,6 +108,13 @@ class _Isolation:
             note += (f"; services {', '.join(safe(p, 60) for p in self.peers)} join it too so they still "
                      f"reach {safe(service, 60)}")
         return note
+
+
+def _declares_networks(subject: ComposeService) -> bool:
+    """Whether the project's main file has a top-level `networks:` key."""
+    project = subject.project
+    root_file = project.file(str(project.main)) if project.root is not None else None
+    return root_file is not None and root_file.root is not None and root_file.root.get("networks") is not None
 
 
 def _isolation(subject: ComposeService) -> _Isolation | None:

@@ -156,3 +156,29 @@ def test_two_services_sharing_a_secret_value_are_fixed_in_one_run(tmp_path: Path
     assert "gitea-db-pw-42" not in text and text.count("file: ./secrets/") == 1
     again = _cli("fix", "--apply", "--unsafe", "--no-engine", "--select", "secrets.no-secrets-in-env", ".", cwd=tmp_path)
     assert "0 applied" in again.stdout, again.stdout
+
+
+UNKNOWN_STORE = """\
+services:
+  cache:
+    image: example/redis-modules:7
+    ports:
+      - '6379:6379'
+  web:
+    image: example/web:1
+    ports:
+      - '8000:8000'
+"""
+
+
+def test_unpublishing_the_last_port_of_an_unknown_image_isolates_it_too(tmp_path: Path) -> None:
+    # A data-store port on an image lockdock does not know as a data store: once unpublished,
+    # the service is a backend on the default network of a file with no networks, so the same
+    # fix must put it on an internal network, or it trades one finding for network.isolation.
+    (tmp_path / "compose.yaml").write_text(UNKNOWN_STORE)
+    out = _cli("fix", "--apply", "--unsafe", "--no-engine", "--select", "network.exposed-ports", ".", cwd=tmp_path)
+    assert "1 applied" in out.stdout and "rolled back" not in out.stdout, out.stdout + out.stderr
+    text = (tmp_path / "compose.yaml").read_text()
+    assert "6379" not in text and "internal: true" in text
+    scan_out = _cli("scan", "--no-engine", "--select", "network.isolation,network.exposed-ports", ".", cwd=tmp_path)
+    assert "network.isolation" not in scan_out.stdout and "network.exposed-ports" not in scan_out.stdout, scan_out.stdout
