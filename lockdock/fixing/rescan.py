@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockdock.model import EngineAction, FileEdit, Finding, Fix, ModeChange, NewFile
+from lockdock.compose.schema import LIST as LIST_KEYS
+from lockdock.model import EngineAction, FileEdit, Finding, Fix, ModeChange, NewFile, TargetKind
 from lockdock.text import safe
 
 
@@ -23,6 +24,7 @@ class Snapshot:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     example: dict[tuple[str, str], Finding] = field(default_factory=dict)
     errors: Counter[str | None] = field(default_factory=Counter)  # error entries per path
+    emptied: Counter[str] = field(default_factory=Counter)  # "file: service.key" list keys left null
     weight: Counter[str] = field(default_factory=Counter)  # per check: sum of severities
     messages: dict[str | None, str] = field(default_factory=dict)
     result: Any = None  # the ScanResult, for recomputing deferred fixes
@@ -38,6 +40,14 @@ class Snapshot:
                 self.counts[key] += 1
                 self.example.setdefault(key, f)
                 self.weight[f.check] += int(severity_of(f)) + 1
+        for tr in result.targets.values():
+            project = getattr(tr.subject, "project", None)
+            if tr.target.kind is TargetKind.COMPOSE_FILE and project is not None:
+                for name, svc in project.services.items():
+                    for key in LIST_KEYS:
+                        node = svc.get(key)
+                        if node is not None and node.kind == "scalar" and node.value is None:
+                            self.emptied[f"{node.file}: service {name}, {key}"] += 1
         for err in result.errors:
             if err.kind == "error":
                 self.errors[err.path] += 1
@@ -50,6 +60,13 @@ def unproven(before: Snapshot, after: Snapshot, fixes: Sequence[Fix]) -> list[st
         f"{safe(path)} no longer reads cleanly: {safe(after.messages.get(path, ''), 200)}"
         for path, n in sorted(after.errors.items(), key=lambda kv: str(kv[0]))
         if n > before.errors.get(path, 0)
+    ]
+    # Two fixes that each remove one item of the same list can, together, leave the key with
+    # nothing (`ports:`): compose rejects that ("should be an array"), so it is no proof.
+    problems += [
+        f"{safe(where, 200)} would be left empty"
+        for where, n in sorted(after.emptied.items())
+        if n > before.emptied.get(where, 0)
     ]
     revealed = {(check, f.target) for f in fixes for check in f.reveals}
     problems += [

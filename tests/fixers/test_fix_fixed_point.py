@@ -182,3 +182,33 @@ def test_unpublishing_the_last_port_of_an_unknown_image_isolates_it_too(tmp_path
     assert "6379" not in text and "internal: true" in text
     scan_out = _cli("scan", "--no-engine", "--select", "network.isolation,network.exposed-ports", ".", cwd=tmp_path)
     assert "network.isolation" not in scan_out.stdout and "network.exposed-ports" not in scan_out.stdout, scan_out.stdout
+
+
+TWO_PORTS = """\
+services:
+  search:
+    image: example/search:8
+    ports:
+      - 9200:9200
+      - 9300:9300
+    networks:
+      - elk
+  web:
+    image: example/web:1
+    networks:
+      - elk
+networks:
+  elk: {}
+"""
+
+
+def test_two_fixes_never_leave_a_list_key_empty(tmp_path: Path) -> None:
+    # Each fix removes one published port; written together they would leave `ports:` with
+    # nothing, which docker-compose rejects ("should be an array"). The rescan refuses that.
+    (tmp_path / "compose.yaml").write_text(TWO_PORTS)
+    out = _cli("fix", "--apply", "--unsafe", "--no-engine", "--select", "network.exposed-ports", ".", cwd=tmp_path)
+    assert "would be left empty" in out.stdout, out.stdout + out.stderr
+    import yaml
+
+    ports = yaml.safe_load((tmp_path / "compose.yaml").read_text())["services"]["search"].get("ports")
+    assert ports is None or (isinstance(ports, list) and ports), ports
