@@ -223,11 +223,13 @@ class WriteActions:
 
         body = plain("\n".join(result.lines), keep_newlines=True)
         if result.fixes:
-            body.append(plain(f"\nApplying {len(result.fixes)} verified fix(es); "
+            body.append("\n")
+            body.append(plain(f"Applying {len(result.fixes)} verified fix(es); "
                               f"{len(result.held)} held back, not written.", "bold"))
             self._apply_worker(result.fixes, stamps)
         else:
-            body.append(plain("\nNothing written: no fix was verified.", "bold"))
+            body.append("\n")
+            body.append(plain("Nothing written: no fix was verified.", "bold"))
         self.push_screen(TextScreen("Verify by running: result", body, "held-back fixes are not written"))
         held = "; ".join(f"{t}: {v}" + (f" ({r})" if r else "") for t, v, r in result.held)
         if held:

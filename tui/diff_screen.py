@@ -117,7 +117,7 @@ def summary_text(p: Preview, confirming: bool, verifying: bool = False) -> Text:
     else:
         out.append("y apply   ", style="bold")
         if p.verify_why is None:
-            out.append("v verify by running, then apply only what works   ", style="bold")
+            out.append("v verify (run it), apply what works   ", style="bold")
         out.append("n / esc cancel", style="bold")
         if p.verify_why is not None:
             out.append("\n")

@@ -73,7 +73,7 @@ def test_v_verifies_then_applies_the_fix_that_keeps_the_stack_working(
     app = create_app([compose.parent], use_engine=True)
     seen: dict[str, Any] = {}
     drive(app, lambda pilot: _verify_in_modal(pilot, "worker", seen))
-    assert "v verify by running" in seen["modal"]
+    assert "v verify (run it), apply what works" in seen["modal"]
     assert "Verifying" in seen["progress"] and seen["stayed"]
     text = compose.read_text()
     worker, web = text[text.index("  worker:"):], text[: text.index("  worker:")]
@@ -95,7 +95,7 @@ def test_v_holds_back_the_fix_that_breaks_the_stack_and_writes_nothing(
     assert compose.read_bytes() == before
     result = seen["result"]
     assert "held back" in result and "service web exited" in result
-    assert "Nothing written: no fix was verified." in result
+    assert "Nothing written: no fix was verified." in result and "\\n" not in result
     assert not leftovers(docker_api)
 
 
@@ -120,7 +120,7 @@ def test_v_not_offered_without_an_engine_says_why_and_writes_nothing(tmp_path: P
         await pilot.press("n")
 
     drive(app, body)
-    assert "v verify by running" not in seen["modal"]
+    assert "v verify (run it)" not in seen["modal"]
     assert "v verify not offered: needs a Docker engine connection" in seen["modal"]
     assert seen["stayed"]
     assert any(t.startswith("v verify is not offered: needs a Docker engine") for t in seen["toasts"])
