@@ -20,7 +20,7 @@ from lockdock.scan import TargetResult
 from lockdock.text import safe
 from lockdock.tui.diff_screen import DiffScreen
 from lockdock.tui.layers import LayersView
-from lockdock.tui.render import plain
+from lockdock.tui.render import plain, plain_str
 
 
 class WriteActions:
@@ -228,14 +228,34 @@ class WriteActions:
             self.notify(str(exc), severity="warning", markup=False)
             return
 
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
+        def done(confirmed: Any) -> None:
+            if isinstance(confirmed, fixflow.Verified):
+                self._verified(confirmed, preview.stamps)
+            elif confirmed:
                 self.notify("Applying…", timeout=2)
                 self._apply_worker(fixes, preview.stamps)
             else:
                 self.notify("Cancelled: nothing was written.")
 
-        self.push_screen(DiffScreen(preview), done)
+        self.push_screen(DiffScreen(preview, lambda: fixflow.verify(fixes, self.ctx)), done)
+
+    def _verified(self, result: Any, stamps: dict[str, Any]) -> None:
+        """After `v`: show the per-service verdicts; apply only the verified fixes (as `y`)."""
+        from lockdock.tui.modals import TextScreen
+
+        body = plain("\n".join(result.lines), keep_newlines=True)
+        if result.fixes:
+            body.append("\n")
+            body.append(plain(f"Applying {len(result.fixes)} verified fix(es); "
+                              f"{len(result.held)} held back, not written.", "bold"))
+            self._apply_worker(result.fixes, stamps)
+        else:
+            body.append("\n")
+            body.append(plain("Nothing written: no fix was verified.", "bold"))
+        self.push_screen(TextScreen("Verify by running: result", body, "held-back fixes are not written"))
+        held = "; ".join(f"{t}: {v}" + (f" ({r})" if r else "") for t, v, r in result.held)
+        if held:
+            self.notify("Held back (not written): " + plain_str(held)[:300], severity="warning", markup=False)
 
     @work(thread=True, group="apply", exclusive=True, exit_on_error=False)
     def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any]) -> None:

@@ -1,12 +1,15 @@
 """The diff preview (modal): what a fix will write, before anything is written.
 
 `y` applies, `n`/`esc` cancels. A fix that changes behaviour needs a second, explicit
-`y` after a warning that says so. The diff text is already masked by the fixers'
+`y` after a warning that says so. `v` (offered with an engine, for compose files and
+Dockerfiles) first runs the stack unfixed and fixed in throwaway copies in a worker
+thread (`lockdock.fixing.verify`), then dismisses with the verified subset to apply. The diff text is already masked by the fixers'
 preview; it is still shown as plain `Text` with +/- markers kept, so colour is a bonus.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,6 +36,7 @@ class Preview:
     stamps: dict[str, Any] = field(default_factory=dict)  # file versions shown (apply checks them)
     items: list[str] = field(default_factory=list)  # one title per fix (F applies several)
     outside: list[str] = field(default_factory=list)  # files outside the project (daemon.json)
+    verify_why: str | None = "not offered here"  # None: `v` is offered; else why it is not
 
     @property
     def asks_twice(self) -> bool:
@@ -78,7 +82,7 @@ def _fold(line: str, width: int | None) -> list[str]:
     return pieces
 
 
-def summary_text(p: Preview, confirming: bool) -> Text:
+def summary_text(p: Preview, confirming: bool, verifying: bool = False) -> Text:
     out = Text()
     out.append(display(p.title), style="bold")
     out.append("\n")
@@ -105,26 +109,39 @@ def summary_text(p: Preview, confirming: bool) -> Text:
         out.append(display(path), style="bold")
         out.append(" (the Docker daemon's configuration). dockerd must be reloaded for it to take effect: "
                    "systemctl reload docker (or a daemon restart).\n", style="magenta")
-    if confirming:
+    if verifying:
+        out.append("Verifying: running the stack unfixed, then fixed, in a throwaway copy "
+                   "(nothing is written yet; this can take a minute)…", style="bold reverse")
+    elif confirming:
         out.append("Press y AGAIN to apply anyway, n or esc to cancel.", style="bold reverse")
     else:
-        out.append("y apply   n / esc cancel", style="bold")
+        out.append("y apply   ", style="bold")
+        if p.verify_why is None:
+            out.append("v verify (run it), apply what works   ", style="bold")
+        out.append("n / esc cancel", style="bold")
+        if p.verify_why is not None:
+            out.append("\n")
+            out.append("(v verify not offered: " + display(p.verify_why) + ")", style="dim")
     return out
 
 
-class DiffScreen(ModalScreen[bool]):
-    """Dismisses with True when the user confirmed the change."""
+class DiffScreen(ModalScreen[Any]):
+    """Dismisses with True when the user confirmed the change, False when cancelled, or
+    with what `verifier()` returned (the verified fixes) after `v`."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Apply", id="diff-apply"),
+        Binding("v", "verify", "Verify", id="diff-verify"),
         Binding("n", "cancel", "Cancel", id="diff-cancel"),
         Binding("escape", "cancel", "Cancel", show=False, id="diff-escape"),
     ]
 
-    def __init__(self, preview: Preview) -> None:
+    def __init__(self, preview: Preview, verifier: Callable[[], Any] | None = None) -> None:
         super().__init__(id="diff-screen")
         self.preview = preview
         self.confirming = False
+        self.verifier = verifier
+        self.verifying = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="diff-box"):
@@ -145,6 +162,8 @@ class DiffScreen(ModalScreen[bool]):
         self.query_one("#diff-scroll").focus()
 
     def action_confirm(self) -> None:
+        if self.verifying:
+            return
         if self.preview.asks_twice and not self.confirming:
             self.confirming = True
             self.query_one("#diff-summary", Static).update(summary_text(self.preview, True))
@@ -152,4 +171,38 @@ class DiffScreen(ModalScreen[bool]):
         self.dismiss(True)
 
     def action_cancel(self) -> None:
+        if self.verifying:
+            self.notify("Verification is running; it removes what it started, then this closes.",
+                        markup=False)
+            return
         self.dismiss(False)
+
+    def action_verify(self) -> None:
+        if self.verifying:
+            return
+        if self.preview.verify_why is not None or self.verifier is None:
+            why = self.preview.verify_why or "not offered here"
+            self.notify("v verify is not offered: " + display(why), markup=False)
+            return
+        self.verifying = True
+        self.query_one("#diff-summary", Static).update(summary_text(self.preview, False, True))
+        self.run_worker(self._verify, thread=True, group="verify", exit_on_error=False)
+
+    def _verify(self) -> None:
+        """Worker thread: run the stacks (slow), then dismiss on the UI thread."""
+        assert self.verifier is not None
+        try:
+            result = self.verifier()
+        except Exception as exc:  # noqa: BLE001 - said in a toast, nothing written
+            self.app.call_from_thread(self._verify_failed, exc)
+            return
+        self.app.call_from_thread(self._verify_done, result)
+
+    def _verify_done(self, result: Any) -> None:
+        self.verifying = False
+        self.dismiss(result)
+
+    def _verify_failed(self, exc: Exception) -> None:
+        self.verifying = False
+        self.notify("verify failed, nothing written: " + display(exc), severity="error", markup=False)
+        self.query_one("#diff-summary", Static).update(summary_text(self.preview, self.confirming))

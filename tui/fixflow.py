@@ -86,6 +86,7 @@ def build_preview(fixes: Sequence[Fix], ctx: ScanContext, *, title: str) -> Prev
         stamps=p.stamps,
         items=[safe(f.title, 160) for f in fixes],
         outside=sorted(set(outside)),
+        verify_why=verify_offer(fixes, ctx),
     )
 
 
@@ -157,3 +158,47 @@ def undo_entries(ctx: ScanContext, entries: Sequence[Any]) -> Applied:
         done.object_ids |= {e.object_id for e in entry.engine}
     done.messages = lines or [safe(", ".join(first.titles), 200)]
     return done
+
+
+# ------------------------------------------------------------------ verify by running (issue 11.2)
+
+
+@dataclass
+class Verified:
+    """What `v` in the diff modal hands back: the fixes proven by running, and the report.
+
+    `fixes`: the verified subset (applied through the same path as `y`); `lines`: the
+    report as `VerifyReport.text()` lines (service before/after, a verdict per fix);
+    `held`: (title, verdict, reason) of each fix not written."""
+
+    fixes: list[Fix]
+    lines: list[str]
+    held: list[tuple[str, str, str]]
+    interrupted: bool = False
+
+
+def verify_offer(fixes: Sequence[Fix], ctx: ScanContext) -> str | None:
+    """None when `v` can be offered; otherwise the plain reason it is not.
+
+    Offered only with a connected engine and when a fix edits a compose file or a
+    Dockerfile (the units `lockdock.fixing.verify` knows how to run)."""
+    if ctx.engine is None:
+        return "needs a Docker engine connection (" + safe(ctx.engine_error or "not connected", 80) + ")"
+    from lockdock.discovery import is_compose, is_dockerfile
+
+    names = [Path(p).name for fix in fixes for p in preview_mod.changed_paths(fix)]
+    if not any(is_compose(n) or is_dockerfile(n) for n in names):
+        return "the fix touches no compose file or Dockerfile, so there is nothing to run"
+    return None
+
+
+def verify(fixes: Sequence[Fix], ctx: ScanContext, seconds: float | None = None) -> Verified:
+    """Run the touched stacks unfixed and fixed in throwaway copies (`verify_fixes`); blocks
+    for up to a few runs of `seconds` each (default $LOCKDOCK_VERIFY_SECONDS or 20), so call
+    it from a worker thread. Nothing is written here; everything started is removed."""
+    from lockdock.fixing.verify import verify_fixes
+
+    report = verify_fixes([ctx.cwd], list(fixes), ctx.engine, seconds, cwd=ctx.cwd)
+    held = [(safe(v.fix.title, 120), v.verdict, safe(v.reason, 200)) for v in report.held_back]
+    verified = [] if report.interrupted else report.verified
+    return Verified(verified, report.text(), held, report.interrupted)

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -492,7 +493,10 @@ class Runner:
     def teardown(self) -> list[str]:
         """Remove every container, network, volume and image this runner made; problems left."""
         problems: list[str] = []
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the cleanup
+        # A second Ctrl-C must not stop the cleanup; signals exist only in the main thread
+        # (the TUI verifies in a worker thread, where Ctrl-C never arrives anyway).
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             if self._proc is not None and self._proc.poll() is None:
                 with contextlib.suppress(OSError):
@@ -536,7 +540,8 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - engine trouble: say what may be left
             problems.append(f"cleanup failed: {safe(exc, 200)} (look for objects named {self.run_id})")
         finally:
-            signal.signal(signal.SIGINT, old)
+            if main:
+                signal.signal(signal.SIGINT, old)
         self.projects.clear()
         return problems
 
