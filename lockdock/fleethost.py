@@ -31,6 +31,7 @@ from lockdock.engine.host import (
     DEFAULT_DAEMON_JSON,
     AuditRules,
     HostSubject,
+    dockerd_processes,
     parse_flags,
     read_audit,
     read_docker_config,
@@ -80,24 +81,6 @@ def is_podman(version: dict[str, object] | None) -> bool:
     return any("podman" in str((c or {}).get("Name", "")).lower() for c in comps or [] if isinstance(c, dict))
 
 
-def _dockerd_processes(proc: Path) -> list[list[str]]:
-    out = []
-    try:
-        entries = list(proc.iterdir())
-    except OSError:
-        return out
-    for entry in entries:
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parts = [p.decode("utf-8", "replace") for p in raw.split(b"\0") if p]
-        if parts and os.path.basename(parts[0]) == "dockerd":
-            out.append(parts[1:])
-    return out
-
 
 def local_dockerd_args(socket_path: str, proc: Path = Path("/proc")) -> list[str] | None:
     """The command line of the dockerd on this machine serving `socket_path`, or None.
@@ -106,7 +89,7 @@ def local_dockerd_args(socket_path: str, proc: Path = Path("/proc")) -> list[str
     socket activation) serves /var/run/docker.sock."""
     want = os.path.realpath(socket_path)
     default = os.path.realpath("/var/run/docker.sock")
-    for args in _dockerd_processes(proc):
+    for args in dockerd_processes(proc):
         hosts = parse_flags(args).get("H", []) + parse_flags(args).get("host", [])
         paths = [os.path.realpath(h[len("unix://"):]) for h in hosts if h.startswith("unix://")]
         if want in paths:

@@ -162,12 +162,13 @@ def parse_flags(args: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def find_dockerd_args(proc: Path = Path("/proc")) -> list[str] | None:
-    """The command line of the running dockerd (from /proc), or None."""
+def dockerd_processes(proc: Path = Path("/proc")) -> list[list[str]]:
+    """The arguments (after the program) of every running dockerd, read from /proc."""
+    out: list[list[str]] = []
     try:
         entries = list(proc.iterdir())
     except OSError:
-        return None
+        return out
     for entry in entries:
         if not entry.name.isdigit():
             continue
@@ -177,8 +178,14 @@ def find_dockerd_args(proc: Path = Path("/proc")) -> list[str] | None:
             continue
         parts = [p.decode("utf-8", "replace") for p in raw.split(b"\0") if p]
         if parts and os.path.basename(parts[0]) == "dockerd":
-            return parts[1:]
-    return None
+            out.append(parts[1:])
+    return out
+
+
+def find_dockerd_args(proc: Path = Path("/proc")) -> list[str] | None:
+    """The command line of the running dockerd (from /proc), or None."""
+    found = dockerd_processes(proc)
+    return found[0] if found else None
 
 
 def read_audit(root: Path = Path("/")) -> AuditRules:

@@ -50,7 +50,10 @@ def second_engine(tmp_path_factory: pytest.TempPathFactory, docker_api: object) 
                                                                      "created_by": "COPY tool /bin/tool"}])
         subprocess.run(["docker", "-H", engine.host, "load"], input=old, capture_output=True, check=True, timeout=120)
         engine.docker("create", "--name", "fleet-priv", "--privileged", "--label", f"{TEST_LABEL}=1", BB_TAG)
-        engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1", timeout=60)
+        # Own ports for the swarm API and its data path: another test session's swarm may hold
+        # the defaults (2377, 4789) on this machine.
+        engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", f"127.0.0.1:{free_port()}",
+                      "--data-path-port", str(free_udp_port()), timeout=60)
         engine.docker("service", "create", "-d", "--name", "shop_web", "--cap-add", "SYS_ADMIN",
                       "--publish", "18080:80", "--label", "com.docker.stack.namespace=shop",
                       "--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock",
@@ -62,6 +65,21 @@ def second_engine(tmp_path_factory: pytest.TempPathFactory, docker_api: object) 
     finally:
         engine.docker("swarm", "leave", "--force", check=False, timeout=60)
         engine.stop()
+
+
+def free_udp_port() -> int:
+    """A free UDP port in the range docker accepts for a swarm data path (1024-49151)."""
+    import random
+
+    for _ in range(50):
+        port = random.randint(20000, 45000)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    return 4789
 
 
 def free_port() -> int:
