@@ -57,7 +57,12 @@ async def _verify_in_modal(pilot: Any, key: str, seen: dict[str, Any]) -> None:
     await pilot.press("escape")  # ignored while running: the modal stays
     seen["stayed"] = app.screen is modal
     await wait_screen(pilot, TextScreen, timeout=180)
-    seen["result"] = screen_text(app)
+    # The result screen is pushed before its text is laid out: wait for the report itself.
+    for _ in range(100):
+        seen["result"] = screen_text(app)
+        if "Applying" in seen["result"] or "Nothing written" in seen["result"]:
+            break
+        await pilot.pause(0.1)
     await wait_scan(pilot, timeout=90)
 
 
