@@ -191,18 +191,10 @@ def resolve(contexts: list[str], hosts: list[str], all_contexts: bool) -> tuple[
             problems.append(str(exc))
     out: list[Endpoint] = []
     seen: set[str] = set()
-    for name in names:
+    asked = [(context_endpoint, name) for name in names] + [(host_endpoint, url) for url in hosts]
+    for resolve, value in asked:
         try:
-            ep = context_endpoint(name)
-        except EndpointError as exc:
-            problems.append(str(exc))
-            continue
-        if ep.name not in seen:
-            seen.add(ep.name)
-            out.append(ep)
-    for url in hosts:
-        try:
-            ep = host_endpoint(url)
+            ep = resolve(value)
         except EndpointError as exc:
             problems.append(str(exc))
             continue
