@@ -10,7 +10,7 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
 - the same directory scanned again with the result cache warm, against a cold scan;
 - 300 generated compose projects: lockdock against compose-lint (directory and file list);
 - an engine with `--images` busybox images and `--containers` created containers (labelled
-  io.lockdock.bench=1, removed at the end): `lockdock scan` (images and containers, no files)
+  io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files)
   against the floor, `docker inspect` of the same objects (one CLI call each for containers
   and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py).
 

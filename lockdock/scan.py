@@ -181,8 +181,12 @@ def scan(
     caller keeps, part of the key)."""
     # Files only: the engine client, its sources and the image/container analyzers stay unimported.
     files_only = not ctx.use_engine and ctx.daemon_json is None
-    registry.load_plugins(registry.file_kinds() if files_only else None)
     connect_engine(ctx)
+    if ctx.engine is not None:  # the engine answers while the plugins are imported
+        from lockdock.sources.engine import prefetch
+
+        prefetch(ctx)
+    registry.load_plugins(registry.file_kinds() if files_only else None)
     result = ScanResult(engine_error=ctx.engine_error)
     if ctx.engine is not None:
         result.engine_endpoint = ctx.engine.endpoint

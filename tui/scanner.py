@@ -67,8 +67,9 @@ def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancel
     containers first so they are not queued behind image layer analysis; engine subjects
     are analysed in a small pool while the next ones are being listed."""
     started = time.monotonic()
-    # Connecting waits on the daemon, loading the plugins on imports: overlap them.
-    connecting = threading.Thread(target=connect_engine, args=(ctx,), name="lockdock-connect")
+    # Connecting and reading the engine wait on the daemon, loading the plugins on imports:
+    # overlap them.
+    connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
     connecting.start()
     registry.load_plugins()
     connecting.join()
@@ -123,6 +124,16 @@ def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancel
         pool.shutdown(wait=not cancelled(), cancel_futures=True)
     if not cancelled():
         post(ScanFinished(list(ctx.errors), time.monotonic() - started, keys))
+
+
+def _connect_and_read(ctx: ScanContext) -> None:
+    """Connect, then start reading the engine's containers and images in the background
+    (`lockdock.sources.engine.prefetch`): the engine sources take those answers."""
+    connect_engine(ctx)
+    if ctx.engine is not None:
+        from lockdock.sources.engine import prefetch
+
+        prefetch(ctx)
 
 
 def _run_source(src: registry.Source, discovery: Discovery, ctx: ScanContext) -> Iterator[Any]:

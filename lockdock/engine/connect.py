@@ -3,16 +3,23 @@
 The docker SDK raises one `DockerException` for "down", "permission denied" and
 "garbage"; the cause chain tells them apart. DOCKER_HOST and docker contexts are honoured
 (docker>=7.2), and an explicitly named endpoint is never swapped for another socket.
+
+A local engine (a `unix://` DOCKER_HOST, or no DOCKER_HOST and the `default` docker
+context) is reached through `rawapi.LocalAPI`, which answers the scan's read calls itself
+and builds the SDK client only for the calls it does not know; anything else (tcp, ssh,
+TLS, another context) goes through the SDK from the start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 class EngineUnavailable(Exception):
@@ -27,7 +34,7 @@ class EngineUnavailable(Exception):
 class Engine:
     """A connected engine: the low-level API client plus what we learned when connecting."""
 
-    api: Any  # docker.APIClient
+    api: Any  # docker.APIClient, or rawapi.LocalAPI (the same methods) for a local socket
     endpoint: str
     version: str
     info: dict[str, Any]
@@ -51,7 +58,70 @@ def describe_endpoint() -> str:
             return ctx.Host if name == "default" else f"{ctx.Host} (context {name})"
     except Exception:  # noqa: BLE001 - an unreadable context config is reported on connect
         pass
-    return "unix:///var/run/docker.sock"
+    return DEFAULT_HOST
+
+
+def _current_context_name() -> str | None:
+    """The docker CLI's current context (DOCKER_CONTEXT, else `currentContext` of the
+    first docker config file found, else "default"); None when a config file cannot be
+    read (then the SDK decides). The files are the SDK's: $DOCKER_CONFIG/config.json,
+    ~/.docker/config.json, ~/.dockercfg."""
+    name = os.environ.get("DOCKER_CONTEXT")
+    if name:
+        return name
+    home = os.path.expanduser("~")
+    candidates = [os.path.join(os.environ["DOCKER_CONFIG"], "config.json")] if os.environ.get("DOCKER_CONFIG") else []
+    candidates += [os.path.join(home, ".docker", "config.json"), os.path.join(home, ".dockercfg")]
+    for path in candidates:
+        if not os.path.exists(path):
+            continue
+        try:
+            with open(path, "rb") as fh:
+                data = json.loads(fh.read(4 << 20))
+        except (OSError, ValueError):
+            return None
+        current = data.get("currentContext") if isinstance(data, dict) else None
+        return current if isinstance(current, str) and current else "default"
+    return "default"
+
+
+def local_socket_path() -> str | None:
+    """The socket of the engine `connect()` talks to when that is a local unix socket
+    without TLS settings (what `rawapi.LocalAPI` can serve), else None."""
+    if os.environ.get("DOCKER_TLS_VERIFY") or os.environ.get("DOCKER_CERT_PATH"):
+        return None
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return host[len("unix://"):] if host.startswith("unix:///") else None
+    if _current_context_name() != "default":
+        return None
+    return DEFAULT_HOST[len("unix://"):]
+
+
+def _sdk_client(local: Any) -> Any:
+    """The SDK client behind a `LocalAPI`: same socket, timeout and API version."""
+    import docker
+
+    return docker.APIClient(base_url=f"unix://{local.socket_path}", version=local.api_version,
+                            timeout=int(max(1, local.timeout)))
+
+
+def connect_local(socket_path: str, endpoint: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """Connect to the engine on the unix socket `socket_path` without the SDK (see the module
+    docstring); `endpoint` is the name reports show. Raises `EngineUnavailable`."""
+    from lockdock.engine.rawapi import LocalAPI
+
+    api = LocalAPI(socket_path, max(1.0, timeout), _sdk_client)
+    try:
+        version = api.negotiate()
+        info = api.info()
+    except Exception as exc:  # noqa: BLE001 - socket errors, HTTP errors, garbage replies
+        api.close()
+        raise EngineUnavailable(_cause_message(exc, endpoint), endpoint) from None
+    if not isinstance(info, dict):
+        api.close()
+        raise EngineUnavailable(f"engine at {endpoint} sent an unexpected reply", endpoint)
+    return Engine(api=api, endpoint=endpoint, version=str(version.get("Version", "?")), info=info)
 
 
 def _cause_message(exc: BaseException, endpoint: str) -> str:
@@ -85,6 +155,9 @@ def _cause_message(exc: BaseException, endpoint: str) -> str:
 
 def connect(timeout: float = DEFAULT_TIMEOUT) -> Engine:
     """Connect with a short timeout; raise `EngineUnavailable` with a plain message."""
+    socket_path = local_socket_path()
+    if socket_path is not None:
+        return connect_local(socket_path, os.environ.get("DOCKER_HOST") or DEFAULT_HOST, timeout)
     endpoint = describe_endpoint()
     try:
         import docker
@@ -115,6 +188,8 @@ def connect_endpoint(endpoint: Any, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     TLS settings; `ssh://` goes through the system `ssh` client (`use_ssh_client=True`).
     Raises `EngineUnavailable` naming the endpoint."""
     shown = endpoint.name if endpoint.name == endpoint.host else f"{endpoint.host} (context {endpoint.name})"
+    if endpoint.socket_path and endpoint.tls is None and endpoint.socket_path.startswith("/"):
+        return connect_local(endpoint.socket_path, shown, timeout)
     try:
         import docker
     except ImportError as exc:  # pragma: no cover - docker is a dependency

@@ -1,20 +1,19 @@
 """Containers as subjects: listed once, inspected in parallel, linked to their compose service.
 
-`api.containers(all=True)` is one call whatever the host size. On a local unix socket the
-inspects go over two keep-alive connections (the SDK's per-request overhead is four times
-the engine's own work); elsewhere through the SDK in a small thread pool. A container
-removed between the list and its inspect is skipped quietly.
+`api.containers(all=True)` is one call whatever the host size. On a local unix socket
+(`rawapi.LocalAPI`) the inspects go over FAST_CONNECTIONS keep-alive connections (the
+SDK's per-request overhead is four times the engine's own work); elsewhere through the SDK
+in a small thread pool. A container removed between the list and its inspect is skipped
+quietly.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lockdock.engine.rawapi import EngineNotFound, LocalAPI
 from lockdock.model import Finding, Location, Target, TargetKind
 from lockdock.text import safe
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from lockdock.context import ScanContext
 
 INSPECT_WORKERS = 8  # SDK path (tcp, ssh): parallel requests
-FAST_CONNECTIONS = 2  # unix socket path: keep-alive connections
+FAST_CONNECTIONS = 3  # local unix socket: keep-alive connections (requests in flight)
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_DIR = "com.docker.compose.project.working_dir"
@@ -120,94 +119,31 @@ def make_subject(inspect: dict[str, Any]) -> ContainerSubject:
     )
 
 
-def _inspect(api: Any, cid: str, ctx: ScanContext) -> dict[str, Any] | None:
-    from docker.errors import NotFound
+def _not_found(exc: BaseException) -> bool:
+    """HTTP 404 from either client (`rawapi.EngineNotFound`, the SDK's `NotFound`)."""
+    return isinstance(exc, EngineNotFound) or getattr(exc, "status_code", None) == 404
 
+
+def _inspect(api: Any, cid: str, ctx: ScanContext) -> dict[str, Any] | None:
     try:
         data = api.inspect_container(cid)
-    except NotFound:
-        return None  # removed since the list: nothing to report
     except Exception as exc:  # noqa: BLE001 - HTTP 500, garbage, timeout: this container only
+        if _not_found(exc):
+            return None  # removed since the list: nothing to report
         ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: {safe(exc, 200)}")
         return None
     if not isinstance(data, dict):
-        ctx.error(None, f"container {safe(cid[:12], 20)}: the engine sent an unexpected reply")
+        ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: the engine sent an unexpected reply")
         return None
     return data
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP/1.1 keep-alive over the engine's unix socket."""
-
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._socket_path)
-        self.sock = sock
-
-
-def _socket_path(api: Any) -> str | None:
-    """The unix socket behind the SDK client, when it talks to a local engine."""
-    try:
-        path = api.get_adapter(api.base_url).socket_path
-    except Exception:  # noqa: BLE001 - tcp, ssh or an SDK without that attribute
-        return None
-    return path if isinstance(path, str) and path else None
-
-
-def _inspect_batch(socket_path: str, version: str, ids: list[str], ctx: ScanContext, timeout: float) -> list[dict[str, Any] | None]:
-    """Inspect containers over one keep-alive connection: a quarter of the SDK's cost each.
-
-    Answers mean the same as through the SDK: 404 is a container gone since the list, any
-    other failure is an error for that container only.
-    """
-    out: list[dict[str, Any] | None] = []
-    conn = _UnixConnection(socket_path, timeout)
-    try:
-        for cid in ids:
-            try:
-                conn.request("GET", f"/v{version}/containers/{cid}/json")
-                resp = conn.getresponse()
-                body = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: {safe(exc, 200)}")
-                out.append(None)
-                continue
-            if resp.status == 404:
-                out.append(None)
-                continue
-            try:
-                data = json.loads(body) if resp.status == 200 else None
-            except ValueError:
-                data = None
-            if not isinstance(data, dict):
-                ctx.error(
-                    None,
-                    f"container {safe(cid[:12], 20)} could not be inspected: "
-                    f"the engine sent an unexpected reply (HTTP {resp.status})",
-                )
-            out.append(data if isinstance(data, dict) else None)
-    finally:
-        conn.close()
-    return out
-
-
 def _inspect_all(api: Any, ids: list[str], ctx: ScanContext) -> list[dict[str, Any] | None]:
-    socket_path = _socket_path(api)
-    version = getattr(api, "_version", None)
-    if socket_path and isinstance(version, str) and version[:1].isdigit():
-        timeout = float(getattr(api, "timeout", 60) or 60)
-        chunks = [ids[i::FAST_CONNECTIONS] for i in range(FAST_CONNECTIONS)]
-        with ThreadPoolExecutor(max_workers=FAST_CONNECTIONS) as pool:
-            parts = list(pool.map(lambda chunk: _inspect_batch(socket_path, version, chunk, ctx, timeout), chunks))
-        by_id = {cid: data for chunk, part in zip(chunks, parts, strict=True) for cid, data in zip(chunk, part, strict=True)}
-        return [by_id[cid] for cid in ids]
-    with ThreadPoolExecutor(max_workers=min(INSPECT_WORKERS, len(ids))) as pool:
+    """Inspect `ids` in list order, a few requests in flight (see the module docstring)."""
+    workers = FAST_CONNECTIONS if isinstance(api, LocalAPI) else INSPECT_WORKERS
+    if len(ids) < 2:
+        return [_inspect(api, cid, ctx) for cid in ids]
+    with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-inspect") as pool:
         return list(pool.map(lambda cid: _inspect(api, cid, ctx), ids))
 
 

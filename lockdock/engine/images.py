@@ -516,7 +516,8 @@ def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
     return [str(i.get("Id")) for i in listed if isinstance(i, dict) and i.get("Id")]
 
 
-INSPECT_WORKERS = 8  # image inspect + history requests in flight at once
+INSPECT_WORKERS = 8  # image inspect + history requests in flight at once (SDK: tcp, ssh)
+LOCAL_WORKERS = 3  # the same over a local socket (`rawapi.LocalAPI`: no per-request SDK cost)
 
 
 def iter_images(ctx: ScanContext) -> list[ImageSubject]:
@@ -535,9 +536,10 @@ def iter_images(ctx: ScanContext) -> list[ImageSubject]:
         return make_subject(api, data, ctx)
 
     ids = list_image_ids(api, ctx.images, ctx)
+    workers = LOCAL_WORKERS if isinstance(api, rawapi.LocalAPI) else INSPECT_WORKERS
     if len(ids) < 2:
         found = [one(i) for i in ids]
     else:
-        with ThreadPoolExecutor(max_workers=min(INSPECT_WORKERS, len(ids)), thread_name_prefix="lockdock-image") as pool:
+        with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-image") as pool:
             found = list(pool.map(one, ids))
     return [s for s in found if s is not None]

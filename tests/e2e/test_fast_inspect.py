@@ -1,7 +1,10 @@
-"""The keep-alive inspect path over the unix socket answers exactly what the SDK answers."""
+"""The SDK-free path to a local engine (rawapi.LocalAPI) answers exactly what the SDK answers."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,22 +12,25 @@ import pytest
 from lockdock.context import ScanContext
 from lockdock.engine import containers
 from lockdock.engine.connect import connect
+from lockdock.engine.images import iter_images
+from lockdock.engine.rawapi import EngineNotFound, LocalAPI
 from tests.conftest import TEST_LABEL
 
 pytestmark = pytest.mark.engine
 
 
-def test_fast_path_equals_sdk_and_skips_vanished(docker_api, busybox_image, monkeypatch):
+def test_fast_path_equals_sdk_and_skips_vanished(docker_api, busybox_image):
     made = [docker_api.create_container(busybox_image, command=["sh"], labels={TEST_LABEL: "1"})["Id"] for _ in range(5)]
     try:
         ctx = ScanContext(cwd=Path("."), engine=connect())
-        assert containers._socket_path(ctx.engine.api), "the local engine is reached over a unix socket"
+        local = ctx.engine.api
+        assert isinstance(local, LocalAPI), "the local engine is reached over its unix socket"
         gone = made[2]
         docker_api.remove_container(gone, force=True)
         ids = [*made, "f" * 64]
-        fast = containers._inspect_all(ctx.engine.api, ids, ctx)
-        monkeypatch.setattr(containers, "_socket_path", lambda api: None)
-        sdk = containers._inspect_all(ctx.engine.api, ids, ctx)
+        fast = containers._inspect_all(local, ids, ctx)
+        sdk = containers._inspect_all(local.sdk, ids, ctx)
+        assert type(local.sdk).__name__ == "APIClient"
         assert [d["Id"] if d else None for d in fast] == [d["Id"] if d else None for d in sdk]
         assert fast[2] is None and fast[-1] is None  # vanished: skipped quietly
         assert fast[0] == sdk[0]
@@ -32,3 +38,53 @@ def test_fast_path_equals_sdk_and_skips_vanished(docker_api, busybox_image, monk
     finally:
         for cid in made:
             docker_api.remove_container(cid, force=True) if docker_api.containers(all=True, filters={"id": cid}) else None
+
+
+def test_read_calls_answer_like_the_sdk(docker_api, busybox_image):
+    cid = docker_api.create_container(busybox_image, command=["sh"], labels={TEST_LABEL: "1"})["Id"]
+    try:
+        local = connect().api
+        sdk = local.sdk
+        label = {"label": [f"{TEST_LABEL}=1"], "id": cid}
+        assert local.containers(all=True, filters=label) == sdk.containers(all=True, filters=label)
+        assert local.containers(all=True, quiet=True, filters=label) == [{"Id": cid}]
+        assert local.inspect_container(cid) == sdk.inspect_container(cid)
+        assert local.inspect_image(busybox_image) == sdk.inspect_image(busybox_image)
+        assert local.history(busybox_image) == sdk.history(busybox_image)
+        assert local.inspect_network("bridge")["Name"] == "bridge"
+        images = {"label": TEST_LABEL}
+        assert sorted(local.images(quiet=True, filters=images)) == sorted(sdk.images(quiet=True, filters=images))
+        assert local.info()["ID"] == sdk.info()["ID"]
+        with pytest.raises(EngineNotFound) as err:
+            local.inspect_container("f" * 64)
+        assert err.value.status == 404 and "404" in str(err.value)
+    finally:
+        docker_api.remove_container(cid, force=True)
+
+
+def test_scan_of_local_engine_never_imports_the_sdk(tmp_path, busybox_image):
+    """Start-up cost: `lockdock scan` of the local engine does without docker/requests/paramiko."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['lockdock', 'scan', '--format', 'json', '--image', {busybox_image!r}, '.']\n"
+        "try:\n    runpy.run_module('lockdock', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('SDK', sorted(m for m in ('docker', 'requests', 'paramiko', 'urllib3') if m in sys.modules),"
+        " file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == "SDK []", proc.stderr[-2000:]
+    report = json.loads(proc.stdout)
+    assert report["summary"]["engine_status"] == "scanned"
+    assert any(t["kind"] == "image" for t in report["targets"])
+
+
+def test_images_through_local_api_match_sdk(docker_api, busybox_image):
+    ctx = ScanContext(cwd=Path("."), engine=connect(), images=[busybox_image])
+    fast = iter_images(ctx)
+    sdk_engine = connect()
+    sdk_engine.api = sdk_engine.api.sdk
+    slow = iter_images(ScanContext(cwd=Path("."), engine=sdk_engine, images=[busybox_image]))
+    assert [(s.id, s.raw_history, s.inspect) for s in fast] == [(s.id, s.raw_history, s.inspect) for s in slow]

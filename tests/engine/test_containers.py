@@ -168,14 +168,20 @@ def test_container_removed_between_list_and_inspect_is_skipped(docker_api, busyb
     cid = _create([], busybox_image, name)
     import docker
 
-    real = docker.APIClient.containers
+    from lockdock.engine.rawapi import LocalAPI
 
-    def list_then_remove(self, *a, **k):
-        listed = real(self, *a, **k)
-        docker_api.remove_container(cid, force=True)
-        return listed
+    def list_then_remove(real):
+        def containers(self, *a, **k):
+            listed = real(self, *a, **k)
+            with contextlib.suppress(docker.errors.NotFound):  # once, whichever client lists
+                docker_api.remove_container(cid, force=True)
+            return listed
 
-    monkeypatch.setattr(docker.APIClient, "containers", list_then_remove)
+        return containers
+
+    # Both clients: the SDK's (remote engines) and the SDK-free one of a local socket.
+    monkeypatch.setattr(docker.APIClient, "containers", list_then_remove(docker.APIClient.containers))
+    monkeypatch.setattr(LocalAPI, "containers", list_then_remove(LocalAPI.containers))
     results, ctx = scan_containers(tmp_path)
     monkeypatch.undo()
     assert name not in results

@@ -129,6 +129,7 @@ def test_engine_objects_left_after_the_scan_timeout_are_errors(sock: Path, tmp_p
     from lockdock.engine import images
 
     monkeypatch.setattr(images, "INSPECT_WORKERS", 1)  # side by side, all 3 fit in the budget
+    monkeypatch.setattr(images, "LOCAL_WORKERS", 1)  # the same for the SDK-free local socket client
     monkeypatch.setenv("LOCKDOCK_SAVE_TIMEOUT", "1")
     monkeypatch.setenv("LOCKDOCK_TIMEOUT", "1")
     with HangingSaveEngine(sock, inspect_delay=0.6):
