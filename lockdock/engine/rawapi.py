@@ -4,14 +4,15 @@ Two parts:
 
 - `LocalAPI`: the Docker Engine API over the engine's unix socket with `http.client`
   keep-alive connections (a small pool, one connection per thread at a time). It answers
-  the read calls a scan makes by the hundred (`containers`, `images`, `inspect_container`,
-  `inspect_image`, `history`, `inspect_network`, `top`, `version`, `info`) with the same JSON and
-  arguments as the SDK's `APIClient` methods of those names, and hands every other
+  the read calls a scan and the TUI make (`containers`, `images`, `inspect_container`,
+  `inspect_image`, `history`, `inspect_network`, `top`, `events`, `version`, `info`) with
+  the same JSON and arguments as the SDK's `APIClient` methods of those names, and hands every other
   attribute to a real `docker.APIClient` built on first use. A scan of a local engine so
   never imports the SDK (requests, urllib3 and paramiko: ~0.1-0.2 s of start-up) and pays
   a quarter of the SDK's per-request cost. Engine API reference: docs.docker.com/engine/api
   (`GET /containers/json`, `/containers/{id}/json`, `/images/json`, `/images/{name}/json`,
-  `/images/{name}/history`, `/networks/{id}`, `/containers/{id}/top`, `/version`, `/info`).
+  `/images/{name}/history`, `/networks/{id}`, `/containers/{id}/top`, `/events`, `/version`,
+  `/info`).
 - `get_stream`, `post_json`, `sdk_socket_path`: the few places lockdock reaches into the
   SDK's private helpers (the SDK has no public method for them; if a future SDK renames
   them, this module is the one place to change).
@@ -19,6 +20,7 @@ Two parts:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -65,6 +67,41 @@ class _UnixConnection(http.client.HTTPConnection):
             sock.close()
             raise
         self.sock = sock
+
+
+class EventStream:
+    """Decoded engine events as they come (an iterator of dicts); `close()` from any thread
+    ends the iteration (the socket is shut down, which wakes a blocked read)."""
+
+    def __init__(self, conn: _UnixConnection, resp: http.client.HTTPResponse) -> None:
+        self._conn = conn
+        self._resp = resp
+
+    def __iter__(self) -> Any:
+        while True:
+            try:
+                line = self._resp.readline()
+            except (OSError, ValueError, http.client.HTTPException):
+                if self._conn.sock is None:
+                    return  # closed by close()
+                raise
+            if not line:
+                return
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # not an event: skipped, as the SDK's decoder never yields it either
+            yield event
+
+    def close(self) -> None:
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already gone
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
 
 
 def filters_param(filters: dict[str, Any]) -> str:
@@ -223,6 +260,30 @@ class LocalAPI:
 
     def inspect_network(self, net_id: str) -> Any:
         return self.get(f"/networks/{_quote(net_id)}")
+
+    def events(self, decode: bool = True, filters: dict[str, Any] | None = None) -> EventStream:
+        """`GET /events`: an endless stream of the engine's events, one JSON object each
+        (`decode` must be True: the only form lockdock reads). Its own connection, without a
+        read timeout (the engine is silent until something happens); `close()` ends it."""
+        if not decode:
+            raise ValueError("LocalAPI.events() yields decoded events only")
+        path = f"/v{self.api_version}/events"
+        if filters:
+            path += "?" + urllib.parse.urlencode({"filters": filters_param(filters)})
+        conn = _UnixConnection(self.socket_path, self.timeout)
+        try:
+            conn.request("GET", path)
+            conn.sock.settimeout(None)
+            resp = conn.getresponse()
+        except BaseException:
+            conn.close()
+            raise
+        if resp.status >= 400:
+            body = resp.read()
+            conn.close()
+            raise (EngineNotFound if resp.status == 404 else EngineAPIError)(
+                resp.status, body[:200].decode("utf-8", "replace").strip(), path)
+        return EventStream(conn, resp)
 
     def top(self, container: str, ps_args: str | None = None) -> Any:
         return self.get(f"/containers/{_quote(container)}/top", {"ps_args": ps_args} if ps_args is not None else None)

@@ -88,3 +88,30 @@ def test_images_through_local_api_match_sdk(docker_api, busybox_image):
     sdk_engine.api = sdk_engine.api.sdk
     slow = iter_images(ScanContext(cwd=Path("."), engine=sdk_engine, images=[busybox_image]))
     assert [(s.id, s.raw_history, s.inspect) for s in fast] == [(s.id, s.raw_history, s.inspect) for s in slow]
+
+
+def test_event_stream_yields_engine_events_and_closes_from_another_thread(docker_api, busybox_image):
+    import threading
+
+    local = connect().api
+    stream = local.events(decode=True, filters={"type": ["container"], "label": [f"{TEST_LABEL}=events"]})
+    got: list[dict] = []
+
+    def read() -> None:
+        for event in stream:
+            got.append(event)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    cid = docker_api.create_container(busybox_image, command=["sh"], labels={TEST_LABEL: "events"})["Id"]
+    try:
+        for _ in range(100):
+            if got:
+                break
+            threading.Event().wait(0.05)
+        assert got and got[0]["Actor"]["ID"] == cid and got[0]["Action"] == "create"
+    finally:
+        docker_api.remove_container(cid, force=True)
+        stream.close()  # wakes the blocked read: the reader ends
+    reader.join(5)
+    assert not reader.is_alive()
