@@ -242,8 +242,11 @@ class LocalAPI:
         listed = self.get("/containers/json", query)
         return [{"Id": c["Id"]} for c in listed] if quiet else listed
 
-    def images(self, quiet: bool = False, all: bool = False, filters: dict[str, Any] | None = None) -> Any:
+    def images(self, name: str | None = None, quiet: bool = False, all: bool = False,
+               filters: dict[str, Any] | None = None) -> Any:
         query: dict[str, Any] = {"only_ids": 1 if quiet else 0, "all": 1 if all else 0}
+        if name:
+            filters = {**(filters or {}), "reference": name}
         if filters:
             query["filters"] = filters_param(filters)
         listed = self.get("/images/json", query)

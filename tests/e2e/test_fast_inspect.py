@@ -54,6 +54,7 @@ def test_read_calls_answer_like_the_sdk(docker_api, busybox_image):
         assert local.inspect_network("bridge")["Name"] == "bridge"
         images = {"label": TEST_LABEL}
         assert sorted(local.images(quiet=True, filters=images)) == sorted(sdk.images(quiet=True, filters=images))
+        assert local.images("lockdock-no-such-repository") == sdk.images("lockdock-no-such-repository") == []
         assert local.info()["ID"] == sdk.info()["ID"]
         with pytest.raises(EngineNotFound) as err:
             local.inspect_container("f" * 64)

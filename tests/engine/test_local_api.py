@@ -1,0 +1,96 @@
+"""Which engines `connect()` reads without the docker SDK, and how the SDK-free client fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lockdock.engine import connect as conn
+from lockdock.engine.rawapi import EngineAPIError, EngineNotFound, LocalAPI, filters_param
+
+from .fakeengine import FakeEngine, Reply, ok
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for key in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "dockercfg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_local_socket_only_for_unix_hosts_and_the_default_context(clean_env, monkeypatch):
+    assert conn.local_socket_path() == "/var/run/docker.sock"  # no config at all: the default context
+    monkeypatch.setenv("DOCKER_HOST", "unix:///run/user/1000/docker.sock")
+    assert conn.local_socket_path() == "/run/user/1000/docker.sock"
+    for host in ("tcp://10.0.0.5:2376", "ssh://admin@build", "unix://relative.sock"):
+        monkeypatch.setenv("DOCKER_HOST", host)
+        assert conn.local_socket_path() is None, host
+    monkeypatch.setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    assert conn.local_socket_path() is None  # TLS settings: the SDK decides
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONTEXT", "remote-prod")
+    assert conn.local_socket_path() is None
+    monkeypatch.delenv("DOCKER_CONTEXT")
+    cfg = clean_env / "dockercfg"
+    cfg.mkdir()
+    (cfg / "config.json").write_text(json.dumps({"currentContext": "desktop-linux"}))
+    assert conn.local_socket_path() is None
+    (cfg / "config.json").write_text(json.dumps({"currentContext": "default", "auths": {}}))
+    assert conn.local_socket_path() == "/var/run/docker.sock"
+    (cfg / "config.json").write_text("{not json")
+    assert conn.local_socket_path() is None  # unreadable: left to the SDK
+
+
+def test_filters_are_encoded_as_the_engine_api_wants():
+    assert json.loads(filters_param({"label": ["a=1", "b"], "dangling": True, "id": "abc"})) == {
+        "label": ["a=1", "b"], "dangling": ["true"], "id": ["abc"]}
+
+
+@pytest.fixture
+def sock() -> Path:
+    d = Path(f"/tmp/lockdock-lapi-{os.getpid()}-{time.monotonic_ns()}")
+    d.mkdir()
+    yield d / "e.sock"
+    for p in d.iterdir():
+        p.unlink()
+    d.rmdir()
+
+
+def test_statuses_and_garbage_become_plain_errors(sock, clean_env, monkeypatch):
+    routes = {
+        "/containers/gone/json": Reply(404, b'{"message": "No such container: gone"}'),
+        "/containers/boom/json": Reply(500, b'{"message": "storage exploded"}'),
+        "/containers/junk/json": Reply(200, b"\x00not json"),
+        "/containers/ok/json": ok({"Id": "ok"}),
+    }
+    with FakeEngine(sock, routes):
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+        engine = conn.connect(timeout=3)
+        api = engine.api
+        assert isinstance(api, LocalAPI) and api.api_version == "1.41" and engine.version == "20.10.99"
+        with pytest.raises(EngineNotFound) as gone:
+            api.inspect_container("gone")
+        assert gone.value.status == 404 and "No such container" in str(gone.value)
+        with pytest.raises(EngineAPIError) as boom:
+            api.inspect_container("boom")
+        assert not isinstance(boom.value, EngineNotFound) and str(boom.value) == "500 Server Error: storage exploded"
+        with pytest.raises(EngineAPIError):
+            api.inspect_container("junk")
+        for _ in range(3):  # the keep-alive connection stays usable after errors
+            assert api.inspect_container("ok") == {"Id": "ok"}
+        engine.close()
+
+
+def test_missing_socket_is_said_plainly(clean_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
+    with pytest.raises(conn.EngineUnavailable) as err:
+        conn.connect(timeout=1)
+    assert "the socket does not exist" in str(err.value)
