@@ -191,8 +191,8 @@ def _run_fix(args: argparse.Namespace, runs: list[Any]) -> int:
         result, found = fleet_fix_scan(args, paths, ctx)
         runs += found
         ctx.cache[FLEET_ENGINES] = {r.endpoint.name: r.engine for r in runs if r.engine is not None}
-        for e in result.errors:  # an engine that is down: said, and the others are fixed
-            if e.kind == "error" and e.path is None and e.message.startswith("engine "):
+        for e in result.errors:  # an engine down or unknown: said, and the others are fixed
+            if e.kind == "error" and e.path is None and e.target is None:
                 print(f"lockdock fix: {sanitize(e.message)}", file=sys.stderr)
     else:
         result = scan(paths, ctx)

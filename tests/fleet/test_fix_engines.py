@@ -81,12 +81,13 @@ def test_preview_names_the_engine_of_each_change_and_a_down_engine_is_reported(
         twins: Twins, second_engine: Any, tmp_path: Path) -> None:
     dead = "unix:///nonexistent/lockdock-fix.sock"
     done = lockdock("fix", *CHECK, "--image", twins.tag, "--host", MAIN, "--host", dead,
-                    "--host", second_engine.host, str(tmp_path), cwd=tmp_path)
+                    "--host", second_engine.host, "--context", "no-such-context", str(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     for host, cid in twins.ids.items():
         assert f"container {twins.name} ({cid[:12]}) on engine {host}: docker update" in done.stdout
     assert done.stdout.count("docker update") == 2, done.stdout
     assert any(dead in line and "socket does not exist" in line for line in done.stderr.splitlines())
+    assert any("no-such-context" in line and "not found" in line for line in done.stderr.splitlines())
     assert "2 fix(es) shown; nothing written" in done.stderr
     assert {h: policy(h, twins.name) for h in twins.ids} == twins.before
 
