@@ -10,19 +10,23 @@ Every timed scan starts with an empty layer cache (its own XDG_CACHE_HOME), so e
 engine's images are really read. `--latency-ms` puts each engine behind a unix-socket
 relay that delays every request by that much, as a remote engine over SSH or TCP would
 (0: local sockets, where the work is mostly Python on this machine's cores).
-Then times `lockdock merge` logic (read, parse, combine, render JSON) over 100 copies of
-one host's JSON report. Needs root and dockerd. Not a test.
+Then times `lockdock merge` (a new process each time: start-up, read, parse, combine,
+render) of 100 copies of one engine's JSON report, as JSON, text and SARIF. Needs root and
+dockerd. Not a test.
 
     python bench/fleet_bench.py [--images 6] [--containers 20] [--rounds 3] [--latency-ms 0]
+    python bench/fleet_bench.py --merge-only REPORT.json   # merge timing only
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -140,26 +144,52 @@ def timed(hosts: list[str], workdir: Path) -> tuple[float, dict[str, float]]:
     return total, {e["name"]: e["seconds"] for e in result.engines}
 
 
-def bench_merge(workdir: Path, host: str) -> tuple[float, int]:
-    from lockdock.reportfile import merge
+def engine_report(workdir: Path, host: str) -> str:
+    """One engine's JSON report as `lockdock scan --format json` writes it on that host."""
     from lockdock.reports import json_report
     from lockdock.scan import Severity
 
     ctx = ScanContext(cwd=workdir)
     result = scan_fleet([workdir], ctx, [host_endpoint(host)], engine_timeout=600)
-    one = json_report.render(result, Severity.HIGH, pretty=False)
+    for tr in result.targets.values():  # a plain one-host report: merge names it by file
+        tr.target = dataclasses.replace(tr.target, engine=None)
+        for f in tr.findings:
+            f.target = tr.target
+    return json_report.render(result, Severity.HIGH, pretty=False)
+
+
+def bench_merge(workdir: Path, one: str, copies: int = 100) -> tuple[int, dict[str, tuple[float, float]]]:
+    """`lockdock merge` of `copies` copies of the report `one`, run as the user runs it (a
+    new process, so start-up and imports count), per output format: (findings, {format:
+    (median wall seconds, median CPU seconds)}); CPU time is steadier on a loaded machine."""
     reports = []
-    for i in range(100):
+    for i in range(copies):
         p = workdir / f"host{i:03}.json"
         p.write_text(one)
-        reports.append(p)
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        merged, _read = merge(reports)
-        json_report.render(merged, Severity.HIGH, pretty=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), len(merged.findings)
+        reports.append(str(p))
+    times: dict[str, tuple[float, float]] = {}
+    findings = 0
+    for fmt in ("json", "text", "sarif"):
+        runs, cpu = [], []
+        for _ in range(5):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "lockdock", "merge", "--format", fmt, "-o",
+                                   str(workdir / f"merged.{fmt}"), *reports], capture_output=True, check=False)
+            runs.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+            if done.returncode not in (0, 1):
+                raise SystemExit(f"merge failed: {done.stderr.decode(errors='replace')[-500:]}")
+        times[fmt] = (statistics.median(runs), statistics.median(cpu))
+        if fmt == "json":
+            findings = len(json.loads((workdir / "merged.json").read_text())["findings"])
+    return findings, times
+
+
+def print_merge(findings: int, times: dict[str, tuple[float, float]]) -> None:
+    print(f"lockdock merge of 100 host reports ({findings} findings), new process each, median of 5: "
+          + ", ".join(f"{fmt} {wall:.2f}s wall / {cpu:.2f}s CPU" for fmt, (wall, cpu) in times.items()))
 
 
 def main() -> int:
@@ -168,7 +198,14 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--latency-ms", type=float, default=0.0)
+    ap.add_argument("--merge-only", type=Path, metavar="REPORT.json",
+                    help="only time `lockdock merge` of 100 copies of this report (no dockerd needed)")
     args = ap.parse_args()
+    if args.merge_only is not None:
+        with tempfile.TemporaryDirectory(prefix="lockdock-merge-bench-") as tmp:
+            findings, merge_times = bench_merge(Path(tmp), args.merge_only.read_text())
+        print_merge(findings, merge_times)
+        return 0
     base = Path(tempfile.mkdtemp(prefix="lockdock-fleet-bench-"))
     work = base / "empty"
     work.mkdir()
@@ -195,8 +232,8 @@ def main() -> int:
                       + f"; together {together:.2f}s (fleet/max {together / worst:.2f}, fleet/sum {together / total:.2f})")
             print(f"N={n} median: fleet/max {statistics.median(ratios_max):.2f}, "
                   f"fleet/sum {statistics.median(ratios_sum):.2f}")
-        seconds, findings = bench_merge(work, hosts[0])
-        print(f"merge of 100 host reports ({findings} findings): median {seconds * 1000:.0f} ms")
+        findings, merge_times = bench_merge(work, engine_report(work, hosts[0]))
+        print_merge(findings, merge_times)
     finally:
         for e in engines:
             e.stop()

@@ -50,6 +50,13 @@ class EngineRun:
     errors: list[ScanError] = field(default_factory=list)
     reused_images: int = 0
     not_judged: list[str] = field(default_factory=list)  # host checks this engine cannot answer
+    # daemon.json fixes not offered: this engine's host files are not on this machine
+    host_fixes_withheld: int = 0
+    # With `keep_engines`: the open connection, for fixes routed to this engine (the
+    # caller closes it); None when not kept or the engine did not answer in time.
+    engine: Any = None
+    abandoned: bool = False  # the run outlived its timeout: nothing may be kept any more
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,7 +113,8 @@ def _engine_sources() -> list[registry.Source]:
 
 
 def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files: bool,
-                 images: _ImageCache, on_target: Callable[[TargetResult], None] | None) -> None:
+                 images: _ImageCache, on_target: Callable[[TargetResult], None] | None,
+                 keep: bool = False) -> None:
     from lockdock.engine.connect import EngineUnavailable, connect_endpoint
     from lockdock.fleethost import engine_host, is_podman
 
@@ -145,7 +153,7 @@ def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files
                     subject.target = tag_target(subject.target, name)
                     tr = _analyze(subject, ctx, images, run)
                     if tr.target.kind is TargetKind.HOST:
-                        _judge_host(tr, facts)
+                        run.host_fixes_withheld += _judge_host(tr, facts)
                     run.results.append(tr)
                     if on_target is not None:
                         on_target(tr)
@@ -158,19 +166,26 @@ def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files
         run.errors = [dataclasses.replace(e, message=f"engine {safe(name, 120)}: {e.message}",
                                           target=f"{name}{KEY_SEP}{e.target}" if e.target else None)
                       for e in list(ctx.errors)]
-        if ctx.engine is not None:
-            ctx.engine.close()
-        run.seconds = time.monotonic() - start
-        run.done = True
+        with run.lock:
+            if keep and not run.abandoned and run.error is None and ctx.engine is not None:
+                run.engine = ctx.engine
+            elif ctx.engine is not None:
+                ctx.engine.close()
+            run.seconds = time.monotonic() - start
+            run.done = True
 
 
-def _judge_host(tr: TargetResult, facts: Any) -> None:
+def _judge_host(tr: TargetResult, facts: Any) -> int:
     """Drop the host findings this engine cannot answer; a daemon.json fix is only offered
-    for a file on this machine (never written to another host's path)."""
+    for a file on this machine (never written to another host's path). Returns how many
+    fixes were withheld for that reason."""
     tr.findings = [f for f in tr.findings if f.check not in facts.skip_checks]
+    withheld = 0
     if facts.source != "files":
         for f in tr.findings:
+            withheld += f.fix is not None
             f.fix = None
+    return withheld
 
 
 def _analyze(subject: Any, ctx: ScanContext, images: _ImageCache, run: EngineRun) -> TargetResult:
@@ -215,6 +230,26 @@ def scan_fleet(
     `engine_timeout` (seconds) bounds each engine on its own; an engine still busy then
     is reported with what it had finished. `problems` are endpoint errors found while
     resolving the command line (unknown context...), reported as errors."""
+    return scan_fleet_runs(paths, ctx, endpoints, problems=problems, remote_host_files=remote_host_files,
+                           engine_timeout=engine_timeout, on_target=on_target)[0]
+
+
+def scan_fleet_runs(
+    paths: list[Path],
+    ctx: ScanContext,
+    endpoints: list[Endpoint],
+    *,
+    problems: list[str] | None = None,
+    remote_host_files: bool = False,
+    engine_timeout: float = DEFAULT_ENGINE_TIMEOUT,
+    on_target: Callable[[TargetResult], None] | None = None,
+    keep_engines: bool = False,
+) -> tuple[ScanResult, list[EngineRun]]:
+    """`scan_fleet`, also returning each engine's `EngineRun` (in `endpoints` order).
+
+    With `keep_engines` every engine that answered in time stays connected as
+    `EngineRun.engine` (for `lockdock fix` to route `docker update` to it); the caller
+    closes them. Engines that failed or timed out are closed here."""
     registry.load_plugins()
     wanted, ctx.use_engine = ctx.use_engine, False  # files once, without the local engine
     try:
@@ -229,7 +264,8 @@ def scan_fleet(
     ctx.cache[STACK_FILES] = stack_files  # Swarm stacks link to these compose services
     runs = [EngineRun(ep) for ep in endpoints]
     cache = _ImageCache()
-    threads = [threading.Thread(target=_scan_engine, args=(r, ctx, engine_timeout, remote_host_files, cache, on_target),
+    threads = [threading.Thread(target=_scan_engine,
+                                args=(r, ctx, engine_timeout, remote_host_files, cache, on_target, keep_engines),
                                 name=f"lockdock-engine-{i}", daemon=True) for i, r in enumerate(runs)]
     for t in threads:
         t.start()
@@ -237,6 +273,8 @@ def scan_fleet(
     for t in threads:
         t.join(max(0.0, deadline - time.monotonic()))
     for run in runs:
+        with run.lock:
+            run.abandoned = not run.done  # a late finish closes its connection itself
         shown = run.endpoint.name
         if not run.done:
             run.error = (f"engine {safe(shown, 120)}: no complete answer within {engine_timeout:g} s; "
@@ -254,4 +292,4 @@ def scan_fleet(
     down = [r.error for r in runs if r.error]
     result.engine_error = "; ".join(down) if down and not up else None
     result.engines = [r.to_json() for r in runs]
-    return result
+    return result, runs

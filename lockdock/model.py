@@ -188,6 +188,9 @@ class EngineAction:
     object_name: str
     current: dict[str, Any]
     new: dict[str, Any]
+    # The engine that owns the object in a multi-engine run (context name or host URL,
+    # `Target.engine`); None: the scan's one engine.
+    engine: str | None = None
 
 
 Change = FileEdit | NewFile | ModeChange | EngineAction

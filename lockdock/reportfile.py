@@ -71,50 +71,80 @@ def _opt_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _target(data: Any, host: str, seen: dict[tuple[Any, ...], Target] | None = None) -> Target:
+_KINDS = {k.value: k for k in TargetKind}
+_SEVERITIES = {s.name.lower(): s for s in Severity}
+_APPLICABILITY = {a.value: a for a in Applicability}
+_LABELS = {s: s.label for s in Severity}
+
+
+def _target(data: Any, host: str, seen: dict[Any, Target] | None = None) -> Target:
     if not isinstance(data, dict):
         raise ValueError("target is not an object")
     ident = (data.get("kind"), data.get("name"), data.get("path"), data.get("engine"))
-    if seen is not None and all(isinstance(x, (str, type(None))) for x in ident) and ident in seen:
-        return seen[ident]  # one Target per target of a report, however many findings it has
-    kind = TargetKind(_str(data.get("kind"), "target.kind"))
+    if seen is not None:
+        try:
+            known = seen.get(ident)  # one Target per target of a report, however many findings it has
+        except TypeError:  # an unhashable value (a list, an object): judged below
+            known = None
+        if known is not None:
+            return known
+    kind = _KINDS.get(data.get("kind"))  # type: ignore[arg-type]
+    if kind is None:
+        TargetKind(_str(data.get("kind"), "target.kind"))  # raises the usual message
+    assert kind is not None
     name = _str(data.get("name"), "target.name")
     path = _opt_str(data.get("path"))
     engine = _opt_str(data.get("engine")) or host
     target = Target(kind, name, path, key=f"{engine}{KEY_SEP}{kind.value}:{path or ''}:{name}", engine=engine)
-    if seen is not None:
+    if seen is not None and all(isinstance(x, (str, type(None))) for x in ident):
         seen[ident] = target
     return target
 
 
-def _finding(data: Any, host: str, seen: dict[tuple[Any, ...], Target]) -> Finding:
+def _severity(value: Any) -> Severity | None:
+    if not isinstance(value, str):
+        return None
+    sev = _SEVERITIES.get(value)
+    return sev if sev is not None else Severity.parse(value)
+
+
+def _location(loc: Any) -> Location:
+    if not isinstance(loc, dict):
+        return Location()
+    layer = loc.get("image_layer_detail")
+    ref = None
+    if layer is not None and isinstance(layer, dict) and _opt_int(layer.get("index")) is not None:
+        ref = ImageLayerRef(int(layer["index"]), _opt_str(layer.get("created_by")) or "",
+                            _opt_str(layer.get("digest")), _opt_int(layer.get("size")))
+    path, line, end, column = loc.get("path"), loc.get("line"), loc.get("end_line"), loc.get("column")
+    # `type(x) is int` also leaves out bools, as `_opt_int` does.
+    return Location(path if type(path) is str else None, line if type(line) is int else None,
+                    end if type(end) is int else None, column if type(column) is int else None, ref)
+
+
+def _finding(data: Any, host: str, seen: dict[Any, Target]) -> Finding:
     if not isinstance(data, dict):
         raise ValueError("finding is not an object")
     check = _str(data.get("check"), "check")
     if check not in checks.CATALOGUE:
         raise ValueError(f"unknown check id {safe(check, 60)!r}")
-    loc = data.get("location") if isinstance(data.get("location"), dict) else {}
-    layer = loc.get("image_layer_detail") if isinstance(loc.get("image_layer_detail"), dict) else None
-    ref = None
-    if layer is not None and _opt_int(layer.get("index")) is not None:
-        ref = ImageLayerRef(int(layer["index"]), _opt_str(layer.get("created_by")) or "",
-                            _opt_str(layer.get("digest")), _opt_int(layer.get("size")))
-    location = Location(_opt_str(loc.get("path")), _opt_int(loc.get("line")), _opt_int(loc.get("end_line")),
-                        _opt_int(loc.get("column")), ref)
-    sev = data.get("severity")
-    fix = data.get("fix") if isinstance(data.get("fix"), dict) else None
-    sup = data.get("suppressed") if isinstance(data.get("suppressed"), dict) else None
+    fix = data.get("fix")
+    sup = data.get("suppressed")
     target = _target(data.get("target"), host, seen)
+    message = _str(data.get("message"), "message")
+    evidence = data.get("evidence")
     return Finding(
         check=check,
         target=target,
-        message=_str(data.get("message"), "message"),
-        location=location,
-        evidence=_opt_str(data.get("evidence")),
-        severity=Severity.parse(sev) if isinstance(sev, str) else None,
-        fix=Fix(_str(fix.get("title"), "fix.title"), Applicability(fix.get("applicability")), check=check,
-                target=target.key) if fix else None,
-        suppressed=Suppression(_opt_str(sup.get("reason")) or "", _opt_str(sup.get("source")) or "") if sup else None,
+        message=message,
+        location=_location(data.get("location")),
+        evidence=evidence if isinstance(evidence, str) else None,
+        severity=_severity(data.get("severity")),
+        fix=Fix(_str(fix.get("title"), "fix.title"), _APPLICABILITY.get(fix.get("applicability"))
+                or Applicability(fix.get("applicability")), check=check, target=target.key)
+        if isinstance(fix, dict) else None,
+        suppressed=Suppression(_opt_str(sup.get("reason")) or "", _opt_str(sup.get("source")) or "")
+        if isinstance(sup, dict) else None,
     )
 
 
@@ -194,3 +224,52 @@ def merge(paths: list[Path]) -> tuple[ScanResult, int]:
             tr.findings.extend(s.findings)
     result.engine_endpoint = ", ".join(hosts) if hosts else None
     return result, read
+
+
+def render_json(result: ScanResult, fail_on: Severity, *, pretty: bool = False) -> str:
+    """The merged report as JSON: the same text `lockdock.reports.json_report.render` writes
+    for `result` (version-1 shape, strings sanitised the same way), built with each check's
+    catalogue facts and each target's JSON made once rather than once per finding (a fleet
+    merge has tens of thousands of findings over a few dozen checks)."""
+    from lockdock.reports.clean import clean, needs_clean
+    from lockdock.reports.summary import summarize
+
+    facts: dict[str, tuple[str, int, str, str]] = {}
+    targets: dict[int, dict[str, Any]] = {}
+    findings: list[dict[str, Any]] = []
+    for tr in result.targets.values():
+        for f in tr.findings:
+            fact = facts.get(f.check)
+            if fact is None:
+                c = checks.get(f.check)
+                fact = facts[f.check] = (f.layer.value, c.level, c.title, _LABELS[c.severity])
+            t = targets.get(id(f.target))
+            if t is None:
+                t = targets[id(f.target)] = f.target.to_json()
+            fix, sup = f.fix, f.suppressed
+            findings.append({
+                "check": f.check, "layer": fact[0], "level": fact[1],
+                "severity": _LABELS[f.severity] if f.severity is not None else fact[3],
+                "title": fact[2], "target": t, "location": f.location.to_json(), "message": f.message,
+                "evidence": f.evidence, "fix": fix.summary_json() if fix is not None else None,
+                "suppressed": {"reason": sup.reason, "source": sup.source} if sup else None,
+            })
+    target_rows = []
+    for tr in result.targets.values():
+        active = [f for f in tr.findings if f.suppressed is None]
+        level = min(facts[f.check][1] for f in active) - 1 if active else 4
+        target_rows.append({**tr.target.to_json(), "level": level, "findings": len(active)})
+    data: dict[str, Any] = {
+        "version": 1,
+        "findings": findings,
+        "targets": target_rows,
+        "errors": [e.to_json() for e in result.errors],
+        "summary": summarize(result, fail_on),
+    }
+    if result.engines:
+        data["engines"] = result.engines
+    kw: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
+    text = json.dumps(data, ensure_ascii=False, **kw)
+    if needs_clean(text):
+        text = json.dumps(clean(data), ensure_ascii=False, **kw)
+    return text + "\n"

@@ -3,6 +3,12 @@
 `fix` scans, then shows the combined diff of every offered fix (`--diff`, the default,
 writes nothing) or applies them (`--apply`): safe fixes only unless `--unsafe`. The
 output says what was applied, what was skipped and why, and which unsafe fixes exist.
+
+With `--context`/`--all-contexts`/`--host` (several engines, `lockdock.fleet`) every
+`docker update` goes to the engine that owns its container: the preview names it, the
+journal records it (context name or host URL) and `undo` reconnects to it, refusing when
+it cannot. daemon.json fixes are offered only for an engine whose files are on this
+machine; an engine that is down is reported and the others are fixed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lockdock.cli.fleetopts import add_fleet_options, wants_fleet
 from lockdock.cli.options import EXIT_OK, EXIT_USAGE, add_common_options, parse_severity, selectors
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.text import safe, sanitize
@@ -31,10 +38,11 @@ def add_fix_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--diff", action="store_true", help="print the combined unified diff; write nothing (default)")
     mode.add_argument("--apply", action="store_true", help="write the fixes (atomically, journalled for `lockdock undo`)")
     p.add_argument("--unmasked-diff", action="store_true", help="with --diff: write secret values raw, so the patch applies; only to a file or pipe, never a terminal")
-    p.add_argument("--containers", action="store_true", help="also change this engine's containers (docker update); off unless asked")
+    p.add_argument("--containers", action="store_true", help="also change the engine's containers (docker update; with --context/--host on the engine that owns each); off unless asked")
     p.add_argument("--verify", action="store_true", help="with --apply: first build and start the fixed stack in a throwaway copy; apply only the fixes that keep it working")
     p.add_argument("--verify-seconds", type=float, metavar="S", help="with --verify: observe each run at most S seconds (default 20)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="with --verify: report format")
+    add_fleet_options(p, command="fix")
     u = sub.add_parser("undo", help="undo this project's last applied fix run, byte for byte")
     u.add_argument("path", nargs="?", type=Path, default=Path("."),
                    help="a directory of the project (default: .); the project is its git repository, else the directory")
@@ -104,16 +112,51 @@ def _select(
             unsafe_left.append(o)
             continue
         if o.fix.pending:
-            fix = materialize(o.finding, o.subject, ctx)
+            fix = materialize(o.finding, o.subject, _engine_ctx(o.finding, ctx))
             if fix is None or not fix.changes:
                 continue
             o.fix = fix
+        _route(o)
         wanted.append(o)
     return wanted, unsafe_left, host_left, container_left
 
 
+def _engine_ctx(finding: Finding, ctx: Any) -> Any:
+    """The context a fixer of `finding` measures through: for a target of a multi-engine
+    run, one whose `engine` is the connection to the target's own engine."""
+    from lockdock.context import ScanContext
+    from lockdock.engine.update import FLEET_ENGINES
+
+    engines = ctx.cache.get(FLEET_ENGINES)
+    if not engines or finding.target.engine is None:
+        return ctx
+    sub = ScanContext(cwd=ctx.cwd, config=ctx.config, engine=engines.get(finding.target.engine),
+                      use_engine=True, timeout=ctx.timeout)
+    sub.cache[FLEET_ENGINES] = engines
+    return sub
+
+
+def _route(o: _Offer) -> None:
+    """Name the engine that owns the target on each of the fix's engine actions."""
+    from lockdock.model import EngineAction
+
+    for c in o.fix.changes:
+        if isinstance(c, EngineAction) and c.engine is None:
+            c.engine = o.finding.target.engine
+
+
 def run_fix(args: argparse.Namespace) -> int:
     """Run `lockdock fix`; returns 0, 1 (a fix refused, failed or held back by --verify) or 2."""
+    runs: list[Any] = []
+    try:
+        return _run_fix(args, runs)
+    finally:
+        for r in runs:  # the connections a multi-engine run kept for routing
+            if r.engine is not None:
+                r.engine.close()
+
+
+def _run_fix(args: argparse.Namespace, runs: list[Any]) -> int:
     from lockdock.cli.targets import after_scan, plan
     from lockdock.context import ScanContext
     from lockdock.fixing.apply import apply_fixes
@@ -122,6 +165,11 @@ def run_fix(args: argparse.Namespace) -> int:
 
     if args.verify and not args.apply:
         print("lockdock fix: --verify needs --apply", file=sys.stderr)
+        return EXIT_USAGE
+    fleet = wants_fleet(args)
+    if args.verify and fleet:
+        print("lockdock fix: --verify starts the stack on this machine's engine; it cannot be combined "
+              "with --context, --all-contexts or --host", file=sys.stderr)
         return EXIT_USAGE
     if args.unmasked_diff and (args.apply or sys.stdout.isatty()):
         why = "it is for --diff" if args.apply else "standard output is a terminal; redirect it to a file or a pipe"
@@ -136,7 +184,18 @@ def run_fix(args: argparse.Namespace) -> int:
     if pl.problems:  # an asked-for target was not scanned: fix nothing rather than part of it
         return EXIT_USAGE
     paths, ctx, config = pl.paths, pl.ctx, pl.config
-    result = scan(paths, ctx)
+    if fleet:
+        from lockdock.cli.fleetopts import fleet_fix_scan
+        from lockdock.engine.update import FLEET_ENGINES
+
+        result, found = fleet_fix_scan(args, paths, ctx)
+        runs += found
+        ctx.cache[FLEET_ENGINES] = {r.endpoint.name: r.engine for r in runs if r.engine is not None}
+        for e in result.errors:  # an engine down or unknown: said, and the others are fixed
+            if e.kind == "error" and e.path is None and e.target is None:
+                print(f"lockdock fix: {sanitize(e.message)}", file=sys.stderr)
+    else:
+        result = scan(paths, ctx)
     after_scan(pl, result)
     if pl.problems:
         for message in pl.problems:
@@ -166,6 +225,7 @@ def run_fix(args: argparse.Namespace) -> int:
         _print_unsafe(unsafe_left, info)
         _print_host(host_left, info)
         _print_containers(container_left, info)
+        _print_remote_hosts(runs, info)
         return EXIT_REFUSED if preview.problems else EXIT_OK
 
     if args.verify:  # the whole --verify hook: lockdock/fixing/verify_cli.py
@@ -202,6 +262,7 @@ def run_fix(args: argparse.Namespace) -> int:
     _print_unsafe(unsafe_left, out)
     _print_host(host_left, out)
     _print_containers(container_left, out)
+    _print_remote_hosts(runs, out)
     if report.applied:
         print("  undo with: lockdock undo", file=out)
     refused = report.errors or any(s.refused for s in report.skipped)
@@ -223,6 +284,14 @@ def _print_host(left: list[_Offer], out: Any) -> None:
 
 def _print_containers(left: list[_Offer], out: Any) -> None:
     _print_left(left, "container fix(es)", "they change running containers; use --containers or --check ID", out)
+
+
+def _print_remote_hosts(runs: list[Any], out: Any) -> None:
+    """Say which engines' daemon.json fixes were not offered (their files are not here)."""
+    for r in runs:
+        if r.host_fixes_withheld:
+            print(f"  engine {safe(r.endpoint.name, 120)}: {r.host_fixes_withheld} Docker daemon fix(es) not offered: "
+                  f"its daemon.json is not on this machine ({safe(r.host_facts or 'docker info only', 200)})", file=out)
 
 
 def _print_unsafe(unsafe_left: list[_Offer], out: Any) -> None:
@@ -252,20 +321,24 @@ def run_undo(args: argparse.Namespace) -> int:
     except journal.UndoRefused as exc:
         print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
         return EXIT_REFUSED
-    engine = None
-    if any(e.engine for _p, e in run) and not args.no_engine:
-        from lockdock.engine.connect import EngineUnavailable, connect
+    engines = None
+    if not args.no_engine:
+        from lockdock.engine.connect import EngineUnavailable
+        from lockdock.engine.update import connect_engines
 
-        try:
-            engine = connect()
+        try:  # every engine the run changed (context name or host URL), before anything is undone
+            engines = connect_engines(journal.engines_needed([e for _p, e in run]))
         except EngineUnavailable as exc:
-            print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
+            print(f"lockdock undo: {sanitize(exc)}; nothing undone", file=sys.stderr)
             return EXIT_REFUSED
     try:
-        entry, done = journal.undo_last(engine, project, run[0][1].id)
+        entry, done = journal.undo_last(engines, project, run[0][1].id)
     except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, EngineActionFailed) as exc:
         print(f"lockdock undo: {sanitize(exc)}", file=sys.stderr)
         return EXIT_REFUSED
+    finally:
+        if engines is not None:
+            engines.close(default=True)
     print(f"lockdock undo: undid {'; '.join(safe(t, 100) for t in entry.titles)}")
     for line in done:
         print(f"  {line}")

@@ -1,4 +1,4 @@
-"""`lockdock scan` options for several engines: --context, --all-contexts, --host."""
+"""`lockdock scan` and `lockdock fix` options for several engines: --context, --all-contexts, --host."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ from lockdock.cli.options import UsageError
 
 if TYPE_CHECKING:
     from lockdock.context import ScanContext
+    from lockdock.fleet import EngineRun
     from lockdock.scan import ScanResult
 
 
-def add_fleet_options(p: argparse.ArgumentParser) -> None:
-    """Register the multi-engine options on the `scan` parser `p`."""
+def add_fleet_options(p: argparse.ArgumentParser, *, command: str = "scan") -> None:
+    """Register the multi-engine options on the `scan` or `fix` parser `p` (`command`
+    only changes the help wording)."""
+    verb = "scan" if command == "scan" else "scan and fix"
     g = p.add_argument_group("several engines")
     g.add_argument("--context", action="append", default=[], metavar="NAME",
-                   help="scan the engine of this docker context (repeatable)")
-    g.add_argument("--all-contexts", action="store_true", help="scan the engine of every docker context")
+                   help=f"{verb} the engine of this docker context (repeatable)")
+    g.add_argument("--all-contexts", action="store_true", help=f"{verb} the engine of every docker context")
     g.add_argument("--host", action="append", default=[], metavar="URL",
-                   help="scan this engine: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (repeatable)")
+                   help=f"{verb} this engine: unix://PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (repeatable)")
     g.add_argument("--remote-host-files", action="store_true",
                    help="ssh:// engines: read daemon.json and the dockerd command line over ssh")
     g.add_argument("--engine-timeout", type=float, metavar="SECONDS",
@@ -33,8 +36,19 @@ def wants_fleet(args: argparse.Namespace) -> bool:
 
 def fleet_scan(args: argparse.Namespace, paths: list[Path], ctx: ScanContext) -> ScanResult:
     """Resolve the named engines and scan them all (`lockdock.fleet`); raises `UsageError`."""
+    return _fleet(args, paths, ctx, keep_engines=False)[0]
+
+
+def fleet_fix_scan(args: argparse.Namespace, paths: list[Path], ctx: ScanContext) -> tuple[ScanResult, list[EngineRun]]:
+    """`fleet_scan` for `lockdock fix`: also each engine's run, its connection kept open
+    (`EngineRun.engine`; the caller closes it). Raises `UsageError`."""
+    return _fleet(args, paths, ctx, keep_engines=True)
+
+
+def _fleet(args: argparse.Namespace, paths: list[Path], ctx: ScanContext,
+           keep_engines: bool) -> tuple[ScanResult, list[EngineRun]]:
     from lockdock.engine.contexts import resolve
-    from lockdock.fleet import DEFAULT_ENGINE_TIMEOUT, scan_fleet
+    from lockdock.fleet import DEFAULT_ENGINE_TIMEOUT, scan_fleet_runs
 
     if args.no_engine:
         raise UsageError("--no-engine cannot be combined with --context, --all-contexts or --host")
@@ -46,5 +60,5 @@ def fleet_scan(args: argparse.Namespace, paths: list[Path], ctx: ScanContext) ->
     endpoints, problems = resolve(args.context, args.host, args.all_contexts)
     if not endpoints:
         raise UsageError("; ".join(problems) or "no engine to scan")
-    return scan_fleet(paths, ctx, endpoints, problems=problems, remote_host_files=args.remote_host_files,
-                      engine_timeout=timeout)
+    return scan_fleet_runs(paths, ctx, endpoints, problems=problems, remote_host_files=args.remote_host_files,
+                           engine_timeout=timeout, keep_engines=keep_engines)

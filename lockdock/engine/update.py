@@ -17,6 +17,87 @@ class EngineActionFailed(Exception):
     """`docker update` failed or the container does not show the new values."""
 
 
+# ScanContext.cache key of a multi-engine fix run: {engine name: connected Engine}.
+FLEET_ENGINES = "fleet:engines"
+
+
+class Engines:
+    """Connected engines by name, so each `docker update` goes to the engine that owns
+    its container (`EngineAction.engine`, `journal.EngineRecord.engine`).
+
+    `default` (an `Engine` or None) answers the name None: the scan's one engine;
+    `named` maps a context name or host URL to its `Engine`.
+    """
+
+    def __init__(self, default: Any = None, named: dict[str, Any] | None = None) -> None:
+        self.default = default
+        self.named = dict(named or {})
+
+    def get(self, name: str | None) -> Any:
+        """The engine called `name` (None: the default), or None when it is not connected."""
+        return self.default if name is None else self.named.get(name)
+
+    def require(self, name: str | None) -> Any:
+        """The engine called `name`; raises `EngineActionFailed` when it is not connected."""
+        engine = self.get(name)
+        if engine is None:
+            raise EngineActionFailed("no engine connection" if name is None
+                                     else f"engine {safe(name, 120)} is not connected")
+        return engine
+
+    def close(self, default: bool = False) -> None:
+        """Close the named connections, and the default one when `default` (by default it
+        belongs to the caller)."""
+        for engine in [*self.named.values(), *([self.default] if default and self.default is not None else [])]:
+            engine.close()
+
+
+def connect_engines(names: list[str | None], timeout: float | None = None) -> Engines:
+    """Connect to each engine in `names`: None is the default engine (DOCKER_HOST or the
+    current context), a name with `://` a host URL, any other a docker context name.
+
+    Raises `lockdock.engine.connect.EngineUnavailable` naming the first engine that
+    cannot be reached (the others are closed again)."""
+    from lockdock.engine.connect import (
+        DEFAULT_TIMEOUT,
+        EngineUnavailable,
+        connect,
+        connect_endpoint,
+    )
+    from lockdock.engine.contexts import EndpointError, context_endpoint, host_endpoint
+
+    wait = DEFAULT_TIMEOUT if timeout is None else timeout
+    out = Engines()
+    try:
+        for name in names:
+            if name is None:
+                out.default = connect(wait)
+                continue
+            try:
+                endpoint = host_endpoint(name) if "://" in name else context_endpoint(name)
+            except EndpointError as exc:
+                raise EngineUnavailable(f"engine {safe(name, 120)}: {exc}", name) from None
+            try:
+                out.named[name] = connect_endpoint(endpoint, timeout=wait)
+            except EngineUnavailable as exc:
+                raise EngineUnavailable(f"engine {safe(name, 120)} cannot be reached: {exc}", name) from None
+    except BaseException:
+        out.close(default=True)
+        raise
+    return out
+
+
+def engines_of(ctx: Any) -> Engines:
+    """The engines of a scan context: `ctx.engine` and those a fleet fix run keeps in
+    `ctx.cache[FLEET_ENGINES]`."""
+    return Engines(ctx.engine, ctx.cache.get(FLEET_ENGINES))
+
+
+def as_engines(engine: Any) -> Engines:
+    """`engine` (one `Engine`, an `Engines`, or None) as an `Engines`."""
+    return engine if isinstance(engine, Engines) else Engines(engine)
+
+
 # docker SDK keyword -> HostConfig key (fixers may use either spelling).
 SDK_TO_HOSTCONFIG = {
     "mem_limit": "Memory",

@@ -134,12 +134,13 @@ def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writ
 
 def _engine_refusal(c: EngineAction, ctx: ScanContext) -> str | None:
     """Why `docker update` cannot run now: no engine, or the container changed since preview."""
-    if ctx.engine is None:
-        return "needs the engine (not connected)"
+    engine = update.engines_of(ctx).get(c.engine)  # the engine that owns the container
+    if engine is None:
+        return "needs the engine (not connected)" if c.engine is None else f"engine {safe(c.engine, 120)} is not connected"
     if c.action != "container.update":
         return f"unknown engine action {safe(c.action)}"
     try:
-        got = ctx.engine.api.inspect_container(c.object_id).get("HostConfig") or {}
+        got = engine.api.inspect_container(c.object_id).get("HostConfig") or {}
     except Exception as exc:  # noqa: BLE001 - gone, or engine trouble
         return f"container {safe(c.object_name, 80)}: cannot inspect: {safe(exc, 200)}"
     for key, want in update.hostconfig(c.current).items():
@@ -333,10 +334,11 @@ class _Plan:
                 for c in fix.changes:
                     if isinstance(c, EngineAction):
                         entry.engine.append(
-                            journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new))
+                            journal.EngineRecord(c.object_id, c.object_name, dict(c.current), dict(c.new), c.engine)
                         )
                         journal.save(entry)
-                        update.update_container_verified(self.ctx.engine, c.object_id, c.new)
+                        engine = update.engines_of(self.ctx).require(c.engine)
+                        update.update_container_verified(engine, c.object_id, c.new)
         except (writer.WriteRefused, writer.WriteFailed, FileProblem, update.EngineActionFailed) as exc:
             out.write_error = safe(exc, 300)
         if out.write_error is None and self.verify and (self.scan_paths or self.touches_host):
@@ -344,7 +346,7 @@ class _Plan:
             out.problems = unproven(self.before, out.after, fixes)
         if out.write_error is not None or out.problems:
             try:
-                journal.restore(entry, self.ctx.engine)
+                journal.restore(entry, update.engines_of(self.ctx))
                 journal.discard(entry)
             except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, update.EngineActionFailed) as exc:
                 journal.save(entry)
@@ -373,7 +375,7 @@ def _accumulate(plan: _Plan, fixes: list[Fix], problems: list[str], report: Appl
     for fix in fixes:
         if last is not None and last.entry is not None:
             try:
-                journal.restore(last.entry, plan.ctx.engine)
+                journal.restore(last.entry, update.engines_of(plan.ctx))
                 journal.discard(last.entry)
             except (journal.UndoRefused, writer.WriteRefused, writer.WriteFailed, update.EngineActionFailed) as exc:
                 journal.save(last.entry)

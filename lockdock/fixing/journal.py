@@ -6,7 +6,8 @@ entry names its project (the git repository holding the scan root, else the scan
 undo and `entries_for` stay inside one project unless an entry is named by id. An
 entry holds the original bytes and mode of every file written, the hash of what lockdock
 wrote (undo refuses when the user changed the file since), created files, mode changes
-and the previous engine values of `docker update`. Entries are private (0600): original
+and the previous engine values of `docker update`, with the engine holding each container
+(context name or host URL) when a multi-engine run named it. Entries are private (0600): original
 bytes can hold the user's secrets.
 """
 
@@ -21,7 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockdock.engine.update import EngineActionFailed, update_container_verified
+from lockdock.engine.update import (
+    EngineActionFailed,
+    Engines,
+    as_engines,
+    update_container_verified,
+)
 from lockdock.files import sha256_bytes
 from lockdock.fixing import writer
 from lockdock.text import safe
@@ -55,6 +61,14 @@ class EngineRecord:
     object_name: str
     previous: dict[str, Any]
     new: dict[str, Any]
+    # The engine holding the object: a docker context name or host URL (a multi-engine
+    # `lockdock fix`), None for the one engine of a plain run. Undo reconnects to it.
+    engine: str | None = None
+
+    def shown(self) -> str:
+        """`container NAME` plus `on ENGINE` when the record names one (plain text)."""
+        where = f" on {safe(self.engine, 120)}" if self.engine else ""
+        return f"container {safe(self.object_name, 80)}{where}"
 
 
 @dataclass
@@ -274,18 +288,35 @@ def check_restorable(entry: Entry) -> None:
             raise UndoRefused(f"{safe(m.path)}: changed since lockdock changed its mode; undo refused")
 
 
+def engines_needed(entries: list[Entry]) -> list[str | None]:
+    """The engines `restore` needs for `entries`, in first-seen order (None: the default)."""
+    out: list[str | None] = []
+    for entry in entries:
+        for e in entry.engine:
+            if e.engine not in out:
+                out.append(e.engine)
+    return out
+
+
 def restore(entry: Entry, engine: Any = None) -> list[str]:
     """Put back everything `entry` changed; returns what was done (one line each).
 
-    Files are restored in reverse order of writing; engine values are set back through
-    `docker update` and verified by inspecting the container. Changes the journal
-    announced but that never happened (an interrupted run) are skipped.
+    `engine` is one connected engine or an `Engines` (each container record goes to the
+    engine it names). Files are restored in reverse order of writing; engine values are
+    set back through `docker update` and verified by inspecting the container. Changes the
+    journal announced but that never happened (an interrupted run) are skipped. Raises
+    `UndoRefused` before changing anything when a file changed or an engine is missing.
     """
     check_restorable(entry)
+    engines: Engines = as_engines(engine)
+    for name in engines_needed([entry]):
+        if engines.get(name) is None:
+            if name is None:
+                raise UndoRefused("this fix changed containers; undo needs the engine (drop --no-engine)")
+            raise UndoRefused(f"this fix changed containers on engine {safe(name, 120)}, which is not connected; "
+                              "nothing undone")
     for d in {os.path.dirname(f.path) for f in entry.files}:
         writer.clean_stray_temps(d)  # left by the interrupted run this entry may come from
-    if entry.engine and engine is None:
-        raise UndoRefused("this fix changed containers; undo needs the engine (drop --no-engine)")
     done: list[str] = []
     for f in reversed(entry.files):
         if _file_state(f) != "written":
@@ -311,11 +342,11 @@ def restore(entry: Entry, engine: Any = None) -> list[str]:
         done.append(f"mode {safe(m.path)}: {m.new_mode:04o} -> {m.old_mode:04o}")
     for e in reversed(entry.engine):
         try:
-            notes = update_container_verified(engine, e.object_id, e.previous)
+            notes = update_container_verified(engines.require(e.engine), e.object_id, e.previous)
         except EngineActionFailed as exc:
-            raise UndoRefused(f"container {safe(e.object_name, 80)}: {exc}") from None
-        done.append(f"container {safe(e.object_name, 80)}: restored {', '.join(sorted(e.previous))}")
-        done += [f"container {safe(e.object_name, 80)}: {n}" for n in notes]
+            raise UndoRefused(f"{e.shown()}: {exc}") from None
+        done.append(f"{e.shown()}: restored {', '.join(sorted(e.previous))}")
+        done += [f"{e.shown()}: {n}" for n in notes]
     return done
 
 
@@ -325,7 +356,7 @@ class EntrySummary:
 
     `id` names the run's newest entry (give it to `undo_last(entry_id=...)`); `files` are
     absolute paths written or created, `modes` paths whose mode changed, `containers`
-    container names updated; `created_at` is seconds since the epoch (the run's last
+    container names updated (`NAME on ENGINE` when a multi-engine run named the engine); `created_at` is seconds since the epoch (the run's last
     pass); `journal` is the directory holding the entries (private, 0700/0600: they keep
     the original bytes, secrets included).
     """
@@ -370,7 +401,7 @@ def _summary(run: list[tuple[Path, Entry]]) -> EntrySummary:
         titles=[t for e in oldest_first for t in e.titles],
         files=files,
         modes=[m.path for e in oldest_first for m in e.modes],
-        containers=[c.object_name for e in oldest_first for c in e.engine],
+        containers=[c.object_name + (f" on {c.engine}" if c.engine else "") for e in oldest_first for c in e.engine],
         journal=str(journal_dir()),
     )
 

@@ -151,7 +151,8 @@ def _display(path: str, cwd: Path) -> str:
 
 def _engine_lines(action: EngineAction) -> list[str]:
     lines = [
-        f"container {safe(action.object_name, 80)} ({safe(action.object_id[:12])}): docker update"
+        f"container {safe(action.object_name, 80)} ({safe(action.object_id[:12])})"
+        + (f" on engine {safe(action.engine, 120)}" if action.engine else "") + ": docker update"
     ]
     for key in sorted(set(action.current) | set(action.new)):
         if action.current.get(key) == action.new.get(key):

@@ -109,3 +109,43 @@ def test_tui_from_reports_browses_them_read_only(tmp_path: Path, capsys: pytest.
             assert any("bad.json: not JSON" in e.message for e in app.ctx.errors)  # type: ignore[attr-defined]
 
     asyncio.run(body())
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+def test_merged_json_is_the_json_report_of_the_merged_result(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             pretty: bool) -> None:
+    """`merge --format json` writes what `json_report.render` writes for the same result
+    (it only avoids repeating per-finding work): suppressed, layer details, hostile text."""
+    from lockdock.model import Severity
+    from lockdock.reportfile import merge, render_json
+    from lockdock.reports import json_report
+
+    web = _report(tmp_path, "web1", capsys)
+    data = json.loads(web.read_text())
+    data["findings"][0]["suppressed"] = {"reason": "accepted", "source": "config"}
+    data["findings"][1]["location"] = {"path": "Dockerfile", "line": 2, "end_line": None, "column": 1,
+                                       "image_layer": 3, "image_layer_detail": {"index": 3, "created_by": "RUN x",
+                                                                                "digest": "sha256:ab", "size": 7}}
+    data["findings"][2]["severity"] = "critical"
+    data["findings"][2]["target"]["engine"] = "prod"
+    tricky = tmp_path / "tricky.json"
+    tricky.write_text(json.dumps(data))
+    hostile = dict(data, findings=[dict(data["findings"][3], message="red \x1b[31m \u202e \ud800")],
+                   errors=[{"path": None, "message": "bell\x07", "kind": "warning"}])
+    (tmp_path / "hostile.json").write_text(json.dumps(hostile))
+    for paths in ([web, tricky], [web, tricky, tmp_path / "hostile.json"]):
+        result, read = merge(paths)
+        assert read == len(paths)
+        assert render_json(result, Severity.HIGH, pretty=pretty) == json_report.render(result, Severity.HIGH,
+                                                                                        pretty=pretty)
+
+
+def test_merge_imports_no_engine_ui_or_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    web = _report(tmp_path, "web1", capsys)
+    probe = ("import sys; from lockdock.cli import main; main(['merge', '--format', 'json', '-o', sys.argv[2], "
+             "sys.argv[1]]); print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('docker', 'textual', 'analyzers', 'fixers', 'rich'))))")
+    done = subprocess.run([sys.executable, "-c", probe, str(web), str(tmp_path / "out.json")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
