@@ -119,5 +119,5 @@ def secrets_in_env_files(subject: ComposeService, ctx: ScanContext) -> Iterator[
                 location=Location(path=rel, line=n),
                 evidence=f"{safe(name, 80)}={match.masked}",
                 severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
-                data={"var": name, "env_file": str(path), "node": node, "scope_lines": []},
+                data={"var": name, "env_file": str(path), "node": node},
             )

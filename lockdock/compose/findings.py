@@ -3,7 +3,7 @@
 A finding about a value points at the value's file and lines (the override file when the
 override sets it, the anchor's definition when it comes through an anchor, and then the
 message names the inheriting service). A finding about a missing key points at the
-service's key line. `data["scope_lines"]` holds the service key line in that file, so a
+service's key line. The finding's `scope_lines` hold the service key line in that file, so a
 pragma above a service suppresses all its findings.
 """
 
@@ -72,7 +72,7 @@ def service_finding(
         end_line = line
         column = None
     scope = svc.key_lines.get(path)
-    info: dict[str, Any] = {"node": node, "scope_lines": [scope] if scope else []}
+    info: dict[str, Any] = {"node": node}
     if data:
         info.update(data)
     return Finding(
@@ -82,6 +82,7 @@ def service_finding(
         location=Location(path=_rel(ctx, path), line=line, end_line=end_line, column=column),
         evidence=evidence,
         severity=severity,
+        scope_lines=(scope,) if scope else (),
         data=info,
     )
 
