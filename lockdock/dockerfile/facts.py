@@ -17,7 +17,7 @@ from typing import Any
 from lockdock.dockerfile.model import Dockerfile, Instruction, Stage
 from lockdock.dockerfile.shell import Command, Script, run_scripts, split_commands
 from lockdock.engine.refs import ImageRef, parse_ref
-from lockdock.model import Finding, Location, Severity
+from lockdock.model import Finding, Location, Payload, Severity
 from lockdock.secrets import check_assignment, find_in_text, mask
 from lockdock.text import safe
 
@@ -406,6 +406,7 @@ def finding(
     *,
     text: str | None = None,
     severity: Severity | None = None,
+    payload: Payload | None = None,
     data: dict[str, Any] | None = None,
     ev: str | None = None,
     at: Where = None,
@@ -434,6 +435,7 @@ def finding(
         location=Location(path=subject.target.path, line=line, end_line=max(line, inst.end_line)),
         evidence=ev if ev is not None else evidence(src),
         severity=severity,
+        payload=payload,
         scope_lines=scope,
         data=data,
     )
