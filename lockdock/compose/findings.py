@@ -9,10 +9,12 @@ pragma above a service suppresses all its findings.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from lockdock.compose.yamlread import Node
 from lockdock.model import Finding, Location, Severity
+from lockdock.payloads.compose import ServiceValue
 from lockdock.text import safe
 
 if TYPE_CHECKING:
@@ -53,10 +55,14 @@ def service_finding(
     *,
     evidence: str | None = None,
     severity: Severity | None = None,
-    data: dict[str, Any] | None = None,
+    payload: ServiceValue | None = None,
     ctx_note: bool = True,
 ) -> Finding:
-    """A finding on a compose service; `node=None` means "a key is missing"."""
+    """A finding on a compose service; `node=None` means "a key is missing".
+
+    The finding's payload is `payload` (a `ServiceValue` when None) with its `node` set to
+    `node`.
+    """
     svc = subject.service
     if node is not None:
         path = node.file
@@ -72,9 +78,6 @@ def service_finding(
         end_line = line
         column = None
     scope = svc.key_lines.get(path)
-    info: dict[str, Any] = {"node": node}
-    if data:
-        info.update(data)
     return Finding(
         check=check,
         target=subject.target,
@@ -83,7 +86,7 @@ def service_finding(
         evidence=evidence,
         severity=severity,
         scope_lines=(scope,) if scope else (),
-        data=info,
+        payload=ServiceValue(node=node) if payload is None else replace(payload, node=node),
     )
 
 
