@@ -102,7 +102,8 @@ def context_secrets(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
     context = subject.path.parent
     ignore = ignore_file(subject.path)
     text = ""
-    if ignore.is_file():
+    exists = ignore.is_file()
+    if exists:
         try:
             text = read_text(ignore).text
         except FileProblem:
@@ -118,7 +119,7 @@ def context_secrets(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
         copy,
         f"{copy.cmd.upper()} of the whole build context copies {shown} into the image "
         f"({safe(ignore.name, 60)} does not exclude {'it' if len(leaked) == 1 else 'them'})",
-        payload=MissingIgnoreEntries(str(ignore), tuple(leaked)),
+        payload=MissingIgnoreEntries(str(ignore), tuple(leaked), exists),
     )
 
 

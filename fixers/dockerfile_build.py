@@ -95,7 +95,7 @@ _REMOVABLE_WITH_VALUE = {"--trusted-host"}
 def tls_verification(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
-    if inst is None:
+    if inst is None or not isinstance(finding.payload, (NamedVariable, Variant)):
         return None
     if isinstance(finding.payload, NamedVariable) and finding.payload.kind == "env":
         pairs = inst.env_pairs() if inst.cmd == "env" else [(w.partition("=")[0], "") for w in inst.args]

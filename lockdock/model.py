@@ -250,8 +250,6 @@ class Finding:
     # More 1-based lines of `location.path` whose ignore pragma also covers this finding (the
     # first line of a multi-line instruction, a compose service's key line).
     scope_lines: tuple[int, ...] = field(default=(), repr=False, compare=False)
-    # Analyzer-private details for fixers (node paths, offsets); never serialised.
-    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def layer(self) -> ChecklistLayer:

@@ -407,7 +407,6 @@ def finding(
     text: str | None = None,
     severity: Severity | None = None,
     payload: Payload | None = None,
-    data: dict[str, Any] | None = None,
     ev: str | None = None,
     at: Where = None,
 ) -> Finding:
@@ -420,7 +419,6 @@ def finding(
     src = subject.dockerfile.text[inst.start : inst.end] if text is None else text
     line = inst.start_line
     offset = command_offset(*at) if isinstance(at, tuple) else at
-    data = dict(data or {})
     scope: tuple[int, ...] = ()
     if offset is not None and inst.start <= offset <= inst.end:
         line = subject.dockerfile.line_of(offset)
@@ -437,7 +435,6 @@ def finding(
         severity=severity,
         payload=payload,
         scope_lines=scope,
-        data=data,
     )
 
 

@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ServiceValue(Payload):
     """A compose service finding: `node` is the value it is about, None when it is about
-    a key the service does not set (on a compose fragment such a finding is dropped)."""
+    a key the service does not set (on a compose fragment such a finding is dropped).
 
-    node: Node | None = field(default=None, kw_only=True)
+    The node may hold a secret (secrets.no-secrets-in-env), so it stays out of `repr`.
+    """
+
+    node: Node | None = field(default=None, kw_only=True, repr=False)
 
 
 def service_node(finding: Finding) -> Node | None:
