@@ -13,6 +13,7 @@ from lockdock.compose import imageref, views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.compose import ImageValue
 from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
@@ -42,7 +43,7 @@ def pinned_tag(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     yield service_finding(
         subject, ctx, "image.pinned-tag",
         f"service {safe(subject.name, 60)}: image {safe(ref.raw, 120)} {what}; pin a version",
-        node, evidence=safe(ref.raw, 120), data={"ref": ref},
+        node, evidence=safe(ref.raw, 120), payload=ImageValue(ref),
     )
 
 
@@ -57,7 +58,7 @@ def pinned_digest(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding
     yield service_finding(
         subject, ctx, "image.pinned-digest",
         f"service {safe(subject.name, 60)}: image {safe(ref.raw, 120)} is not pinned by @sha256 digest",
-        node, evidence=safe(ref.raw, 120), data={"ref": ref},
+        node, evidence=safe(ref.raw, 120), payload=ImageValue(ref),
     )
 
 

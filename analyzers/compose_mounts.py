@@ -10,6 +10,7 @@ from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.compose import SensitiveMount
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -49,7 +50,7 @@ def sensitive_mounts(subject: ComposeService, ctx: ScanContext) -> Iterator[Find
         yield service_finding(subject, ctx, "container.sensitive-mounts",
                               f"service {safe(subject.name, 60)} mounts the host path "
                               f"{safe(mountpolicy.describe(v), 160)}{note}", m.node,
-                              severity=v.severity, data={"mount": m, "writable": v.writable})
+                              severity=v.severity, payload=SensitiveMount(m, v.writable))
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.host-devices")

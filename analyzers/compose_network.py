@@ -11,6 +11,7 @@ from lockdock.compose.findings import service_finding
 from lockdock.compose.views import is_datastore
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.compose import PublishedPort, ServiceVariant
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -41,7 +42,7 @@ def exposed_ports(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding
             p = risky[0]
             yield service_finding(subject, ctx, "network.exposed-ports",
                                   f"service {safe(subject.name, 60)} publishes {RISKY_PORTS[p]} port {p} "
-                                  "to the host network", port.node, data={"port": port})
+                                  "to the host network", port.node, payload=PublishedPort(port))
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "network.bind-localhost")
@@ -53,7 +54,7 @@ def bind_localhost(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
             spec = f"{port.published or '(random)'}->{port.target}"
             yield service_finding(subject, ctx, "network.bind-localhost",
                                   f"service {safe(subject.name, 60)} publishes port {safe(spec, 40)} on all "
-                                  "interfaces", port.node, data={"port": port})
+                                  "interfaces", port.node, payload=PublishedPort(port))
 
 
 def internal_networks(subject: ComposeService) -> set[str]:
@@ -72,7 +73,7 @@ def isolation(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     if (views.text(mode) or "").lower() == "bridge":
         yield service_finding(subject, ctx, "network.isolation",
                               f"service {name} joins Docker's default bridge (network_mode: bridge)", mode,
-                              data={"kind": "bridge"})
+                              payload=ServiceVariant("bridge"))
         return
     mode_text = (views.text(mode) or "").lower()
     if views.ports(svc) or not is_datastore(subject) or (mode is not None and mode_text != "host"):
@@ -84,4 +85,4 @@ def isolation(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
                           f"service {name} is a backend data store with no published ports but is not on "
                           "an internal network (it can reach the internet)",
                           mode if mode_text == "host" else svc.get("networks"),
-                          data={"kind": "backend"})
+                          payload=ServiceVariant("backend"))

@@ -21,6 +21,7 @@ from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
+from lockdock.payloads.compose import PrivilegedPorts, ServiceVariant, UnsafeMountOption
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -81,13 +82,13 @@ def mount_options(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding
             subject, ctx, "container.mount-options",
             f"service {name} mounts {safe(opt.target, 120)} with {opt.option} propagation: mounts made on "
             "one side appear on the other (keep the default rprivate)",
-            opt.node, data={"kind": "propagation", "option": opt.option, "long": opt.long})
+            opt.node, payload=UnsafeMountOption("propagation", opt.option, opt.long))
     for opt in tmpfs_options(subject.service):
         yield service_finding(
             subject, ctx, "container.mount-options",
             f"service {name} mounts a tmpfs on {safe(opt.target, 120)} with {opt.option}: "
             + ("files written there can be executed" if opt.option == "exec" else "setuid files there take effect"),
-            opt.node, data={"kind": "tmpfs", "option": opt.option})
+            opt.node, payload=UnsafeMountOption("tmpfs", opt.option))
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.cgroup-parent")
@@ -112,7 +113,7 @@ def privileged_ports(subject: ComposeService, ctx: ScanContext) -> Iterator[Find
             subject, ctx, "network.privileged-ports",
             f"service {safe(subject.name, 60)} publishes host port {shown} (below 1024, a privileged port); "
             "a reverse proxy whose job is to serve 80/443 can suppress this with a reason",
-            port.node, data={"ports": low})
+            port.node, payload=PrivilegedPorts(tuple(low)))
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.capabilities")
@@ -124,7 +125,7 @@ def availability_capabilities(subject: ComposeService, ctx: ScanContext) -> Iter
                 subject, ctx, "container.capabilities",
                 f"service {safe(subject.name, 60)} adds {safe(name, 40)}, which lets it starve or disturb "
                 "the host (priorities, locked memory, limits, clock or power)",
-                node, data={"kind": "availability-add"})
+                node, payload=ServiceVariant("availability-add"))
 
 
 # ------------------------------------------------------------------ the default network
@@ -151,4 +152,4 @@ def default_network_only(subject: ComposeService, ctx: ScanContext) -> Iterator[
         subject, ctx, "network.isolation",
         f"service {safe(subject.name, 60)} publishes no ports but the file declares no networks: it shares "
         f"{where} and can reach the internet (put backends on an `internal: true` network)",
-        None, data={"kind": "default-network"})
+        None, payload=ServiceVariant("default-network"))

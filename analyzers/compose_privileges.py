@@ -10,6 +10,7 @@ from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.compose import HostNamespace, ServiceVariant
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -52,7 +53,7 @@ def non_root(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
         if is_root_user(user):
             yield service_finding(subject, ctx, "container.non-root",
                                   f"service {name} runs as root (user: {safe(user, 40)})", node,
-                                  data={"kind": "root-user"})
+                                  payload=ServiceVariant("root-user"))
         return
     if views.builds(svc):
         return  # the Dockerfile's USER decides; the Dockerfile analyzer judges it
@@ -66,7 +67,7 @@ def non_root(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     else:
         why = "no engine" if ctx.engine is None else "the image is not present locally"
         msg = f"service {name} sets no `user:`; the image's default user is unknown ({why}), so it may run as root"
-    yield service_finding(subject, ctx, "container.non-root", msg, None, data={"kind": "missing"})
+    yield service_finding(subject, ctx, "container.non-root", msg, None, payload=ServiceVariant("missing"))
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.not-privileged")
@@ -85,7 +86,7 @@ def host_namespaces(subject: ComposeService, ctx: ScanContext) -> Iterator[Findi
         if (views.text(node) or "").strip().lower() == "host":
             yield service_finding(subject, ctx, "container.host-namespaces",
                                   f"service {safe(subject.name, 60)} shares the host's namespace ({key}: host)",
-                                  node, data={"key": key})
+                                  node, payload=HostNamespace(key))
 
 
 def cap_name(text: str) -> str:
@@ -101,12 +102,12 @@ def capabilities(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]
     if not any(cap_name(c) == "ALL" for c, _ in drops):
         yield service_finding(subject, ctx, "container.capabilities",
                               f"service {name} keeps the default capabilities (no cap_drop: [ALL])",
-                              svc.get("cap_drop"), data={"kind": "no-drop-all"})
+                              svc.get("cap_drop"), payload=ServiceVariant("no-drop-all"))
     for cap, node in views.string_list(svc.get("cap_add")):
         if cap_name(cap) in DANGEROUS_CAPS:
             yield service_finding(subject, ctx, "container.capabilities",
                                   f"service {name} adds the dangerous capability {safe(cap_name(cap), 40)}",
-                                  node, data={"kind": "dangerous-add"})
+                                  node, payload=ServiceVariant("dangerous-add"))
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "container.no-new-privileges")

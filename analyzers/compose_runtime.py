@@ -12,6 +12,7 @@ from lockdock.compose.views import build_dockerfile
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.compose import LogRotation, MissingLimits, SwapLimit
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -53,7 +54,7 @@ def resource_limits(subject: ComposeService, ctx: ScanContext) -> Iterator[Findi
     if missing:
         yield service_finding(subject, ctx, "container.resource-limits",
                               f"service {name} sets no {', '.join(missing)} limit", None,
-                              data={"missing": missing})
+                              payload=MissingLimits(tuple(missing)))
     swap = subject.service.get("memswap_limit")
     if swap is not None and views.text(swap) is not None:
         swap_bytes = parse_bytes(swap.value)
@@ -62,7 +63,7 @@ def resource_limits(subject: ComposeService, ctx: ScanContext) -> Iterator[Findi
             what = "unlimited" if swap_bytes == -1 else "larger than the memory limit"
             yield service_finding(subject, ctx, "container.resource-limits",
                                   f"service {name}: memswap_limit is {what}; set it equal to the memory limit",
-                                  swap, data={"swap": True, "memory": memory})
+                                  swap, payload=SwapLimit(memory))
 
 
 def _dockerfile_has_healthcheck(subject: ComposeService) -> bool | None:
@@ -156,14 +157,14 @@ def log_rotation(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]
     if logging is None or logging.kind != "map":
         yield service_finding(subject, ctx, "runtime.log-rotation",
                               f"service {name} sets no logging options; json-file logs grow without "
-                              "limit unless the daemon rotates them", None, data={"kind": "missing"})
+                              "limit unless the daemon rotates them", None, payload=LogRotation("missing"))
         return
     driver_node = logging.get("driver")
     driver = (views.text(driver_node) or "json-file").strip().lower()
     if driver == "none":
         yield service_finding(subject, ctx, "runtime.log-rotation",
                               f"service {name} disables logging (driver: none)", driver_node,
-                              data={"kind": "disabled"})
+                              payload=LogRotation("disabled"))
         return
     if driver != "json-file":
         return  # local rotates by default; other drivers ship logs elsewhere
@@ -173,4 +174,4 @@ def log_rotation(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]
     if missing:
         yield service_finding(subject, ctx, "runtime.log-rotation",
                               f"service {name}: json-file logging without {' and '.join(missing)}",
-                              logging, data={"kind": "options", "missing": missing})
+                              logging, payload=LogRotation("options", tuple(missing)))

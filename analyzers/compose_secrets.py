@@ -12,6 +12,7 @@ from lockdock.compose.findings import service_finding
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, Location, TargetKind
+from lockdock.payloads.compose import SecretVariable
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, lowered
 from lockdock.sources import ComposeService
@@ -63,7 +64,7 @@ def secrets_in_env(subject: ComposeService, ctx: ScanContext) -> Iterator[Findin
             f"literal {safe(match.kind, 80)}{default}: {match.masked}{where}",
             var.node, evidence=f"{safe(var.name, 80)}={match.masked}", ctx_note=False,
             severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
-            data={"var": var.name, "anchor_note": bool(var.node.anchor)},
+            payload=SecretVariable(var.name, bool(var.node.anchor)),
         )
 
 
@@ -119,5 +120,5 @@ def secrets_in_env_files(subject: ComposeService, ctx: ScanContext) -> Iterator[
                 location=Location(path=rel, line=n),
                 evidence=f"{safe(name, 80)}={match.masked}",
                 severity=lowered(CATALOGUE["secrets.no-secrets-in-env"].severity, match) if match.placeholder else None,
-                data={"var": name, "env_file": str(path), "node": node, "scope_lines": []},
+                payload=SecretVariable(name, env_file=str(path), node=node),
             )

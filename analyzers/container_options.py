@@ -18,6 +18,8 @@ from lockdock.analyzers.container_security import DANGEROUS_CAPS
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
+from lockdock.payloads import Variant
+from lockdock.payloads.engine import ContainerMountOption
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment
 from lockdock.sources import ContainerSubject
@@ -75,13 +77,13 @@ def mount_options(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
         yield c.finding(
             ctx, "container.mount-options",
             f"bind mount at {safe(dest, 120)} uses {prop} propagation: mounts made on one side appear on the other",
-            data={"kind": "propagation", "target": dest, "option": prop},
+            payload=ContainerMountOption("propagation", dest, prop),
         )
     for path, flags in sorted(tmpfs_flags(c).items()):
         yield c.finding(
             ctx, "container.mount-options",
             f"tmpfs at {safe(path, 120)} is mounted with {', '.join(flags)} (Docker's default is noexec,nosuid)",
-            data={"kind": "tmpfs", "target": path, "option": flags[0]},
+            payload=ContainerMountOption("tmpfs", path, flags[0]),
         )
 
 
@@ -121,7 +123,7 @@ def availability_capabilities(c: ContainerSubject, ctx: ScanContext) -> Iterator
         yield c.finding(
             ctx, "container.capabilities",
             f"capabilities that let the container starve or disturb the host are added: {', '.join(extra)}",
-            data={"kind": "availability-add"},
+            payload=Variant("availability-add"),
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from lockdock.checks import CATALOGUE
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.engine import ContainerLimits, RestartPolicy
 from lockdock.registry import analyzer
 from lockdock.secrets import check_assignment, lowered
 from lockdock.sources import ContainerSubject
@@ -32,7 +33,7 @@ def resource_limits(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
         missing.append("PIDs")
     if missing:
         why = "" if c.running else "; no automatic fix: the container is not running, so its usage cannot be measured to size limits"
-        yield c.finding(ctx, "container.resource-limits", f"no limit on: {', '.join(missing)}{why}", data={"missing": missing})
+        yield c.finding(ctx, "container.resource-limits", f"no limit on: {', '.join(missing)}{why}", payload=ContainerLimits(tuple(missing)))
 
 
 @analyzer(TargetKind.CONTAINER, "runtime.healthcheck")
@@ -64,7 +65,7 @@ def restart_policy(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
         msg = "restart policy 'always' also restarts containers stopped on purpose; use unless-stopped"
     else:
         msg = "container has no restart policy"
-    yield c.finding(ctx, "runtime.restart-policy", msg, data={"policy": {"Name": name, "MaximumRetryCount": retries}})
+    yield c.finding(ctx, "runtime.restart-policy", msg, payload=RestartPolicy(name, retries))
 
 
 @analyzer(TargetKind.CONTAINER, "runtime.log-rotation")

@@ -10,6 +10,7 @@ from lockdock import mountpolicy
 from lockdock.context import ScanContext
 from lockdock.engine.host import daemon_no_new_privileges
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.engine import HostMount
 from lockdock.registry import analyzer
 from lockdock.sources import ContainerSubject
 from lockdock.text import safe
@@ -96,7 +97,7 @@ def sensitive_mounts(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]
         yield c.finding(
             ctx, "container.sensitive-mounts",
             f"container mounts the host path {safe(mountpolicy.describe(v), 160)} at {safe(dest, 120)}",
-            severity=v.severity, data={"source": src, "writable": rw},
+            severity=v.severity, payload=HostMount(src, rw),
         )
 
 

@@ -28,6 +28,8 @@ from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import SHELLS, Script, run_scripts
 from lockdock.dockerfile.tls import config_problems, tls_env, tls_problems
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import Variant
+from lockdock.payloads.dockerfile import NamedVariable, SudoUse
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
@@ -50,7 +52,7 @@ def copy_not_add(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
                 inst,
                 f"ADD downloads {safe(remote[0], 120)} without --checksum; fetch it with curl and "
                 "verify a checksum, or add --checksum=sha256:...",
-                data={"kind": "remote"},
+                payload=Variant("remote"),
             )
             continue
         if remote or any("$" in s for s in srcs):
@@ -61,7 +63,7 @@ def copy_not_add(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
                 subject,
                 inst,
                 "ADD of local files: use COPY, which does not unpack archives or fetch URLs",
-                data={"kind": "local"},
+                payload=Variant("local"),
             )
 
 
@@ -78,7 +80,7 @@ def exec_form(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]
                 subject,
                 inst,
                 _shell_form_reason(inst),
-                data={"kind": "single-quotes" if _single_quoted_json(inst) else "shell"},
+                payload=Variant("single-quotes" if _single_quoted_json(inst) else "shell"),
             )
 
 
@@ -143,7 +145,7 @@ def no_sudo(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
                 subject,
                 inst,
                 "RUN uses sudo; build steps run as the image's USER, switch with USER instead",
-                data={"kind": "run", "root": effective_root(subject, inst, ctx)},
+                payload=SudoUse("run", effective_root(subject, inst, ctx)),
             )
             continue
         if id(inst) in shipped:
@@ -154,7 +156,7 @@ def no_sudo(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
                         subject,
                         inst,
                         "the final image installs sudo, a privilege-escalation helper",
-                        data={"kind": "install"},
+                        payload=SudoUse("install"),
                     )
                     break
 
@@ -222,7 +224,7 @@ def tls_verification(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[F
                         subject,
                         inst,
                         f"{inst.cmd.upper()} {safe(name, 40)}={safe(value, 20)} turns TLS verification off",
-                        data={"kind": "env", "name": name},
+                        payload=NamedVariable("env", name),
                     )
             continue
         problems: list[tuple[str, str]] = []
@@ -246,6 +248,6 @@ def tls_verification(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[F
                 subject,
                 inst,
                 "; ".join(dict.fromkeys(safe(m, 100) for _, m in problems)),
-                data={"kind": "run" if inst.cmd == "run" else "heredoc"},
+                payload=Variant("run" if inst.cmd == "run" else "heredoc"),
                 at=at,
             )

@@ -18,6 +18,7 @@ from lockdock.dockerfile.model import Instruction
 from lockdock.files import FileProblem, read_text
 from lockdock.ignorefiles import IgnoreRules
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import MissingIgnoreEntries
 from lockdock.registry import analyzer
 from lockdock.secrets import secret_file
 from lockdock.sources import DockerfileSubject
@@ -101,7 +102,8 @@ def context_secrets(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
     context = subject.path.parent
     ignore = ignore_file(subject.path)
     text = ""
-    if ignore.is_file():
+    exists = ignore.is_file()
+    if exists:
         try:
             text = read_text(ignore).text
         except FileProblem:
@@ -117,7 +119,7 @@ def context_secrets(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
         copy,
         f"{copy.cmd.upper()} of the whole build context copies {shown} into the image "
         f"({safe(ignore.name, 60)} does not exclude {'it' if len(leaked) == 1 else 'them'})",
-        data={"kind": "context", "dockerignore": str(ignore), "missing": leaked},
+        payload=MissingIgnoreEntries(str(ignore), tuple(leaked), exists),
     )
 
 
@@ -145,5 +147,5 @@ def dockerignore(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
         subject,
         inst,
         msg,
-        data={"dockerignore": str(ignore), "missing": missing, "exists": exists},
+        payload=MissingIgnoreEntries(str(ignore), tuple(missing), exists),
     )

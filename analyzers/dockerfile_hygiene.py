@@ -19,6 +19,8 @@ from lockdock.dockerfile.shellsafety import pipefail_shell, shell_issues, shells
 from lockdock.dockerfile.stages import expand
 from lockdock.files import read_text, within
 from lockdock.model import Finding, Location, Severity, TargetKind
+from lockdock.payloads import PackageUpdate, SystemPath
+from lockdock.payloads.dockerfile import ShellIssue, UnpinnedPackages
 from lockdock.registry import analyzer, before_batch
 from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
@@ -68,7 +70,7 @@ def pinned_packages(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
                 inst,
                 f"{safe(manager, 20)} installs without a pinned version: {shown}; pin as "
                 f"`{evidence(hint, 80)}` so rebuilds get the same packages",
-                data={"manager": manager, "packages": [evidence(i, 120) for i in items[:50]]},
+                payload=UnpinnedPackages(manager, tuple(evidence(i, 120) for i in items[:50])),
             )
 
 
@@ -83,7 +85,7 @@ def package_update(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fin
                 inst,
                 f"`{u.manager} {u.sub}` runs without an install after it in the same RUN: its "
                 "index is cached in its own layer and a later install uses a stale one",
-                data={"issue": "lone-update", "manager": u.manager},
+                payload=PackageUpdate("lone-update", u.manager),
             )
         for u, dist in upgrades(inst):
             if dist:
@@ -98,7 +100,7 @@ def package_update(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fin
                 inst,
                 msg,
                 severity=None if dist else Severity.LOW,
-                data={"issue": "dist-upgrade" if dist else "upgrade", "manager": u.manager},
+                payload=PackageUpdate("dist-upgrade" if dist else "upgrade", u.manager),
             )
 
 
@@ -139,7 +141,7 @@ def shell_safety(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
             else:
                 msg = _SHELL_MESSAGES[issue.kind].format(d=evidence(issue.detail, 60))
             reported.add(issue.kind)
-            yield finding("build.shell-safety", subject, inst, msg, data={"issue": issue.kind})
+            yield finding("build.shell-safety", subject, inst, msg, payload=ShellIssue(issue.kind))
     yield from _shellcheck_findings(subject, ctx, own)
 
 
@@ -186,7 +188,7 @@ def _shellcheck_findings(subject: DockerfileSubject, ctx: ScanContext, own: set[
             + (f" (on {safe(h.program, 20)}, which changes files)" if h.kind == "target" else ""),
             location=Location(path=subject.target.path, line=h.line, end_line=h.line, column=h.column),
             evidence=evidence(_line(subject.dockerfile.text, h.line)),
-            data={"issue": "shellcheck", "code": f"SC{h.code}"},
+            payload=ShellIssue("shellcheck", f"SC{h.code}"),
         )
 
 
@@ -234,7 +236,7 @@ def system_paths(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
                         inst,
                         f"WORKDIR {safe(workdir, 80)} is a system directory ({hit}): files the "
                         "app writes land among the system's own; use an app directory such as /app",
-                        data={"path": safe(workdir, 200), "kind": "workdir"},
+                        payload=SystemPath("workdir", safe(workdir, 200)),
                     )
             elif inst.cmd == "volume":
                 for path in _volume_paths(inst):
@@ -246,5 +248,5 @@ def system_paths(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
                             inst,
                             f"VOLUME {safe(path, 80)} is a system directory ({hit}): a volume there "
                             "hides or shares the system's files; declare a data directory instead",
-                            data={"path": safe(path, 200), "kind": "volume"},
+                            payload=SystemPath("volume", safe(path, 200)),
                         )

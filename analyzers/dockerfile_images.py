@@ -17,6 +17,7 @@ from lockdock.dockerfile.model import Stage
 from lockdock.engine.refs import trusted
 from lockdock.imagepolicy import DOCKER_HUB, FULL_BASES, MOVING_TAGS
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.dockerfile import BaseImage
 from lockdock.registries import insecure_registries
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
@@ -51,7 +52,7 @@ def pinned_tag(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding
             msg = f"{use.how} {shown} uses the moving tag :{safe(ref.tag, 40)}; pin a concrete version"
         else:
             continue
-        yield finding("image.pinned-tag", subject, use.inst, msg, data={"ref": use.ref})
+        yield finding("image.pinned-tag", subject, use.inst, msg, payload=BaseImage(use.ref))
 
 
 @analyzer(TargetKind.DOCKERFILE, "image.pinned-digest")
@@ -65,7 +66,7 @@ def pinned_digest(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Find
                 subject,
                 use.inst,
                 f"{use.how} {safe(use.ref, 120)} is not pinned by @sha256 digest",
-                data={"ref": use.ref},
+                payload=BaseImage(use.ref),
             )
 
 
@@ -87,7 +88,7 @@ def trusted_source(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fin
             use.inst,
             f"{use.how} {safe(use.ref, 120)} comes from {where}, which is neither an official image "
             "nor listed in trusted-registries (verified publishers cannot be confirmed offline)",
-            data={"ref": use.ref},
+            payload=BaseImage(use.ref),
         )
 
 
@@ -119,7 +120,7 @@ def minimal_base(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findi
         use.inst,
         f"the final image is built on {safe(use.ref, 120)}, a full distribution; "
         "a -slim, -alpine or distroless base ships fewer packages to patch",
-        data={"ref": use.ref},
+        payload=BaseImage(use.ref),
     )
 
 
@@ -137,5 +138,5 @@ def registry_https(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fin
         else:
             continue
         yield finding(
-            "registry.https", subject, use.inst, f"{use.how} {safe(use.ref, 120)} {why}", data={"ref": use.ref}
+            "registry.https", subject, use.inst, f"{use.how} {safe(use.ref, 120)} {why}", payload=BaseImage(use.ref)
         )

@@ -16,6 +16,7 @@ from lockdock.context import ScanContext
 from lockdock.dockerfile.facts import ADMIN_PORTS, capped, chain, chain_root, finding
 from lockdock.dockerfile.model import Dockerfile, Stage
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.dockerfile import ExposedPort
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
 
@@ -84,7 +85,7 @@ def exposed_ports(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Find
                         inst,
                         f"EXPOSE {port} announces the {what} port; do not ship remote-admin or data-store "
                         "access in an application image",
-                        data={"port": port, "word": word},
+                        payload=ExposedPort(port, word),
                     )
 
 

@@ -27,6 +27,8 @@ from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.dockerfile.stages import expand
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import Variant
+from lockdock.payloads.dockerfile import PackageIssue, StageCopy, UnneededTools
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
@@ -89,7 +91,7 @@ def package_cache(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Find
                     continue
                 seen.add(issue)
                 yield finding(
-                    "image.package-cache", subject, inst, msg, data={"issue": issue},
+                    "image.package-cache", subject, inst, msg, payload=PackageIssue(issue),
                     at=(install.script, install.command),
                 )
 
@@ -152,7 +154,7 @@ def unneeded_tools(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fin
                 inst,
                 f"the final image installs {', '.join(safe(t, 30) for t in tools)}: tools an intruder "
                 "can use. Install them in a build stage, or remove them in the same RUN",
-                data={"tools": tools, "kind": "install"},
+                payload=UnneededTools("install", tuple(tools)),
                 at=at,
             )
         yield from _used_tools(subject, inst, idx, removed_at, installed_here, reported, downloaders)
@@ -163,7 +165,7 @@ def unneeded_tools(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fin
             subject,
             inst,
             "the final image has both curl and wget: one download tool is one too many, keep at most one",
-            data={"tools": list(DOWNLOADERS), "kind": "both-downloaders"},
+            payload=UnneededTools("both-downloaders", tuple(DOWNLOADERS)),
             at=at,
         )
 
@@ -199,7 +201,7 @@ def _used_tools(
                 f"a final-stage RUN calls {safe(name, 30)}, so {safe(name, 30)} is in the image even though "
                 "no install is visible: it comes with the base image or an earlier layer. Use it in a "
                 "build stage, or remove it from the final image",
-                data={"tools": [name], "kind": "used"},
+                payload=UnneededTools("used", (name,)),
                 at=at,
             )
 
@@ -236,7 +238,7 @@ def production_deps(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
                     subject,
                     inst,
                     f"npm {sub} in the final stage installs devDependencies too; use `npm ci --omit=dev`",
-                    data={"issue": "npm", "sub": sub},
+                    payload=PackageIssue("npm", sub),
                 )
             elif install.manager == "yarn" and not install.packages and "--production" not in args and not production:
                 yield finding(
@@ -244,7 +246,7 @@ def production_deps(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
                     subject,
                     inst,
                     "yarn install in the final stage installs devDependencies too; use --production",
-                    data={"issue": "yarn"},
+                    payload=PackageIssue("yarn"),
                 )
             elif install.manager == "pip":
                 for i, a in enumerate(args):
@@ -261,7 +263,7 @@ def production_deps(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Fi
                             subject,
                             inst,
                             f"pip installs development requirements ({safe(req or a, 80)}) in the final stage",
-                            data={"issue": "pip"},
+                            payload=PackageIssue("pip"),
                         )
                         break
 
@@ -341,7 +343,7 @@ def _whole_stage_copies(subject: DockerfileSubject) -> Iterator[Finding]:
                     inst,
                     f"COPY --from={safe(src_stage, 60)} / copies the whole filesystem of {what} into the final "
                     "image, with its toolchain and caches; copy only the built artefacts",
-                    data={"kind": "whole-stage", "from": src_stage},
+                    payload=StageCopy("whole-stage", src_stage),
                 )
 
 
@@ -366,7 +368,7 @@ def multi_stage(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findin
             inst,
             f"{where} compiles ({safe(what, 60)}) and the toolchain stays in the image; "
             "build in a separate stage and COPY --from it only the result",
-            data={"kind": "toolchain-kept"},
+            payload=Variant("toolchain-kept"),
             at=at,
         )
         return
@@ -378,6 +380,6 @@ def multi_stage(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Findin
             inst,
             f"{where} compiles ({safe(what, 60)}); the toolchain is removed in the same RUN, but a "
             "separate build stage is simpler to audit",
-            data={"kind": "toolchain-removed"},
+            payload=Variant("toolchain-removed"),
             at=at,
         )

@@ -16,6 +16,7 @@ from lockdock.dockerfile.facts import capped, final_chain, finding, is_root_user
 from lockdock.dockerfile.model import Instruction, Stage
 from lockdock.dockerfile.stages import expand
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import Variant
 from lockdock.registry import analyzer
 from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
@@ -76,7 +77,7 @@ def non_root(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
                 subject,
                 user,
                 f"the final stage runs as root (USER {safe(user.args[0], 60)})",
-                data={"kind": "root-user"},
+                payload=Variant("root-user"),
             )
         return
     root = stages[0]
@@ -86,7 +87,7 @@ def non_root(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
             subject,
             final_from,
             "no USER in the final stage: an image FROM scratch runs as root (UID 0)",
-            data={"kind": "missing"},
+            payload=Variant("missing"),
         )
         return
     if not root.resolved:
@@ -96,7 +97,7 @@ def non_root(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
             final_from,
             f"no USER in the final stage, and the base image {safe(root.base_raw, 120)} "
             "is not known (unset build argument), so it may run as root",
-            data={"kind": "missing"},
+            payload=Variant("missing"),
         )
         return
     info, how = base_lookup(root, ctx)
@@ -109,7 +110,7 @@ def non_root(subject: DockerfileSubject, ctx: ScanContext) -> Iterator[Finding]:
         return
     else:
         msg = f"no USER in the final stage, so it runs as the base image's user; {how}"
-    yield finding("container.non-root", subject, final_from, msg, data={"kind": "missing"})
+    yield finding("container.non-root", subject, final_from, msg, payload=Variant("missing"))
 
 
 @analyzer(TargetKind.DOCKERFILE, "runtime.healthcheck")

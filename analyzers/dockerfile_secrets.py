@@ -24,6 +24,8 @@ from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Command, run_scripts
 from lockdock.files import FileProblem, read_text, within
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import Variant
+from lockdock.payloads.dockerfile import NamedVariable, SecretCopy
 from lockdock.registry import analyzer
 from lockdock.secrets import (
     SecretMatch,
@@ -121,7 +123,7 @@ def _env(subject: DockerfileSubject, inst: Instruction, target: Instruction, arg
                 f"ENV {safe(name, 64)} copies a build argument into the image config, where "
                 "`docker inspect` shows it; pass it at run time or use a secret mount",
                 ev=f"ENV {safe(name, 64)}={safe(value, 40)}",
-                data={"kind": "env", "name": name},
+                payload=NamedVariable("env", name),
             )
             continue
         match = _assignment(name, value)
@@ -133,7 +135,7 @@ def _env(subject: DockerfileSubject, inst: Instruction, target: Instruction, arg
                 f"ENV {safe(name, 64)} holds a literal {safe(match.kind, 80)}; it is stored in the "
                 "image config",
                 ev=f"ENV {safe(name, 64)}={match.masked}",
-                data={"kind": "env", "name": name},
+                payload=NamedVariable("env", name),
             )
 
 
@@ -151,7 +153,7 @@ def _arg(subject: DockerfileSubject, inst: Instruction, target: Instruction, sec
                     f"ARG {safe(name, 64)} has a literal {safe(match.kind, 80)} as its default; "
                     "it is kept in the Dockerfile and the image history",
                     ev=f"ARG {safe(name, 64)}={match.masked}",
-                    data={"kind": "arg", "name": name},
+                    payload=NamedVariable("arg", name),
                 )
                 continue
         if secret_name(name):
@@ -163,7 +165,7 @@ def _arg(subject: DockerfileSubject, inst: Instruction, target: Instruction, sec
                 f"ARG {safe(name, 64)} passes a credential as a build argument; its value shows in "
                 "the image history. Use RUN --mount=type=secret,id=... instead",
                 ev=f"ARG {safe(name, 64)}",
-                data={"kind": "arg", "name": name},
+                payload=NamedVariable("arg", name),
             )
 
 
@@ -183,7 +185,7 @@ def _label(subject: DockerfileSubject, inst: Instruction, target: Instruction) -
                 f"LABEL {safe(name, 64)} holds a {safe(match.kind, 80)}; labels are stored in the image "
                 "config, where `docker inspect` shows them",
                 ev=f"LABEL {safe(name, 64)}={match.masked}",
-                data={"kind": "label", "name": name},
+                payload=NamedVariable("label", name),
             )
 
 
@@ -245,7 +247,7 @@ def _copy(subject: DockerfileSubject, inst: Instruction, target: Instruction, sh
                 f"{target.cmd.upper()} {safe(src, 120)} puts a private key or credentials file into the "
                 "final image; even a later `rm` leaves it in the layer. Mount it at run time or as a "
                 "build secret",
-                data={"kind": "copy-key", "source": src},
+                payload=SecretCopy("copy-key", src),
             )
         elif TOKEN_FILES.search(src) or KEY_FILES.search(src):
             yield finding(
@@ -254,7 +256,7 @@ def _copy(subject: DockerfileSubject, inst: Instruction, target: Instruction, sh
                 inst,
                 f"{target.cmd.upper()} {safe(src, 120)} puts a credentials file into a layer; mount it "
                 "for the one RUN that needs it (RUN --mount=type=secret)",
-                data={"kind": "copy", "source": src},
+                payload=SecretCopy("copy", src),
             )
         elif secret_file(src) and not _public_pem(subject, src):
             yield finding(
@@ -263,7 +265,7 @@ def _copy(subject: DockerfileSubject, inst: Instruction, target: Instruction, sh
                 inst,
                 f"{target.cmd.upper()} {safe(src, 120)} copies a secret file into the image; even a "
                 "later `rm` leaves it in the layer",
-                data={"kind": "copy", "source": src},
+                payload=SecretCopy("copy", src),
             )
         elif pointer is not None and shipped:
             yield finding(
@@ -272,7 +274,7 @@ def _copy(subject: DockerfileSubject, inst: Instruction, target: Instruction, sh
                 inst,
                 f"{target.cmd.upper()} {safe(src, 120)} copies the file that ENV {safe(pointer, 64)} names "
                 "as a credentials file into the image; mount it at run time instead",
-                data={"kind": "copy-pointed", "source": src, "env": pointer},
+                payload=SecretCopy("copy-pointed", src, pointer),
             )
 
 
@@ -288,7 +290,7 @@ def _run(subject: DockerfileSubject, inst: Instruction, target: Instruction) -> 
                 f"RUN sets a literal password with {what}; it is kept in the image history and the "
                 "image's /etc/shadow. Set it at run time, or lock the account",
                 ev=f"{what}: {masked}",
-                data={"kind": "password"},
+                payload=Variant("password"),
                 at=(script, cmd) if inst is target else None,
             )
         for match in find_in_text(script.text)[:5]:
@@ -302,7 +304,7 @@ def _run(subject: DockerfileSubject, inst: Instruction, target: Instruction) -> 
                 inst,
                 f"RUN contains a literal {safe(match.kind, 80)}; it is kept in the image history",
                 ev=f"{match.kind}: {match.masked}",
-                data={"kind": "run-literal"},
+                payload=Variant("run-literal"),
             )
         for cmd in script.commands:
             for check, what, masked in _command_secrets(cmd):
@@ -318,7 +320,7 @@ def _run(subject: DockerfileSubject, inst: Instruction, target: Instruction) -> 
                     "RUN --mount=type=secret so it never reaches the history"
                 )
                 yield finding(
-                    check, subject, inst, msg, ev=masked, data={"kind": "run"},
+                    check, subject, inst, msg, ev=masked, payload=Variant("run"),
                     at=(script, cmd) if inst is target else None,
                 )
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.engine import DaemonSetting
 from lockdock.registry import analyzer
 from lockdock.sources import HostSubject
 from lockdock.text import safe
@@ -33,10 +34,9 @@ def flag_note(host: HostSubject, key: str) -> str:
     return ""
 
 
-def _finding(host: HostSubject, check: str, message: str, key: str | None, **data: Any) -> Finding:
-    f = Finding(check, host.target, message, host.location(key))
-    f.data.update({"key": key, **data})
-    return f
+def _finding(host: HostSubject, check: str, message: str, key: str | None, *, driver: str | None = None) -> Finding:
+    """A host finding about daemon.json `key`; `driver` is the default log driver (log-rotation)."""
+    return Finding(check, host.target, message, host.location(key), payload=DaemonSetting(key, driver))
 
 
 @analyzer(TargetKind.HOST, "container.userns-remap")
@@ -143,7 +143,7 @@ def log_rotation(host: HostSubject, ctx: ScanContext) -> Iterator[Finding]:
             host, "runtime.log-rotation",
             f"json-file logs do not rotate: log-opts lacks {', '.join(missing)}; logs grow until the disk is full"
             + flag_note(host, "log-opts"),
-            "log-opts", driver=driver, opts=dict(opts),
+            "log-opts", driver=driver,
         )
 
 
@@ -179,5 +179,5 @@ def insecure_registries(host: HostSubject, ctx: ScanContext) -> Iterator[Finding
             host, "registry.https",
             f"insecure (plain-HTTP) registries are configured: {', '.join(safe(r, 80) for r in listed[:10])}; "
             "images from them can be swapped in transit" + flag_note(host, "insecure-registries"),
-            "insecure-registries", registries=listed,
+            "insecure-registries",
         )

@@ -97,7 +97,7 @@ def cgroup_parent(host: HostSubject, ctx: ScanContext) -> Iterator[Finding]:
         f"the daemon puts every container under the cgroup parent {safe(str(found[0]), 80)} "
         f"({safe(found[1], 120)}) instead of the default one: the limits of that cgroup, not "
         "Docker's, now bound all containers" + flag_note(host, "cgroup-parent"),
-        "cgroup-parent", value=str(found[0]),
+        "cgroup-parent",
     )
 
 
@@ -149,5 +149,5 @@ def mirror_passwords(host: HostSubject, ctx: ScanContext) -> Iterator[Finding]:
             f"a registry mirror URL carries a password in plain text ({safe(shown, 120)}, "
             f"{safe(found[1], 120) if found else ''}): anyone who reads the daemon settings or "
             "`docker info` gets it",
-            "registry-mirrors", masked=shown,
+            "registry-mirrors",
         )

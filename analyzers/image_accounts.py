@@ -14,6 +14,7 @@ from lockdock.context import ScanContext
 from lockdock.engine.images import ImageContents
 from lockdock.engine.layerfacts import ACCOUNT_PATHS, MAX_ACCOUNT_FILE, AccountFile, deleted_by
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads.engine import AccountEntries
 from lockdock.registry import analyzer
 from lockdock.sources import ImageSubject
 from lockdock.text import safe
@@ -57,7 +58,7 @@ def accounts(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                 f"/{path} (written by layer {ref.index}) has accounts with an empty {field}: "
                 f"{', '.join(safe(n, 40) for n in empty[:10])}; anyone with a shell logs in as them "
                 "without a password (lock them: passwd -l, or `*`/`!` in the field)",
-                image.location(ref), data={"kind": "empty-password", "path": "/" + path, "accounts": empty},
+                image.location(ref), payload=AccountEntries("empty-password", "/" + path, tuple(empty)),
             )
         extra_root = [name for name, uid, _e in account_file.entries if uid == 0 and name != "root"]
         if extra_root:
@@ -65,5 +66,5 @@ def accounts(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                 "image.accounts", image.target,
                 f"/{path} (written by layer {ref.index}) gives UID 0 to accounts besides root: "
                 f"{', '.join(safe(n, 40) for n in extra_root[:10])}; each one is root under another name",
-                image.location(ref), data={"kind": "extra-uid0", "path": "/" + path, "accounts": extra_root},
+                image.location(ref), payload=AccountEntries("extra-uid0", "/" + path, tuple(extra_root)),
             )

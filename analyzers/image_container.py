@@ -14,6 +14,7 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import Variant
 from lockdock.registry import analyzer
 from lockdock.sources import ContainerSubject
 from lockdock.text import safe
@@ -72,7 +73,7 @@ def ssh_server(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
             f"container's command starts {server}, an SSH server inside the container; use "
             "`docker exec` for access and run only the application",
             evidence=safe(" ".join(command), 160),
-            data={"kind": "sshd-command"},
+            payload=Variant("sshd-command"),
         )
         return
     for line in _processes(c, ctx):
@@ -84,6 +85,6 @@ def ssh_server(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
                 f"container runs {server}, an SSH server, beside its application; use `docker exec` "
                 "for access and remove the server from the image",
                 evidence=safe(line, 160),
-                data={"kind": "sshd-process"},
+                payload=Variant("sshd-process"),
             )
             return

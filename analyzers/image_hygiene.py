@@ -24,6 +24,8 @@ from lockdock.dockerfile.facts import evidence
 from lockdock.dockerfile.model import Instruction
 from lockdock.engine.images import HistoryEntry, entry_ref
 from lockdock.model import Finding, Severity, TargetKind
+from lockdock.payloads import PackageUpdate, SystemPath
+from lockdock.payloads.engine import PackageManagers
 from lockdock.registry import analyzer
 from lockdock.sources import ImageSubject
 from lockdock.text import safe
@@ -51,7 +53,7 @@ def pinned_packages(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
             image.target,
             f"a build step installs without pinned versions ({', '.join(managers)}): {shown}",
             image.location(entry_ref(h)),
-            data={"managers": managers},
+            payload=PackageManagers(tuple(managers)),
         )
 
 
@@ -66,7 +68,7 @@ def package_update(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                 f"a build step runs `{u.manager} {u.sub}` with no install after it: its index "
                 "was cached in a layer of its own",
                 image.location(entry_ref(h)),
-                data={"issue": "lone-update"},
+                payload=PackageUpdate("lone-update"),
             )
         for u, dist in upgrades(inst):
             yield Finding(
@@ -76,7 +78,7 @@ def package_update(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                 + ("the whole distribution" if dist else "every installed package") + " inside the image",
                 image.location(entry_ref(h)),
                 severity=None if dist else Severity.LOW,
-                data={"issue": "dist-upgrade" if dist else "upgrade"},
+                payload=PackageUpdate("dist-upgrade" if dist else "upgrade"),
             )
 
 
@@ -98,7 +100,7 @@ def system_paths(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                 image.target,
                 f"the image declares VOLUME {safe(path, 80)} on a system directory ({hit})",
                 image.location(_entry_for(image, "VOLUME", path)),  # type: ignore[arg-type]
-                data={"path": safe(path, 200), "kind": "volume"},
+                payload=SystemPath("volume", safe(path, 200)),
             )
     wd = cfg.get("WorkingDir")
     if isinstance(wd, str) and wd.startswith("/"):
@@ -109,5 +111,5 @@ def system_paths(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
                 image.target,
                 f"the image's working directory {safe(wd, 80)} is a system directory ({hit})",
                 image.location(_entry_for(image, "WORKDIR", wd)),  # type: ignore[arg-type]
-                data={"path": safe(wd, 200), "kind": "workdir"},
+                payload=SystemPath("workdir", safe(wd, 200)),
             )

@@ -19,6 +19,7 @@ from typing import Any
 
 from lockdock.context import ScanContext
 from lockdock.model import Finding, Location, Severity, TargetKind
+from lockdock.payloads.engine import ScannerReport
 from lockdock.registry import analyzer
 from lockdock.sources import ImageSubject
 from lockdock.text import safe
@@ -168,5 +169,5 @@ def vulnerability_scan(image: ImageSubject, ctx: ScanContext) -> Iterator[Findin
             f"{name} found {len(items)} known vulnerabilities ({summary}) in packages from {where}: {examples}",
             loc,
             severity=worst,
-            data={"scanner": name, "count": len(items)},
+            payload=ScannerReport(name, len(items)),
         )

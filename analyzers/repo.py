@@ -12,6 +12,8 @@ from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text, within
 from lockdock.ignorefiles import DOCKERIGNORE_NEEDS, GITIGNORE_NEEDS, IgnoreRules
 from lockdock.model import Finding, Location, TargetKind
+from lockdock.payloads import MissingIgnoreEntries
+from lockdock.payloads.repo import SecretFileAge, SecretFileMode, TrackedSecret
 from lockdock.registry import analyzer
 from lockdock.secrets import secret_path
 from lockdock.sources import Repo
@@ -69,7 +71,7 @@ def gitignore(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
             target=repo.target,
             message=msg,
             location=Location(path=ctx.rel(where) if repo.gitignore else ctx.rel(repo.root)),
-            data={"gitignore": str(repo.root / ".gitignore"), "missing": missing},
+            payload=MissingIgnoreEntries(str(repo.root / ".gitignore"), tuple(missing), repo.gitignore is not None),
         )
     if repo.tracked and repo.git_root is not None:
         prefix = ""
@@ -86,7 +88,7 @@ def gitignore(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
                     message=f"git tracks the secret file {safe(rel, 120)}; remove it from the index "
                     "(git rm --cached) and rotate what it held",
                     location=Location(path=ctx.rel(path)),
-                    data={"tracked": rel},
+                    payload=TrackedSecret(rel),
                 )
 
 
@@ -115,7 +117,7 @@ def file_permissions(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
                 message=f"secret file {safe(info.rel, 120)} has mode {info.mode:04o}: "
                 "group or others can read it",
                 location=Location(path=ctx.rel(info.path)),
-                data={"path": str(info.path), "mode": info.mode},
+                payload=SecretFileMode(str(info.path), info.mode),
             )
 
 
@@ -133,7 +135,7 @@ def rotation(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
                 message=f"{info.kind} file {safe(info.rel, 120)} was last changed {int(age)} days ago "
                 f"(rotation period {days} days)",
                 location=Location(path=ctx.rel(info.path)),
-                data={"path": str(info.path), "age_days": int(age)},
+                payload=SecretFileAge(str(info.path), int(age)),
             )
 
 
@@ -188,5 +190,5 @@ def compose_build_contexts(repo: Repo, ctx: ScanContext) -> Iterator[Finding]:
             target=repo.target,
             message=msg,
             location=Location(path=ctx.rel(ignore if exists else context)),
-            data={"dockerignore": str(ignore), "missing": missing},
+            payload=MissingIgnoreEntries(str(ignore), tuple(missing), exists),
         )

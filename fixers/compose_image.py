@@ -16,6 +16,7 @@ from lockdock.compose.fixkit import make_fix
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads.compose import ImageValue
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 
@@ -69,8 +70,9 @@ def version_tag(ref: imageref.ImageRef, data: dict[str, Any]) -> str | None:
 
 def _local_image(finding: Finding, ctx: ScanContext) -> tuple[Node, imageref.ImageRef, dict[str, Any]] | None:
     """The image value of the finding and its local image's inspect data (pins need both)."""
-    node: Node = finding.data["node"]
-    ref: imageref.ImageRef = finding.data["ref"]
+    if not isinstance(finding.payload, ImageValue) or finding.payload.node is None:
+        return None
+    node, ref = finding.payload.node, finding.payload.ref
     raw = _written(node)
     if raw is None or ref.digest:
         return None

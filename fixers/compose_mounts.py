@@ -3,12 +3,12 @@ filesystem fix is in `compose_readonly`)."""
 
 from __future__ import annotations
 
-from lockdock.compose import views
 from lockdock.compose.edit import Editor
 from lockdock.compose.fixkit import make_fix
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads.compose import SensitiveMount
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 
@@ -56,9 +56,9 @@ def _requote(node: Node, value: str) -> str:
 @fixer("container.sensitive-mounts", TargetKind.COMPOSE_SERVICE, title="Mount read-only",
        applicability=Applicability.UNSAFE)
 def fix_sensitive_mounts(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    mount: views.Mount = finding.data["mount"]
-    if not finding.data.get("writable", True):
+    if not isinstance(finding.payload, SensitiveMount) or not finding.payload.writable:
         return None  # already read-only: the finding is about the path itself
+    mount = finding.payload.mount
     node = mount.node
 
     def build(ed: Editor) -> None:

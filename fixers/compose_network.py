@@ -16,6 +16,7 @@ from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads.compose import PublishedPort, ServiceVariant
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -24,7 +25,9 @@ from lockdock.text import safe
 @fixer("network.exposed-ports", TargetKind.COMPOSE_SERVICE, title="Drop the host port mapping",
        applicability=Applicability.UNSAFE)
 def fix_exposed_ports(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    port: views.Port = finding.data["port"]
+    if not isinstance(finding.payload, PublishedPort):
+        return None
+    port = finding.payload.port
     title = (f"Stop publishing port {safe(port.target, 20)} on the host (other services still "
              "reach it over the compose network)")
     # A data store left with no published port is a backend: without an internal network it
@@ -69,7 +72,9 @@ def localhost_spec(raw: str, port: views.Port) -> str:
 @fixer("network.bind-localhost", TargetKind.COMPOSE_SERVICE, title="Bind the port to 127.0.0.1",
        applicability=Applicability.UNSAFE)
 def fix_bind_localhost(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    port: views.Port = finding.data["port"]
+    if not isinstance(finding.payload, PublishedPort):
+        return None
+    port = finding.payload.port
     node = port.node
 
     def build(ed: Editor) -> None:
@@ -163,7 +168,7 @@ def _isolation(subject: ComposeService) -> _Isolation | None:
 @fixer("network.isolation", TargetKind.COMPOSE_SERVICE, title="Put the service on an internal network",
        applicability=Applicability.UNSAFE)
 def fix_isolation(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    if finding.data.get("kind") != "backend":
+    if not isinstance(finding.payload, ServiceVariant) or finding.payload.kind != "backend":
         return None
     plan = _isolation(subject)
     if plan is None:

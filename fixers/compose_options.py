@@ -13,6 +13,7 @@ from lockdock.context import ScanContext
 from lockdock.fixers.compose_mounts import split_spec
 from lockdock.model import Applicability, Finding, Fix, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE
+from lockdock.payloads.compose import UnsafeMountOption, service_node
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 
@@ -57,14 +58,14 @@ def without_tmpfs_flags(spec: str) -> str:
 @fixer("container.mount-options", TargetKind.COMPOSE_SERVICE, title="Remove the propagation option or tmpfs flag",
        applicability=Applicability.UNSAFE)
 def fix_mount_options(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node | None = finding.data.get("node")
-    if node is None or node.kind != "scalar":
+    payload = finding.payload
+    if not isinstance(payload, UnsafeMountOption) or payload.node is None or payload.node.kind != "scalar":
         return None
-    kind = finding.data.get("kind")
+    node, kind = payload.node, payload.kind
     raw = node.raw if node.raw is not None else str(node.value)
 
     def build(ed: Editor) -> None:
-        if kind == "propagation" and finding.data.get("long"):
+        if kind == "propagation" and payload.long:
             ed.remove_entry(node)  # `propagation: rshared` under `bind:`
             return
         new = without_propagation(raw) if kind == "propagation" else without_tmpfs_flags(raw)
@@ -73,7 +74,7 @@ def fix_mount_options(finding: Finding, subject: ComposeService, ctx: ScanContex
         ed.replace(node, _scalar(node, new, raw))
 
     if kind == "propagation":
-        title = f"Remove the {finding.data.get('option')} propagation (back to rprivate)"
+        title = f"Remove the {payload.option} propagation (back to rprivate)"
     else:
         title = "Remove exec/suid from the tmpfs options (back to noexec,nosuid)"
     return make_fix(subject, title, Applicability.UNSAFE, build, touched=node)
@@ -82,7 +83,7 @@ def fix_mount_options(finding: Finding, subject: ComposeService, ctx: ScanContex
 @fixer("container.cgroup-parent", TargetKind.COMPOSE_SERVICE, title="Remove cgroup_parent",
        applicability=Applicability.UNSAFE)
 def fix_cgroup_parent(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node | None = finding.data.get("node")
+    node = service_node(finding)
     if node is None:
         return None
     return make_fix(subject, "Remove `cgroup_parent` (the container joins Docker's default cgroup parent)",

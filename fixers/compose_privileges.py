@@ -9,10 +9,10 @@ from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused
 from lockdock.compose.fixkit import insert_at_path, make_fix
 from lockdock.compose.project import Service
-from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import DROP_CAPS, refuse, service_facts
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads.compose import HostNamespace, ServiceVariant, service_node
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 
@@ -32,7 +32,7 @@ def fix_non_root(finding: Finding, subject: ComposeService, ctx: ScanContext) ->
     if not m or m.group(1) == "0":
         return None
     value = f'"{m.group(1)}:{m.group(2) or m.group(1)}"'
-    node: Node | None = finding.data.get("node")
+    node = service_node(finding)
 
     def build(ed: Editor) -> None:
         if node is not None:
@@ -45,7 +45,9 @@ def fix_non_root(finding: Finding, subject: ComposeService, ctx: ScanContext) ->
 
 
 def _remove_key(finding: Finding, subject: ComposeService, title: str) -> Fix | None:
-    node: Node = finding.data["node"]
+    node = service_node(finding)
+    if node is None:
+        return None
     return make_fix(subject, title, Applicability.UNSAFE, lambda ed: ed.remove_entry(node), touched=node)
 
 
@@ -61,10 +63,12 @@ def fix_host_namespaces(finding: Finding, subject: ComposeService, ctx: ScanCont
     """Remove `<key>: host`; for `network_mode: host` the ports the service serves are
     published on 127.0.0.1 so it stays reachable from the host, or no fix when they are
     not known (image EXPOSE, `-p`/`--port` flags of its command)."""
-    key = finding.data.get("key", "namespace")
+    if not isinstance(finding.payload, HostNamespace) or finding.payload.node is None:
+        return None
+    key = finding.payload.key
     if key != "network_mode":
         return _remove_key(finding, subject, f"Remove `{key}: host`")
-    node: Node = finding.data["node"]
+    node = finding.payload.node
     svc = subject.service
     served = service_facts(subject, ctx).served_ports()
     if not served:
@@ -92,7 +96,9 @@ def fix_host_namespaces(finding: Finding, subject: ComposeService, ctx: ScanCont
 @fixer("container.security-profiles", TargetKind.COMPOSE_SERVICE, title="Remove the disabling security_opt",
        applicability=Applicability.UNSAFE)
 def fix_security_profiles(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node = finding.data["node"]
+    node = service_node(finding)
+    if node is None:
+        return None
     return make_fix(subject, f"Remove security_opt entry {views.text(node)}", Applicability.UNSAFE,
                     lambda ed: ed.remove_item(node), touched=node)
 
@@ -116,7 +122,7 @@ def _flow_item(item: str) -> str:
 @fixer("container.no-new-privileges", TargetKind.COMPOSE_SERVICE,
        title="Add security_opt no-new-privileges:true", applicability=Applicability.SAFE)
 def fix_no_new_privileges(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node | None = finding.data.get("node")
+    node = service_node(finding)
 
     def build(ed: Editor) -> None:
         if node is not None:  # an explicit no-new-privileges:false
@@ -170,7 +176,7 @@ def fix_capabilities(finding: Finding, subject: ComposeService, ctx: ScanContext
     (compose ports/expose, image EXPOSE, `-p` flags). A service known to start as a
     non-root user gets `cap_drop: [ALL]` alone.
     """
-    if finding.data.get("kind") != "no-drop-all":
+    if not isinstance(finding.payload, ServiceVariant) or finding.payload.kind != "no-drop-all":
         return None
     svc = subject.service
     plan = capabilities_kept(svc, ctx)

@@ -18,11 +18,11 @@ from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused
 from lockdock.compose.fixkit import insert_at_path, make_fix
 from lockdock.compose.project import Service
-from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import missing_image, refuse, service_facts
 from lockdock.imagepolicy import split_reference
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads.compose import service_node
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 
@@ -97,7 +97,7 @@ def writable_plan(svc: Service, ctx: ScanContext) -> tuple[list[str], str | None
        applicability=Applicability.UNSAFE)
 def fix_read_only_rootfs(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
     svc = subject.service
-    node: Node | None = finding.data.get("node")
+    node = service_node(finding)
     tmpfs = svc.get("tmpfs")
     paths, why = writable_plan(svc, ctx)
     offline = why == "offline"

@@ -8,6 +8,7 @@ from lockdock.compose.fixkit import insert_at_path, make_fix
 from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads.compose import LogRotation, MissingLimits, SwapLimit, service_node
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 
@@ -20,15 +21,17 @@ DEFAULT_PIDS = "256"
        applicability=Applicability.UNSAFE)
 def fix_resource_limits(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
     svc = subject.service
-    if finding.data.get("swap"):
-        swap: Node = finding.data["node"]
-        memory: Node | None = finding.data.get("memory")
-        if memory is None or views.text(memory) is None:
+    payload = finding.payload
+    if isinstance(payload, SwapLimit):
+        swap, memory = payload.node, payload.memory
+        if swap is None or memory is None or views.text(memory) is None:
             return None
         mem_text = views.text(memory) or ""
         return make_fix(subject, f"Set memswap_limit equal to the memory limit ({mem_text})",
                         Applicability.UNSAFE, lambda ed: ed.replace(swap, f'"{mem_text}"'), touched=swap)
-    missing: list[str] = finding.data.get("missing", [])
+    if not isinstance(payload, MissingLimits):
+        return None
+    missing = payload.missing
     limits: dict[str, object] = {}
     if "memory" in missing:
         limits["memory"] = DEFAULT_MEMORY
@@ -55,7 +58,7 @@ def fix_resource_limits(finding: Finding, subject: ComposeService, ctx: ScanCont
 @fixer("runtime.restart-policy", TargetKind.COMPOSE_SERVICE, title="Set restart: unless-stopped",
        applicability=Applicability.SAFE)
 def fix_restart_policy(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node | None = finding.data.get("node")
+    node = service_node(finding)
     existing = subject.service.get("restart")
     if node is not None and node is not existing:
         return None  # deploy.restart_policy (swarm): not rewritten
@@ -75,7 +78,10 @@ ROTATION = {"max-size": '"10m"', "max-file": '"3"'}
 @fixer("runtime.log-rotation", TargetKind.COMPOSE_SERVICE, title="Rotate json-file logs",
        applicability=Applicability.SAFE)
 def fix_log_rotation(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    kind = finding.data.get("kind")
+    payload = finding.payload
+    if not isinstance(payload, LogRotation):
+        return None
+    kind = payload.kind
     svc = subject.service
     logging: Node | None = svc.get("logging")
 
@@ -85,7 +91,7 @@ def fix_log_rotation(finding: Finding, subject: ComposeService, ctx: ScanContext
             return
         if kind != "options" or logging is None or logging.kind != "map":
             raise EditRefused("logging is disabled on purpose or has an unknown shape")
-        missing = {k: v for k, v in ROTATION.items() if k in finding.data.get("missing", [])}
+        missing = {k: v for k, v in ROTATION.items() if k in payload.missing}
         options = logging.get("options")
         if options is not None and options.kind == "map" and options.value:
             ed.insert_entries(options, [f"{k}: {v}" for k, v in missing.items()])

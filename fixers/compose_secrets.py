@@ -24,7 +24,6 @@ from lockdock.compose import views
 from lockdock.compose.edit import Editor, EditRefused, block_lines, indent_step
 from lockdock.compose.fixkit import insert_at_path, make_fix, target_decl
 from lockdock.compose.project import Service
-from lockdock.compose.yamlread import Node
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.fixers.servicefacts import refuse, service_facts
@@ -40,6 +39,7 @@ from lockdock.model import (
     TargetKind,
     TextEdit,
 )
+from lockdock.payloads.compose import SecretVariable
 from lockdock.registry import fixer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
@@ -128,8 +128,10 @@ def _existing_secret(project: object, value: str) -> str | None:
 @fixer("secrets.no-secrets-in-env", TargetKind.COMPOSE_SERVICE, title="Move the value to a compose secret",
        applicability=Applicability.UNSAFE)
 def fix_secret_in_env(finding: Finding, subject: ComposeService, ctx: ScanContext) -> Fix | None:
-    node: Node = finding.data["node"]
-    var: str = finding.data["var"]
+    payload = finding.payload
+    if not isinstance(payload, SecretVariable) or payload.node is None:
+        return None
+    node, var = payload.node, payload.var
     project = subject.project
     if node.anchor or node.merged or node.interp or node.kind != "scalar":
         return None  # shared or interpolated values: the user decides where the secret lives

@@ -12,6 +12,7 @@ from typing import Any
 from lockdock.context import ScanContext
 from lockdock.engine import daemonjson
 from lockdock.model import Applicability, FileEdit, Finding, Fix, NewFile, TargetKind
+from lockdock.payloads.engine import DaemonSetting
 from lockdock.registry import fixer
 from lockdock.sources import HostSubject
 
@@ -44,9 +45,11 @@ def live_restore(finding: Finding, host: HostSubject, ctx: ScanContext) -> Fix |
 
 @fixer("runtime.log-rotation", TargetKind.HOST, title="daemon.json: json-file logs with max-size/max-file", applicability=Applicability.SAFE)
 def log_rotation(finding: Finding, host: HostSubject, ctx: ScanContext) -> Fix | None:
+    if not isinstance(finding.payload, DaemonSetting):
+        return None
     settings: dict[str, Any] = {}
     driver = host.daemon.data.get("log-driver") if host.daemon.usable else None
-    if finding.data.get("driver") == "none" or (driver is not None and driver != "json-file"):
+    if finding.payload.driver == "none" or (driver is not None and driver != "json-file"):
         settings["log-driver"] = "json-file"
     current = host.daemon.data.get("log-opts") if host.daemon.usable else None
     opts = dict(current) if isinstance(current, dict) else {}
@@ -58,7 +61,7 @@ def log_rotation(finding: Finding, host: HostSubject, ctx: ScanContext) -> Fix |
 
 @fixer("network.icc", TargetKind.HOST, title='daemon.json: "icc": false', applicability=Applicability.UNSAFE)
 def icc(finding: Finding, host: HostSubject, ctx: ScanContext) -> Fix | None:
-    if finding.data.get("key") != "icc":
+    if not isinstance(finding.payload, DaemonSetting) or finding.payload.key != "icc":
         return None  # the userland-proxy finding has no fix of its own
     return daemon_fix(host, 'daemon.json: "icc": false (containers must use user-defined networks to talk)', Applicability.UNSAFE, {"icc": False})
 

@@ -23,6 +23,8 @@ from lockdock.dockerfile.model import Dockerfile
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.dockerfile.tls import CONFIG_FLAG, TLS_ENV, tls_problems
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
+from lockdock.payloads import Variant
+from lockdock.payloads.dockerfile import NamedVariable, SudoUse
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
@@ -30,7 +32,7 @@ from lockdock.sources import DockerfileSubject
 @fixer("build.copy-not-add", TargetKind.DOCKERFILE, title="Use COPY instead of ADD", applicability=Applicability.SAFE)
 def copy_not_add(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
-    if inst is None or inst.cmd != "add" or finding.data.get("kind") != "local":
+    if inst is None or inst.cmd != "add" or finding.payload != Variant("local"):
         return None
     srcs = add_sources(inst)
     if not srcs or any(is_remote(s) or ARCHIVE.search(s) or "$" in s for s in srcs):
@@ -66,7 +68,7 @@ def exec_form(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) ->
 def no_sudo(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
-    if inst is None or finding.data.get("kind") != "run" or not finding.data.get("root"):
+    if inst is None or finding.payload != SudoUse("run", root=True):
         return None
     edits = []
     for script in run_scripts(inst):
@@ -93,14 +95,14 @@ _REMOVABLE_WITH_VALUE = {"--trusted-host"}
 def tls_verification(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
-    if inst is None:
+    if inst is None or not isinstance(finding.payload, (NamedVariable, Variant)):
         return None
-    if finding.data.get("kind") == "env":
+    if isinstance(finding.payload, NamedVariable) and finding.payload.kind == "env":
         pairs = inst.env_pairs() if inst.cmd == "env" else [(w.partition("=")[0], "") for w in inst.args]
-        name = finding.data.get("name")
+        name = finding.payload.name
         if len(pairs) == 1 and pairs[0][0] in TLS_ENV:
             return make_fix(subject, f"Remove {inst.keyword} {pairs[0][0]}", Applicability.UNSAFE, [delete_instruction(df, inst)])
-        edit = remove_env_pair(df, inst, name) if isinstance(name, str) and inst.cmd == "env" else None
+        edit = remove_env_pair(df, inst, name) if inst.cmd == "env" else None
         return make_fix(subject, f"Remove {name} from {inst.keyword}", Applicability.UNSAFE, [edit]) if edit else None
     edits: list[TextEdit] = []
     for script in run_scripts(inst):

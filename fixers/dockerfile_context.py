@@ -8,15 +8,14 @@ from pathlib import Path
 from lockdock.context import ScanContext
 from lockdock.fixers.repo_ignorefiles import append_patterns
 from lockdock.model import Applicability, Finding, Fix, TargetKind
+from lockdock.payloads import MissingIgnoreEntries
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
 
 @fixer("build.dockerignore", TargetKind.DOCKERFILE, title="Exclude secrets and VCS data from the build context", applicability=Applicability.SAFE)
 def dockerignore(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
-    path = finding.data.get("dockerignore")
-    missing = finding.data.get("missing")
-    if not isinstance(path, str) or not isinstance(missing, list):
+    entries = finding.payload
+    if not isinstance(entries, MissingIgnoreEntries):
         return None
-    patterns = [m for m in missing if isinstance(m, str)]
-    return append_patterns(Path(path), patterns, "Exclude secrets and VCS data from the build context", ctx)
+    return append_patterns(Path(entries.path), list(entries.missing), "Exclude secrets and VCS data from the build context", ctx)

@@ -31,6 +31,8 @@ from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Command
 from lockdock.dockerfile.shellsafety import pipefail_shell
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
+from lockdock.payloads import PackageUpdate
+from lockdock.payloads.dockerfile import ShellIssue
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
@@ -101,7 +103,7 @@ def _prefix(df: Dockerfile, lone: Instruction, script: Any, cmd: Command, update
 
 @fixer("build.package-update", TargetKind.DOCKERFILE, title="Merge the lone index refresh into its install", applicability=Applicability.SAFE)
 def package_update(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
-    if finding.data.get("issue") != "lone-update":
+    if not isinstance(finding.payload, PackageUpdate) or finding.payload.issue != "lone-update":
         return None
     df = subject.dockerfile
     inst = instruction_at(df, finding)
@@ -115,7 +117,7 @@ def package_update(finding: Finding, subject: DockerfileSubject, ctx: ScanContex
 
 @fixer("build.shell-safety", TargetKind.DOCKERFILE, title="SHELL with -o pipefail", applicability=Applicability.UNSAFE)
 def pipefail(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
-    if finding.data.get("issue") != "pipe":
+    if finding.payload != ShellIssue("pipe"):
         return None
     df = subject.dockerfile
     inst = instruction_at(df, finding)

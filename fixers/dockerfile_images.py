@@ -18,6 +18,7 @@ from lockdock.engine.refs import ImageRef, parse_ref
 from lockdock.fixers.servicefacts import refuse
 from lockdock.imagepolicy import DOCKER_HUB, MOVING_TAGS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
+from lockdock.payloads.dockerfile import BaseImage
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
@@ -76,8 +77,10 @@ def local_version(info: dict[str, Any], ref: ImageRef) -> str | None:
 
 def _target(finding: Finding, subject: DockerfileSubject) -> tuple[Instruction, str, ImageRef] | None:
     inst = instruction_at(subject.dockerfile, finding)
-    ref = finding.data.get("ref")
-    if inst is None or not isinstance(ref, str) or "$" in inst.original[inst.rest_pos :].split()[0]:
+    if inst is None or not isinstance(finding.payload, BaseImage):
+        return None
+    ref = finding.payload.ref
+    if "$" in inst.original[inst.rest_pos :].split()[0]:
         return None
     parsed = image_ref(ref)
     if parsed is None or ref.startswith("http://"):

@@ -11,6 +11,7 @@ from lockdock.context import ScanContext
 from lockdock.dockerfile.edit import delete_instruction, instruction_at, make_fix
 from lockdock.dockerfile.facts import ADMIN_PORTS
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
+from lockdock.payloads.dockerfile import ExposedPort
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
@@ -21,10 +22,9 @@ _SINGLE = re.compile(r"^(\d{1,5})(/(tcp|udp|sctp))?$", re.I)
 def drop_admin_port(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df = subject.dockerfile
     inst = instruction_at(df, finding)
-    port = finding.data.get("port")
-    word = finding.data.get("word")
-    if inst is None or port not in ADMIN_PORTS or not isinstance(word, str):
+    if inst is None or not isinstance(finding.payload, ExposedPort) or finding.payload.port not in ADMIN_PORTS:
         return None
+    port, word = finding.payload.port, finding.payload.word
     m = _SINGLE.match(word)
     if not m or int(m.group(1)) != port:
         return None

@@ -17,6 +17,7 @@ from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import Script, run_scripts
 from lockdock.fixers.servicefacts import refuse
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
+from lockdock.payloads.dockerfile import PackageIssue
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
@@ -82,9 +83,9 @@ def cache_edits(inst: Instruction, issue: str) -> list[TextEdit]:
 @fixer("image.package-cache", TargetKind.DOCKERFILE, title="Leave no package cache in the layer", applicability=Applicability.SAFE)
 def package_cache(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
-    issue = finding.data.get("issue")
-    if inst is None or not isinstance(issue, str):
+    if inst is None or not isinstance(finding.payload, PackageIssue):
         return None
+    issue = finding.payload.issue
     edits = cache_edits(inst, issue)
     if not edits:
         return None
@@ -99,7 +100,7 @@ def package_cache(finding: Finding, subject: DockerfileSubject, ctx: ScanContext
 @fixer("build.production-deps", TargetKind.DOCKERFILE, title="npm ci --omit=dev", applicability=Applicability.UNSAFE)
 def production_deps(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     inst = instruction_at(subject.dockerfile, finding)
-    if inst is None or finding.data.get("issue") != "npm":
+    if inst is None or not isinstance(finding.payload, PackageIssue) or finding.payload.issue != "npm":
         return None
     needs = dev_tool_use(subject.dockerfile, inst)
     if needs:

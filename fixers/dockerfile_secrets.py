@@ -20,6 +20,8 @@ from lockdock.dockerfile.model import Dockerfile, Instruction
 from lockdock.dockerfile.shell import run_scripts
 from lockdock.fixers.repo_ignorefiles import append_patterns
 from lockdock.model import Applicability, Finding, Fix, TargetKind, TextEdit
+from lockdock.payloads import MissingIgnoreEntries
+from lockdock.payloads.dockerfile import NamedVariable, SecretCopy
 from lockdock.registry import fixer
 from lockdock.sources import DockerfileSubject
 
@@ -117,22 +119,21 @@ def npmrc_to_mount(df: Dockerfile, inst: Instruction) -> list[TextEdit] | None:
 def no_secrets(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
-    kind = finding.data.get("kind")
+    payload = finding.payload
     if inst is None:
         return None
-    if kind == "context" and isinstance(finding.data.get("dockerignore"), str):
-        missing = [m for m in finding.data.get("missing") or [] if isinstance(m, str)]
-        return append_patterns(Path(finding.data["dockerignore"]), missing, "Exclude the secret files from the build context", ctx)
-    if kind == "env" and isinstance(finding.data.get("name"), str):
-        name = finding.data["name"]
+    if isinstance(payload, MissingIgnoreEntries):
+        return append_patterns(Path(payload.path), list(payload.missing), "Exclude the secret files from the build context", ctx)
+    if isinstance(payload, NamedVariable) and payload.kind == "env":
+        name = payload.name
         edit = delete_instruction(df, inst) if _single_env(inst) else remove_env_pair(df, inst, name)
         if edit is not None:
             return make_fix(subject, f"Remove ENV {name}; set it at run time", Applicability.UNSAFE, [edit], note="the container now needs the value from its environment")
-    if kind == "arg" and isinstance(finding.data.get("name"), str):
-        edits = arg_to_secret_mount(df, finding.data["name"])
+    if isinstance(payload, NamedVariable) and payload.kind == "arg":
+        edits = arg_to_secret_mount(df, payload.name)
         if edits:
-            return make_fix(subject, f"Turn ARG {finding.data['name']} into a build secret", Applicability.UNSAFE, edits, note=NOTE)
-    if kind == "copy" and inst.cmd in ("copy", "add") and len(inst.args) == 2 and not inst.heredocs:
+            return make_fix(subject, f"Turn ARG {payload.name} into a build secret", Applicability.UNSAFE, edits, note=NOTE)
+    if isinstance(payload, SecretCopy) and payload.kind == "copy" and inst.cmd in ("copy", "add") and len(inst.args) == 2 and not inst.heredocs:
         return make_fix(subject, f"Do not copy {inst.args[0]} into the image", Applicability.UNSAFE, [delete_instruction(df, inst)], note="also list the file in .dockerignore")
     return None
 
@@ -141,14 +142,14 @@ def no_secrets(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -
 def build_secrets(finding: Finding, subject: DockerfileSubject, ctx: ScanContext) -> Fix | None:
     df: Dockerfile = subject.dockerfile
     inst = instruction_at(df, finding)
-    kind = finding.data.get("kind")
+    payload = finding.payload
     if inst is None:
         return None
-    if kind == "arg" and isinstance(finding.data.get("name"), str):
-        edits = arg_to_secret_mount(df, finding.data["name"])
+    if isinstance(payload, NamedVariable) and payload.kind == "arg":
+        edits = arg_to_secret_mount(df, payload.name)
         if edits:
-            return make_fix(subject, f"Turn ARG {finding.data['name']} into a build secret", Applicability.UNSAFE, edits, note=NOTE)
-    if kind == "copy" and inst.cmd == "copy":
+            return make_fix(subject, f"Turn ARG {payload.name} into a build secret", Applicability.UNSAFE, edits, note=NOTE)
+    if isinstance(payload, SecretCopy) and payload.kind == "copy" and inst.cmd == "copy":
         edits = npmrc_to_mount(df, inst)
         if edits:
             return make_fix(subject, "Mount .npmrc as a build secret instead of copying it", Applicability.UNSAFE, edits, note="build with `docker build --secret id=npmrc,src=.npmrc`")

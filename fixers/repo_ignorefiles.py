@@ -11,6 +11,7 @@ from pathlib import Path
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Applicability, FileEdit, Finding, Fix, NewFile, TargetKind, TextEdit
+from lockdock.payloads import MissingIgnoreEntries
 from lockdock.registry import fixer
 from lockdock.sources import Repo
 
@@ -41,22 +42,17 @@ def append_patterns(path: Path, patterns: list[str], title: str, ctx: ScanContex
     return Fix(title, Applicability.SAFE, [FileEdit(str(path), [TextEdit(end, end, text)], tf.sha256)])
 
 
-def _missing(finding: Finding) -> list[str]:
-    missing = finding.data.get("missing")
-    return [m for m in missing if isinstance(m, str)] if isinstance(missing, list) else []
-
-
 @fixer("secrets.gitignore", TargetKind.REPO, title="Add the missing secret patterns to .gitignore", applicability=Applicability.SAFE)
 def gitignore_patterns(finding: Finding, _subject: Repo, ctx: ScanContext) -> Fix | None:
-    path = finding.data.get("gitignore")
-    if not isinstance(path, str):
+    entries = finding.payload
+    if not isinstance(entries, MissingIgnoreEntries):
         return None  # a tracked secret file: `git rm --cached` is the user's call
-    return append_patterns(Path(path), _missing(finding), "Add the missing secret patterns to .gitignore", ctx)
+    return append_patterns(Path(entries.path), list(entries.missing), "Add the missing secret patterns to .gitignore", ctx)
 
 
 @fixer("build.dockerignore", TargetKind.REPO, title="Exclude secrets and VCS data in .dockerignore", applicability=Applicability.SAFE)
 def dockerignore_patterns(finding: Finding, _subject: Repo, ctx: ScanContext) -> Fix | None:
-    path = finding.data.get("dockerignore")
-    if not isinstance(path, str):
+    entries = finding.payload
+    if not isinstance(entries, MissingIgnoreEntries):
         return None
-    return append_patterns(Path(path), _missing(finding), "Exclude secrets and VCS data in .dockerignore", ctx)
+    return append_patterns(Path(entries.path), list(entries.missing), "Exclude secrets and VCS data in .dockerignore", ctx)

@@ -14,6 +14,7 @@ from pathlib import Path
 from lockdock.context import ScanContext
 from lockdock.fixers.servicefacts import refuse, service_facts
 from lockdock.model import Applicability, Finding, Fix, ModeChange, TargetKind
+from lockdock.payloads.repo import SecretFileMode
 from lockdock.registry import fixer
 from lockdock.sources import Repo
 from lockdock.text import safe
@@ -46,10 +47,9 @@ def non_root_readers(path: str, repo: Repo, ctx: ScanContext) -> list[str]:
 
 @fixer("secrets.file-permissions", TargetKind.REPO, title="chmod 600 the secret file", applicability=Applicability.SAFE)
 def owner_only(finding: Finding, subject: Repo, ctx: ScanContext) -> Fix | None:
-    path = finding.data.get("path")
-    mode = finding.data.get("mode")
-    if not isinstance(path, str) or not isinstance(mode, int) or not mode & 0o077:
+    if not isinstance(finding.payload, SecretFileMode) or not finding.payload.mode & 0o077:
         return None
+    path, mode = finding.payload.path, finding.payload.mode
     readers = non_root_readers(path, subject, ctx)
     if readers:
         refuse(finding, f"services {', '.join(readers)} read it through compose's bind mount as a user that is "

@@ -101,7 +101,6 @@ def _clone(done: TargetResult, subject: Any) -> TargetResult:
     for f in done.findings:
         g = copy.copy(f)
         g.target = target
-        g.data = dict(f.data)
         if f.fix is not None:
             g.fix = dataclasses.replace(f.fix, target=target.key)
         out.findings.append(g)

@@ -218,6 +218,18 @@ class Fix:
 # --------------------------------------------------------------------------- findings
 
 
+@dataclass(frozen=True)
+class Payload:
+    """What an analyzer hands to the fixer of its finding: the facts the fix is decided from.
+
+    One small frozen subclass per finding kind, defined in `lockdock.payloads` (never in
+    `analyzers/` or `fixers/`, which do not import each other). A fixer narrows it with
+    `isinstance` and offers no fix when the payload is not the kind it expects. A payload
+    stays in memory (and in the scan cache's pickles): it is never shown or serialised to a
+    report, so it may hold file positions, parsed nodes and variable names.
+    """
+
+
 @dataclass
 class Suppression:
     reason: str
@@ -236,8 +248,11 @@ class Finding:
     severity: Severity | None = None  # None -> catalogue default (config may override)
     fix: Fix | None = None
     suppressed: Suppression | None = None
-    # Analyzer-private details for fixers (node paths, offsets); never serialised.
-    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # What the fixer of this finding needs (node, offsets, names); never serialised.
+    payload: Payload | None = field(default=None, repr=False, compare=False)
+    # More 1-based lines of `location.path` whose ignore pragma also covers this finding (the
+    # first line of a multi-line instruction, a compose service's key line).
+    scope_lines: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def layer(self) -> ChecklistLayer:

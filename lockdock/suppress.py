@@ -155,7 +155,7 @@ def apply_suppressions(findings: list[Finding], subject: Any, ctx: ScanContext) 
                     f.suppressed = Suppression(safe(any_ids[f.check]), "pragma")
                     continue
                 scope_lines = [f.location.line] if f.location.line else []
-                scope_lines += [n for n in f.data.get("scope_lines", []) if n]
+                scope_lines += [n for n in f.scope_lines if n]
                 for line in scope_lines:
                     reason = _line_pragma(lines, line, f.check)
                     if reason is not None:

@@ -17,6 +17,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static, Tree
 
 from lockdock.model import Finding, TargetKind
+from lockdock.payloads import SystemPath
+from lockdock.payloads.engine import AccountEntries
 from lockdock.scan import TargetResult, severity_of
 from lockdock.tui.filetree import LayerFiles, deleted_in, still_lives
 from lockdock.tui.findings import FindingsList
@@ -296,14 +298,13 @@ def fill_tree(tree: Tree[str], files: list[LayerFiles], diff: int, found: list[F
 
 
 def named_paths(finding: Finding) -> set[str]:
-    """In-image paths a finding names (its location, its `path` datum, absolute paths in its
+    """In-image paths a finding names (its location, the `path` of its payload, absolute paths in its
     evidence and message), without the leading slash, to mark them in the file tree."""
     out: set[str] = set()
     if finding.location.path:
         out.add(finding.location.path.lstrip("/"))
-    data_path = finding.data.get("path") if isinstance(finding.data, dict) else None
-    if isinstance(data_path, str):
-        out.add(data_path.lstrip("/"))
+    if isinstance(finding.payload, (SystemPath, AccountEntries)):
+        out.add(finding.payload.path.lstrip("/"))
     for text in (finding.evidence or "", finding.message):
         for raw in text.split():
             word = raw.strip("()[],;:'\"")

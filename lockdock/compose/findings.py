@@ -3,16 +3,18 @@
 A finding about a value points at the value's file and lines (the override file when the
 override sets it, the anchor's definition when it comes through an anchor, and then the
 message names the inheriting service). A finding about a missing key points at the
-service's key line. `data["scope_lines"]` holds the service key line in that file, so a
+service's key line. The finding's `scope_lines` hold the service key line in that file, so a
 pragma above a service suppresses all its findings.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from lockdock.compose.yamlread import Node
 from lockdock.model import Finding, Location, Severity
+from lockdock.payloads.compose import ServiceValue
 from lockdock.text import safe
 
 if TYPE_CHECKING:
@@ -53,10 +55,14 @@ def service_finding(
     *,
     evidence: str | None = None,
     severity: Severity | None = None,
-    data: dict[str, Any] | None = None,
+    payload: ServiceValue | None = None,
     ctx_note: bool = True,
 ) -> Finding:
-    """A finding on a compose service; `node=None` means "a key is missing"."""
+    """A finding on a compose service; `node=None` means "a key is missing".
+
+    The finding's payload is `payload` (a `ServiceValue` when None) with its `node` set to
+    `node`.
+    """
     svc = subject.service
     if node is not None:
         path = node.file
@@ -72,9 +78,6 @@ def service_finding(
         end_line = line
         column = None
     scope = svc.key_lines.get(path)
-    info: dict[str, Any] = {"node": node, "scope_lines": [scope] if scope else []}
-    if data:
-        info.update(data)
     return Finding(
         check=check,
         target=subject.target,
@@ -82,7 +85,8 @@ def service_finding(
         location=Location(path=_rel(ctx, path), line=line, end_line=end_line, column=column),
         evidence=evidence,
         severity=severity,
-        data=info,
+        scope_lines=(scope,) if scope else (),
+        payload=ServiceValue(node=node) if payload is None else replace(payload, node=node),
     )
 
 

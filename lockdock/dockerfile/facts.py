@@ -17,7 +17,7 @@ from typing import Any
 from lockdock.dockerfile.model import Dockerfile, Instruction, Stage
 from lockdock.dockerfile.shell import Command, Script, run_scripts, split_commands
 from lockdock.engine.refs import ImageRef, parse_ref
-from lockdock.model import Finding, Location, Severity
+from lockdock.model import Finding, Location, Payload, Severity
 from lockdock.secrets import check_assignment, find_in_text, mask
 from lockdock.text import safe
 
@@ -406,7 +406,7 @@ def finding(
     *,
     text: str | None = None,
     severity: Severity | None = None,
-    data: dict[str, Any] | None = None,
+    payload: Payload | None = None,
     ev: str | None = None,
     at: Where = None,
 ) -> Finding:
@@ -414,16 +414,16 @@ def finding(
 
     `at` narrows the start line to one sub-command of a multi-line RUN or heredoc: a
     (script, command) pair from `run_scripts`, or a file offset. The instruction's first
-    line stays in `data["scope_lines"]`, so a pragma above the instruction still applies.
+    line stays in the finding's `scope_lines`, so a pragma above the instruction still applies.
     """
     src = subject.dockerfile.text[inst.start : inst.end] if text is None else text
     line = inst.start_line
     offset = command_offset(*at) if isinstance(at, tuple) else at
-    data = dict(data or {})
+    scope: tuple[int, ...] = ()
     if offset is not None and inst.start <= offset <= inst.end:
         line = subject.dockerfile.line_of(offset)
         if line != inst.start_line:
-            data["scope_lines"] = [*data.get("scope_lines", []), inst.start_line]
+            scope = (inst.start_line,)
             if text is None and ev is None:
                 src = _line_around(subject.dockerfile.text, offset)
     return Finding(
@@ -433,7 +433,8 @@ def finding(
         location=Location(path=subject.target.path, line=line, end_line=max(line, inst.end_line)),
         evidence=ev if ev is not None else evidence(src),
         severity=severity,
-        data=data,
+        payload=payload,
+        scope_lines=scope,
     )
 
 

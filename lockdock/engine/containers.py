@@ -86,10 +86,7 @@ class ContainerSubject:
 
     def finding(self, ctx: ScanContext, check: str, message: str, **kw: Any) -> Finding:
         """A finding on this container; the message names its compose service, if any."""
-        f = Finding(check, self.target, message + self.suffix(), self.location(ctx), **kw)
-        if self.compose:
-            f.data["compose"] = self.compose
-        return f
+        return Finding(check, self.target, message + self.suffix(), self.location(ctx), **kw)
 
     def suffix(self) -> str:
         """Appended to messages so a finding names the compose service that will fix it."""

@@ -5,10 +5,11 @@ finding must be gone and no finding may be new. Otherwise every change of the ru
 put back and the user is told why. Engine actions (`docker update`) are verified by
 inspecting the container afterwards.
 
-`apply_fixes` runs in steps: triage (unsafe, pending, empty, preflight refusals), batch
-(merge edits; overlapping fixes wait), plan (what to rescan, the baseline), write and
-prove (roll back on doubt, keep the fixes that pass together), record (journal, report),
-then a later pass for the fixes that had to wait. `verify` holds the proof itself.
+`apply_fixes` runs in steps: triage (unsafe, pending, empty, and the preflight refusals
+of `lockdock.fixing.preflight`), batch (merge edits; overlapping fixes wait), plan (what
+to rescan, the baseline), write and prove (roll back on doubt, keep the fixes that pass
+together), record (journal, report), then a later pass for the fixes that had to wait.
+`verify` holds the proof itself.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from typing import Any
 from lockdock import registry
 from lockdock.context import ScanContext
 from lockdock.engine import update
-from lockdock.files import FileProblem, read_text, sha256_bytes, within
+from lockdock.files import FileProblem, read_text, sha256_bytes
 from lockdock.fixing import edits as edits_mod
-from lockdock.fixing import journal, writer
+from lockdock.fixing import journal, preflight, writer
+from lockdock.fixing.preflight import Roots
 from lockdock.fixing.rescan import Snapshot, recompute, unproven
 from lockdock.model import (
     Applicability,
@@ -93,101 +95,7 @@ def materialize(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     return finding.fix
 
 
-class _Roots:
-    """Which scanned root a path belongs to (writes never leave it)."""
-
-    def __init__(self, roots: Sequence[Path], cwd: Path, extra: Sequence[Path]) -> None:
-        self.roots = [Path(os.path.abspath(r)) for r in roots]
-        self.cwd = cwd
-        self.extra = [Path(os.path.abspath(p)) for p in extra]  # daemon.json: its own dir
-
-    def abs(self, path: str) -> Path:
-        p = Path(path)
-        return Path(os.path.abspath(p if p.is_absolute() else self.cwd / p))
-
-    def real(self, path: str) -> str:
-        """The file behind `path` (symlinks resolved): the key a file is planned under."""
-        return os.path.realpath(self.abs(path))
-
-    def root_of(self, path: str) -> Path | None:
-        p = self.abs(path)
-        if p in self.extra:
-            return p.parent
-        best = None
-        for r in self.roots:
-            if within(p.parent, r) and (best is None or len(str(r)) > len(str(best))):
-                best = r
-        return best
-
-
-def _preflight(fix: Fix, roots: _Roots, ctx: ScanContext, stamps: dict[str, writer.Stamp]) -> str | None:
-    """Why this fix cannot be applied now, or None."""
-    for c in fix.changes:
-        if isinstance(c, EngineAction):
-            reason = _engine_refusal(c, ctx)
-        else:
-            reason = _file_refusal(c, roots, stamps)
-        if reason is not None:
-            return reason
-    return None
-
-
-def _engine_refusal(c: EngineAction, ctx: ScanContext) -> str | None:
-    """Why `docker update` cannot run now: no engine, or the container changed since preview."""
-    engine = update.engines_of(ctx).get(c.engine)  # the engine that owns the container
-    if engine is None:
-        return "needs the engine (not connected)" if c.engine is None else f"engine {safe(c.engine, 120)} is not connected"
-    if c.action != "container.update":
-        return f"unknown engine action {safe(c.action)}"
-    try:
-        got = engine.api.inspect_container(c.object_id).get("HostConfig") or {}
-    except Exception as exc:  # noqa: BLE001 - gone, or engine trouble
-        return f"container {safe(c.object_name, 80)}: cannot inspect: {safe(exc, 200)}"
-    for key, want in update.hostconfig(c.current).items():
-        if update.normalise(key, got.get(key)) != update.normalise(key, want):
-            return f"container {safe(c.object_name, 80)}: changed since preview ({safe(key)})"
-    return None
-
-
-def _file_refusal(
-    c: FileEdit | NewFile | ModeChange, roots: _Roots, stamps: dict[str, writer.Stamp]
-) -> str | None:
-    """Why a file change cannot be written now (outside the roots, stale, symlink, rights)."""
-    root = roots.root_of(c.path)
-    if root is None:
-        return f"{safe(c.path)}: outside the scanned paths"
-    p = roots.abs(c.path)
-    try:
-        if isinstance(c, FileEdit):
-            writer.check_existing(p, root, c.expected_sha256, stamps.get(str(p)))
-            tf = read_text(p)
-            edits_mod.check_range(tf.text, c.edits)
-            _t, deferred = edits_mod.apply_edits(tf.text, c.edits)
-            if deferred:
-                return "its own edits overlap"
-        elif isinstance(c, NewFile):
-            return _new_file_refusal(c, p, root)
-        elif isinstance(c, ModeChange):
-            _r, _v, _raw, st = writer.check_existing(p, root, c.expected_sha256, need_write=False)
-            if (st.st_mode & 0o7777) != c.old_mode:
-                return f"{safe(c.path)}: changed since preview (mode is {st.st_mode & 0o7777:04o})"
-    except (writer.WriteRefused, FileProblem, edits_mod.EditError) as exc:
-        return str(exc) if isinstance(exc, writer.WriteRefused) else f"{safe(c.path)}: {safe(exc)}"
-    return None
-
-
-def _new_file_refusal(c: NewFile, p: Path, root: Path) -> str | None:
-    if os.path.lexists(p):
-        return f"{safe(c.path)}: already exists (changed since preview)"
-    base = writer.existing_ancestor(p)
-    if not within(base, root) or not os.path.isdir(base) or os.path.islink(base):
-        return f"{safe(c.path)}: {safe(base)} is not a directory of the scanned root"
-    if not os.access(base, os.W_OK | os.X_OK):
-        return f"{safe(c.path)}: permission denied: directory {safe(base)} is not writable"
-    return None
-
-
-def _scan_paths(fixes: Sequence[Fix], roots: _Roots) -> list[Path]:
+def _scan_paths(fixes: Sequence[Fix], roots: Roots) -> list[Path]:
     """What to rescan: the touched files, plus their root when repository files change."""
     paths: set[Path] = set()
     for fix in fixes:
@@ -237,7 +145,7 @@ def _rescan(
 
 def _write_all(
     batch: edits_mod.Batch,
-    roots: _Roots,
+    roots: Roots,
     stamps: dict[str, writer.Stamp],
     entry: journal.Entry,
 ) -> None:
@@ -314,7 +222,7 @@ class _Plan:
     """What every attempt of one pass shares: the roots, what to rescan, the baseline."""
 
     ctx: ScanContext
-    roots: _Roots
+    roots: Roots
     scan_paths: list[Path]
     reload: bool
     touches_host: bool
@@ -428,7 +336,7 @@ def apply_fixes(
     run = run or f"{time.time_ns()}-{os.getpid()}"
     root_list = [Path(root)] if isinstance(root, str | Path) else [Path(r) for r in root]
     daemon_json = ctx.daemon_json or Path("/etc/docker/daemon.json")
-    roots = _Roots(root_list, ctx.cwd, [daemon_json])
+    roots = Roots(root_list, ctx.cwd, [daemon_json])
 
     batch = _batch(_triage(fixes, roots, ctx, stamps, allow_unsafe, report), roots)
     if not batch.fixes:
@@ -462,7 +370,7 @@ def apply_fixes(
 
 def _triage(
     fixes: Sequence[Fix],
-    roots: _Roots,
+    roots: Roots,
     ctx: ScanContext,
     stamps: dict[str, writer.Stamp],
     allow_unsafe: bool,
@@ -478,7 +386,7 @@ def _triage(
         elif not fix.changes:
             report.skipped.append(Skipped(fix, "nothing to change", False))
         else:
-            reason = _preflight(fix, roots, ctx, stamps)
+            reason = preflight.refusal(fix, roots, ctx, stamps)
             if reason is not None:
                 report.skipped.append(Skipped(fix, reason))
             else:
@@ -486,7 +394,7 @@ def _triage(
     return candidates
 
 
-def _batch(candidates: list[Fix], roots: _Roots) -> edits_mod.Batch:
+def _batch(candidates: list[Fix], roots: Roots) -> edits_mod.Batch:
     """Merge the edits of this pass; overlapping fixes (and a second creator of the same new
     file, which collides like an overlapping edit) wait in `deferred` for the next pass."""
     claimed: set[Path] = set()
@@ -505,7 +413,7 @@ def _batch(candidates: list[Fix], roots: _Roots) -> edits_mod.Batch:
 
 
 def _plan(
-    fixes: list[Fix], roots: _Roots, ctx: ScanContext, verify: bool, run: str, root0: str,
+    fixes: list[Fix], roots: Roots, ctx: ScanContext, verify: bool, run: str, root0: str,
     *, known: tuple[list[Path], Snapshot] | None = None,
 ) -> _Plan:
     """What to rescan for `fixes`, and the baseline scan before anything is written
@@ -587,7 +495,7 @@ def _write_and_prove(
     return kept_all, after
 
 
-def _groups(fixes: list[Fix], roots: _Roots) -> list[list[Fix]]:
+def _groups(fixes: list[Fix], roots: Roots) -> list[list[Fix]]:
     """Fixes split into groups that share no file (real paths), in their first order.
 
     Fixes whose proof needs a whole root rescanned (new files, mode changes, ignore files)

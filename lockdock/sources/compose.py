@@ -9,6 +9,7 @@ from lockdock.compose.project import BASE_NAMES, Project, Service, load_projects
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
 from lockdock.model import Finding, Target, TargetKind
+from lockdock.payloads.compose import ServiceValue
 from lockdock.registry import source
 
 OVERRIDE_NAMES = frozenset(name for base in BASE_NAMES for name in override_names(base))
@@ -53,7 +54,8 @@ class ComposeService:
     def keeps(self, finding: Finding) -> bool:
         """Whether `finding` applies: on a fragment, only findings about a written value do
         (a finding built for a missing key, `service_finding(node=None)`, does not)."""
-        return not (self.fragment and "node" in finding.data and finding.data["node"] is None)
+        payload = finding.payload
+        return not (self.fragment and isinstance(payload, ServiceValue) and payload.node is None)
 
 
 def subjects_for(project: Project, ctx: ScanContext) -> Iterator[ComposeFile | ComposeService]:

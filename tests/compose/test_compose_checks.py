@@ -170,7 +170,7 @@ def test_catches_and_does_not_catch(tmp_path: Path, check: str, compose: str, li
     assert sorted(f.location.line for f in found) == lines, [f.message for f in found]
     for f in found:
         assert f.location.path == "compose.yaml"
-        assert f.data["scope_lines"]
+        assert f.scope_lines
 
 
 def test_healthcheck_from_dockerfile_counts(tmp_path: Path) -> None:

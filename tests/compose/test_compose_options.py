@@ -95,7 +95,7 @@ services:
 
 def test_backend_on_the_implicit_default_network(tmp_path):
     found = hits(tmp_path, DEFAULT_ONLY, "network.isolation")
-    kinds = sorted((f.target.name, f.data["kind"]) for f in found)
+    kinds = sorted((f.target.name, f.payload.kind) for f in found)
     assert kinds == [("db", "backend"), ("worker", "default-network")]  # db: the data-store rule
 
 
@@ -105,7 +105,7 @@ def test_backend_on_the_implicit_default_network(tmp_path):
 ])
 def test_default_network_rule_does_not_catch(tmp_path, compose):
     found = hits(tmp_path, compose, "network.isolation")
-    assert [f for f in found if f.data.get("kind") == "default-network"] == []
+    assert [f for f in found if f.payload.kind == "default-network"] == []
 
 
 def test_no_errors_from_options(tmp_path):

@@ -200,7 +200,7 @@ SHELL_CLEAN = [
 @pytest.mark.parametrize(("text", "issue"), SHELL_CATCHES)
 def test_shell_safety_catches(tmp_path: Path, text: str, issue: str) -> None:
     found = checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety")
-    assert any(f.data.get("issue") == issue for f in found), [f.message for f in found]
+    assert any(f.payload.issue == issue for f in found), [f.message for f in found]
 
 
 @pytest.mark.parametrize("text", SHELL_CLEAN)
@@ -213,7 +213,7 @@ def test_own_detections_work_without_shellcheck(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("PATH", "/nonexistent")
     text = "FROM debian:12\nRUN cd /x; rm -rf $D/* ; a | b\n"
     found = checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety")
-    assert {f.data["issue"] for f in found} == {"cd", "rm-var", "pipe"}
+    assert {f.payload.issue for f in found} == {"cd", "rm-var", "pipe"}
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
@@ -230,17 +230,17 @@ def test_shellcheck_codes_map_to_dockerfile_lines(tmp_path: Path) -> None:
         "RUN echo $HOME\n"  # SC2086 on echo: style, not reported
     )
     found = checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety")
-    sc = {(f.data["code"], f.location.line, f.location.column) for f in found if f.data.get("issue") == "shellcheck"}
+    sc = {(f.payload.code, f.location.line, f.location.column) for f in found if f.payload.issue == "shellcheck"}
     assert sc == {("SC2086", 3, 13), ("SC2114", 6, 8)}
     # SC2164 on line 8 is the own `cd` detection already: reported once
-    assert [f.data["issue"] for f in found if f.location.line == 8] == ["cd"]
-    assert "on chmod" in next(f.message for f in found if f.data.get("code") == "SC2086")
+    assert [f.payload.issue for f in found if f.location.line == 8] == ["cd"]
+    assert "on chmod" in next(f.message for f in found if f.payload.code == "SC2086")
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_shellcheck_and_own_rm_detection_reported_once(tmp_path: Path) -> None:
     found = checks(dockerfile_findings(tmp_path, "FROM debian:12\nRUN rm -rf $OUT/*\n", IGNORE), "build.shell-safety")
-    assert [f.data["issue"] for f in found] == ["rm-var"]
+    assert [f.payload.issue for f in found] == ["rm-var"]
 
 
 def test_pipefail_fix_when_the_stage_installs_bash(tmp_path: Path) -> None:
@@ -254,7 +254,7 @@ def test_pipefail_fix_when_the_stage_installs_bash(tmp_path: Path) -> None:
 
 def test_no_pipefail_fix_without_known_bash_and_message_says_why(tmp_path: Path) -> None:
     text = "FROM debian:12\nRUN curl -fsSL https://x.io/a | tar -x\n"
-    (f,) = [x for x in checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety") if x.data["issue"] == "pipe"]
+    (f,) = [x for x in checks(dockerfile_findings(tmp_path, text, IGNORE), "build.shell-safety") if x.payload.issue == "pipe"]
     assert f.fix is None
     assert "no automatic fix" in f.message and "debian:12" in f.message
 
@@ -329,7 +329,7 @@ def test_secret_in_a_package_spec_is_masked(tmp_path: Path) -> None:
     mine = [f for f in found if f.check in ("build.pinned-packages", "build.shell-safety")]
     assert len(mine) >= 2
     for f in mine:
-        assert token not in f.message and token not in (f.evidence or "") and token not in str(f.data)
+        assert token not in f.message and token not in (f.evidence or "") and token not in repr(f.payload)
 
 
 def test_exec_form_pipe_gets_no_shell_fix(tmp_path: Path) -> None:
@@ -352,7 +352,7 @@ def test_broken_shellcheck_is_a_warning_and_own_checks_go_on(tmp_path: Path, mon
     proj.mkdir()
     (proj / "Dockerfile").write_text("FROM debian:12\nRUN cd /x; make\n")
     result = scan_dir(proj, ScanContext(cwd=proj, use_engine=False))
-    assert [f.data["issue"] for f in result.findings if f.check == "build.shell-safety"] == ["cd"]
+    assert [f.payload.issue for f in result.findings if f.check == "build.shell-safety"] == ["cd"]
     assert any("shellcheck gave no JSON" in e.message and e.kind == "warning" for e in result.errors)
 
 

@@ -207,7 +207,7 @@ def test_multiline_instruction_reports_subcommand_line_and_end_line(tmp_path: Pa
     found = checks(dockerfile_findings(tmp_path, text, GOOD_IGNORE), "image.package-cache")
     assert {(f.location.line, f.location.end_line) for f in found} == {(3, 4)}
     assert all(f.evidence.startswith("apt-get install") for f in found)
-    assert all(f.data["scope_lines"] == [2] for f in found)
+    assert all(f.scope_lines == (2,) for f in found)
 
 
 def test_heredoc_instruction_end_line_is_the_terminator(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lockdock.payloads.dockerfile import UnneededTools
 from tests.dockerfile.helpers import apply_fix_in_memory, checks, dockerfile_findings
 
 GOOD_IGNORE = {".dockerignore": ".git\n.env\nsecrets/\n**/*.key\n**/*.pem\n"}
@@ -53,13 +54,13 @@ KEPT = [
 
 @pytest.mark.parametrize("text", CLEARED)
 def test_cleanup_idioms_clear_the_cache(tmp_path: Path, text: str) -> None:
-    found = [f for f in _found(tmp_path, text, "image.package-cache") if f.data["issue"] != "apt-recommends"]
+    found = [f for f in _found(tmp_path, text, "image.package-cache") if f.payload.issue != "apt-recommends"]
     assert found == [], [f.message for f in found]
 
 
 @pytest.mark.parametrize(("text", "issue"), KEPT)
 def test_partial_cleanups_still_leave_the_cache(tmp_path: Path, text: str, issue: str) -> None:
-    assert issue in {f.data["issue"] for f in _found(tmp_path, text, "image.package-cache")}
+    assert issue in {f.payload.issue for f in _found(tmp_path, text, "image.package-cache")}
 
 
 def test_dist_clean_gets_no_cleanup_fix(tmp_path: Path) -> None:
@@ -85,7 +86,7 @@ def test_toolchain_removed_in_the_same_run_is_not_said_to_ship(tmp_path: Path, t
     (f,) = _found(tmp_path, text, "build.multi-stage")
     assert "removed in the same RUN" in f.message
     assert "stays" not in f.message and "ships" not in f.message
-    assert f.data["kind"] == "toolchain-removed"
+    assert f.payload.kind == "toolchain-removed"
 
 
 def test_toolchain_kept_says_it_stays(tmp_path: Path) -> None:
@@ -97,12 +98,12 @@ def test_toolchain_kept_says_it_stays(tmp_path: Path) -> None:
 def test_kept_toolchain_wins_over_a_purged_one(tmp_path: Path) -> None:
     text = PURGED[1] + "RUN apk add --no-cache gcc musl-dev && gcc -o /app /src/a.c\n"
     (f,) = _found(tmp_path, text, "build.multi-stage")
-    assert f.data["kind"] == "toolchain-kept" and f.location.line == 5
+    assert f.payload.kind == "toolchain-kept" and f.location.line == 5
 
 
 def test_copy_of_a_whole_build_stage(tmp_path: Path) -> None:
     text = "FROM golang:1.22 AS build\nRUN go build -o /out/app ./...\nFROM debian:12-slim\nCOPY --from=build / /\nUSER 1000\n"
-    found = [f for f in _found(tmp_path, text, "build.multi-stage") if f.data.get("kind") == "whole-stage"]
+    found = [f for f in _found(tmp_path, text, "build.multi-stage") if f.payload.kind == "whole-stage"]
     assert [f.location.line for f in found] == [4]
     assert "whole filesystem of build stage build" in found[0].message
 
@@ -117,7 +118,7 @@ def test_copy_of_a_build_artefact_is_not_whole_stage(tmp_path: Path) -> None:
 def test_tool_used_in_final_stage_is_in_the_image(tmp_path: Path) -> None:
     text = "FROM debian:12-slim\nRUN mkdir /app \\\n && curl -fsSL -o /app/x https://example.com/x\nUSER 1000\n"
     (f,) = _found(tmp_path, text, "image.no-unneeded-tools")
-    assert f.data == {"tools": ["curl"], "kind": "used", "scope_lines": [2]}
+    assert f.payload == UnneededTools("used", ("curl",)) and f.scope_lines == (2,)
     assert f.location.line == 3 and "no install is visible" in f.message
 
 
@@ -138,7 +139,7 @@ def test_tools_not_left_in_the_image(tmp_path: Path, text: str) -> None:
 def test_curl_and_wget_is_one_too_many(tmp_path: Path) -> None:
     text = "FROM alpine:3.20\nRUN apk add --no-cache curl\nRUN wget -q -O /x https://example.com/x\nUSER 1000\n"
     found = _found(tmp_path, text, "image.no-unneeded-tools")
-    assert [f.data["kind"] for f in found] == ["install", "used", "both-downloaders"]
+    assert [f.payload.kind for f in found] == ["install", "used", "both-downloaders"]
     assert found[-1].location.line == 3 and "both curl and wget" in found[-1].message
 
 
@@ -152,7 +153,7 @@ def test_tools_undone_by_the_apt_mark_idiom_are_not_shipped(tmp_path: Path) -> N
         " apt-get purge -y --auto-remove; rm -rf /var/lib/apt/lists/*\n"
     )
     found = _found(tmp_path, text, "image.no-unneeded-tools")
-    assert [(f.data["tools"], f.location.line) for f in found] == [(["curl"], 6)]
+    assert [(f.payload.tools, f.location.line) for f in found] == [(("curl",), 6)]
 
 
 def test_local_trusted_apt_repository_is_not_a_download(tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_local_trusted_apt_repository_is_not_a_download(tmp_path: Path) -> None:
 def test_installed_tool_is_reported_once(tmp_path: Path) -> None:
     text = "FROM debian:12-slim\nRUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*\nRUN git clone https://example.com/r /r\n"
     found = _found(tmp_path, text, "image.no-unneeded-tools")
-    assert [f.data["kind"] for f in found] == ["install"]
+    assert [f.payload.kind for f in found] == ["install"]
 
 
 # ------------------------------------------------------------------ build.tls-verification
@@ -270,7 +271,7 @@ def test_single_quotes_named_as_the_shell_form_reason(tmp_path: Path) -> None:
     text = "FROM alpine:3.20\nUSER 1000\nCMD ['python', 'app.py']\nENTRYPOINT [\"a\", \"b\",]\n"
     found = _found(tmp_path, text, "build.exec-form")
     by_line = {f.location.line: f for f in found}
-    assert "single quotes" in by_line[3].message and by_line[3].data["kind"] == "single-quotes"
+    assert "single quotes" in by_line[3].message and by_line[3].payload.kind == "single-quotes"
     assert "not valid JSON" in by_line[4].message
 
 

@@ -59,13 +59,13 @@ def test_built_image_history_and_config(build_image, tmp_path: Path) -> None:
     assert "apk add curl" in commands[pinned[0].location.image_layer.index]
 
     update = _by(findings, "build.package-update")
-    issues = sorted((f.data["issue"], commands[f.location.image_layer.index]) for f in update)
+    issues = sorted((f.payload.issue, commands[f.location.image_layer.index]) for f in update)
     assert [i for i, _ in issues] == ["dist-upgrade", "lone-update"]
     assert "apt-get update" in issues[1][1] and "dist-upgrade" in issues[0][1]
 
     paths = _by(findings, "build.system-paths")
-    assert {(f.data["kind"], f.data["path"]) for f in paths} == {("volume", "/etc"), ("workdir", "/boot/app")}
-    vol = next(f for f in paths if f.data["kind"] == "volume")
+    assert {(f.payload.kind, f.payload.path) for f in paths} == {("volume", "/etc"), ("workdir", "/boot/app")}
+    vol = next(f for f in paths if f.payload.kind == "volume")
     assert "VOLUME" in commands[vol.location.image_layer.index]
 
 
@@ -92,9 +92,9 @@ def test_buildkit_history_forms(docker_api: Any, load_image_tar, tmp_path: Path)
         assert [f.location.image_layer.index for f in pinned] == [2] and "pm2" in pinned[0].message
         assert "rails" not in pinned[0].message
         update = _by(findings, "build.package-update")
-        assert [(f.location.image_layer.index, f.data["issue"]) for f in update] == [(1, "lone-update")]
+        assert [(f.location.image_layer.index, f.payload.issue) for f in update] == [(1, "lone-update")]
         paths = _by(findings, "build.system-paths")
-        assert [(f.data["path"], f.location.image_layer.index) for f in paths] == [("/sys", 3)]
+        assert [(f.payload.path, f.location.image_layer.index) for f in paths] == [("/sys", 3)]
     finally:
         docker_api.remove_image(tag, force=True)
 
@@ -130,7 +130,7 @@ def test_pipefail_fix_offered_through_scan(build_image, tmp_path: Path) -> None:
     ctx = ScanContext(cwd=tmp_path, engine=connect(), images=[with_bash])
     text = f"FROM {with_bash}\nRUN echo a | tr a b\n"
     found = checks(dockerfile_findings(tmp_path, text, {".dockerignore": ".git\n"}, ctx=ctx), "build.shell-safety")
-    (f,) = [x for x in found if x.data["issue"] == "pipe"]
+    (f,) = [x for x in found if x.payload.issue == "pipe"]
     assert f.fix is not None
     (change,) = f.fix.changes
     assert [e.text for e in change.edits] == ['SHELL ["/usr/bin/bash", "-o", "pipefail", "-c"]\n']

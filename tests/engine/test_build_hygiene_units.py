@@ -9,7 +9,7 @@ CFG = {"User": "app", "Healthcheck": {"Test": ["CMD", "true"]}}
 
 def _mine(found):
     ids = ("build.pinned-packages", "build.package-update", "build.system-paths")
-    return sorted((f.check, f.location.image_layer.index, f.data.get("issue") or f.data.get("kind") or "") for f in found if f.check in ids)
+    return sorted((f.check, f.location.image_layer.index, getattr(f.payload, "issue", None) or getattr(f.payload, "kind", None) or "") for f in found if f.check in ids)
 
 
 def test_history_forms_and_config(tmp_path):

@@ -13,6 +13,7 @@ from lockdock.context import ScanContext
 from lockdock.engine import daemonjson
 from lockdock.engine.host import collect, parse_flags
 from lockdock.model import FileEdit, NewFile
+from lockdock.payloads.engine import DaemonSetting
 from lockdock.scan import analyze_subject
 
 HARDENED = {
@@ -138,7 +139,7 @@ def test_bom_duplicates_and_invalid_json(tmp_path, monkeypatch):
     assert any("duplicate key 'icc'" in e.message for e in ctx.errors)
     _h, findings, ctx = host_scan(tmp_path, '{"icc": false,, }', monkeypatch=monkeypatch)
     assert any("invalid JSON" in e.message for e in ctx.errors)
-    icc = [f for f in findings if f.data.get("key") == "icc"]
+    icc = [f for f in findings if f.payload == DaemonSetting("icc")]
     assert icc and "not valid JSON" in icc[0].message and icc[0].fix is None
 
 
@@ -205,7 +206,7 @@ def test_fix_refused_when_dockerd_has_the_flag(tmp_path, monkeypatch):
     assert parse_flags(args) == {"H": ["fd://"], "log-opt": ["max-size=5m"], "icc": ["true"]}
     host, findings, _ctx = host_scan(tmp_path, "{}", args=args, monkeypatch=monkeypatch)
     by = {f.check: f for f in findings}
-    icc = [f for f in findings if f.data.get("key") == "icc"][0]
+    icc = [f for f in findings if f.payload == DaemonSetting("icc")][0]
     assert icc.fix is None and "--icc" in icc.message
     assert by["runtime.log-rotation"].fix is None and "--log-opt" in by["runtime.log-rotation"].message
     assert by["runtime.live-restore"].fix is not None

@@ -55,7 +55,7 @@ def _accounts(tag, tmp_path):
 @pytest.mark.engine
 def test_empty_password_and_second_uid0_reported_on_the_writing_layer(loaded, tmp_path):
     found, _ctx = _accounts(loaded["bad"], tmp_path)
-    kinds = sorted((f.data["kind"], f.data["path"], tuple(f.data["accounts"])) for f in found)
+    kinds = sorted((f.payload.kind, f.payload.path, f.payload.accounts) for f in found)
     assert kinds == [("empty-password", "/etc/shadow", ("guest",)), ("extra-uid0", "/etc/passwd", ("toor",))]
     assert all(f.location.image_layer is not None and f.location.image_layer.index == 0 for f in found)
 
@@ -71,7 +71,7 @@ def test_files_rewritten_by_a_later_layer_are_judged_as_rewritten(loaded, tmp_pa
 @pytest.mark.engine
 def test_whiteout_removes_shadow_and_passwd_field_counts(loaded, tmp_path):
     found, _ctx = _accounts(loaded["shadow-deleted"], tmp_path)
-    assert [(f.data["path"], f.data["accounts"]) for f in found] == [("/etc/passwd", ["guest"])]
+    assert [(f.payload.path, f.payload.accounts) for f in found] == [("/etc/passwd", ("guest",))]
     assert HASH.decode() not in found[0].message
 
 

@@ -126,7 +126,7 @@ def test_container_command_starting_sshd(docker_api, busybox_image, container_na
     )
     assert proc.returncode == 0, proc.stderr
     (f,) = _container_findings(docker_api, name, tmp_path)
-    assert "sshd" in f.message and f.data["kind"] == "sshd-command"
+    assert "sshd" in f.message and f.payload.kind == "sshd-command"
 
 
 def test_running_sshd_found_in_the_process_list(docker_api, build_image, busybox_image, container_name, tmp_path):
@@ -144,7 +144,7 @@ def test_running_sshd_found_in_the_process_list(docker_api, build_image, busybox
         )
         assert proc.returncode == 0, proc.stderr
         found = _container_findings(docker_api, name, tmp_path)
-        assert [f.data["kind"] for f in found] == ["sshd-process"]
+        assert [f.payload.kind for f in found] == ["sshd-process"]
         assert "/usr/sbin/sshd" in (found[0].evidence or "")
         subprocess.run(["docker", "stop", "-t", "0", name], capture_output=True, timeout=120)
         assert _container_findings(docker_api, name, tmp_path) == []  # stopped: no process, config is clean

@@ -249,9 +249,9 @@ def test_write_failure_midway_rolls_back_earlier_files(tmp_path: Path) -> None:
     fixes = _fixes(root, "secrets.gitignore")
     # The second change creates a file whose name appears after the preflight: it fails.
     late = Fix("create", Applicability.SAFE, [NewFile(str(blocker), "x\n")], check="secrets.gitignore")
-    import lockdock.fixing.apply as apply_mod
+    import lockdock.fixing.preflight as preflight_mod
 
-    orig = apply_mod._preflight
+    orig = preflight_mod.refusal
 
     def preflight_then_race(fix, roots, ctx, stamps):  # type: ignore[no-untyped-def]
         reason = orig(fix, roots, ctx, stamps)
@@ -259,11 +259,11 @@ def test_write_failure_midway_rolls_back_earlier_files(tmp_path: Path) -> None:
             blocker.write_bytes(b"user\n")
         return reason
 
-    apply_mod._preflight = preflight_then_race
+    preflight_mod.refusal = preflight_then_race
     try:
         report = apply_fixes([*fixes, late], _ctx(root), root=root, verify=False)
     finally:
-        apply_mod._preflight = orig
+        preflight_mod.refusal = orig
     assert report.applied == [] and report.rolled_back
     assert (root / ".gitignore").read_bytes() == GITIGNORE
     assert blocker.read_bytes() == b"user\n"

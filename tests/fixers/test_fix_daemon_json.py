@@ -11,6 +11,7 @@ from lockdock import registry
 from lockdock.context import ScanContext
 from lockdock.engine.host import collect
 from lockdock.model import Finding, Target, TargetKind
+from lockdock.payloads.engine import DaemonSetting
 
 DAEMON = b'{\n  "debug": false\n}\n'
 
@@ -46,4 +47,4 @@ def test_daemon_json_fix_refused_when_dockerd_flag_sets_the_key(tmp_path: Path) 
     assert fx.fn(finding, host, ctx) is None  # dockerd would refuse to start with both
     host.dockerd_args = ["--icc=false"]
     (icc,) = registry.fixers_for("network.icc", TargetKind.HOST)
-    assert icc.fn(Finding("network.icc", Target(TargetKind.HOST, "h"), "m", data={"key": "icc"}), host, ctx) is None
+    assert icc.fn(Finding("network.icc", Target(TargetKind.HOST, "h"), "m", payload=DaemonSetting("icc")), host, ctx) is None
