@@ -152,7 +152,7 @@ class TextEdit:
 
     start: int
     end: int
-    text: str
+    text: str = field(repr=False)  # may carry a secret being moved (never in logs or repr)
 
 
 @dataclass
@@ -166,8 +166,11 @@ class FileEdit:
 
 @dataclass
 class NewFile:
+    """A file a fix creates. `content` may hold a secret moved out of another file (a
+    compose secrets file): it is kept out of `repr()` so logs never show it."""
+
     path: str
-    content: str
+    content: str = field(repr=False)
     mode: int = 0o644
 
 
