@@ -22,26 +22,40 @@ from lockdock.text import safe
 def non_root_readers(path: str, repo: Repo, ctx: ScanContext) -> list[str]:
     """Services of the repository's compose files that mount `path` as a secret and are not
     known to read it as root (names, sanitised)."""
+    return _secret_readers(repo, ctx).get(os.path.realpath(path), [])
+
+
+def _secret_readers(repo: Repo, ctx: ScanContext) -> dict[str, list[str]]:
+    """Real path of every compose secret file of the repository -> its non-root readers.
+
+    Built once per scan and repository (a repository with many secret-looking files asks for
+    each of them), from the projects the scan already loaded."""
     from lockdock.compose import views
-    from lockdock.compose.project import load_projects
+    from lockdock.compose.project import projects_of
 
     files = [Path(p) for p in getattr(repo, "compose_files", []) or []]
     if not files:
-        return []
+        return {}
+    key = "secret-readers:" + "\0".join(os.path.abspath(p) for p in files)
+    found: dict[str, list[str]] | None = ctx.cache.get(key)
+    if found is not None:
+        return found
+    found = {}
     quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
-    out: list[str] = []
-    target = os.path.realpath(path)
-    for project in load_projects(files, quiet):
-        names = {s.name for s in views.secret_files(project) if os.path.realpath(s.path) == target}
-        if not names:
-            continue
-        for svc in project.services.values():
-            if not names & {r.source for r in views.secret_refs(svc)}:
-                continue
-            facts = service_facts(svc, quiet)
-            if facts.runs_as_root is not True or facts.drops_privileges:
-                out.append(safe(svc.name, 60))
-    return out
+    for project in projects_of(files, ctx):
+        by_path: dict[str, set[str]] = {}
+        for s in views.secret_files(project):
+            by_path.setdefault(os.path.realpath(s.path), set()).add(s.name)
+        for target, names in by_path.items():
+            out = found.setdefault(target, [])
+            for svc in project.services.values():
+                if not names & {r.source for r in views.secret_refs(svc)}:
+                    continue
+                facts = service_facts(svc, quiet)
+                if facts.runs_as_root is not True or facts.drops_privileges:
+                    out.append(safe(svc.name, 60))
+    ctx.cache[key] = found
+    return found
 
 
 @fixer("secrets.file-permissions", TargetKind.REPO, title="chmod 600 the secret file", applicability=Applicability.SAFE)
