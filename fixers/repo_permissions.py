@@ -33,16 +33,14 @@ def _secret_readers(repo: Repo, ctx: ScanContext) -> dict[str, list[str]]:
     from lockdock.compose import views
     from lockdock.compose.project import projects_of
 
+    key = f"secret-readers:{id(repo)}"
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is repo:  # the id of a freed repository may be reused
+        return cached[1]
+    found: dict[str, list[str]] = {}
     files = [Path(p) for p in getattr(repo, "compose_files", []) or []]
-    if not files:
-        return {}
-    key = "secret-readers:" + "\0".join(os.path.abspath(p) for p in files)
-    found: dict[str, list[str]] | None = ctx.cache.get(key)
-    if found is not None:
-        return found
-    found = {}
     quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
-    for project in projects_of(files, ctx):
+    for project in projects_of(files, ctx) if files else []:
         by_path: dict[str, set[str]] = {}
         for s in views.secret_files(project):
             by_path.setdefault(os.path.realpath(s.path), set()).add(s.name)
@@ -54,7 +52,7 @@ def _secret_readers(repo: Repo, ctx: ScanContext) -> dict[str, list[str]]:
                 facts = service_facts(svc, quiet)
                 if facts.runs_as_root is not True or facts.drops_privileges:
                     out.append(safe(svc.name, 60))
-    ctx.cache[key] = found
+    ctx.cache[key] = (repo, found)  # stored only when complete (a failure leaves no half answer)
     return found
 
 
