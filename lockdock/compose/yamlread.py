@@ -13,11 +13,9 @@ does: `yes`, `on`, `True` are true.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 try:  # libyaml through PyYAML composes ~40x faster; used only when present and safe
     import yaml as _pyyaml
@@ -422,9 +420,20 @@ def compose_documents(text: str, backend: str | None = None) -> list[Any]:
     """The YAML node graphs of every document (raises the library's YAML error)."""
     if (backend or ("libyaml" if use_libyaml(text) else "ruamel")) == "libyaml":
         return list(_pyyaml.compose_all(text, Loader=_COMPOSE_LOADER))
+    from ruamel.yaml import YAML  # imported when needed: most scans never use it
+
     yaml = YAML(typ="rt")
     yaml.max_depth = MAX_DEPTH
     return list(yaml.compose_all(text))
+
+
+def _yaml_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a YAML library raised for bad input (ruamel's only once imported:
+    it cannot have raised before)."""
+    errors: tuple[type[BaseException], ...] = (_PYYAML_ERROR,) if _PYYAML_ERROR else ()
+    if "ruamel.yaml.error" in sys.modules:
+        errors += (sys.modules["ruamel.yaml.error"].YAMLError,)
+    return errors
 
 
 def parse(text: str, path: str, backend: str | None = None) -> ParseResult:
@@ -433,10 +442,9 @@ def parse(text: str, path: str, backend: str | None = None) -> ParseResult:
     `backend` forces "ruamel" or "libyaml" (tests compare them); by default libyaml is
     used when it is installed and safe for this text, ruamel (round-trip) otherwise.
     """
-    errors: tuple[type[BaseException], ...] = (YAMLError,) + ((_PYYAML_ERROR,) if _PYYAML_ERROR else ())
     try:
         docs = compose_documents(text, backend)
-    except errors as exc:
+    except _yaml_errors() as exc:
         return ParseResult(None, [_problem_from(exc)])
     except RecursionError:
         return ParseResult(None, [YamlProblem("nesting too deep; not analysed")])
