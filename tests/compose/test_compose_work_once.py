@@ -74,7 +74,7 @@ def test_directory_scan_loads_each_project_once(tmp_path: Path, load_calls: list
 def test_fixer_alone_loads_quietly_and_once(tmp_path: Path, load_calls: list[list[Path]]) -> None:
     """Without a scan that loaded the projects first, the fixer loads them itself, once for
     all the files it is asked about, and reports no loading problem a second time."""
-    from fixers.repo_permissions import non_root_readers
+    from lockdock.fixers.repo_permissions import non_root_readers
 
     _tree(tmp_path)
     (tmp_path / "p00" / "compose.yaml").write_text("services: [not, a, map\n")
