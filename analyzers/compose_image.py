@@ -103,8 +103,11 @@ def _insecure(value: str, ctx: ScanContext) -> str | None:
         return "registry marked insecure"
     if "://" in v or v.startswith((".", "/")):
         return None  # a build context path or URL, not an image reference
+    insecure = insecure_registries(ctx)
+    if not insecure.names and not insecure.networks:
+        return None  # no registry is configured insecure (the usual case): nothing to look up
     ref = imageref.parse(value.strip())
-    return insecure_registries(ctx).reason(ref.registry) if ref is not None else None
+    return insecure.reason(ref.registry) if ref is not None else None
 
 
 @analyzer(TargetKind.COMPOSE_SERVICE, "registry.https")

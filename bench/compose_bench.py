@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     projects = build_corpus(root / "corpus", args.files)
     mains = [str(p[0]) for p in projects]
     n_files = sum(len(p) for p in projects)
-    print(f"corpus: {len(projects)} projects, {n_files} compose files under {root / 'corpus'}")
+    print(f"corpus: {len(projects)} projects, {n_files} compose files under {root / 'corpus'}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     lockdock_cmd = [sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", "json",
                     str(root / "corpus")]
     lint_cmd = [compose_lint, "check", "--format", "json", "--allow-partial-coverage", *mains]
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{wall / cl_wall:.2f} wall, {cpu / cl_cpu:.2f} cpu")
     print(f"findings: lockdock {ld_counts[0]} compose findings over {ld_counts[1]} check ids; "
           f"compose-lint {cl_counts[0]} findings over {cl_counts[1]} rules")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
     return 0

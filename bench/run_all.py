@@ -2,13 +2,15 @@
 
     python bench/run_all.py [--rounds 3] [--dockerfiles 1000] [--compose 300]
                             [--images 90] [--containers 320] [--no-engine] [--tui]
+                            [--compose-only]
 
 Rows (medians of `--rounds`, wall time; every tool started once per round as CI would):
 - 1,000 generated Dockerfiles, a directory: lockdock against hadolint, with the
   `shellcheck` binary on PATH (build.shell-safety runs it) and without it;
 - the same Dockerfiles passed as a file list (what pre-commit does), against the directory;
 - the same directory scanned again with the result cache warm, against a cold scan;
-- 300 generated compose projects: lockdock against compose-lint (directory and file list);
+- 300 generated compose projects: lockdock against compose-lint (directory and file list),
+  with the CPU time (user + system) of each side and the load average beside the wall times;
 - an engine with `--images` busybox images and `--containers` created containers (labelled
   io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files)
   against the floor, `docker inspect` of the same objects (one CLI call each for containers
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -66,13 +69,21 @@ def path_without_shellcheck(tmp: Path) -> str:
     return str(shadow)
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+CPU: dict[str, list[float]] = {}  # case name -> CPU seconds (user + system) of each run
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str], *, cpu_of: str | None = None) -> float:
+    """Wall seconds of `cmd`; with `cpu_of`, its CPU seconds are kept in CPU[cpu_of]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           timeout=3600, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd[:6]} failed ({proc.returncode}): {proc.stderr.decode()[-1500:]}")
+    if cpu_of is not None:
+        CPU.setdefault(cpu_of, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return took
 
 
@@ -89,9 +100,14 @@ def medians(rounds: int, cases: dict[str, Callable[[], float]]) -> dict[str, flo
 ROWS: list[tuple[str, float, str, float, str]] = []  # (what, lockdock s, against, peer s, goal)
 
 
-def row(what: str, ours: float, against: str, theirs: float, goal: str) -> None:
+def row(what: str, ours: float, against: str, theirs: float, goal: str, cpu: tuple[str, str] | None = None) -> None:
+    """Print and keep one comparison; `cpu` names the two cases whose median CPU times to add."""
     ROWS.append((what, ours, against, theirs, goal))
-    print(f"  {what}: {ours:.2f} s vs {against} {theirs:.2f} s = {ours / theirs:.2f}x (goal {goal})", flush=True)
+    line = f"  {what}: {ours:.2f} s vs {against} {theirs:.2f} s = {ours / theirs:.2f}x (goal {goal})"
+    if cpu is not None and all(CPU.get(c) for c in cpu):
+        a, b = (statistics.median(CPU[c]) for c in cpu)
+        line += f"; CPU {a:.2f} s vs {b:.2f} s = {a / b:.2f}x"
+    print(line + f"; load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def bench_files(args: argparse.Namespace, tmp: Path) -> None:
@@ -101,7 +117,13 @@ def bench_files(args: argparse.Namespace, tmp: Path) -> None:
     nocache = dict(env, LOCKDOCK_NO_CACHE="1")
     nosc = dict(nocache, PATH=path_without_shellcheck(tmp))
     hadolint, compose_lint = peer("hadolint"), peer("compose-lint")
+    if not args.compose_only:
+        bench_dockerfiles(args, tmp, lockdock, env, nocache, nosc, hadolint)
+    bench_compose(args, tmp, lockdock, env, nocache, compose_lint)
 
+
+def bench_dockerfiles(args: argparse.Namespace, tmp: Path, lockdock: list[str], env: dict[str, str],
+                      nocache: dict[str, str], nosc: dict[str, str], hadolint: str | None) -> None:
     droot = tmp / "dockerfiles"
     droot.mkdir()
     dpaths = dockerfile_bench.generate(droot, args.dockerfiles, 7)
@@ -131,23 +153,31 @@ def bench_files(args: argparse.Namespace, tmp: Path) -> None:
     })
     row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "cold (--no-cache)", m["cold"], "near-instant")
 
+
+def bench_compose(args: argparse.Namespace, tmp: Path, lockdock: list[str], env: dict[str, str],
+                  nocache: dict[str, str], compose_lint: str | None) -> None:
     croot = tmp / "compose"
     projects = compose_bench.build_corpus(croot, args.compose)
     mains = [str(p[0].relative_to(croot)) for p in projects]
     files = [str(f.relative_to(croot)) for p in projects for f in p]
     print(f"{len(projects)} compose projects ({len(files)} files) in {croot}; compose-lint: {compose_lint}")
     run([*lockdock, "."], croot, nocache)
-    cases = {
-        "dir": lambda: run([*lockdock, "."], croot, nocache),
-        "list": lambda: run([*lockdock, *files], croot, nocache),
+    cases: dict[str, Callable[[], float]] = {
+        "dir": lambda: run([*lockdock, "."], croot, nocache, cpu_of="compose-dir"),
+        "list": lambda: run([*lockdock, *files], croot, nocache, cpu_of="compose-list"),
     }
     if compose_lint:
         cases["compose-lint"] = lambda: run(
-            [compose_lint, "check", "--format", "json", "--allow-partial-coverage", *mains], croot, env)
+            [compose_lint, "check", "--format", "json", "--allow-partial-coverage", *mains], croot, env,
+            cpu_of="compose-lint")
     m = medians(args.rounds, cases)
     if compose_lint:
-        row(f"{len(projects)} compose projects, dir", m["dir"], "compose-lint", m["compose-lint"], "<= 0.5x")
-    row(f"{len(projects)} compose projects as a file list", m["list"], "same dir", m["dir"], "~1x")
+        row(f"{len(projects)} compose projects, dir", m["dir"], "compose-lint", m["compose-lint"], "<= 0.5x",
+            cpu=("compose-dir", "compose-lint"))
+        row(f"{len(projects)} compose projects, file list", m["list"], "compose-lint", m["compose-lint"],
+            "<= 0.5x", cpu=("compose-list", "compose-lint"))
+    row(f"{len(projects)} compose projects as a file list", m["list"], "same dir", m["dir"], "~1x",
+        cpu=("compose-list", "compose-dir"))
 
 
 def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
@@ -194,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--containers", type=int, default=320)
     ap.add_argument("--no-engine", action="store_true", help="skip the engine rows")
     ap.add_argument("--no-files", action="store_true", help="skip the file rows")
+    ap.add_argument("--compose-only", action="store_true", help="of the file rows, only the compose ones")
     ap.add_argument("--tui", action="store_true", help="also time the TUI on the engine")
     args = ap.parse_args(argv)
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")

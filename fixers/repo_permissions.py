@@ -23,26 +23,38 @@ from lockdock.text import safe
 def non_root_readers(path: str, repo: Repo, ctx: ScanContext) -> list[str]:
     """Services of the repository's compose files that mount `path` as a secret and are not
     known to read it as root (names, sanitised)."""
-    from lockdock.compose import views
-    from lockdock.compose.project import load_projects
+    return _secret_readers(repo, ctx).get(os.path.realpath(path), [])
 
+
+def _secret_readers(repo: Repo, ctx: ScanContext) -> dict[str, list[str]]:
+    """Real path of every compose secret file of the repository -> its non-root readers.
+
+    Built once per scan and repository (a repository with many secret-looking files asks for
+    each of them), from the projects the scan already loaded."""
+    from lockdock.compose import views
+    from lockdock.compose.project import projects_of
+
+    key = f"secret-readers:{id(repo)}"
+    cached = ctx.cache.get(key)
+    if cached is not None and cached[0] is repo:  # the id of a freed repository may be reused
+        return cached[1]
+    found: dict[str, list[str]] = {}
     files = [Path(p) for p in getattr(repo, "compose_files", []) or []]
-    if not files:
-        return []
     quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
-    out: list[str] = []
-    target = os.path.realpath(path)
-    for project in load_projects(files, quiet):
-        names = {s.name for s in views.secret_files(project) if os.path.realpath(s.path) == target}
-        if not names:
-            continue
-        for svc in project.services.values():
-            if not names & {r.source for r in views.secret_refs(svc)}:
-                continue
-            facts = service_facts(svc, quiet)
-            if facts.runs_as_root is not True or facts.drops_privileges:
-                out.append(safe(svc.name, 60))
-    return out
+    for project in projects_of(files, ctx) if files else []:
+        by_path: dict[str, set[str]] = {}
+        for s in views.secret_files(project):
+            by_path.setdefault(os.path.realpath(s.path), set()).add(s.name)
+        for target, names in by_path.items():
+            out = found.setdefault(target, [])
+            for svc in project.services.values():
+                if not names & {r.source for r in views.secret_refs(svc)}:
+                    continue
+                facts = service_facts(svc, quiet)
+                if facts.runs_as_root is not True or facts.drops_privileges:
+                    out.append(safe(svc.name, 60))
+    ctx.cache[key] = (repo, found)  # stored only when complete (a failure leaves no half answer)
+    return found
 
 
 @fixer("secrets.file-permissions", TargetKind.REPO, title="chmod 600 the secret file", applicability=Applicability.SAFE)

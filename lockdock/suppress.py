@@ -154,6 +154,9 @@ def apply_suppressions(findings: list[Finding], subject: Any, ctx: ScanContext) 
                     # A finding about the file as a whole: an ignore pragma anywhere in it counts.
                     f.suppressed = Suppression(safe(any_ids[f.check]), "pragma")
                     continue
+                if not file_ids and not any_ids:
+                    lines = None  # no pragma anywhere in the file: no line of it can hold one
+            if lines is not None:
                 scope_lines = [f.location.line] if f.location.line else []
                 scope_lines += [n for n in f.scope_lines if n]
                 for line in scope_lines:

@@ -8,7 +8,10 @@ before any report.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +71,40 @@ def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     add_fleet_options(p)
 
 
+# Young-generation threshold of the cyclic garbage collector during a scan (CPython's
+# default is 700 allocations; see `fewer_collections`).
+SCAN_GC_THRESHOLD = (50_000, 20, 10)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run CPython's cyclic garbage collector less often inside the block.
+
+    A scan builds one large graph of objects that lives until the report is written (every
+    parsed file, project and finding); with the default thresholds the collector walks that
+    graph again and again as it grows: a quarter to a third of the CPU time of a
+    300-project compose scan. Objects alive when the block starts (modules, config) are
+    kept out of the collector's sight (`gc.freeze`) and collections start after
+    `SCAN_GC_THRESHOLD` allocations; unreachable cycles are still collected. Both are
+    undone when the block ends (an in-process caller gets its collector back as it was).
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*SCAN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 def run_scan(args: argparse.Namespace) -> int:
     """Run `lockdock scan`; returns the exit code. Raises `UsageError` and `ConfigError`."""
+    with fewer_collections():
+        return _run_scan(args)
+
+
+def _run_scan(args: argparse.Namespace) -> int:
     from lockdock.cli.targets import after_scan, plan
     from lockdock.reports import baseline as bl
     from lockdock.scan import ScanResult, severity_of

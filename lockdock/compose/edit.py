@@ -124,19 +124,24 @@ class Editor:
         return found
 
     def file(self, path: str) -> LoadedFile:
-        lf = self.project.file(path)
+        """The loaded file at `path`, when it parsed cleanly (else EditRefused)."""
+        lf = self.project.loaded.get(path)
         if lf is None or lf.text is None or not lf.clean:
             raise EditRefused("file could not be parsed cleanly")
         return lf
 
     def text(self, path: str) -> str:
-        lf = self.file(path)
-        assert lf.text is not None
+        lf = self.project.loaded.get(path)
+        if lf is None or lf.text is None or not lf.clean:
+            raise EditRefused("file could not be parsed cleanly")
         return lf.text.text
 
     def add(self, path: str, start: int, end: int, new: str) -> None:
-        self.file(path)
-        self.edits.setdefault(path, []).append(TextEdit(start, end, new))
+        edits = self.edits.get(path)
+        if edits is None:
+            self.file(path)
+            edits = self.edits[path] = []
+        edits.append(TextEdit(start, end, new))
 
     def file_edits(self) -> list[FileEdit]:
         out = []

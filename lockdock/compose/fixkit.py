@@ -101,7 +101,7 @@ def insert_at_path(
 def merge_source(editor: Editor, decl: Node) -> tuple[Node, Node] | None:
     """(mapping merged into `decl` through `<<`, one of its merged values), if any."""
     for key, child in decl.value.items():
-        if key not in decl.own_keys and child.merged:
+        if child.merged and key not in decl.own_keys:
             owner = editor.owner(child)
             if owner is not None and owner.kind == "map" and owner.style != "flow":
                 return owner, child

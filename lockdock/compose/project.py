@@ -426,6 +426,32 @@ def load_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     return [p for p in projects if str(p.main) not in consumed]
 
 
+def _projects_key(compose_files: list[Path]) -> str:
+    return "compose-projects:" + "\0".join(os.path.abspath(p) for p in compose_files)
+
+
+def scan_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
+    """`load_projects`, remembered in `ctx.cache` for the rest of this scan, so that a later
+    step asking `projects_of` the same files gets these projects without a second load (a
+    scan context lives for one scan: a rescan after a fix starts with an empty cache)."""
+    projects = load_projects(compose_files, ctx)
+    ctx.cache[_projects_key(compose_files)] = projects
+    return projects
+
+
+def projects_of(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
+    """The projects of `compose_files` for a step that only reads them (a fixer's facts):
+    those this scan loaded (`scan_projects`) when it loaded exactly these files, else loaded
+    now with problems left unreported (the scan reports them where it reads the files) and
+    remembered. Projects are never modified after loading, so sharing them is safe."""
+    key = _projects_key(compose_files)
+    found = ctx.cache.get(key)
+    if found is None:
+        quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
+        found = ctx.cache[key] = load_projects(compose_files, quiet)
+    return found
+
+
 def build_contexts(compose_files: list[Path]) -> list[Path]:
     """Local build contexts the compose files name (`build: dir` or `build.context`).
 

@@ -13,11 +13,9 @@ does: `yes`, `on`, `True` are true.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 try:  # libyaml through PyYAML composes ~40x faster; used only when present and safe
     import yaml as _pyyaml
@@ -27,6 +25,33 @@ try:  # libyaml through PyYAML composes ~40x faster; used only when present and 
     _PYYAML_ERROR: Any = _pyyaml.YAMLError
 except ImportError:  # pragma: no cover - depends on the environment
     _CLOADER, _PYYAML_ERROR = None, None
+
+if _CLOADER is not None:
+    _DEFAULT_TAGS = {
+        _pyyaml.ScalarNode: _CLOADER.DEFAULT_SCALAR_TAG,
+        _pyyaml.SequenceNode: _CLOADER.DEFAULT_SEQUENCE_TAG,
+        _pyyaml.MappingNode: _CLOADER.DEFAULT_MAPPING_TAG,
+    }
+
+    class _ComposeLoader(_CLOADER):  # type: ignore[misc, valid-type]
+        """libyaml's composer with PyYAML's BaseResolver answers given directly.
+
+        BaseResolver has no implicit and no path resolvers, so every node without an
+        explicit tag gets its kind's default tag; the C composer still calls back into
+        Python for that on every node (three calls each), which this skips."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            return _DEFAULT_TAGS[kind]
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
+    _COMPOSE_LOADER: Any = (
+        _ComposeLoader if not (_CLOADER.yaml_implicit_resolvers or _CLOADER.yaml_path_resolvers) else _CLOADER
+    )
 
 MAX_DEPTH = 120  # nesting deeper than this is refused (compose files are shallow)
 MAX_NODES = 200_000  # nodes after alias expansion; more is an alias bomb
@@ -218,7 +243,10 @@ class _Builder:
         """Offsets, lines and column of the value itself (after `&anchor !tag`), its anchor
         name and its explicit tag."""
         sm, em = rnode.start_mark, rnode.end_mark
-        start, anchor, tagged = _properties(self.text, sm.index, em.index)
+        if self.text[sm.index:sm.index + 1] in ("&", "!"):
+            start, anchor, tagged = _properties(self.text, sm.index, em.index)
+        else:  # no properties before the value (the usual case)
+            start, anchor, tagged = sm.index, None, False
         line, col = sm.line + 1, sm.column + 1
         if start != sm.index:
             skipped = self.text[sm.index:start]
@@ -391,10 +419,21 @@ def use_libyaml(text: str) -> bool:
 def compose_documents(text: str, backend: str | None = None) -> list[Any]:
     """The YAML node graphs of every document (raises the library's YAML error)."""
     if (backend or ("libyaml" if use_libyaml(text) else "ruamel")) == "libyaml":
-        return list(_pyyaml.compose_all(text, Loader=_CLOADER))
+        return list(_pyyaml.compose_all(text, Loader=_COMPOSE_LOADER))
+    from ruamel.yaml import YAML  # imported when needed: most scans never use it
+
     yaml = YAML(typ="rt")
     yaml.max_depth = MAX_DEPTH
     return list(yaml.compose_all(text))
+
+
+def _yaml_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a YAML library raised for bad input (ruamel's only once imported:
+    it cannot have raised before)."""
+    errors: tuple[type[BaseException], ...] = (_PYYAML_ERROR,) if _PYYAML_ERROR else ()
+    if "ruamel.yaml.error" in sys.modules:
+        errors += (sys.modules["ruamel.yaml.error"].YAMLError,)
+    return errors
 
 
 def parse(text: str, path: str, backend: str | None = None) -> ParseResult:
@@ -403,10 +442,9 @@ def parse(text: str, path: str, backend: str | None = None) -> ParseResult:
     `backend` forces "ruamel" or "libyaml" (tests compare them); by default libyaml is
     used when it is installed and safe for this text, ruamel (round-trip) otherwise.
     """
-    errors: tuple[type[BaseException], ...] = (YAMLError,) + ((_PYYAML_ERROR,) if _PYYAML_ERROR else ())
     try:
         docs = compose_documents(text, backend)
-    except errors as exc:
+    except _yaml_errors() as exc:
         return ParseResult(None, [_problem_from(exc)])
     except RecursionError:
         return ParseResult(None, [YamlProblem("nesting too deep; not analysed")])

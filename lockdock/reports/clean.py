@@ -23,9 +23,11 @@ T = TypeVar("T")
 # ensure_ascii=False)` output: C0 controls other than tab and newline (JSON writes them
 # as \uXXXX, \r, \b, \f), DEL, C1, bidi/zero-width formatting, lone surrogates. A
 # literal backslash before r/b/f/u00 also matches: that only costs the slow path.
-_UNSAFE_IN_JSON = re.compile(
-    r"\\u00[01][0-9a-fA-F]|\\[rbf]|[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
+# Searched in parts, each quick: the escapes start with a literal backslash (found like a
+# substring), DEL is one character, and the rest are all outside ASCII (not searched for
+# when the text is ASCII, the usual case).
+_ESCAPES_IN_JSON = re.compile(r"\\(?:u00[01][0-9a-fA-F]|[rbf])")
+_UNSAFE_NON_ASCII = re.compile("[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def clean(value: Any) -> Any:
@@ -46,7 +48,11 @@ def clean(value: Any) -> Any:
 def needs_clean(encoded: str) -> bool:
     """True when JSON text (`json.dumps(..., ensure_ascii=False)`, compact or indented)
     holds a string `clean` would change."""
-    return _UNSAFE_IN_JSON.search(encoded) is not None
+    if _ESCAPES_IN_JSON.search(encoded) is not None:
+        return True
+    if encoded.isascii():
+        return "\x7f" in encoded
+    return _UNSAFE_NON_ASCII.search(encoded) is not None
 
 
 def _clean(value: Any) -> Any:

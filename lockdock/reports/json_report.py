@@ -6,20 +6,33 @@ import json
 from typing import Any
 
 from lockdock import checks
-from lockdock.model import Finding, Severity
+from lockdock.model import ChecklistLayer, Finding, Severity
 from lockdock.reports.clean import clean, each_or_error, needs_clean
 from lockdock.reports.summary import summarize
-from lockdock.scan import ScanResult, severity_of
+from lockdock.scan import ScanResult
+
+_LABELS = {s: s.name.lower() for s in Severity}  # Severity.label, without the enum property per call
+# check id -> (layer, level, title, default severity label): the same for every finding of a check.
+_CHECK_FIELDS: dict[str, tuple[str, int, str, str]] = {}
+
+
+def _check_fields(check_id: str) -> tuple[str, int, str, str]:
+    found = _CHECK_FIELDS.get(check_id)
+    if found is None:
+        check = checks.get(check_id)  # KeyError for an unknown id, as before
+        layer = ChecklistLayer(check_id.split(".", 1)[0]).value
+        found = _CHECK_FIELDS[check_id] = (layer, check.level, check.title, _LABELS[check.severity])
+    return found
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
-    check = checks.get(f.check)
+    layer, level, title, default_severity = _check_fields(f.check)
     return {
         "check": f.check,
-        "layer": f.layer.value,
-        "level": check.level,
-        "severity": severity_of(f).label,
-        "title": check.title,
+        "layer": layer,
+        "level": level,
+        "severity": default_severity if f.severity is None else _LABELS[f.severity],
+        "title": title,
         "target": f.target.to_json(),
         "location": f.location.to_json(),
         "message": f.message,

@@ -7,7 +7,7 @@ from typing import Any
 
 from lockdock import __version__, checks
 from lockdock.model import Finding, Severity
-from lockdock.reports.clean import clean, each_or_error
+from lockdock.reports.clean import clean, each_or_error, needs_clean
 from lockdock.reports.summary import summarize, summary_line
 from lockdock.scan import ScanResult, severity_of
 
@@ -75,6 +75,11 @@ def to_sarif(result: ScanResult, meta: dict[str, Any] | None = None) -> dict[str
     be converted becomes a tool notification instead of failing the log. An engine that was
     not reachable and an empty scan are notifications too; asked-for targets that were not
     scanned (`meta["problems"]`) make `executionSuccessful` false."""
+    return clean(_raw_sarif(result, meta))
+
+
+def _raw_sarif(result: ScanResult, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`to_sarif` before its strings are sanitised."""
     used = sorted({f.check for f in result.findings})
     rules = [_rule(checks.get(cid)) for cid in used]
     index = {cid: i for i, cid in enumerate(used)}
@@ -89,7 +94,7 @@ def to_sarif(result: ScanResult, meta: dict[str, Any] | None = None) -> dict[str
         notifications.append({"level": "warning", "message": {"text": f"{result.engine_error}; the engine was not scanned"}})
     if s["nothing_found"] and not s["findings"]:
         notifications.append({"level": "warning", "message": {"text": summary_line(s).split(";")[0]}})
-    return clean({
+    return {
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -108,7 +113,7 @@ def to_sarif(result: ScanResult, meta: dict[str, Any] | None = None) -> dict[str
                 "results": results,
             }
         ],
-    })
+    }
 
 
 def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
@@ -132,4 +137,13 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
 
 
 def render(result: ScanResult, meta: dict[str, Any] | None = None) -> str:
-    return json.dumps(to_sarif(result, meta), indent=2, ensure_ascii=False) + "\n"
+    """The SARIF log as indented JSON text: `to_sarif`, encoded once; only a log with
+    something to escape (`reports.clean.needs_clean`) is sanitised and encoded again."""
+    data = _raw_sarif(result, meta)
+    try:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = None
+    if text is None or needs_clean(text):
+        text = json.dumps(clean(data), indent=2, ensure_ascii=False)
+    return text + "\n"
