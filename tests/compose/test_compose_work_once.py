@@ -61,7 +61,7 @@ def test_directory_scan_loads_each_project_once(tmp_path: Path, load_calls: list
     perms = [f for f in findings if f.check == "secrets.file-permissions"]
     # Every .env and the mounted secret file are reported, each with its fix decided...
     assert len(perms) >= N_PROJECTS + 1
-    by_name = {os.path.basename(str(f.data.get("path"))): f for f in perms}
+    by_name = {os.path.basename(str(f.payload.path)): f for f in perms}
     mounted = by_name["db_password.txt"]
     assert mounted.fix is None and "reader" in mounted.message and "chmod 700" in mounted.message
     plain = [f for f in perms if f is not mounted]
