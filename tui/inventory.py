@@ -6,6 +6,8 @@ keeps the cursor on the same target across rebuilds.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
@@ -15,10 +17,13 @@ from lockdock.model import TargetKind
 from lockdock.scan import TargetResult
 from lockdock.tui.render import plain, target_label
 from lockdock.tui.state import (
+    PROJECT_SECTIONS,
     AppState,
+    EngineRow,
     display_name,
     in_scope,
     section_of,
+    short_name,
     target_matches,
 )
 
@@ -46,6 +51,8 @@ class Inventory(Tree[str]):
         self._target_nodes: dict[str, TreeNode[str]] = {}
         self._section_nodes: dict[str, TreeNode[str]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
+        self._section_names: dict[str, str] = {}  # section node id -> its heading word
+        self._engine_sig: tuple[object, ...] = ()
         self._restoring: str | None = None  # key the cursor returns to after a rebuild
         self.sort = "severity"  # one of state.SORTS
         self.scope = "all"  # see state.in_scope
@@ -82,6 +89,7 @@ class Inventory(Tree[str]):
         (cheap), everything is redrawn in order when `full` or when something vanished."""
         self._state = state
         if (full or self.narrowed or self.sort != "severity" or not self._section_nodes
+                or self._engine_sig != _engine_sig(state)
                 or any(k not in state.targets for k in self._target_nodes)):
             self.rebuild(state)
             return
@@ -92,13 +100,15 @@ class Inventory(Tree[str]):
             if not in_scope(tr, self.scope) or (self.query and not target_matches(tr, self.query)):
                 continue
             section = section_of(tr.target.kind)
+            if state.fleet and tr.target.engine is not None:
+                section = f"{tr.target.engine}|{section}"
             counts[section] = counts.get(section, 0) + 1
             key = tr.target.key
-            sig = (rolls[key], display_name(tr), width)
+            sig = (rolls[key], self._row_name(tr, state.fleet), width)
             node = self._target_nodes.get(key)
             if node is not None:
                 if self._sigs.get(key) != sig:
-                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr)))
+                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet)))
                     self._sigs[key] = sig
                 continue
             parent = self._section_nodes.get(section)
@@ -107,56 +117,56 @@ class Inventory(Tree[str]):
             if parent is None:
                 self.rebuild(state)
                 return
-            label = target_label(tr, sig[1], rolls[key], width - _indent(tr))
+            label = target_label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet))
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 node = parent.add(label, data=key, expand=True)
             else:
                 node = parent.add_leaf(label, data=key)
             self._target_nodes[key] = node
             self._sigs[key] = sig
-        for section, node in self._section_nodes.items():
-            node.set_label(Text(f"{section} ({counts.get(section, 0)})", style="bold"))
+        for sid, node in self._section_nodes.items():
+            node.set_label(Text(f"{self._section_names.get(sid, sid)} ({counts.get(sid, 0)})", style="bold"))
 
     def rebuild(self, state: AppState) -> None:
-        """Redraw all sections from `state`, keeping the cursor where it was."""
+        """Redraw all sections from `state`, keeping the cursor where it was. With several
+        engines the top level is the project's files, then one node per engine holding
+        its Host, Images, Containers and Swarm services."""
         self._state = state
         keep = self.selected_key
         keep_line = self.cursor_line
         rolls = state.rollups()
         width = self._name_width = self.name_width()
-        for section_node in self.root.children:
-            label = str(section_node.data or "")
-            if label.startswith("section:"):
-                name = label.split(":", 1)[1]
-                if section_node.is_collapsed:
-                    self._collapsed.add(name)
-                else:
-                    self._collapsed.discard(name)
+        self._remember_collapsed(self.root)
         self.clear()
         self._target_nodes = {}
         self._section_nodes = {}
+        self._section_names = {}
         self._sigs = {}
-        for section, items in state.by_section(self.sort, self.scope, self.query).items():
-            if not items and (self.narrowed or (section not in ("Images", "Containers") and state.engine.wanted)):
-                continue
-            head = Text(f"{section} ({len(items)})", style="bold")
-            if not items:
-                head.append(f"  {_empty_reason(section, state)}", style="dim")
-            node = self.root.add(head, data=f"section:{section}", expand=section not in self._collapsed)
-            if items:
-                self._section_nodes[section] = node
-            parents: dict[str, TreeNode[str]] = {}
-            for tr in items:
-                label = target_label(tr, display_name(tr), rolls[tr.target.key],
-                                     width - _indent(tr))
-                parent_node = parents.get(tr.target.parent or "", node)
-                if tr.target.kind is TargetKind.COMPOSE_FILE:
-                    child = parent_node.add(label, data=tr.target.key, expand=True)
-                    parents[tr.target.key] = child
-                else:
-                    child = parent_node.add_leaf(label, data=tr.target.key)
-                self._target_nodes[tr.target.key] = child
-                self._sigs[tr.target.key] = (rolls[tr.target.key], display_name(tr), width)
+        self._engine_sig = _engine_sig(state)
+        groups: list[tuple[str | bool | None, EngineRow | None]] = [(True, None)]
+        if state.fleet:
+            groups = [(None, None)] + [(name, row) for name, row in state.engines.items()]
+        for engine, row in groups:
+            parent = self.root
+            if row is not None:
+                sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
+                shown = sum(len(v) for v in sections.values())
+                parent = self.root.add(engine_label(row, shown), data=f"engine:{row.name}",
+                                       expand=f"engine:{row.name}" not in self._collapsed)
+            else:
+                sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
+            for section, items in sections.items():
+                if not self._wanted(section, items, state, row, engine):
+                    continue
+                sid = section if row is None else f"{row.name}|{section}"
+                head = Text(f"{section} ({len(items)})", style="bold")
+                if not items:
+                    head.append(f"  {_empty_reason(section, state, row)}", style="dim")
+                node = parent.add(head, data=f"section:{sid}", expand=sid not in self._collapsed)
+                if items:
+                    self._section_nodes[sid] = node
+                    self._section_names[sid] = section
+                self._add_targets(node, items, rolls, width, state.fleet)
         if not self._target_nodes and self.narrowed:
             self.root.add_leaf(Text("No target matches the scope or search (esc clears).", style="dim"),
                                data="section:none")
@@ -164,6 +174,54 @@ class Inventory(Tree[str]):
         self._restoring = keep if keep in self._target_nodes else None
         # Node lines are only known after the next refresh: move the cursor back then.
         self.call_after_refresh(self._restore, keep, keep_line)
+
+    def _wanted(self, section: str, items: list[TargetResult], state: AppState, row: EngineRow | None,
+                engine: str | bool | None) -> bool:
+        """Whether a section gets a heading: with several engines the files go on top and
+        each engine holds its own objects; an empty section is shown only where its
+        emptiness says something (no images or containers)."""
+        if state.fleet and (section in PROJECT_SECTIONS) != (engine is None):
+            return False
+        if items:
+            return True
+        if self.narrowed:
+            return False
+        if row is not None:
+            return section in ("Images", "Containers")
+        return not (section not in ("Images", "Containers") and state.engine.wanted) and not state.fleet
+
+    def _add_targets(self, node: TreeNode[str], items: list[TargetResult], rolls: dict[str, Any],
+                     width: int, fleet: bool) -> None:
+        parents: dict[str, TreeNode[str]] = {}
+        for tr in items:
+            name = self._row_name(tr, fleet)
+            label = target_label(tr, name, rolls[tr.target.key], width - _indent(tr, fleet))
+            parent_node = parents.get(tr.target.parent or "", node)
+            if tr.target.kind is TargetKind.COMPOSE_FILE:
+                child = parent_node.add(label, data=tr.target.key, expand=True)
+                parents[tr.target.key] = child
+            else:
+                child = parent_node.add_leaf(label, data=tr.target.key)
+            self._target_nodes[tr.target.key] = child
+            self._sigs[tr.target.key] = (rolls[tr.target.key], name, width)
+
+    @staticmethod
+    def _row_name(tr: TargetResult, fleet: bool) -> str:
+        """Under an engine's row a target needs no '@ engine' of its own."""
+        return short_name(tr) if fleet and tr.target.engine is not None else display_name(tr)
+
+    def _remember_collapsed(self, node: TreeNode[str]) -> None:
+        """Which sections and engines the user folded (kept across rebuilds)."""
+        for child in node.children:
+            label = str(child.data or "")
+            if label.startswith(("section:", "engine:")):
+                name = label.split(":", 1)[1] if label.startswith("section:") else label
+                if child.is_collapsed:
+                    self._collapsed.add(name)
+                else:
+                    self._collapsed.discard(name)
+                if label.startswith("engine:"):
+                    self._remember_collapsed(child)
 
     def _restore(self, keep: str | None, keep_line: int) -> None:
         node = self._target_nodes.get(keep or "")
@@ -223,12 +281,45 @@ class Inventory(Tree[str]):
             self.post_message(self.TargetChosen())
 
 
-def _indent(tr: TargetResult) -> int:
-    return 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
+def _indent(tr: TargetResult, fleet: bool = False) -> int:
+    own = 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
+    return own + (2 if fleet and tr.target.engine is not None else 0)
 
 
-def _empty_reason(section: str, state: AppState) -> str:
-    """Why a section is empty: nothing there, or not looked at (no engine, --no-engine)."""
+def _engine_sig(state: AppState) -> tuple[object, ...]:
+    return tuple((r.name, r.state, r.reason, r.live, r.version) for r in state.engines.values())
+
+
+ENGINE_STATE_STYLE = {"up": "green", "down": "bold red", "timeout": "bold yellow",
+                      "connecting": "dim", "scanning": "cyan"}
+
+
+def engine_label(row: EngineRow, shown: int) -> Text:
+    """An engine's row: name, endpoint kind, state, and why when it is down or slow.
+
+    The name and the reason come from the command line, the context store or the
+    engine: plain text, control characters escaped."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append_text(plain(row.name, "bold"))
+    text.append(f" {row.scheme} ", style="dim")
+    word = row.state.upper() if row.state in ("down", "timeout") else row.state
+    if row.state == "up" and not row.live:
+        word = "up (no events)"
+    text.append(word, style=ENGINE_STATE_STYLE.get(row.state, ""))
+    if row.state in ("up", "scanning"):
+        text.append(f" ({shown})", style="dim")
+    if row.reason and row.state in ("down", "timeout"):
+        text.append(": ", style="dim")
+        text.append_text(plain(row.reason, "dim"))
+    return text
+
+
+def _empty_reason(section: str, state: AppState, row: EngineRow | None = None) -> str:
+    """Why a section is empty: nothing there, or not looked at (no engine, --no-engine,
+    its engine is down or still being scanned)."""
+    if row is not None:
+        return {"down": "engine down", "timeout": "timed out", "connecting": "connecting…",
+                "scanning": "scanning…"}.get(row.state, "none")
     if section in ("Images", "Containers") and not state.engine.endpoint:
         return "no engine"
     if section == "Host" and not state.engine.wanted:
