@@ -15,7 +15,8 @@ from textual.widgets.tree import TreeNode
 
 from lockdock.model import TargetKind
 from lockdock.scan import TargetResult
-from lockdock.tui.render import plain, target_label
+from lockdock.text import display
+from lockdock.tui.render import ellipsize, plain, target_label
 from lockdock.tui.state import (
     PROJECT_SECTIONS,
     AppState,
@@ -27,6 +28,9 @@ from lockdock.tui.state import (
     target_matches,
 )
 
+# Several engines: an engine's section with more targets than this starts folded, so every
+# engine's row fits on one screen (enter or space opens it).
+FOLD_AT = 8
 SCOPE_WORDS = {"all": "everything", "project": "project files only", "engine": "engine objects only"}
 
 
@@ -53,6 +57,7 @@ class Inventory(Tree[str]):
         self._sigs: dict[str, tuple[object, ...]] = {}
         self._section_names: dict[str, str] = {}  # section node id -> its heading word
         self._engine_sig: tuple[object, ...] = ()
+        self._auto_folded: set[str] = set()
         self._restoring: str | None = None  # key the cursor returns to after a rebuild
         self.sort = "severity"  # one of state.SORTS
         self.scope = "all"  # see state.in_scope
@@ -151,14 +156,20 @@ class Inventory(Tree[str]):
             if row is not None:
                 sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
                 shown = sum(len(v) for v in sections.values())
-                parent = self.root.add(engine_label(row, shown), data=f"engine:{row.name}",
+                parent = self.root.add(engine_label(row, shown, width + 11), data=f"engine:{row.name}",
                                        expand=f"engine:{row.name}" not in self._collapsed)
+                if row.reason and row.state in ("down", "timeout"):
+                    # Its own line: the row is too narrow for a connection error.
+                    parent.add_leaf(plain(row.reason, "dim"), data=f"section:why:{row.name}")
             else:
                 sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
             for section, items in sections.items():
                 if not self._wanted(section, items, state, row, engine):
                     continue
                 sid = section if row is None else f"{row.name}|{section}"
+                if row is not None and len(items) > FOLD_AT and sid not in self._auto_folded:
+                    self._auto_folded.add(sid)  # once: then the user's fold is kept
+                    self._collapsed.add(sid)
                 head = Text(f"{section} ({len(items)})", style="bold")
                 if not items:
                     head.append(f"  {_empty_reason(section, state, row)}", style="dim")
@@ -187,7 +198,7 @@ class Inventory(Tree[str]):
         if self.narrowed:
             return False
         if row is not None:
-            return section in ("Images", "Containers")
+            return section in ("Images", "Containers") and row.state != "down"
         return not (section not in ("Images", "Containers") and state.engine.wanted) and not state.fleet
 
     def _add_targets(self, node: TreeNode[str], items: list[TargetResult], rolls: dict[str, Any],
@@ -208,7 +219,9 @@ class Inventory(Tree[str]):
     @staticmethod
     def _row_name(tr: TargetResult, fleet: bool) -> str:
         """Under an engine's row a target needs no '@ engine' of its own."""
-        return short_name(tr) if fleet and tr.target.engine is not None else display_name(tr)
+        if fleet and tr.target.engine is not None:
+            return "daemon settings" if tr.target.kind is TargetKind.HOST else short_name(tr)
+        return display_name(tr)
 
     def _remember_collapsed(self, node: TreeNode[str]) -> None:
         """Which sections and engines the user folded (kept across rebuilds)."""
@@ -243,8 +256,8 @@ class Inventory(Tree[str]):
             self.call_after_refresh(self._restore, key, -1)
 
     def first_target_key(self, state: AppState) -> str | None:
-        """The worst target shown (see `AppState.worst_key`), else None."""
-        return state.worst_key(list(self._target_nodes))
+        """The worst target shown, in an unfolded section (see `AppState.worst_key`), else None."""
+        return state.worst_key([k for k, node in self._target_nodes.items() if _unfolded(node)])
 
     def _show_subtitle(self, state: AppState) -> None:
         shown = len(self._target_nodes)
@@ -281,6 +294,15 @@ class Inventory(Tree[str]):
             self.post_message(self.TargetChosen())
 
 
+def _unfolded(node: TreeNode[str]) -> bool:
+    parent = node.parent
+    while parent is not None and not parent.is_root:
+        if not parent.is_expanded:
+            return False
+        parent = parent.parent
+    return True
+
+
 def _indent(tr: TargetResult, fleet: bool = False) -> int:
     own = 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
     return own + (2 if fleet and tr.target.engine is not None else 0)
@@ -294,23 +316,28 @@ ENGINE_STATE_STYLE = {"up": "green", "down": "bold red", "timeout": "bold yellow
                       "connecting": "dim", "scanning": "cyan"}
 
 
-def engine_label(row: EngineRow, shown: int) -> Text:
-    """An engine's row: name, endpoint kind, state, and why when it is down or slow.
+STATE_WORDS = {"up": "up", "down": "DOWN", "timeout": "TIMEOUT", "connecting": "connecting", "scanning": "scanning"}
 
-    The name and the reason come from the command line, the context store or the
-    engine: plain text, control characters escaped."""
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append_text(plain(row.name, "bold"))
-    text.append(f" {row.scheme} ", style="dim")
-    word = row.state.upper() if row.state in ("down", "timeout") else row.state
+
+def engine_label(row: EngineRow, shown: int, width: int = 60) -> Text:
+    """An engine's row: its state first (so a narrow column still shows it), then its
+    name (cut in the middle to `width` cells), endpoint kind and target count. The reason
+    of a down engine is the line below it (`Inventory.rebuild`).
+
+    The name comes from the command line or the context store: plain text, control
+    characters escaped."""
+    word = STATE_WORDS.get(row.state, row.state)
     if row.state == "up" and not row.live:
-        word = "up (no events)"
+        word = "up, no events"
+    tail = f" ({shown})" if row.state in ("up", "scanning") else ""
+    # A --host name is its URL already; a context name does not say how it is reached.
+    kind = "" if row.name.startswith(f"{row.scheme}://") else f" {row.scheme}"
+    room = max(8, width - len(word) - len(tail) - len(kind) - 1)
+    text = Text(no_wrap=True, overflow="ellipsis")
     text.append(word, style=ENGINE_STATE_STYLE.get(row.state, ""))
-    if row.state in ("up", "scanning"):
-        text.append(f" ({shown})", style="dim")
-    if row.reason and row.state in ("down", "timeout"):
-        text.append(": ", style="dim")
-        text.append_text(plain(row.reason, "dim"))
+    text.append(" ")
+    text.append_text(plain(ellipsize(display(row.name), room), "bold"))
+    text.append(kind + tail, style="dim")
     return text
 
 
