@@ -84,19 +84,19 @@ def run_tui_command(args: argparse.Namespace) -> int:
     from lockdock.config import load_config
     from lockdock.tui import run_tui
 
+    fleet: dict[str, object] = {}
+    if args.command == "tui":
+        try:  # a usage error is said before anything else
+            fleet = fleet_arguments(args)
+        except ValueError as exc:
+            print(f"lockdock: {exc}", file=sys.stderr)
+            return 2
     problem = terminal_problem()
     if problem is not None:
         print(f"lockdock: {problem}; use `lockdock scan` for a report", file=sys.stderr)
         return 2
     if getattr(args, "from_reports", None):
         return run_from_reports(list(args.from_reports), args.config)
-    fleet: dict[str, object] = {}
-    if args.command == "tui":
-        try:
-            fleet = fleet_arguments(args)
-        except ValueError as exc:
-            print(f"lockdock: {exc}", file=sys.stderr)
-            return 2
     if args.command == "demo":
         try:
             path = copy_demo_project()
