@@ -6,6 +6,7 @@ keeps the cursor on the same target across rebuilds.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -160,7 +161,7 @@ class Inventory(Tree[str]):
                                        expand=f"engine:{row.name}" not in self._collapsed)
                 if row.reason and row.state in ("down", "timeout"):
                     # Its own line: the row is too narrow for a connection error.
-                    parent.add_leaf(plain(row.reason, "dim"), data=f"section:why:{row.name}")
+                    parent.add_leaf(plain(short_reason(row.reason), "dim"), data=f"section:why:{row.name}")
             else:
                 sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
             for section, items in sections.items():
@@ -314,6 +315,16 @@ def _engine_sig(state: AppState) -> tuple[object, ...]:
 
 ENGINE_STATE_STYLE = {"up": "green", "down": "bold red", "timeout": "bold yellow",
                       "connecting": "dim", "scanning": "cyan"}
+
+
+_UNREACHABLE = re.compile(r"engine (not reachable) at \S+(?: \(context [^)]*\))?: (.*)", re.S)
+
+
+def short_reason(reason: str) -> str:
+    """A connection error without the engine's address (its row above names it); the
+    Problems tab keeps the whole line."""
+    m = _UNREACHABLE.match(reason)
+    return f"{m.group(1)}: {m.group(2)}" if m else reason
 
 
 STATE_WORDS = {"up": "up", "down": "DOWN", "timeout": "TIMEOUT", "connecting": "connecting", "scanning": "scanning"}
