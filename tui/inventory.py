@@ -338,8 +338,6 @@ def engine_label(row: EngineRow, shown: int, width: int = 60) -> Text:
     The name comes from the command line or the context store: plain text, control
     characters escaped."""
     word = STATE_WORDS.get(row.state, row.state)
-    if row.state == "up" and not row.live:
-        word = "up, no events"
     tail = f" ({shown})" if row.state in ("up", "scanning") else ""
     # A --host name is its URL already; a context name does not say how it is reached.
     kind = "" if row.name.startswith(f"{row.scheme}://") else f" {row.scheme}"
