@@ -110,7 +110,7 @@ class Inventory(Tree[str]):
                 section = f"{tr.target.engine}|{section}"
             counts[section] = counts.get(section, 0) + 1
             key = tr.target.key
-            sig = (rolls[key], self._row_name(tr, state.fleet), width)
+            sig = (rolls[key], _row_name(tr, state), width)
             node = self._target_nodes.get(key)
             if node is not None:
                 if self._sigs.get(key) != sig:
@@ -178,7 +178,7 @@ class Inventory(Tree[str]):
                 if items:
                     self._section_nodes[sid] = node
                     self._section_names[sid] = section
-                self._add_targets(node, items, rolls, width, state.fleet)
+                self._add_targets(node, items, rolls, width, state)
         if not self._target_nodes and self.narrowed:
             self.root.add_leaf(Text("No target matches the scope or search (esc clears).", style="dim"),
                                data="section:none")
@@ -203,11 +203,11 @@ class Inventory(Tree[str]):
         return not (section not in ("Images", "Containers") and state.engine.wanted) and not state.fleet
 
     def _add_targets(self, node: TreeNode[str], items: list[TargetResult], rolls: dict[str, Any],
-                     width: int, fleet: bool) -> None:
+                     width: int, state: AppState) -> None:
         parents: dict[str, TreeNode[str]] = {}
         for tr in items:
-            name = self._row_name(tr, fleet)
-            label = target_label(tr, name, rolls[tr.target.key], width - _indent(tr, fleet))
+            name = _row_name(tr, state)
+            label = target_label(tr, name, rolls[tr.target.key], width - _indent(tr, state.fleet))
             parent_node = parents.get(tr.target.parent or "", node)
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 child = parent_node.add(label, data=tr.target.key, expand=True)
@@ -216,13 +216,6 @@ class Inventory(Tree[str]):
                 child = parent_node.add_leaf(label, data=tr.target.key)
             self._target_nodes[tr.target.key] = child
             self._sigs[tr.target.key] = (rolls[tr.target.key], name, width)
-
-    @staticmethod
-    def _row_name(tr: TargetResult, fleet: bool) -> str:
-        """Under an engine's row a target needs no '@ engine' of its own."""
-        if fleet and tr.target.engine is not None:
-            return "daemon settings" if tr.target.kind is TargetKind.HOST else short_name(tr)
-        return display_name(tr)
 
     def _remember_collapsed(self, node: TreeNode[str]) -> None:
         """Which sections and engines the user folded (kept across rebuilds)."""
@@ -293,6 +286,14 @@ class Inventory(Tree[str]):
         data = event.node.data
         if data and not data.startswith("section:"):
             self.post_message(self.TargetChosen())
+
+
+def _row_name(tr: TargetResult, state: AppState) -> str:
+    """Under an engine's row (or with the one engine the session opened) a target needs
+    no '@ engine' of its own; merged reports (`--from`) keep it."""
+    if state.engines and tr.target.engine is not None:
+        return "daemon settings" if state.fleet and tr.target.kind is TargetKind.HOST else short_name(tr)
+    return display_name(tr)
 
 
 def _unfolded(node: TreeNode[str]) -> bool:
