@@ -27,6 +27,9 @@ from lockdock.tui import fleetscan, scanner
 from lockdock.tui.messages import EngineEvent, EngineLive, EngineLost, EngineRowChanged
 from lockdock.tui.state import EngineRow
 
+# Seconds before trying a down engine again, then the next ones (the last repeats).
+RETRY_SECONDS = (5.0, 10.0, 20.0, 40.0, 60.0)
+
 
 class FleetProblem(Exception):
     """Work that cannot go to one engine; `str()` is one line for the user."""
@@ -49,6 +52,8 @@ class FleetMode:
         self._fleet_event_ids: dict[str, set[str]] = {}
         self._fleet_timers: dict[str, Any] = {}
         self._epoch = 0
+        self._retries: dict[str, int] = {}
+        self._retry_timers: dict[str, Any] = {}
 
     @property
     def fleet_mode(self) -> bool:
@@ -78,8 +83,10 @@ class FleetMode:
         row.version = msg.version or row.version
         row.host_note = msg.host_note or row.host_note
         self._dirty = True
-        if msg.state == "up":
+        if msg.state == "up" and msg.name not in self.engines:
             self._watch(msg.name)
+        elif msg.state == "down":
+            self._schedule_retry(msg.name)
 
     def _watch(self, name: str) -> None:
         endpoint = next((ep for ep in self.endpoints if ep.name == name), None)
@@ -110,9 +117,15 @@ class FleetMode:
         if old is not None and old is not msg.engine:
             with contextlib.suppress(Exception):
                 old.close()
+        self._retries.pop(msg.name, None)
         row.live = True
-        row.state = "up"
         self._dirty = True
+        if row.state in ("down", "timeout"):  # it came back: what it holds may have changed
+            self.notify(f"engine {msg.name} answers again; scanning it.", markup=False)
+            row.state, row.reason = "scanning", None
+            self._scan_again(msg.name)
+            return
+        row.state = "up"
 
     def _fleet_engine_lost(self, msg: EngineLost) -> None:
         name = msg.engine_name or ""
@@ -121,7 +134,8 @@ class FleetMode:
         if row is None or (msg.engine is not None and msg.engine is not current):
             return  # the stream of a connection replaced by a rescan
         if row.state != "down":
-            self.notify(f"engine {name}: {msg.reason}. The other engines and the files keep working.",
+            self.notify(f"engine {name}: {msg.reason}. lockdock tries it again in the background; "
+                        "the other engines and the files keep working.",
                         severity="warning", markup=False)
         row.state, row.reason, row.live = "down", msg.reason, False
         self.engines.pop(name, None)
@@ -130,6 +144,40 @@ class FleetMode:
             with contextlib.suppress(Exception):
                 current.close()
         self._dirty = True
+        self._schedule_retry(name)
+
+    def _schedule_retry(self, name: str) -> None:
+        """Try a down engine again later (`RETRY_SECONDS`), until it answers, the user
+        rescans or quits."""
+        if name in self._retry_timers or name not in self.state.engines:
+            return
+        n = self._retries.get(name, 0)
+        self._retries[name] = n + 1
+        delay = RETRY_SECONDS[min(n, len(RETRY_SECONDS) - 1)]
+        self._retry_timers[name] = self.set_timer(delay, functools.partial(self._retry, name, self._epoch))
+
+    def _retry(self, name: str, epoch: int) -> None:
+        self._retry_timers.pop(name, None)
+        row = self.state.engines.get(name)
+        if epoch != self._epoch or name in self.engines or row is None or row.state != "down":
+            return
+        self._watch(name)  # connects; EngineLive rescans it, EngineLost schedules the next try
+
+    def _scan_again(self, name: str) -> None:
+        endpoint = next((ep for ep in self.endpoints if ep.name == name), None)
+        if endpoint is None:
+            return
+        old = {tr.target.key for tr in self._targets_of(name)}
+        epoch = self._epoch
+
+        def body() -> None:
+            worker = get_current_worker()
+            fleetscan.rescan_whole_engine(endpoint, self.ctx, old, self.post_message,
+                                          lambda: worker.is_cancelled or epoch != self._epoch,
+                                          remote_host_files=self.remote_host_files,
+                                          engine_timeout=self.engine_timeout)
+
+        self.run_worker(body, thread=True, group="rescan", exit_on_error=False)
 
     # ------------------------------------------------------------------ live events
 
@@ -276,3 +324,7 @@ class FleetMode:
                 engine.close()
         for row in self.state.engines.values():
             row.live = False
+        for timer in self._retry_timers.values():
+            timer.stop()
+        self._retry_timers = {}
+        self._retries = {}

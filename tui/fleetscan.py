@@ -212,3 +212,24 @@ def rescan_engine(name: str, ctx: ScanContext, object_ids: set[str], old: list[T
                                   target=f"{name}{fleet.KEY_SEP}{e.target}" if e.target else None)
               for e in ctx.errors]
     post(TargetsRescanned(dropped, results, errors))
+
+
+def rescan_whole_engine(endpoint: Endpoint, base: ScanContext, old_keys: set[str], post: Post,
+                        cancelled: Cancelled, *, remote_host_files: bool = False,
+                        engine_timeout: float = fleet.DEFAULT_ENGINE_TIMEOUT) -> None:
+    """Scan one engine again (it came back after being down): its old targets are replaced
+    by what it holds now (one `TargetsRescanned`), then its row's state is posted."""
+    from lockdock.tui.messages import TargetsRescanned
+
+    run = fleet.EngineRun(endpoint)
+    fleet._scan_engine(run, base, engine_timeout, remote_host_files, fleet._ImageCache(), None)
+    if cancelled():
+        return
+    state = "down" if run.version is None else "up"
+    errors = list(run.errors)
+    if run.error:
+        errors.append(ScanError(None, run.error if run.error.startswith("engine ") else
+                                f"engine {safe(endpoint.name, 120)}: {run.error}"))
+    post(TargetsRescanned(set(old_keys), list(run.results), errors))
+    post(EngineRowChanged(endpoint.name, state, engine_reason(run, state, engine_timeout), run.version,
+                          run.host_facts))

@@ -253,3 +253,40 @@ def test_tui_engine_options_are_checked_before_the_terminal(tmp_path: Path) -> N
     bad = run("--host", "ftp://x")
     assert bad.returncode == 2 and "expected unix://PATH" in bad.stderr
     assert "Traceback" not in clash.stderr + unknown.stderr + bad.stderr
+
+
+def test_an_engine_down_at_start_is_tried_again_and_scanned_when_it_answers(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, second_engine: Any, docker_api: Any) -> None:
+    """The row of an engine that is not there yet says DOWN; once a dockerd answers on its
+    socket, the retry connects, scans it, and its targets appear under its row."""
+    base = tmp_path_factory.mktemp("dockerd-late")
+    late = f"unix://{base / 'docker.sock'}"  # the socket start_dockerd will serve
+    app = create_app([tmp_path], endpoints=[host_endpoint(second_engine.host), host_endpoint(late)])
+    seen: dict[str, Any] = {}
+    started: list[Any] = []
+
+    async def body(pilot: Any) -> None:
+        await wait_scan(pilot, timeout=120)
+        rows = app.state.engines
+        seen["before"] = rows[late].state
+        try:
+            started.append(start_dockerd(base))
+        except DockerdUnavailable as exc:
+            pytest.skip(f"no extra dockerd: {exc}")
+        seen["after"] = await wait_for(pilot, lambda: rows[late].state == "up" and rows[late].live, timeout=90)
+        await wait_scan(pilot, timeout=60)
+        await pilot.pause(0.6)
+        inv = app.query_one(Inventory)
+        seen["host"] = [engine_of_node(inv, k) for k, tr in app.state.targets.items()
+                        if tr.target.kind is TargetKind.HOST and tr.target.engine == late]
+        seen["second"] = rows[second_engine.host].state
+
+    try:
+        drive(app, body)
+    finally:
+        for engine in started:
+            engine.stop()
+    assert seen["before"] == "down"
+    assert seen["after"], app.state.engines[late]
+    assert seen["host"] == [late]  # its daemon settings, scanned after it came back, under its row
+    assert seen["second"] == "up"
