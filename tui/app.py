@@ -185,12 +185,15 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     @work(thread=True, group="rescan", exit_on_error=False)
     def _rescan_worker(self, touched_paths: set[str], object_ids: set[str]) -> None:
         worker = get_current_worker()
+        # Several engines: this rescan is the files'; each engine's objects are rescanned
+        # on their engine (`FleetMode._rescan`), so none of them is dropped here.
+        old = [tr for tr in self.state.targets.values() if not (self.fleet_mode and tr.target.engine)]
         scanner.rescan(
             self.paths,
             self.ctx,
             touched_paths,
             object_ids,
-            list(self.state.targets.values()),
+            old,
             self.post_message,
             lambda: worker.is_cancelled,
         )
