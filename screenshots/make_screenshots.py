@@ -1,12 +1,17 @@
 """Drive the real app on the demo project and save screenshots (SVG and PNG).
 
     python screenshots/make_screenshots.py [--no-engine] [--out screenshots/]
+    python screenshots/make_screenshots.py --engines --host unix:///PATH/docker.sock [--host URL...]
 
 The demo project is copied to a temporary directory (as `lockdock demo` does). When a
 Docker engine answers, a small demo image (a FROM-scratch style archive made here, with
 a fake key added in one layer and deleted in the next) and a compose-labelled container
 are created so the image layer view has something to show; both are removed afterwards.
 PNGs are made with `rsvg-convert` (Debian: librsvg2-bin).
+
+`--engines` shoots only the several-engine inventory (`engines-*.png`): the local engine
+(context `default`) and every `--host`; the demo image and container are made on each
+engine that answers (an unreachable one shows as down, with its reason).
 """
 
 from __future__ import annotations
@@ -97,6 +102,18 @@ def engine_api() -> Any | None:
         api.ping()
         return api
     except Exception:  # noqa: BLE001 - no engine: file-only screenshots
+        return None
+
+
+def engine_api_at(host: str) -> Any | None:
+    """A client for `host` (unix:// or tcp://), or None when it does not answer."""
+    try:
+        import docker
+
+        api = docker.APIClient(base_url=host, version="auto", timeout=20)
+        api.ping()
+        return api
+    except Exception:  # noqa: BLE001 - shown as a down engine in the screenshot
         return None
 
 
@@ -228,10 +245,42 @@ async def shoot(project: Path, use_engine: bool, size: tuple[int, int], tag: str
     return saved
 
 
+async def shoot_engines(project: Path, hosts: list[str], size: tuple[int, int], tag: str, out: Path) -> list[Path]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lockdock.config import Config
+    from lockdock.engine.contexts import resolve
+    from lockdock.tui import create_app
+    from lockdock.tui.inventory import Inventory
+
+    endpoints, problems = resolve(["default"], hosts, False)
+    app = create_app([project], config=Config(container_labels=[LABEL]), endpoints=endpoints,
+                     fleet_problems=problems, engine_timeout=60)
+    app.ctx.images = [DEMO_TAG]
+    async with app.run_test(size=size) as pilot:
+        for _ in range(900):
+            await pilot.pause(0.1)
+            if not app.state.progress.running and all(
+                    r.live or r.state != "up" for r in app.state.engines.values()):
+                break
+        await pilot.pause(0.5)
+        inv = app.query_one(Inventory)
+        inv.focus()
+        demo = [k for k, tr in app.state.targets.items() if tr.target.engine and DEMO_CONTAINER in tr.target.name]
+        if demo:
+            inv.select_key(sorted(demo)[-1])
+        await pilot.pause(0.6)
+        path = out / f"engines-{tag}.svg"
+        app.save_screenshot(filename=path.name, path=str(out))
+    return [path]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--engines", action="store_true", help="only the several-engine inventory")
+    parser.add_argument("--host", action="append", default=[], metavar="URL",
+                        help="--engines: another engine next to the local one (repeatable)")
     args = parser.parse_args(argv)
     if shutil.which("rsvg-convert") is None:
         print("rsvg-convert not found (Debian: apt-get install librsvg2-bin)", file=sys.stderr)
@@ -240,18 +289,27 @@ def main(argv: list[str] | None = None) -> int:
 
     project = copy_demo(Path(tempfile.mkdtemp(prefix="lockdock-demo-")))
     api = None if args.no_engine else engine_api()
+    others: list[Any] = []
     try:
         if api is not None:
             remove_demo_objects(api)
             create_demo_objects(api, project)
         args.out.mkdir(parents=True, exist_ok=True)
+        others += [engine_api_at(h) for h in args.host] if args.engines else []
+        for other in others:
+            if other is not None:
+                remove_demo_objects(other)
+                create_demo_objects(other, project)
         for tag, size in SIZES.items():
-            for svg in asyncio.run(shoot(project, api is not None, size, tag, args.out)):
+            shots = (asyncio.run(shoot_engines(project, args.host, size, tag, args.out)) if args.engines
+                     else asyncio.run(shoot(project, api is not None, size, tag, args.out)))
+            for svg in shots:
                 print(f"wrote {svg.relative_to(args.out.parent) if args.out.parent in svg.parents else svg}")
                 print(f"wrote {to_png(svg).name}")
     finally:
-        if api is not None:
-            remove_demo_objects(api)
+        for one in [api, *others]:
+            if one is not None:
+                remove_demo_objects(one)
         shutil.rmtree(project, ignore_errors=True)
     return 0
 

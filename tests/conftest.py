@@ -23,6 +23,9 @@ from typing import Any
 
 import pytest
 
+# The second dockerd, sshd and Podman fixtures, shared by tests/fleet and tests/tui.
+pytest_plugins = ["tests.fleet.engines"]
+
 TEST_LABEL = "io.lockdock.test"
 SESSION_LABEL = "io.lockdock.test-session"
 SESSION = uuid.uuid4().hex[:12]  # what this pytest run created; parallel runs keep theirs

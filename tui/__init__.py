@@ -4,10 +4,11 @@ so `lockdock scan` (which imports `lockdock.tui.cli` for its parser) stays headl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lockdock.config import Config
+    from lockdock.engine.contexts import Endpoint
     from lockdock.tui.app import LockdockApp
 
 
@@ -18,14 +19,22 @@ def create_app(
     read_only: bool = False,
     config: Config | None = None,
     scope: str = "all",
+    endpoints: list[Endpoint] | None = None,
+    fleet_problems: list[str] | None = None,
+    remote_host_files: bool = False,
+    engine_timeout: float | None = None,
 ) -> LockdockApp:
     """Build (not run) the app; tests and the screenshot script drive it with `run_test()`.
 
-    `scope` is the inventory's first scope (`state.in_scope`): "all", "project", "engine"."""
+    `scope` is the inventory's first scope (`state.in_scope`): "all", "project", "engine".
+    `endpoints` (`lockdock.engine.contexts.resolve`) opens those engines instead of the
+    local one, each its own inventory row when there are several; `engine_timeout` is in
+    seconds per engine (default `lockdock.fleet.DEFAULT_ENGINE_TIMEOUT`)."""
     from lockdock.tui.app import LockdockApp
 
     return LockdockApp([Path(p) for p in paths], use_engine=use_engine, read_only=read_only, config=config,
-                       scope=scope)
+                       scope=scope, endpoints=endpoints, fleet_problems=fleet_problems,
+                       remote_host_files=remote_host_files, engine_timeout=engine_timeout)
 
 
 def run_tui(
@@ -35,8 +44,10 @@ def run_tui(
     read_only: bool = False,
     config: Config | None = None,
     scope: str = "all",
+    **fleet: Any,
 ) -> int:
-    """Run the app in the terminal until the user quits; returns the exit code."""
-    app = create_app(paths, use_engine=use_engine, read_only=read_only, config=config, scope=scope)
+    """Run the app in the terminal until the user quits; returns the exit code. `fleet`:
+    the several-engine keywords of `create_app`."""
+    app = create_app(paths, use_engine=use_engine, read_only=read_only, config=config, scope=scope, **fleet)
     result = app.run()
     return int(result or app.return_code or 0)

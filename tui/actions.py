@@ -53,7 +53,8 @@ class WriteActions:
         if self._refuse_write("fixing"):
             return
         if finding.fix is None:
-            self.notify(f"{finding.check} has no automatic fix; the detail pane says how to fix it.",
+            why = self.host_fix_refusal(finding)
+            self.notify(why or f"{finding.check} has no automatic fix; the detail pane says how to fix it.",
                         markup=False)
             return
         self._prepare_fixes([finding], title=finding.fix.title)
@@ -139,14 +140,20 @@ class WriteActions:
         def done(confirmed: bool | None) -> None:
             if not confirmed:
                 return
+            from lockdock.tui.fleetmode import FleetProblem
+
+            entries = [i.entry for i in items]
+            run = entries[0].run if entries else ""
+            ids = {e.object_id for entry in entries if entry is entries[0] or (run and entry.run == run)
+                   for e in entry.engine}
             try:
-                undone = fixflow.undo_entries(self.ctx, [i.entry for i in items])
-            except fixflow.FixProblem as exc:
+                undone = fixflow.undo_entries(self._ctx_for_objects(ids), entries)
+            except (fixflow.FixProblem, FleetProblem) as exc:
                 self.notify(str(exc), severity="warning", markup=False)
                 return
             self.undo_depth = max(0, self.undo_depth - 1)
             self.notify("Undone: " + "; ".join(undone.messages)[:300], markup=False)
-            self._rescan_worker(undone.paths, undone.object_ids)
+            self._rescan(undone.paths, undone.object_ids)
 
         self.push_screen(UndoScreen(items, self.root), done)
 
@@ -161,8 +168,10 @@ class WriteActions:
         if tr is None or tr.target.kind is not TargetKind.CONTAINER:
             self.notify("Inspect and logs are for containers: pick one in the Containers section.")
             return None
-        if self.ctx.engine is None:
-            self.notify("No engine connection: inspect and logs need the engine.", severity="warning")
+        ctx = self._ctx_for(tr.target.key)
+        if ctx.engine is None:
+            self.notify("No engine connection: inspect and logs need the engine"
+                        + (f" ({ctx.engine_error})." if ctx.engine_error else "."), severity="warning", markup=False)
             return None
         return tr
 
@@ -182,7 +191,7 @@ class WriteActions:
         from lockdock.tui.modals import LOG_LINES, TextScreen, inspect_text, logs_text
 
         ident = str(getattr(tr.subject, "id", "") or tr.target.name)
-        engine = self.ctx.engine
+        engine = self._ctx_for(tr.target.key).engine
         try:
             if what == "inspect":
                 body = inspect_text(engine.api.inspect_container(ident))
@@ -211,7 +220,7 @@ class WriteActions:
         fixes: list[Fix] = []
         for f in findings:
             subject = self.state.subject_of(f.target.key)
-            fix = fixflow.materialise(f, subject, self.ctx)
+            fix = fixflow.materialise(f, subject, self._ctx_for(f.target.key))
             if fix is not None:
                 fixes.append(fix)
         if not fixes:
@@ -221,25 +230,28 @@ class WriteActions:
 
     def _preview_and_apply(self, fixes: list[Fix], title: str) -> None:
         from lockdock.tui import fixflow
+        from lockdock.tui.fleetmode import FleetProblem
 
         try:
-            preview = fixflow.build_preview(fixes, self.ctx, title=title)
-        except fixflow.FixProblem as exc:
+            # Several engines: the container's own engine does the `docker update`.
+            ctx, engine_name = self._ctx_for_fixes(fixes)
+            preview = fixflow.build_preview(fixes, ctx, title=title, engine=engine_name)
+        except (fixflow.FixProblem, FleetProblem) as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
 
         def done(confirmed: Any) -> None:
             if isinstance(confirmed, fixflow.Verified):
-                self._verified(confirmed, preview.stamps)
+                self._verified(confirmed, preview.stamps, ctx)
             elif confirmed:
                 self.notify("Applying…", timeout=2)
-                self._apply_worker(fixes, preview.stamps)
+                self._apply_worker(fixes, preview.stamps, ctx)
             else:
                 self.notify("Cancelled: nothing was written.")
 
-        self.push_screen(DiffScreen(preview, lambda: fixflow.verify(fixes, self.ctx)), done)
+        self.push_screen(DiffScreen(preview, lambda: fixflow.verify(fixes, ctx)), done)
 
-    def _verified(self, result: Any, stamps: dict[str, Any]) -> None:
+    def _verified(self, result: Any, stamps: dict[str, Any], ctx: Any = None) -> None:
         """After `v`: show the per-service verdicts; apply only the verified fixes (as `y`)."""
         from lockdock.tui.modals import TextScreen
 
@@ -248,7 +260,7 @@ class WriteActions:
             body.append("\n")
             body.append(plain(f"Applying {len(result.fixes)} verified fix(es); "
                               f"{len(result.held)} held back, not written.", "bold"))
-            self._apply_worker(result.fixes, stamps)
+            self._apply_worker(result.fixes, stamps, ctx)
         else:
             body.append("\n")
             body.append(plain("Nothing written: no fix was verified.", "bold"))
@@ -258,15 +270,17 @@ class WriteActions:
             self.notify("Held back (not written): " + plain_str(held)[:300], severity="warning", markup=False)
 
     @work(thread=True, group="apply", exclusive=True, exit_on_error=False)
-    def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any]) -> None:
-        """Write, journal and verify off the UI thread, then rescan what was touched."""
+    def _apply_worker(self, fixes: list[Fix], stamps: dict[str, Any], ctx: Any = None) -> None:
+        """Write, journal and verify off the UI thread, then rescan what was touched.
+        `ctx` holds the engine that owns the fixes' containers (default: the session's)."""
         from lockdock.tui import fixflow
 
+        ctx = ctx or self.ctx
         try:
-            applied = fixflow.apply(fixes, self.ctx, stamps)
+            applied = fixflow.apply(fixes, ctx, stamps)
         except fixflow.FixProblem as exc:
             self.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            self.call_from_thread(self._rescan_worker, fixflow.paths_of(fixes, self.ctx), set())
+            self.call_from_thread(self._rescan, fixflow.paths_of(fixes, ctx), set())
             return
         self.call_from_thread(self._applied, applied)
 
@@ -278,9 +292,9 @@ class WriteActions:
             paths = {tr.target.path for tr in self.state.targets.values() if tr.target.path}
             ids = {str(getattr(tr.subject, "id", "") or "") for tr in self.state.targets.values()
                    if tr.target.kind in (TargetKind.IMAGE, TargetKind.CONTAINER)}
-            self._rescan_worker(applied.paths | paths, applied.object_ids | (ids - {""}))
+            self._rescan(applied.paths | paths, applied.object_ids | (ids - {""}))
             return
-        self._rescan_worker(applied.paths, applied.object_ids)
+        self._rescan(applied.paths, applied.object_ids)
 
     def _reload_written_config(self, written: set[str]) -> bool:
         """After an ignore wrote the project's .lockdock.toml, read the settings again so the
@@ -317,20 +331,21 @@ class WriteActions:
             self._main(LayersView).set_files(msg.key, *cached)
             return
         tr = self.state.targets.get(msg.key)
-        if tr is None or self.ctx.engine is None:
+        engine = self._ctx_for(msg.key).engine
+        if tr is None or engine is None:
             self._main(LayersView).set_files(msg.key, None, "file tree: needs the engine (docker save)")
             return
-        self._files_worker(msg.key, str(getattr(tr.subject, "id", "") or tr.target.name))
+        self._files_worker(msg.key, str(getattr(tr.subject, "id", "") or tr.target.name), engine)
 
     @work(thread=True, group="layer-files", exclusive=True, exit_on_error=False)
-    def _files_worker(self, key: str, image_id: str) -> None:
+    def _files_worker(self, key: str, image_id: str, engine: Any) -> None:
         """Read one image's per-layer file lists from `docker save` (bounded per layer)."""
         from lockdock.engine.images import save_stream
         from lockdock.tui.filetree import read_layer_files
 
         worker = get_current_worker()
         try:
-            files, error = read_layer_files(save_stream(self.ctx.engine.api, image_id))
+            files, error = read_layer_files(save_stream(engine.api, image_id))
         except Exception as exc:  # noqa: BLE001 - engine gone, image removed, timeout
             files, error = None, f"file tree unavailable: {type(exc).__name__}: {safe(exc, 160)}"
         if worker.is_cancelled:
@@ -350,7 +365,7 @@ class WriteActions:
     def check_pending(self, finding: Finding) -> None:
         """A lazy fix (sized from `docker stats`, say) is computed when its finding is
         highlighted, so the list never promises a fix the engine cannot give."""
-        if getattr(finding, "_lockdock_checking", False) or self.ctx.engine is None:
+        if getattr(finding, "_lockdock_checking", False) or self._ctx_for(finding.target.key).engine is None:
             return
         finding._lockdock_checking = True  # type: ignore[attr-defined]
         self._pending_worker(finding)
@@ -361,7 +376,7 @@ class WriteActions:
 
         subject = self.state.subject_of(finding.target.key)
         try:
-            fix = fixflow.materialise(finding, subject, self.ctx)
+            fix = fixflow.materialise(finding, subject, self._ctx_for(finding.target.key))
         except Exception:  # noqa: BLE001 - engine gone: keep the promise unresolved, f will say why
             finding._lockdock_checking = False  # type: ignore[attr-defined]
             return

@@ -8,13 +8,11 @@ into `AppState`; the widgets are redrawn from it at most a few times a second.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import shlex
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -27,6 +25,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from lockdock import checks
 from lockdock.config import Config
 from lockdock.context import ScanContext
+from lockdock.engine.contexts import Endpoint
+from lockdock.fleet import DEFAULT_ENGINE_TIMEOUT
 from lockdock.model import Finding, TargetKind
 from lockdock.scan import TargetResult
 from lockdock.text import display
@@ -35,8 +35,8 @@ from lockdock.tui.actions import WriteActions
 from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
 from lockdock.tui.findings import FindingsList
+from lockdock.tui.fleetmode import FleetMode
 from lockdock.tui.header import StatusBar
-from lockdock.tui.help_screen import HelpScreen
 from lockdock.tui.inventory import Inventory
 from lockdock.tui.layers import LayersView
 from lockdock.tui.messages import (
@@ -49,33 +49,14 @@ from lockdock.tui.messages import (
     TargetScanned,
     TargetsRescanned,
 )
+from lockdock.tui.navigation import Navigation, closing_safe
 from lockdock.tui.problems import ProblemsView
 from lockdock.tui.state import AppState
 
-TABS = ("tab-findings", "tab-layers", "tab-problems")
 REFRESH_SECONDS = 0.25
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _closing_safe(handler: F) -> F:
-    """A message that arrives while the app shuts down finds no widgets: ignore it then
-    (and only then; a missing widget while running is a bug and still raises)."""
-
-    @functools.wraps(handler)
-    def wrapper(self: LockdockApp, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return handler(self, *args, **kwargs)
-        except NoMatches:
-            if self.screen_stack and self.is_running:
-                raise
-            return None
-
-    return wrapper  # type: ignore[return-value]
-
-
-class LockdockApp(WriteActions, App[int]):
+class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     CSS_PATH = "lockdock.tcss"
     TITLE = "lockdock"
     BINDINGS = bindings.BINDINGS
@@ -88,9 +69,23 @@ class LockdockApp(WriteActions, App[int]):
         read_only: bool = False,
         config: Config | None = None,
         scope: str = "all",
+        endpoints: list[Endpoint] | None = None,
+        fleet_problems: list[str] | None = None,
+        remote_host_files: bool = False,
+        engine_timeout: float | None = None,
     ) -> None:
+        """`endpoints` (from `lockdock.engine.contexts.resolve`): scan these engines, each
+        its own inventory row, instead of the local one; `fleet_problems` are the
+        endpoints that could not be resolved (shown as problems)."""
         super().__init__()
         self.initial_scope = scope
+        self.endpoints = list(endpoints or [])
+        self.fleet_problems = list(fleet_problems or [])
+        self.remote_host_files = remote_host_files
+        self.engine_timeout = engine_timeout or DEFAULT_ENGINE_TIMEOUT
+        self._fleet_init()
+        if self.endpoints:
+            use_engine = False  # the files are scanned without one; each endpoint has its own
         self.paths = [Path(p).resolve() for p in (paths or [Path(".")])]
         first = self.paths[0]
         self.root = first if first.is_dir() else first.parent
@@ -99,7 +94,7 @@ class LockdockApp(WriteActions, App[int]):
         self.use_engine = use_engine
         self.ctx = self._new_context()
         self.state = AppState()
-        self.state.engine.wanted = use_engine
+        self.state.engine.wanted = use_engine or bool(self.endpoints)
         self.current_key: str | None = None
         self.undo_depth = 0
         self._dirty = False
@@ -177,6 +172,9 @@ class LockdockApp(WriteActions, App[int]):
         self.state.progress.images_done = 0
         self.state.progress.containers_done = 0
         self._refresh_status()
+        if self.fleet_mode:
+            self._start_fleet_scan()
+            return
         self._scan_worker()
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
@@ -187,12 +185,15 @@ class LockdockApp(WriteActions, App[int]):
     @work(thread=True, group="rescan", exit_on_error=False)
     def _rescan_worker(self, touched_paths: set[str], object_ids: set[str]) -> None:
         worker = get_current_worker()
+        # Several engines: this rescan is the files'; each engine's objects are rescanned
+        # on their engine (`FleetMode._rescan`), so none of them is dropped here.
+        old = [tr for tr in self.state.targets.values() if not (self.fleet_mode and tr.target.engine)]
         scanner.rescan(
             self.paths,
             self.ctx,
             touched_paths,
             object_ids,
-            list(self.state.targets.values()),
+            old,
             self.post_message,
             lambda: worker.is_cancelled,
         )
@@ -219,6 +220,7 @@ class LockdockApp(WriteActions, App[int]):
 
     def on_unmount(self) -> None:
         self._close_event_stream()
+        self._close_fleet()
 
     def _close_event_stream(self) -> None:
         stream, self._event_stream = self._event_stream, None
@@ -229,6 +231,7 @@ class LockdockApp(WriteActions, App[int]):
     async def action_quit(self) -> None:
         self.workers.cancel_all()
         self._close_event_stream()
+        self._close_fleet()
         self.exit(0)
 
     # ------------------------------------------------------------------ scan messages
@@ -255,7 +258,7 @@ class LockdockApp(WriteActions, App[int]):
             self._findings_dirty = True
         self._dirty = True
 
-    @_closing_safe
+    @closing_safe
     def on_scan_finished(self, msg: ScanFinished) -> None:
         p = self.state.progress
         p.running, p.elapsed, p.current = False, msg.elapsed, ""
@@ -267,7 +270,7 @@ class LockdockApp(WriteActions, App[int]):
         self._findings_dirty = True
         self._redraw()
 
-    @_closing_safe
+    @closing_safe
     def on_targets_rescanned(self, msg: TargetsRescanned) -> None:
         for key in msg.dropped:
             self.state.remove(key)
@@ -281,6 +284,9 @@ class LockdockApp(WriteActions, App[int]):
         self._redraw()
 
     def on_engine_event(self, msg: EngineEvent) -> None:
+        if msg.engine_name is not None:
+            self._fleet_event(msg)
+            return
         if msg.action in ("destroy", "delete", "untag"):
             for key, tr in list(self.state.targets.items()):
                 if scanner.touched_keys([tr], set(), {msg.object_id}):
@@ -301,8 +307,11 @@ class LockdockApp(WriteActions, App[int]):
             self._event_ids |= ids  # wait until the full scan is done
             self._event_timer = self.set_timer(1.0, self._rescan_events)
 
-    @_closing_safe
+    @closing_safe
     def on_engine_lost(self, msg: EngineLost) -> None:
+        if msg.engine_name is not None:
+            self._fleet_engine_lost(msg)
+            return
         if msg.engine is not None and msg.engine is not self.ctx.engine:
             return  # the stream of a connection replaced by a rescan
         eng = self.state.engine
@@ -364,11 +373,11 @@ class LockdockApp(WriteActions, App[int]):
         self.current_key = msg.key
         self._show_target(msg.key)
 
-    @_closing_safe
+    @closing_safe
     def on_inventory_target_chosen(self, _msg: Inventory.TargetChosen) -> None:
         self.action_focus_panel("findings")
 
-    @_closing_safe
+    @closing_safe
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """The detail pane follows the active tab; the layers tab gets more room."""
         layers = event.pane.id == "tab-layers"
@@ -379,126 +388,13 @@ class LockdockApp(WriteActions, App[int]):
         elif event.pane.id == "tab-findings":
             self._main(Detail).show(self._selected_finding())
 
-    @_closing_safe
+    @closing_safe
     def on_findings_list_finding_highlighted(self, msg: FindingsList.FindingHighlighted) -> None:
         self._main(Detail).show(msg.finding)
         if msg.finding is not None and msg.finding.fix is not None and msg.finding.fix.pending:
             self.check_pending(msg.finding)
 
     # ------------------------------------------------------------------ navigation
-
-    def action_focus_panel(self, name: str) -> None:
-        tabs = self._main(TabbedContent)
-        if name == "inventory":
-            self._main(Inventory).focus()
-        elif name == "findings":
-            tabs.active = "tab-findings"
-            self._main(FindingsList).focus()
-        elif name == "detail":
-            self._main(Detail).focus()
-        elif name == "layers":
-            if self._main("#tab-layers", TabPane).disabled:
-                self.notify("Layers are shown for images: pick one in the Images section.")
-                return
-            tabs.active = "tab-layers"
-            self._main("#layer-table").focus()
-
-    def action_tab(self, delta: int) -> None:
-        tabs = self._main(TabbedContent)
-        enabled = [t for t in TABS if not self._main(f"#{t}", TabPane).disabled]
-        current = tabs.active if tabs.active in enabled else enabled[0]
-        tabs.active = enabled[(enabled.index(current) + delta) % len(enabled)]
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(dict(self._keymap)))
-
-    def action_filter(self) -> None:
-        """`/` searches the inventory when it has the focus (as in k9s), else filters findings."""
-        inv = self._main(Inventory)
-        if inv.has_focus:
-            box = self._main("#inv-search", Input)
-            box.display = True
-            box.value = inv.query
-            box.focus()
-            return
-        self._main(TabbedContent).active = "tab-findings"
-        box = self._main("#filter", Input)
-        box.display = True
-        box.value = self._main(FindingsList).query_text
-        box.focus()
-
-    @_closing_safe
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self._main(FindingsList).show(self._current(), event.value.strip())
-        elif event.input.id == "inv-search":
-            self._main(Inventory).user_moved = True
-            self._main(Inventory).set_view(query=event.value)
-            self._select_first_shown()
-
-    @_closing_safe
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            event.input.display = bool(event.value.strip())
-            self._main(FindingsList).focus()
-        elif event.input.id == "inv-search":
-            event.input.display = bool(event.value.strip())
-            self._main(Inventory).focus()
-
-    def _select_first_shown(self) -> None:
-        inv = self._main(Inventory)
-        if self.current_key in inv._target_nodes:
-            return
-        first = inv.first_target_key(self.state)
-        if first is not None:
-            self.call_after_refresh(inv.select_key, first)
-
-    NAV_KEYS = frozenset({"up", "down", "pageup", "pagedown", "home", "end", "enter", "left", "right",
-                          "space", "shift+left", "shift+right"})
-
-    @_closing_safe
-    def on_key(self, event: Any) -> None:
-        if event.key in self.NAV_KEYS and self._main(Inventory).has_focus:
-            self._main(Inventory).user_moved = True  # from now on the cursor is the user's
-        if event.key != "escape":
-            return
-        box = self._main("#filter", Input)
-        search = self._main("#inv-search", Input)
-        inv = self._main(Inventory)
-        if box.has_focus:
-            box.value = ""
-            box.display = False
-            self._main(FindingsList).show(self._current(), "")
-            self._main(FindingsList).focus()
-            event.stop()
-        elif search.has_focus or (inv.has_focus and inv.query):
-            search.value = ""
-            search.display = False
-            inv.set_view(query="")
-            inv.focus()
-            event.stop()
-
-    def action_sort(self) -> None:
-        """Cycle the inventory order: severity, name, kind."""
-        from lockdock.tui.state import SORTS
-
-        inv = self._main(Inventory)
-        inv.set_view(sort=SORTS[(SORTS.index(inv.sort) + 1) % len(SORTS)])
-        self.notify(f"Inventory sorted by {inv.sort}.", timeout=2)
-
-    def action_scope(self) -> None:
-        """Cycle the inventory scope: all, project, engine, then each compose project."""
-        from lockdock.tui.state import compose_projects
-
-        inv = self._main(Inventory)
-        scopes = ["all", "project", "engine"] + [f"compose:{p}" for p in compose_projects(self.state.targets.values())]
-        if inv.query.startswith("label:"):
-            scopes.append(inv.query)
-        nxt = scopes[(scopes.index(inv.scope) + 1) % len(scopes)] if inv.scope in scopes else "all"
-        inv.user_moved = True
-        inv.set_view(scope=nxt)
-        self._select_first_shown()
-        self.notify(f"Scope: {nxt}.", timeout=2)
 
     WRITE_ACTIONS = frozenset({"fix", "fix_all", "ignore", "undo"})
 
@@ -529,6 +425,7 @@ class LockdockApp(WriteActions, App[int]):
             return
         old = self.ctx.engine
         self._close_event_stream()
+        self._close_fleet()
         self.ctx = self._new_context()
         if old is not None:
             old.close()
@@ -556,7 +453,7 @@ class LockdockApp(WriteActions, App[int]):
                         severity="warning", markup=False)
             return
         self.refresh()
-        self._rescan_worker({self.ctx.rel(full) or path}, set())
+        self._rescan({self.ctx.rel(full) or path}, set())
 
     # ------------------------------------------------------------------ toasts
 

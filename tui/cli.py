@@ -23,6 +23,9 @@ def add_tui_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_reports", nargs="+", type=Path, metavar="REPORT.json",
                    help="browse these JSON reports (e.g. one per host) read-only instead of scanning")
     _common(p)
+    from lockdock.cli.fleetopts import add_fleet_options
+
+    add_fleet_options(p)  # the same --context/--all-contexts/--host as `lockdock scan`
     d = sub.add_parser("demo", help="copy a deliberately insecure sample project to a temp dir and open it")
     _common(d)
 
@@ -31,6 +34,32 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-engine", action="store_true", help="file checks only; do not contact Docker")
     p.add_argument("--read-only", action="store_true", help="disable every write (fix, ignore, undo)")
     p.add_argument("--config", type=Path, default=None, help="use this config file only")
+
+
+def fleet_arguments(args: argparse.Namespace) -> dict[str, object]:
+    """`create_app` keywords for --context/--all-contexts/--host (empty without them).
+
+    Endpoints are resolved by `lockdock.engine.contexts.resolve`, as for `lockdock scan`;
+    one that cannot be used is a problem row and the others are opened. Raises
+    `ValueError` (a usage error: exit 2) when nothing usable is named or the options clash."""
+    from lockdock.cli.fleetopts import wants_fleet
+
+    if not wants_fleet(args):
+        return {}
+    if args.no_engine:
+        raise ValueError("--no-engine cannot be combined with --context, --all-contexts or --host")
+    if args.from_reports:
+        raise ValueError("--from browses reports; it cannot be combined with --context or --host")
+    timeout = args.engine_timeout
+    if timeout is not None and (not timeout > 0 or timeout == float("inf")):
+        raise ValueError("--engine-timeout: expected a positive number of seconds")
+    from lockdock.engine.contexts import resolve
+
+    endpoints, problems = resolve(args.context, args.host, args.all_contexts)
+    if not endpoints:
+        raise ValueError("; ".join(problems) or "no engine to open")
+    return {"endpoints": endpoints, "fleet_problems": problems, "remote_host_files": args.remote_host_files,
+            "engine_timeout": timeout}
 
 
 def copy_demo_project() -> Path:
@@ -55,6 +84,13 @@ def run_tui_command(args: argparse.Namespace) -> int:
     from lockdock.config import load_config
     from lockdock.tui import run_tui
 
+    fleet: dict[str, object] = {}
+    if args.command == "tui":
+        try:  # a usage error is said before anything else
+            fleet = fleet_arguments(args)
+        except ValueError as exc:
+            print(f"lockdock: {exc}", file=sys.stderr)
+            return 2
     problem = terminal_problem()
     if problem is not None:
         print(f"lockdock: {problem}; use `lockdock scan` for a report", file=sys.stderr)
@@ -80,7 +116,7 @@ def run_tui_command(args: argparse.Namespace) -> int:
         # The demo opens on its own files; S widens the scope to the host's images and containers.
         scope = "project" if args.command == "demo" else "all"
         code = run_tui([path], use_engine=not args.no_engine, read_only=args.read_only, config=config,
-                       scope=scope)
+                       scope=scope, **fleet)  # type: ignore[arg-type]
     except KeymapError as exc:
         print(f"lockdock: config error: {exc}", file=sys.stderr)
         return 2

@@ -55,14 +55,17 @@ def materialise(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     return fix
 
 
-def build_preview(fixes: Sequence[Fix], ctx: ScanContext, *, title: str) -> Preview:
-    """The modal's content; refuses when nothing at all can be previewed."""
+def build_preview(fixes: Sequence[Fix], ctx: ScanContext, *, title: str, engine: str | None = None) -> Preview:
+    """The modal's content; refuses when nothing at all can be previewed. `engine` names
+    the engine (context or host URL) that runs the `docker update` lines when the session
+    has several."""
     p = preview_mod.build_preview(list(fixes), ctx.cwd)
     if not p.text.strip():
         reasons = "; ".join(p.problems) or "the fix changes nothing"
         raise FixProblem(f"cannot preview: {reasons}")
+    where = f" on engine {safe(engine, 80)}" if engine else ""
     engine_actions = [
-        f"docker update {safe(c.object_name, 60)}: " + ", ".join(sorted(safe(k, 40) for k in c.new))
+        f"docker update {safe(c.object_name, 60)}{where}: " + ", ".join(sorted(safe(k, 40) for k in c.new))
         for fix in fixes
         for c in fix.changes
         if isinstance(c, EngineAction)

@@ -20,7 +20,9 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width:
         line1.append(" READ-ONLY ", style="bold reverse")
         line1.append(" ")
     eng = state.engine
-    if not eng.wanted:
+    if state.engines:
+        line1.append_text(engines_text(state))
+    elif not eng.wanted:
         line1.append("no engine: file-only mode (--no-engine)")
     elif eng.lost:
         line1.append("ENGINE LOST: ", style="bold red")
@@ -70,6 +72,30 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width:
         line.overflow = "ellipsis"
         line.truncate(max(20, width - 2), overflow="ellipsis")
     return Text("\n", no_wrap=True).join([line1, line2])
+
+
+def engines_text(state: AppState) -> Text:
+    """Several engines: how many are up, down, late; one engine: its name and version."""
+    rows = list(state.engines.values())
+    text = Text()
+    if len(rows) == 1:
+        row = rows[0]
+        text.append("engine ")
+        text.append_text(plain(row.name))
+        if row.state in ("down", "timeout"):
+            text.append(f" {row.state.upper()}: ", style="bold red")
+            text.append_text(plain(row.reason or "", "dim"))
+        elif row.version:
+            text.append_text(plain(f" (Docker {row.version})", "dim"))
+        return text
+    counts = {s: sum(1 for r in rows if r.state == s) for s in ("up", "scanning", "connecting", "down", "timeout")}
+    text.append(f"{len(rows)} engines: ")
+    parts = [(f"{n} {s}", {"down": "bold red", "timeout": "bold yellow"}.get(s, "")) for s, n in counts.items() if n]
+    for i, (words, style) in enumerate(parts):
+        if i:
+            text.append(", ")
+        text.append(words, style=style)
+    return text
 
 
 SHORT_WORDS = {Severity.CRITICAL: "crit", Severity.HIGH: "high", Severity.MEDIUM: "med",

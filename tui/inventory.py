@@ -6,6 +6,9 @@ keeps the cursor on the same target across rebuilds.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
@@ -13,15 +16,22 @@ from textual.widgets.tree import TreeNode
 
 from lockdock.model import TargetKind
 from lockdock.scan import TargetResult
-from lockdock.tui.render import plain, target_label
+from lockdock.text import display
+from lockdock.tui.render import ellipsize, plain, target_label
 from lockdock.tui.state import (
+    PROJECT_SECTIONS,
     AppState,
+    EngineRow,
     display_name,
     in_scope,
     section_of,
+    short_name,
     target_matches,
 )
 
+# Several engines: an engine's section with more targets than this starts folded, so every
+# engine's row fits on one screen (enter or space opens it).
+FOLD_AT = 8
 SCOPE_WORDS = {"all": "everything", "project": "project files only", "engine": "engine objects only"}
 
 
@@ -46,6 +56,9 @@ class Inventory(Tree[str]):
         self._target_nodes: dict[str, TreeNode[str]] = {}
         self._section_nodes: dict[str, TreeNode[str]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
+        self._section_names: dict[str, str] = {}  # section node id -> its heading word
+        self._engine_sig: tuple[object, ...] = ()
+        self._auto_folded: set[str] = set()
         self._restoring: str | None = None  # key the cursor returns to after a rebuild
         self.sort = "severity"  # one of state.SORTS
         self.scope = "all"  # see state.in_scope
@@ -82,6 +95,7 @@ class Inventory(Tree[str]):
         (cheap), everything is redrawn in order when `full` or when something vanished."""
         self._state = state
         if (full or self.narrowed or self.sort != "severity" or not self._section_nodes
+                or self._engine_sig != _engine_sig(state)
                 or any(k not in state.targets for k in self._target_nodes)):
             self.rebuild(state)
             return
@@ -92,13 +106,15 @@ class Inventory(Tree[str]):
             if not in_scope(tr, self.scope) or (self.query and not target_matches(tr, self.query)):
                 continue
             section = section_of(tr.target.kind)
+            if state.fleet and tr.target.engine is not None:
+                section = f"{tr.target.engine}|{section}"
             counts[section] = counts.get(section, 0) + 1
             key = tr.target.key
-            sig = (rolls[key], display_name(tr), width)
+            sig = (rolls[key], _row_name(tr, state), width)
             node = self._target_nodes.get(key)
             if node is not None:
                 if self._sigs.get(key) != sig:
-                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr)))
+                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet)))
                     self._sigs[key] = sig
                 continue
             parent = self._section_nodes.get(section)
@@ -107,56 +123,62 @@ class Inventory(Tree[str]):
             if parent is None:
                 self.rebuild(state)
                 return
-            label = target_label(tr, sig[1], rolls[key], width - _indent(tr))
+            label = target_label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet))
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 node = parent.add(label, data=key, expand=True)
             else:
                 node = parent.add_leaf(label, data=key)
             self._target_nodes[key] = node
             self._sigs[key] = sig
-        for section, node in self._section_nodes.items():
-            node.set_label(Text(f"{section} ({counts.get(section, 0)})", style="bold"))
+        for sid, node in self._section_nodes.items():
+            node.set_label(Text(f"{self._section_names.get(sid, sid)} ({counts.get(sid, 0)})", style="bold"))
 
     def rebuild(self, state: AppState) -> None:
-        """Redraw all sections from `state`, keeping the cursor where it was."""
+        """Redraw all sections from `state`, keeping the cursor where it was. With several
+        engines the top level is the project's files, then one node per engine holding
+        its Host, Images, Containers and Swarm services."""
         self._state = state
         keep = self.selected_key
         keep_line = self.cursor_line
         rolls = state.rollups()
         width = self._name_width = self.name_width()
-        for section_node in self.root.children:
-            label = str(section_node.data or "")
-            if label.startswith("section:"):
-                name = label.split(":", 1)[1]
-                if section_node.is_collapsed:
-                    self._collapsed.add(name)
-                else:
-                    self._collapsed.discard(name)
+        self._remember_collapsed(self.root)
         self.clear()
         self._target_nodes = {}
         self._section_nodes = {}
+        self._section_names = {}
         self._sigs = {}
-        for section, items in state.by_section(self.sort, self.scope, self.query).items():
-            if not items and (self.narrowed or (section not in ("Images", "Containers") and state.engine.wanted)):
-                continue
-            head = Text(f"{section} ({len(items)})", style="bold")
-            if not items:
-                head.append(f"  {_empty_reason(section, state)}", style="dim")
-            node = self.root.add(head, data=f"section:{section}", expand=section not in self._collapsed)
-            if items:
-                self._section_nodes[section] = node
-            parents: dict[str, TreeNode[str]] = {}
-            for tr in items:
-                label = target_label(tr, display_name(tr), rolls[tr.target.key],
-                                     width - _indent(tr))
-                parent_node = parents.get(tr.target.parent or "", node)
-                if tr.target.kind is TargetKind.COMPOSE_FILE:
-                    child = parent_node.add(label, data=tr.target.key, expand=True)
-                    parents[tr.target.key] = child
-                else:
-                    child = parent_node.add_leaf(label, data=tr.target.key)
-                self._target_nodes[tr.target.key] = child
-                self._sigs[tr.target.key] = (rolls[tr.target.key], display_name(tr), width)
+        self._engine_sig = _engine_sig(state)
+        groups: list[tuple[str | bool | None, EngineRow | None]] = [(True, None)]
+        if state.fleet:
+            groups = [(None, None)] + [(name, row) for name, row in state.engines.items()]
+        for engine, row in groups:
+            parent = self.root
+            if row is not None:
+                sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
+                shown = sum(len(v) for v in sections.values())
+                parent = self.root.add(engine_label(row, shown, width + 11), data=f"engine:{row.name}",
+                                       expand=f"engine:{row.name}" not in self._collapsed)
+                if row.reason and row.state in ("down", "timeout"):
+                    # Its own line: the row is too narrow for a connection error.
+                    parent.add_leaf(plain(short_reason(row.reason), "dim"), data=f"section:why:{row.name}")
+            else:
+                sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
+            for section, items in sections.items():
+                if not self._wanted(section, items, state, row, engine):
+                    continue
+                sid = section if row is None else f"{row.name}|{section}"
+                if row is not None and len(items) > FOLD_AT and sid not in self._auto_folded:
+                    self._auto_folded.add(sid)  # once: then the user's fold is kept
+                    self._collapsed.add(sid)
+                head = Text(f"{section} ({len(items)})", style="bold")
+                if not items:
+                    head.append(f"  {_empty_reason(section, state, row)}", style="dim")
+                node = parent.add(head, data=f"section:{sid}", expand=sid not in self._collapsed)
+                if items:
+                    self._section_nodes[sid] = node
+                    self._section_names[sid] = section
+                self._add_targets(node, items, rolls, width, state)
         if not self._target_nodes and self.narrowed:
             self.root.add_leaf(Text("No target matches the scope or search (esc clears).", style="dim"),
                                data="section:none")
@@ -164,6 +186,49 @@ class Inventory(Tree[str]):
         self._restoring = keep if keep in self._target_nodes else None
         # Node lines are only known after the next refresh: move the cursor back then.
         self.call_after_refresh(self._restore, keep, keep_line)
+
+    def _wanted(self, section: str, items: list[TargetResult], state: AppState, row: EngineRow | None,
+                engine: str | bool | None) -> bool:
+        """Whether a section gets a heading: with several engines the files go on top and
+        each engine holds its own objects; an empty section is shown only where its
+        emptiness says something (no images or containers)."""
+        if state.fleet and (section in PROJECT_SECTIONS) != (engine is None):
+            return False
+        if items:
+            return True
+        if self.narrowed:
+            return False
+        if row is not None:
+            return section in ("Images", "Containers") and row.state != "down"
+        return not (section not in ("Images", "Containers") and state.engine.wanted) and not state.fleet
+
+    def _add_targets(self, node: TreeNode[str], items: list[TargetResult], rolls: dict[str, Any],
+                     width: int, state: AppState) -> None:
+        parents: dict[str, TreeNode[str]] = {}
+        for tr in items:
+            name = _row_name(tr, state)
+            label = target_label(tr, name, rolls[tr.target.key], width - _indent(tr, state.fleet))
+            parent_node = parents.get(tr.target.parent or "", node)
+            if tr.target.kind is TargetKind.COMPOSE_FILE:
+                child = parent_node.add(label, data=tr.target.key, expand=True)
+                parents[tr.target.key] = child
+            else:
+                child = parent_node.add_leaf(label, data=tr.target.key)
+            self._target_nodes[tr.target.key] = child
+            self._sigs[tr.target.key] = (rolls[tr.target.key], name, width)
+
+    def _remember_collapsed(self, node: TreeNode[str]) -> None:
+        """Which sections and engines the user folded (kept across rebuilds)."""
+        for child in node.children:
+            label = str(child.data or "")
+            if label.startswith(("section:", "engine:")):
+                name = label.split(":", 1)[1] if label.startswith("section:") else label
+                if child.is_collapsed:
+                    self._collapsed.add(name)
+                else:
+                    self._collapsed.discard(name)
+                if label.startswith("engine:"):
+                    self._remember_collapsed(child)
 
     def _restore(self, keep: str | None, keep_line: int) -> None:
         node = self._target_nodes.get(keep or "")
@@ -185,8 +250,8 @@ class Inventory(Tree[str]):
             self.call_after_refresh(self._restore, key, -1)
 
     def first_target_key(self, state: AppState) -> str | None:
-        """The worst target shown (see `AppState.worst_key`), else None."""
-        return state.worst_key(list(self._target_nodes))
+        """The worst target shown, in an unfolded section (see `AppState.worst_key`), else None."""
+        return state.worst_key([k for k, node in self._target_nodes.items() if _unfolded(node)])
 
     def _show_subtitle(self, state: AppState) -> None:
         shown = len(self._target_nodes)
@@ -223,12 +288,75 @@ class Inventory(Tree[str]):
             self.post_message(self.TargetChosen())
 
 
-def _indent(tr: TargetResult) -> int:
-    return 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
+def _row_name(tr: TargetResult, state: AppState) -> str:
+    """Under an engine's row (or with the one engine the session opened) a target needs
+    no '@ engine' of its own; merged reports (`--from`) keep it."""
+    if state.engines and tr.target.engine is not None:
+        return "daemon settings" if state.fleet and tr.target.kind is TargetKind.HOST else short_name(tr)
+    return display_name(tr)
 
 
-def _empty_reason(section: str, state: AppState) -> str:
-    """Why a section is empty: nothing there, or not looked at (no engine, --no-engine)."""
+def _unfolded(node: TreeNode[str]) -> bool:
+    parent = node.parent
+    while parent is not None and not parent.is_root:
+        if not parent.is_expanded:
+            return False
+        parent = parent.parent
+    return True
+
+
+def _indent(tr: TargetResult, fleet: bool = False) -> int:
+    own = 2 if tr.target.parent or tr.target.kind is TargetKind.COMPOSE_FILE else 0
+    return own + (2 if fleet and tr.target.engine is not None else 0)
+
+
+def _engine_sig(state: AppState) -> tuple[object, ...]:
+    return tuple((r.name, r.state, r.reason, r.live, r.version) for r in state.engines.values())
+
+
+ENGINE_STATE_STYLE = {"up": "green", "down": "bold red", "timeout": "bold yellow",
+                      "connecting": "dim", "scanning": "cyan"}
+
+
+_UNREACHABLE = re.compile(r"engine (not reachable) at \S+(?: \(context [^)]*\))?: (.*)", re.S)
+
+
+def short_reason(reason: str) -> str:
+    """A connection error without the engine's address (its row above names it); the
+    Problems tab keeps the whole line."""
+    m = _UNREACHABLE.match(reason)
+    return f"{m.group(1)}: {m.group(2)}" if m else reason
+
+
+STATE_WORDS = {"up": "up", "down": "DOWN", "timeout": "TIMEOUT", "connecting": "connecting", "scanning": "scanning"}
+
+
+def engine_label(row: EngineRow, shown: int, width: int = 60) -> Text:
+    """An engine's row: its state first (so a narrow column still shows it), then its
+    name (cut in the middle to `width` cells), endpoint kind and target count. The reason
+    of a down engine is the line below it (`Inventory.rebuild`).
+
+    The name comes from the command line or the context store: plain text, control
+    characters escaped."""
+    word = STATE_WORDS.get(row.state, row.state)
+    tail = f" ({shown})" if row.state in ("up", "scanning") else ""
+    # A --host name is its URL already; a context name does not say how it is reached.
+    kind = "" if row.name.startswith(f"{row.scheme}://") else f" {row.scheme}"
+    room = max(8, width - len(word) - len(tail) - len(kind) - 1)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(word, style=ENGINE_STATE_STYLE.get(row.state, ""))
+    text.append(" ")
+    text.append_text(plain(ellipsize(display(row.name), room), "bold"))
+    text.append(kind + tail, style="dim")
+    return text
+
+
+def _empty_reason(section: str, state: AppState, row: EngineRow | None = None) -> str:
+    """Why a section is empty: nothing there, or not looked at (no engine, --no-engine,
+    its engine is down or still being scanned)."""
+    if row is not None:
+        return {"down": "engine down", "timeout": "timed out", "connecting": "connecting…",
+                "scanning": "scanning…"}.get(row.state, "none")
     if section in ("Images", "Containers") and not state.engine.endpoint:
         return "no engine"
     if section == "Host" and not state.engine.wanted:

@@ -58,16 +58,43 @@ class TargetsRescanned(Message):
 
 
 class EngineEvent(Message):
-    def __init__(self, kind: str, action: str, object_id: str, name: str) -> None:
+    def __init__(self, kind: str, action: str, object_id: str, name: str, engine_name: str | None = None) -> None:
         super().__init__()
         self.kind = kind
         self.action = action
         self.object_id = object_id
         self.name = name
+        self.engine_name = engine_name  # several engines: the one that sent it
 
 
 class EngineLost(Message):
-    def __init__(self, reason: str, engine: object = None) -> None:
+    def __init__(self, reason: str, engine: object = None, engine_name: str | None = None) -> None:
         super().__init__()
         self.reason = reason
         self.engine = engine  # the connection that broke (a stale one is ignored)
+        self.engine_name = engine_name  # several engines: whose row goes down
+
+
+class EngineRowChanged(Message):
+    """Several engines: one engine's scan state changed (`state.EngineRow` fields)."""
+
+    def __init__(self, name: str, state: str, reason: str | None = None, version: str | None = None,
+                 host_note: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.version = version
+        self.host_note = host_note
+
+
+class EngineLive(Message):
+    """Several engines: the session's own connection to engine `name` is open (events,
+    fixes, inspect and logs go through it); `host` is its `HostSubject` for rescans."""
+
+    def __init__(self, name: str, engine: object, host: object, epoch: int) -> None:
+        super().__init__()
+        self.name = name
+        self.engine = engine
+        self.host = host
+        self.epoch = epoch  # the scan generation that opened it (a rescan starts a new one)

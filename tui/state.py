@@ -46,6 +46,11 @@ def display_name(tr: TargetResult) -> str:
     return f"{name} @ {target.engine}" if target.engine is not None and target.kind is not TargetKind.HOST else name
 
 
+def short_name(tr: TargetResult) -> str:
+    """The inventory name without its engine (the engine is the row it sits under)."""
+    return _plain_name(tr)
+
+
 def _plain_name(tr: TargetResult) -> str:
     target = tr.target
     name = target.name
@@ -287,12 +292,40 @@ class EngineStatus:
     lost: bool = False
 
 
+ENGINE_STATES = ("connecting", "scanning", "up", "down", "timeout")
+
+
+@dataclass
+class EngineRow:
+    """One engine of a several-engine session (`lockdock tui --context/--host`).
+
+    `name` is the context name or host URL (`Target.engine` of its targets); `scheme` the
+    endpoint kind (unix, tcp, ssh); `state` one of `ENGINE_STATES`; `reason` why it is
+    down or timed out (plain text from the engine or the connection, shown escaped);
+    `host_note` where its daemon settings were read from (`lockdock.fleethost`)."""
+
+    name: str
+    scheme: str
+    state: str = "connecting"
+    reason: str | None = None
+    version: str | None = None
+    host_note: str | None = None
+    live: bool = False  # its event stream is open
+
+
 @dataclass
 class AppState:
     targets: dict[str, TargetResult] = field(default_factory=dict)
     errors: list[ScanError] = field(default_factory=list)
     progress: Progress = field(default_factory=Progress)
     engine: EngineStatus = field(default_factory=EngineStatus)
+    # Several engines: one row each, in command-line order (empty for one engine).
+    engines: dict[str, EngineRow] = field(default_factory=dict)
+
+    @property
+    def fleet(self) -> bool:
+        """True when the inventory's top level is the engines (more than one)."""
+        return len(self.engines) > 1
 
     def add(self, tr: TargetResult) -> None:
         self.targets[tr.target.key] = tr
@@ -306,8 +339,11 @@ class AppState:
     def remove(self, key: str) -> TargetResult | None:
         return self.targets.pop(key, None)
 
-    def by_section(self, sort: str = "severity", scope: str = "all", query: str = "") -> dict[str, list[TargetResult]]:
-        """Targets per section, in `SORTS` order `sort`, limited to `scope` and `query`.
+    def by_section(self, sort: str = "severity", scope: str = "all", query: str = "",
+                   engine: str | bool | None = True) -> dict[str, list[TargetResult]]:
+        """Targets per section, in `SORTS` order `sort`, limited to `scope` and `query`,
+        and to the targets of `engine` (a name; None: the files, which have no engine;
+        True: every target).
 
         A child (compose service) follows its parent; a parent stays when only a child
         matches the search, so the tree keeps its shape."""
@@ -315,7 +351,8 @@ class AppState:
         out: dict[str, list[TargetResult]] = {s: [] for s in SECTIONS}
         for section in SECTIONS:
             items = [tr for tr in self.targets.values()
-                     if section_of(tr.target.kind) == section and in_scope(tr, scope)]
+                     if section_of(tr.target.kind) == section and in_scope(tr, scope)
+                     and (engine is True or tr.target.engine == engine)]
             keys = {tr.target.key for tr in items}
             kids: dict[str, list[TargetResult]] = {}
             tops: list[TargetResult] = []
