@@ -77,7 +77,7 @@ def tag_target(target: Target, engine: str) -> Target:
 
 
 
-class _ImageCache:
+class ImageCache:
     """Analyses of images by (id, tags), shared by the engines of one fleet scan."""
 
     def __init__(self) -> None:
@@ -107,13 +107,20 @@ def _clone(done: TargetResult, subject: Any) -> TargetResult:
     return out
 
 
-def _engine_sources() -> list[registry.Source]:
+def engine_sources() -> list[registry.Source]:
+    """The sources that read an engine (images, containers, swarm services) and its host."""
     return [s for s in registry.SOURCES if s.needs_engine or s.name == "host"]
 
 
-def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files: bool,
-                 images: _ImageCache, on_target: Callable[[TargetResult], None] | None,
+def scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files: bool,
+                 images: ImageCache, on_target: Callable[[TargetResult], None] | None,
                  keep: bool = False) -> None:
+    """Connect to `run.endpoint` and analyse every engine target there into `run`.
+
+    Each finished target goes to `on_target` (called from this thread) and into
+    `run.results`; images already analysed on another engine come from `images`. Trouble
+    (engine down, slower than `timeout` seconds) is recorded in `run.error`, never raised.
+    `keep`: leave the connection open in `run.engine` (fix and the TUI use it afterwards)."""
     from lockdock.engine.connect import EngineUnavailable, connect_endpoint
     from lockdock.fleethost import engine_host, is_podman
 
@@ -140,7 +147,7 @@ def _scan_engine(run: EngineRun, base: ScanContext, timeout: float, remote_files
         with ctx._lock:
             ctx.cache["engine:host"] = host  # the host source and container checks use this one
         discovery = Discovery(roots=[])
-        for src in _engine_sources():
+        for src in engine_sources():
             if ctx.out_of_time():
                 break
             try:
@@ -187,8 +194,8 @@ def _judge_host(tr: TargetResult, facts: Any) -> int:
     return withheld
 
 
-def _analyze(subject: Any, ctx: ScanContext, images: _ImageCache, run: EngineRun) -> TargetResult:
-    key = _ImageCache.key(subject) if subject.target.kind is TargetKind.IMAGE else None
+def _analyze(subject: Any, ctx: ScanContext, images: ImageCache, run: EngineRun) -> TargetResult:
+    key = ImageCache.key(subject) if subject.target.kind is TargetKind.IMAGE else None
     if key is None:
         return analyze_subject(subject, ctx)
     with images.lock:
@@ -262,8 +269,8 @@ def scan_fleet_runs(
             stack_files.setdefault(tr.target.name, []).append(full)
     ctx.cache[STACK_FILES] = stack_files  # Swarm stacks link to these compose services
     runs = [EngineRun(ep) for ep in endpoints]
-    cache = _ImageCache()
-    threads = [threading.Thread(target=_scan_engine,
+    cache = ImageCache()
+    threads = [threading.Thread(target=scan_engine,
                                 args=(r, ctx, engine_timeout, remote_host_files, cache, on_target, keep_engines),
                                 name=f"lockdock-engine-{i}", daemon=True) for i, r in enumerate(runs)]
     for t in threads:

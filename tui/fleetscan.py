@@ -78,7 +78,7 @@ def full_fleet_scan(paths: list[Path], ctx: ScanContext, endpoints: list[Endpoin
         return
     keys |= {tr.target.key for tr in files}
     ctx.cache[STACK_FILES] = stack_files(files, ctx.cwd)
-    cache = fleet._ImageCache()
+    cache = fleet.ImageCache()
     lock = threading.Lock()
     reported: set[str] = set()
     runs = [fleet.EngineRun(ep) for ep in endpoints]
@@ -101,7 +101,7 @@ def full_fleet_scan(paths: list[Path], ctx: ScanContext, endpoints: list[Endpoin
                               run.version, run.host_facts))
 
     def one(run: fleet.EngineRun) -> None:
-        fleet._scan_engine(run, ctx, engine_timeout, remote_host_files, cache, on_target)
+        fleet.scan_engine(run, ctx, engine_timeout, remote_host_files, cache, on_target)
         report(run, "down" if run.version is None else "up")
 
     threads = []
@@ -195,7 +195,7 @@ def rescan_engine(name: str, ctx: ScanContext, object_ids: set[str], old: list[T
     dropped = scanner.touched_keys(old, set(), object_ids)
     results: list[TargetResult] = []
     discovery = Discovery(roots=[])
-    for src in fleet._engine_sources():
+    for src in fleet.engine_sources():
         if src.name == "host":
             continue  # an event never changes the daemon settings
         try:
@@ -222,7 +222,7 @@ def rescan_whole_engine(endpoint: Endpoint, base: ScanContext, old_keys: set[str
     from lockdock.tui.messages import TargetsRescanned
 
     run = fleet.EngineRun(endpoint)
-    fleet._scan_engine(run, base, engine_timeout, remote_host_files, fleet._ImageCache(), None)
+    fleet.scan_engine(run, base, engine_timeout, remote_host_files, fleet.ImageCache(), None)
     if cancelled():
         return
     state = "down" if run.version is None else "up"
