@@ -26,6 +26,7 @@ from lockdock import checks
 from lockdock.config import Config
 from lockdock.context import ScanContext
 from lockdock.engine.contexts import Endpoint
+from lockdock.engine.rawapi import close_stream
 from lockdock.fleet import DEFAULT_ENGINE_TIMEOUT
 from lockdock.model import Finding, TargetKind
 from lockdock.scan import TargetResult
@@ -225,8 +226,7 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     def _close_event_stream(self) -> None:
         stream, self._event_stream = self._event_stream, None
         if stream is not None:
-            with contextlib.suppress(Exception):  # closing a dead stream is fine
-                stream.close()
+            close_stream(stream)  # also over ssh://; never raises
 
     async def action_quit(self) -> None:
         self.workers.cancel_all()

@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from lockdock.context import ScanContext
 from lockdock.engine.contexts import Endpoint
+from lockdock.engine.rawapi import close_stream
 from lockdock.model import Finding, Fix, TargetKind
 from lockdock.text import safe
 from lockdock.tui import fleetscan, scanner
@@ -317,8 +318,7 @@ class FleetMode:
         streams, self._event_streams = self._event_streams, {}
         engines, self.engines = self.engines, {}
         for stream in streams.values():
-            with contextlib.suppress(Exception):  # closing a dead stream is fine
-                stream.close()
+            close_stream(stream)  # also over ssh://; never raises
         for engine in engines.values():
             with contextlib.suppress(Exception):
                 engine.close()

@@ -13,7 +13,7 @@ Two parts:
   (`GET /containers/json`, `/containers/{id}/json`, `/images/json`, `/images/{name}/json`,
   `/images/{name}/history`, `/networks/{id}`, `/containers/{id}/top`, `/events`, `/version`,
   `/info`).
-- `get_stream`, `post_json`, `sdk_socket_path`: the few places lockdock reaches into the
+- `get_stream`, `post_json`, `sdk_socket_path`, `close_stream`: the few places lockdock reaches into the
   SDK's private helpers (the SDK has no public method for them; if a future SDK renames
   them, this module is the one place to change).
 """
@@ -359,3 +359,29 @@ def post_json(api: Any, path: str, *args: str, data: dict[str, Any]) -> Any:
     res = api._post_json(api._url(path, *args), data=data)
     api._raise_for_status(res)
     return res
+
+
+def close_stream(stream: Any) -> None:
+    """Close an open event/log stream from any thread, so a read blocked in it returns.
+
+    `stream` is an `EventStream` of `LocalAPI` or the SDK's `CancellableStream`. The SDK
+    cannot cancel a stream over `ssh://` (its `close()` raises "Cancellable streams not
+    supported for the SSH protocol"): with the system `ssh` client (`use_ssh_client=True`)
+    the stream reads the stdout of an `ssh ... docker system dial-stdio` process, reached
+    through the SDK's private `response.raw._fp.fp.channel`; ending that process ends the
+    read. Never raises (a stream already closed or gone is fine)."""
+    try:
+        stream.close()
+        return
+    except Exception:  # noqa: BLE001 - the SDK refuses ssh streams; handled below
+        pass
+    with contextlib.suppress(Exception):
+        fp = stream._response.raw._fp.fp  # the SDK's CancellableStream internals
+        channel = getattr(fp, "channel", None)
+        proc = getattr(channel, "proc", None)
+        if proc is not None:  # docker.transport.sshconn.SSHSocket: the ssh process
+            proc.kill()
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=5)
+        elif channel is not None:  # a paramiko channel
+            channel.close()
