@@ -150,6 +150,17 @@ _COMMENTS: dict[tuple[str, str], list[dict]] = {}
 MAX_REMEMBERED = 20_000  # created on first use
 
 
+def _reset_after_fork() -> None:
+    """In a forked child (lockdock.parallel): the parent's pool threads do not exist there."""
+    global _PREFETCH_LOCK  # noqa: PLW0603 - a lock a parent thread held at fork time stays held
+    _PREFETCH_LOCK = threading.Lock()
+    _POOL.clear()
+    _PREFETCHED.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 def run_shellcheck(df: Dockerfile, exe: str) -> Result:
     """(hits, message) for one Dockerfile; the message says why ShellCheck did not run or
     ran on part of the file only (None when it checked every RUN).
