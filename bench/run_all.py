@@ -1,13 +1,15 @@
 """All of lockdock's speed comparisons in one run, printed as one table with ratios.
 
     python bench/run_all.py [--rounds 3] [--dockerfiles 1000] [--compose 300]
-                            [--images 90] [--containers 320] [--no-engine] [--tui]
+                            [--images 90] [--containers 320] [--no-engine] [--no-compose] [--tui]
 
 Rows (medians of `--rounds`, wall time; every tool started once per round as CI would):
 - 1,000 generated Dockerfiles, a directory: lockdock against hadolint, with the
   `shellcheck` binary on PATH (build.shell-safety runs it) and without it;
 - the same Dockerfiles passed as a file list (what pre-commit does), against the directory;
-- the same directory scanned again with the result cache warm, against a cold scan;
+- the same directory scanned again with the result cache warm, against a cold scan
+  (these rows also give CPU time, user + system of the tool and its children: on a busy
+  machine wall times follow the load, CPU times much less);
 - 300 generated compose projects: lockdock against compose-lint (directory and file list);
 - an engine with `--images` busybox images and `--containers` created containers (labelled
   io.lockdock.bench=1, removed at the end): `lockdock scan` (images and containers, no files)
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -66,32 +69,56 @@ def path_without_shellcheck(tmp: Path) -> str:
     return str(shadow)
 
 
+_CPU = [0.0]  # CPU seconds (user + system) of every command run() has waited for
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Wall seconds of `cmd`; its CPU seconds (with its children's) are added to _CPU."""
+    cpu0 = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           timeout=3600, check=False)
     took = time.perf_counter() - start
+    _CPU[0] += _children_cpu() - cpu0
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{cmd[:6]} failed ({proc.returncode}): {proc.stderr.decode()[-1500:]}")
     return took
 
 
+CPU_MEDIANS: dict[str, float] = {}  # median CPU seconds of each case of the last medians() call
+
+
 def medians(rounds: int, cases: dict[str, Callable[[], float]]) -> dict[str, float]:
-    """Median wall time of each case; the cases alternate within a round (same machine load)."""
+    """Median wall time of each case; the cases alternate within a round (same machine load).
+    The median CPU time of each case is left in CPU_MEDIANS."""
     times: dict[str, list[float]] = {k: [] for k in cases}
+    cpu: dict[str, list[float]] = {k: [] for k in cases}
     for r in range(rounds):
         order = list(cases) if r % 2 == 0 else list(reversed(cases))
         for k in order:
+            before = _CPU[0]
             times[k].append(cases[k]())
+            cpu[k].append(_CPU[0] - before)
+    CPU_MEDIANS.clear()
+    CPU_MEDIANS.update({k: statistics.median(v) for k, v in cpu.items()})
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-ROWS: list[tuple[str, float, str, float, str]] = []  # (what, lockdock s, against, peer s, goal)
+# (what, lockdock s, against, peer s, goal, (lockdock CPU s, peer CPU s) or None)
+ROWS: list[tuple[str, float, str, float, str, tuple[float, float] | None]] = []
 
 
-def row(what: str, ours: float, against: str, theirs: float, goal: str) -> None:
-    ROWS.append((what, ours, against, theirs, goal))
-    print(f"  {what}: {ours:.2f} s vs {against} {theirs:.2f} s = {ours / theirs:.2f}x (goal {goal})", flush=True)
+def row(what: str, ours: float, against: str, theirs: float, goal: str,
+        cpu: tuple[float, float] | None = None) -> None:
+    ROWS.append((what, ours, against, theirs, goal, cpu))
+    said = f"; CPU {cpu[0]:.2f} s vs {cpu[1]:.2f} s = {cpu[0] / cpu[1]:.2f}x" if cpu else ""
+    print(f"  {what}: {ours:.2f} s vs {against} {theirs:.2f} s = {ours / theirs:.2f}x (goal {goal}){said}, "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def bench_files(args: argparse.Namespace, tmp: Path) -> None:
@@ -119,17 +146,23 @@ def bench_files(args: argparse.Namespace, tmp: Path) -> None:
             run([hadolint, "--no-fail", "-f", "json", *batch], droot, env)
             for batch in dockerfile_bench._batches([Path(n) for n in dnames]))
     m = medians(args.rounds, cases)
+    c = CPU_MEDIANS
     if hadolint:
-        row(f"{len(dpaths)} Dockerfiles, dir, ShellCheck on PATH", m["dir"], "hadolint", m["hadolint"], "<= 0.25x")
-        row(f"{len(dpaths)} Dockerfiles, dir, no ShellCheck", m["dir-nosc"], "hadolint", m["hadolint"], "<= 0.25x")
-    row(f"{len(dpaths)} Dockerfiles as a file list", m["list"], "same dir", m["dir"], "~1x")
+        row(f"{len(dpaths)} Dockerfiles, dir, ShellCheck on PATH", m["dir"], "hadolint", m["hadolint"], "<= 0.25x",
+            (c["dir"], c["hadolint"]))
+        row(f"{len(dpaths)} Dockerfiles, dir, no ShellCheck", m["dir-nosc"], "hadolint", m["hadolint"], "<= 0.25x",
+            (c["dir-nosc"], c["hadolint"]))
+    row(f"{len(dpaths)} Dockerfiles as a file list", m["list"], "same dir", m["dir"], "~1x", (c["list"], c["dir"]))
 
     run([*lockdock, "."], droot, env)  # fill the cache
     m = medians(args.rounds, {
         "warm": lambda: run([*lockdock, "."], droot, env),
         "cold": lambda: run([*lockdock, "."], droot, nocache),
     })
-    row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "cold (--no-cache)", m["cold"], "near-instant")
+    row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "cold (--no-cache)", m["cold"], "near-instant",
+        (CPU_MEDIANS["warm"], CPU_MEDIANS["cold"]))
+    if args.no_compose:
+        return
 
     croot = tmp / "compose"
     projects = compose_bench.build_corpus(croot, args.compose)
@@ -179,8 +212,8 @@ def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
             floor = m["floor"]
             print(f"  TUI first screen {app['first_screen']:.2f} s (goal < 0.5 s); all analysed "
                   f"{app['scan_done']:.2f} s = {app['scan_done'] / floor:.2f}x the floor (goal <= 2x)")
-            ROWS.append(("TUI all analysed", app["scan_done"], "docker inspect", floor, "<= 2x"))
-            ROWS.append(("TUI first screen", app["first_screen"], "0.5 s", 0.5, "< 1x"))
+            ROWS.append(("TUI all analysed", app["scan_done"], "docker inspect", floor, "<= 2x", None))
+            ROWS.append(("TUI first screen", app["first_screen"], "0.5 s", 0.5, "< 1x", None))
     finally:
         tui_bench.cleanup(api)
 
@@ -194,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--containers", type=int, default=320)
     ap.add_argument("--no-engine", action="store_true", help="skip the engine rows")
     ap.add_argument("--no-files", action="store_true", help="skip the file rows")
+    ap.add_argument("--no-compose", action="store_true", help="skip the compose rows")
     ap.add_argument("--tui", action="store_true", help="also time the TUI on the engine")
     args = ap.parse_args(argv)
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
@@ -204,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_engine:
             bench_engine(args, tmp)
     print()
-    print(f"| {'case':<52} | lockdock | {'against':<18} |  peer  | ratio | goal |")
-    print(f"|{'-' * 54}|----------|{'-' * 20}|--------|-------|------|")
-    for what, ours, against, theirs, goal in ROWS:
-        print(f"| {what:<52} | {ours:7.2f}s | {against:<18} | {theirs:5.2f}s | {ours / theirs:4.2f}x | {goal} |")
+    print(f"| {'case':<52} | lockdock | {'against':<18} |  peer  | ratio | CPU ratio | goal |")
+    print(f"|{'-' * 54}|----------|{'-' * 20}|--------|-------|-----------|------|")
+    for what, ours, against, theirs, goal, cpu in ROWS:
+        cpus = f"{cpu[0] / cpu[1]:4.2f}x ({cpu[0]:.1f}/{cpu[1]:.1f} s)" if cpu else "-"
+        print(f"| {what:<52} | {ours:7.2f}s | {against:<18} | {theirs:5.2f}s | {ours / theirs:4.2f}x | {cpus} | {goal} |")
     print(f"load after: {os.getloadavg()[0]:.1f}")
     return 0
 
