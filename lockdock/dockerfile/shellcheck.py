@@ -69,6 +69,7 @@ _RM_DIRS = ("", "/bin", "/etc", "/home", "/mnt", "/usr", "/usr/share", "/usr/loc
 _RM_TARGETS = frozenset(d + tail for d in _RM_DIRS for tail in ("", "/", "/*", "/*/*")) - {""}
 _RUNS = re.compile(r"//+|\*\*+")
 _CD = frozenset({"cd", "pushd", "popd"})
+_QUOTED = re.compile(r"[\\'\"]")
 _BRACES = re.compile(r"\{[^}]*(?:,|\.\.)")  # a brace expansion ({a,b}, {1..3}); `{}` of find is none
 
 
@@ -95,12 +96,17 @@ def needs_shellcheck(script: Script) -> bool:
     The returned value is False only when no kept hit is possible: tests compare the hits
     with and without this filter."""
     text = script.text
+    if not _RELEVANT.search(text) and not _QUOTED.search(text):
+        return False
     if ("$(" in text or "`" in text) and _RELEVANT.search(text):
         return True
     for cmd in script.commands:
         words = cmd.words
         if not words:
             continue
+        span = text[words[0].start:words[-1].end]
+        if not _RELEVANT.search(span) and not _QUOTED.search(span):
+            continue  # none of the programs above, even spelt with quotes or backslashes
         names = [w.value.rsplit("/", 1)[-1] for w in words]
         if cmd.op_after not in ("&&", "||") and not _CD.isdisjoint(names):
             return True
@@ -111,10 +117,10 @@ def needs_shellcheck(script: Script) -> bool:
                 tail = text[words[at].start:words[-1].end]
                 if "$" in tail or "`" in tail or _BRACES.search(tail) or any(_rm_path(a) in _RM_TARGETS for a in args):
                     return True
-        if cmd.program()[0] in DESTRUCTIVE:
-            span = text[words[0].start:words[-1].end]
-            if "$" in span or "`" in span or any(text[w.start:w.start + 1] in ("*", "?") for w in words):
-                return True
+        if cmd.program()[0] in DESTRUCTIVE and (
+            "$" in span or "`" in span or any(text[w.start:w.start + 1] in ("*", "?") for w in words)
+        ):
+            return True
     return False
 
 
@@ -124,6 +130,14 @@ def binary() -> str | None:
 
 
 def _scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
+    """(RUN, script, dialect) of every script ShellCheck must see (computed once per file)."""
+    cached = df.cache.get("shellcheck_scripts")
+    if cached is None:
+        cached = df.cache["shellcheck_scripts"] = _find_scripts(df)
+    return cached
+
+
+def _find_scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
     shells = shells_by_run(df)
     out: list[tuple[Instruction, Script, str]] = []
     for inst in df.instructions:

@@ -80,6 +80,8 @@ def _dockerfile(body: str) -> Dockerfile:
 
 def _hits(dfs: list[Dockerfile], exe: str) -> list[list[tuple]]:
     shellcheck._COMMENTS.clear()
+    for df in dfs:
+        df.cache.pop("shellcheck_scripts", None)  # chosen again, with the filter of the moment
     return [
         sorted((h.code, h.line, h.column, h.kind, h.program) for h in shellcheck._run_many([df], exe)[0][0]) for df in dfs
     ]
@@ -159,3 +161,10 @@ def test_scripts_with_nothing_reportable_are_not_sent(text: str) -> None:
 )
 def test_scripts_that_can_give_a_kept_hit_are_sent(text: str) -> None:
     assert shellcheck.needs_shellcheck(_script(text))
+
+
+@needs_binary
+def test_programs_spelt_with_quotes_are_still_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    dfs = [_dockerfile(s) for s in ('r"m" -rf $X/', "c'd' /x; make", '\\cd /x; make', '"chmod" 1 $Y')]
+    assert all(shellcheck._scripts(df) for df in dfs)
+    _same_hits(dfs, monkeypatch)
