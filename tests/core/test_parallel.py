@@ -147,3 +147,16 @@ def test_cli_report_is_the_same_with_workers_and_without(tmp_path: Path) -> None
         outs.append(proc.stdout)
     assert outs[0] == outs[1]
     assert "ShellCheck SC2114" in outs[0]  # ShellCheck ran in the workers too
+
+
+def test_default_workers_follow_idle_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.2, 0.1))
+    assert parallel.workers_wanted() == 4
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 6.0, 5.0))
+    assert parallel.workers_wanted() == 1  # no idle CPU: one process, less CPU time
+    monkeypatch.setenv("LOCKDOCK_JOBS", "3")
+    assert parallel.workers_wanted() == 3  # asked for explicitly
+    monkeypatch.setenv("LOCKDOCK_JOBS", "many")
+    assert parallel.workers_wanted() == 1
