@@ -115,10 +115,13 @@ class Submitted:
     futures: list[Future[tuple[int, list[FileResult]]]]
     count: int
     pool: FilePool
+    failed: bool = False  # the pool refused the tasks (broken by a worker that died)
 
     def results(self) -> list[FileResult] | None:
         """One result per submitted path, in order; None when a worker failed (the caller
         then analyses the batch itself)."""
+        if self.failed:
+            return None
         out: list[FileResult] = []
         for fut in self.futures:
             try:
@@ -147,10 +150,13 @@ class FilePool:
     def submit(self, paths: list[Path]) -> Submitted:
         """Start the analysis of `paths` (in CHUNK-sized tasks) and return at once."""
         names = [str(p) for p in paths]
-        futures = [
-            self._executor.submit(_analyze_paths, names[i : i + CHUNK], self.record_reads)
-            for i in range(0, len(names), CHUNK)
-        ]
+        try:
+            futures = [
+                self._executor.submit(_analyze_paths, names[i : i + CHUNK], self.record_reads)
+                for i in range(0, len(names), CHUNK)
+            ]
+        except Exception:  # noqa: BLE001 - BrokenProcessPool, shut down...: the scan analyses them
+            return Submitted([], len(names), self, failed=True)
         return Submitted(futures, len(names), self)
 
     def close(self) -> None:

@@ -160,3 +160,17 @@ def test_default_workers_follow_idle_cpus(monkeypatch: pytest.MonkeyPatch) -> No
     assert parallel.workers_wanted() == 3  # asked for explicitly
     monkeypatch.setenv("LOCKDOCK_JOBS", "many")
     assert parallel.workers_wanted() == 1
+
+
+def die(paths: list[str], record_reads: bool) -> Any:
+    os._exit(3)  # a worker killed mid-scan (OOM, a signal): the pool breaks for good
+
+
+def test_a_worker_that_dies_breaks_the_pool_not_the_scan(tmp_path: Path, pooled: list[Recording],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scan_mod, "BATCH_SIZE", 12)  # later batches meet the broken pool
+    make_tree(tmp_path, 50)
+    serial = report(tmp_path, throughput=False)
+    monkeypatch.setattr(parallel, "_analyze_paths", die)
+    assert report(tmp_path, throughput=True) == serial
+    assert pooled and not pooled[0].pids
