@@ -122,7 +122,15 @@ def _env_defined(df: Dockerfile, inst: Instruction) -> set[str]:
 
 
 def shell_issues(df: Dockerfile, inst: Instruction) -> list[ShellIssue]:
-    """Lockdock's own shell-safety detections for one RUN."""
+    """Lockdock's own shell-safety detections for one RUN (computed once per instruction:
+    the analyzer, and the pipefail fix of every pipe finding, ask for them)."""
+    cached = inst.cache.get("shell_issues")
+    if cached is None:
+        cached = inst.cache["shell_issues"] = _shell_issues(df, inst)
+    return list(cached)
+
+
+def _shell_issues(df: Dockerfile, inst: Instruction) -> list[ShellIssue]:
     info = shells_by_run(df).get(id(inst), shell_info(DEFAULT_SHELL))
     if inst.json:
         info = shell_info(tuple(inst.args[:-1]))  # exec form: its own `sh -c`, not SHELL
