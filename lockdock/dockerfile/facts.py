@@ -358,6 +358,8 @@ def _mask_pairs(line: str) -> str:
 
 def evidence(text: str, limit: int = 160) -> str:
     """The instruction's first line as shown in reports: secrets masked, controls escaped."""
+    if len(text) > 2048:  # not remembered: the memo must not hold on to big texts
+        return _evidence.__wrapped__(text, limit)
     return _evidence(text, limit)
 
 
