@@ -372,12 +372,12 @@ def _command_secrets(cmd: Command) -> Iterator[tuple[str, str, str]]:
                 judged = _judge(f"--build-arg {var[:64]}", value)
                 if judged:
                     yield judged
-        m = _AUTH_TOKEN.search(w)
+        m = _AUTH_TOKEN.search(w) if "=" in w else None  # both patterns need their literal
         if m and name not in ("npm", "yarn", "pnpm"):
             judged = _judge(m.group(1), m.group(2))
             if judged:
                 yield judged
-        m2 = _URL_VAR_USERINFO.search(w)
+        m2 = _URL_VAR_USERINFO.search(w) if "@" in w else None
         if m2:
             yield (BUILD_SECRETS, f"${m2.group(1)} in a URL", f"URL credentials: ${safe(m2.group(1), 40)}")
         if name in ("curl", "wget") and i + 1 < len(words):

@@ -136,7 +136,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         from lockdock.cache import disabled_by_env
 
         result = run(p.paths, p.ctx, use_cache=not (args.no_cache or disabled_by_env()),
-                     selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}")
+                     selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}", throughput=True)
     after_scan(p, result)
     for message in p.problems[said:]:
         print(f"lockdock: error: {sanitize(message)}", file=sys.stderr)

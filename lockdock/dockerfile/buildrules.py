@@ -43,6 +43,9 @@ _LOCAL_SPEC = re.compile(r"^(\.{1,2}(/|\[|$)|/|~|file:|git\+|git:|https?://|gith
 _RPM_VERSIONED = re.compile(r"^[^-\s]\S*-[0-9][^-\s]*$")
 _PIP_PINNED = re.compile(r"===?|@\s*\S")
 _PIP_LOCKISH = re.compile(r"lock|constraint|hash", re.I)
+_APK_APT_PINNED = re.compile(r"[=<>~]")
+_RPM_PINNED = re.compile(r"[=<>]")
+_PECL_VERSIONED = re.compile(r"-[0-9][^/]*$")
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,11 @@ def unpinned_installs(inst: Instruction, read_file: Callable[[str], str | None] 
         fam = FAMILY.get(m)
         if fam in ("apt", "apk"):
             for p in install.packages:
-                if not _is_local(p) and not re.search(r"[=<>~]", p):
+                if not _is_local(p) and not _APK_APT_PINNED.search(p):
                     out.append(Unpinned(m, p, f"{p}=<version>"))
         elif fam in ("rpm", "zypper"):
             for p in install.packages:
-                if p.startswith("@") or _is_local(p) or re.search(r"[=<>]", p):
+                if p.startswith("@") or _is_local(p) or _RPM_PINNED.search(p):
                     continue
                 if not _RPM_VERSIONED.match(p):
                     out.append(Unpinned(m, p, f"{p}-<version>"))
@@ -102,7 +105,7 @@ def unpinned_installs(inst: Instruction, read_file: Callable[[str], str | None] 
                 for k, a in enumerate(rest):
                     if k and rest[k - 1] in _PECL_VALUE_OPTIONS:
                         continue  # `--configureoptions 'with-x="yes"'`: an option's value
-                    if not a.startswith("-") and "$" not in a and not _is_local(a) and not re.search(r"-[0-9][^/]*$", a):
+                    if not a.startswith("-") and "$" not in a and not _is_local(a) and not _PECL_VERSIONED.search(a):
                         out.append(Unpinned("pecl", a, f"{a}-<version>"))
             elif name == "go" and args[:1] == ["install"]:
                 for a in args[1:]:

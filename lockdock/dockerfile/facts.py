@@ -191,11 +191,18 @@ _ARG_OPTS = {"-o", "--option", "-t", "--target-release", "--virtual", "-X", "--r
              "--trusted-host", "--enablerepo", "--disablerepo", "--setopt", "--prefix", "--root"}
 
 
+_PIP = re.compile(r"pip[0-9.]*")
+_PYTHON = re.compile(r"python[0-9.]*")
+_SPEC_END = re.compile(r"[=<>~@!\[]")
+
+
 def _pip_sub(name: str, args: list[str]) -> int | None:
     """Index (into args) of `install` for pip/pip3/python -m pip."""
-    if re.fullmatch(r"pip[0-9.]*", name):
+    if not name.startswith("p"):
+        return None
+    if _PIP.fullmatch(name):
         return args.index("install") if "install" in args[:3] else None
-    if re.fullmatch(r"python[0-9.]*", name) and args[:2] == ["-m", "pip"] and "install" in args[2:5]:
+    if _PYTHON.fullmatch(name) and args[:2] == ["-m", "pip"] and "install" in args[2:5]:
         return args.index("install")
     return None
 
@@ -257,7 +264,7 @@ def _packages(args: list[str]) -> list[str]:
 
 def package_name(spec: str) -> str:
     """`curl=7.88.1-10` / `git>=2` / `py3-pip@edge` -> the bare package name."""
-    return re.split(r"[=<>~@!\[]", spec, maxsplit=1)[0].strip().lower()
+    return _SPEC_END.split(spec, maxsplit=1)[0].strip().lower()
 
 
 def removed_packages(scripts: list[Script]) -> set[str]:
@@ -351,6 +358,14 @@ def _mask_pairs(line: str) -> str:
 
 def evidence(text: str, limit: int = 160) -> str:
     """The instruction's first line as shown in reports: secrets masked, controls escaped."""
+    if len(text) > 2048:  # not remembered: the memo must not hold on to big texts
+        return _evidence.__wrapped__(text, limit)
+    return _evidence(text, limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _evidence(text: str, limit: int) -> str:
+    # Remembered: the same RUN text or package name is shown by many findings and files.
     first = text.strip().splitlines()[0] if text.strip() else ""
     first = mask_build_passwords(first[:4096])
     for match in sorted(find_in_text(first), key=lambda m: m.start, reverse=True):

@@ -109,18 +109,19 @@ def split_commands(text: str) -> list[Command]:
     def end_word(pos: int) -> None:
         nonlocal buf, start, quoted, case_depth, in_pattern
         if start >= 0:
-            value = "".join(buf)
-            if not _HEREDOC_REDIRECT.match(value) or quoted:
+            value = buf[0] if len(buf) == 1 else "".join(buf)
+            if quoted or "<<" not in value or not _HEREDOC_REDIRECT.match(value):
                 words.append(Word(value, start, pos, quoted))
-                if not quoted and len(words) == 1 and value == "case":
-                    case_depth += 1
-                elif not quoted and len(words) == 3 and value == "in" and words[0].value == "case":
-                    in_pattern = True
-                elif not quoted and in_pattern and len(words) == 1 and value == "esac":
-                    case_depth = max(0, case_depth - 1)
-                    in_pattern = False
-        buf = []
-        start = -1
+                if not quoted and len(value) in (2, 4):  # `case`, `in`, `esac`
+                    if len(words) == 1 and value == "case":
+                        case_depth += 1
+                    elif len(words) == 3 and value == "in" and words[0].value == "case":
+                        in_pattern = True
+                    elif in_pattern and len(words) == 1 and value == "esac":
+                        case_depth = max(0, case_depth - 1)
+                        in_pattern = False
+            buf = []
+            start = -1
         quoted = False
 
     def end_command(op: str) -> None:

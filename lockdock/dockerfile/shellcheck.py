@@ -60,8 +60,68 @@ class ShellCheckHit:
 
 
 # Every reported code needs one of these words in the script (SC2114/SC2115: rm; SC2164: cd,
-# pushd, popd; TARGET_CODES: a DESTRUCTIVE program): other scripts are not sent at all.
+# pushd, popd; TARGET_CODES: a DESTRUCTIVE program).
 _RELEVANT = re.compile(r"\b(?:rm|cd|pushd|popd|" + "|".join(sorted(DESTRUCTIVE)) + r")\b")
+# The paths ShellCheck's SC2114/SC2115 (checkCatastrophicRm, ShellCheck 0.9) compare an
+# `rm -r` argument with, after runs of `/` and `*` are collapsed and a trailing `/` dropped.
+_RM_DIRS = ("", "/bin", "/etc", "/home", "/mnt", "/usr", "/usr/share", "/usr/local", "/var", "/lib", "/dev",
+            "/media", "/boot", "/lib64", "/usr/bin")
+_RM_TARGETS = frozenset(d + tail for d in _RM_DIRS for tail in ("", "/", "/*", "/*/*")) - {""}
+_RUNS = re.compile(r"//+|\*\*+")
+_CD = frozenset({"cd", "pushd", "popd"})
+_QUOTED = re.compile(r"[\\'\"]")
+_BRACES = re.compile(r"\{[^}]*(?:,|\.\.)")  # a brace expansion ({a,b}, {1..3}); `{}` of find is none
+
+
+def _rm_path(value: str) -> str:
+    """An rm argument as SC2114/SC2115 compare it: `//` and `**` collapsed, no trailing `/`."""
+    p = _RUNS.sub(lambda m: m.group()[0], value)
+    return p if p == "/" else p.rstrip("/")
+
+
+def needs_shellcheck(script: Script) -> bool:
+    """Could ShellCheck say something about `script` that lockdock would report?
+
+    A script is sent only when one of the reported codes can fire on it (the conditions
+    are those of ShellCheck 0.9's checks, widened wherever lockdock's shell reading is
+    coarser than ShellCheck's parse):
+    - SC2164: a `cd`/`pushd`/`popd` command not followed by `&&` or `||` (the left side of
+      a list is a condition, which ShellCheck does not report);
+    - SC2114/SC2115: an `rm` with a recursive flag whose arguments hold an expansion
+      (`$`, backquote), a brace or a system path (`/`, `/usr`, `/var/*`...);
+    - TARGET_CODES: a DESTRUCTIVE command whose words hold an expansion (SC2086, SC2046,
+      SC2048, SC2068) or start with a glob `*`/`?` (SC2035): those hits are kept only on
+      such a command (`_program_at`), found by the same command split;
+    - any of those programs inside `$(...)` or backquotes, which the split keeps in a word.
+    The returned value is False only when no kept hit is possible: tests compare the hits
+    with and without this filter."""
+    text = script.text
+    if not _RELEVANT.search(text) and not _QUOTED.search(text):
+        return False
+    if ("$(" in text or "`" in text) and _RELEVANT.search(text):
+        return True
+    for cmd in script.commands:
+        words = cmd.words
+        if not words:
+            continue
+        span = text[words[0].start:words[-1].end]
+        if not _RELEVANT.search(span) and not _QUOTED.search(span):
+            continue  # none of the programs above, even spelt with quotes or backslashes
+        names = [w.value.rsplit("/", 1)[-1] for w in words]
+        if cmd.op_after not in ("&&", "||") and not _CD.isdisjoint(names):
+            return True
+        if "rm" in names:
+            at = names.index("rm")
+            args = [w.value for w in words[at + 1:]]
+            if any(a == "--recursive" or (a[:1] == "-" and a[1:2] != "-" and ("r" in a or "R" in a)) for a in args):
+                tail = text[words[at].start:words[-1].end]
+                if "$" in tail or "`" in tail or _BRACES.search(tail) or any(_rm_path(a) in _RM_TARGETS for a in args):
+                    return True
+        if cmd.program()[0] in DESTRUCTIVE and (
+            "$" in span or "`" in span or any(text[w.start:w.start + 1] in ("*", "?") for w in words)
+        ):
+            return True
+    return False
 
 
 def binary() -> str | None:
@@ -70,6 +130,14 @@ def binary() -> str | None:
 
 
 def _scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
+    """(RUN, script, dialect) of every script ShellCheck must see (computed once per file)."""
+    cached = df.cache.get("shellcheck_scripts")
+    if cached is None:
+        cached = df.cache["shellcheck_scripts"] = _find_scripts(df)
+    return cached
+
+
+def _find_scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
     shells = shells_by_run(df)
     out: list[tuple[Instruction, Script, str]] = []
     for inst in df.instructions:
@@ -80,7 +148,7 @@ def _scripts(df: Dockerfile) -> list[tuple[Instruction, Script, str]]:
             continue
         dialect = "bash" if info is not None and info.name == "bash" else "sh"
         for script in run_scripts(inst):
-            if script.to_file is not None and script.commands and _RELEVANT.search(script.text):
+            if script.to_file is not None and script.commands and needs_shellcheck(script):
                 out.append((inst, script, dialect))
     return out
 
@@ -94,6 +162,17 @@ _POOL: list[ThreadPoolExecutor] = []
 # ShellCheck's comments by (dialect, script text), for this process (a TUI rescan reuses them).
 _COMMENTS: dict[tuple[str, str], list[dict]] = {}
 MAX_REMEMBERED = 20_000  # created on first use
+
+
+def _reset_after_fork() -> None:
+    """In a forked child (lockdock.parallel): the parent's pool threads do not exist there."""
+    global _PREFETCH_LOCK  # noqa: PLW0603 - a lock a parent thread held at fork time stays held
+    _PREFETCH_LOCK = threading.Lock()
+    _POOL.clear()
+    _PREFETCHED.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def run_shellcheck(df: Dockerfile, exe: str) -> Result:

@@ -24,6 +24,8 @@ POSIX_SHELLS = frozenset({"sh", "dash"}) | BASH_LIKE
 # `/...` (ShellCheck SC2115). A lone `"$DIR"` is not: empty, rm gets "" and deletes nothing.
 _VAR_PATH = re.compile(r"^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})/")
 DESTRUCTIVE = frozenset({"rm", "chmod", "chown", "chgrp", "mv", "cp", "ln", "shred"})
+_SHORT_FLAGS = re.compile(r"-[a-zA-Z]+")
+_RECURSIVE = re.compile(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def _set_options(cmd: Command) -> tuple[bool, bool]:
         return False, False
     pipefail = errexit = False
     for i, a in enumerate(args):
-        if re.fullmatch(r"-[a-zA-Z]+", a):
+        if _SHORT_FLAGS.fullmatch(a):
             if "e" in a:
                 errexit = True
             if a.endswith("o") and i + 1 < len(args) and args[i + 1] == "pipefail":
@@ -120,7 +122,15 @@ def _env_defined(df: Dockerfile, inst: Instruction) -> set[str]:
 
 
 def shell_issues(df: Dockerfile, inst: Instruction) -> list[ShellIssue]:
-    """Lockdock's own shell-safety detections for one RUN."""
+    """Lockdock's own shell-safety detections for one RUN (computed once per instruction:
+    the analyzer, and the pipefail fix of every pipe finding, ask for them)."""
+    cached = inst.cache.get("shell_issues")
+    if cached is None:
+        cached = inst.cache["shell_issues"] = _shell_issues(df, inst)
+    return list(cached)
+
+
+def _shell_issues(df: Dockerfile, inst: Instruction) -> list[ShellIssue]:
     info = shells_by_run(df).get(id(inst), shell_info(DEFAULT_SHELL))
     if inst.json:
         info = shell_info(tuple(inst.args[:-1]))  # exec form: its own `sh -c`, not SHELL
@@ -145,7 +155,7 @@ def shell_issues(df: Dockerfile, inst: Instruction) -> list[ShellIssue]:
                 and cmds[idx + 1].op_before not in ("||", "&&")
             ):
                 out.append(ShellIssue("cd", script, cmd, args[0] if args else "~"))
-            if name == "rm" and any(re.fullmatch(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive", a) for a in args):
+            if name == "rm" and any(_RECURSIVE.fullmatch(a) for a in args):
                 for a in args:
                     m = _VAR_PATH.match(a)
                     if m is None:

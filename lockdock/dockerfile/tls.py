@@ -55,6 +55,7 @@ CONFIG_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?im)^\s*trusted-host\s*=\s*\S"), "pip.conf trusted-host accepts unverified TLS for a host"),
 )
 CONFIG_FLAG = "config"  # problem "flag" of a config form: nothing a fixer can drop as one word
+_K_FLAGS = re.compile(r"-[a-zA-Z]*k[a-zA-Z]*")
 
 
 def tls_env(name: str, value: str) -> bool:
@@ -115,7 +116,7 @@ def tls_problems(cmd: Command) -> list[tuple[str, str]]:
         if progs is not None and name not in progs and not ("pip" in progs and pip):
             continue
         for a in args:
-            if a == flag or a.startswith(flag + "=") or (flag == "-k" and re.fullmatch(r"-[a-zA-Z]*k[a-zA-Z]*", a) and len(a) > 2):
+            if a == flag or a.startswith(flag + "=") or (flag == "-k" and _K_FLAGS.fullmatch(a) and len(a) > 2):
                 out.append((a, msg))
     config = _config_command(name, args)
     if config:
