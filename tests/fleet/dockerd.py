@@ -64,10 +64,26 @@ class ExtraDockerd:
         # Its managed containerd and shims leave with it; a killed dockerd may leave them.
         _kill_children_of(self.base)
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
-        # A killed dockerd leaves its mounts (data-root is bind-mounted onto itself).
-        for sub in ("exec", "data"):
-            subprocess.run(["umount", "-R", "-l", str(self.base / sub)], capture_output=True, check=False)
+        # A stopped or killed dockerd leaves mounts below its directories (data-root bound
+        # onto itself; swarm's network namespaces, nsfs, under exec-root/netns): every one
+        # is unmounted, deepest first, so the directories can go.
+        for point in _mounts_under(self.base):
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _mounts_under(base: Path) -> list[str]:
+    """Mount points at or below `base` (from /proc/self/mounts), deepest first."""
+    prefix = str(base).rstrip("/") + "/"
+    points = []
+    with contextlib.suppress(OSError), open("/proc/self/mounts", encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 1:
+                point = fields[1].replace("\\040", " ")
+                if point == str(base) or point.startswith(prefix):
+                    points.append(point)
+    return sorted(set(points), key=len, reverse=True)
 
 
 def _kill_children_of(base: Path) -> None:
