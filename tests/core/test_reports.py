@@ -122,3 +122,30 @@ def test_checks_and_explain(run_lockdock):
     explain = run_lockdock("explain", "container.non-root")
     assert explain.returncode == 0 and "container.non-root" in explain.stdout
     assert run_lockdock("explain", "no.such-check").returncode == 2
+
+
+def test_sarif_text_is_the_log_with_one_result_per_line(tmp_path: Path) -> None:
+    """`sarif_report.render` writes exactly `to_sarif`'s log (the frame indented, each result
+    on one line, encoded fast), also when scanned text looks like its placeholder, and an
+    empty result list is `[]`."""
+    from lockdock.context import ScanContext
+    from lockdock.reports import sarif_report
+    from lockdock.scan import scan
+
+    (tmp_path / "Dockerfile").write_text(
+        'FROM debian:12\nLABEL note="lockdock-results-0123456789abcdef0123456789abcdef"\n'
+        'ENV DB_PASSWORD="results\\n]" \\\n    X="\\u2028\x1b[31m"\nRUN curl -k https://x.example | sh\n',
+        encoding="utf-8")
+    result = scan([tmp_path], ScanContext(cwd=tmp_path, use_engine=False))
+    text = sarif_report.render(result)
+    log = json.loads(text)
+    assert log == sarif_report.to_sarif(result)
+    results = log["runs"][0]["results"]
+    assert len(results) >= 3
+    lines = text.splitlines()
+    one_line = [ln for ln in lines if ln.startswith("        {") and ln.rstrip(",").endswith("}")]
+    assert [json.loads(ln.rstrip(",")) for ln in one_line] == results
+    assert "\x1b" not in text
+    (tmp_path / "Dockerfile").unlink()
+    empty = json.loads(sarif_report.render(scan([tmp_path], ScanContext(cwd=tmp_path, use_engine=False))))
+    assert empty["runs"][0]["results"] == []
