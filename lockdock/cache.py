@@ -108,6 +108,15 @@ def scan_salt(ctx: ScanContext, selection: str, facts: str) -> str:
 
 
 @dataclass
+class LoadRecord:
+    """What loading one Dockerfile said (template, build-error and parse warnings) and
+    whether it parsed: said again on a later load of the same bytes, which skips the parse."""
+
+    errors: list[ScanError]
+    parsed: bool
+
+
+@dataclass
 class Entry:
     """One cached result: what the analysis produced and what it depended on."""
 
@@ -115,6 +124,7 @@ class Entry:
     errors: list[ScanError]
     reads: list[tuple[str, str | None]]  # (path, sha256 or None when unreadable)
     folders: list[tuple[str, str]]  # (folder, digest of its listing)
+    load: LoadRecord | None = None  # what loading the file said (None: not recorded)
 
 
 @dataclass
@@ -127,6 +137,8 @@ class ResultCache:
     misses: int = 0
     _listing: dict[str, str] = field(default_factory=dict)
     _file: dict[str, str | None] = field(default_factory=dict)
+    _read: dict[str, Any] = field(default_factory=dict)  # cache files read once per scan
+    _loads: dict[str, LoadRecord] = field(default_factory=dict)  # stored with the result
 
     @classmethod
     def open(cls, ctx: ScanContext, *, selection: str = "", root: Path | None = None) -> ResultCache | None:
@@ -153,7 +165,10 @@ class ResultCache:
         digest = self.file_digest(path)
         if digest is None:
             return None
-        raw = f"{self.salt}\0{subject.target.kind.value}\0{path}\0{digest}"
+        return self._key_of(subject.target.kind, path, digest)
+
+    def _key_of(self, kind: TargetKind, path: Path, digest: str) -> str:
+        raw = f"{self.salt}\0{kind.value}\0{path}\0{digest}"
         return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
 
     def file_digest(self, path: Path) -> str | None:
@@ -202,22 +217,72 @@ class ResultCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.pickle"
 
+    def get_load(self, path: Path, digest: str) -> tuple[list[ScanError], bool] | None:
+        """The load record of the Dockerfile `path` whose bytes have sha256 `digest`: (the
+        warnings and errors its load said, whether it parsed), None on a miss. It is kept in
+        the file of the result (or alone for a file that did not parse). Also makes `digest`
+        the file's digest for this scan, so its key needs no second read."""
+        self._file.setdefault(str(path), digest)
+        key = self._key_of(TargetKind.DOCKERFILE, path, digest)
+        got = self._cached(key)
+        record = got.load if isinstance(got, Entry) else got
+        if not isinstance(record, LoadRecord):
+            return None
+        self._loads[key] = record  # kept when a stale result is analysed and stored again
+        return list(record.errors), record.parsed
+
+    def put_load(self, path: Path, digest: str, errors: list[ScanError], parsed: bool) -> None:
+        """Record what loading `path` (bytes of sha256 `digest`) said and whether it parsed:
+        stored with its result by `put`, or now when it did not parse (no result follows)."""
+        self._file.setdefault(str(path), digest)
+        key = self._key_of(TargetKind.DOCKERFILE, path, digest)
+        record = LoadRecord(list(errors), parsed)
+        self._loads[key] = record
+        if not parsed:
+            self._store(self._path(key), record)
+
+    def _cached(self, key: str) -> Any:
+        """The object in the cache file of `key` (None when absent), read once per scan."""
+        if key not in self._read:
+            self._read[key] = self._load(self._path(key))
+        return self._read[key]
+
+    def _load(self, path: Path) -> Any:
+        """The unpickled file at `path`, None when missing, not ours or unreadable."""
+        try:
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                    return None
+                return pickle.load(fh)
+        except Exception:  # noqa: BLE001 - missing, truncated or corrupt: a miss
+            return None
+
+    def _store(self, path: Path, obj: Any) -> None:
+        """Write `obj` to `path` atomically (a reader sees the old file or the new); any
+        failure (unpicklable, full disk) only leaves it uncached."""
+        try:
+            data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            path.parent.mkdir(exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except Exception:  # noqa: BLE001 - unpicklable finding, full disk...: just not cached
+            return
+
     def get(self, subject: Any) -> Entry | None:
         """The cached result of `subject`, None on a miss (or anything unexpected)."""
         key = self._key(subject)
         if key is None:
             return None
-        path = self._path(key)
-        try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if st.st_uid != os.getuid() or st.st_mode & 0o022:
-                    self.misses += 1
-                    return None
-                entry = pickle.load(fh)
-            if not isinstance(entry, Entry) or not self._valid(entry):
-                entry = None
-        except Exception:  # noqa: BLE001 - missing, truncated or corrupt: a miss
+        entry = self._cached(key)
+        if not isinstance(entry, Entry) or not self._valid(entry):
             entry = None
         if entry is None:
             self.misses += 1
@@ -236,19 +301,6 @@ class ResultCache:
         # A dependency changed while it was analysed: its recorded digest is stale; don't store.
         if any(self.file_digest(Path(p)) != d for p, d in deps):
             return
-        entry = Entry(findings, errors, deps, self._folders(subject.path, deps))
-        path = self._path(key)
-        try:
-            data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-            path.parent.mkdir(exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except Exception:  # noqa: BLE001 - unpicklable finding, full disk...: just not cached
-            return
+        entry = Entry(findings, errors, deps, self._folders(subject.path, deps), self._loads.get(key))
+        self._read[key] = entry
+        self._store(self._path(key), entry)

@@ -233,6 +233,8 @@ def _scan(
     if ctx.engine is not None:
         result.engine_endpoint = ctx.engine.endpoint
     result_cache = ResultCache.open(ctx, selection=selection) if use_cache else None
+    if result_cache is not None:  # Dockerfile sources replay their load records from it
+        ctx.cache["result_cache"] = result_cache
     discovery = discover(paths, ctx)
     batch: list[Any] = []
     workers = _workers(throughput and files_only)
@@ -315,6 +317,7 @@ def _scan(
         flush()
         drain()
     finally:
+        ctx.cache.pop("result_cache", None)
         if pool is not None:
             pool.close()
     result.errors = list(ctx.errors)
