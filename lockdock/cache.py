@@ -15,6 +15,10 @@ bypass it. A result is found by a key and then re-validated:
   folder (a `.dockerignore` or a secret file appearing beside a Dockerfile changes its
   result without being read before).
 
+Each result also holds its file's load record (lockdock.sources.dockerfiles): the
+warnings and errors its load said, so a warm scan says them again without parsing the
+file; a file that did not parse has its load record alone under the same key.
+
 Only Dockerfiles are cached: a compose project's findings depend on each other (an env
 file shared by several services is reported once) and repository checks on the whole
 tree. A cache file that cannot be read, is not ours (other owner, writable by others) or
