@@ -7,7 +7,7 @@ import gc
 import sys
 from pathlib import Path
 
-from lockdock.cli.options import EXIT_USAGE, UsageError
+from lockdock.cli.options import EXIT_USAGE, UsageError, write_report
 from lockdock.model import Severity
 from lockdock.text import sanitize
 
@@ -58,14 +58,8 @@ def _merge(args: argparse.Namespace, fail_on: Severity) -> int:
         from lockdock.reports import text_report
 
         text = text_report.render(result, fail_on, colour=False)
-    if args.output:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            print(f"lockdock: cannot write {sanitize(args.output)}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_USAGE
-    else:
-        sys.stdout.write(text)
+    if not write_report(text, args.output or None):
+        return EXIT_USAGE
     if read == 0:
         print("lockdock: no report could be read", file=sys.stderr)
         return EXIT_USAGE

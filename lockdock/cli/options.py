@@ -98,3 +98,21 @@ def selectors(values: list[str] | None) -> set[str]:
 def config_for(args: argparse.Namespace, start: Path) -> Config:
     """The config named by `--config`, else the one found from `start` upwards."""
     return load_config(start, getattr(args, "config", None))
+
+
+def write_report(text: str, output: Path | None) -> bool:
+    """Write a rendered report to `output` (a file, replaced) or to stdout when None.
+    Returns False, after saying why on stderr, when the file cannot be written."""
+    import sys
+
+    from lockdock.text import sanitize
+
+    if output is None:
+        sys.stdout.write(text)
+        return True
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"lockdock: cannot write {sanitize(output)}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True

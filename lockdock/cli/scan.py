@@ -24,6 +24,7 @@ from lockdock.cli.options import (
     add_common_options,
     parse_severity,
     selectors,
+    write_report,
 )
 from lockdock.text import sanitize
 
@@ -173,14 +174,8 @@ def _run_scan(args: argparse.Namespace) -> int:
     text = _render(args, result, fail_on, meta, p.ctx.cwd, quiet=args.quiet and code != EXIT_OK)
     if args.quiet and code == EXIT_OK and args.output is None and args.format in ("text", "compact"):
         return code
-    if args.output:
-        try:
-            args.output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            print(f"lockdock: cannot write {sanitize(args.output)}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_USAGE
-    else:
-        sys.stdout.write(text)
+    if not write_report(text, args.output or None):
+        return EXIT_USAGE
     return code
 
 

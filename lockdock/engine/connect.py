@@ -173,14 +173,7 @@ def connect(timeout: float = DEFAULT_TIMEOUT) -> Engine:
         raise EngineUnavailable(_cause_message(exc, endpoint), endpoint) from None
     except Exception as exc:  # noqa: BLE001 - requests errors, garbage replies
         raise EngineUnavailable(_cause_message(exc, endpoint), endpoint) from None
-    if not isinstance(info, dict):
-        raise EngineUnavailable(f"engine at {endpoint} sent an unexpected reply", endpoint)
-    return Engine(
-        api=api,
-        endpoint=endpoint,
-        version=str(version.get("Version", "?")) if isinstance(version, dict) else "?",
-        info=info,
-    )
+    return _answered(api, endpoint, version, info)
 
 
 def connect_endpoint(endpoint: Any, timeout: float = DEFAULT_TIMEOUT) -> Engine:
@@ -212,6 +205,12 @@ def connect_endpoint(endpoint: Any, timeout: float = DEFAULT_TIMEOUT) -> Engine:
         info = api.info()
     except Exception as exc:  # noqa: BLE001 - DockerException, requests errors, garbage replies
         raise EngineUnavailable(_cause_message(exc, shown), shown) from None
+    return _answered(api, shown, version, info)
+
+
+def _answered(api: Any, shown: str, version: Any, info: Any) -> Engine:
+    """The `Engine` for an API client whose /version and /info answered; raises
+    `EngineUnavailable` when /info is not a JSON object."""
     if not isinstance(info, dict):
         raise EngineUnavailable(f"engine at {shown} sent an unexpected reply", shown)
     return Engine(
