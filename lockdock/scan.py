@@ -6,10 +6,8 @@ stages per target in background workers (and rescan only what a fix touched).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,34 +181,10 @@ def scan(
     is still valid is not analysed again (lockdock.cache; `selection` says which checks the
     caller keeps, part of the key). `throughput` is for one-shot commands (`lockdock scan`):
     a files-only scan of many Dockerfiles analyses them in worker processes
-    (lockdock.parallel) while this one reads the next files, and the garbage collector runs
-    rarely (`_few_collections`); the result, its order and its errors are those of a plain
-    scan."""
-    if throughput:
-        with _few_collections():
-            return _scan(paths, ctx, on_target, use_cache, selection, throughput)
+    (lockdock.parallel) while this one reads the next files (the command also runs the
+    garbage collector rarely: `lockdock.cli.scan.fewer_collections`); the result, its order
+    and its errors are those of a plain scan."""
     return _scan(paths, ctx, on_target, use_cache, selection, throughput)
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """Cyclic garbage collection tuned for one scan of many files, restored afterwards.
-
-    A scan keeps every parsed file and finding alive to the end, so CPython's full
-    collections walk an ever larger heap and find almost nothing: on 1,000 Dockerfiles 7
-    full and 70 middle collections took a third of the CPU time (1.6 s of 4.8 s) and
-    saved no memory (peak RSS the same). Objects alive at the start are frozen out of the
-    collector (`gc.freeze`); young objects are still collected (every 50,000 allocations,
-    where short-lived cycles die), but survivors are not walked again during the scan."""
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 1000, 1000)
-    try:
-        yield
-    finally:
-        gc.freeze()  # the scan's survivors join the oldest generation without one more walk
-        gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 def _scan(
