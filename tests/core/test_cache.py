@@ -83,7 +83,7 @@ def test_warm_cache_gives_the_same_findings_without_analysing(project: Path, ana
     assert analysed == []
     assert warm == cold and cold["svc/Dockerfile"]
     # A cache file per result, readable by the user only.
-    files = [p for p in (cache_dir() / "v1").rglob("*.pickle")]
+    files = [p for p in (cache_dir() / "v2").rglob("*.bin")]
     assert len(files) == 2
     assert all(p.stat().st_mode & 0o077 == 0 for p in files)
 
@@ -149,13 +149,13 @@ def test_a_new_file_beside_the_dockerfile_invalidates(project: Path, analysed: l
 
 def test_corrupt_or_foreign_cache_files_are_ignored(project: Path, analysed: list[str]) -> None:
     cold = run(project)
-    files = list((cache_dir() / "v1").rglob("*.pickle"))
+    files = list((cache_dir() / "v2").rglob("*.bin"))
     files[0].write_bytes(b"\x80\x05garbage")
     files[1].write_bytes(files[1].read_bytes()[:20])  # truncated
     analysed.clear()
     assert run(project) == cold
     assert len(analysed) == 2
-    for p in (cache_dir() / "v1").rglob("*.pickle"):
+    for p in (cache_dir() / "v2").rglob("*.bin"):
         p.chmod(0o666)  # writable by others: never loaded
     analysed.clear()
     assert run(project) == cold
@@ -165,11 +165,11 @@ def test_corrupt_or_foreign_cache_files_are_ignored(project: Path, analysed: lis
 def test_no_cache_flag_and_env(project: Path, run_lockdock: Any, tmp_path: Path) -> None:
     proc = run_lockdock("scan", "--no-engine", "--no-cache", "--format", "json", str(project))
     assert proc.returncode in (0, 1), proc.stderr
-    assert not (tmp_path / "cache" / "lockdock" / "v1").exists()
+    assert not (tmp_path / "cache" / "lockdock" / "v2").exists()
     proc = run_lockdock("scan", "--no-engine", "--format", "json", str(project), env={"LOCKDOCK_NO_CACHE": "1"})
-    assert not (tmp_path / "cache" / "lockdock" / "v1").exists()
+    assert not (tmp_path / "cache" / "lockdock" / "v2").exists()
     first = run_lockdock("scan", "--no-engine", "--format", "json", str(project))
-    assert list((tmp_path / "cache" / "lockdock" / "v1").rglob("*.pickle"))
+    assert list((tmp_path / "cache" / "lockdock" / "v2").rglob("*.bin"))
     second = run_lockdock("scan", "--no-engine", "--format", "json", str(project))
     assert json.loads(first.stdout) == json.loads(second.stdout) == json.loads(proc.stdout)
 
