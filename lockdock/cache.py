@@ -235,6 +235,9 @@ class ResultCache:
     _read: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # cache files, read once per scan
     _loads: dict[str, LoadRecord] = field(default_factory=dict)  # stored with the result
 
+    def __post_init__(self) -> None:
+        self._root = str(self.root)
+
     @classmethod
     def open(cls, ctx: ScanContext, *, selection: str = "", root: Path | None = None) -> ResultCache | None:
         """The cache for this scan, None when it cannot be used (no engine answer, no dir)."""
@@ -266,18 +269,23 @@ class ResultCache:
         raw = f"{self.salt}\0{kind.value}\0{path}\0{digest}"
         return hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
 
-    def file_digest(self, path: Path) -> str | None:
+    def file_digest(self, path: Path | str) -> str | None:
         """sha256 of the file's bytes (None: not a readable regular file), once per scan."""
         key = str(path)
         if key not in self._file:
-            try:
-                with open(path, "rb") as fh:
-                    self._file[key] = hashlib.file_digest(fh, "sha256").hexdigest()
+            digest = None
+            try:  # non-blocking: a dependency replaced by a FIFO must not hang the scan
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
             except OSError:
-                self._file[key] = None
+                fd = -1
+            if fd >= 0:
+                with contextlib.suppress(OSError), os.fdopen(fd, "rb") as fh:
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            self._file[key] = digest
         return self._file[key]
 
-    def listing_digest(self, folder: Path) -> str:
+    def listing_digest(self, folder: Path | str) -> str:
         """Digest of the names, kinds, sizes and mtimes in `folder` ("" when unreadable)."""
         key = str(folder)
         if key not in self._listing:
@@ -304,14 +312,14 @@ class ResultCache:
     def _valid(self, reads: Any, folders: Any) -> bool:
         """True when every file read and every folder listing is as it was when stored."""
         for path, digest in reads:
-            if self.file_digest(Path(path)) != digest:
+            if self.file_digest(path) != digest:
                 return False
-        return all(self.listing_digest(Path(f)) == d for f, d in folders)
+        return all(self.listing_digest(f) == d for f, d in folders)
 
     # -- load and store --------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.bin"
+    def _path(self, key: str) -> str:
+        return os.path.join(self._root, key[:2], f"{key}.bin")
 
     def get_load(self, path: Path, digest: str) -> tuple[list[ScanError], bool] | None:
         """The load record of the Dockerfile `path` whose bytes have sha256 `digest`: (the
@@ -347,7 +355,7 @@ class ResultCache:
             self._read[key] = got if isinstance(got, tuple) and len(got) == 2 else (None, None)
         return self._read[key]
 
-    def _load(self, path: Path) -> Any:
+    def _load(self, path: str) -> Any:
         """The decoded file at `path`, None when missing, not ours or unreadable."""
         try:
             with open(path, "rb") as fh:
@@ -358,13 +366,15 @@ class ResultCache:
         except Exception:  # noqa: BLE001 - missing, truncated or corrupt: a miss
             return None
 
-    def _store(self, path: Path, rows: Any) -> None:
+    def _store(self, path: str, rows: Any) -> None:
         """Write `rows` to `path` atomically (a reader sees the old file or the new); any
         failure (a value marshal cannot write, full disk) only leaves it uncached."""
         try:
             data = marshal.dumps(rows)
-            path.parent.mkdir(exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            folder = os.path.dirname(path)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
@@ -406,7 +416,7 @@ class ResultCache:
         own = str(subject.path)
         deps = sorted({(str(p), d) for p, d in reads if str(p) != own}, key=lambda r: (r[0], r[1] or ""))
         # A dependency changed while it was analysed: its recorded digest is stale; don't store.
-        if any(self.file_digest(Path(p)) != d for p, d in deps):
+        if any(self.file_digest(p) != d for p, d in deps):
             return
         targets: dict[tuple[Any, ...], int] = {}
         try:
