@@ -1,6 +1,7 @@
 """The warm result cache skips the Dockerfile parse: a Dockerfile whose load record and
 result are cached is read (for its digest) but not parsed, and the scan says exactly what
-a cold scan says (reports and stderr, byte for byte), also after each file changes."""
+a cold scan says (JSON, text and SARIF reports, stderr and exit code, byte for byte), also
+after each file changes."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def tree(tmp_path: Path) -> Path:
 
 def _outputs(run_lockdock: Any, root: Path, *extra: str) -> list[tuple[int, str, str]]:
     out = []
-    for fmt in ("json", "text"):
+    for fmt in ("json", "text", "sarif"):
         proc = run_lockdock("scan", "--no-engine", "--format", fmt, *extra, ".", cwd=root)
         assert proc.returncode in (0, 1), proc.stderr
         assert "Traceback" not in proc.stderr
