@@ -272,7 +272,10 @@ def _scan(
         for subject in iter_subjects(discovery, ctx):
             kind = subject.target.kind
             if kind not in batched:
-                batched[kind] = kind not in ENGINE_KINDS and bool(registry.batch_hooks_for(kind))
+                # A cached kind is batched without asking the registry: a scan whose every
+                # result is a hit then imports none of that kind's plugin modules.
+                batched[kind] = kind not in ENGINE_KINDS and (
+                    (result_cache is not None and kind in CACHED_KINDS) or bool(registry.batch_hooks_for(kind)))
             if batched[kind]:
                 if batch and batch[0].target.kind != kind:
                     flush()

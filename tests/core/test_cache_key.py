@@ -172,3 +172,24 @@ def test_working_directory_is_part_of_the_key(project: Path, analysed: list[str]
     assert sorted(analysed) == ["proj/other/Dockerfile", "proj/svc/Dockerfile"]
     assert set(above) == {"proj/other/Dockerfile", "proj/svc/Dockerfile"} != set(inside)
     assert above == report_fields(project, use_cache=False, cwd=project.parent)
+
+
+def test_an_all_hit_scan_asks_the_registry_nothing_for_dockerfiles(
+    project: Path, analysed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With lazy plugin loading, asking for a kind's hooks imports its plugin modules: a
+    warm scan whose Dockerfiles are all hits must not ask (the repository target still does)."""
+    from lockdock import registry
+
+    report_fields(project)
+    asked: list[TargetKind] = []
+    for name in ("batch_hooks_for", "analyzers_for", "fixers_for"):
+        real = getattr(registry, name)
+        monkeypatch.setattr(registry, name, lambda *a, _real=real: asked.append(a[-1]) or _real(*a))
+    analysed.clear()
+    report_fields(project)
+    assert analysed == []
+    assert TargetKind.DOCKERFILE not in asked and TargetKind.REPO in asked
+    (project / "svc" / "Dockerfile").write_text(DOCKERFILE + "USER app\n")  # one miss: its kind is asked
+    report_fields(project)
+    assert analysed == ["svc/Dockerfile"] and TargetKind.DOCKERFILE in asked
