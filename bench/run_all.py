@@ -8,7 +8,8 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
 - 1,000 generated Dockerfiles, a directory: lockdock against hadolint, with the
   `shellcheck` binary on PATH (build.shell-safety runs it) and without it;
 - the same Dockerfiles passed as a file list (what pre-commit does), against the directory;
-- the same directory scanned again with the result cache warm, against a cold scan;
+- the same directory scanned again with the result cache warm, against a cold scan and
+  against the start-up floor (`lockdock scan` of an empty directory; `python -c pass` printed);
 - 300 generated compose projects: lockdock against compose-lint (directory and file list),
   with the CPU time (user + system) of each side and the load average beside the wall times;
 - an engine with `--images` busybox images and `--containers` created containers (labelled
@@ -148,12 +149,20 @@ def bench_dockerfiles(args: argparse.Namespace, tmp: Path, lockdock: list[str], 
     row(f"{len(dpaths)} Dockerfiles as a file list", m["list"], "same dir", m["dir"], "~1x", cpu=("df-list", "df-dir"))
 
     run([*lockdock, "."], droot, env)  # fill the cache
+    empty = tmp / "empty"
+    empty.mkdir()
     m = medians(args.rounds, {
         "warm": lambda: run([*lockdock, "."], droot, env, cpu_of="df-warm"),
         "cold": lambda: run([*lockdock, "."], droot, nocache, cpu_of="df-cold"),
+        "empty": lambda: run([*lockdock, "."], empty, env, cpu_of="df-empty"),
+        "python": lambda: run([sys.executable, "-c", "pass"], empty, env, cpu_of="df-python"),
     })
     row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "cold (--no-cache)", m["cold"], "near-instant",
         cpu=("df-warm", "df-cold"))
+    # The floor of a warm scan: lockdock's start-up (an empty directory), and Python's own.
+    row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "empty dir (start-up)", m["empty"], "~1x",
+        cpu=("df-warm", "df-empty"))
+    print(f"  python -c pass: {m['python']:.3f} s, CPU {statistics.median(CPU['df-python']):.3f} s", flush=True)
 
 
 def _hadolint(hadolint: str, droot: Path, dnames: list[str], env: dict[str, str]) -> float:

@@ -179,7 +179,8 @@ def scan(
     Consecutive subjects of a kind with batch hooks are analysed in batches of BATCH_SIZE
     (results keep the sources' order). With `use_cache`, a Dockerfile whose cached result
     is still valid is not analysed again (lockdock.cache; `selection` says which checks the
-    caller keeps, part of the key). `throughput` is for one-shot commands (`lockdock scan`):
+    caller keeps, part of the key); its findings then carry what reports read, without
+    payloads or fix edits, so a caller that fixes scans without the cache. `throughput` is for one-shot commands (`lockdock scan`):
     a files-only scan of many Dockerfiles analyses them in worker processes
     (lockdock.parallel) while this one reads the next files (the command also runs the
     garbage collector rarely: `lockdock.cli.scan.fewer_collections`); the result, its order
