@@ -183,9 +183,8 @@ def scan(
     payloads or fix edits, so a caller that fixes scans without the cache. `throughput` is
     for one-shot commands (`lockdock scan`): a files-only scan of many Dockerfiles analyses
     them in worker processes (lockdock.parallel) while this one reads the next files (the
-    command also runs the
-    garbage collector rarely: `lockdock.cli.scan.fewer_collections`); the result, its order
-    and its errors are those of a plain scan."""
+    command also runs the garbage collector rarely: `lockdock.cli.scan.fewer_collections`);
+    the result, its order and its errors are those of a plain scan."""
     return _scan(paths, ctx, on_target, use_cache, selection, throughput)
 
 
