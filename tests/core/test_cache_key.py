@@ -92,6 +92,8 @@ def test_cache_files_are_marshal_rows_that_run_no_code(project: Path, analysed: 
     cold = report_fields(project)
     files = list((cache_dir() / FORMAT).rglob("*.bin"))
     assert len(files) == 2 and all(p.stat().st_mode & 0o077 == 0 for p in files)
+    folders = [cache_dir() / FORMAT, *{p.parent for p in files}]
+    assert all(d.stat().st_mode & 0o077 == 0 for d in folders)  # readable by the user only
     assert all(not p.read_bytes().startswith(b"\x80") for p in files)  # no pickle protocol header
     marker = tmp_path / "pwned"
 
