@@ -142,3 +142,34 @@ def within(path: Path, root: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+class Inside:
+    """`within(path, root)` for many paths and one `root`, resolving each folder once.
+
+    For the lists of one scan (a folder of 1,000 Dockerfiles resolved the root and the folder
+    again for every file). Answers are those of `within`: a path whose last part is a
+    symlink, or that holds `..`, is resolved in full; otherwise its folder's resolution
+    (remembered for this object's life only) plus its name. Not for long-lived use: a folder
+    replaced by a symlink afterwards is not noticed.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(os.path.realpath(root))
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: Path) -> bool:
+        text = os.fspath(path)
+        folder, name = os.path.split(text)
+        if not name or not folder or name in (".", "..") or ".." in text.split(os.sep) or os.path.islink(text):
+            real = os.path.realpath(text)
+        else:
+            real_folder = self._folders.get(folder)
+            if real_folder is None:
+                real_folder = self._folders[folder] = os.path.realpath(folder)
+            real = os.path.join(real_folder, name)
+        try:
+            Path(real).relative_to(self._root)
+            return True
+        except ValueError:
+            return False

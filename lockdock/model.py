@@ -228,8 +228,8 @@ class Payload:
     One small frozen subclass per finding kind, defined in `lockdock.payloads` (never in
     `analyzers/` or `fixers/`, which do not import each other). A fixer narrows it with
     `isinstance` and offers no fix when the payload is not the kind it expects. A payload
-    stays in memory (and in the scan cache's pickles): it is never shown or serialised to a
-    report, so it may hold file positions, parsed nodes and variable names.
+    stays in memory (the result cache stores only what reports read): it is never shown or
+    serialised to a report, so it may hold file positions, parsed nodes and variable names.
     """
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from lockdock.compose.project import build_contexts
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, find_git_root
-from lockdock.files import FileProblem, read_text, within
+from lockdock.files import FileProblem, Inside, read_text
 from lockdock.model import Target, TargetKind
 from lockdock.secrets import check_assignment, public_pem
 
@@ -96,9 +96,10 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
         tracked=git_tracked(git_root, ctx) if git_root is not None else None,
     )
     seen: set[Path] = set()
+    inside = Inside(root)
     candidates = list(discovery.secret_files)
     for path in candidates:
-        if not within(path, root) or path in seen:
+        if not inside(path) or path in seen:
             continue
         seen.add(path)
         try:
@@ -113,9 +114,9 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
         repo.secret_files.append(
             SecretFileInfo(path, rel, stat.S_IMODE(st.st_mode), st.st_mtime, secret_kind(path.name))
         )
-    repo.ci_configs = [p for p in discovery.ci_configs if within(p, root)]
-    repo.dockerfiles = [p for p in discovery.dockerfiles if within(p, root)]
-    repo.compose_files = [p for p in discovery.compose_files if within(p, root)]
+    repo.ci_configs = [p for p in discovery.ci_configs if inside(p)]
+    repo.dockerfiles = [p for p in discovery.dockerfiles if inside(p)]
+    repo.compose_files = [p for p in discovery.compose_files if inside(p)]
     repo.build_contexts = build_contexts(repo.compose_files)
     return repo
 
