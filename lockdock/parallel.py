@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockdock.files import recording_reads
-from lockdock.model import Finding, ScanError
+from lockdock.model import Finding, Fix, Location, ScanError, Target
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -162,3 +162,110 @@ class FilePool:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         _STATE.clear()
+
+
+# Compose subjects: projects are loaded (with their .env, overrides, extends and include
+# targets) once, before the first subject is yielded, and every check and fixer reads them
+# read-only; a forked worker inherits them as they are, so it analyses a subject by its index
+# in the list handed over at fork time and sends back what the report needs (`_compact`).
+MIN_SUBJECTS = 256  # compose subjects (files and services) before forking pays (~30 ms a pool)
+SUBJECT_CHUNK = 64  # subjects per task
+
+# (findings with their fix summaries, errors and warnings of the analysis) of one subject
+SubjectResult = tuple[list[Finding], list[ScanError]]
+# The same in the form a worker sends: one tuple per finding (`_compact`).
+CompactResult = tuple[list[tuple[Any, ...]], list[ScanError]]
+
+
+def _analyze_indexes(start: int, stop: int) -> list[SubjectResult]:
+    """The results of the inherited subjects[start:stop], in order."""
+    from lockdock.scan import analyze_subject
+
+    ctx: ScanContext = _STATE["ctx"]
+    out: list[SubjectResult] = []
+    for subject in _STATE["subjects"][start:stop]:
+        first = len(ctx.errors)
+        tr = analyze_subject(subject, ctx)
+        out.append((tr.findings, ctx.errors[first:]))
+        del ctx.errors[first:]
+    return out
+
+
+def _compact(f: Finding, target: Target) -> tuple[Any, ...]:
+    """What a report of `lockdock scan` reads of a finding, as plain tuples (a tenth of the
+    pickled size of the finding): no payload and no fix edits, which only `fix` and the TUI
+    use; the target only when it is not the subject's own."""
+    loc = f.location
+    where: Any = (loc.path, loc.line, loc.end_line, loc.column) if loc.image_layer is None else loc
+    fix = f.fix
+    how = None if fix is None else (fix.title, fix.applicability, fix.check, fix.note, fix.target,
+                                    fix.pending, fix.reveals)
+    return (f.check, None if f.target == target else f.target, f.message, where, f.evidence, f.severity,
+            how, f.suppressed, f.scope_lines)
+
+
+def _expand(row: tuple[Any, ...], target: Target) -> Finding:
+    """The finding `_compact` gave `row` for (payload None, fix without edits)."""
+    check, other, message, where, evidence, severity, how, suppressed, scope = row
+    loc = where if isinstance(where, Location) else Location(*where)
+    fix = None if how is None else Fix(how[0], how[1], [], check=how[2], note=how[3], target=how[4],
+                                       pending=how[5], reveals=how[6])
+    return Finding(check, other if other is not None else target, message, loc, evidence, severity, fix,
+                   suppressed, scope_lines=scope)
+
+
+def _analyze_compact(start: int, stop: int) -> list[CompactResult]:
+    """In a worker: `_analyze_indexes`, each finding in its `_compact` form."""
+    subjects = _STATE["subjects"]
+    return [([_compact(f, subjects[i].target) for f in findings], errors)
+            for i, (findings, errors) in enumerate(_analyze_indexes(start, stop), start)]
+
+
+def _worker_task(start: int, stop: int) -> list[CompactResult]:
+    """What a worker runs for one task (its own name: tests replace it to watch or break it)."""
+    return _analyze_compact(start, stop)
+
+
+def analyze_in_workers(subjects: list[Any], ctx: ScanContext, workers: int) -> list[SubjectResult]:
+    """Analyse `subjects` (already loaded, shared read-only) here and in `workers - 1` forked
+    processes: this process takes the first share itself (its results need no pickling),
+    the workers the rest, in SUBJECT_CHUNK tasks.
+
+    Returns one (findings, errors) per subject, in order: what `analyze_subject` gives in one
+    process (the errors taken out of `ctx.errors`), except that the findings analysed in a
+    worker carry no payload and their fixes no edits (`_compact`): for a command that reports
+    the scan (`lockdock scan`), never for one that applies fixes. Tasks whose worker failed
+    (it died, a result could not be pickled) are analysed in this process instead."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _STATE["ctx"] = ctx
+    _STATE["subjects"] = subjects
+    own = len(subjects) // max(workers, 2)
+    try:
+        with ProcessPoolExecutor(
+            max_workers=max(workers - 1, 1), mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+        ) as executor:
+            bounds = [(i, min(i + SUBJECT_CHUNK, len(subjects))) for i in range(own, len(subjects), SUBJECT_CHUNK)]
+            try:
+                futures = [executor.submit(_worker_task, a, b) for a, b in bounds]
+            except Exception:  # noqa: BLE001 - the pool could not start: all analysed here
+                futures = []
+            out = _analyze_indexes(0, own)
+            for (a, b), fut in zip(bounds, futures or [None] * len(bounds), strict=True):
+                part = None
+                if fut is not None:
+                    try:
+                        part = fut.result()
+                    except Exception:  # noqa: BLE001 - broken pool, unpicklable result...: here
+                        part = None
+                if part is None or len(part) != b - a:
+                    out.extend(_analyze_indexes(a, b))
+                    continue
+                for subject, (rows, errors) in zip(subjects[a:b], part, strict=True):
+                    target = subject.target
+                    out.append(([_expand(r, target) for r in rows], errors))
+    finally:
+        _STATE.clear()
+    return out
