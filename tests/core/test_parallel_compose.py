@@ -156,3 +156,48 @@ def test_cli_output_is_byte_identical_with_workers(tmp_path: Path) -> None:
             assert "Traceback" not in proc.stderr
             outs.append((proc.stdout, proc.stderr))
         assert outs[0] == outs[1], fmt
+
+
+def test_compact_form_keeps_what_reports_read() -> None:
+    """A worker's finding comes back with every reported field (the other target, the image
+    layer, the fix summary and its bookkeeping, the suppression, the pragma lines), without
+    the payload and the fix's edits, which `lockdock scan` never reads."""
+    from lockdock.model import (
+        Applicability,
+        FileEdit,
+        Finding,
+        Fix,
+        ImageLayerRef,
+        Location,
+        Suppression,
+        Target,
+        TextEdit,
+    )
+    from lockdock.payloads.compose import ServiceValue
+
+    own = Target(TargetKind.COMPOSE_SERVICE, "web", "compose.yaml", parent="compose-file:compose.yaml:x")
+    other = Target(TargetKind.COMPOSE_FILE, "compose.yaml", "compose.yaml")
+    edits = [FileEdit("compose.yaml", [TextEdit(3, 3, "  read_only: true\n")], "ab" * 32)]
+    fix = Fix("Set read_only", Applicability.UNSAFE, edits, check="container.read-only-rootfs",
+              note="edits anchor &base: services a, b change", target=own.key, pending=False,
+              reveals=("network.exposed-ports",))
+    findings = [
+        Finding("container.read-only-rootfs", own, "service web: root filesystem writable",
+                Location("compose.yaml", 4, 6, 5), evidence="read_only: false", severity=Severity.LOW,
+                fix=fix, suppressed=Suppression("reviewed", "pragma"), payload=ServiceValue(), scope_lines=(2,)),
+        Finding("image.pinned-digest", other, "not pinned",
+                Location("compose.yaml", 1, None, None, ImageLayerRef(2, "RUN x", "sha256:ab", 10))),
+    ]
+    for f in findings:
+        back = parallel._expand(parallel._compact(f, own), own)
+        assert back.payload is None and back.scope_lines == f.scope_lines
+        assert back.target == f.target
+        assert back.target is own or f.target is not own
+        if f.fix is None:
+            assert back == f
+        else:
+            assert back.fix is not None and back.fix.changes == []
+            assert back.fix == Fix(**{**vars(f.fix), "changes": []})
+            assert (back.check, back.message, back.location, back.evidence, back.severity, back.suppressed) == (
+                f.check, f.message, f.location, f.evidence, f.severity, f.suppressed)
+            assert json_report.finding_json(back) == json_report.finding_json(f)
