@@ -370,9 +370,10 @@ def project_file_sets(compose_files: list[Path], ctx: ScanContext) -> list[tuple
     for path in compose_files:
         by_dir.setdefault(Path(os.path.abspath(path)).parent, []).append(Path(os.path.abspath(path)))
     groups: list[tuple[list[Path], Env]] = []
+    environ = dict(os.environ)  # one read-only copy for every project (not one per folder)
     for directory, paths in sorted(by_dir.items()):
         dotenv = _dotenv(directory, ctx)
-        env = Env(dotenv)
+        env = Env(dotenv, environ)
         names = {p.name: p for p in paths}
         used: set[str] = set()
         compose_file = dotenv.get("COMPOSE_FILE")
