@@ -170,6 +170,7 @@ class FilePool:
 # in the list handed over at fork time and sends back what the report needs (`_compact`).
 MIN_SUBJECTS = 256  # compose subjects (files and services) before forking pays (~30 ms a pool)
 SUBJECT_CHUNK = 64  # subjects per task
+CLAIM_TIMEOUT = 10.0  # seconds to wait for the task counter's lock (held for microseconds)
 
 # (findings with their fix summaries, errors and warnings of the analysis) of one subject
 SubjectResult = tuple[list[Finding], list[ScanError]]
@@ -221,15 +222,43 @@ def _analyze_compact(start: int, stop: int) -> list[CompactResult]:
             for i, (findings, errors) in enumerate(_analyze_indexes(start, stop), start)]
 
 
-def _worker_task(start: int, stop: int) -> list[CompactResult]:
-    """What a worker runs for one task (its own name: tests replace it to watch or break it)."""
-    return _analyze_compact(start, stop)
+def _claim(from_front: bool) -> int | None:
+    """The next unclaimed task (workers take from the front, the scanning process from the
+    back), or None when they have met: a counter pair in shared memory, under its lock.
+    A task claimed by a worker that then fails has no result and is analysed again by the
+    scanning process (`analyze_in_workers`), so nothing is lost or reported twice."""
+    edges = _STATE["edges"]
+    lock = edges.get_lock()
+    if not lock.acquire(timeout=CLAIM_TIMEOUT):
+        return None  # held by a process that died in it: claim nothing more (the rest is redone here)
+    try:
+        front, back = edges[0], edges[1]
+        if front >= back:
+            return None
+        if from_front:
+            edges[0] = front + 1
+            return front
+        edges[1] = back - 1
+        return back - 1
+    finally:
+        lock.release()
+
+
+def _worker_task() -> list[tuple[int, list[CompactResult]]]:
+    """What a worker runs (its own name: tests replace it to watch or break it): tasks from
+    the front until none is left, as (task number, its compact results)."""
+    out = []
+    while (k := _claim(from_front=True)) is not None:
+        out.append((k, _analyze_compact(*_STATE["bounds"][k])))
+    return out
 
 
 def analyze_in_workers(subjects: list[Any], ctx: ScanContext, workers: int) -> list[SubjectResult]:
-    """Analyse `subjects` (already loaded, shared read-only) here and in `workers - 1` forked
-    processes: this process takes the first share itself (its results need no pickling),
-    the workers the rest, in SUBJECT_CHUNK tasks.
+    """Analyse `subjects` (already loaded, shared read-only) in `workers - 1` forked processes
+    and in this one, in SUBJECT_CHUNK tasks: the workers take tasks from the front, this
+    process from the back (its results need no pickling) until they meet, so the share of
+    each follows how fast each really runs (about half each on idle CPUs, most of it here
+    when the workers get little CPU).
 
     Returns one (findings, errors) per subject, in order: what `analyze_subject` gives in one
     process (the errors taken out of `ctx.errors`), except that the findings analysed in a
@@ -239,33 +268,33 @@ def analyze_in_workers(subjects: list[Any], ctx: ScanContext, workers: int) -> l
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _STATE["ctx"] = ctx
-    _STATE["subjects"] = subjects
-    own = len(subjects) // max(workers, 2)
+    fork = multiprocessing.get_context("fork")
+    bounds = [(i, min(i + SUBJECT_CHUNK, len(subjects))) for i in range(0, len(subjects), SUBJECT_CHUNK)]
+    parts: list[list[SubjectResult] | None] = [None] * len(bounds)
+    _STATE.update(ctx=ctx, subjects=subjects, bounds=bounds)
     try:
-        with ProcessPoolExecutor(
-            max_workers=max(workers - 1, 1), mp_context=multiprocessing.get_context("fork"),
-            initializer=_init_worker,
-        ) as executor:
-            bounds = [(i, min(i + SUBJECT_CHUNK, len(subjects))) for i in range(own, len(subjects), SUBJECT_CHUNK)]
-            try:
-                futures = [executor.submit(_worker_task, a, b) for a, b in bounds]
-            except Exception:  # noqa: BLE001 - the pool could not start: all analysed here
-                futures = []
-            out = _analyze_indexes(0, own)
-            for (a, b), fut in zip(bounds, futures or [None] * len(bounds), strict=True):
-                part = None
-                if fut is not None:
-                    try:
-                        part = fut.result()
-                    except Exception:  # noqa: BLE001 - broken pool, unpicklable result...: here
-                        part = None
-                if part is None or len(part) != b - a:
-                    out.extend(_analyze_indexes(a, b))
+        _STATE["edges"] = fork.Array("i", [0, len(bounds)])
+        with ProcessPoolExecutor(max_workers=max(workers - 1, 1), mp_context=fork,
+                                 initializer=_init_worker) as executor:
+            futures = [executor.submit(_worker_task) for _ in range(max(workers - 1, 1))]
+            while (k := _claim(from_front=False)) is not None:
+                parts[k] = _analyze_indexes(*bounds[k])
+            for fut in futures:
+                try:
+                    done = fut.result()
+                except Exception:  # noqa: BLE001 - broken pool, unpicklable result...: redone below
                     continue
-                for subject, (rows, errors) in zip(subjects[a:b], part, strict=True):
-                    target = subject.target
-                    out.append(([_expand(r, target) for r in rows], errors))
+                for k, got in done:
+                    a, b = bounds[k]
+                    if parts[k] is None and len(got) == b - a:
+                        parts[k] = [([_expand(r, subject.target) for r in rows], errors)
+                                    for subject, (rows, errors) in zip(subjects[a:b], got, strict=True)]
+    except Exception:  # noqa: BLE001 - no shared memory, no pool: the rest is analysed here
+        pass
+    try:
+        for k, part in enumerate(parts):
+            if part is None:  # its worker failed, or there was none
+                parts[k] = _analyze_indexes(*bounds[k])
     finally:
         _STATE.clear()
-    return out
+    return [result for part in parts if part is not None for result in part]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +87,10 @@ def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKDOCK_JOBS", "3")
 
 
-def _in_worker(start: int, stop: int) -> Any:
+def _in_worker() -> Any:
     marker = Path(os.environ["LOCKDOCK_TEST_PIDS"]) / str(os.getpid())
     marker.write_text("")
-    return parallel._analyze_compact(start, stop)
+    return parallel.__dict__["_real_worker_task"]()
 
 
 def test_workers_give_the_report_of_one_process(tmp_path: Path, pooled: None,
@@ -98,7 +99,16 @@ def test_workers_give_the_report_of_one_process(tmp_path: Path, pooled: None,
     make_projects(corpus, 15)
     pids.mkdir()
     monkeypatch.setenv("LOCKDOCK_TEST_PIDS", str(pids))
+    monkeypatch.setattr(parallel, "_real_worker_task", parallel._worker_task, raising=False)
     monkeypatch.setattr(parallel, "_worker_task", _in_worker)
+    here, analyze = os.getpid(), parallel._analyze_indexes
+
+    def slow_here(start: int, stop: int) -> Any:  # this process slower: the workers surely get tasks
+        if os.getpid() == here:
+            time.sleep(0.05)
+        return analyze(start, stop)
+
+    monkeypatch.setattr(parallel, "_analyze_indexes", slow_here)
     serial = reports(corpus, throughput=False)
     pooled_run = reports(corpus, throughput=True)
     assert pooled_run == serial
@@ -118,10 +128,12 @@ def test_workers_give_the_report_of_one_process(tmp_path: Path, pooled: None,
         assert sorted(by) == sorted(f"web{i}" for i in range(15)), name
 
 
-def _boom(start: int, stop: int) -> Any:
-    if start % 2:
-        raise RuntimeError("worker lost")
-    return parallel._analyze_compact(start, stop)
+def _boom() -> Any:
+    """A worker that analyses one task, then fails: its task is analysed again here."""
+    k = parallel._claim(from_front=True)
+    if k is not None:
+        parallel._analyze_compact(*parallel._STATE["bounds"][k])
+    raise RuntimeError("worker lost")
 
 
 def test_a_failing_task_is_analysed_here(tmp_path: Path, pooled: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,7 +143,8 @@ def test_a_failing_task_is_analysed_here(tmp_path: Path, pooled: None, monkeypat
     assert reports(tmp_path, throughput=True) == serial
 
 
-def _die(start: int, stop: int) -> Any:
+def _die() -> Any:
+    parallel._claim(from_front=True)  # claims a task, then dies with it
     os._exit(3)
 
 
