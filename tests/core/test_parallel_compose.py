@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,12 @@ def test_compact_form_keeps_what_reports_read() -> None:
         Finding("image.pinned-digest", other, "not pinned",
                 Location("compose.yaml", 1, None, None, ImageLayerRef(2, "RUN x", "sha256:ab", 10))),
     ]
+    # A field added to these classes must be added to the compact form (or said to be dropped).
+    assert [x.name for x in fields(Finding)] == ["check", "target", "message", "location", "evidence", "severity",
+                                                "fix", "suppressed", "payload", "scope_lines"]
+    assert [x.name for x in fields(Fix)] == ["title", "applicability", "changes", "check", "note", "target",
+                                            "pending", "reveals"]
+    assert [x.name for x in fields(Location)] == ["path", "line", "end_line", "column", "image_layer"]
     for f in findings:
         back = parallel._expand(parallel._compact(f, own), own)
         assert back.payload is None and back.scope_lines == f.scope_lines
