@@ -1,4 +1,5 @@
-"""Dockerfile analysis in worker processes, for big trees on machines with several CPUs.
+"""Dockerfile and compose analysis in worker processes, for big trees on machines with
+several CPUs.
 
 `lockdock.scan` hands a batch of Dockerfile subjects (already read and parsed, their read
 warnings already recorded) to `FilePool.submit()`; worker processes read and parse the
@@ -17,6 +18,11 @@ analysed in the scanning process instead; nothing is lost, it is only slower.
 of CPUs this process may run on, none when the load average shows no idle CPU. Below `MIN_FILES` Dockerfiles in a batch the fork and the
 second parse cost more than they save (~3 ms of analysis per file against ~30 ms to start a
 pool), and the scan stays in one process.
+
+Compose subjects (`analyze_in_workers`, from `MIN_SUBJECTS` on) are not read again: the
+workers inherit the loaded projects and analyse subjects by index, sharing the list with
+the scanning process through a task counter, and send back each finding in a compact form
+that keeps what a report reads (see `_compact`).
 """
 
 from __future__ import annotations
