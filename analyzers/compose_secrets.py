@@ -9,6 +9,7 @@ from pathlib import Path
 from lockdock.checks import CATALOGUE
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
+from lockdock.compose.project import SCANNED_PROJECTS, Service
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, Location, TargetKind
@@ -72,10 +73,11 @@ _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(.*?
 MAX_ENV_FILE_LINES = 5000
 
 
-def env_files(subject: ComposeService) -> list[tuple[Path, views.Node]]:
+def env_files(subject: ComposeService | Service) -> list[tuple[Path, views.Node]]:
     """The service's `env_file:` entries (short or long syntax), resolved beside the file
     that declares them, as (path, node)."""
-    node = subject.service.get("env_file")
+    svc = subject.service if isinstance(subject, ComposeService) else subject
+    node = svc.get("env_file")
     if node is None:
         return []
     items = node.value if node.kind == "seq" else [node]
@@ -88,14 +90,47 @@ def env_files(subject: ComposeService) -> list[tuple[Path, views.Node]]:
     return out
 
 
+class _Owners(dict[Path, Service]):
+    """env file -> the first service of the scan (projects, then services, in order) that
+    loads it; `projects`: the ids of the projects covered (alive in SCANNED_PROJECTS)."""
+
+    projects: frozenset[int] = frozenset()
+
+
+def _env_file_owners(ctx: ScanContext) -> _Owners:
+    """Which service reports each env file, from the scan's project order (SCANNED_PROJECTS):
+    the same answer in every process analysing some of the services, so workers
+    (lockdock.parallel) report a shared file once, where one process would. Subjects of
+    projects not in that list (a rescan) fall back to "the first analysed"."""
+    projects = ctx.cache.get(SCANNED_PROJECTS) or []
+    key = "compose-env-file-owners"
+    found = ctx.cache.get(key)
+    if found is not None and found[0] is projects:
+        return found[1]
+    owners = _Owners()
+    owners.projects = frozenset(id(p) for p in projects)
+    for project in projects:
+        for svc in project.services.values():
+            for path, _node in env_files(svc):
+                owners.setdefault(path, svc)
+    ctx.cache[key] = (projects, owners)
+    return owners
+
+
 @analyzer(TargetKind.COMPOSE_SERVICE, "secrets.no-secrets-in-env")
 def secrets_in_env_files(subject: ComposeService, ctx: ScanContext) -> Iterator[Finding]:
     """Literal secrets in the files `env_file:` loads: they end up in the container's
     environment, readable through `docker inspect` like `environment:`."""
+    owners = _env_file_owners(ctx)
     seen = ctx.cache.setdefault("compose-env-files", set())
+    here: set[Path] = set()
     for path, node in env_files(subject):
-        if path in seen:
-            continue  # one env file shared by several services: reported once
+        owner = owners.get(path) if id(subject.project) in owners.projects else None
+        if owner is not None and owner is not subject.service:
+            continue  # one env file shared by several services: reported by the first
+        if path in (here if owner is not None else seen):
+            continue  # listed twice, or (no owner known) reported by an earlier service
+        here.add(path)
         seen.add(path)
         try:
             tf = read_text(path)

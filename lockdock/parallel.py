@@ -1,4 +1,5 @@
-"""Dockerfile analysis in worker processes, for big trees on machines with several CPUs.
+"""Dockerfile and compose analysis in worker processes, for big trees on machines with
+several CPUs.
 
 `lockdock.scan` hands a batch of Dockerfile subjects (already read and parsed, their read
 warnings already recorded) to `FilePool.submit()`; worker processes read and parse the
@@ -17,6 +18,11 @@ analysed in the scanning process instead; nothing is lost, it is only slower.
 of CPUs this process may run on, none when the load average shows no idle CPU. Below `MIN_FILES` Dockerfiles in a batch the fork and the
 second parse cost more than they save (~3 ms of analysis per file against ~30 ms to start a
 pool), and the scan stays in one process.
+
+Compose subjects (`analyze_in_workers`, from `MIN_SUBJECTS` on) are not read again: the
+workers inherit the loaded projects and analyse subjects by index, sharing the list with
+the scanning process through a task counter, and send back each finding in a compact form
+that keeps what a report reads (see `_compact`).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockdock.files import recording_reads
-from lockdock.model import Finding, ScanError
+from lockdock.model import Finding, Fix, Location, ScanError, Target
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -162,3 +168,139 @@ class FilePool:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         _STATE.clear()
+
+
+# Compose subjects: projects are loaded (with their .env, overrides, extends and include
+# targets) once, before the first subject is yielded, and every check and fixer reads them
+# read-only; a forked worker inherits them as they are, so it analyses a subject by its index
+# in the list handed over at fork time and sends back what the report needs (`_compact`).
+MIN_SUBJECTS = 256  # compose subjects (files and services) before forking pays (~30 ms a pool)
+SUBJECT_CHUNK = 64  # subjects per task
+CLAIM_TIMEOUT = 10.0  # seconds to wait for the task counter's lock (held for microseconds)
+
+# (findings with their fix summaries, errors and warnings of the analysis) of one subject
+SubjectResult = tuple[list[Finding], list[ScanError]]
+# The same in the form a worker sends: one tuple per finding (`_compact`).
+CompactResult = tuple[list[tuple[Any, ...]], list[ScanError]]
+
+
+def _analyze_indexes(start: int, stop: int) -> list[SubjectResult]:
+    """The results of the inherited subjects[start:stop], in order."""
+    from lockdock.scan import analyze_subject
+
+    ctx: ScanContext = _STATE["ctx"]
+    out: list[SubjectResult] = []
+    for subject in _STATE["subjects"][start:stop]:
+        first = len(ctx.errors)
+        tr = analyze_subject(subject, ctx)
+        out.append((tr.findings, ctx.errors[first:]))
+        del ctx.errors[first:]
+    return out
+
+
+def _compact(f: Finding, target: Target) -> tuple[Any, ...]:
+    """What a report of `lockdock scan` reads of a finding, as plain tuples (a tenth of the
+    pickled size of the finding): no payload and no fix edits, which only `fix` and the TUI
+    use; the target only when it is not the subject's own."""
+    loc = f.location
+    where: Any = (loc.path, loc.line, loc.end_line, loc.column) if loc.image_layer is None else loc
+    fix = f.fix
+    how = None if fix is None else (fix.title, fix.applicability, fix.check, fix.note, fix.target,
+                                    fix.pending, fix.reveals)
+    return (f.check, None if f.target == target else f.target, f.message, where, f.evidence, f.severity,
+            how, f.suppressed, f.scope_lines)
+
+
+def _expand(row: tuple[Any, ...], target: Target) -> Finding:
+    """The finding `_compact` gave `row` for (payload None, fix without edits)."""
+    check, other, message, where, evidence, severity, how, suppressed, scope = row
+    loc = where if isinstance(where, Location) else Location(*where)
+    fix = None if how is None else Fix(how[0], how[1], [], check=how[2], note=how[3], target=how[4],
+                                       pending=how[5], reveals=how[6])
+    return Finding(check, other if other is not None else target, message, loc, evidence, severity, fix,
+                   suppressed, scope_lines=scope)
+
+
+def _analyze_compact(start: int, stop: int) -> list[CompactResult]:
+    """In a worker: `_analyze_indexes`, each finding in its `_compact` form."""
+    subjects = _STATE["subjects"]
+    return [([_compact(f, subjects[i].target) for f in findings], errors)
+            for i, (findings, errors) in enumerate(_analyze_indexes(start, stop), start)]
+
+
+def _claim(from_front: bool) -> int | None:
+    """The next unclaimed task (workers take from the front, the scanning process from the
+    back), or None when they have met: a counter pair in shared memory, under its lock.
+    A task claimed by a worker that then fails has no result and is analysed again by the
+    scanning process (`analyze_in_workers`), so nothing is lost or reported twice."""
+    edges = _STATE["edges"]
+    lock = edges.get_lock()
+    if not lock.acquire(timeout=CLAIM_TIMEOUT):
+        return None  # held by a process that died in it: claim nothing more (the rest is redone here)
+    try:
+        front, back = edges[0], edges[1]
+        if front >= back:
+            return None
+        if from_front:
+            edges[0] = front + 1
+            return front
+        edges[1] = back - 1
+        return back - 1
+    finally:
+        lock.release()
+
+
+def _worker_task() -> list[tuple[int, list[CompactResult]]]:
+    """What a worker runs (its own name: tests replace it to watch or break it): tasks from
+    the front until none is left, as (task number, its compact results)."""
+    out = []
+    while (k := _claim(from_front=True)) is not None:
+        out.append((k, _analyze_compact(*_STATE["bounds"][k])))
+    return out
+
+
+def analyze_in_workers(subjects: list[Any], ctx: ScanContext, workers: int) -> list[SubjectResult]:
+    """Analyse `subjects` (already loaded, shared read-only) in `workers - 1` forked processes
+    and in this one, in SUBJECT_CHUNK tasks: the workers take tasks from the front, this
+    process from the back (its results need no pickling) until they meet, so the share of
+    each follows how fast each really runs (about half each on idle CPUs, most of it here
+    when the workers get little CPU).
+
+    Returns one (findings, errors) per subject, in order: what `analyze_subject` gives in one
+    process (the errors taken out of `ctx.errors`), except that the findings analysed in a
+    worker carry no payload and their fixes no edits (`_compact`): for a command that reports
+    the scan (`lockdock scan`), never for one that applies fixes. Tasks whose worker failed
+    (it died, a result could not be pickled) are analysed in this process instead."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    fork = multiprocessing.get_context("fork")
+    bounds = [(i, min(i + SUBJECT_CHUNK, len(subjects))) for i in range(0, len(subjects), SUBJECT_CHUNK)]
+    parts: list[list[SubjectResult] | None] = [None] * len(bounds)
+    _STATE.update(ctx=ctx, subjects=subjects, bounds=bounds)
+    try:
+        _STATE["edges"] = fork.Array("i", [0, len(bounds)])
+        with ProcessPoolExecutor(max_workers=max(workers - 1, 1), mp_context=fork,
+                                 initializer=_init_worker) as executor:
+            futures = [executor.submit(_worker_task) for _ in range(max(workers - 1, 1))]
+            while (k := _claim(from_front=False)) is not None:
+                parts[k] = _analyze_indexes(*bounds[k])
+            for fut in futures:
+                try:
+                    done = fut.result()
+                except Exception:  # noqa: BLE001 - broken pool, unpicklable result...: redone below
+                    continue
+                for k, got in done:
+                    a, b = bounds[k]
+                    if parts[k] is None and len(got) == b - a:
+                        parts[k] = [([_expand(r, subject.target) for r in rows], errors)
+                                    for subject, (rows, errors) in zip(subjects[a:b], got, strict=True)]
+    except Exception:  # noqa: BLE001 - no shared memory, no pool: the rest is analysed here
+        pass
+    try:
+        for k, part in enumerate(parts):
+            if part is None:  # its worker failed, or there was none
+                parts[k] = _analyze_indexes(*bounds[k])
+    finally:
+        _STATE.clear()
+    return [result for part in parts if part is not None for result in part]

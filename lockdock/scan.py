@@ -70,6 +70,7 @@ def level_reached(findings: Iterable[Finding]) -> int:
 
 
 ENGINE_KINDS = frozenset({TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST, TargetKind.SWARM_SERVICE})
+COMPOSE_KINDS = frozenset({TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE})  # analysed in workers when many
 
 
 def connect_engine(ctx: ScanContext) -> None:
@@ -268,10 +269,37 @@ def _scan(
             inserted += len(errors)
         pending.clear()
 
+    # Compose subjects held for worker processes: (subject, len(ctx.errors) when it came).
+    held: list[tuple[Any, int]] = []
+
+    def release() -> None:
+        """Analyse the held compose subjects (in workers when enough and forking is safe),
+        recorded in order, their errors where a serial scan puts them."""
+        if not held:
+            return
+        subjects = [s for s, _ in held]
+        if len(held) >= _parallel().MIN_SUBJECTS and _parallel().can_fork():
+            got = _parallel().analyze_in_workers(subjects, ctx, workers)
+        else:
+            got = [_analyze_taking_errors(s, ctx) for s in subjects]
+        inserted = 0
+        for (subject, mark), (findings, errs) in zip(held, got, strict=True):
+            with ctx._lock:
+                ctx.errors[mark + inserted : mark + inserted] = errs
+            inserted += len(errs)
+            done(TargetResult(subject.target, subject, findings))
+        held.clear()
+
     try:
         batched: dict[TargetKind, bool] = {}
         for subject in iter_subjects(discovery, ctx):
             kind = subject.target.kind
+            if workers > 1 and kind in COMPOSE_KINDS:
+                flush()
+                drain()
+                held.append((subject, len(ctx.errors)))
+                continue
+            release()
             if kind not in batched:
                 # A cached kind is batched without asking the registry: a scan whose every
                 # result is a hit then imports none of that kind's plugin modules.
@@ -294,6 +322,7 @@ def _scan(
             done(analyze_cached(subject, ctx, result_cache))
         flush()
         drain()
+        release()
     finally:
         ctx.cache.pop("result_cache", None)
         if pool is not None:
@@ -332,6 +361,16 @@ def _analyze_here(subjects: list[Any], entries: list[Entry | None], ctx: ScanCon
             del ctx.errors[first:]
         out.append((tr.findings, errs, list(reads) if record_reads else []))
     return out
+
+
+def _analyze_taking_errors(subject: Any, ctx: ScanContext) -> tuple[list[Any], list[ScanError]]:
+    """`analyze_subject` in this process, its errors taken out of `ctx.errors` (as a worker's)."""
+    first = len(ctx.errors)
+    tr = analyze_subject(subject, ctx)
+    with ctx._lock:
+        errs = ctx.errors[first:]
+        del ctx.errors[first:]
+    return tr.findings, errs
 
 
 def run_batch_hooks(subjects: list[Any], ctx: ScanContext) -> None:

@@ -370,9 +370,10 @@ def project_file_sets(compose_files: list[Path], ctx: ScanContext) -> list[tuple
     for path in compose_files:
         by_dir.setdefault(Path(os.path.abspath(path)).parent, []).append(Path(os.path.abspath(path)))
     groups: list[tuple[list[Path], Env]] = []
+    environ = dict(os.environ)  # one read-only copy for every project (not one per folder)
     for directory, paths in sorted(by_dir.items()):
         dotenv = _dotenv(directory, ctx)
-        env = Env(dotenv)
+        env = Env(dotenv, environ)
         names = {p.name: p for p in paths}
         used: set[str] = set()
         compose_file = dotenv.get("COMPOSE_FILE")
@@ -430,12 +431,19 @@ def _projects_key(compose_files: list[Path]) -> str:
     return "compose-projects:" + "\0".join(os.path.abspath(p) for p in compose_files)
 
 
+SCANNED_PROJECTS = "compose-scanned-projects"  # ctx.cache: the projects the scan's subjects come from, in order
+
+
 def scan_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     """`load_projects`, remembered in `ctx.cache` for the rest of this scan, so that a later
     step asking `projects_of` the same files gets these projects without a second load (a
-    scan context lives for one scan: a rescan after a fix starts with an empty cache)."""
+    scan context lives for one scan: a rescan after a fix starts with an empty cache).
+    Also kept under `SCANNED_PROJECTS`: a check that reports a thing once per scan (an env
+    file several services load) decides which service reports it from this order, the same
+    in every process that analyses some of the subjects (lockdock.parallel)."""
     projects = load_projects(compose_files, ctx)
     ctx.cache[_projects_key(compose_files)] = projects
+    ctx.cache[SCANNED_PROJECTS] = projects
     return projects
 
 

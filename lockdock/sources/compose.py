@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lockdock.compose.project import BASE_NAMES, Project, Service, override_names, scan_projects
 from lockdock.context import ScanContext
@@ -30,6 +30,7 @@ class ComposeService:
     target: Target
     service: Service
     project: Project
+    _fragment: bool | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -55,7 +56,12 @@ class ComposeService:
         """Whether `finding` applies: on a fragment, only findings about a written value do
         (a finding built for a missing key, `service_finding(node=None)`, does not)."""
         payload = finding.payload
-        return not (self.fragment and isinstance(payload, ServiceValue) and payload.node is None)
+        if not isinstance(payload, ServiceValue) or payload.node is not None:
+            return True
+        fragment = self._fragment
+        if fragment is None:  # asked once per subject: the project never changes after loading
+            fragment = self._fragment = self.fragment
+        return not fragment
 
 
 def subjects_for(project: Project, ctx: ScanContext) -> Iterator[ComposeFile | ComposeService]:
