@@ -79,7 +79,9 @@ def _odd_service(subject: Any, ctx: Any) -> Any:
 @pytest.fixture
 def pooled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers from 20 subjects, tasks of 7; pytest's threads do not stop the fork."""
-    registry.load_plugins((TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE))
+    # Every kind first: a plugin imported while ANALYZERS is patched would register into the
+    # patched list and be lost for later tests (its module stays imported).
+    registry.load_plugins()
     odd = registry.Analyzer(TargetKind.COMPOSE_SERVICE, (), _odd_service, "tests.odd")
     monkeypatch.setattr(registry, "ANALYZERS", [*registry.ANALYZERS, odd])
     monkeypatch.setattr(parallel, "MIN_SUBJECTS", 20)
