@@ -232,6 +232,7 @@ def render_json(result: ScanResult, fail_on: Severity, *, pretty: bool = False) 
     catalogue facts and each target's JSON made once rather than once per finding (a fleet
     merge has tens of thousands of findings over a few dozen checks)."""
     from lockdock.reports.clean import clean, needs_clean
+    from lockdock.reports.encode import dumps
     from lockdock.reports.summary import summarize
 
     facts: dict[str, tuple[str, int, str, str]] = {}
@@ -268,8 +269,7 @@ def render_json(result: ScanResult, fail_on: Severity, *, pretty: bool = False) 
     }
     if result.engines:
         data["engines"] = result.engines
-    kw: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
-    text = json.dumps(data, ensure_ascii=False, **kw)
+    text = dumps(data, indent=pretty)
     if needs_clean(text):
-        text = json.dumps(clean(data), ensure_ascii=False, **kw)
+        text = dumps(clean(data), indent=pretty)
     return text + "\n"

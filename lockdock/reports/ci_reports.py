@@ -9,13 +9,13 @@ consumers have no notion of a suppression.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from lockdock.model import Finding, Severity
 from lockdock.reports.baseline import LineSource, fingerprint
+from lockdock.reports.encode import dumps
 from lockdock.reports.summary import summarize, summary_line
 from lockdock.scan import ScanResult, severity_of
 from lockdock.text import display
@@ -89,4 +89,4 @@ def to_gitlab(result: ScanResult, cwd: Path) -> list[dict[str, Any]]:
 
 
 def render_gitlab(result: ScanResult, cwd: Path) -> str:
-    return json.dumps(to_gitlab(result, cwd), indent=2, ensure_ascii=False) + "\n"
+    return dumps(to_gitlab(result, cwd), indent=True) + "\n"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 from lockdock import __version__, checks
 from lockdock.model import Finding, Severity
 from lockdock.reports.clean import clean, each_or_error, needs_clean
+from lockdock.reports.encode import dumps
 from lockdock.reports.summary import summarize, summary_line
 from lockdock.scan import ScanResult, severity_of
 
@@ -138,40 +137,16 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
 
 
 def render(result: ScanResult, meta: dict[str, Any] | None = None) -> str:
-    """The SARIF log as JSON text: `to_sarif`, encoded once; only a log with something to
-    escape (`reports.clean.needs_clean`) is sanitised and encoded again.
-
-    The log is indented two spaces except each result, which is one line of its own:
-    Python's JSON encoder is pure Python (about 20x slower) whenever it indents, and the
-    results are nearly all of a large log (a merged fleet report of 30,000 findings: 1.5 s
-    indented, a fraction of that this way)."""
+    """The SARIF log as JSON text, indented two spaces: `to_sarif`, encoded once
+    (`reports.encode`); only a log with something to escape (`reports.clean.needs_clean`) is
+    sanitised and encoded again."""
     data = _raw_sarif(result, meta)
     try:
-        text = _encode(data)
+        text = dumps(data, indent=True)
     except (TypeError, ValueError):
         text = None
     if text is None or needs_clean(text):
-        text = _encode(clean(data))
+        text = dumps(clean(data), indent=True)
     return text + "\n"
 
 
-def _encode(data: dict[str, Any]) -> str:
-    """`data` indented, with every run's `results` items encoded compactly one per line (by
-    the C encoder). The frame holds a random placeholder per run, which no scanned text can
-    guess, replaced once by the encoded list."""
-    runs = data.get("runs") or []
-    lists: dict[str, list[Any]] = {}
-    frame_runs = []
-    for run in runs:
-        token = f"lockdock-results-{uuid.uuid4().hex}"
-        lists[token] = run.get("results") or []
-        frame_runs.append({**run, "results": token})
-    text = json.dumps({**data, "runs": frame_runs}, indent=2, ensure_ascii=False)
-    for token, items in lists.items():
-        if items:
-            body = ",\n".join("        " + json.dumps(r, ensure_ascii=False) for r in items)
-            encoded = "[\n" + body + "\n      ]"
-        else:
-            encoded = "[]"
-        text = text.replace(json.dumps(token), encoded, 1)
-    return text
