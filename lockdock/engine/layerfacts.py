@@ -63,6 +63,8 @@ CACHE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("npm cache", re.compile(r"^(root|home/[^/]+)/\.npm/_cacache/.+[^/]$")),
     ("yarn cache", re.compile(r"^(usr/local/share/\.cache/yarn|(root|home/[^/]+)/\.cache/yarn)/.+[^/]$")),
 )
+# Every CACHE_PATTERNS path starts with one of these: other paths skip the patterns.
+CACHE_ROOTS = ("var/", "etc/apk/", "root/", "home/", "usr/local/share/")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
@@ -117,6 +119,15 @@ class LayerFacts:
 
 def normalise(name: str) -> tuple[str, str | None]:
     """A tar member name as a relative path, plus why it is odd (absolute, `..`, ...)."""
+    if (
+        0 < len(name) <= 255  # then no part is overlong either
+        and name[0] != "/"
+        and name[-1] not in "/."  # no trailing empty, `.` or `..` part
+        and "//" not in name
+        and "./" not in name  # no inner `.` or `..` part
+        and not _CONTROL.search(name)
+    ):
+        return name, None  # already normal: the common case, answered without splitting
     odd = None
     if _CONTROL.search(name):
         odd = "control characters in name"
@@ -137,6 +148,7 @@ class LayerScanner:
         self.facts = LayerFacts(name=name)
         self._counts: dict[str, int] = {}
         self._context_dirs: set[str] = set()
+        self._last: tuple[TarEntry, str, str | None] | None = None  # the entry seen last
 
     def _odd(self, text: str) -> None:
         if len(self.facts.odd) < MAX_ODD:
@@ -153,8 +165,13 @@ class LayerScanner:
     def wants_content(self, info: TarEntry) -> str | None:
         """The normalised path when this regular file's content is read (os-release,
         account files), within a size cap per kind."""
-        path, odd = normalise(info.name)
-        if odd is not None or not info.isreg():
+        if not info.isreg():
+            return None
+        if self._last is not None and self._last[0] is info:  # `entry` normalised it just now
+            path, odd = self._last[1], self._last[2]
+        else:
+            path, odd = normalise(info.name)
+        if odd is not None:
             return None
         if path in OS_RELEASE_PATHS and info.size <= MAX_OS_RELEASE:
             return path
@@ -173,6 +190,7 @@ class LayerScanner:
         """Classify one tar entry; nothing is written or opened on disk."""
         self.facts.entries += 1
         path, odd = normalise(info.name)
+        self._last = (info, path, odd)
         if not path:
             if odd:
                 self._odd(f"{odd}: {info.name!r}")
@@ -194,7 +212,8 @@ class LayerScanner:
             else:
                 self.facts.whiteouts.append(posixpath.join(parent, base[4:]))
             return
-        if not (secret_file("/" + path) and not info.issym()):
+        secret = not info.issym() and secret_file("/" + path)
+        if not secret:
             self._context(path, info.isdir())  # a secret file is reported as a secret, once
         if info.isdir():
             return
@@ -209,7 +228,7 @@ class LayerScanner:
             detail = f"symlink to {info.linkname}"
         else:
             detail = ""
-        if secret_file("/" + path) and not info.issym():
+        if secret:
             self._add(FileFact("secret", path, size, detail))
         if info.isreg() or info.islnk():
             if info.mode & 0o4000:
@@ -225,7 +244,7 @@ class LayerScanner:
                 self._add(FileFact("pkgmgr", path, size, detail))
             elif base in SHELLS:
                 self._add(FileFact("shell", path, size, detail))
-        if info.isreg():
+        if info.isreg() and path.startswith(CACHE_ROOTS):
             for kind, pattern in CACHE_PATTERNS:
                 if pattern.match(path):
                     cache = self.facts.caches.setdefault(kind, CacheFact(kind, example=path))

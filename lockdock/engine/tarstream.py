@@ -195,6 +195,26 @@ class TarReader:
         self._data_left -= n
         return data
 
+    def read_some(self, n: int) -> bytes:
+        """Up to n bytes of the current entry's data, never joined from two reads: what the
+        buffer holds, or one new read (b"" when the entry's data is all read). A nested
+        tar or gzip reader pulls through this, so each byte of the stream is copied at most
+        once on its way (a whole read chunk is handed on as it is)."""
+        n = min(n, self._data_left)
+        if n <= 0:
+            return b""
+        avail = len(self._buf) - self._pos
+        if avail == 0:
+            chunk = self._pull(CHUNK)
+            if not chunk:
+                raise TarTruncated("stream ended inside an entry")
+            self._buf, self._pos, avail = chunk, 0, len(chunk)
+        whole = self._pos == 0 and n >= avail
+        out = self._buf if whole else self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
+        self._data_left -= len(out)
+        return out
+
     def _finish_entry(self) -> None:
         if self._data_left or self._pad:
             self._skip(self._data_left + self._pad)
@@ -270,7 +290,8 @@ class EntryData:
         self._reader = reader
 
     def read(self, n: int = -1) -> bytes:
-        return self._reader.read_data(CHUNK if n is None or n < 0 else n)
+        """Up to n bytes (a short read is not the end; b"" is)."""
+        return self._reader.read_some(CHUNK if n is None or n < 0 else n)
 
     def readable(self) -> bool:
         return True

@@ -132,7 +132,17 @@ def plan(fixes: Sequence[Fix], canon: Callable[[str], str] | None = None) -> Bat
     `canon(path)` names the file behind a path (its real path): one file reached through a
     symlink, or named relative and absolute, is then planned and written once.
     """
-    key = canon or (lambda path: path)
+    if canon is None:
+        def key(path: str) -> str:
+            return path
+    else:
+        named: dict[str, str] = {}  # canon is a realpath (syscalls): once per path
+
+        def key(path: str) -> str:
+            k = named.get(path)
+            if k is None:
+                k = named[path] = canon(path)
+            return k
     batch = Batch()
     for fix in fixes:
         collide = False
