@@ -122,7 +122,7 @@ from lockdock.tui import create_app
 from lockdock.model import TargetKind
 
 async def main():
-    app = create_app([sys.argv[1]], use_engine=True)
+    app = create_app([sys.argv[1]], use_engine=True, head_start=True)  # as `lockdock tui` does
     out = {}
     async with app.run_test(size=(120, 36)) as pilot:
         out["first_screen"] = time.perf_counter() - T0

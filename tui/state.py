@@ -217,17 +217,29 @@ class Rollup:
 
 
 def rollups(results: Iterable[TargetResult]) -> dict[str, Rollup]:
+    """Each target's `Rollup`: its own level, worst severity and active count, folded with
+    those of its children (a compose file's services). One pass over each target's
+    findings (`TargetResult.level`, `.worst` and `.active` each walk them again)."""
     items = list(results)
-    children: dict[str, list[TargetResult]] = {}
+    own: dict[str, Rollup] = {}
+    children: dict[str, list[str]] = {}
     for tr in items:
+        active = tr.active
+        sevs = [severity_of(f) for f in active]
+        own[tr.target.key] = Rollup(level_reached(active), max(sevs) if sevs else None, len(active))
         if tr.target.parent:
-            children.setdefault(tr.target.parent, []).append(tr)
+            children.setdefault(tr.target.parent, []).append(tr.target.key)
     out: dict[str, Rollup] = {}
     for tr in items:
-        family = [tr, *children.get(tr.target.key, [])]
-        sevs = [t.worst for t in family if t.worst is not None]
-        out[tr.target.key] = Rollup(min(t.level for t in family), max(sevs) if sevs else None,
-                                    sum(len(t.active) for t in family))
+        key = tr.target.key
+        kids = children.get(key)
+        if not kids:
+            out[key] = own[key]
+            continue
+        family = [own[key], *(own[k] for k in kids)]
+        worst = [r.worst for r in family if r.worst is not None]
+        out[key] = Rollup(min(r.level for r in family), max(worst) if worst else None,
+                          sum(r.active for r in family))
     return out
 
 
@@ -340,14 +352,17 @@ class AppState:
         return self.targets.pop(key, None)
 
     def by_section(self, sort: str = "severity", scope: str = "all", query: str = "",
-                   engine: str | bool | None = True) -> dict[str, list[TargetResult]]:
+                   engine: str | bool | None = True,
+                   rolls: dict[str, Rollup] | None = None) -> dict[str, list[TargetResult]]:
         """Targets per section, in `SORTS` order `sort`, limited to `scope` and `query`,
         and to the targets of `engine` (a name; None: the files, which have no engine;
         True: every target).
 
         A child (compose service) follows its parent; a parent stays when only a child
-        matches the search, so the tree keeps its shape."""
-        rolls = rollups(self.targets.values())
+        matches the search, so the tree keeps its shape. `rolls`: `rollups()` of these
+        targets when the caller has them already."""
+        if rolls is None:
+            rolls = rollups(self.targets.values())
         out: dict[str, list[TargetResult]] = {s: [] for s in SECTIONS}
         for section in SECTIONS:
             items = [tr for tr in self.targets.values()
