@@ -333,6 +333,8 @@ class AppState:
     engine: EngineStatus = field(default_factory=EngineStatus)
     # Several engines: one row each, in command-line order (empty for one engine).
     engines: dict[str, EngineRow] = field(default_factory=dict)
+    _totals: tuple[tuple[TargetResult, ...], tuple[int | None, Counter[Severity]]] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def fleet(self) -> bool:
@@ -347,6 +349,27 @@ class AppState:
         elif kind is TargetKind.CONTAINER:
             self.progress.containers_done += 1
         self.progress.targets_done += 1
+
+    def totals(self) -> tuple[int | None, Counter[Severity]]:
+        """(`overall_level`, `severity_counts`) of every target, in one pass over the
+        findings; kept until a target result is added, replaced or removed (the status
+        line asks on every redraw). Results are told apart by identity: the kept tuple
+        holds them, so an id is never reused while it is compared."""
+        results = tuple(self.targets.values())
+        kept = self._totals
+        if kept is not None and len(kept[0]) == len(results) and all(
+                a is b for a, b in zip(kept[0], results, strict=True)):
+            return kept[1]
+        counts: Counter[Severity] = Counter()
+        level: int | None = None
+        for tr in results:
+            active = tr.active
+            for f in active:
+                counts[severity_of(f)] += 1
+            own = level_reached(active)
+            level = own if level is None else min(level, own)
+        self._totals = (results, (level, counts))
+        return level, counts
 
     def remove(self, key: str) -> TargetResult | None:
         return self.targets.pop(key, None)
@@ -401,8 +424,9 @@ class AppState:
 
         def rank(k: str) -> tuple[int, int, int]:
             tr = self.targets[k]
-            own = -1 if tr.worst is None else int(tr.worst)
-            return (-own, tr.level, order[section_of(tr.target.kind)])
+            active = tr.active  # once (`tr.worst` and `tr.level` would each filter again)
+            own = max((int(severity_of(f)) for f in active), default=-1)
+            return (-own, level_reached(active), order[section_of(tr.target.kind)])
 
         return min(pool, key=rank)
 
