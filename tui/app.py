@@ -33,7 +33,6 @@ from lockdock.scan import TargetResult
 from lockdock.text import display
 from lockdock.tui import bindings, scanflow, scanner
 from lockdock.tui.actions import WriteActions
-from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.fleetmode import FleetMode
@@ -482,6 +481,8 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     def _fatal_error(self) -> None:
         """Like Textual's, but without local variables and with secrets masked."""
         self.bell()
+        from lockdock.tui.crash import masked_traceback  # rich.traceback: imported only on a crash
+
         self._exit_renderables.append(masked_traceback())
         self._close_messages_no_wait()
 
