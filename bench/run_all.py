@@ -16,7 +16,9 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
 - an engine with `--images` busybox images and `--containers` created containers (labelled
   io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files)
   against the floor, `docker inspect` of the same objects (one CLI call each for containers
-  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py);
+  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py)
+  on that host and again with `--tui-containers` (800) created containers, and what an
+  empty Textual app costs alone;
 - with `--fix`: `lockdock fix` (preview) over the compose corpus, and `fix --apply --unsafe`
   over `--fix-apply` of its projects, then the second run (no peer fixes files: seconds,
   per-file milliseconds and CPU time);
@@ -43,6 +45,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -234,12 +237,7 @@ def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
         row(f"engine scan, {len(containers)} containers + {len(images)} images", m["scan"],
             "docker inspect", m["floor"], "<= 1.5x")
         if args.tui:
-            app = tui_bench.run_app(len(containers))
-            floor = m["floor"]
-            print(f"  TUI first screen {app['first_screen']:.2f} s (goal < 0.5 s); all analysed "
-                  f"{app['scan_done']:.2f} s = {app['scan_done'] / floor:.2f}x the floor (goal <= 2x)")
-            ROWS.append(("TUI all analysed", app["scan_done"], "docker inspect", floor, "<= 2x"))
-            ROWS.append(("TUI first screen", app["first_screen"], "0.5 s", 0.5, "< 1x"))
+            tui_rows(args, api, len(containers), m["floor"])
     finally:
         tui_bench.cleanup(api)
 
@@ -324,6 +322,32 @@ def bench_fix(args: argparse.Namespace, tmp: Path) -> None:
           f"second run {second:.2f} s (CPU {cpu2:.2f} s; {said[1][0]} applied, {said[1][1]} skipped); "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     ROWS.append((f"fix --apply, {afiles} compose files", first, "second run", second, "-"))
+def tui_rows(args: argparse.Namespace, api: object, containers: int, floor: float) -> None:
+    """The TUI on the engine rows' host, then (`--tui-containers`, the issue's scenario)
+    with more containers created up to that many of this run's: first screen and every
+    target analysed, against the same kind of floor, medians of `--rounds` fresh processes."""
+    import tui_bench
+
+    tool = tui_bench.tool_floor(args.rounds)
+    print(f"  Textual alone: import {tool['import_textual_s']:.2f} s, an empty app's first frame "
+          f"{tool['empty_app_first_frame_s']:.2f} s (CPU {tool['empty_app_cpu_s']:.2f} s)")
+    tui_row(tui_bench, args.rounds, containers, floor)
+    if args.tui_containers > args.containers:
+        tui_bench.add_containers(api, args.images, args.containers, args.tui_containers)
+        ids, images = tui_bench.host_ids(api)
+        tui_bench.floor(ids, images)  # warm, as the engine rows' floor was
+        tui_row(tui_bench, args.rounds, len(ids),
+                statistics.median(tui_bench.floor(ids, images) for _ in range(args.rounds)))
+
+
+def tui_row(tui_bench: Any, rounds: int, count: int, floor: float) -> None:
+    """Time the TUI on the host as it is now (`count` containers on it) against `floor`."""
+    app = tui_bench.run_app(count, rounds=rounds)
+    print(f"  TUI, {count} containers: first screen {app['first_screen']:.2f} s (goal < 0.5 s); all analysed "
+          f"{app['scan_done']:.2f} s = {app['scan_done'] / floor:.2f}x the floor {floor:.2f} s "
+          f"(goal <= 2x); CPU {app['cpu_s']:.2f} s, {app['targets']} targets")
+    ROWS.append((f"TUI all analysed, {count} containers", app["scan_done"], "docker inspect", floor, "<= 2x"))
+    ROWS.append((f"TUI first screen, {count} containers", app["first_screen"], "0.5 s", 0.5, "< 1x"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fix", action="store_true", help="also the `lockdock fix` rows over the compose corpus")
     ap.add_argument("--fix-apply", type=int, default=20, metavar="N",
                     help="with --fix: projects of the corpus that `fix --apply --unsafe` rewrites (default 20)")
+    ap.add_argument("--tui-containers", type=int, default=800,
+                    help="also time the TUI with this many created containers (the issue's scenario)")
     args = ap.parse_args(argv)
     print(f"cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; medians of {args.rounds} rounds")
     with tempfile.TemporaryDirectory(prefix="lockdock-bench-") as d:

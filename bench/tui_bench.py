@@ -1,13 +1,17 @@
 """Benchmark the TUI on a busy host: 100 images, 500 containers (all made locally).
 
-    python bench/tui_bench.py [--images 100] [--containers 500] [--keep]
+    python bench/tui_bench.py [--images 100] [--containers 500] [--rounds 3] [--keep]
 
-Measures, in one run:
+Measures, in one run (medians of `--rounds` fresh processes, after one warm-up run):
 - time to first screen: from the start of a fresh Python process (imports included) to
-  the app's first mounted screen;
+  the app's first mounted screen, the app built as `lockdock tui` builds it (the engine
+  read starts before Textual is imported: `create_app(..., head_start=True)`);
 - time until every container is analysed, and until the whole scan is done;
-- peak memory (max RSS) of that process;
-- the floor: `docker inspect` of all those containers (one CLI call), timed in the same run.
+- CPU time (user + system) and peak memory (max RSS) of that process;
+- the floor: `docker inspect` of every container and `docker image inspect` of every
+  image on the host (one CLI call each), timed in the same run;
+- the tool's own floor: `python -c "import textual"`, and an empty Textual app's first
+  frame (import included), in fresh processes.
 Everything created carries the label io.lockdock.bench=tui-<pid> and is removed at the end.
 Not a test: it prints numbers (and JSON with --json).
 """
@@ -20,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -93,6 +98,12 @@ def setup(api: Any, images: int, containers: int) -> list[str]:
     for _ in api.load_image(images_archive(images)):
         pass
     print(f"loaded {images} images in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    return add_containers(api, images, 0, containers)
+
+
+def add_containers(api: Any, images: int, first: int, stop: int) -> list[str]:
+    """Create this run's containers number `first` to `stop - 1` (one image of `setup`
+    each, every 7th privileged); returns their ids."""
     t = time.perf_counter()
 
     def create(i: int) -> str:
@@ -102,16 +113,28 @@ def setup(api: Any, images: int, containers: int) -> list[str]:
         )["Id"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(create, range(containers)))
-    print(f"created {containers} containers in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        ids = list(pool.map(create, range(first, stop)))
+    print(f"created {stop - first} containers in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     return ids
 
 
-def floor(ids: list[str]) -> float:
-    """`docker inspect` of every container in one call: what any tool has to wait for."""
+def floor(ids: list[str], images: list[str] | None = None) -> float:
+    """`docker inspect` of every container in one call, and `docker image inspect` of
+    every image in another: what any tool has to wait for. (Not checked: on a shared
+    engine an object may vanish meanwhile; the others are inspected all the same.)"""
     t = time.perf_counter()
-    subprocess.run(["docker", "inspect", *ids], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["docker", "inspect", *ids], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if images:
+        subprocess.run(["docker", "image", "inspect", *images], check=False, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
+
+
+def host_ids(api: Any) -> tuple[list[str], list[str]]:
+    """Every container id and every image id on the host (the TUI scans them all)."""
+    containers = [c["Id"] for c in api.containers(all=True, quiet=True)]
+    images = sorted({i["Id"] for i in api.images(quiet=False)})
+    return containers, images
 
 
 CHILD = r'''
@@ -121,8 +144,9 @@ import asyncio, resource, json
 from lockdock.tui import create_app
 from lockdock.model import TargetKind
 
+app = create_app([sys.argv[1]], use_engine=True, head_start=True)  # as `lockdock tui` does
+
 async def main():
-    app = create_app([sys.argv[1]], use_engine=True)
     out = {}
     async with app.run_test(size=(120, 36)) as pilot:
         out["first_screen"] = time.perf_counter() - T0
@@ -139,7 +163,9 @@ async def main():
         out["targets"] = len(app.state.targets)
         out["containers"] = sum(1 for k in app.state.targets.values() if k.target.kind is TargetKind.CONTAINER)
         out["images"] = sum(1 for k in app.state.targets.values() if k.target.kind is TargetKind.IMAGE)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime
+    out["peak_rss_mb"] = usage.ru_maxrss / 1024
     print(json.dumps(out))
 
 asyncio.run(main())
@@ -149,22 +175,71 @@ asyncio.run(main())
 PYCACHE = Path(tempfile.gettempdir()) / f"lockdock-bench-pycache-{os.getuid()}"
 
 
-def run_app(containers_total: int, *, warm: bool = True) -> dict[str, Any]:
-    """Time the TUI in a fresh process (the second of two runs when `warm`: bytecode and the
-    image layer cache filled, as on any run after the first)."""
-    with tempfile.TemporaryDirectory() as empty:
-        # As installed software runs: bytecode cached (outside the source tree), warmed by a first run.
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env.update(XDG_STATE_HOME=str(Path(empty) / "state"),
-                   PYTHONPYCACHEPREFIX=os.environ.get("PYTHONPYCACHEPREFIX") or str(PYCACHE))
-        for _ in range(2 if warm else 1):
-            proc = subprocess.run(
-                [sys.executable, "-c", CHILD, empty, str(containers_total)],
-                capture_output=True, text=True, env=env, timeout=1800, check=False,
-            )
+EMPTY_APP = r'''
+import time
+T0 = time.perf_counter()
+import asyncio, json, resource
+from textual.app import App
+
+async def main():
+    async with App().run_test(size=(120, 36)):
+        first = time.perf_counter() - T0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"first_frame": first, "cpu_s": usage.ru_utime + usage.ru_stime}))
+
+asyncio.run(main())
+'''
+
+
+def _env(empty: str) -> dict[str, str]:
+    # As installed software runs: bytecode cached (outside the source tree), warmed by a first run.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(XDG_STATE_HOME=str(Path(empty) / "state"),
+               PYTHONPYCACHEPREFIX=os.environ.get("PYTHONPYCACHEPREFIX") or str(PYCACHE))
+    return env
+
+
+def _child(code: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          timeout=1800, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"app run failed:\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"run failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in runs[0].items():
+        out[key] = statistics.median(r[key] for r in runs) if isinstance(value, float) else value
+    return out
+
+
+def run_app(containers_total: int, *, warm: bool = True, rounds: int = 1) -> dict[str, Any]:
+    """Time the TUI in fresh processes: medians of `rounds` runs, after a first run when
+    `warm` (bytecode and the image layer cache filled, as on any run after the first)."""
+    with tempfile.TemporaryDirectory() as empty:
+        env = _env(empty)
+        if warm:
+            _child(CHILD, empty, str(containers_total), env=env)
+        return _medians([_child(CHILD, empty, str(containers_total), env=env) for _ in range(max(1, rounds))])
+
+
+def tool_floor(rounds: int = 3) -> dict[str, float]:
+    """What Textual costs before lockdock does anything, in fresh processes (medians):
+    `import textual` alone, and an empty `App`'s first frame (imports included)."""
+    with tempfile.TemporaryDirectory() as empty:
+        env = _env(empty)
+        imports, frames, cpus = [], [], []
+        _child(EMPTY_APP, env=env)  # warm the bytecode
+        for _ in range(max(1, rounds)):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import textual.app"], env=env, check=True)
+            imports.append(time.perf_counter() - t)
+            got = _child(EMPTY_APP, env=env)
+            frames.append(got["first_frame"])
+            cpus.append(got["cpu_s"])
+    return {"import_textual_s": statistics.median(imports), "empty_app_first_frame_s": statistics.median(frames),
+            "empty_app_cpu_s": statistics.median(cpus)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="lockdock TUI benchmark")
     parser.add_argument("--images", type=int, default=100)
     parser.add_argument("--containers", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3, help="fresh app processes timed (medians)")
     parser.add_argument("--keep", action="store_true", help="keep the images and containers")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -180,19 +256,23 @@ def main(argv: list[str] | None = None) -> int:
     cleanup(api)
     try:
         ids = setup(api, args.images, args.containers)
-        total_containers = len(api.containers(all=True, quiet=True))
-        inspect_floor = floor([c["Id"] for c in api.containers(all=True, quiet=True)])
-        app = run_app(total_containers)
+        containers, images = host_ids(api)
+        floor(containers, images)  # warm the daemon's caches as the app's warm-up run does
+        inspect_floor = statistics.median(floor(containers, images) for _ in range(max(1, args.rounds)))
+        app = run_app(len(containers), rounds=args.rounds)
         result = {
             "images_created": args.images,
             "containers_created": len(ids),
-            "containers_on_host": total_containers,
+            "containers_on_host": len(containers),
+            "images_on_host": len(images),
             "docker_inspect_all_s": round(inspect_floor, 3),
             **{k: round(v, 3) if isinstance(v, float) else v for k, v in app.items()},
+            **{k: round(v, 3) for k, v in tool_floor(args.rounds).items()},
+            "load_average": round(os.getloadavg()[0], 1),
         }
         after_screen = result["containers_done"] - result["first_screen"]
         result["containers_after_first_screen_s"] = round(after_screen, 3)
-        result["containers_vs_floor"] = round(after_screen / inspect_floor, 2)
+        result["all_analysed_vs_floor"] = round(result["scan_done"] / inspect_floor, 2)
         if args.json:
             print(json.dumps(result, indent=2))
         else:

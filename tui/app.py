@@ -31,9 +31,8 @@ from lockdock.fleet import DEFAULT_ENGINE_TIMEOUT
 from lockdock.model import Finding, TargetKind
 from lockdock.scan import TargetResult
 from lockdock.text import display
-from lockdock.tui import bindings, scanner
+from lockdock.tui import bindings, scanflow, scanner
 from lockdock.tui.actions import WriteActions
-from lockdock.tui.crash import masked_traceback
 from lockdock.tui.detail import Detail
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.fleetmode import FleetMode
@@ -49,9 +48,11 @@ from lockdock.tui.messages import (
     ScanFinished,
     TargetScanned,
     TargetsRescanned,
+    TargetsScanned,
 )
 from lockdock.tui.navigation import Navigation, closing_safe
 from lockdock.tui.problems import ProblemsView
+from lockdock.tui.scanflow import HeadStart
 from lockdock.tui.state import AppState
 
 REFRESH_SECONDS = 0.25
@@ -74,10 +75,13 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         fleet_problems: list[str] | None = None,
         remote_host_files: bool = False,
         engine_timeout: float | None = None,
+        head_start: HeadStart | None = None,
     ) -> None:
         """`endpoints` (from `lockdock.engine.contexts.resolve`): scan these engines, each
         its own inventory row, instead of the local one; `fleet_problems` are the
-        endpoints that could not be resolved (shown as problems)."""
+        endpoints that could not be resolved (shown as problems). `head_start`: the
+        engine connected and read before the app was built (its paths and context
+        become the app's; the first full scan takes its answers)."""
         super().__init__()
         self.initial_scope = scope
         self.endpoints = list(endpoints or [])
@@ -87,13 +91,13 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         self._fleet_init()
         if self.endpoints:
             use_engine = False  # the files are scanned without one; each endpoint has its own
-        self.paths = [Path(p).resolve() for p in (paths or [Path(".")])]
-        first = self.paths[0]
-        self.root = first if first.is_dir() else first.parent
+        self.paths, self.root = scanflow.scan_root(paths)
         self.config = config or Config()
         self.read_only = read_only
         self.use_engine = use_engine
         self.ctx = self._new_context()
+        if head_start is not None and not self.endpoints:  # the engine is being read already
+            self.paths, self.ctx = head_start.paths, head_start.ctx
         self.state = AppState()
         self.state.engine.wanted = use_engine or bool(self.endpoints)
         self.current_key: str | None = None
@@ -162,7 +166,7 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         return base.query_one(selector, expect_type) if expect_type else base.query_one(selector)
 
     def _new_context(self) -> ScanContext:
-        return ScanContext(cwd=self.root, config=self.config, use_engine=self.use_engine)
+        return scanflow.new_context(self.root, self.config, self.use_engine)
 
     # ------------------------------------------------------------------ workers
 
@@ -181,7 +185,8 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def _scan_worker(self) -> None:
         worker = get_current_worker()
-        scanner.full_scan(self.paths, self.ctx, self.post_message, lambda: worker.is_cancelled)
+        sink = scanner.BatchingSink(self.post_message, lambda: worker.is_cancelled)  # one message per batch
+        scanflow.full_scan(self.paths, self.ctx, sink, lambda: worker.is_cancelled)
 
     @work(thread=True, group="rescan", exit_on_error=False)
     def _rescan_worker(self, touched_paths: set[str], object_ids: set[str]) -> None:
@@ -256,6 +261,13 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         self.state.add(msg.result)
         if msg.result.target.key == self.current_key:
             self._findings_dirty = True
+        self._dirty = True
+
+    def on_targets_scanned(self, msg: TargetsScanned) -> None:
+        for result in msg.results:
+            self.state.add(result)
+            if result.target.key == self.current_key:
+                self._findings_dirty = True
         self._dirty = True
 
     @closing_safe
@@ -469,6 +481,8 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     def _fatal_error(self) -> None:
         """Like Textual's, but without local variables and with secrets masked."""
         self.bell()
+        from lockdock.tui.crash import masked_traceback  # rich.traceback: imported only on a crash
+
         self._exit_renderables.append(masked_traceback())
         self._close_messages_no_wait()
 

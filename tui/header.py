@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from lockdock.model import Severity
 from lockdock.tui.render import SEVERITY_STYLE, plain
-from lockdock.tui.state import AppState, overall_level, severity_counts
+from lockdock.tui.state import AppState
 
 
 def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width: int = 120) -> Text:
@@ -57,11 +57,11 @@ def status_text(state: AppState, *, read_only: bool, undo_depth: int = 0, width:
     elif p.elapsed is not None:
         line2.append(f"{len(state.targets)} targets {p.elapsed:.1f}s | " if narrow
                      else f"{len(state.targets)} targets in {p.elapsed:.1f}s | ")
-    level = overall_level(state.targets.values())
+    level, counts = state.totals()
     if level is not None:
         line2.append(f"L{level}" if narrow else f"level {level} of 4 reached")
         line2.append(" | ")
-    line2.append_text(counts_text(severity_counts(state.targets.values()), short=width < 100))
+    line2.append_text(counts_text(counts, short=width < 100))
     if state.errors:
         word = "prob" if narrow else "problem" + ("s" if len(state.errors) != 1 else "")
         line2.append(f" | {len(state.errors)} {word}", style="yellow")

@@ -7,8 +7,11 @@ keeps the cursor on the same target across rebuilds.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
@@ -39,6 +42,8 @@ class Inventory(Tree[str]):
     """Sections are top-level nodes (data None); targets carry their key as data."""
 
     BORDER_TITLE = "1 Inventory"
+    _bulk = 0  # > 0 while nodes are added in a batch (`_batch`); Tree calls _invalidate from __init__
+    _bulk_changed = False
 
     class TargetChosen(Message):
         """Enter on a target: the user wants to work on its findings."""
@@ -65,6 +70,51 @@ class Inventory(Tree[str]):
         self.query = ""  # the `/` search
         self._name_width = 0
         self.user_moved = False  # True once the user picked a target (the app stops choosing)
+        # key -> ((rollup, name, cells), label): a row's label is built once per look.
+        self._labels: dict[str, tuple[tuple[object, ...], Text]] = {}
+
+    # Rows are added by the hundred on a big engine; Tree's per-node costs are cut here.
+    def process_label(self, label: str | Text) -> Text:
+        """Our labels are one-line `Text`s already (`target_label`, `plain` escape newlines):
+        kept as they are instead of Tree's split into a copy."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
+
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        """The cells of `render_label`'s output (toggle icon and label), without rendering
+        it: Tree measures every line, visible or not, on each rebuild."""
+        icon = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE) if node.allow_expand else ""
+        return cell_len(icon) + node.label.cell_len
+
+    def _invalidate(self) -> None:
+        """Tree re-lays itself out after every added node; within `_batch` only once."""
+        if self._bulk:
+            self._bulk_changed = True
+            return
+        super()._invalidate()
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        self._bulk += 1
+        try:
+            yield
+        finally:
+            self._bulk -= 1
+            if not self._bulk and self._bulk_changed:
+                self._bulk_changed = False
+                super()._invalidate()
+
+    def _label(self, tr: TargetResult, name: str, roll: Any, cells: int) -> Text:
+        """The row label of `tr` (`render.target_label`), from the cache when nothing it
+        shows changed."""
+        look = (roll, name, cells)
+        cached = self._labels.get(tr.target.key)
+        if cached is not None and cached[0] == look:
+            return cached[1]
+        label = target_label(tr, name, roll, cells)
+        self._labels[tr.target.key] = (look, label)
+        return label
 
     @property
     def narrowed(self) -> bool:
@@ -99,6 +149,10 @@ class Inventory(Tree[str]):
                 or any(k not in state.targets for k in self._target_nodes)):
             self.rebuild(state)
             return
+        with self._batch():
+            self._update_rows(state)
+
+    def _update_rows(self, state: AppState) -> None:
         rolls = state.rollups()
         width = self.name_width()
         counts: dict[str, int] = {}
@@ -114,7 +168,7 @@ class Inventory(Tree[str]):
             node = self._target_nodes.get(key)
             if node is not None:
                 if self._sigs.get(key) != sig:
-                    node.set_label(target_label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet)))
+                    node.set_label(self._label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet)))
                     self._sigs[key] = sig
                 continue
             parent = self._section_nodes.get(section)
@@ -123,7 +177,7 @@ class Inventory(Tree[str]):
             if parent is None:
                 self.rebuild(state)
                 return
-            label = target_label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet))
+            label = self._label(tr, sig[1], rolls[key], width - _indent(tr, state.fleet))
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 node = parent.add(label, data=key, expand=True)
             else:
@@ -137,10 +191,15 @@ class Inventory(Tree[str]):
         """Redraw all sections from `state`, keeping the cursor where it was. With several
         engines the top level is the project's files, then one node per engine holding
         its Host, Images, Containers and Swarm services."""
+        with self._batch():
+            self._rebuild(state)
+
+    def _rebuild(self, state: AppState) -> None:
         self._state = state
         keep = self.selected_key
         keep_line = self.cursor_line
         rolls = state.rollups()
+        self._labels = {k: v for k, v in self._labels.items() if k in state.targets}
         width = self._name_width = self.name_width()
         self._remember_collapsed(self.root)
         self.clear()
@@ -155,7 +214,7 @@ class Inventory(Tree[str]):
         for engine, row in groups:
             parent = self.root
             if row is not None:
-                sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
+                sections = state.by_section(self.sort, self.scope, self.query, engine=engine, rolls=rolls)
                 shown = sum(len(v) for v in sections.values())
                 parent = self.root.add(engine_label(row, shown, width + 11), data=f"engine:{row.name}",
                                        expand=f"engine:{row.name}" not in self._collapsed)
@@ -163,7 +222,7 @@ class Inventory(Tree[str]):
                     # Its own line: the row is too narrow for a connection error.
                     parent.add_leaf(plain(short_reason(row.reason), "dim"), data=f"section:why:{row.name}")
             else:
-                sections = state.by_section(self.sort, self.scope, self.query, engine=engine)
+                sections = state.by_section(self.sort, self.scope, self.query, engine=engine, rolls=rolls)
             for section, items in sections.items():
                 if not self._wanted(section, items, state, row, engine):
                     continue
@@ -207,7 +266,7 @@ class Inventory(Tree[str]):
         parents: dict[str, TreeNode[str]] = {}
         for tr in items:
             name = _row_name(tr, state)
-            label = target_label(tr, name, rolls[tr.target.key], width - _indent(tr, state.fleet))
+            label = self._label(tr, name, rolls[tr.target.key], width - _indent(tr, state.fleet))
             parent_node = parents.get(tr.target.parent or "", node)
             if tr.target.kind is TargetKind.COMPOSE_FILE:
                 child = parent_node.add(label, data=tr.target.key, expand=True)

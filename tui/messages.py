@@ -39,6 +39,15 @@ class TargetScanned(Message):
         self.result = result
 
 
+class TargetsScanned(Message):
+    """Several results at once (`scanner.BatchingSink`: the app's own full scan posts one
+    per batch instead of one `TargetScanned` per target)."""
+
+    def __init__(self, results: list[TargetResult]) -> None:
+        super().__init__()
+        self.results = results
+
+
 class ScanFinished(Message):
     def __init__(self, errors: list[ScanError], elapsed: float, keys: set[str] | None) -> None:
         super().__init__()

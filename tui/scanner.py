@@ -2,8 +2,8 @@
 
 They run in worker threads and talk to the UI only through `post` (thread-safe message
 posting), so the first screen never waits for discovery, the engine or layer analysis.
-Engine objects (images, containers) are analysed in a small thread pool because each
-one waits mostly on the daemon.
+The full scan itself is `lockdock.tui.scanflow` (no Textual there, so it can start
+before the app); `MessageSink` turns what it tells into the app's messages.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from textual.message import Message
 from lockdock import registry
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, discover
-from lockdock.model import TargetKind
-from lockdock.scan import TargetResult, analyze_subject, connect_engine
+from lockdock.model import ScanError
+from lockdock.scan import TargetResult, analyze_subject
 from lockdock.text import safe
+from lockdock.tui import scanflow
 from lockdock.tui.messages import (
     Analysing,
     EngineConnected,
@@ -33,11 +33,77 @@ from lockdock.tui.messages import (
     ScanFinished,
     TargetScanned,
     TargetsRescanned,
+    TargetsScanned,
 )
 
 Post = Callable[[Message], Any]
 Cancelled = Callable[[], bool]
-POOL_SIZE = 4
+
+
+class MessageSink:
+    """A `scanflow.Sink` that posts the app's messages (thread-safe `post`)."""
+
+    def __init__(self, post: Post) -> None:
+        self.post = post
+
+    def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None:
+        self.post(EngineConnected(endpoint, version, error))
+
+    def totals(self, images: int | None, containers: int | None) -> None:
+        self.post(EngineTotals(images, containers))
+
+    def analysing(self, name: str) -> None:
+        self.post(Analysing(name))
+
+    def scanned(self, result: TargetResult) -> None:
+        self.post(TargetScanned(result))
+
+    def finished(self, errors: list[ScanError], elapsed: float, keys: set[str]) -> None:
+        self.post(ScanFinished(errors, elapsed, keys))
+
+
+class BatchingSink(MessageSink):
+    """A `MessageSink` that posts results in batches (`TargetsScanned`): at most one
+    message per `window` seconds while results stream in, instead of one per target
+    (each message costs the UI thread a dispatch; a big engine has hundreds of targets).
+    A result waits at most `window` seconds; the batch is always posted before
+    `ScanFinished`, and dropped once `cancelled()` (a stale scan says nothing more)."""
+
+    def __init__(self, post: Post, cancelled: Cancelled = lambda: False, window: float = 0.05) -> None:
+        super().__init__(post)
+        self.cancelled = cancelled
+        self.window = window
+        self._lock = threading.Lock()
+        self._batch: list[TargetResult] = []
+        self._timer: threading.Timer | None = None
+
+    def scanned(self, result: TargetResult) -> None:
+        with self._lock:
+            self._batch.append(result)
+            if self._timer is None:
+                self._timer = threading.Timer(self.window, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Post what is waiting now (in order: under the lock)."""
+        with self._lock:
+            batch, self._batch = self._batch, []
+            timer, self._timer = self._timer, None
+            if timer is not None:
+                timer.cancel()
+            if batch and not self.cancelled():
+                self.post(TargetsScanned(batch))
+
+    def finished(self, errors: list[ScanError], elapsed: float, keys: set[str]) -> None:
+        self.flush()
+        super().finished(errors, elapsed, keys)
+
+
+def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancelled) -> None:
+    """`scanflow.full_scan` posting the app's messages: `EngineConnected`, `EngineTotals`,
+    `Analysing` and `TargetScanned` as they come, `ScanFinished` last."""
+    scanflow.full_scan(paths, ctx, MessageSink(post), cancelled)
 
 
 def _subjects(discovery: Discovery, ctx: ScanContext, *, engine: bool) -> Iterator[Any]:
@@ -45,114 +111,7 @@ def _subjects(discovery: Discovery, ctx: ScanContext, *, engine: bool) -> Iterat
     for src in registry.SOURCES:
         if src.needs_engine and (not engine or not ctx.use_engine):
             continue
-        yield from _run_source(src, discovery, ctx)
-
-
-def engine_totals(ctx: ScanContext) -> tuple[int | None, int | None]:
-    """How many images and containers there are, for 'image 3/100' progress."""
-    if ctx.engine is None:
-        return None, None
-    try:
-        images = len(ctx.engine.api.images(quiet=True))
-        containers = len(ctx.engine.api.containers(all=True, quiet=True))
-    except Exception:  # noqa: BLE001 - progress only; the scan itself reports engine trouble
-        return None, None
-    return images, containers
-
-
-def full_scan(paths: list[Path], ctx: ScanContext, post: Post, cancelled: Cancelled) -> None:
-    """Discover, connect, analyse every subject, posting each result as it completes.
-
-    File sources run here, one after the other (they are quick). Engine sources follow,
-    containers first so they are not queued behind image layer analysis; engine subjects
-    are analysed in a small pool while the next ones are being listed."""
-    started = time.monotonic()
-    # Connecting and reading the engine wait on the daemon, loading the plugins on imports:
-    # overlap them.
-    connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
-    connecting.start()
-    registry.load_plugins()
-    connecting.join()
-    engine = ctx.engine
-    post(
-        EngineConnected(
-            engine.endpoint if engine else None,
-            engine.version if engine else None,
-            ctx.engine_error,
-        )
-    )
-    if engine is not None:
-        threading.Thread(
-            target=lambda: post(EngineTotals(*engine_totals(ctx))), name="lockdock-totals", daemon=True
-        ).start()
-    discovery = discover(paths, ctx)
-    keys: set[str] = set()
-    pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
-    pending: list[Future[Any]] = []
-
-    def feed(src: registry.Source) -> None:
-        for subject in _run_source(src, discovery, ctx):
-            if cancelled():
-                return
-            keys.add(subject.target.key)
-            pending.append(pool.submit(_analyse_and_post, subject, ctx, post, cancelled))
-
-    try:
-        engine_sources = []
-        for src in registry.SOURCES:
-            if src.needs_engine:
-                if ctx.use_engine:
-                    engine_sources.append(src)
-                continue
-            for subject in _run_source(src, discovery, ctx):
-                if cancelled():
-                    return
-                keys.add(subject.target.key)
-                post(TargetScanned(analyze_subject(subject, ctx)))
-        # Containers first: they are what a busy host has most of, and their analysis is
-        # cheap; image layer analysis (docker save) then runs in the pool.
-        engine_sources.sort(key=lambda s: (s.name != "containers", s.order))
-        for src in engine_sources:
-            if cancelled():
-                return
-            feed(src)
-        for fut in list(pending):
-            if cancelled():
-                return
-            fut.exception()  # wait; analyze_subject already turns analyzer crashes into errors
-    finally:
-        pool.shutdown(wait=not cancelled(), cancel_futures=True)
-    if not cancelled():
-        post(ScanFinished(list(ctx.errors), time.monotonic() - started, keys))
-
-
-def _connect_and_read(ctx: ScanContext) -> None:
-    """Connect, then start reading the engine's containers and images in the background
-    (`lockdock.sources.engine.prefetch`): the engine sources take those answers."""
-    connect_engine(ctx)
-    if ctx.engine is not None:
-        from lockdock.sources.engine import prefetch
-
-        prefetch(ctx)
-
-
-def _run_source(src: registry.Source, discovery: Discovery, ctx: ScanContext) -> Iterator[Any]:
-    try:
-        yield from src.fn(discovery, ctx)
-    except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
-        ctx.error(None, f"internal error in source {src.name}: {type(exc).__name__}: {safe(exc)}")
-
-
-def _analyse_and_post(subject: Any, ctx: ScanContext, post: Post, cancelled: Cancelled) -> None:
-    """Analyse one engine object and post it (before the future completes, so the
-    final ScanFinished is always the last message)."""
-    if cancelled():
-        return
-    if subject.target.kind is TargetKind.IMAGE:
-        post(Analysing(subject.target.name))
-    result = analyze_subject(subject, ctx)
-    if not cancelled():
-        post(TargetScanned(result))
+        yield from scanflow.run_source(src, discovery, ctx)
 
 
 def fresh_context(ctx: ScanContext) -> ScanContext:

@@ -217,17 +217,29 @@ class Rollup:
 
 
 def rollups(results: Iterable[TargetResult]) -> dict[str, Rollup]:
+    """Each target's `Rollup`: its own level, worst severity and active count, folded with
+    those of its children (a compose file's services). One pass over each target's
+    findings (`TargetResult.level`, `.worst` and `.active` each walk them again)."""
     items = list(results)
-    children: dict[str, list[TargetResult]] = {}
+    own: dict[str, Rollup] = {}
+    children: dict[str, list[str]] = {}
     for tr in items:
+        active = tr.active
+        sevs = [severity_of(f) for f in active]
+        own[tr.target.key] = Rollup(level_reached(active), max(sevs) if sevs else None, len(active))
         if tr.target.parent:
-            children.setdefault(tr.target.parent, []).append(tr)
+            children.setdefault(tr.target.parent, []).append(tr.target.key)
     out: dict[str, Rollup] = {}
     for tr in items:
-        family = [tr, *children.get(tr.target.key, [])]
-        sevs = [t.worst for t in family if t.worst is not None]
-        out[tr.target.key] = Rollup(min(t.level for t in family), max(sevs) if sevs else None,
-                                    sum(len(t.active) for t in family))
+        key = tr.target.key
+        kids = children.get(key)
+        if not kids:
+            out[key] = own[key]
+            continue
+        family = [own[key], *(own[k] for k in kids)]
+        worst = [r.worst for r in family if r.worst is not None]
+        out[key] = Rollup(min(r.level for r in family), max(worst) if worst else None,
+                          sum(r.active for r in family))
     return out
 
 
@@ -321,6 +333,8 @@ class AppState:
     engine: EngineStatus = field(default_factory=EngineStatus)
     # Several engines: one row each, in command-line order (empty for one engine).
     engines: dict[str, EngineRow] = field(default_factory=dict)
+    _totals: tuple[tuple[TargetResult, ...], tuple[int | None, Counter[Severity]]] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def fleet(self) -> bool:
@@ -336,18 +350,42 @@ class AppState:
             self.progress.containers_done += 1
         self.progress.targets_done += 1
 
+    def totals(self) -> tuple[int | None, Counter[Severity]]:
+        """(`overall_level`, `severity_counts`) of every target, in one pass over the
+        findings; kept until a target result is added, replaced or removed (the status
+        line asks on every redraw). Results are told apart by identity: the kept tuple
+        holds them, so an id is never reused while it is compared."""
+        results = tuple(self.targets.values())
+        kept = self._totals
+        if kept is not None and len(kept[0]) == len(results) and all(
+                a is b for a, b in zip(kept[0], results, strict=True)):
+            return kept[1]
+        counts: Counter[Severity] = Counter()
+        level: int | None = None
+        for tr in results:
+            active = tr.active
+            for f in active:
+                counts[severity_of(f)] += 1
+            own = level_reached(active)
+            level = own if level is None else min(level, own)
+        self._totals = (results, (level, counts))
+        return level, counts
+
     def remove(self, key: str) -> TargetResult | None:
         return self.targets.pop(key, None)
 
     def by_section(self, sort: str = "severity", scope: str = "all", query: str = "",
-                   engine: str | bool | None = True) -> dict[str, list[TargetResult]]:
+                   engine: str | bool | None = True,
+                   rolls: dict[str, Rollup] | None = None) -> dict[str, list[TargetResult]]:
         """Targets per section, in `SORTS` order `sort`, limited to `scope` and `query`,
         and to the targets of `engine` (a name; None: the files, which have no engine;
         True: every target).
 
         A child (compose service) follows its parent; a parent stays when only a child
-        matches the search, so the tree keeps its shape."""
-        rolls = rollups(self.targets.values())
+        matches the search, so the tree keeps its shape. `rolls`: `rollups()` of these
+        targets when the caller has them already."""
+        if rolls is None:
+            rolls = rollups(self.targets.values())
         out: dict[str, list[TargetResult]] = {s: [] for s in SECTIONS}
         for section in SECTIONS:
             items = [tr for tr in self.targets.values()
@@ -386,8 +424,9 @@ class AppState:
 
         def rank(k: str) -> tuple[int, int, int]:
             tr = self.targets[k]
-            own = -1 if tr.worst is None else int(tr.worst)
-            return (-own, tr.level, order[section_of(tr.target.kind)])
+            active = tr.active  # once (`tr.worst` and `tr.level` would each filter again)
+            own = max((int(severity_of(f)) for f in active), default=-1)
+            return (-own, level_reached(active), order[section_of(tr.target.kind)])
 
         return min(pool, key=rank)
 

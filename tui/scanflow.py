@@ -1,0 +1,183 @@
+"""The app's full scan without Textual: discover, connect, analyse, and tell a `Sink`.
+
+Nothing here imports textual, so the engine can be read before the app exists
+(`HeadStart`): `lockdock tui` connects and reads every image and container while Textual
+is still being imported and the first screen drawn. `lockdock.tui.scanner` turns what the
+scan tells into the app's messages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from lockdock import registry
+from lockdock.config import Config
+from lockdock.context import ScanContext
+from lockdock.discovery import Discovery, discover
+from lockdock.model import ScanError, TargetKind
+from lockdock.scan import TargetResult, analyze_subject, connect_engine
+from lockdock.text import safe
+
+Cancelled = Callable[[], bool]
+POOL_SIZE = 4
+CONNECTING = "tui.scanflow:connecting"  # ctx.cache: the HeadStart thread connecting and reading
+
+
+class Sink(Protocol):
+    """Where a full scan reports, in this order: `connected` once, then `totals` (from
+    another thread, any time after), `analysing` and `scanned` per target, and `finished`
+    last unless the scan was cancelled. Called from worker threads."""
+
+    def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None: ...
+
+    def totals(self, images: int | None, containers: int | None) -> None: ...
+
+    def analysing(self, name: str) -> None: ...
+
+    def scanned(self, result: TargetResult) -> None: ...
+
+    def finished(self, errors: list[ScanError], elapsed: float, keys: set[str]) -> None: ...
+
+
+def scan_root(paths: list[Path]) -> tuple[list[Path], Path]:
+    """The app's resolved paths (default: the current directory) and its working root:
+    the first path when it is a directory, else its folder."""
+    resolved = [Path(p).resolve() for p in (paths or [Path(".")])]
+    first = resolved[0]
+    return resolved, first if first.is_dir() else first.parent
+
+
+def new_context(root: Path, config: Config, use_engine: bool) -> ScanContext:
+    """A fresh scan context for the app (one per full scan)."""
+    return ScanContext(cwd=root, config=config, use_engine=use_engine)
+
+
+def engine_totals(ctx: ScanContext) -> tuple[int | None, int | None]:
+    """How many images and containers there are, for 'image 3/100' progress."""
+    if ctx.engine is None:
+        return None, None
+    try:
+        images = len(ctx.engine.api.images(quiet=True))
+        containers = len(ctx.engine.api.containers(all=True, quiet=True))
+    except Exception:  # noqa: BLE001 - progress only; the scan itself reports engine trouble
+        return None, None
+    return images, containers
+
+
+def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancelled) -> None:
+    """Discover, connect, analyse every subject, telling `sink` of each result as it completes.
+
+    File sources run here, one after the other (they are quick). Engine sources follow,
+    containers first so they are not queued behind image layer analysis; engine subjects
+    are analysed in a small pool while the next ones are being listed."""
+    started = time.monotonic()
+    # Connecting and reading the engine wait on the daemon, loading the plugins on imports:
+    # overlap them.
+    connecting = ctx.cache.pop(CONNECTING, None)  # started already by a HeadStart
+    if connecting is None:
+        connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
+        connecting.start()
+    registry.load_plugins()
+    connecting.join()
+    engine = ctx.engine
+    sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
+    if engine is not None:
+        threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
+                         daemon=True).start()
+    discovery = discover(paths, ctx)
+    keys: set[str] = set()
+    pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
+    pending: list[Future[Any]] = []
+
+    def feed(src: registry.Source) -> None:
+        for subject in run_source(src, discovery, ctx):
+            if cancelled():
+                return
+            keys.add(subject.target.key)
+            pending.append(pool.submit(_analyse_and_tell, subject, ctx, sink, cancelled))
+
+    try:
+        engine_sources = []
+        for src in registry.SOURCES:
+            if src.needs_engine:
+                if ctx.use_engine:
+                    engine_sources.append(src)
+                continue
+            for subject in run_source(src, discovery, ctx):
+                if cancelled():
+                    return
+                keys.add(subject.target.key)
+                sink.scanned(analyze_subject(subject, ctx))
+        # Containers first: they are what a busy host has most of, and their analysis is
+        # cheap; image layer analysis (docker save) then runs in the pool.
+        engine_sources.sort(key=lambda s: (s.name != "containers", s.order))
+        for src in engine_sources:
+            if cancelled():
+                return
+            feed(src)
+        for fut in list(pending):
+            if cancelled():
+                return
+            fut.exception()  # wait; analyze_subject already turns analyzer crashes into errors
+    finally:
+        pool.shutdown(wait=not cancelled(), cancel_futures=True)
+    if not cancelled():
+        sink.finished(list(ctx.errors), time.monotonic() - started, keys)
+
+
+def _connect_and_read(ctx: ScanContext) -> None:
+    """Connect, then start reading the engine's containers and images in the background
+    (`lockdock.sources.engine.prefetch`): the engine sources take those answers."""
+    connect_engine(ctx)
+    if ctx.engine is not None:
+        from lockdock.sources.engine import prefetch
+
+        prefetch(ctx)
+
+
+def run_source(src: registry.Source, discovery: Discovery, ctx: ScanContext) -> Iterator[Any]:
+    """The subjects of one source; a source that crashes is an error of the scan, not of the app."""
+    try:
+        yield from src.fn(discovery, ctx)
+    except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+        ctx.error(None, f"internal error in source {src.name}: {type(exc).__name__}: {safe(exc)}")
+
+
+def _analyse_and_tell(subject: Any, ctx: ScanContext, sink: Sink, cancelled: Cancelled) -> None:
+    """Analyse one engine object and tell the sink (before the future completes, so
+    `finished` is always the last call)."""
+    if cancelled():
+        return
+    if subject.target.kind is TargetKind.IMAGE:
+        sink.analysing(subject.target.name)
+    result = analyze_subject(subject, ctx)
+    if not cancelled():
+        sink.scanned(result)
+
+
+class HeadStart:
+    """The engine connected and read before the app (and Textual) is imported.
+
+    `lockdock tui` builds one first thing (`create_app(..., head_start=True)`): connecting
+    and listing and inspecting every image and container (`sources.engine.prefetch`) run
+    in background threads while the main thread imports Textual and draws the first
+    screen; the daemon answers on another CPU meanwhile. The app's first full scan
+    (`full_scan` with this `ctx`) then joins that thread instead of connecting again and
+    takes the answers. `ctx` and `paths` are the ones the app uses.
+
+    Only the engine reads start early: analysing too competes for the interpreter lock
+    with Textual's import and delays the first screen (README, Benchmarks)."""
+
+    def __init__(self, paths: list[Path], config: Config, use_engine: bool) -> None:
+        self.paths, root = scan_root(paths)
+        self.ctx = new_context(root, config, use_engine)
+        if use_engine:
+            thread = threading.Thread(target=_connect_and_read, args=(self.ctx,), name="lockdock-connect",
+                                      daemon=True)
+            thread.start()
+            self.ctx.cache[CONNECTING] = thread
