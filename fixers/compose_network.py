@@ -83,7 +83,10 @@ def fix_bind_localhost(finding: Finding, subject: ComposeService, ctx: ScanConte
             if host_ip is not None:
                 ed.replace(host_ip, "127.0.0.1")
             else:
-                ed.insert_entries(node, ["host_ip: 127.0.0.1"])
+                # Within the entry: a fix that stops publishing the port removes the entry
+                # (or the whole ports key), and the two then overlap instead of leaving
+                # host_ip behind under the previous key.
+                ed.insert_entries(node, ["host_ip: 127.0.0.1"], inside=True)
             return
         raw = node.raw if node.raw is not None else str(node.value)
         if "$" in raw:

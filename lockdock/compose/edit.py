@@ -267,8 +267,13 @@ class Editor:
             prefix = nl
         self.add(path, pos, pos, prefix + "".join(line + nl for line in lines))
 
-    def insert_entries(self, mapping: Node, lines: list[str]) -> None:
-        """Insert `key: value` lines (relative indentation, first level at 0) into a block map."""
+    def insert_entries(self, mapping: Node, lines: list[str], *, inside: bool = False) -> None:
+        """Insert `key: value` lines (relative indentation, first level at 0) into a block map.
+
+        They go after the last entry; with `inside`, before the second entry (a mapping of
+        one entry: after it), so that the insertion lies within the mapping's text: another
+        fix's edit that removes the mapping (a list item, the key holding it) then overlaps
+        this one and waits for a rescan, instead of leaving the new lines behind it."""
         text = self.text(mapping.file)
         if mapping.kind != "map":
             raise EditRefused("not a mapping")
@@ -283,10 +288,13 @@ class Editor:
             return
         if not mapping.entry_starts:
             raise EditRefused("empty mapping")
-        first = min(mapping.entry_starts)
-        col = first - line_start(text, first)
-        _, end = self.extent(mapping.file, max(mapping.entry_starts))
-        self._insert_lines(mapping.file, end, [" " * col + line for line in lines])
+        starts = sorted(mapping.entry_starts)
+        col = starts[0] - line_start(text, starts[0])
+        if inside and len(starts) > 1 and line_start(text, starts[1]) > starts[0]:
+            at = line_start(text, starts[1])
+        else:
+            _, at = self.extent(mapping.file, starts[-1])
+        self._insert_lines(mapping.file, at, [" " * col + line for line in lines])
 
     # ------------------------------------------------------------------ structure
 
