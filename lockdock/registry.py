@@ -8,7 +8,13 @@ Modules are loaded lazily, per target kind, from the first word of their name
 (`PREFIX_KINDS`): `analyzers_for(TargetKind.DOCKERFILE)` imports the `dockerfile_*`
 modules only, so a file-only scan never imports the engine client or the image analyzers.
 A module whose name starts with no known prefix is loaded for every kind (it is still
-found, only not lazily). `load_plugins()` with no argument imports everything.
+found, only not lazily), except the helper modules named in `HELPER_MODULES`, which
+register nothing and are imported only by the rules that use them. `load_plugins()` with
+no argument imports everything.
+
+A scan needs the sources first and the rules of a kind only once a subject of that kind
+exists: `load_sources(kinds)` imports the source modules of `kinds` alone, so an engine
+scan of an empty directory imports neither the compose nor the Dockerfile code.
 """
 
 from __future__ import annotations
@@ -76,6 +82,10 @@ class Fixer:
 
 
 PLUGIN_PACKAGES = ("lockdock.sources", "lockdock.analyzers", "lockdock.fixers")
+SOURCE_PACKAGES = ("lockdock.sources",)  # of PLUGIN_PACKAGES, those `load_sources` imports
+# Modules of the plugin packages that register nothing (code several rule modules share):
+# left to the modules that import them, so their imports are not paid for every kind.
+HELPER_MODULES = frozenset({"lockdock.fixers.servicefacts"})
 _FILE_KINDS = (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE, TargetKind.REPO)
 _ENGINE_KINDS = (TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST)
 # First word of a plugin module's name (before "_") -> the target kinds it may register for.
@@ -197,9 +207,10 @@ def _plugin_modules() -> tuple[tuple[str, tuple[TargetKind, ...]], ...]:
     for pkg_name in PLUGIN_PACKAGES:
         pkg = importlib.import_module(pkg_name)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-            if not info.name.startswith("_"):
+            name = f"{pkg_name}.{info.name}"
+            if not info.name.startswith("_") and name not in HELPER_MODULES:
                 kinds = PREFIX_KINDS.get(info.name.split("_", 1)[0], tuple(TargetKind))
-                out.append((f"{pkg_name}.{info.name}", kinds))
+                out.append((name, kinds))
     return tuple(out)
 
 
@@ -221,6 +232,28 @@ def load_plugins(kinds: Iterable[TargetKind] | None = None) -> None:
         if wanted.intersection(module_kinds):
             importlib.import_module(name)
     _LOADED_KINDS.update(wanted)
+
+
+_SOURCE_KINDS: set[TargetKind] = set()
+
+
+def load_sources(kinds: Iterable[TargetKind]) -> None:
+    """Import the source modules (`SOURCE_PACKAGES`) of `kinds`, and those of no known
+    prefix, once; the analyzers and fixers of a kind wait for `load_plugins` (called by
+    `analyzers_for`, `fixers_for` and `batch_hooks_for` with the first subject of the kind).
+    """
+    wanted = set(kinds)
+    if wanted <= _SOURCE_KINDS:
+        return
+    for name, module_kinds in _plugin_modules():
+        if name.rpartition(".")[0] in SOURCE_PACKAGES and wanted.intersection(module_kinds):
+            importlib.import_module(name)
+    _SOURCE_KINDS.update(wanted)
+
+
+def engine_kinds() -> tuple[TargetKind, ...]:
+    """The kinds an engine gives subjects of in every scan of it: images, containers, the host."""
+    return _ENGINE_KINDS
 
 
 def file_kinds() -> tuple[TargetKind, ...]:

@@ -107,8 +107,11 @@ def run_scan(args: argparse.Namespace) -> int:
 
 def _run_scan(args: argparse.Namespace) -> int:
     from lockdock.cli.targets import after_scan, plan
-    from lockdock.reports import baseline as bl
     from lockdock.scan import ScanResult, severity_of
+
+    bl: Any = None  # lockdock.reports.baseline, imported for --baseline / --write-baseline only
+    if args.baseline is not None or args.write_baseline is not None:
+        from lockdock.reports import baseline as bl
     from lockdock.scan import scan as run
 
     select = selectors(args.select)

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 from lockdock.dockerfile.facts import mask_build_passwords
 from lockdock.engine import rawapi
 from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
-from lockdock.engine.savestream import Budgets, read_save
 from lockdock.model import ImageLayerRef, Location, Target, TargetKind
 from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
 
 if TYPE_CHECKING:
     from lockdock.context import ScanContext
+    from lockdock.engine.savestream import Budgets
 
 CACHE_VERSION = 5  # 2: account files; 3: no surrogate escapes; 4: context leftovers; 5: shells
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
@@ -379,6 +379,8 @@ def _timed_out(exc: BaseException) -> bool:
 
 def budgets_from_env() -> Budgets:
     """Budgets, overridable for tests and unusual hosts."""
+    from lockdock.engine.savestream import Budgets  # the layer readers: not for cached images
+
     b = Budgets()
     try:
         entries = int(os.environ.get("LOCKDOCK_LAYER_MAX_ENTRIES", b.max_entries))
@@ -406,6 +408,8 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
         return ImageContents(none, None, f"layers not read: the scan timeout ({ctx.timeout:g} s) was reached"), False
     try:
         stream = save_stream(ctx.engine.api, subject.id, timeout)
+        from lockdock.engine.savestream import read_save
+
         archive = read_save(stream, budgets_from_env())
     except Exception as exc:  # noqa: BLE001 - engine refused or died
         if _timed_out(exc):
@@ -513,7 +517,17 @@ def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - a broken engine reply
         ctx.error(None, f"cannot list images: {safe(exc, 200)}")
         return []
-    return [str(i.get("Id")) for i in listed if isinstance(i, dict) and i.get("Id")]
+    found = [i for i in listed if isinstance(i, dict) and i.get("Id")]
+    # The engine lists newest first, images of the same second in no fixed order: ties go by
+    # id, so two scans of an unchanged engine give the same report.
+    found.sort(key=lambda i: (-_created(i), str(i.get("Id"))))
+    return [str(i.get("Id")) for i in found]
+
+
+def _created(listed: dict[str, Any]) -> int:
+    """`Created` of an image list entry (Unix seconds), 0 when missing or not a number."""
+    value = listed.get("Created")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 INSPECT_WORKERS = 8  # image inspect + history requests in flight at once (SDK: tcp, ssh)
