@@ -142,7 +142,9 @@ def before_batch(kind: TargetKind) -> Callable[[BatchFn], BatchFn]:
 
 
 def batch_hooks_for(kind: TargetKind) -> list[BatchFn]:
-    load_plugins((kind,))
+    """Batch hooks of `kind` (their modules are imported on first use)."""
+    if kind not in _LOADED_KINDS:
+        load_plugins((kind,))
     return [fn for k, fn in BATCH_HOOKS if k == kind]
 
 
@@ -179,7 +181,8 @@ def fixer(
 
 def analyzers_for(kind: TargetKind) -> list[Analyzer]:
     """Analyzers of `kind`, in module-name order (their modules are imported on first use)."""
-    load_plugins((kind,))
+    if kind not in _LOADED_KINDS:
+        load_plugins((kind,))
     return [a for a in ANALYZERS if a.kind == kind]
 
 
@@ -192,7 +195,8 @@ def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
     The key includes how many fixers are registered, so registering more (plugins load
     lazily) never serves a stale answer.
     """
-    load_plugins((kind,))
+    if kind not in _LOADED_KINDS:
+        load_plugins((kind,))
     key = (check, kind, len(FIXERS))
     found = _FIXERS_BY_KEY.get(key)
     if found is None:

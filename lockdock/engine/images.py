@@ -8,10 +8,12 @@ image is analysed and are cached by image id, so an unchanged image is never rea
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +235,14 @@ def redact(command: str) -> str:
 
 def entry_ref(h: HistoryEntry) -> ImageLayerRef:
     """The layer reference findings carry; the command is masked and sanitised."""
-    return ImageLayerRef(index=h.index, created_by=safe(redact(h.created_by), 200), digest=h.digest, size=h.size)
+    return _layer_ref(h.index, h.created_by, h.digest, h.size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_ref(index: int, created_by: str, digest: str | None, size: int | None) -> ImageLayerRef:
+    """`entry_ref` of those values, masked once: the findings of an image ask for the same
+    entries again and again, and images built alike share most of their history."""
+    return ImageLayerRef(index=index, created_by=safe(redact(created_by), 200), digest=digest, size=size)
 
 
 def pair_history(
@@ -538,8 +547,15 @@ def iter_images(ctx: ScanContext) -> list[ImageSubject]:
     """One subject per local image (inspect + history only; layers read on `load`), in list
     order. The engine answers each request in ~10-20 ms, mostly waiting: INSPECT_WORKERS
     requests are kept in flight at once."""
+    return list(stream_images(ctx))
+
+
+def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
+    """`iter_images` as the replies come: lists the images and starts inspecting them before
+    returning; the iterator yields each subject in list order as soon as its inspect and
+    history are in (`lockdock.sources.engine.prefetch`)."""
     if ctx.engine is None:
-        return []
+        return iter(())
     api = ctx.engine.api
 
     def one(image_id: str) -> ImageSubject | None:
@@ -552,8 +568,11 @@ def iter_images(ctx: ScanContext) -> list[ImageSubject]:
     ids = list_image_ids(api, ctx.images, ctx)
     workers = LOCAL_WORKERS if isinstance(api, rawapi.LocalAPI) else INSPECT_WORKERS
     if len(ids) < 2:
-        found = [one(i) for i in ids]
+        found: Iterator[ImageSubject | None] = iter([one(i) for i in ids])
     else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-image") as pool:
-            found = list(pool.map(one, ids))
-    return [s for s in found if s is not None]
+        pool = ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-image")
+        try:
+            found = pool.map(one, ids)  # every request submitted here
+        finally:
+            pool.shutdown(wait=False)  # the submitted requests still run; the threads end after them
+    return (s for s in found if s is not None)

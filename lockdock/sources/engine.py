@@ -4,43 +4,46 @@ The host source runs unless the scan is files-only (`--no-engine` without `--dae
 a `--daemon-json` file is checked without an engine, and `--image` alone leaves the host out. The image and container sources are
 no-ops without an engine.
 
-`prefetch(ctx)` starts reading the images and containers right after connecting, in two
+`prefetch(ctx)` starts reading the images and containers right after connecting, in
 background threads, so the engine answers while the scan is still importing its analyzers;
-the sources then take those answers instead of asking again.
+the sources then take those answers instead of asking again, each subject as soon as it is
+read (the first images are analysed while the engine answers for the last containers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
-from lockdock.engine.containers import ContainerSubject, iter_containers
+from lockdock.engine.containers import ContainerSubject, stream_containers
 from lockdock.engine.host import HostSubject, host_subject
-from lockdock.engine.images import ImageSubject, iter_images
+from lockdock.engine.images import ImageSubject, stream_images
 from lockdock.registry import source
 
-PREFETCH = "sources.engine:prefetch"  # ctx.cache key: {"images"|"containers": Future[list]}
+PREFETCH = "sources.engine:prefetch"  # ctx.cache key: {"images"|"containers": Future[Iterator]}
 
 
 def prefetch(ctx: ScanContext) -> None:
     """Start listing and inspecting the engine's images and containers in the background.
 
-    No-op without an engine or when already started. Each answer is taken once, by the
-    source of its kind; errors land in `ctx` as they would in the source itself."""
+    No-op without an engine or when already started. Each answer (an iterator of subjects
+    whose reads are under way) is taken once, by the source of its kind; errors land in
+    `ctx` as they would in the source itself."""
     if ctx.engine is None or PREFETCH in ctx.cache:
         return
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lockdock-prefetch")
     try:
-        ctx.cache[PREFETCH] = {"images": pool.submit(iter_images, ctx), "containers": pool.submit(iter_containers, ctx)}
+        ctx.cache[PREFETCH] = {"images": pool.submit(stream_images, ctx),
+                               "containers": pool.submit(stream_containers, ctx)}
     finally:
         pool.shutdown(wait=False)
 
 
-def _read(ctx: ScanContext, name: str, read: Callable[[ScanContext], list]) -> list:
-    """The prefetched answer of `name` (waiting for it), else `read(ctx)` now."""
-    started: dict[str, Future[list]] = ctx.cache.get(PREFETCH) or {}
+def _read(ctx: ScanContext, name: str, read: Callable[[ScanContext], Iterator]) -> Iterable:
+    """The prefetched answer of `name` (waiting for the list), else `read(ctx)` now."""
+    started: dict[str, Future[Iterator]] = ctx.cache.get(PREFETCH) or {}
     future = started.pop(name, None)
     return future.result() if future is not None else read(ctx)
 
@@ -49,7 +52,7 @@ def _read(ctx: ScanContext, name: str, read: Callable[[ScanContext], list]) -> l
 def images(discovery: Discovery, ctx: ScanContext) -> Iterator[ImageSubject]:
     if ctx.engine is None:
         return
-    yield from _read(ctx, "images", iter_images)
+    yield from _read(ctx, "images", stream_images)
 
 
 @source("host", order=80)
@@ -69,6 +72,6 @@ def containers(discovery: Discovery, ctx: ScanContext) -> Iterator[ContainerSubj
     if ctx.images:
         # `--image REF`: only the containers that run those images.
         wanted = {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
-        yield from (c for c in _read(ctx, "containers", iter_containers) if c.image_id in wanted)
+        yield from (c for c in _read(ctx, "containers", stream_containers) if c.image_id in wanted)
         return
-    yield from _read(ctx, "containers", iter_containers)
+    yield from _read(ctx, "containers", stream_containers)
