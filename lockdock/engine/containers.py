@@ -43,6 +43,9 @@ class ComposeLink:
         return f"compose service {safe(self.service, 80)!r}{where}"
 
 
+_NOWHERE = Location()  # frozen: one for every finding of a container outside compose
+
+
 @dataclass
 class ContainerSubject:
     target: Target
@@ -83,7 +86,7 @@ class ContainerSubject:
         """A compose container's findings point at its compose file (where the fix goes)."""
         if self.compose and self.compose.config_files:
             return Location(path=ctx.rel(self.compose.config_files[0]))
-        return Location()
+        return _NOWHERE
 
     def finding(self, ctx: ScanContext, check: str, message: str, **kw: Any) -> Finding:
         """A finding on this container; the message names its compose service, if any."""
