@@ -153,3 +153,18 @@ def test_engine_only_scan_imports_no_compose_yaml_or_dockerfile_rules(tmp_path: 
                 "lockdock.payloads.dockerfile", "lockdock.dockerfile.shellcheck", "lockdock.tui", "textual",
                 "lockdock.cli.fix", "lockdock.cli.merge", "lockdock.reports.baseline")
     assert sorted(m for m in modules if m.startswith(unwanted)) == []
+
+
+def test_scan_hands_the_interpreter_lock_over_sooner_and_restores_it() -> None:
+    from lockdock.cli.scan import SCAN_SWITCH_INTERVAL, prompt_readers
+
+    before = sys.getswitchinterval()
+    with prompt_readers():
+        assert sys.getswitchinterval() == pytest.approx(min(before, SCAN_SWITCH_INTERVAL), rel=0.05)
+    assert sys.getswitchinterval() == before
+    sys.setswitchinterval(0.0001)
+    try:
+        with prompt_readers():  # an already shorter interval is kept
+            assert sys.getswitchinterval() == pytest.approx(0.0001, rel=0.05)
+    finally:
+        sys.setswitchinterval(before)
