@@ -112,8 +112,9 @@ def prompt_readers() -> Iterator[None]:
     read the next ones from the engine (`lockdock.sources.engine.prefetch`). A reader whose
     reply has arrived needs the lock for a moment to send its next request; with the
     default 5 ms interval it waits while the main thread analyses, and the engine idles.
-    Measured on 320 containers and ~120 images (2 CPUs, load 8-10): median wall time
-    1.26 s with 5 ms, 0.92 s with 0.2 ms, the same CPU time. Undone when the block ends.
+    Measured on 320 containers and ~120 images (2 CPUs shared, load 8-10, medians of 9):
+    1.26 s wall with 5 ms, 1.10 s with 1 ms, 0.92 s with 0.2 ms, the same CPU time; a
+    second run put 0.5 ms (0.58 s) beside 5 ms (0.69 s). Undone when the block ends.
     """
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SCAN_SWITCH_INTERVAL))
