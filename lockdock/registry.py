@@ -86,7 +86,6 @@ SOURCE_PACKAGES = ("lockdock.sources",)  # of PLUGIN_PACKAGES, those `load_sourc
 # Modules of the plugin packages that register nothing (code several rule modules share):
 # left to the modules that import them, so their imports are not paid for every kind.
 HELPER_MODULES = frozenset({"lockdock.fixers.servicefacts"})
-_FILE_KINDS = (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE, TargetKind.REPO)
 _ENGINE_KINDS = (TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST)
 # First word of a plugin module's name (before "_") -> the target kinds it may register for.
 # A module registering for a kind outside its prefix's kinds is a bug (tests/core/test_cache.py
@@ -258,8 +257,3 @@ def load_sources(kinds: Iterable[TargetKind]) -> None:
 def engine_kinds() -> tuple[TargetKind, ...]:
     """The kinds an engine gives subjects of in every scan of it: images, containers, the host."""
     return _ENGINE_KINDS
-
-
-def file_kinds() -> tuple[TargetKind, ...]:
-    """The kinds a scan of files only (`--no-engine`, no `--daemon-json`) can meet."""
-    return _FILE_KINDS
