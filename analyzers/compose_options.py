@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lockdock.analyzers.compose_privileges import DANGEROUS_CAPS, cap_name
+from lockdock.capabilities import AVAILABILITY_CAPS
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
 from lockdock.compose.views import is_datastore
@@ -25,13 +26,6 @@ from lockdock.payloads.compose import PrivilegedPorts, ServiceVariant, UnsafeMou
 from lockdock.registry import analyzer
 from lockdock.sources import ComposeService
 from lockdock.text import safe
-
-# Capabilities that let one container starve or disturb the host (scheduling, memory
-# locking, limits, clock, power), reported besides the dangerous ones.
-AVAILABILITY_CAPS = frozenset({
-    "SYS_NICE", "SYS_RESOURCE", "IPC_LOCK", "LEASE", "SYS_TIME", "WAKE_ALARM", "SYS_BOOT",
-    "BLOCK_SUSPEND", "SYS_TTY_CONFIG", "SYS_PACCT",
-})
 
 
 @dataclass

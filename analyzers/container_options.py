@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from lockdock.analyzers.compose_options import AVAILABILITY_CAPS
 from lockdock.analyzers.container_network import published
 from lockdock.analyzers.container_security import DANGEROUS_CAPS
+from lockdock.capabilities import AVAILABILITY_CAPS
 from lockdock.context import ScanContext
 from lockdock.model import Finding, TargetKind
 from lockdock.mountpolicy import SHARED_PROPAGATION, TMPFS_UNSAFE

@@ -11,7 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lockdock.context import ScanContext
-from lockdock.dockerfile.buildrules import lone_updates, unpinned_installs, upgrades
+from lockdock.dockerfile.buildrules import (
+    MAX_LISTED,
+    lone_updates,
+    system_path,
+    unpinned_installs,
+    upgrades,
+)
 from lockdock.dockerfile.facts import capped, evidence, finding
 from lockdock.dockerfile.model import Instruction
 from lockdock.dockerfile.shellcheck import binary, prefetch, run_shellcheck
@@ -24,8 +30,6 @@ from lockdock.payloads.dockerfile import ShellIssue, UnpinnedPackages
 from lockdock.registry import analyzer, before_batch
 from lockdock.sources import DockerfileSubject
 from lockdock.text import safe
-
-MAX_LISTED = 6
 
 
 def _runs(subject: DockerfileSubject) -> Iterator[Instruction]:
@@ -190,25 +194,6 @@ def _shellcheck_findings(subject: DockerfileSubject, ctx: ScanContext, own: set[
             evidence=evidence(_line(subject.dockerfile.text, h.line)),
             payload=ShellIssue("shellcheck", f"SC{h.code}"),
         )
-
-
-# Paths that hold the kernel's or the distribution's own files (dockle DKL-DI-0002, Trivy DS-0030).
-SYSTEM_PATHS = ("/", "/proc", "/sys", "/dev", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr")
-# Below these nothing belongs to an application: any path under them is reported too.
-KERNEL_TREES = ("/proc", "/sys", "/dev", "/boot")
-
-
-def system_path(path: str) -> str | None:
-    """The system path `path` is, or lies in (kernel trees only); None for other paths."""
-    p = "/" + "/".join(x for x in path.strip().strip("'\"").split("/") if x not in ("", "."))
-    if ".." in p.split("/"):
-        return None
-    if p in SYSTEM_PATHS:
-        return p
-    for tree in KERNEL_TREES:
-        if p.startswith(tree + "/"):
-            return tree
-    return None
 
 
 def _volume_paths(inst: Instruction) -> list[str]:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from lockdock.analyzers.dockerfile_hygiene import MAX_LISTED, system_path
 from lockdock.context import ScanContext
 from lockdock.dockerfile.buildrules import (
+    MAX_LISTED,
     history_instruction,
     lone_updates,
+    system_path,
     unpinned_installs,
     upgrades,
 )

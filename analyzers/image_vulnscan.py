@@ -53,6 +53,19 @@ def scanner() -> tuple[str, str] | None:
     return None
 
 
+_FOUND = "image_vulnscan:scanner"  # ctx.cache key: {PATH: scanner() under that PATH}
+
+
+def scanner_for(ctx: ScanContext) -> tuple[str, str] | None:
+    """`scanner()`, looked up once per scan and PATH value (a PATH search costs ~0.3 ms, paid
+    for every image otherwise)."""
+    found: dict[str, tuple[str, str] | None] = ctx.cache.setdefault(_FOUND, {})
+    key = os.environ.get("PATH", "")
+    if key not in found:
+        found[key] = scanner()
+    return found[key]
+
+
 def _command(name: str, path: str, ref: str) -> list[str]:
     if name == "trivy":
         return [path, "image", "--quiet", "--format", "json", "--scanners", "vuln", "--offline-scan", ref]
@@ -125,7 +138,7 @@ def run_scanner(name: str, path: str, ref: str) -> list[Vulnerability]:
 
 @analyzer(TargetKind.IMAGE, "image.vulnerability-scan")
 def vulnerability_scan(image: ImageSubject, ctx: ScanContext) -> Iterator[Finding]:
-    found = scanner()
+    found = scanner_for(ctx)
     last = Location(image_layer=image.last_ref())
     if found is None:
         yield Finding(

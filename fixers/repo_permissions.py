@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from lockdock.context import ScanContext
-from lockdock.fixers.servicefacts import refuse, service_facts
 from lockdock.model import Applicability, Finding, Fix, ModeChange, TargetKind
 from lockdock.payloads.repo import SecretFileMode
 from lockdock.registry import fixer
@@ -33,6 +32,7 @@ def _secret_readers(repo: Repo, ctx: ScanContext) -> dict[str, list[str]]:
     each of them), from the projects the scan already loaded."""
     from lockdock.compose import views
     from lockdock.compose.project import projects_of
+    from lockdock.fixers.servicefacts import service_facts
 
     key = f"secret-readers:{id(repo)}"
     cached = ctx.cache.get(key)
@@ -64,6 +64,8 @@ def owner_only(finding: Finding, subject: Repo, ctx: ScanContext) -> Fix | None:
     path, mode = finding.payload.path, finding.payload.mode
     readers = non_root_readers(path, subject, ctx)
     if readers:
+        from lockdock.fixers.servicefacts import refuse  # compose code: only with compose readers
+
         refuse(finding, f"services {', '.join(readers)} read it through compose's bind mount as a user that is "
                "not root, and chmod 600 would lock them out",
                f"protect its directory instead: chmod 700 {safe(os.path.dirname(path), 200)}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,6 +137,8 @@ def project_config_path(start: Path) -> tuple[Path, bool] | None:
             return candidate, False
         pyproject = d / "pyproject.toml"
         if _is_file(pyproject):
+            import tomllib  # here: most runs have no config file to parse
+
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -168,6 +169,8 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
 
 
 def _read(path: Path, in_pyproject: bool) -> dict[str, Any]:
+    import tomllib  # here: most runs have no config file to parse
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:

@@ -8,7 +8,13 @@ Modules are loaded lazily, per target kind, from the first word of their name
 (`PREFIX_KINDS`): `analyzers_for(TargetKind.DOCKERFILE)` imports the `dockerfile_*`
 modules only, so a file-only scan never imports the engine client or the image analyzers.
 A module whose name starts with no known prefix is loaded for every kind (it is still
-found, only not lazily). `load_plugins()` with no argument imports everything.
+found, only not lazily), except the helper modules named in `HELPER_MODULES`, which
+register nothing and are imported only by the rules that use them. `load_plugins()` with
+no argument imports everything.
+
+A scan needs the sources first and the rules of a kind only once a subject of that kind
+exists: `load_sources(kinds)` imports the source modules of `kinds` alone, so an engine
+scan of an empty directory imports neither the compose nor the Dockerfile code.
 """
 
 from __future__ import annotations
@@ -76,7 +82,10 @@ class Fixer:
 
 
 PLUGIN_PACKAGES = ("lockdock.sources", "lockdock.analyzers", "lockdock.fixers")
-_FILE_KINDS = (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE, TargetKind.REPO)
+SOURCE_PACKAGES = ("lockdock.sources",)  # of PLUGIN_PACKAGES, those `load_sources` imports
+# Modules of the plugin packages that register nothing (code several rule modules share):
+# left to the modules that import them, so their imports are not paid for every kind.
+HELPER_MODULES = frozenset({"lockdock.fixers.servicefacts"})
 _ENGINE_KINDS = (TargetKind.IMAGE, TargetKind.CONTAINER, TargetKind.HOST)
 # First word of a plugin module's name (before "_") -> the target kinds it may register for.
 # A module registering for a kind outside its prefix's kinds is a bug (tests/core/test_cache.py
@@ -132,7 +141,9 @@ def before_batch(kind: TargetKind) -> Callable[[BatchFn], BatchFn]:
 
 
 def batch_hooks_for(kind: TargetKind) -> list[BatchFn]:
-    load_plugins((kind,))
+    """Batch hooks of `kind` (their modules are imported on first use)."""
+    if kind not in _LOADED_KINDS:
+        load_plugins((kind,))
     return [fn for k, fn in BATCH_HOOKS if k == kind]
 
 
@@ -169,7 +180,8 @@ def fixer(
 
 def analyzers_for(kind: TargetKind) -> list[Analyzer]:
     """Analyzers of `kind`, in module-name order (their modules are imported on first use)."""
-    load_plugins((kind,))
+    if kind not in _LOADED_KINDS:
+        load_plugins((kind,))
     return [a for a in ANALYZERS if a.kind == kind]
 
 
@@ -182,7 +194,8 @@ def fixers_for(check: str, kind: TargetKind) -> list[Fixer]:
     The key includes how many fixers are registered, so registering more (plugins load
     lazily) never serves a stale answer.
     """
-    load_plugins((kind,))
+    if kind not in _LOADED_KINDS:
+        load_plugins((kind,))
     key = (check, kind, len(FIXERS))
     found = _FIXERS_BY_KEY.get(key)
     if found is None:
@@ -197,9 +210,10 @@ def _plugin_modules() -> tuple[tuple[str, tuple[TargetKind, ...]], ...]:
     for pkg_name in PLUGIN_PACKAGES:
         pkg = importlib.import_module(pkg_name)
         for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-            if not info.name.startswith("_"):
+            name = f"{pkg_name}.{info.name}"
+            if not info.name.startswith("_") and name not in HELPER_MODULES:
                 kinds = PREFIX_KINDS.get(info.name.split("_", 1)[0], tuple(TargetKind))
-                out.append((f"{pkg_name}.{info.name}", kinds))
+                out.append((name, kinds))
     return tuple(out)
 
 
@@ -223,6 +237,23 @@ def load_plugins(kinds: Iterable[TargetKind] | None = None) -> None:
     _LOADED_KINDS.update(wanted)
 
 
-def file_kinds() -> tuple[TargetKind, ...]:
-    """The kinds a scan of files only (`--no-engine`, no `--daemon-json`) can meet."""
-    return _FILE_KINDS
+_SOURCE_KINDS: set[TargetKind] = set()
+
+
+def load_sources(kinds: Iterable[TargetKind]) -> None:
+    """Import the source modules (`SOURCE_PACKAGES`) of `kinds`, and those of no known
+    prefix, once; the analyzers and fixers of a kind wait for `load_plugins` (called by
+    `analyzers_for`, `fixers_for` and `batch_hooks_for` with the first subject of the kind).
+    """
+    wanted = set(kinds)
+    if wanted <= _SOURCE_KINDS:
+        return
+    for name, module_kinds in _plugin_modules():
+        if name.rpartition(".")[0] in SOURCE_PACKAGES and wanted.intersection(module_kinds):
+            importlib.import_module(name)
+    _SOURCE_KINDS.update(wanted)
+
+
+def engine_kinds() -> tuple[TargetKind, ...]:
+    """The kinds an engine gives subjects of in every scan of it: images, containers, the host."""
+    return _ENGINE_KINDS

@@ -14,7 +14,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockdock.compose.project import build_contexts
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, find_git_root
 from lockdock.files import FileProblem, Inside, read_text
@@ -117,7 +116,10 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
     repo.ci_configs = [p for p in discovery.ci_configs if inside(p)]
     repo.dockerfiles = [p for p in discovery.dockerfiles if inside(p)]
     repo.compose_files = [p for p in discovery.compose_files if inside(p)]
-    repo.build_contexts = build_contexts(repo.compose_files)
+    if repo.compose_files:  # the compose code is imported only when there is a compose file
+        from lockdock.compose.project import build_contexts
+
+        repo.build_contexts = build_contexts(repo.compose_files)
     return repo
 
 

@@ -152,9 +152,28 @@ def fix_summary(finding: Finding, subject: Any, ctx: ScanContext) -> Fix | None:
     return None
 
 
+def subject_kinds(discovery: Discovery, ctx: ScanContext) -> set[TargetKind]:
+    """The kinds the sources can find subjects of in this scan: those of the files discovery
+    found, and the engine's unless the scan is of files only (`--no-engine` without
+    `--daemon-json`). Only their source modules are imported (`registry.load_sources`)."""
+    kinds: set[TargetKind] = set()
+    if discovery.dockerfiles:
+        kinds.add(TargetKind.DOCKERFILE)
+    if discovery.compose_files:
+        kinds.update((TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE))
+    if discovery.repo_roots:
+        kinds.add(TargetKind.REPO)
+    if ctx.use_engine or ctx.daemon_json is not None:
+        kinds.update(ENGINE_KINDS)
+    return kinds
+
+
 def iter_subjects(discovery: Discovery, ctx: ScanContext) -> Iterable[Any]:
-    """All subjects from every registered source, files first, engine last."""
-    for src in registry.SOURCES:
+    """All subjects from every registered source of `subject_kinds`, files first, engine last."""
+    registry.load_sources(subject_kinds(discovery, ctx))
+    # A copy: the rules of a kind, imported with its first subject, may import another kind's
+    # source module, which registers itself (a kind with nothing to find: loaded above if not).
+    for src in tuple(registry.SOURCES):
         if src.needs_engine and not ctx.use_engine:
             continue
         try:
@@ -204,7 +223,8 @@ def _scan(
         from lockdock.sources.engine import prefetch
 
         prefetch(ctx)
-    registry.load_plugins(registry.file_kinds() if files_only else None)
+    if ctx.engine is not None:  # rules load per kind with its first subject; the engine's while it answers
+        registry.load_plugins(registry.engine_kinds())
     result = ScanResult(engine_error=ctx.engine_error)
     if ctx.engine is not None:
         result.engine_endpoint = ctx.engine.endpoint

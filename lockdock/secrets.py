@@ -8,16 +8,48 @@ are capped, so an adversarial 1 MB line finishes quickly.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lockdock.model import Severity
 
 MAX_SCAN_CHARS = 64 * 1024  # values longer than this are only scanned in their head
 
+
+class _LazyPattern:
+    """A regular expression compiled on its first use, with the `re.Pattern` methods this
+    module calls. Every command imports this module (`lockdock.text` masks with it); most
+    use few of its patterns, and compiling them all took a few milliseconds of start-up."""
+
+    __slots__ = ("_compiled", "_flags", "_source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self._source = source
+        self._flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def _pattern(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:  # two threads may both compile: same result, no harm
+            compiled = self._compiled = re.compile(self._source, self._flags)
+        return compiled
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self._pattern().search(text)
+
+    def match(self, text: str) -> re.Match[str] | None:
+        return self._pattern().match(text)
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self._pattern().finditer(text)
+
+
+_lazy = _LazyPattern
+
 # Names that, with a literal value, hold a credential. PASS counts as a whole word of the
 # name (DB_PASS, PASS_DB), never inside one (BYPASS, COMPASS); KEY as the last word of a
 # longer name (SSH_KEY; a bare `key`, as in `key=FINGERPRINT; gpg --recv-keys "$key"`, is not).
-_SECRET_NAME = re.compile(
+_SECRET_NAME = _lazy(
     r"(?i)(passw(or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|"
     r"access[_-]?key|secret[_-]?key|credential|auth[_-]?key|client[_-]?secret|"
     r"connection[_-]?string|database[_-]?url|db[_-]?url|dsn|signing[_-]?key|"
@@ -28,7 +60,7 @@ _SECRET_NAME = re.compile(
 
 # Names that look secret but hold something public or a pointer (CHECKLIST.md, notes:
 # GPG_KEY, *_PUBLIC_KEY, *_KEY_ID, *_KEY_FILE), or a key that is not a credential.
-_NOT_SECRET_NAME = re.compile(
+_NOT_SECRET_NAME = _lazy(
     r"(?i)(_file$|_path$|_dir$|_url_file$|^gpg_keys?$|_gpg_key$|gpg_key|_fingerprint$|"
     r"public[_-]?key|_pubkey$|_keyid$|key_?id$|_length$|_len$|_size$|_ttl$|_timeout$|"
     r"_expir|_header$|_name$|_user(name)?$|_host$|_port$|_policy$|_type$|_mode$|_enabled?$|"
@@ -39,18 +71,18 @@ _NOT_SECRET_NAME = re.compile(
     r"group|index|shard|signing_public|gpg|pgp|sign)_?key$|_key_(server|url|path|name|alias|size|bits)$)"
 )
 
-_REFERENCE = re.compile(
+_REFERENCE = _lazy(
     r"^\s*(\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|/run/secrets/\S*|/var/run/secrets/\S*|"
     r"\{\{[^}]*\}\}|%\([^)]*\)s)\s*$"
 )
 # Values that stand for "no value here": never a credential, whatever the name.
-_NO_VALUE = re.compile(
+_NO_VALUE = _lazy(
     r"(?i)^(\*+|\.+|-+|_+|\?+|none|null|nil|undefined|true|false|yes|no|on|off|"
     r"empty|unset|\d{1,3})$"
 )
 # Obvious placeholders: still a literal written where a secret belongs, so still reported,
 # one severity lower and saying it looks like a placeholder (CHECKLIST.md, notes).
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = _lazy(
     r"(?i)^(x{3,}|<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\}|redacted|required|optional|tbd|todo|fixme|"
     r"change[_-]?me[\w.-]*|change[_-]?this[\w.-]*|replace[_-]?me[\w.-]*|replace[_-]?this[\w.-]*|example[\w.-]*|"
     r"[\w.-]*[_-]example|sample[\w.-]*|dummy[\w.-]*|placeholder[\w.-]*|your[_-]?[\w.-]+|my[_-]?(secret|password|token)[\w.-]*|"
@@ -59,9 +91,9 @@ _PLACEHOLDER = re.compile(
 )
 # A value that names a content digest (`sha256:...`): a checksum, not a credential. A bare
 # 32+ character hex or base64 value under a secret name IS a credential (an API token).
-_DIGEST = re.compile(r"(?i)^sha(1|256|384|512):[0-9a-f]{32,128}$")
-_URL_WITHOUT_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://\S*$")
-_PUBLIC_KEY = re.compile(
+_DIGEST = _lazy(r"(?i)^sha(1|256|384|512):[0-9a-f]{32,128}$")
+_URL_WITHOUT_PASSWORD = _lazy(r"^[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://\S*$")
+_PUBLIC_KEY = _lazy(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-\S+) [A-Za-z0-9+/=]+|-----BEGIN (PGP )?PUBLIC KEY"
 )
 
@@ -69,7 +101,7 @@ _PUBLIC_KEY = re.compile(
 @dataclass(frozen=True)
 class SecretFormat:
     kind: str
-    pattern: re.Pattern[str]
+    pattern: _LazyPattern  # a regular expression, compiled on first use
     # Literal text every match contains one of (case as written): a text holding none of
     # them is not searched with `pattern` (a substring test costs far less than a scan).
     needs: tuple[str, ...] = ()
@@ -77,22 +109,22 @@ class SecretFormat:
 
 # Value formats that are secrets whatever the name.
 FORMATS: tuple[SecretFormat, ...] = (
-    SecretFormat("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----"), ("PRIVATE KEY",)),
-    SecretFormat("AWS access key id", re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
+    SecretFormat("private key", _lazy(r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----"), ("PRIVATE KEY",)),
+    SecretFormat("AWS access key id", _lazy(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
                  ("AKIA", "ASIA", "AGPA", "AIDA", "AROA")),
-    SecretFormat("GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+    SecretFormat("GitHub token", _lazy(r"\b(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
                  ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
-    SecretFormat("GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"), ("glpat-",)),
-    SecretFormat("Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), ("xox",)),
-    SecretFormat("Slack webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),
+    SecretFormat("GitLab token", _lazy(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"), ("glpat-",)),
+    SecretFormat("Slack token", _lazy(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), ("xox",)),
+    SecretFormat("Slack webhook", _lazy(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),
                  ("https://hooks.slack.com/services/",)),
-    SecretFormat("Stripe key", re.compile(r"\b[rs]k_(live|test)_[A-Za-z0-9]{16,}\b"), ("k_live_", "k_test_")),
-    SecretFormat("Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), ("AIza",)),
-    SecretFormat("npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), ("npm_",)),
-    SecretFormat("JWT", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), ("eyJ",)),
+    SecretFormat("Stripe key", _lazy(r"\b[rs]k_(live|test)_[A-Za-z0-9]{16,}\b"), ("k_live_", "k_test_")),
+    SecretFormat("Google API key", _lazy(r"\bAIza[0-9A-Za-z_\-]{35}\b"), ("AIza",)),
+    SecretFormat("npm token", _lazy(r"\bnpm_[A-Za-z0-9]{36}\b"), ("npm_",)),
+    SecretFormat("JWT", _lazy(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), ("eyJ",)),
     SecretFormat(
         "URL with password",
-        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'$]{1,256}:([^\s@/\"'${}]{1,256})@[^\s\"']"),
+        _lazy(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'$]{1,256}:([^\s@/\"'${}]{1,256})@[^\s\"']"),
         ("://",),
     ),
 )
@@ -138,11 +170,11 @@ def is_reference(value: str) -> bool:
 
 # `NAME=value`, `NAME: value`, `--name=value` inside free text (history lines, RUN
 # commands, messages): the value is judged with `check_assignment`.
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = _lazy(
     r"""(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,127})(?P<sep>=|:[ \t]+)"""
     r"""(?P<value>"[^"\n]{1,4096}"|'[^'\n]{1,4096}'|[^\s"';&|)]{1,4096})"""
 )
-_ALREADY_MASKED = re.compile(r"\*{6}")
+_ALREADY_MASKED = _lazy(r"\*{6}")
 
 
 def mask_in_text(text: str) -> str:
@@ -269,13 +301,13 @@ def _name_kind(name: str) -> str:
 
 
 # File names that hold secrets when found on disk, in a build context or an image layer.
-_SECRET_FILE = re.compile(
+_SECRET_FILE = _lazy(
     r"(?i)(^|/)(\.env(\.[a-z0-9_.-]+)?|id_(rsa|dsa|ecdsa|ed25519)|[^/]*\.(pem|key|p12|pfx|jks|keystore|"
     r"ppk|kdbx|asc)|\.npmrc|\.pypirc|\.netrc|\.git-credentials|credentials(\.json|\.ya?ml)?|"
     r"secrets?\.(json|ya?ml|toml|env|txt)|\.htpasswd|\.dockercfg|service[-_]account[^/]*\.json|"
     r"secrets/[^/]+\.txt)$"
 )
-_NOT_SECRET_FILE = re.compile(
+_NOT_SECRET_FILE = _lazy(
     r"(?i)(\.env\.(example|sample|template|dist|defaults?)$|\.pub$|(^|/)[^/]*public[^/]*\.(pem|key)$|"
     r"(^|/)(ca-certificates?|cacert|ca-bundle|chain|fullchain|cert)\.pem$|(^|/)ssl/certs/|"
     r"(^|/)usr/share/|(^|/)etc/pki/|/python[0-9.]*/site-packages/.*\.pem$|"
@@ -283,7 +315,7 @@ _NOT_SECRET_FILE = re.compile(
 )
 
 
-_PEM_NAME = re.compile(r"(?i)\.(pem|crt|cer)$")
+_PEM_NAME = _lazy(r"(?i)\.(pem|crt|cer)$")
 
 
 def public_pem(path: str, text: str) -> bool:

@@ -10,45 +10,107 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from lockdock import __version__
-from lockdock.cli.explain import add_explain_parsers, run_checks, run_explain
-from lockdock.cli.init import add_init_parser, run_init
-from lockdock.cli.merge import add_merge_parser, run_merge
 from lockdock.cli.options import EXIT_OK, EXIT_USAGE, UsageError
-from lockdock.cli.scan import add_scan_parser, run_scan
 from lockdock.config import ConfigError
 from lockdock.text import sanitize
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole `lockdock` argument parser (TUI subcommands only when textual imports)."""
+def _add_scan(sub: argparse._SubParsersAction) -> None:
+    from lockdock.cli.scan import add_scan_parser
+
+    add_scan_parser(sub)
+
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    from lockdock.cli.explain import add_explain_parsers
+
+    add_explain_parsers(sub)
+
+
+def _add_merge(sub: argparse._SubParsersAction) -> None:
+    from lockdock.cli.merge import add_merge_parser
+
+    add_merge_parser(sub)
+
+
+def _add_init(sub: argparse._SubParsersAction) -> None:
+    from lockdock.cli.init import add_init_parser
+
+    add_init_parser(sub)
+
+
+def _add_fix(sub: argparse._SubParsersAction) -> None:
+    from lockdock.cli.fix import add_fix_parser
+
+    add_fix_parser(sub)
+
+
+def _add_tui(sub: argparse._SubParsersAction) -> None:
+    """`tui` and `demo`, when lockdock.tui.cli imports (textual missing: the headless
+    commands still work)."""
+    try:
+        from lockdock.tui.cli import add_tui_parsers
+    except ImportError as exc:
+        _TUI_IMPORT_ERROR.append(str(exc))
+        return
+    add_tui_parsers(sub)
+
+
+# Each subcommand's parser, in help order; the module of a command is imported only when
+# its parser is built. Several names share one adder (it registers them all).
+_PARSERS: tuple[tuple[tuple[str, ...], Callable[[argparse._SubParsersAction], None]], ...] = (
+    (("scan",), _add_scan),
+    (("checks", "explain"), _add_explain),
+    (("merge",), _add_merge),
+    (("init",), _add_init),
+    (("fix", "undo"), _add_fix),
+    (("tui", "demo"), _add_tui),
+)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole `lockdock` argument parser (TUI subcommands only when textual imports).
+
+    With `command`, the name of a subcommand, only that subcommand is registered: it parses
+    and reports errors and `--help` for that command exactly as the whole parser does, and
+    running it imports no other command's modules (`lockdock scan` does not load the fix,
+    merge, init or TUI code). Any other `command`, or one whose parser cannot be built
+    (`tui` without textual), gives the whole parser.
+    """
+    if command is not None:
+        parser, sub = _top_parser()
+        for names, add in _PARSERS:
+            if command in names:
+                add(sub)
+        if command in sub.choices:
+            return parser
+    parser, sub = _top_parser()
+    for _names, add in _PARSERS:
+        add(sub)
+    return parser
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
     parser = argparse.ArgumentParser(
         prog="lockdock",
         description="Docker hardening assistant: scan Dockerfiles, compose files, images, "
         "containers and daemon settings against a security checklist, and fix what it finds.",
     )
     parser.add_argument("--version", action="version", version=f"lockdock {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_scan_parser(sub)
-    add_explain_parsers(sub)
-    add_merge_parser(sub)
-    add_init_parser(sub)
-    _add_optional_parsers(sub)
-    return parser
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND")
 
 
-def _add_optional_parsers(sub: argparse._SubParsersAction) -> None:
-    """Subcommands that live in other modules (fix/undo, tui/demo)."""
-    from lockdock.cli.fix import add_fix_parser
-
-    add_fix_parser(sub)
+def _tui_available() -> bool:
+    """Whether the TUI's command module imports (textual installed); the reason is kept."""
     try:
-        from lockdock.tui.cli import add_tui_parsers
-    except ImportError as exc:  # textual missing: the headless commands still work
+        import lockdock.tui.cli  # noqa: F401
+    except ImportError as exc:
         _TUI_IMPORT_ERROR.append(str(exc))
-        return
-    add_tui_parsers(sub)
+        return False
+    return True
 
 
 _TUI_IMPORT_ERROR: list[str] = []
@@ -56,14 +118,20 @@ _TUI_IMPORT_ERROR: list[str] = []
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "scan":
+        from lockdock.cli.scan import run_scan
+
         return run_scan(args)
     if args.command == "merge":
+        from lockdock.cli.merge import run_merge
+
         return run_merge(args)
-    if args.command == "checks":
-        return run_checks(args)
-    if args.command == "explain":
-        return run_explain(args)
+    if args.command in ("checks", "explain"):
+        from lockdock.cli.explain import run_checks, run_explain
+
+        return run_checks(args) if args.command == "checks" else run_explain(args)
     if args.command == "init":
+        from lockdock.cli.init import run_init
+
         return run_init(args)
     if args.command in ("fix", "undo"):
         from lockdock.cli import fix
@@ -83,12 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
         if not argv:
-            if sys.stdin.isatty() and sys.stdout.isatty() and not _TUI_IMPORT_ERROR and os.environ.get("TERM") != "dumb":
-                argv = ["tui"]
-            else:
-                argv = ["scan"]
+            interactive = sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+            argv = ["tui"] if interactive and _tui_available() else ["scan"]
+        parser = build_parser(argv[0])
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # argparse: --help (0) or a usage error (2)

@@ -99,16 +99,44 @@ def fewer_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+# Seconds a thread may hold CPython's interpreter lock while another waits for it, during a
+# scan (CPython's default is 5 ms; see `prompt_readers`).
+SCAN_SWITCH_INTERVAL = 0.0005
+
+
+@contextmanager
+def prompt_readers() -> Iterator[None]:
+    """Hand the interpreter lock over sooner inside the block (`sys.setswitchinterval`).
+
+    An engine scan analyses images and containers in the main thread while other threads
+    read the next ones from the engine (`lockdock.sources.engine.prefetch`). A reader whose
+    reply has arrived needs the lock for a moment to send its next request; with the
+    default 5 ms interval it waits while the main thread analyses, and the engine idles.
+    Measured on 320 containers and ~120 images (2 CPUs shared, load 8-10, medians of 9):
+    1.26 s wall with 5 ms, 1.10 s with 1 ms, 0.92 s with 0.2 ms, the same CPU time; a
+    second run put 0.5 ms (0.58 s) beside 5 ms (0.69 s). Undone when the block ends.
+    """
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SCAN_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 def run_scan(args: argparse.Namespace) -> int:
     """Run `lockdock scan`; returns the exit code. Raises `UsageError` and `ConfigError`."""
-    with fewer_collections():
+    with fewer_collections(), prompt_readers():
         return _run_scan(args)
 
 
 def _run_scan(args: argparse.Namespace) -> int:
     from lockdock.cli.targets import after_scan, plan
-    from lockdock.reports import baseline as bl
     from lockdock.scan import ScanResult, severity_of
+
+    bl: Any = None  # lockdock.reports.baseline, imported for --baseline / --write-baseline only
+    if args.baseline is not None or args.write_baseline is not None:
+        from lockdock.reports import baseline as bl
     from lockdock.scan import scan as run
 
     select = selectors(args.select)

@@ -323,3 +323,27 @@ def history_instruction(created_by: str) -> Instruction | None:
     if text is None:
         return None
     return Instruction(cmd="run", keyword="RUN", original=text, rest=text, rest_pos=0, args=[text])
+
+
+# ------------------------------------------------------------------ system paths
+
+MAX_LISTED = 6  # items a message lists before "..." (unpinned packages, system paths)
+# Paths that hold the kernel's or the distribution's own files (dockle DKL-DI-0002, Trivy DS-0030).
+SYSTEM_PATHS = ("/", "/proc", "/sys", "/dev", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr")
+# Below these nothing belongs to an application: any path under them is reported too.
+KERNEL_TREES = ("/proc", "/sys", "/dev", "/boot")
+
+
+def system_path(path: str) -> str | None:
+    """The system path `path` (a POSIX path as a Dockerfile or image config writes it) is,
+    or lies in (kernel trees only); None for other paths. Used by build.system-paths on
+    WORKDIR/VOLUME/COPY targets and by the image rules on the same image config fields."""
+    p = "/" + "/".join(x for x in path.strip().strip("'\"").split("/") if x not in ("", "."))
+    if ".." in p.split("/"):
+        return None
+    if p in SYSTEM_PATHS:
+        return p
+    for tree in KERNEL_TREES:
+        if p.startswith(tree + "/"):
+            return tree
+    return None

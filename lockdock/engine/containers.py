@@ -9,6 +9,7 @@ quietly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,9 @@ class ComposeLink:
     def describe(self) -> str:
         where = f" in {safe(self.config_files[0], 200)}" if self.config_files else ""
         return f"compose service {safe(self.service, 80)!r}{where}"
+
+
+_NOWHERE = Location()  # frozen: one for every finding of a container outside compose
 
 
 @dataclass
@@ -82,7 +86,7 @@ class ContainerSubject:
         """A compose container's findings point at its compose file (where the fix goes)."""
         if self.compose and self.compose.config_files:
             return Location(path=ctx.rel(self.compose.config_files[0]))
-        return Location()
+        return _NOWHERE
 
     def finding(self, ctx: ScanContext, check: str, message: str, **kw: Any) -> Finding:
         """A finding on this container; the message names its compose service, if any."""
@@ -137,11 +141,20 @@ def _inspect(api: Any, cid: str, ctx: ScanContext) -> dict[str, Any] | None:
 
 def _inspect_all(api: Any, ids: list[str], ctx: ScanContext) -> list[dict[str, Any] | None]:
     """Inspect `ids` in list order, a few requests in flight (see the module docstring)."""
+    return list(_inspect_stream(api, ids, ctx))
+
+
+def _inspect_stream(api: Any, ids: list[str], ctx: ScanContext) -> Iterator[dict[str, Any] | None]:
+    """Start inspecting `ids` now, a few requests in flight; the replies (None: not
+    inspected) come in list order, each as soon as it and those before it are in."""
     workers = FAST_CONNECTIONS if isinstance(api, LocalAPI) else INSPECT_WORKERS
     if len(ids) < 2:
-        return [_inspect(api, cid, ctx) for cid in ids]
-    with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-inspect") as pool:
-        return list(pool.map(lambda cid: _inspect(api, cid, ctx), ids))
+        return iter([_inspect(api, cid, ctx) for cid in ids])
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-inspect")
+    try:
+        return pool.map(lambda cid: _inspect(api, cid, ctx), ids)  # every request submitted here
+    finally:
+        pool.shutdown(wait=False)  # the submitted requests still run; the threads end after them
 
 
 def iter_containers(ctx: ScanContext) -> list[ContainerSubject]:
@@ -149,17 +162,22 @@ def iter_containers(ctx: ScanContext) -> list[ContainerSubject]:
 
     With `[scan] container-labels` in the config, only the containers that carry all of
     those labels (the engine's `label` filter: "key" or "key=value")."""
+    return list(stream_containers(ctx))
+
+
+def stream_containers(ctx: ScanContext) -> Iterator[ContainerSubject]:
+    """`iter_containers` as the replies come: lists the containers and starts inspecting
+    them before returning; the iterator yields each subject in list order as soon as it is
+    inspected, so a scan analyses the first containers while the engine answers for the
+    next ones (`lockdock.sources.engine.prefetch`)."""
     if ctx.engine is None:
-        return []
+        return iter(())
     api = ctx.engine.api
     labels = ctx.config.container_labels
     try:
         listed = api.containers(all=True, filters={"label": labels}) if labels else api.containers(all=True)
     except Exception as exc:  # noqa: BLE001 - engine refused or died mid-scan
         ctx.error(None, f"cannot list containers: {safe(exc, 200)}")
-        return []
+        return iter(())
     ids = [str(c.get("Id")) for c in listed if isinstance(c, dict) and c.get("Id")]
-    if not ids:
-        return []
-    results = _inspect_all(api, ids, ctx)
-    return [make_subject(data) for data in results if data is not None]
+    return (make_subject(data) for data in _inspect_stream(api, ids, ctx) if data is not None)

@@ -8,10 +8,12 @@ image is analysed and are cached by image id, so an unchanged image is never rea
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from lockdock.dockerfile.facts import mask_build_passwords
 from lockdock.engine import rawapi
 from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
-from lockdock.engine.savestream import Budgets, read_save
 from lockdock.model import ImageLayerRef, Location, Target, TargetKind
 from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from lockdock.context import ScanContext
+    from lockdock.engine.savestream import Budgets
 
 CACHE_VERSION = 5  # 2: account files; 3: no surrogate escapes; 4: context leftovers; 5: shells
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
@@ -235,7 +237,14 @@ def redact(command: str) -> str:
 
 def entry_ref(h: HistoryEntry) -> ImageLayerRef:
     """The layer reference findings carry; the command is masked and sanitised."""
-    return ImageLayerRef(index=h.index, created_by=safe(redact(h.created_by), 200), digest=h.digest, size=h.size)
+    return _layer_ref(h.index, h.created_by, h.digest, h.size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layer_ref(index: int, created_by: str, digest: str | None, size: int | None) -> ImageLayerRef:
+    """`entry_ref` of those values, masked once: the findings of an image ask for the same
+    entries again and again, and images built alike share most of their history."""
+    return ImageLayerRef(index=index, created_by=safe(redact(created_by), 200), digest=digest, size=size)
 
 
 def pair_history(
@@ -401,6 +410,8 @@ def _timed_out(exc: BaseException) -> bool:
 
 def budgets_from_env() -> Budgets:
     """Budgets, overridable for tests and unusual hosts."""
+    from lockdock.engine.savestream import Budgets  # the layer readers: not for cached images
+
     b = Budgets()
     try:
         entries = int(os.environ.get("LOCKDOCK_LAYER_MAX_ENTRIES", b.max_entries))
@@ -428,6 +439,8 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
         return ImageContents(none, None, f"layers not read: the scan timeout ({ctx.timeout:g} s) was reached"), False
     try:
         stream = save_stream(ctx.engine.api, subject.id, timeout)
+        from lockdock.engine.savestream import read_save
+
         archive = read_save(stream, budgets_from_env())
     except Exception as exc:  # noqa: BLE001 - engine refused or died
         if _timed_out(exc):
@@ -535,7 +548,17 @@ def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - a broken engine reply
         ctx.error(None, f"cannot list images: {safe(exc, 200)}")
         return []
-    return [str(i.get("Id")) for i in listed if isinstance(i, dict) and i.get("Id")]
+    found = [i for i in listed if isinstance(i, dict) and i.get("Id")]
+    # The engine lists newest first, images of the same second in no fixed order: ties go by
+    # id, so two scans of an unchanged engine give the same report.
+    found.sort(key=lambda i: (-_created(i), str(i.get("Id"))))
+    return [str(i.get("Id")) for i in found]
+
+
+def _created(listed: dict[str, Any]) -> int:
+    """`Created` of an image list entry (Unix seconds), 0 when missing or not a number."""
+    value = listed.get("Created")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 INSPECT_WORKERS = 8  # image inspect + history requests in flight at once (SDK: tcp, ssh)
@@ -546,8 +569,15 @@ def iter_images(ctx: ScanContext) -> list[ImageSubject]:
     """One subject per local image (inspect + history only; layers read on `load`), in list
     order. The engine answers each request in ~10-20 ms, mostly waiting: INSPECT_WORKERS
     requests are kept in flight at once."""
+    return list(stream_images(ctx))
+
+
+def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
+    """`iter_images` as the replies come: lists the images and starts inspecting them before
+    returning; the iterator yields each subject in list order as soon as its inspect and
+    history are in (`lockdock.sources.engine.prefetch`)."""
     if ctx.engine is None:
-        return []
+        return iter(())
     api = ctx.engine.api
 
     def one(image_id: str) -> ImageSubject | None:
@@ -560,8 +590,11 @@ def iter_images(ctx: ScanContext) -> list[ImageSubject]:
     ids = list_image_ids(api, ctx.images, ctx)
     workers = LOCAL_WORKERS if isinstance(api, rawapi.LocalAPI) else INSPECT_WORKERS
     if len(ids) < 2:
-        found = [one(i) for i in ids]
+        found: Iterator[ImageSubject | None] = iter([one(i) for i in ids])
     else:
-        with ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-image") as pool:
-            found = list(pool.map(one, ids))
-    return [s for s in found if s is not None]
+        pool = ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-image")
+        try:
+            found = pool.map(one, ids)  # every request submitted here
+        finally:
+            pool.shutdown(wait=False)  # the submitted requests still run; the threads end after them
+    return (s for s in found if s is not None)

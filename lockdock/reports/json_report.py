@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lockdock import checks
 from lockdock.model import ChecklistLayer, Finding, Severity
 from lockdock.reports.clean import clean, each_or_error, needs_clean
+from lockdock.reports.encode import dumps
 from lockdock.reports.summary import summarize
 from lockdock.scan import ScanResult
 
@@ -25,16 +25,23 @@ def _check_fields(check_id: str) -> tuple[str, int, str, str]:
     return found
 
 
-def finding_json(f: Finding) -> dict[str, Any]:
+def finding_json(f: Finding, shared: dict[int, tuple[Any, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """One finding of the report. With `shared` (render's, for one report), the target and
+    location objects many findings have in common are converted once and their dicts shared
+    by those findings (the encoded text is the same)."""
     layer, level, title, default_severity = _check_fields(f.check)
+    if shared is None:
+        target, location = f.target.to_json(), f.location.to_json()
+    else:
+        target, location = _converted(shared, f.target), _converted(shared, f.location)
     return {
         "check": f.check,
         "layer": layer,
         "level": level,
         "severity": default_severity if f.severity is None else _LABELS[f.severity],
         "title": title,
-        "target": f.target.to_json(),
-        "location": f.location.to_json(),
+        "target": target,
+        "location": location,
         "message": f.message,
         "evidence": f.evidence,
         "fix": f.fix.summary_json() if f.fix is not None else None,
@@ -42,6 +49,15 @@ def finding_json(f: Finding) -> dict[str, Any]:
         if f.suppressed
         else None,
     }
+
+
+def _converted(shared: dict[int, tuple[Any, dict[str, Any]]], obj: Any) -> dict[str, Any]:
+    """`obj.to_json()`, once per object (keyed by identity; the object is kept with its dict,
+    so an id is never reused while the table lives)."""
+    found = shared.get(id(obj))
+    if found is None:
+        found = shared[id(obj)] = (obj, obj.to_json())
+    return found[1]
 
 
 def to_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,9 +68,14 @@ def to_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None =
     return clean(_raw_json(result, fail_on, meta))
 
 
-def _raw_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def _raw_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None = None, *,
+              share: bool = False) -> dict[str, Any]:
+    """The report's data; with `share`, equal parts of findings are one dict (for encoding
+    only: not for callers that may change the data)."""
     extra: list[dict[str, Any]] = []
-    findings = each_or_error(result.findings, finding_json, extra, lambda f: f"finding {f.check}")
+    shared: dict[int, tuple[Any, dict[str, Any]]] | None = {} if share else None
+    findings = each_or_error(result.findings, lambda f: finding_json(f, shared), extra,
+                             lambda f: f"finding {f.check}")
     targets = each_or_error(
         result.targets.values(),
         lambda t: {**t.target.to_json(), "level": t.level, "findings": len(t.active)},
@@ -74,15 +95,15 @@ def _raw_json(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None
 
 
 def render(result: ScanResult, fail_on: Severity, *, pretty: bool = True, meta: dict[str, Any] | None = None) -> str:
-    """Indented for people; compact (and several times faster to encode) for pipes and files.
+    """Indented for people; compact for pipes and files (`reports.encode`: the text of
+    `json.dumps(..., ensure_ascii=False)`).
 
     Encoded once; only a report with something to escape is cleaned and encoded again."""
-    kw: dict[str, Any] = {"indent": 2} if pretty else {"separators": (",", ":")}
-    data = _raw_json(result, fail_on, meta)
+    data = _raw_json(result, fail_on, meta, share=True)
     try:
-        text = json.dumps(data, ensure_ascii=False, **kw)
+        text = dumps(data, indent=pretty)
     except (TypeError, ValueError):
         text = None
     if text is None or needs_clean(text):
-        text = json.dumps(clean(data), ensure_ascii=False, **kw)
+        text = dumps(clean(data), indent=pretty)
     return text + "\n"

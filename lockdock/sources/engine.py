@@ -4,43 +4,69 @@ The host source runs unless the scan is files-only (`--no-engine` without `--dae
 a `--daemon-json` file is checked without an engine, and `--image` alone leaves the host out. The image and container sources are
 no-ops without an engine.
 
-`prefetch(ctx)` starts reading the images and containers right after connecting, in two
+`prefetch(ctx)` starts reading the images and containers right after connecting, in
 background threads, so the engine answers while the scan is still importing its analyzers;
-the sources then take those answers instead of asking again.
+the sources then take those answers instead of asking again, each subject as soon as it is
+read (the first images are analysed while the engine answers for the last containers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
-from lockdock.engine.containers import ContainerSubject, iter_containers
-from lockdock.engine.host import HostSubject, host_subject
-from lockdock.engine.images import ImageSubject, iter_images
 from lockdock.registry import source
 
-PREFETCH = "sources.engine:prefetch"  # ctx.cache key: {"images"|"containers": Future[list]}
+if TYPE_CHECKING:  # imported by the sources and `prefetch` when they run (see `prefetch`)
+    from lockdock.engine.containers import ContainerSubject
+    from lockdock.engine.host import HostSubject
+    from lockdock.engine.images import ImageSubject
+
+PREFETCH = "sources.engine:prefetch"  # ctx.cache key: {"images"|"containers": Future[Iterator]}
 
 
 def prefetch(ctx: ScanContext) -> None:
     """Start listing and inspecting the engine's images and containers in the background.
 
-    No-op without an engine or when already started. Each answer is taken once, by the
-    source of its kind; errors land in `ctx` as they would in the source itself."""
+    No-op without an engine or when already started. Each answer (an iterator of subjects
+    whose reads are under way) is taken once, by the source of its kind; errors land in
+    `ctx` as they would in the source itself. The containers' reads start before the image
+    code (with the Dockerfile and layer helpers it needs) is imported: the engine lists the
+    containers meanwhile. Imports stay in the calling thread (two threads importing modules
+    that import each other can deadlock)."""
     if ctx.engine is None or PREFETCH in ctx.cache:
         return
+    from lockdock.engine.containers import stream_containers
+
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lockdock-prefetch")
     try:
-        ctx.cache[PREFETCH] = {"images": pool.submit(iter_images, ctx), "containers": pool.submit(iter_containers, ctx)}
+        started = {"containers": pool.submit(stream_containers, ctx)}
+        from lockdock.engine.images import stream_images
+
+        started["images"] = pool.submit(stream_images, ctx)
+        ctx.cache[PREFETCH] = started
     finally:
         pool.shutdown(wait=False)
 
 
-def _read(ctx: ScanContext, name: str, read: Callable[[ScanContext], list]) -> list:
-    """The prefetched answer of `name` (waiting for it), else `read(ctx)` now."""
-    started: dict[str, Future[list]] = ctx.cache.get(PREFETCH) or {}
+def _stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
+    from lockdock.engine.images import stream_images
+
+    return stream_images(ctx)
+
+
+def _stream_containers(ctx: ScanContext) -> Iterator[ContainerSubject]:
+    from lockdock.engine.containers import stream_containers
+
+    return stream_containers(ctx)
+
+
+def _read(ctx: ScanContext, name: str, read: Callable[[ScanContext], Iterator]) -> Iterable:
+    """The prefetched answer of `name` (waiting for the list), else `read(ctx)` now."""
+    started: dict[str, Future[Iterator]] = ctx.cache.get(PREFETCH) or {}
     future = started.pop(name, None)
     return future.result() if future is not None else read(ctx)
 
@@ -49,7 +75,7 @@ def _read(ctx: ScanContext, name: str, read: Callable[[ScanContext], list]) -> l
 def images(discovery: Discovery, ctx: ScanContext) -> Iterator[ImageSubject]:
     if ctx.engine is None:
         return
-    yield from _read(ctx, "images", iter_images)
+    yield from _read(ctx, "images", _stream_images)
 
 
 @source("host", order=80)
@@ -59,6 +85,8 @@ def host(discovery: Discovery, ctx: ScanContext) -> Iterator[HostSubject]:
         return  # --no-engine: the scanned files only, not this machine's settings
     if ctx.images and ctx.daemon_json is None:
         return  # --image REF: those images only, not this machine's settings
+    from lockdock.engine.host import host_subject
+
     yield host_subject(ctx)
 
 
@@ -69,6 +97,6 @@ def containers(discovery: Discovery, ctx: ScanContext) -> Iterator[ContainerSubj
     if ctx.images:
         # `--image REF`: only the containers that run those images.
         wanted = {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
-        yield from (c for c in _read(ctx, "containers", iter_containers) if c.image_id in wanted)
+        yield from (c for c in _read(ctx, "containers", _stream_containers) if c.image_id in wanted)
         return
-    yield from _read(ctx, "containers", iter_containers)
+    yield from _read(ctx, "containers", _stream_containers)
