@@ -159,6 +159,18 @@ def _quote(arg: str) -> str:
     return urllib.parse.quote(arg, safe="/:")
 
 
+def _api_error(status: int, body: bytes, path: str) -> EngineAPIError:
+    """The error of an engine reply with `status` >= 400: the engine's JSON "message", or
+    the start of the body when it has none (EngineNotFound for 404)."""
+    try:
+        explanation = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        explanation = None
+    if not isinstance(explanation, str):
+        explanation = body[:200].decode("utf-8", "replace").strip()
+    return (EngineNotFound if status == 404 else EngineAPIError)(status, explanation, path)
+
+
 class LocalAPI:
     """A local engine's API over its unix socket (see the module docstring).
 
@@ -244,13 +256,7 @@ class LocalAPI:
         """GET `path` and decode its JSON; raises as the class docstring says."""
         status, body = self.request(path, query, versioned=versioned)
         if status >= 400:
-            try:
-                explanation = json.loads(body).get("message")
-            except (ValueError, AttributeError):
-                explanation = None
-            if not isinstance(explanation, str):
-                explanation = body[:200].decode("utf-8", "replace").strip()
-            raise (EngineNotFound if status == 404 else EngineAPIError)(status, explanation, path)
+            raise _api_error(status, body, path)
         try:
             return json.loads(body)
         except ValueError:
@@ -336,14 +342,7 @@ class LocalAPI:
             conn.request("GET", full)
             resp = conn.getresponse()
             if resp.status >= 400:
-                body = resp.read(64 * 1024)
-                try:
-                    explanation = json.loads(body).get("message")
-                except (ValueError, AttributeError):
-                    explanation = None
-                if not isinstance(explanation, str):
-                    explanation = body[:200].decode("utf-8", "replace").strip()
-                raise (EngineNotFound if resp.status == 404 else EngineAPIError)(resp.status, explanation, full)
+                raise _api_error(resp.status, resp.read(64 * 1024), full)
         except BaseException:
             conn.close()
             raise
