@@ -5,6 +5,7 @@ put backend data stores on an internal network."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -80,8 +81,12 @@ def fix_bind_localhost(finding: Finding, subject: ComposeService, ctx: ScanConte
     def build(ed: Editor) -> None:
         if port.long:
             host_ip = node.get("host_ip")
+            short = None if host_ip is not None else _short_form(node, ed.text(node.file))
             if host_ip is not None:
                 ed.replace(host_ip, "127.0.0.1")
+            elif short is not None:  # the entry's text, up to its last value (not the line break after)
+                body = ed.text(node.file)[node.start:node.end]
+                ed.add(node.file, node.start, node.start + len(body.rstrip()), json.dumps(short))
             else:
                 # Within the entry: a fix that stops publishing the port removes the entry
                 # (or the whole ports key), and the two then overlap instead of leaving
@@ -96,6 +101,28 @@ def fix_bind_localhost(finding: Finding, subject: ComposeService, ctx: ScanConte
         ed.replace(node, f"{q}{new}{q}" if q == "'" else json.dumps(new))
 
     return make_fix(subject, "Publish the port on 127.0.0.1 only", Applicability.UNSAFE, build, touched=node)
+
+
+_PORT_NUMBER = re.compile(r"[0-9]{1,5}")
+_PUBLISHED = re.compile(r"[0-9]{1,5}(?:-[0-9]{1,5})?")
+
+
+def _short_form(node: Node, text: str) -> str | None:
+    """`127.0.0.1:PUBLISHED:TARGET[/PROTOCOL]` for a long-syntax port entry that says no more
+    than that (target, published, protocol; plain numbers, no comment or interpolation);
+    else None. The short syntax binds to 127.0.0.1 with every compose CLI: `host_ip` is a
+    compose-spec key that docker-compose 1.x refuses ("contains unsupported option")."""
+    if node.kind != "map" or node.style == "flow" or node.merged or node.anchor or node.tag:
+        return None
+    if set(node.own_keys) - {"target", "published", "protocol"} or "#" in text[node.start:node.end]:
+        return None
+    values = {k: node.get(k) for k in ("target", "published", "protocol")}
+    raw = {k: None if v is None else (v.raw if v.raw is not None else str(v.value)) for k, v in values.items()}
+    target, published, protocol = raw["target"], raw["published"], raw["protocol"]
+    if target is None or published is None or not _PORT_NUMBER.fullmatch(target) \
+            or not _PUBLISHED.fullmatch(published) or protocol not in (None, "tcp", "udp"):
+        return None
+    return f"127.0.0.1:{published}:{target}" + (f"/{protocol}" if protocol else "")
 
 
 def _service_networks_node(subject: ComposeService) -> Node | None:

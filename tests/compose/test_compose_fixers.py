@@ -186,11 +186,28 @@ def test_bind_localhost_short_syntax_is_quoted(tmp_path: Path, written: str, fix
     assert p.read_text() == f"services:\n  web:\n    image: nginx:1.25.3\n    ports:\n      - {fixed}  # public\n"
 
 
-def test_bind_localhost_long_syntax(tmp_path: Path) -> None:
-    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    ports:\n      - target: 80\n        published: 8080\n")
+@pytest.mark.parametrize(
+    ("entry", "fixed"),
+    [
+        ("- target: 80\n        published: 8080\n", '- "127.0.0.1:8080:80"\n'),
+        ("- target: 53\n        published: 5353\n        protocol: udp\n", '- "127.0.0.1:5353:53/udp"\n'),
+        ("- target: 80\n        published: 8000-8001\n", '- "127.0.0.1:8000-8001:80"\n'),
+    ],
+)
+def test_bind_localhost_long_syntax_becomes_the_short_form(tmp_path: Path, entry: str, fixed: str) -> None:
+    """The short form binds to 127.0.0.1 with docker-compose 1.x too, which refuses host_ip."""
+    p = one(tmp_path, f"services:\n  web:\n    image: nginx:1.25.3\n    ports:\n      {entry}    restart: always\n")
+    fix_and_verify(tmp_path, "network.bind-localhost", "web")
+    assert p.read_text() == f"services:\n  web:\n    image: nginx:1.25.3\n    ports:\n      {fixed}    restart: always\n"
+
+
+def test_bind_localhost_long_syntax_with_more_keys_gets_host_ip(tmp_path: Path) -> None:
+    p = one(tmp_path, "services:\n  web:\n    image: nginx:1.25.3\n    ports:\n"
+                      "      - target: 80\n        published: 8080\n        mode: ingress\n")
     fix_and_verify(tmp_path, "network.bind-localhost", "web")
     # inside the entry (after its first key), where an edit removing the entry overlaps it
-    assert p.read_text().endswith("      - target: 80\n        host_ip: 127.0.0.1\n        published: 8080\n")
+    assert p.read_text().endswith("      - target: 80\n        host_ip: 127.0.0.1\n        published: 8080\n"
+                                  "        mode: ingress\n")
 
 
 def test_isolation_adds_internal_network_and_keeps_peers_connected(tmp_path: Path) -> None:
