@@ -284,9 +284,7 @@ def _scan(
                 if cache is not None:
                     cache.put(subject, findings, errs, reads)
                 done(TargetResult(subject.target, subject, findings))
-            with ctx._lock:
-                ctx.errors[mark + inserted : mark + inserted] = errors
-            inserted += len(errors)
+            inserted += _put_errors_back(ctx, mark + inserted, errors)
         pending.clear()
 
     # Compose subjects held for worker processes: (subject, len(ctx.errors) when it came).
@@ -304,9 +302,7 @@ def _scan(
             got = [_analyze_taking_errors(s, ctx) for s in subjects]
         inserted = 0
         for (subject, mark), (findings, errs) in zip(held, got, strict=True):
-            with ctx._lock:
-                ctx.errors[mark + inserted : mark + inserted] = errs
-            inserted += len(errs)
+            inserted += _put_errors_back(ctx, mark + inserted, errs)
             done(TargetResult(subject.target, subject, findings))
         held.clear()
 
@@ -381,6 +377,14 @@ def _analyze_here(subjects: list[Any], entries: list[Entry | None], ctx: ScanCon
             del ctx.errors[first:]
         out.append((tr.findings, errs, list(reads) if record_reads else []))
     return out
+
+
+def _put_errors_back(ctx: ScanContext, at: int, errors: list[ScanError]) -> int:
+    """Insert errors of work done out of order (worker processes) at `at`, where a serial scan
+    would have recorded them; returns how many, for the next insertion's offset."""
+    with ctx._lock:
+        ctx.errors[at:at] = errors
+    return len(errors)
 
 
 def _analyze_taking_errors(subject: Any, ctx: ScanContext) -> tuple[list[Any], list[ScanError]]:
