@@ -230,6 +230,7 @@ class ResultCache:
     salt: str
     hits: int = 0
     misses: int = 0
+    unsettled: bool = False  # a dependency changed while analysed (lockdock.scanrecord keeps no record)
     _listing: dict[str, str] = field(default_factory=dict)
     _file: dict[str, str | None] = field(default_factory=dict)
     _read: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # cache files, read once per scan
@@ -417,6 +418,7 @@ class ResultCache:
         deps = sorted({(str(p), d) for p, d in reads if str(p) != own}, key=lambda r: (r[0], r[1] or ""))
         # A dependency changed while it was analysed: its recorded digest is stale; don't store.
         if any(self.file_digest(p) != d for p, d in deps):
+            self.unsettled = True
             return
         targets: dict[tuple[Any, ...], int] = {}
         try:

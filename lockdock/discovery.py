@@ -70,6 +70,8 @@ class Discovery:
     secret_files: list[Path] = field(default_factory=list)
     env_files: list[Path] = field(default_factory=list)  # .env files (compose interpolation)
     files_seen: int = 0
+    folders: list[Path] = field(default_factory=list)  # every folder walked (lockdock.scanrecord)
+    sniffed: list[Path] = field(default_factory=list)  # files whose content decided their kind
 
     def root_of(self, path: Path) -> Path:
         """The scan root that contains `path` (the longest match)."""
@@ -215,6 +217,7 @@ def _walk(root: Path, found: Discovery, ctx: ScanContext) -> None:
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         base = Path(dirpath)
+        found.folders.append(base)
         for name in sorted(filenames):
             found.files_seen += 1
             if found.files_seen > MAX_FILES:
@@ -255,6 +258,7 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
     elif is_compose(name):
         found.compose_files.append(path)
     elif maybe_compose and not explicit:
+        found.sniffed.append(path)
         if compose_by_content(_head(path)):
             found.compose_files.append(path)
     elif name == ".dockerignore" or name.endswith(".dockerignore"):
@@ -274,6 +278,7 @@ def _classify(path: Path, root: Path, found: Discovery, ctx: ScanContext, explic
 def _classify_explicit(path: Path, rel: str, found: Discovery, ctx: ScanContext) -> None:
     """A file named on the command line whose name says nothing: judged by its content."""
     name = path.name
+    found.sniffed.append(path)
     head = _head(path)
     kind = compose_by_content(head) if name.lower().endswith((".yml", ".yaml")) or "compose" in name.lower() else None
     if kind is None and not name.lower().endswith((".yml", ".yaml", ".json")):

@@ -193,6 +193,7 @@ def scan(
     use_cache: bool = False,
     selection: str = "",
     throughput: bool = False,
+    recording: Any = None,
 ) -> ScanResult:
     """Scan files under `paths` and (when wanted) the engine; the headless entry point.
 
@@ -204,8 +205,9 @@ def scan(
     for one-shot commands (`lockdock scan`): a files-only scan of many Dockerfiles analyses
     them in worker processes (lockdock.parallel) while this one reads the next files (the
     command also runs the garbage collector rarely: `lockdock.cli.scan.fewer_collections`);
-    the result, its order and its errors are those of a plain scan."""
-    return _scan(paths, ctx, on_target, use_cache, selection, throughput)
+    the result, its order and its errors are those of a plain scan. `recording`
+    (lockdock.scanrecord.Recorder) lends its result cache and is told what discovery found."""
+    return _scan(paths, ctx, on_target, use_cache, selection, throughput, recording)
 
 
 def _scan(
@@ -215,6 +217,7 @@ def _scan(
     use_cache: bool,
     selection: str,
     throughput: bool,
+    recording: Any = None,
 ) -> ScanResult:
     # Files only: the engine client, its sources and the image/container analyzers stay unimported.
     files_only = not ctx.use_engine and ctx.daemon_json is None
@@ -228,10 +231,14 @@ def _scan(
     result = ScanResult(engine_error=ctx.engine_error)
     if ctx.engine is not None:
         result.engine_endpoint = ctx.engine.endpoint
-    result_cache = ResultCache.open(ctx, selection=selection) if use_cache else None
+    result_cache = None
+    if use_cache:
+        result_cache = recording.cache if recording is not None else ResultCache.open(ctx, selection=selection)
     if result_cache is not None:  # Dockerfile sources replay their load records from it
         ctx.cache["result_cache"] = result_cache
     discovery = discover(paths, ctx)
+    if recording is not None:
+        recording.discovery = discovery
     batch: list[Any] = []
     workers = _workers(throughput and files_only)
     pool: Any = None  # lockdock.parallel.FilePool, started by the first batch big enough

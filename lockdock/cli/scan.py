@@ -11,7 +11,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +156,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     for message in p.problems:  # said first, before the (possibly long) scan and any report
         print(f"lockdock: error: {sanitize(message)}", file=sys.stderr)
     said = len(p.problems)
+    recorder: Any = None  # lockdock.scanrecord.Recorder: the cached answer of this whole scan
     if p.nothing_left:  # no scan at all (not the engine either); the report says why
         print("lockdock: nothing asked for could be scanned", file=sys.stderr)
         result = ScanResult()
@@ -163,9 +164,23 @@ def _run_scan(args: argparse.Namespace) -> int:
         result = fleet_scan(args, p.paths, p.ctx)
     else:
         from lockdock.cache import disabled_by_env
+        from lockdock.files import recording_reads
 
-        result = run(p.paths, p.ctx, use_cache=not (args.no_cache or disabled_by_env()),
-                     selection=f"select={sorted(select or [])};ignore={sorted(ignore or [])}", throughput=True)
+        use_cache = not (args.no_cache or disabled_by_env())
+        selection = f"select={sorted(select or [])};ignore={sorted(ignore or [])}"
+        if use_cache and not said:
+            from lockdock import scanrecord
+
+            if scanrecord.eligible(args):
+                recorder = scanrecord.Recorder.open(args, p.ctx, p.paths, selection)
+                kept = recorder.replay() if recorder is not None else None
+                if kept is not None:  # an unchanged tree: the answer the same scan gave
+                    return _emit(args, *kept)
+        with recording_reads() if recorder is not None else nullcontext([]) as reads:
+            result = run(p.paths, p.ctx, use_cache=use_cache, selection=selection, throughput=True,
+                         recording=recorder)
+        if recorder is not None:
+            recorder.reads = reads
     after_scan(p, result)
     for message in p.problems[said:]:
         print(f"lockdock: error: {sanitize(message)}", file=sys.stderr)
@@ -200,6 +215,14 @@ def _run_scan(args: argparse.Namespace) -> int:
         meta.update(hidden=hidden, severity_threshold=shown_from.label)
     code = EXIT_USAGE if p.problems else (1 if failed else EXIT_OK)
     text = _render(args, result, fail_on, meta, p.ctx.cwd, quiet=args.quiet and code != EXIT_OK)
+    if recorder is not None and not p.problems:
+        recorder.store(text, code)
+    return _emit(args, text, code)
+
+
+def _emit(args: argparse.Namespace, text: str, code: int) -> int:
+    """Write the rendered report `text` (nothing for a passing quiet scan); returns the
+    exit code: `code`, or 2 when the --output file cannot be written."""
     if args.quiet and code == EXIT_OK and args.output is None and args.format in ("text", "compact"):
         return code
     if not write_report(text, args.output or None):
