@@ -8,7 +8,8 @@ One record per argument set, stored as `$XDG_CACHE_HOME/lockdock/v2/scans/<key>.
 - Key: the result cache's scan salt (`lockdock.cache.scan_salt`: lockdock's version and
   code, the config, the `--select`/`--ignore` ids, the working directory, `LOCKDOCK_*`
   variables, the ShellCheck binary, the Python version, "no engine"), every option of the
-  command line, the whole process environment, whether stdout is a terminal, and the
+  command line, the process environment (but the shell's and terminal's own
+  bookkeeping: `VOLATILE_ENV`), whether stdout is a terminal, and the
   absolute paths asked for.
 - Dependencies, all re-checked before a record is used:
   - content: the sha256 of every file the scan read (`lockdock.files.read_text`: the
@@ -51,6 +52,16 @@ if TYPE_CHECKING:
     from lockdock.discovery import Discovery
 
 FORMAT = "scan-record-1"
+# Variables left out of the key: set by shells, terminals and sessions, read by no part of a
+# files-only scan (the working directory is in the key as itself). Any other variable is in
+# it: a change (NO_COLOR, PATH, GIT_DIR, HOME...) is a miss. The output encoding
+# (PYTHONIOENCODING, the locale) applies when the kept text is written, so it needs no key.
+VOLATILE_ENV = frozenset({
+    "_", "PWD", "OLDPWD", "SHLVL", "COLUMNS", "LINES", "PS1", "PS2", "PROMPT_COMMAND",
+    "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE", "TERM_SESSION_ID", "WINDOWID", "SSH_CLIENT",
+    "SSH_CONNECTION", "SSH_TTY", "SSH_AUTH_SOCK", "TMUX", "TMUX_PANE", "STY", "XDG_SESSION_ID",
+    "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "GPG_TTY",
+})
 RACY_NS = 1_000_000_000  # an mtime this close to the scan's start (or later): changed while it ran
 
 
@@ -70,11 +81,16 @@ def file_digest(path: str) -> str | None:
     except OSError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             return None
         h = hashlib.sha256()
-        while chunk := os.read(fd, 1 << 20):
+        want = min(st.st_size + 1, 1 << 20)  # a small file in one read that also meets its end
+        while chunk := os.read(fd, want):
             h.update(chunk)
+            if len(chunk) < want and want <= st.st_size + 1:
+                break
+            want = 1 << 20
         return h.hexdigest()
     except OSError:
         return None
@@ -157,7 +173,7 @@ class Recorder:
             return None
         options = sorted((k, repr(v)) for k, v in vars(args).items()
                          if v is None or isinstance(v, (str, int, float, bool, list, tuple, Path)))
-        parts = [FORMAT, cache.salt, repr(options), repr(sorted(os.environ.items())),
+        parts = [FORMAT, cache.salt, repr(options), repr(sorted(kv for kv in os.environ.items() if kv[0] not in VOLATILE_ENV)),
                  str(sys.stdout.isatty()), repr([os.path.abspath(p) for p in paths])]
         key = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
         return cls(cache, key, paths)
@@ -215,9 +231,11 @@ class Recorder:
                 return None  # read twice with different bytes: changed while it ran
         unknown.update(self.files, (str(p) for p in found.sniffed))
         folders = {str(f) for f in found.folders} | set(cache._listing) | {os.path.dirname(f) for f in self.files}
-        for root in found.repo_roots:
-            folders.add(str(root))
-            folders.update(str(root / d) for d in (*_CI_DIRS, ".buildkite"))
+        walked = {str(f) for f in found.folders}
+        for root in found.repo_roots:  # a named file's repository: its CI folders, not walked
+            if str(root) not in walked:
+                folders.add(str(root))
+                folders.update(str(root / d) for d in (*_CI_DIRS, ".buildkite"))
         for _, top in git:
             if top:
                 index = _git_index(Path(top))

@@ -238,6 +238,16 @@ def test_each_option_has_its_own_answer(
     assert cli(capsys, *base, ".") == plain
 
 
+def test_the_shells_bookkeeping_variables_are_not_in_the_key(
+    tree: Path, scans: list[int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _warm(capsys, scans, ("--format", "text", "."))
+    for name, value in (("_", "/usr/bin/env"), ("OLDPWD", "/"), ("PWD", str(tree)), ("SHLVL", "7")):
+        monkeypatch.setenv(name, value)
+    scans.clear()
+    assert cli(capsys, "--format", "text", ".") == first and scans == []
+
+
 def test_no_record_for_a_tree_that_changed_while_scanned(
     tree: Path, tmp_path: Path, scans: list[int], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -287,3 +297,35 @@ def test_a_damaged_or_foreign_record_is_a_miss_and_rewritten(
     assert cli(capsys, "--format", "json", ".") == answer and scans == [1]
     scans.clear()
     assert cli(capsys, "--format", "json", ".") == answer and scans == []
+
+
+def test_a_file_list_sees_its_repository_change(
+    tree: Path, scans: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file-list scan (pre-commit) walks nothing: the folders of the named files, the
+    repository root and its CI folders are what it depends on beside the files read."""
+    args = ("--format", "json", "gen/svc0001.Dockerfile", "app/Dockerfile")
+    before = _warm(capsys, scans, args)
+    (tree / ".github" / "workflows").mkdir(parents=True)
+    (tree / ".github" / "workflows" / "scan.yml").write_text("on: push\njobs:\n  s:\n    steps:\n      - run: trivy image x\n")
+    scans.clear()
+    after = cli(capsys, *args)
+    assert scans == [1] and after != before and after == cli(capsys, "--no-cache", *args)
+    age(tree)
+    _warm(capsys, scans, args)
+    (tree / "gen" / "svc0001.Dockerfile").write_text("FROM busybox:1\nUSER 1000\n")
+    scans.clear()
+    assert cli(capsys, *args) == cli(capsys, "--no-cache", *args) and scans[:1] == [1]
+
+
+def test_file_digest_reads_every_byte_and_refuses_what_is_not_a_file(tmp_path: Path) -> None:
+    import hashlib
+
+    for size in (0, 1, 100, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 5):
+        data = os.urandom(size)
+        (tmp_path / str(size)).write_bytes(data)
+        assert scanrecord.file_digest(str(tmp_path / str(size))) == hashlib.sha256(data).hexdigest()
+    os.mkfifo(tmp_path / "fifo")
+    assert scanrecord.file_digest(str(tmp_path / "fifo")) is None  # never blocks
+    assert scanrecord.file_digest(str(tmp_path)) is None
+    assert scanrecord.file_digest(str(tmp_path / "missing")) is None
