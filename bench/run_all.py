@@ -10,7 +10,8 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
   `shellcheck` binary on PATH (build.shell-safety runs it) and without it;
 - the same Dockerfiles passed as a file list (what pre-commit does), against the directory;
 - the same directory scanned again with the result cache warm, against a cold scan and
-  against the start-up floor (`lockdock scan` of an empty directory; `python -c pass` printed);
+  against the start-up floor (`lockdock scan` of an empty directory; `python -c pass` printed),
+  and again with one Dockerfile changed before each run (the per-file results serve the rest);
 - 300 generated compose projects: lockdock against compose-lint (directory and file list),
   with the CPU time (user + system) of each side and the load average beside the wall times;
 - an engine with `--images` busybox images and `--containers` created containers (labelled
@@ -158,9 +159,19 @@ def bench_dockerfiles(args: argparse.Namespace, tmp: Path, lockdock: list[str], 
             cpu=("df-dir-nosc", "hadolint"))
     row(f"{len(dpaths)} Dockerfiles as a file list", m["list"], "same dir", m["dir"], "~1x", cpu=("df-list", "df-dir"))
 
-    run([*lockdock, "."], droot, env)  # fill the cache
+    run([*lockdock, "."], droot, env)  # fill the cache (the tree is older than a second: recorded)
     empty = tmp / "empty"
     empty.mkdir()
+    edited = dpaths[len(dpaths) // 2]
+    original = edited.read_bytes()
+    edits = iter(range(1, 1_000_000))
+
+    def one_changed() -> float:
+        """A warm scan after one Dockerfile changed: the whole-scan record misses, the
+        per-file results serve the other files (new bytes each time: that file is analysed)."""
+        edited.write_bytes(original + f"# edit {next(edits)}\n".encode())
+        return run([*lockdock, "."], droot, env, cpu_of="df-one-changed")
+
     m = medians(args.rounds, {
         "warm": lambda: run([*lockdock, "."], droot, env, cpu_of="df-warm"),
         "cold": lambda: run([*lockdock, "."], droot, nocache, cpu_of="df-cold"),
@@ -173,6 +184,13 @@ def bench_dockerfiles(args: argparse.Namespace, tmp: Path, lockdock: list[str], 
     row(f"{len(dpaths)} Dockerfiles again, cache warm", m["warm"], "empty dir (start-up)", m["empty"], "~1x",
         cpu=("df-warm", "df-empty"))
     print(f"  python -c pass: {m['python']:.3f} s, CPU {statistics.median(CPU['df-python']):.3f} s", flush=True)
+    m = medians(args.rounds, {
+        "one": one_changed,
+        "cold": lambda: run([*lockdock, "."], droot, nocache, cpu_of="df-cold-2"),
+    })
+    edited.write_bytes(original)
+    row(f"{len(dpaths)} Dockerfiles again, one changed, cache warm", m["one"], "cold (--no-cache)", m["cold"],
+        "well under cold", cpu=("df-one-changed", "df-cold-2"))
 
 
 def _hadolint(hadolint: str, droot: Path, dnames: list[str], env: dict[str, str]) -> float:

@@ -11,7 +11,7 @@ bypass it. A result is found by a key and then re-validated:
   engine"), the target kind, the file's absolute path and the sha256 of its bytes;
 - dependencies, checked on every hit: every other file the analysis read through
   `lockdock.files.read_text` (sha256 of its bytes, or "unreadable") and the listing (names,
-  sizes, mtimes) of the folders that hold the file and those reads, and of its `secrets/`
+  kinds, symlink targets) of the folders that hold the file and those reads, and of its `secrets/`
   folder (a `.dockerignore` or a secret file appearing beside a Dockerfile changes its
   result without being read before).
 
@@ -287,7 +287,11 @@ class ResultCache:
         return self._file[key]
 
     def listing_digest(self, folder: Path | str) -> str:
-        """Digest of the names, kinds, sizes and mtimes in `folder` ("" when unreadable)."""
+        """Digest of the names and kinds in `folder`, with a symlink's target ("<unreadable>"
+        when it cannot be listed). Not sizes or mtimes: a Dockerfile's result reads the content
+        of a file beside it only through `read_text` (a dependency by content), and otherwise
+        asks which names exist (secret files, `.dockerignore`, COPY sources), so editing one
+        of 1,000 Dockerfiles in a folder leaves the other 999 results valid."""
         key = str(folder)
         if key not in self._listing:
             rows = []
@@ -295,10 +299,13 @@ class ResultCache:
                 with os.scandir(folder) as entries:
                     for e in entries:
                         try:
-                            st = e.stat(follow_symlinks=False)
+                            kind = "l" if e.is_symlink() else "d" if e.is_dir(follow_symlinks=False) else \
+                                "f" if e.is_file(follow_symlinks=False) else "o"
+                            if kind == "l":
+                                kind += os.readlink(e.path)
                         except OSError:
                             continue
-                        rows.append(f"{e.name}\0{stat.S_IFMT(st.st_mode)}\0{st.st_size}\0{st.st_mtime_ns}")
+                        rows.append(f"{e.name}\0{kind}")
             except OSError:
                 rows = ["<unreadable>"]
             rows.sort()

@@ -195,3 +195,24 @@ def test_an_all_hit_scan_asks_the_registry_nothing_for_dockerfiles(
     (project / "svc" / "Dockerfile").write_text(DOCKERFILE + "USER app\n")  # one miss: its kind is asked
     report_fields(project)
     assert analysed == ["svc/Dockerfile"] and TargetKind.DOCKERFILE in asked
+
+
+def test_editing_one_dockerfile_leaves_its_neighbours_cached(project: Path, analysed: list[str]) -> None:
+    """A folder's listing is a dependency by names and kinds, not sizes or mtimes: the other
+    Dockerfiles of the folder stay valid when one of them is edited (a result reads a
+    neighbour's content only through read_text, a dependency by content)."""
+    for n in range(5):
+        (project / "svc" / f"api{n}.Dockerfile").write_text(f"FROM alpine:3.19\nRUN echo {n}\n")
+    report_fields(project)
+    (project / "svc" / "api2.Dockerfile").write_text("FROM alpine:3.19\nRUN echo changed\nUSER app\n")
+    analysed.clear()
+    after = report_fields(project)
+    assert analysed == ["svc/api2.Dockerfile"]
+    assert after == report_fields(project, use_cache=False)
+    (project / "svc" / "link.Dockerfile").symlink_to("api1.Dockerfile")
+    report_fields(project)
+    (project / "svc" / "link.Dockerfile").unlink()
+    (project / "svc" / "link.Dockerfile").symlink_to("api3.Dockerfile")  # same name, another target
+    analysed.clear()
+    assert report_fields(project) == report_fields(project, use_cache=False)
+    assert "svc/link.Dockerfile" in analysed
