@@ -230,7 +230,9 @@ class Recorder:
             elif digests.setdefault(p, digest) != digest:
                 return None  # read twice with different bytes: changed while it ran
         unknown.update(self.files, (str(p) for p in found.sniffed))
+        # The scanned folders themselves too: one that could not be listed is not walked.
         folders = {str(f) for f in found.folders} | set(cache._listing) | {os.path.dirname(f) for f in self.files}
+        folders.update(self.dirs)
         walked = {str(f) for f in found.folders}
         for root in found.repo_roots:  # a named file's repository: its CI folders, not walked
             if str(root) not in walked:

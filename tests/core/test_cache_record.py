@@ -329,3 +329,21 @@ def test_file_digest_reads_every_byte_and_refuses_what_is_not_a_file(tmp_path: P
     assert scanrecord.file_digest(str(tmp_path / "fifo")) is None  # never blocks
     assert scanrecord.file_digest(str(tmp_path)) is None
     assert scanrecord.file_digest(str(tmp_path / "missing")) is None
+
+
+def test_concurrent_scans_leave_a_whole_record(tree: Path, tmp_path: Path) -> None:
+    """Scans of the same tree at once each write the record atomically: after them, the
+    record decodes and replays the answer of an uncached scan."""
+    env = {k: v for k, v in os.environ.items() if k != "LOCKDOCK_NO_CACHE"}
+    cmd = [sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", "json", "."]
+    procs = [subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    reference = subprocess.run([*cmd, "--no-cache"], cwd=tree, env=env, capture_output=True, timeout=300, check=False)
+    assert {o for o, _ in outs} == {reference.stdout} and all(e == b"" for _, e in outs)
+    [record] = records(tmp_path)
+    assert not [p for p in record.parent.iterdir() if p.name.startswith(".tmp-")]
+    written = record.stat().st_mtime_ns
+    again = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, timeout=300, check=False)
+    assert again.stdout == reference.stdout and again.returncode == reference.returncode
+    assert record.stat().st_mtime_ns == written  # replayed
