@@ -262,6 +262,16 @@ class LocalAPI:
         except ValueError:
             raise EngineAPIError(0, f"HTTP {status}, not JSON", path) from None
 
+    def after_fork(self) -> None:
+        """In a process forked from the one that made this client: drop the pooled
+        connections it inherited, so that no request of this process shares a socket with
+        the parent's. Each is closed here only (a unix socket stays open while the parent
+        still holds it); the next request opens a connection of its own."""
+        self._lock = threading.Lock()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
