@@ -3,7 +3,7 @@
 A scan of a big engine is bound by CPU time on one interpreter lock: each container costs
 the client ~0.1 ms to read (HTTP and JSON) and about as much to analyse, while the second
 CPU mostly idles (the engine's own work is a fraction of that). So, when a CPU is free
-(`lockdock.parallel.workers_wanted`), `start` lists the containers, imports the engine
+(`cpu_free`), `start` lists the containers, imports the engine
 rules, and forks one child that reads and analyses the last `CHILD_SHARE` of the list with
 connections of its own; the scanning process reads the images, the host and the first
 containers meanwhile. The child sends back only what a report reads of each finding
@@ -74,10 +74,36 @@ class AnalysedContainer:
 def can_split(ctx: ScanContext) -> bool:
     """True when this scan may fork a child for containers (see the module docstring)."""
     from lockdock.engine.rawapi import LocalAPI
-    from lockdock.parallel import workers_wanted
 
     return (ctx.engine is not None and isinstance(ctx.engine.api, LocalAPI) and not ctx.images
-            and hasattr(os, "fork") and threading.active_count() == 1 and workers_wanted() > 1)
+            and hasattr(os, "fork") and threading.active_count() == 1 and cpu_free())
+
+
+def cpu_free(loadavg: str = "/proc/loadavg") -> bool:
+    """Whether a second process would get a CPU of its own now: `LOCKDOCK_JOBS` when set
+    (1: never split); else more than one usable CPU and, from the kernel's count of tasks
+    runnable at this moment (the fourth field of `loadavg`, this process included), at most
+    one CPU's worth of other work. The instant count rather than the one-minute load
+    average (`lockdock.parallel.workers_wanted`): an engine scan lasts a fraction of a
+    second, and the minute after a busy one says little about it. Without that file, the
+    load average decides (`workers_wanted`)."""
+    from lockdock.parallel import workers_wanted
+
+    raw = os.environ.get("LOCKDOCK_JOBS", "").strip()
+    if raw.isdigit():
+        return int(raw) > 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return False
+    try:
+        with open(loadavg, encoding="ascii") as fh:
+            runnable = int(fh.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return workers_wanted() > 1
+    return runnable <= cpus
 
 
 def start(ctx: ScanContext) -> list[str] | None:

@@ -146,3 +146,27 @@ def test_no_split_for_one_thread_less_or_a_busy_machine(world: Path, capsys: pyt
         other.join()
     assert forks == [] and code == 1
     assert len(_containers(out)["targets"]) == COUNT
+
+
+@pytest.mark.parametrize(("jobs", "loadavg", "cpus", "want"), [
+    ("1", "0.00 0.00 0.00 1/100 5", 2, False),  # LOCKDOCK_JOBS=1: never
+    ("2", "9.00 9.00 9.00 9/100 5", 2, True),  # LOCKDOCK_JOBS=2: always
+    ("", "3.10 2.00 1.00 2/100 5", 2, True),  # a busy minute, but one other task runnable now
+    ("", "0.10 0.10 0.10 3/100 5", 2, False),  # two others runnable now
+    ("", "0.10 0.10 0.10 1/100 5", 1, False),  # one CPU
+])
+def test_cpu_free_reads_the_tasks_runnable_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str,
+                                                loadavg: str, cpus: int, want: bool) -> None:
+    monkeypatch.setenv("LOCKDOCK_JOBS", jobs)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cpus)))
+    fake = tmp_path / "loadavg"
+    fake.write_text(loadavg + "\n")
+    assert forkscan.cpu_free(str(fake)) is want
+
+
+def test_cpu_free_without_proc_asks_the_load_average(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    for load, want in ((0.5, True), (5.0, False)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert forkscan.cpu_free(str(tmp_path / "missing")) is want
