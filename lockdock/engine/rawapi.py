@@ -2,8 +2,9 @@
 
 Two parts:
 
-- `LocalAPI`: the Docker Engine API over the engine's unix socket with `http.client`
-  keep-alive connections (a small pool, one connection per thread at a time). It answers
+- `LocalAPI`: the Docker Engine API over the engine's unix socket with keep-alive
+  connections (a small pool, one connection per thread at a time; replies read by
+  `leanhttp`, streams by `http.client`). It answers
   the read calls a scan and the TUI make (`containers`, `images`, `inspect_container`,
   `inspect_image`, `history`, `inspect_network`, `top`, `events`, `version`, `info`) with
   the same JSON and arguments as the SDK's `APIClient` methods of those names, and hands every other
@@ -28,6 +29,8 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
+
+from lockdock.engine.leanhttp import Connection
 
 POOL_SIZE = 4  # idle keep-alive connections kept for reuse
 
@@ -203,7 +206,7 @@ class LocalAPI:
     version prefix (e.g. "1.41"), from `negotiate()` when None. `make_sdk()` returns the
     `docker.APIClient` that serves every other method; it is called at most once, on first
     use. Thread-safe. Raises `EngineNotFound` (404), `EngineAPIError` (other statuses,
-    non-JSON bodies) and `OSError`/`http.client.HTTPException` (socket trouble,
+    non-JSON bodies) and `OSError` (socket trouble, `leanhttp.BadReply`,
     `TimeoutError` included)."""
 
     def __init__(self, socket_path: str, timeout: float, make_sdk: Callable[[LocalAPI], Any],
@@ -213,7 +216,7 @@ class LocalAPI:
         self._version = version
         self._make_sdk = make_sdk
         self._sdk: Any = None
-        self._idle: list[_UnixConnection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ transport
@@ -235,13 +238,13 @@ class LocalAPI:
         self._version = api_version
         return reply
 
-    def _take(self) -> _UnixConnection:
+    def _take(self) -> Connection:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _UnixConnection(self.socket_path, self.timeout)
+        return Connection(self.socket_path, self.timeout)
 
-    def _give_back(self, conn: _UnixConnection) -> None:
+    def _give_back(self, conn: Connection) -> None:
         with self._lock:
             if len(self._idle) < POOL_SIZE:
                 self._idle.append(conn)
@@ -249,8 +252,8 @@ class LocalAPI:
         conn.close()
 
     def request(self, path: str, query: dict[str, Any] | None = None, *, versioned: bool = True) -> tuple[int, bytes]:
-        """GET `path` (already quoted); returns (status, body). A keep-alive connection the
-        engine closed meanwhile is retried once on a fresh one."""
+        """GET `path` (already quoted); returns (status, body). Read by `leanhttp.Connection`
+        (keep-alive; a connection the engine closed meanwhile is retried once on a fresh one)."""
         if query:
             path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         if versioned:
@@ -259,22 +262,16 @@ class LocalAPI:
             conn = self._take()
             reused = conn.sock is not None
             try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                body = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                conn.close()
+                status, body, reusable = conn.get(path)
+            except (BrokenPipeError, ConnectionResetError):  # the connection is closed by get()
                 if reused and attempt == 0:
                     continue  # the engine dropped an idle connection: once more, fresh
                 raise
-            except BaseException:
-                conn.close()
-                raise
-            if resp.will_close:
-                conn.close()
-            else:
+            if reusable:
                 self._give_back(conn)
-            return resp.status, body
+            else:
+                conn.close()
+            return status, body
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, query: dict[str, Any] | None = None, *, versioned: bool = True) -> Any:
