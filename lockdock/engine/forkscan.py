@@ -126,7 +126,9 @@ def start(ctx: ScanContext) -> list[str] | None:
         registry.load_plugins(registry.engine_kinds())
     finally:
         lister.join()
-    ids = listed[0] if listed else []
+    if not listed:  # the listing thread died without an answer: the source lists them itself
+        return None
+    ids = listed[0]
     if len(ids) < MIN_CONTAINERS or threading.active_count() != 1:
         return ids
     keep = len(ids) - int(len(ids) * CHILD_SHARE)
