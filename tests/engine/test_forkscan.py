@@ -1,14 +1,16 @@
 """`lockdock scan` with the end of the container list analysed in a forked process
-(lockdock.engine.forkscan): the same report as one process, and the share redone here when
-the child fails. Run in this process (the fork is of pytest's process: the child only
-reads, analyses and exits), on containers of this test only (`[scan] container-labels`)."""
+(lockdock.engine.forkscan): the same report as one process, and the share redone in the
+scanning process when the child fails; on containers of this test only (`[scan]
+container-labels`), each scan in a fresh interpreter (see SCRIPT)."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
-import threading
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from lockdock.cli.entry import main
 from lockdock.engine import forkscan
 from tests.conftest import SESSION, SESSION_LABEL, TEST_LABEL
 
@@ -26,7 +27,7 @@ COUNT = 9  # containers of the test; the split threshold is lowered below it
 
 
 @pytest.fixture
-def world(tmp_path: Path, docker_api: Any, busybox_image: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def world(tmp_path: Path, docker_api: Any, busybox_image: str) -> Iterator[Path]:
     """COUNT containers with varied findings (privileged, a secret-looking env value, a
     published port, no limits), one running; the scan sees only them."""
     mark = uuid.uuid4().hex[:10]
@@ -43,9 +44,6 @@ def world(tmp_path: Path, docker_api: Any, busybox_image: str, monkeypatch: pyte
                 ports=[80] if i % 4 == 1 else None, host_config=hc, name=f"lockdock-test-fork-{mark}-{i}")["Id"])
         docker_api.start(made[4])
         (tmp_path / ".lockdock.toml").write_text(f'[scan]\ncontainer-labels = ["lockdock-test-fork={mark}"]\n')
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("LOCKDOCK_NO_CACHE", "1")
-        monkeypatch.setattr(forkscan, "MIN_CONTAINERS", 4)
         yield tmp_path
     finally:
         for cid in made:
@@ -53,11 +51,52 @@ def world(tmp_path: Path, docker_api: Any, busybox_image: str, monkeypatch: pyte
                 docker_api.remove_container(cid, force=True)
 
 
-def _scan(fmt: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("LOCKDOCK_JOBS", jobs)
-    code = main(["scan", "--format", fmt, "."])
-    out, err = capsys.readouterr()
-    return code, out, err
+# Each scan runs in a fresh interpreter (pytest's own may hold threads, and a process with
+# threads never forks): the split threshold lowered, `start` watched, `_child` replaced to
+# break it when FORK_TEST_FAILURE says how; the shares forked are said on stderr's last line.
+SCRIPT = """
+import os, sys, threading
+from lockdock.engine import forkscan
+forkscan.MIN_CONTAINERS = int(os.environ.get("FORK_TEST_MIN", "4"))
+forks = []
+real = forkscan.start
+def spy(ctx):
+    kept = real(ctx)
+    share = ctx.cache.get(forkscan.SHARE)
+    if share is not None:
+        forks.append(len(share.ids))
+    return kept
+forkscan.start = spy
+failure = os.environ.get("FORK_TEST_FAILURE")
+def broken(ctx, ids, wfd):
+    if failure == "raises":
+        raise RuntimeError("child broke")
+    if failure == "killed":
+        os.kill(os.getpid(), 9)
+    with open(wfd, "wb", closefd=True) as out:
+        out.write(b"not marshal")
+if failure:
+    forkscan._child = broken
+stop = threading.Event()
+if os.environ.get("FORK_TEST_THREAD"):
+    threading.Thread(target=stop.wait, daemon=True).start()
+from lockdock.cli.entry import main
+code = main(sys.argv[1:])
+stop.set()
+sys.stdout.flush()
+sys.stderr.write("FORKS=%r\\n" % forks)
+sys.exit(code)
+"""
+
+
+def _scan(world: Path, fmt: str, jobs: str, **env: str) -> tuple[int, str, str, list[int]]:
+    """(exit code, stdout, stderr, sizes of the shares forked) of `lockdock scan` in `world`."""
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, "scan", "--format", fmt, "."], cwd=world,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "LOCKDOCK_JOBS": jobs, "LOCKDOCK_NO_CACHE": "1", **env})
+    err, _, last = proc.stderr.rstrip("\n").rpartition("\n")
+    assert last.startswith("FORKS="), proc.stderr[-2000:]
+    return proc.returncode, proc.stdout, err, ast.literal_eval(last[len("FORKS="):])
 
 
 def _containers(report: str) -> dict[str, Any]:
@@ -68,30 +107,13 @@ def _containers(report: str) -> dict[str, Any]:
             "errors": data["errors"]}
 
 
-@pytest.fixture
-def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Records the size of every share handed to a child."""
-    seen: list[int] = []
-    real = forkscan.start
-
-    def spy(ctx: Any) -> Any:
-        kept = real(ctx)
-        share = ctx.cache.get(forkscan.SHARE)
-        if share is not None:
-            seen.append(len(share.ids))
-        return kept
-
-    monkeypatch.setattr(forkscan, "start", spy)
-    return seen
+CHILD = COUNT - (COUNT - int(COUNT * forkscan.CHILD_SHARE))  # containers in the child's share
 
 
-def test_a_split_scan_reports_what_one_process_reports(world: Path, capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
-    assert threading.active_count() == 1  # else nothing forks and this test would compare a scan with itself
-    one = _scan("json", capsys, monkeypatch, "1")
-    assert forks == []
-    two = _scan("json", capsys, monkeypatch, "2")
-    assert forks == [COUNT - (COUNT - int(COUNT * forkscan.CHILD_SHARE))]
+def test_a_split_scan_reports_what_one_process_reports(world: Path) -> None:
+    one = _scan(world, "json", "1")
+    two = _scan(world, "json", "2")
+    assert one[3] == [] and two[3] == [CHILD]
     assert one[0] == two[0] == 1 and one[2] == two[2]
     mine = _containers(one[1])
     assert len(mine["targets"]) == COUNT
@@ -101,49 +123,29 @@ def test_a_split_scan_reports_what_one_process_reports(world: Path, capsys: pyte
     # The container targets come last, in list order, exactly as one process writes them.
     assert json.loads(two[1])["targets"][-COUNT:] == mine["targets"]
     for fmt in ("text", "sarif"):
-        a, b = _scan(fmt, capsys, monkeypatch, "1"), _scan(fmt, capsys, monkeypatch, "2")
-        assert a[0] == b[0] and a[2] == b[2]
+        a, b = _scan(world, fmt, "1"), _scan(world, fmt, "2")
+        assert b[3] == [CHILD] and a[0] == b[0] and a[2] == b[2]
         if fmt == "sarif":
             strip = [r for r in json.loads(a[1])["runs"][0]["results"] if "container" in json.dumps(r)]
             assert strip == [r for r in json.loads(b[1])["runs"][0]["results"] if "container" in json.dumps(r)]
+        else:
+            assert [ln for ln in a[1].splitlines() if "lockdock-test-fork" in ln] == \
+                [ln for ln in b[1].splitlines() if "lockdock-test-fork" in ln]
 
 
 @pytest.mark.parametrize("failure", ["raises", "killed", "garbage"])
-def test_a_failed_child_s_share_is_analysed_here(world: Path, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch, forks: list[int],
-                                                 failure: str) -> None:
-    want = _containers(_scan("json", capsys, monkeypatch, "1")[1])
-
-    def broken(ctx: Any, ids: list[str], wfd: int) -> None:
-        if failure == "raises":
-            raise RuntimeError("child broke")
-        if failure == "killed":
-            os.kill(os.getpid(), 9)
-        with open(wfd, "wb", closefd=True) as out:
-            out.write(b"not a pickle")
-
-    monkeypatch.setattr(forkscan, "_child", broken)
-    code, out, err = _scan("json", capsys, monkeypatch, "2")
-    assert forks, "the scan did not fork"
+def test_a_failed_child_s_share_is_analysed_here(world: Path, failure: str) -> None:
+    want = _containers(_scan(world, "json", "1")[1])
+    code, out, err, forks = _scan(world, "json", "2", FORK_TEST_FAILURE=failure)
+    assert forks == [CHILD], "the scan did not fork"
     assert code == 1 and "Traceback" not in err
     assert _containers(out) == want
 
 
-def test_no_split_for_one_thread_less_or_a_busy_machine(world: Path, capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch, forks: list[int]) -> None:
-    _scan("json", capsys, monkeypatch, "1")  # LOCKDOCK_JOBS=1: no worker wanted
-    monkeypatch.setattr(forkscan, "MIN_CONTAINERS", COUNT + 1)  # too few containers
-    _scan("json", capsys, monkeypatch, "2")
-    assert forks == []
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)  # a running thread: forking would be unsafe
-    other.start()
-    try:
-        monkeypatch.setattr(forkscan, "MIN_CONTAINERS", 4)
-        code, out, _ = _scan("json", capsys, monkeypatch, "2")
-    finally:
-        stop.set()
-        other.join()
+def test_no_split_on_one_cpu_for_few_containers_or_in_a_threaded_process(world: Path) -> None:
+    assert _scan(world, "json", "1")[3] == []  # LOCKDOCK_JOBS=1: no second process wanted
+    assert _scan(world, "json", "2", FORK_TEST_MIN=str(COUNT + 1))[3] == []  # too few containers
+    code, out, _, forks = _scan(world, "json", "2", FORK_TEST_THREAD="1")  # forking is unsafe then
     assert forks == [] and code == 1
     assert len(_containers(out)["targets"]) == COUNT
 
