@@ -51,7 +51,9 @@ class EventStream:
         while True:
             try:
                 line = self._resp.readline()
-            except (OSError, ValueError, http.client.HTTPException):
+            except (OSError, ValueError, AttributeError, http.client.HTTPException):
+                # AttributeError: close() from another thread emptied the reply mid-read
+                # (http.client sets its file to None), which is the end asked for.
                 if self._conn.sock is None:
                     return  # closed by close()
                 raise
