@@ -15,9 +15,9 @@ Rows (medians of `--rounds`, wall time; every tool started once per round as CI 
 - 300 generated compose projects: lockdock against compose-lint (directory and file list),
   with the CPU time (user + system) of each side and the load average beside the wall times;
 - an engine with `--images` busybox images and `--containers` created containers (labelled
-  io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files)
-  against the floor, `docker inspect` of the same objects (one CLI call each for containers
-  and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py)
+  io.lockdock.bench=tui-<pid>, removed at the end): `lockdock scan` (images and containers, no files),
+  as run by default and pinned to one process (`LOCKDOCK_JOBS=1`), against the floor,
+  `docker inspect` of the same objects (one CLI call each for containers and images); with `--tui`, the TUI's first screen and all-analysed times (bench/tui_bench.py)
   on that host and again with `--tui-containers` (800) created containers, and what an
   empty Textual app costs alone;
 - with `--fix`: `lockdock fix` (preview) over the compose corpus, and `fix --apply --unsafe`
@@ -254,9 +254,15 @@ def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
             CPU.setdefault("engine-floor", []).append(sum(CPU.pop("engine-floor-part")))
             return took
 
-        m = medians(args.rounds, {"scan": lambda: run(lockdock, empty, env, cpu_of="engine-scan"), "floor": floor})
+        # The scan as a user runs it (a forked child takes most containers when a CPU is free:
+        # lockdock.engine.forkscan), and the same pinned to one process (LOCKDOCK_JOBS=1).
+        one = dict(env, LOCKDOCK_JOBS="1")
+        m = medians(args.rounds, {"scan": lambda: run(lockdock, empty, env, cpu_of="engine-scan"), "floor": floor,
+                                  "scan-1": lambda: run(lockdock, empty, one, cpu_of="engine-scan-1")})
         row(f"engine scan, {len(containers)} containers + {len(images)} images", m["scan"],
             "docker inspect", m["floor"], "<= 1.5x", cpu=("engine-scan", "engine-floor"))
+        row("the same scan in one process (LOCKDOCK_JOBS=1)", m["scan-1"],
+            "docker inspect", m["floor"], "-", cpu=("engine-scan-1", "engine-floor"))
         if args.tui:
             tui_rows(args, api, len(containers), m["floor"])
     finally:

@@ -225,7 +225,7 @@ def _scan(
     if ctx.engine is not None:  # the engine answers while the plugins are imported
         from lockdock.sources.engine import prefetch
 
-        prefetch(ctx)
+        prefetch(ctx, split=throughput)
     if ctx.engine is not None:  # rules load per kind with its first subject; the engine's while it answers
         registry.load_plugins(registry.engine_kinds())
     result = ScanResult(engine_error=ctx.engine_error)
@@ -350,6 +350,10 @@ def _scan(
         ctx.cache.pop("result_cache", None)
         if pool is not None:
             pool.close()
+        if "engine.forkscan:share" in ctx.cache:  # a container share never collected (the scan stopped)
+            from lockdock.engine.forkscan import abandon
+
+            abandon(ctx)
     result.errors = list(ctx.errors)
     return result
 

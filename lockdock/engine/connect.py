@@ -113,8 +113,7 @@ def connect_local(socket_path: str, endpoint: str, timeout: float = DEFAULT_TIME
 
     api = LocalAPI(socket_path, max(1.0, timeout), _sdk_client)
     try:
-        version = api.negotiate()
-        info = api.info()
+        version, info = _version_and_info(api)
     except Exception as exc:  # noqa: BLE001 - socket errors, HTTP errors, garbage replies
         api.close()
         raise EngineUnavailable(_cause_message(exc, endpoint), endpoint) from None
@@ -122,6 +121,34 @@ def connect_local(socket_path: str, endpoint: str, timeout: float = DEFAULT_TIME
         api.close()
         raise EngineUnavailable(f"engine at {endpoint} sent an unexpected reply", endpoint)
     return Engine(api=api, endpoint=endpoint, version=str(version.get("Version", "?")), info=info)
+
+
+def _version_and_info(api: Any) -> tuple[dict[str, Any], Any]:
+    """`GET /version` (which sets the API version) and `GET /info`, asked at once on two
+    connections: the second round trip overlaps the first. /info goes without a version
+    prefix, which the engine answers at its own API version, the `ApiVersion` that /version
+    reports and the prefix every later request carries (Engine API reference, "Versioned
+    API"), so the reply is the versioned one's. Raises what `LocalAPI.get` raises, the
+    /version error first."""
+    import threading
+
+    got: dict[str, Any] = {}
+
+    def ask_info() -> None:
+        try:
+            got["info"] = api.get("/info", versioned=False)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            got["error"] = exc
+
+    asker = threading.Thread(target=ask_info, name="lockdock-info")
+    asker.start()
+    try:
+        version = api.negotiate()
+    finally:
+        asker.join()
+    if "error" in got:
+        raise got["error"]
+    return version, got["info"]
 
 
 def _cause_message(exc: BaseException, endpoint: str) -> str:

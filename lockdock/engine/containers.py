@@ -165,19 +165,30 @@ def iter_containers(ctx: ScanContext) -> list[ContainerSubject]:
     return list(stream_containers(ctx))
 
 
-def stream_containers(ctx: ScanContext) -> Iterator[ContainerSubject]:
-    """`iter_containers` as the replies come: lists the containers and starts inspecting
-    them before returning; the iterator yields each subject in list order as soon as it is
-    inspected, so a scan analyses the first containers while the engine answers for the
-    next ones (`lockdock.sources.engine.prefetch`)."""
+def list_container_ids(ctx: ScanContext) -> list[str]:
+    """The ids of every container (running or not), in the engine's list order; with
+    `[scan] container-labels`, only those carrying all of them. Empty without an engine or
+    when the engine refuses the list (said in `ctx` as an error)."""
     if ctx.engine is None:
-        return iter(())
+        return []
     api = ctx.engine.api
     labels = ctx.config.container_labels
     try:
         listed = api.containers(all=True, filters={"label": labels}) if labels else api.containers(all=True)
     except Exception as exc:  # noqa: BLE001 - engine refused or died mid-scan
         ctx.error(None, f"cannot list containers: {safe(exc, 200)}")
+        return []
+    return [str(c.get("Id")) for c in listed if isinstance(c, dict) and c.get("Id")]
+
+
+def stream_containers(ctx: ScanContext, ids: list[str] | None = None) -> Iterator[ContainerSubject]:
+    """`iter_containers` as the replies come: lists the containers (unless `ids`, from
+    `list_container_ids`, says which) and starts inspecting them before returning; the
+    iterator yields each subject in list order as soon as it is inspected, so a scan
+    analyses the first containers while the engine answers for the next ones
+    (`lockdock.sources.engine.prefetch`)."""
+    if ctx.engine is None:
         return iter(())
-    ids = [str(c.get("Id")) for c in listed if isinstance(c, dict) and c.get("Id")]
-    return (make_subject(data) for data in _inspect_stream(api, ids, ctx) if data is not None)
+    if ids is None:
+        ids = list_container_ids(ctx)
+    return (make_subject(data) for data in _inspect_stream(ctx.engine.api, ids, ctx) if data is not None)

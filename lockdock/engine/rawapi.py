@@ -2,8 +2,9 @@
 
 Two parts:
 
-- `LocalAPI`: the Docker Engine API over the engine's unix socket with `http.client`
-  keep-alive connections (a small pool, one connection per thread at a time). It answers
+- `LocalAPI`: the Docker Engine API over the engine's unix socket with keep-alive
+  connections (a small pool, one connection per thread at a time; replies read by
+  `leanhttp`, streams by `http.client`). It answers
   the read calls a scan and the TUI make (`containers`, `images`, `inspect_container`,
   `inspect_image`, `history`, `inspect_network`, `top`, `events`, `version`, `info`) with
   the same JSON and arguments as the SDK's `APIClient` methods of those names, and hands every other
@@ -21,15 +22,43 @@ Two parts:
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
-import socket
 import threading
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from lockdock.engine.leanhttp import Connection
+
+if TYPE_CHECKING:
+    from lockdock.engine.streams import BodyStream, EventStream
 
 POOL_SIZE = 4  # idle keep-alive connections kept for reuse
+
+try:  # a declared dependency; the standard library when it is missing
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
+
+# 20 digits in a row may be an integer beyond 64 bits, which orjson reads as a float: found
+# as 20 nines once every digit is a nine (bytes.translate and a substring search: ~2 us on a
+# 4 KB reply, a regex search costs ~30 us, twice orjson's parse).
+_DIGITS_TO_NINE = bytes.maketrans(b"012345678", b"999999999")
+_LONG_NUMBER = b"9" * 20
+
+
+def decode_json(body: bytes) -> Any:
+    """`json.loads(body)`, computed by orjson (a third of the CPU time on an engine's
+    replies) when it gives the same value: text with 20 digits in a row (an integer orjson
+    would turn into a float) and text orjson refuses (UTF-16/32, invalid UTF-8) are read by
+    `json.loads`, so the value is always the standard library's. Raises ValueError."""
+    if _orjson is not None and _LONG_NUMBER not in body.translate(_DIGITS_TO_NINE):
+        try:
+            return _orjson.loads(body)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(body)
 
 
 class EngineAPIError(Exception):
@@ -49,96 +78,6 @@ class EngineAPIError(Exception):
 
 class EngineNotFound(EngineAPIError):
     """HTTP 404: no such container, image or network (e.g. removed since it was listed)."""
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    """HTTP/1.1 over a unix socket (the `Host` header is the SDK's: localhost)."""
-
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._socket_path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class _UnixConnection10(_UnixConnection):
-    """The same, speaking HTTP/1.0 (http.client's version attributes, as its own
-    HTTP/1.0 handling reads them): the reply body comes unchunked, ended by the close."""
-
-    _http_vsn = 10
-    _http_vsn_str = "HTTP/1.0"
-
-
-class EventStream:
-    """Decoded engine events as they come (an iterator of dicts); `close()` from any thread
-    ends the iteration (the socket is shut down, which wakes a blocked read)."""
-
-    def __init__(self, conn: _UnixConnection, resp: http.client.HTTPResponse) -> None:
-        self._conn = conn
-        self._resp = resp
-
-    def __iter__(self) -> Any:
-        while True:
-            try:
-                line = self._resp.readline()
-            except (OSError, ValueError, http.client.HTTPException):
-                if self._conn.sock is None:
-                    return  # closed by close()
-                raise
-            if not line:
-                return
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # not an event: skipped, as the SDK's decoder never yields it either
-            yield event
-
-    def close(self) -> None:
-        sock = self._conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already gone
-                sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
-
-
-class BodyStream:
-    """The body of one HTTP/1.0 reply as blocks of bytes (an iterator); `close()` ends it.
-
-    HTTP/1.0 is asked for so that the engine sends the body as it is, ended by closing the
-    connection, instead of in HTTP/1.1 chunks (about 32 KiB each from Docker's Go server,
-    every one decoded in Python by `http.client`: a third of the CPU time of reading a
-    `docker save` stream). The price: the end of the connection is the end of the body, so
-    a cut connection looks like a short body; the caller must check the content's own end
-    (`images.save_stream` checks the tar end-of-archive blocks)."""
-
-    def __init__(self, conn: _UnixConnection, resp: http.client.HTTPResponse, block: int) -> None:
-        self._conn = conn
-        self._resp = resp
-        self._block = block
-
-    def __iter__(self) -> Any:
-        try:
-            while True:
-                data = self._resp.read(self._block)
-                if not data:
-                    return
-                yield data
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 def filters_param(filters: dict[str, Any]) -> str:
@@ -178,7 +117,7 @@ class LocalAPI:
     version prefix (e.g. "1.41"), from `negotiate()` when None. `make_sdk()` returns the
     `docker.APIClient` that serves every other method; it is called at most once, on first
     use. Thread-safe. Raises `EngineNotFound` (404), `EngineAPIError` (other statuses,
-    non-JSON bodies) and `OSError`/`http.client.HTTPException` (socket trouble,
+    non-JSON bodies) and `OSError` (socket trouble, `leanhttp.BadReply`,
     `TimeoutError` included)."""
 
     def __init__(self, socket_path: str, timeout: float, make_sdk: Callable[[LocalAPI], Any],
@@ -188,7 +127,7 @@ class LocalAPI:
         self._version = version
         self._make_sdk = make_sdk
         self._sdk: Any = None
-        self._idle: list[_UnixConnection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ transport
@@ -210,13 +149,13 @@ class LocalAPI:
         self._version = api_version
         return reply
 
-    def _take(self) -> _UnixConnection:
+    def _take(self) -> Connection:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _UnixConnection(self.socket_path, self.timeout)
+        return Connection(self.socket_path, self.timeout)
 
-    def _give_back(self, conn: _UnixConnection) -> None:
+    def _give_back(self, conn: Connection) -> None:
         with self._lock:
             if len(self._idle) < POOL_SIZE:
                 self._idle.append(conn)
@@ -224,8 +163,8 @@ class LocalAPI:
         conn.close()
 
     def request(self, path: str, query: dict[str, Any] | None = None, *, versioned: bool = True) -> tuple[int, bytes]:
-        """GET `path` (already quoted); returns (status, body). A keep-alive connection the
-        engine closed meanwhile is retried once on a fresh one."""
+        """GET `path` (already quoted); returns (status, body). Read by `leanhttp.Connection`
+        (keep-alive; a connection the engine closed meanwhile is retried once on a fresh one)."""
         if query:
             path += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         if versioned:
@@ -234,22 +173,16 @@ class LocalAPI:
             conn = self._take()
             reused = conn.sock is not None
             try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                body = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                conn.close()
+                status, body, reusable = conn.get(path)
+            except (BrokenPipeError, ConnectionResetError):  # the connection is closed by get()
                 if reused and attempt == 0:
                     continue  # the engine dropped an idle connection: once more, fresh
                 raise
-            except BaseException:
-                conn.close()
-                raise
-            if resp.will_close:
-                conn.close()
-            else:
+            if reusable:
                 self._give_back(conn)
-            return resp.status, body
+            else:
+                conn.close()
+            return status, body
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, query: dict[str, Any] | None = None, *, versioned: bool = True) -> Any:
@@ -258,9 +191,19 @@ class LocalAPI:
         if status >= 400:
             raise _api_error(status, body, path)
         try:
-            return json.loads(body)
+            return decode_json(body)
         except ValueError:
             raise EngineAPIError(0, f"HTTP {status}, not JSON", path) from None
+
+    def after_fork(self) -> None:
+        """In a process forked from the one that made this client: drop the pooled
+        connections it inherited, so that no request of this process shares a socket with
+        the parent's. Each is closed here only (a unix socket stays open while the parent
+        still holds it); the next request opens a connection of its own."""
+        self._lock = threading.Lock()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def close(self) -> None:
         with self._lock:
@@ -313,6 +256,7 @@ class LocalAPI:
         read timeout (the engine is silent until something happens); `close()` ends it."""
         if not decode:
             raise ValueError("LocalAPI.events() yields decoded events only")
+        from lockdock.engine.streams import EventStream, _UnixConnection
         path = f"/v{self.api_version}/events"
         if filters:
             path += "?" + urllib.parse.urlencode({"filters": filters_param(filters)})
@@ -336,6 +280,8 @@ class LocalAPI:
         connection and return its body as a `BodyStream` of up to `block` bytes per item.
         `timeout` bounds every socket operation (the wait for the first byte included).
         Raises like `get` for an error status, `OSError` (`TimeoutError`) for the socket."""
+        from lockdock.engine.streams import BodyStream, _UnixConnection10
+
         full = f"/v{self.api_version}" + path.format(*(_quote(a) for a in args))
         conn = _UnixConnection10(self.socket_path, timeout)
         try:

@@ -26,10 +26,15 @@ if TYPE_CHECKING:  # imported by the sources and `prefetch` when they run (see `
     from lockdock.engine.images import ImageSubject
 
 PREFETCH = "sources.engine:prefetch"  # ctx.cache key: {"images"|"containers": Future[Iterator]}
+SHARE_KEY = "engine.forkscan:share"  # = lockdock.engine.forkscan.SHARE (not imported unless a scan splits)
 
 
-def prefetch(ctx: ScanContext) -> None:
+def prefetch(ctx: ScanContext, *, split: bool = False) -> None:
     """Start listing and inspecting the engine's images and containers in the background.
+
+    `split` (`lockdock scan` only): the end of a long container list may go to a forked
+    process (`lockdock.engine.forkscan`), whose findings the containers source hands on
+    after this process's own containers.
 
     No-op without an engine or when already started. Each answer (an iterator of subjects
     whose reads are under way) is taken once, by the source of its kind; errors land in
@@ -41,9 +46,14 @@ def prefetch(ctx: ScanContext) -> None:
         return
     from lockdock.engine.containers import stream_containers
 
+    ids = None
+    if split:  # before any thread starts: forking is safe only then
+        from lockdock.engine.forkscan import start
+
+        ids = start(ctx)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lockdock-prefetch")
     try:
-        started = {"containers": pool.submit(stream_containers, ctx)}
+        started = {"containers": pool.submit(stream_containers, ctx, ids)}
         from lockdock.engine.images import stream_images
 
         started["images"] = pool.submit(stream_images, ctx)
@@ -100,3 +110,7 @@ def containers(discovery: Discovery, ctx: ScanContext) -> Iterator[ContainerSubj
         yield from (c for c in _read(ctx, "containers", _stream_containers) if c.image_id in wanted)
         return
     yield from _read(ctx, "containers", _stream_containers)
+    if SHARE_KEY in ctx.cache:  # the end of the list, analysed in a forked process
+        from lockdock.engine.forkscan import collect
+
+        yield from collect(ctx)

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from lockdock.engine import connect as conn
-from lockdock.engine.rawapi import EngineAPIError, EngineNotFound, LocalAPI, filters_param
+from lockdock.engine.rawapi import (
+    EngineAPIError,
+    EngineNotFound,
+    LocalAPI,
+    decode_json,
+    filters_param,
+)
 
 from .fakeengine import FakeEngine, Reply, ok
 
@@ -94,3 +100,29 @@ def test_missing_socket_is_said_plainly(clean_env, monkeypatch, tmp_path):
     with pytest.raises(conn.EngineUnavailable) as err:
         conn.connect(timeout=1)
     assert "the socket does not exist" in str(err.value)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"Id": "x", "Size": 18446744073709551615, "Min": -9223372036854775808}',
+    b'{"Big": 123456789012345678901234567890, "Neg": -98765432109876543210}',  # beyond 64 bits: exact
+    b'{"a": 1, "a": 2}', b'[1.5, 2.0e-3, 1e400, "x\\u00e9\\ud800"]', b'\xef\xbb\xbf{"bom": 1}',
+    '{"utf16": 1}'.encode("utf-16"), b'{"NaN": NaN, "Inf": -Infinity}',
+])
+def test_engine_json_decodes_to_the_standard_library_s_value(body):
+    want, got = json.loads(body), decode_json(body)
+    assert repr(got) == repr(want)  # repr: NaN equals itself, 1 and 1.0 differ
+
+
+@pytest.mark.parametrize("body", [b"", b'{"a": 1', b"\xff\xfe\xfd", b"\x00not json"])
+def test_engine_json_that_is_not_json_raises_value_error(body):
+    with pytest.raises(ValueError):
+        decode_json(body)
+
+
+@pytest.mark.parametrize(("route", "said"), [("/version", "version gone"), ("/info", "info gone")])
+def test_version_and_info_asked_at_once_still_say_which_failed(sock, clean_env, monkeypatch, route, said):
+    with FakeEngine(sock, {route: Reply(500, b'{"message": "%s"}' % said.encode())}):
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+        with pytest.raises(conn.EngineUnavailable) as exc:
+            conn.connect(timeout=3)
+        assert said in str(exc.value)
