@@ -167,3 +167,36 @@ def test_an_image_the_worker_has_not_reached_is_read_by_the_analysis(sock: Path,
         assert engine.saved.index(IDS[-1]) < engine.saved.index(IDS[1])
         assert engine.most_at_once == 2
     assert last[0][3] is None and all(r[3] is None for r in rest)
+
+
+@pytest.mark.engine
+def test_real_engine_findings_are_the_same_read_ahead_or_not(docker_api: Any, load_image_tar: Any, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the real engine, through `docker save`: the findings of an image read ahead are
+    those of the same image read by its analysis (every field of every finding)."""
+    from lockdock import registry
+    from lockdock.scan import analyze_subject
+
+    from .images_fixture import risky_image
+
+    data, tag = risky_image()
+    load_image_tar(data)
+    registry.load_plugins()
+    monkeypatch.setenv("LOCKDOCK_LAYER_SOURCE", "save")
+    try:
+        runs: list[list[str]] = []
+        setuid: list[list[str]] = []
+        for ahead in (True, False):
+            if not ahead:
+                monkeypatch.setattr(saveahead, "will_save", lambda _s, _c: False)
+            monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / f"cache-{ahead}"))
+            ctx = ScanContext(cwd=tmp_path, engine=connect(), images=[tag])
+            (subject,) = iter_images(ctx)
+            assert (saveahead.KEY in ctx.cache and subject.id in ctx.cache[saveahead.KEY]._jobs) == ahead
+            result = analyze_subject(subject, ctx)
+            runs.append(sorted(repr(f) for f in result.findings))
+            setuid.append([str(f.location) for f in result.findings if "usr/bin/passwd" in f.message])
+        assert runs[0] == runs[1]
+        assert setuid[0] and setuid[0] == setuid[1]  # a layer finding: read from the save stream
+    finally:
+        docker_api.remove_image(tag, force=True)
