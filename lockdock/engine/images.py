@@ -536,6 +536,9 @@ def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
                 ctx.error(None, f"image {safe(ref, 200)} not found locally")
             else:
                 ids.append(str(data.get("Id")))
+                # The same inspect answers for the id: no second request before the save.
+                with ctx._lock:
+                    ctx.cache.setdefault(f"image-inspect:{data.get('Id')}", data)
         return list(dict.fromkeys(ids))
     try:
         listed = api.images()
