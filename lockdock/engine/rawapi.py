@@ -145,10 +145,12 @@ class BodyStream:
     Each block of an unchunked body is one `recv(block, MSG_WAITALL)` on a blocking socket
     (`SO_RCVTIMEO` bounds each wait): the kernel fills the whole block while the reading
     thread waits without the interpreter lock, so a thread parsing the blocks already read
-    never keeps the engine from sending (the engine's send buffer holds ~200 KiB; reads of
-    whatever had arrived each needed the lock again after every ~60 KiB). A timeout with
-    nothing read raises `TimeoutError`; a body shorter than its Content-Length raises
-    `http.client.IncompleteRead`. A chunked reply is read through `http.client`."""
+    holds the reader (and, through its ~200 KiB send buffer, the engine) back at most once
+    per block, where reads of whatever had arrived needed the lock again every ~60 KiB.
+    `SO_RCVTIMEO` counts per receive call: a call that times out after part of a block
+    returns that part; one that times out with nothing read raises `TimeoutError`. A body
+    shorter than its Content-Length raises `http.client.IncompleteRead`. A chunked reply is
+    read through `http.client`."""
 
     def __init__(self, conn: _UnixConnection, resp: http.client.HTTPResponse, block: int) -> None:
         self._conn = conn

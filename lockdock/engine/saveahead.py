@@ -8,12 +8,12 @@ readable local layer store), one at a time, in the scan's image order. The expor
 runs while lockdock imports its rules, reads the history and the containers and analyses
 the image before; `images.load_contents` takes the result (`take`) instead of asking again.
 
-One stream at a time, as before: never more exports at once than the analysis would ask
-for. The worker reads with `images.read_archive`, the function the analysis uses, so a
-silent engine is asked once per scan either way (`ScanContext.save_unanswered`) and the
-scan's timeout bounds each read. An image whose stream has not started when its analysis
-asks is read by the analysis itself (the job is cancelled), so nothing waits on an order
-the worker has not reached.
+One read ahead at a time: the worker never starts more exports than one. It reads with
+`read_archive`, the function the analysis uses, so a silent engine is asked once per scan
+either way (`ScanContext.save_unanswered`) and the scan's timeout bounds each read. An
+image whose read has not started when its analysis asks is read by the analysis itself
+(the queued read is cancelled; at most two streams then run at once), so nothing waits
+on an order the worker has not reached.
 """
 
 from __future__ import annotations
