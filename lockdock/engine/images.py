@@ -13,7 +13,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -422,7 +422,8 @@ def budgets_from_env() -> Budgets:
 
 
 def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContents | None, bool]:
-    """Cached contents, or read the image's save stream; (contents, from_cache)."""
+    """Cached contents, or read the image's save stream; (contents, from_cache). A stream
+    already started for it (`saveahead`, from `stream_images`) is taken instead of a new one."""
     cached = read_cache(subject.id)
     if cached is not None and len(cached.layers) == len(subject.diff_ids):
         return cached, True
@@ -431,26 +432,13 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
     from_dirs = _contents_from_layer_dirs(subject, ctx)
     if from_dirs is not None:
         return from_dirs, False
-    none: list[LayerFacts | None] = [None] * len(subject.diff_ids)
-    if ctx.save_unanswered is not None:  # one silent `docker save` is enough per scan
-        return ImageContents(none, None, f"layers not read: {ctx.save_unanswered}"), False
-    timeout = min(save_timeout(), ctx.remaining())
-    if timeout < 1:
-        return ImageContents(none, None, f"layers not read: the scan timeout ({ctx.timeout:g} s) was reached"), False
-    try:
-        stream = save_stream(ctx.engine.api, subject.id, timeout)
-        from lockdock.engine.savestream import read_save
+    from lockdock.engine import saveahead
 
-        archive = read_save(stream, budgets_from_env())
-    except Exception as exc:  # noqa: BLE001 - engine refused or died
-        if _timed_out(exc):
-            ctx.save_unanswered = (f"docker save did not answer within {timeout:.0f} s "
-                                   "(not tried again for the other images of this scan)")
-            return ImageContents(none, None, f"layers not read: {ctx.save_unanswered}"), False
-        return ImageContents(none, None, f"layers not read: {safe(exc, 160)}"), False
-    if archive.error and "timed out" in archive.error.lower() and not archive.layers:
-        ctx.save_unanswered = (f"docker save did not answer within {timeout:.0f} s "
-                               "(not tried again for the other images of this scan)")
+    archive = saveahead.take(ctx, subject.id)
+    if archive is None:
+        archive = saveahead.read_archive(subject, ctx)
+    if isinstance(archive, ImageContents):
+        return archive, False
     images = archive.images()
     by_name = archive.layers
     chosen = None
@@ -510,24 +498,30 @@ def image_name(inspect: dict[str, Any]) -> str:
     return safe(str(inspect.get("Id", "")).removeprefix("sha256:")[:12], 200)
 
 
-def make_subject(api: Any, inspect: dict[str, Any], ctx: ScanContext) -> ImageSubject:
+def make_subject(api: Any, inspect: dict[str, Any], ctx: ScanContext,
+                 inspected: Callable[[ImageSubject], None] | None = None) -> ImageSubject:
+    """The subject of one inspected image, with its history (asked here). `inspected` is
+    called with the subject before the history is asked (it has no history yet)."""
     image_id = str(inspect.get("Id", ""))
-    try:
-        raw_history = api.history(image_id)
-    except Exception as exc:  # noqa: BLE001 - history is optional for the analysis
-        ctx.warn(None, f"image {image_name(inspect)}: history not available: {safe(exc, 160)}")
-        raw_history = []
     labels = (inspect.get("Config") or {}).get("Labels") or {}
     name = image_name(inspect)
     subject = ImageSubject(
         target=Target(TargetKind.IMAGE, name, None, key=f"image:{image_id}"),
         id=image_id,
         inspect=inspect,
-        raw_history=raw_history if isinstance(raw_history, list) else [],
+        raw_history=[],
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
         repo_tags=[t for t in inspect.get("RepoTags") or [] if t and t != "<none>:<none>"],
         repo_digests=list(inspect.get("RepoDigests") or []),
     )
+    if inspected is not None:
+        inspected(subject)
+    try:
+        raw_history = api.history(image_id)
+    except Exception as exc:  # noqa: BLE001 - history is optional for the analysis
+        ctx.warn(None, f"image {name}: history not available: {safe(exc, 160)}")
+        raw_history = []
+    subject.raw_history = raw_history if isinstance(raw_history, list) else []
     subject.history = pair_history(subject.raw_history, subject.diff_ids, None, inspect)
     return subject
 
@@ -542,6 +536,9 @@ def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
                 ctx.error(None, f"image {safe(ref, 200)} not found locally")
             else:
                 ids.append(str(data.get("Id")))
+                # The same inspect answers for the id: no second request before the save.
+                with ctx._lock:
+                    ctx.cache.setdefault(f"image-inspect:{data.get('Id')}", data)
         return list(dict.fromkeys(ids))
     try:
         listed = api.images()
@@ -580,21 +577,38 @@ def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
         return iter(())
     api = ctx.engine.api
 
-    def one(image_id: str) -> ImageSubject | None:
-        data = ctx.local_image(image_id)
-        if not isinstance(data, dict):
-            ctx.warn(None, f"image {safe(image_id[:19], 40)} vanished or could not be inspected")
-            return None
-        return make_subject(api, data, ctx)
+    from lockdock.engine import saveahead
+
+    offer = saveahead.for_scan(ctx).sequence()
+
+    def one(item: tuple[int, str]) -> ImageSubject | None:
+        index, image_id = item
+        offered: list[ImageSubject] = []
+
+        def inspected(subject: ImageSubject) -> None:
+            # The `docker save` read starts now, while the history and the rest are read.
+            offered.append(subject)
+            offer(index, subject if saveahead.will_save(subject, ctx) else None)
+
+        try:
+            data = ctx.local_image(image_id)
+            if not isinstance(data, dict):
+                ctx.warn(None, f"image {safe(image_id[:19], 40)} vanished or could not be inspected")
+                return None
+            return make_subject(api, data, ctx, inspected)
+        finally:
+            if not offered:
+                offer(index, None)
 
     ids = list_image_ids(api, ctx.images, ctx)
     workers = LOCAL_WORKERS if isinstance(api, rawapi.LocalAPI) else INSPECT_WORKERS
+    items = list(enumerate(ids))
     if len(ids) < 2:
-        found: Iterator[ImageSubject | None] = iter([one(i) for i in ids])
+        found: Iterator[ImageSubject | None] = iter([one(i) for i in items])
     else:
         pool = ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-image")
         try:
-            found = pool.map(one, ids)  # every request submitted here
+            found = pool.map(one, items)  # every request submitted here
         finally:
             pool.shutdown(wait=False)  # the submitted requests still run; the threads end after them
     return (s for s in found if s is not None)

@@ -10,6 +10,7 @@ import contextlib
 import http.client
 import json
 import socket
+import struct
 from typing import Any
 
 
@@ -31,12 +32,31 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+class _UnbufferedResponse(http.client.HTTPResponse):
+    """An `HTTPResponse` that reads its status line and headers straight from the socket
+    (one byte per read: a few hundred), so that no byte of the body waits in a read buffer:
+    `BodyStream` can then take the body from `self.socket` itself. After the headers, `fp`
+    is a fresh buffered reader again for `http.client`'s own reads (chunks, error bodies)."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self.socket = sock
+        self.fp.close()  # the buffered reader made above: nothing was read through it
+        self.fp = sock.makefile("rb", buffering=0)
+
+    def begin(self) -> None:
+        super().begin()
+        raw, self.fp = self.fp, self.socket.makefile("rb")
+        raw.close()
+
+
 class _UnixConnection10(_UnixConnection):
     """The same, speaking HTTP/1.0 (http.client's version attributes, as its own
     HTTP/1.0 handling reads them): the reply body comes unchunked, ended by the close."""
 
     _http_vsn = 10
     _http_vsn_str = "HTTP/1.0"
+    response_class = _UnbufferedResponse
 
 
 class EventStream:
@@ -84,7 +104,17 @@ class BodyStream:
     every one decoded in Python by `http.client`: a third of the CPU time of reading a
     `docker save` stream). The price: the end of the connection is the end of the body, so
     a cut connection looks like a short body; the caller must check the content's own end
-    (`images.save_stream` checks the tar end-of-archive blocks)."""
+    (`images.save_stream` checks the tar end-of-archive blocks).
+
+    Each block of an unchunked body is one `recv(block, MSG_WAITALL)` on a blocking socket
+    (`SO_RCVTIMEO` bounds each wait): the kernel fills the whole block while the reading
+    thread waits without the interpreter lock, so a thread parsing the blocks already read
+    holds the reader (and, through its ~200 KiB send buffer, the engine) back at most once
+    per block, where reads of whatever had arrived needed the lock again every ~60 KiB.
+    `SO_RCVTIMEO` counts per receive call: a call that times out after part of a block
+    returns that part; one that times out with nothing read raises `TimeoutError`. A body
+    shorter than its Content-Length raises `http.client.IncompleteRead`. A chunked reply is
+    read through `http.client`."""
 
     def __init__(self, conn: _UnixConnection, resp: http.client.HTTPResponse, block: int) -> None:
         self._conn = conn
@@ -93,13 +123,51 @@ class BodyStream:
 
     def __iter__(self) -> Any:
         try:
-            while True:
-                data = self._resp.read(self._block)
-                if not data:
-                    return
-                yield data
+            if self._resp.chunked:
+                while data := self._resp.read(self._block):
+                    yield data
+                return
+            yield from self._blocks()
         finally:
             self.close()
 
+    def _blocks(self) -> Any:
+        # The response's own socket: `http.client` drops `conn.sock` once a reply that ends
+        # with the connection is in; the file descriptor stays open until `close()`.
+        sock = getattr(self._resp, "socket", None) or self._conn.sock
+        left = self._resp.length  # None: until the engine closes the connection
+        flags = _wait_all(sock, self._conn.timeout)
+        while left is None or left > 0:
+            want = self._block if left is None else min(self._block, left)
+            try:
+                data = sock.recv(want, flags)
+            except BlockingIOError as exc:  # SO_RCVTIMEO ran out with nothing read
+                raise TimeoutError("timed out") from exc
+            if not data:
+                if left:
+                    raise http.client.IncompleteRead(b"", left)
+                return
+            if left is not None:
+                left -= len(data)
+            yield data
+
     def close(self) -> None:
+        self._resp.close()
         self._conn.close()
+
+
+def _wait_all(sock: socket.socket, timeout: float | None) -> int:
+    """Make `sock` blocking with `timeout` seconds per receive (`SO_RCVTIMEO`) and return
+    the recv flags that wait for a whole block (`MSG_WAITALL`); 0, and the socket left as
+    it was, where the platform refuses either."""
+    flag = getattr(socket, "MSG_WAITALL", 0)
+    if not flag or timeout is None or timeout <= 0:
+        return 0
+    seconds = int(timeout)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("@ll", seconds, int((timeout - seconds) * 1_000_000)))
+    except (OSError, struct.error):
+        return 0
+    sock.settimeout(None)  # blocking: recv waits in the kernel, bounded by SO_RCVTIMEO
+    return flag

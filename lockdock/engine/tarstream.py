@@ -307,8 +307,12 @@ class EntryData:
     def peek(self, n: int) -> bytes:
         """The first bytes, kept for the next read (used to sniff compression once)."""
         r = self._reader
+        buf, pos = r._buf, r._pos
         head = r.read_data(n)
-        r._buf = head + r._buf[r._pos :]
-        r._pos = 0
+        if r._buf is buf and r._pos == pos + len(head):
+            r._pos = pos  # it came from the read buffer: step back (no copy of the buffer)
+        else:
+            r._buf = head + r._buf[r._pos :]
+            r._pos = 0
         r._data_left += len(head)
         return head

@@ -109,8 +109,8 @@ def test_every_cache_pattern_is_under_a_cache_root():
 
 @pytest.mark.engine
 def test_local_body_stream_is_the_sdk_archive(docker_api, load_image_tar):
-    """The unchunked local stream carries the same bytes as the SDK's `get_image`, ends
-    with the end-of-archive blocks, and reads to the same facts."""
+    """The unchunked local stream carries the same bytes as the SDK's `get_image` in whole
+    1 MiB blocks, ends with the end-of-archive blocks, and reads to the same facts."""
     from lockdock.engine.connect import connect
 
     data, tag = risky_image()
@@ -120,6 +120,7 @@ def test_local_body_stream_is_the_sdk_archive(docker_api, load_image_tar):
         assert isinstance(engine.api, LocalAPI)
         local = list(images.save_stream(engine.api, tag, 60))
         assert max(len(b) for b in local) <= 1 << 20
+        assert all(len(b) == 1 << 20 for b in local[:-1])  # whole blocks (MSG_WAITALL)
         sdk = b"".join(docker_api.get_image(tag, chunk_size=1 << 20))
         body = b"".join(local)
         assert hashlib.sha256(body).hexdigest() == hashlib.sha256(sdk).hexdigest()
