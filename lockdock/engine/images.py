@@ -386,7 +386,7 @@ def _tar_ended(blocks: Iterable[bytes]) -> Iterator[bytes]:
     """`blocks` passed on; raises `SaveCut` at the end unless the stream's last 1024 bytes
     are zeros: the two end-of-archive blocks every tar writer puts last (Go's
     `archive/tar`, which the engine uses, writes exactly those). The local stream's end is
-    the connection's close (`rawapi.BodyStream`), so this is what tells a whole archive from
+    the connection's close (`streams.BodyStream`), so this is what tells a whole archive from
     one cut at a member boundary."""
     tail = b""
     for block in blocks:
