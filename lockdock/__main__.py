@@ -1,5 +1,5 @@
 """`python -m lockdock`."""
 
-from lockdock.cli.entry import main
+from lockdock.cli.entry import run
 
-raise SystemExit(main())
+run()

@@ -119,7 +119,7 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
     if repo.compose_files:  # the compose code is imported only when there is a compose file
         from lockdock.compose.project import build_contexts
 
-        repo.build_contexts = build_contexts(repo.compose_files)
+        repo.build_contexts = build_contexts(repo.compose_files, ctx)
     return repo
 
 

@@ -1,4 +1,4 @@
-"""The `lockdock` command line (console script `lockdock = lockdock.cli:main`).
+"""The `lockdock` command line (console script `lockdock = lockdock.cli.entry:run`, which calls `main`).
 
 Modules: `entry` (parser, dispatch, `main`), `options` (what commands share), `scan`,
 `fix` (fix and undo), `explain` (checks and explain), `init` (starter config),

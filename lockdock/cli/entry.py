@@ -8,9 +8,12 @@ sanitised line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Callable
+from typing import NoReturn
 
 from lockdock import __version__
 from lockdock.cli.options import EXIT_OK, EXIT_USAGE, UsageError
@@ -116,7 +119,14 @@ def _tui_available() -> bool:
 _TUI_IMPORT_ERROR: list[str] = []
 
 
+# Commands whose process may end without freeing what they built (see `run`); `main` adds
+# the command it dispatched.
+LEAN_EXIT_COMMANDS = frozenset({"scan"})
+_DISPATCHED: list[str] = []
+
+
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    _DISPATCHED.append(args.command or "")
     if args.command == "scan":
         from lockdock.cli.scan import run_scan
 
@@ -180,3 +190,28 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+
+
+def run() -> NoReturn:
+    """The process entry point (`python -m lockdock`, the `lockdock` console script): `main()`,
+    then exit with its code.
+
+    After `lockdock scan` the process ends without CPython's teardown, which frees every
+    object the scan built one by one (about 0.1 s of CPU for 300 compose projects, ~2
+    million objects, measured alternating on the shared 2-core machine): the standard
+    streams are flushed and the `atexit` functions run (logging, multiprocessing,
+    `weakref.finalize` clean-ups such as temporary directories), then `os._exit`. Only
+    when this is the only thread left and the flush succeeded; otherwise, and for every
+    other command, the ordinary `sys.exit`."""
+    code = main()
+    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # CPython's; absent: the ordinary exit
+    if (run_exitfuncs is not None and _DISPATCHED and _DISPATCHED[-1] in LEAN_EXIT_COMMANDS
+            and threading.active_count() == 1):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed or broken stream: let the interpreter say it
+            sys.exit(code)
+        run_exitfuncs()
+        os._exit(code)
+    sys.exit(code)

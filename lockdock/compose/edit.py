@@ -286,15 +286,41 @@ class Editor:
             self.add(mapping.file, mapping.start + 1, mapping.end - 1,
                      body + sep + lines[0].strip() + inner[len(body):])
             return
-        if not mapping.entry_starts:
-            raise EditRefused("empty mapping")
-        starts = sorted(mapping.entry_starts)
-        col = starts[0] - line_start(text, starts[0])
-        if inside and len(starts) > 1 and line_start(text, starts[1]) > starts[0]:
-            at = line_start(text, starts[1])
+        col, at_inside, at_end = self._insertion_points(mapping, text)
+        at = at_inside if inside and at_inside is not None else at_end
+        if isinstance(at, EditRefused):
+            raise at
+        pad = " " * col
+        self._insert_lines(mapping.file, at, [pad + line for line in lines])
+
+    def _insertion_points(self, mapping: Node, text: str) -> tuple[int, int | None, int | EditRefused]:
+        """(column of the block mapping's keys, offset before its second entry when that
+        starts on a later line, offset after its last entry or why it has none), memoised
+        per project: most fixes of a service insert into the same mapping."""
+        memo = self.project.memo
+        key = ("insert-at", id(mapping))
+        found = memo.get(key)
+        if found is not None and found[0] is mapping:  # the id of a freed node may be reused
+            points = found[1]
         else:
-            _, at = self.extent(mapping.file, starts[-1])
-        self._insert_lines(mapping.file, at, [" " * col + line for line in lines])
+            if not mapping.entry_starts:
+                points = EditRefused("empty mapping")
+            else:
+                starts = sorted(mapping.entry_starts)
+                col = starts[0] - line_start(text, starts[0])
+                inside = None
+                if len(starts) > 1 and line_start(text, starts[1]) > starts[0]:
+                    inside = line_start(text, starts[1])
+                at_end: int | EditRefused
+                try:
+                    at_end = self.extent(mapping.file, starts[-1])[1]
+                except EditRefused as exc:
+                    at_end = exc
+                points = (col, inside, at_end)
+            memo[key] = (mapping, points)
+        if isinstance(points, EditRefused):
+            raise points
+        return points
 
     # ------------------------------------------------------------------ structure
 
@@ -380,7 +406,16 @@ def block_lines(data: dict[str, object] | list[object], step: int, level: int = 
 
 
 def services_sharing(project: Project, node: Node) -> list[str]:
-    """Services whose effective configuration contains the value written at `node`."""
+    """Services whose effective configuration contains the value written at `node` (a new
+    list each call; memoised per project, which never changes after loading)."""
+    key = ("sharing", node.file, node.start, node.kind)
+    found = project.memo.get(key)
+    if found is None:
+        found = project.memo[key] = _services_sharing(project, node)
+    return list(found)
+
+
+def _services_sharing(project: Project, node: Node) -> list[str]:
     names = []
     for name, svc in project.services.items():
         stack = [svc.node]

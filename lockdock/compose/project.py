@@ -44,6 +44,9 @@ class LoadedFile:
     root: Node | None
     clean: bool  # parsed without problems: fixers may edit it
     indent: int = 2
+    # The local build contexts the file names as written, from its tree before interpolation
+    # (`build_contexts` reads them here instead of parsing the file again); None: not read.
+    build_refs: list[str] | None = None
 
     @property
     def key(self) -> str:
@@ -128,6 +131,7 @@ class _Loader:
             self.err(path, p.line, p.message, warn=True)
         lf.clean = not result.problems and result.documents == 1
         lf.root = result.root
+        lf.build_refs = _build_refs(result.root) if "build" in tf.text else []
         if lf.root is None:
             return lf
         lf.indent = _detect_indent(lf.root)
@@ -460,32 +464,58 @@ def projects_of(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     return found
 
 
-def build_contexts(compose_files: list[Path]) -> list[Path]:
-    """Local build contexts the compose files name (`build: dir` or `build.context`).
+def build_contexts(compose_files: list[Path], ctx: ScanContext | None = None) -> list[Path]:
+    """Local build contexts the compose files name (`build: dir` or `build.context`), as
+    written (before interpolation), each once, in the order of the files.
 
-    Uses the same fast, bounded parser as the compose analysis, for repository checks
-    that need the contexts without loading whole projects.
-    """
+    With `ctx`, a file this scan loaded already (`scan_projects`) gives what its loader
+    read from the same parsed tree (`LoadedFile.build_refs`); any other file is read and
+    parsed here with the same fast, bounded parser (for repository checks and stacks that
+    need the contexts without loading whole projects)."""
+    loaded = _loaded_files(ctx) if ctx is not None else {}
     contexts: list[Path] = []
     for path in compose_files:
-        try:
-            text = read_text(path).text
-        except FileProblem:
-            continue
-        if "build" not in text:
-            continue  # no build key can be written without the word
-        result = parse(text, str(path))
-        services = result.root.get("services") if result.root is not None else None
-        if services is None or services.kind != "map":
-            continue
-        for svc in services.value.values():
-            build = svc.get("build")
-            if build is None:
+        lf = loaded.get(os.path.abspath(path))
+        if lf is not None and lf.build_refs is not None:
+            refs = lf.build_refs
+        else:
+            try:
+                text = read_text(path).text
+            except FileProblem:
                 continue
-            node = build if build.kind == "scalar" else build.get("context")
-            ctx_dir = node.value if node is not None and node.kind == "scalar" else None
-            if isinstance(ctx_dir, str) and "://" not in ctx_dir and not ctx_dir.startswith("git@"):
-                d = (path.parent / ctx_dir).resolve()
-                if d.is_dir() and d not in contexts:
-                    contexts.append(d)
+            if "build" not in text:
+                continue  # no build key can be written without the word
+            refs = _build_refs(parse(text, str(path)).root)
+        for ctx_dir in refs:
+            d = (path.parent / ctx_dir).resolve()
+            if d.is_dir() and d not in contexts:
+                contexts.append(d)
     return contexts
+
+
+def _build_refs(root: Node | None) -> list[str]:
+    """The local build context of each service of a parsed compose file, as written."""
+    services = root.get("services") if root is not None else None
+    if services is None or services.kind != "map":
+        return []
+    refs: list[str] = []
+    for svc in services.value.values():
+        build = svc.get("build")
+        if build is None:
+            continue
+        node = build if build.kind == "scalar" else build.get("context")
+        ctx_dir = node.value if node is not None and node.kind == "scalar" else None
+        if isinstance(ctx_dir, str) and "://" not in ctx_dir and not ctx_dir.startswith("git@"):
+            refs.append(ctx_dir)
+    return refs
+
+
+def _loaded_files(ctx: ScanContext) -> dict[str, LoadedFile]:
+    """Every file of the projects this scan loaded, by path."""
+    out: dict[str, LoadedFile] = {}
+    for key, projects in ctx.cache.items():
+        if isinstance(key, str) and key.startswith("compose-projects:"):
+            for project in projects:
+                for lf in project.loaded.values():
+                    out.setdefault(os.path.abspath(lf.path), lf)
+    return out

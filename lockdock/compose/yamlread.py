@@ -277,7 +277,7 @@ class _Builder:
         if rid in self.seen and own_anchor and anchor is None:
             anchor = own_anchor
         self.seen.add(rid)
-        kind = _kind(rnode)
+        kind = _KINDS.get(type(rnode)) or _kind(rnode)  # the lookup inline: once per node
         if kind == "scalar":
             raw = str(rnode.value)
             style = rnode.style if rnode.style in ('"', "'", "|", ">") else None
@@ -323,7 +323,7 @@ class _Builder:
         starts: list[int] = []
         for knode, vnode in rnode.value:
             starts.append(knode.start_mark.index)
-            if _kind(knode) != "scalar":
+            if (_KINDS.get(type(knode)) or _kind(knode)) != "scalar":
                 self.problems.append(YamlProblem("a mapping key that is not a string; entry ignored",
                                                  knode.start_mark.line + 1, knode.start_mark.column + 1))
                 continue

@@ -65,13 +65,15 @@ def test_read_calls_answer_like_the_sdk(docker_api, busybox_image):
 
 def test_scan_of_local_engine_never_imports_the_sdk(tmp_path, busybox_image):
     """Start-up cost: `lockdock scan` of the local engine does without docker/requests/paramiko."""
+    # Said from an atexit function: `python -m lockdock scan` ends the process itself
+    # (lockdock.cli.entry.run) once its atexit functions have run.
     probe = (
-        "import sys, runpy\n"
+        "import atexit, sys, runpy\n"
+        "atexit.register(lambda: print('SDK', sorted(m for m in ('docker', 'requests', 'paramiko', 'urllib3')"
+        " if m in sys.modules), file=sys.stderr))\n"
         f"sys.argv = ['lockdock', 'scan', '--format', 'json', '--image', {busybox_image!r}, '.']\n"
         "try:\n    runpy.run_module('lockdock', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print('SDK', sorted(m for m in ('docker', 'requests', 'paramiko', 'urllib3') if m in sys.modules),"
-        " file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           check=False)
