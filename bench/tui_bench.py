@@ -166,6 +166,10 @@ async def main():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu_s"] = usage.ru_utime + usage.ru_stime
     out["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # The engine scan's child process (`lockdock.tui.childscan`), reaped when its results are in.
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["child_cpu_s"] = kids.ru_utime + kids.ru_stime
+    out["total_cpu_s"] = out["cpu_s"] + out["child_cpu_s"]
     print(json.dumps(out))
 
 asyncio.run(main())

@@ -22,10 +22,15 @@ from lockdock.discovery import Discovery, discover
 from lockdock.model import ScanError, TargetKind
 from lockdock.scan import TargetResult, analyze_subject, connect_engine
 from lockdock.text import safe
+from lockdock.tui.childscan import CHILD, CHILD_SOURCES, ChildScan
 
 Cancelled = Callable[[], bool]
 POOL_SIZE = 4
 CONNECTING = "tui.scanflow:connecting"  # ctx.cache: the HeadStart thread connecting and reading
+# What this process analyses itself when a child analyses the engine's images and
+# containers (the sources named CHILD_SOURCES; the swarm's services stay here).
+FILE_KINDS = (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE, TargetKind.REPO,
+              TargetKind.HOST, TargetKind.SWARM_SERVICE)
 
 
 class Sink(Protocol):
@@ -79,12 +84,17 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     # Connecting and reading the engine wait on the daemon, loading the plugins on imports:
     # overlap them.
     connecting = ctx.cache.pop(CONNECTING, None)  # started already by a HeadStart
+    child: ChildScan | None = ctx.cache.pop(CHILD, None)  # forked by a HeadStart
     if connecting is None:
         connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
         connecting.start()
-    registry.load_plugins()
+    # With a child analysing the engine's objects, their rules load here only if it fails.
+    registry.load_plugins(None if child is None else FILE_KINDS)
     connecting.join()
     engine = ctx.engine
+    if child is not None and engine is None:  # this process could not connect: say so, as without a child
+        child.close()
+        child = None
     sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
     if engine is not None:
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
@@ -94,10 +104,12 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
     pending: list[Future[Any]] = []
 
-    def feed(src: registry.Source) -> None:
+    def feed(src: registry.Source, delivered: set[str]) -> None:
         for subject in run_source(src, discovery, ctx):
             if cancelled():
                 return
+            if subject.target.key in delivered:
+                continue
             keys.add(subject.target.key)
             pending.append(pool.submit(_analyse_and_tell, subject, ctx, sink, cancelled))
 
@@ -116,10 +128,21 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         # Containers first: they are what a busy host has most of, and their analysis is
         # cheap; image layer analysis (docker save) then runs in the pool.
         engine_sources.sort(key=lambda s: (s.name != "containers", s.order))
+        delivered: set[str] = set()
+        if child is not None and any(s.name in CHILD_SOURCES for s in engine_sources):
+            got = _from_child(child, sink, keys, cancelled)
+            if got is None:
+                return  # cancelled
+            delivered, errors = got
+            ctx.errors.extend(errors)
+            if child.failure is None:
+                engine_sources = [s for s in engine_sources if s.name not in CHILD_SOURCES]
+            else:  # the child failed: what it did not deliver is analysed here
+                registry.load_plugins()
         for src in engine_sources:
             if cancelled():
                 return
-            feed(src)
+            feed(src, delivered)
         for fut in list(pending):
             if cancelled():
                 return
@@ -128,6 +151,18 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         pool.shutdown(wait=not cancelled(), cancel_futures=True)
     if not cancelled():
         sink.finished(list(ctx.errors), time.monotonic() - started, keys)
+
+
+def _from_child(child: ChildScan, sink: Sink, keys: set[str],
+                cancelled: Cancelled) -> tuple[set[str], list[ScanError]] | None:
+    """Tell `sink` of every result the child sends; (the keys it delivered, its errors),
+    or None when the scan was cancelled."""
+    for tr in child.results(cancelled):
+        keys.add(tr.target.key)
+        sink.scanned(tr)
+    if cancelled():
+        return None
+    return child.delivered, child.errors
 
 
 def _connect_and_read(ctx: ScanContext) -> None:
@@ -161,23 +196,33 @@ def _analyse_and_tell(subject: Any, ctx: ScanContext, sink: Sink, cancelled: Can
 
 
 class HeadStart:
-    """The engine connected and read before the app (and Textual) is imported.
+    """The engine connected, read and analysed before the app (and Textual) is imported.
 
-    `lockdock tui` builds one first thing (`create_app(..., head_start=True)`): connecting
-    and listing and inspecting every image and container (`sources.engine.prefetch`) run
-    in background threads while the main thread imports Textual and draws the first
-    screen; the daemon answers on another CPU meanwhile. The app's first full scan
-    (`full_scan` with this `ctx`) then joins that thread instead of connecting again and
-    takes the answers. `ctx` and `paths` are the ones the app uses.
-
-    Only the engine reads start early: analysing too competes for the interpreter lock
-    with Textual's import and delays the first screen (README, Benchmarks)."""
+    `lockdock tui` builds one first thing (`create_app(..., head_start=True)`). Where a
+    child process can be forked (`childscan.wanted`), a child reads and analyses every
+    image and container (`childscan.ChildScan`) on another CPU while this process connects
+    on its own (for events, fixes and rescans), imports Textual and draws the first screen;
+    the app's first full scan (`full_scan` with this `ctx`) takes the child's results.
+    Without a child, connecting and listing and inspecting every image and container
+    (`sources.engine.prefetch`) run in background threads here, and the first scan takes
+    those answers; only the reads start early then, as analysing too would compete for the
+    interpreter lock with Textual's import and delay the first screen (README, Benchmarks).
+    `ctx` and `paths` are the ones the app uses."""
 
     def __init__(self, paths: list[Path], config: Config, use_engine: bool) -> None:
         self.paths, root = scan_root(paths)
         self.ctx = new_context(root, config, use_engine)
+        self.child: ChildScan | None = None
         if use_engine:
-            thread = threading.Thread(target=_connect_and_read, args=(self.ctx,), name="lockdock-connect",
-                                      daemon=True)
+            self.child = ChildScan.start(self.ctx)  # first: this process runs no other thread yet
+            if self.child is not None:
+                self.ctx.cache[CHILD] = self.child
+            thread = threading.Thread(target=connect_engine if self.child else _connect_and_read, args=(self.ctx,),
+                                      name="lockdock-connect", daemon=True)
             thread.start()
             self.ctx.cache[CONNECTING] = thread
+
+    def close(self) -> None:
+        """Stop the child when the app ends before its first scan took the results."""
+        if self.child is not None and self.ctx.cache.pop(CHILD, None) is not None:
+            self.child.close()
