@@ -207,11 +207,52 @@ class WriteActions:
         self.call_from_thread(self.push_screen, TextScreen(title, body, "read-only"))
 
     def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
-        """Pending fixes (engine measurements) are computed in a worker before the preview."""
+        """Pending fixes (engine measurements) are computed in a worker before the preview.
+        Findings the engine scan's child process sent (no payload, fixes without edits:
+        `childscan.Sketch` subjects) are first analysed again here from a fresh inspect."""
+        from lockdock.tui.childscan import Sketch
+
+        if any(isinstance(self.state.subject_of(f.target.key), Sketch) for f in findings):
+            self._full_then_fix(findings, title)
+            return
         if any(f.fix is not None and f.fix.pending for f in findings):
             self._compute_lazy(findings, title)
             return
         self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)
+
+    @work(thread=True, group="lazy-fix", exit_on_error=False)
+    def _full_then_fix(self, findings: list[Finding], title: str) -> None:
+        """Analyse the targets of `findings` again in this process (`childscan.full_result`),
+        put the results in place of the child's, then prepare the fixes of the same
+        findings; one that is gone (the object changed) is said, not fixed."""
+        from lockdock.tui.childscan import full_result, same_finding
+
+        fresh: dict[str, TargetResult] = {}
+        for key in dict.fromkeys(f.target.key for f in findings):
+            tr = self.state.targets.get(key)
+            full = full_result(tr, self._ctx_for(key)) if tr is not None else None
+            if full is not None:
+                fresh[key] = full
+        again = []
+        for f in findings:
+            g = next((g for g in fresh[f.target.key].findings if same_finding(f, g)), None) if f.target.key in fresh \
+                else None
+            if g is not None and g.fix is not None:
+                again.append(g)
+        self.call_from_thread(self._fixes_after_full, fresh, again, len(findings), title)
+
+    def _fixes_after_full(self, fresh: dict[str, TargetResult], again: list[Finding], wanted: int,
+                          title: str) -> None:
+        for key, tr in fresh.items():
+            if key in self.state.targets:
+                self.state.targets[key] = tr
+                self._findings_dirty = self._findings_dirty or key == self.current_key
+        self._dirty = True
+        if len(again) < wanted:
+            self.notify("The object changed since the scan: its findings were read again; check the fix.",
+                        severity="warning", markup=False)
+        if again:
+            self._prepare_fixes(again, title)
 
     @work(thread=True, group="lazy-fix", exit_on_error=False)
     def _compute_lazy(self, findings: list[Finding], title: str) -> None:
@@ -373,10 +414,18 @@ class WriteActions:
     @work(thread=True, group="pending-fix", exit_on_error=False)
     def _pending_worker(self, finding: Finding) -> None:
         from lockdock.tui import fixflow
+        from lockdock.tui.childscan import Sketch, full_result, same_finding
 
         subject = self.state.subject_of(finding.target.key)
         try:
-            fix = fixflow.materialise(finding, subject, self._ctx_for(finding.target.key))
+            full = finding
+            tr = self.state.targets.get(finding.target.key)
+            if tr is not None and isinstance(subject, Sketch):  # from the child: read the object again
+                fresh = full_result(tr, self._ctx_for(finding.target.key))
+                if fresh is not None and fresh is not tr:
+                    subject = fresh.subject
+                    full = next((g for g in fresh.findings if same_finding(finding, g)), finding)
+            fix = fixflow.materialise(full, subject, self._ctx_for(finding.target.key))
         except Exception:  # noqa: BLE001 - engine gone: keep the promise unresolved, f will say why
             finding._lockdock_checking = False  # type: ignore[attr-defined]
             return

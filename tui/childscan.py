@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import signal
 import struct
 import sys
@@ -45,6 +46,7 @@ CHILD_SOURCES = ("containers", "images")  # the engine sources the child runs, i
 BATCH_SECONDS = 0.03  # a batch is sent at least this often while results come
 BATCH_ROWS = 64  # ... or when it holds this many targets
 _HEADER = struct.Struct("!I")
+PIPE_BYTES = 1 << 20  # the pipe's buffer (Linux's default limit for an unprivileged process)
 SWITCH_INTERVAL = 0.0005  # as `lockdock scan`: readers get the interpreter lock back sooner
 
 
@@ -112,7 +114,6 @@ def _child_main(ctx: ScanContext, fd: int) -> None:
     from lockdock.parallel import _compact
     from lockdock.scan import analyze_subject, connect_engine
     from lockdock.sources.engine import prefetch
-
     sys.setswitchinterval(SWITCH_INTERVAL)
     connect_engine(ctx)
     if ctx.engine is None:
@@ -174,13 +175,13 @@ def _rebuild(row: tuple[Any, Any]) -> TargetResult:
 
 
 class ChildScan:
-    """A forked child analysing the engine (module docstring). `start` forks it; the app's
-    first full scan calls `results` once; `close` stops it early (the app quits first)."""
+    """A forked child analysing the engine (module docstring). `start` forks it and a
+    thread of this process drains the pipe at once (raw frames, unpickled later by
+    `results`), so the child never waits for the app; the app's first full scan calls
+    `results` once; `close` stops the child early (the app quits first)."""
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid = pid
-        self._fd = fd
-        self._file = os.fdopen(fd, "rb", buffering=1 << 16)
         self.delivered: set[str] = set()  # keys of the targets received
         self.errors: list[ScanError] = []
         self.failure: str | None = None  # why the child did not finish, once it did not
@@ -188,6 +189,9 @@ class ChildScan:
         self.cpu_s: float | None = None  # its CPU time (user + system) once reaped
         self._lock = threading.Lock()
         self._done = False  # "done" received
+        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._pump = threading.Thread(target=self._drain, args=(fd,), name="lockdock-childscan", daemon=True)
+        self._pump.start()
 
     @classmethod
     def start(cls, ctx: ScanContext) -> ChildScan | None:
@@ -199,6 +203,10 @@ class ChildScan:
             read_fd, write_fd = os.pipe()
         except OSError:
             return None
+        with contextlib.suppress(ImportError, AttributeError, OSError):  # Linux: room for a big engine
+            import fcntl
+
+            fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         try:
             pid = os.fork()
         except OSError:
@@ -210,15 +218,23 @@ class ChildScan:
         os.close(write_fd)
         return cls(pid, read_fd)
 
-    def _read(self) -> Any:
-        head = self._file.read(_HEADER.size)
-        if len(head) < _HEADER.size:
-            raise EOFError("the engine scan process ended without its results")
-        (size,) = _HEADER.unpack(head)
-        data = self._file.read(size)
-        if len(data) < size:
-            raise EOFError("the engine scan process ended in the middle of a result")
-        return pickle.loads(data)
+    def _drain(self, fd: int) -> None:
+        """The pump thread: every frame as bytes into the queue, then None (end of pipe)."""
+        try:
+            with os.fdopen(fd, "rb", buffering=PIPE_BYTES) as pipe:
+                while True:
+                    head = pipe.read(_HEADER.size)
+                    if len(head) < _HEADER.size:
+                        break
+                    (size,) = _HEADER.unpack(head)
+                    data = pipe.read(size)
+                    if len(data) < size:
+                        break
+                    self._frames.put(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._frames.put(None)
 
     def results(self, cancelled: Callable[[], bool]) -> Iterator[TargetResult]:
         """The child's results as they arrive. Ends when the child is done (its errors are
@@ -227,7 +243,10 @@ class ChildScan:
         try:
             while not cancelled():
                 try:
-                    message = self._read()
+                    data = self._frames.get()
+                    if data is None:
+                        raise EOFError("the engine scan process ended without its results")
+                    message = pickle.loads(data)
                     tag = message[0]
                     if tag == "batch":
                         got = [_rebuild(row) for row in message[1]]
@@ -248,24 +267,23 @@ class ChildScan:
             self.close()
 
     def close(self) -> None:
-        """Stop the child if it still runs, reap it and close the pipe (idempotent; any
-        thread: a reader blocked on the pipe then sees its end)."""
+        """Stop the child if it still runs and reap it (idempotent; any thread). The pump
+        thread then sees the end of the pipe and closes it."""
         with self._lock:
-            if self.status is None:
-                pid, status, usage = 0, 0, None
-                with contextlib.suppress(ChildProcessError, OSError):
-                    # Done: it is closing its end and exiting; else it is stopped.
-                    pid, status, usage = os.wait4(self.pid, 0 if self._done else os.WNOHANG)
-                    if pid == 0:
-                        os.kill(self.pid, signal.SIGTERM)
-                        pid, status, usage = os.wait4(self.pid, 0)
-                self.status = status
-                if usage is not None:
-                    self.cpu_s = usage.ru_utime + usage.ru_stime
-                if status and self.failure is None:
-                    self.failure = f"the engine scan process ended with wait status {status}"
-        with contextlib.suppress(OSError, ValueError):
-            self._file.close()
+            if self.status is not None:
+                return
+            pid, status, usage = 0, 0, None
+            with contextlib.suppress(ChildProcessError, OSError):
+                # Done: it is closing its end and exiting; else it is stopped.
+                pid, status, usage = os.wait4(self.pid, 0 if self._done else os.WNOHANG)
+                if pid == 0:
+                    os.kill(self.pid, signal.SIGTERM)
+                    pid, status, usage = os.wait4(self.pid, 0)
+            self.status = status
+            if usage is not None:
+                self.cpu_s = usage.ru_utime + usage.ru_stime
+            if status and self.failure is None:
+                self.failure = f"the engine scan process ended with wait status {status}"
 
 
 def full_result(tr: TargetResult, ctx: ScanContext) -> TargetResult | None:

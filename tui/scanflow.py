@@ -20,17 +20,13 @@ from lockdock.config import Config
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, discover
 from lockdock.model import ScanError, TargetKind
-from lockdock.scan import TargetResult, analyze_subject, connect_engine
+from lockdock.scan import TargetResult, analyze_subject, connect_engine, subject_kinds
 from lockdock.text import safe
 from lockdock.tui.childscan import CHILD, CHILD_SOURCES, ChildScan
 
 Cancelled = Callable[[], bool]
 POOL_SIZE = 4
 CONNECTING = "tui.scanflow:connecting"  # ctx.cache: the HeadStart thread connecting and reading
-# What this process analyses itself when a child analyses the engine's images and
-# containers (the sources named CHILD_SOURCES; the swarm's services stay here).
-FILE_KINDS = (TargetKind.DOCKERFILE, TargetKind.COMPOSE_FILE, TargetKind.COMPOSE_SERVICE, TargetKind.REPO,
-              TargetKind.HOST, TargetKind.SWARM_SERVICE)
 
 
 class Sink(Protocol):
@@ -88,8 +84,8 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     if connecting is None:
         connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
         connecting.start()
-    # With a child analysing the engine's objects, their rules load here only if it fails.
-    registry.load_plugins(None if child is None else FILE_KINDS)
+    if child is None:
+        registry.load_plugins()
     connecting.join()
     engine = ctx.engine
     if child is not None and engine is None:  # this process could not connect: say so, as without a child
@@ -100,6 +96,8 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
                          daemon=True).start()
     discovery = discover(paths, ctx)
+    if child is not None:  # the sources of what is here; rules load with their kind's first subject
+        registry.load_sources(subject_kinds(discovery, ctx))
     keys: set[str] = set()
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
     pending: list[Future[Any]] = []
