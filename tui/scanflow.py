@@ -95,6 +95,12 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     if engine is not None:
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
                          daemon=True).start()
+    drained: list[tuple[set[str], list[ScanError]] | None] = []
+    drain = None
+    if child is not None:  # its results reach the sink while the files are analysed here
+        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled),
+                                 name="lockdock-child-results", daemon=True)
+        drain.start()
     discovery = discover(paths, ctx)
     if child is not None:  # the sources of what is here; rules load with their kind's first subject
         registry.load_sources(subject_kinds(discovery, ctx))
@@ -127,13 +133,14 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         # cheap; image layer analysis (docker save) then runs in the pool.
         engine_sources.sort(key=lambda s: (s.name != "containers", s.order))
         delivered: set[str] = set()
-        if child is not None and any(s.name in CHILD_SOURCES for s in engine_sources):
-            got = _from_child(child, sink, keys, cancelled)
-            if got is None:
-                return  # cancelled
-            delivered, errors = got
+        if child is not None and drain is not None:
+            drain.join()
+            if cancelled():
+                return
+            delivered, errors = drained[0] if drained else (child.delivered, [])
+            keys.update(delivered)
             ctx.errors.extend(errors)
-            if child.failure is None:
+            if child.failure is None and drained:
                 engine_sources = [s for s in engine_sources if s.name not in CHILD_SOURCES]
             else:  # the child failed: what it did not deliver is analysed here
                 registry.load_plugins()
@@ -151,16 +158,16 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         sink.finished(list(ctx.errors), time.monotonic() - started, keys)
 
 
-def _from_child(child: ChildScan, sink: Sink, keys: set[str],
-                cancelled: Cancelled) -> tuple[set[str], list[ScanError]] | None:
-    """Tell `sink` of every result the child sends; (the keys it delivered, its errors),
-    or None when the scan was cancelled."""
-    for tr in child.results(cancelled):
-        keys.add(tr.target.key)
-        sink.scanned(tr)
-    if cancelled():
-        return None
-    return child.delivered, child.errors
+def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[ScanError]] | None],
+                cancelled: Cancelled) -> None:
+    """Tell `sink` of every result the child sends, then put (the keys it delivered, its
+    errors) in `out`; None when the scan was cancelled."""
+    try:
+        for tr in child.results(cancelled):
+            sink.scanned(tr)
+    except Exception as exc:  # noqa: BLE001 - the scan then analyses the rest itself
+        child.failure = child.failure or f"{type(exc).__name__}: {safe(exc)}"
+    out.append(None if cancelled() else (child.delivered, child.errors))
 
 
 def _connect_and_read(ctx: ScanContext) -> None:
