@@ -100,11 +100,32 @@ def _sketch(subject: Any) -> tuple[Any, ...]:
             list(getattr(subject, "repo_digests", []) or []), history)
 
 
+_SEND = threading.Lock()  # the child's main thread and its engine readers (totals) send
+
+
 def _send(fd: int, message: Any) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
+    with _SEND:
+        while view:
+            view = view[os.write(fd, view):]
+
+
+def _count_lists(api: Any, fd: int) -> None:
+    """Send ("totals", "images"|"containers", n) when the engine sources list the objects
+    (their first `images()`/`containers()` call, before any other in the child: the app's
+    'containers 3/800' progress), so the app need not list them again."""
+    for name in ("images", "containers"):
+        listing = getattr(api, name)
+
+        def counted(*args: Any, _listing: Any = listing, _name: str = name, **kwargs: Any) -> Any:
+            setattr(api, _name, _listing)  # once: later calls (other filters) are not the totals
+            out = _listing(*args, **kwargs)
+            with contextlib.suppress(TypeError):
+                _send(fd, ("totals", _name, len(out)))
+            return out
+
+        setattr(api, name, counted)  # this process's client only: the child exits after the scan
 
 
 def _child_main(ctx: ScanContext, fd: int) -> None:
@@ -119,6 +140,7 @@ def _child_main(ctx: ScanContext, fd: int) -> None:
     if ctx.engine is None:
         _send(fd, ("failed", ctx.engine_error or "no engine"))
         return
+    _count_lists(ctx.engine.api, fd)
     prefetch(ctx)
     registry.load_plugins((TargetKind.IMAGE, TargetKind.CONTAINER))
     by_name = {s.name: s for s in registry.SOURCES}
@@ -236,10 +258,13 @@ class ChildScan:
         finally:
             self._frames.put(None)
 
-    def results(self, cancelled: Callable[[], bool]) -> Iterator[TargetResult]:
+    def results(self, cancelled: Callable[[], bool],
+                totals: Callable[[int | None, int | None], None] | None = None) -> Iterator[TargetResult]:
         """The child's results as they arrive. Ends when the child is done (its errors are
         then in `errors`) or has failed (`failure` says why; the caller analyses what is
-        not in `delivered`); a cancelled scan stops the child."""
+        not in `delivered`); a cancelled scan stops the child. `totals(images, containers)`
+        is called when the child has listed either (None: not listed yet)."""
+        counts: dict[str, int] = {}
         try:
             while not cancelled():
                 try:
@@ -248,6 +273,11 @@ class ChildScan:
                         raise EOFError("the engine scan process ended without its results")
                     message = pickle.loads(data)
                     tag = message[0]
+                    if tag == "totals":
+                        counts[message[1]] = int(message[2])
+                        if totals is not None:
+                            totals(counts.get("images"), counts.get("containers"))
+                        continue
                     if tag == "batch":
                         got = [_rebuild(row) for row in message[1]]
                     elif tag == "done":

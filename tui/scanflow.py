@@ -92,7 +92,7 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         child.close()
         child = None
     sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
-    if engine is not None:
+    if engine is not None and child is None:  # a child says how many objects it listed
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
                          daemon=True).start()
     drained: list[tuple[set[str], list[ScanError]] | None] = []
@@ -163,7 +163,7 @@ def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[Sca
     """Tell `sink` of every result the child sends, then put (the keys it delivered, its
     errors) in `out`; None when the scan was cancelled."""
     try:
-        for tr in child.results(cancelled):
+        for tr in child.results(cancelled, sink.totals):
             sink.scanned(tr)
     except Exception as exc:  # noqa: BLE001 - the scan then analyses the rest itself
         child.failure = child.failure or f"{type(exc).__name__}: {safe(exc)}"

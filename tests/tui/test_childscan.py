@@ -29,13 +29,14 @@ class _Sink:
     def __init__(self) -> None:
         self.results: dict[str, TargetResult] = {}
         self.errors: list[ScanError] | None = None
+        self.counted: tuple[int | None, int | None] = (None, None)
         self.lock = threading.Lock()
 
     def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None:
         pass
 
     def totals(self, images: int | None, containers: int | None) -> None:
-        pass
+        self.counted = (images, containers)
 
     def analysing(self, name: str) -> None:
         pass
@@ -116,6 +117,8 @@ def test_the_child_finds_what_the_app_finds_alone(labelled: tuple[Path, list[str
     secret = [f for f in child.results[f"container:{ids[1]}"].findings if "s3cr3t" in (f.evidence or "") + f.message]
     assert secret == []  # masked in the child as in the app
     assert sorted(e.message for e in child.errors or []) == sorted(e.message for e in alone.errors or [])
+    # The progress totals come from the child's own listings (containers: the config's labels).
+    assert child.counted[1] == 3 and (child.counted[0] or 0) >= 1
 
 
 @pytest.mark.engine
@@ -127,9 +130,10 @@ def test_a_child_that_dies_midway_leaves_the_rest_to_the_app(labelled: tuple[Pat
     sent = []
 
     def send_once_then_die(fd: int, message: Any) -> None:  # runs in the child (forked after the patch)
-        if sent:
-            os._exit(7)
-        sent.append(1)
+        if message[0] == "batch":
+            if sent:
+                os._exit(7)
+            sent.append(1)
         real_send(fd, message)
 
     monkeypatch.setattr(childscan, "_send", send_once_then_die)
