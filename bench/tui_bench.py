@@ -150,6 +150,7 @@ async def main():
     out = {}
     async with app.run_test(size=(120, 36)) as pilot:
         out["first_screen"] = time.perf_counter() - T0
+        out["first_screen_cpu_s"] = time.process_time()  # this process, every thread
         want = int(sys.argv[2])
         while True:
             await pilot.pause(0.02)

@@ -82,7 +82,8 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     connecting = ctx.cache.pop(CONNECTING, None)  # started already by a HeadStart
     child: ChildScan | None = ctx.cache.pop(CHILD, None)  # forked by a HeadStart
     if connecting is None:
-        connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
+        connecting = threading.Thread(target=connect_engine if child else _connect_and_read, args=(ctx,),
+                                      name="lockdock-connect")
         connecting.start()
     if child is None:
         registry.load_plugins()
@@ -201,17 +202,19 @@ def _analyse_and_tell(subject: Any, ctx: ScanContext, sink: Sink, cancelled: Can
 
 
 class HeadStart:
-    """The engine connected, read and analysed before the app (and Textual) is imported.
+    """The engine read (and analysed) before the app and Textual are imported.
 
     `lockdock tui` builds one first thing (`create_app(..., head_start=True)`). Where a
-    child process can be forked (`childscan.wanted`), a child reads and analyses every
-    image and container (`childscan.ChildScan`) on another CPU while this process connects
-    on its own (for events, fixes and rescans), imports Textual and draws the first screen;
-    the app's first full scan (`full_scan` with this `ctx`) takes the child's results.
+    child process can be forked (`childscan.wanted`), a child connects, reads and analyses
+    every image and container (`childscan.ChildScan`) on another CPU while this process
+    imports Textual and draws the first screen; this process connects on its own (for the
+    status line, events, fixes and rescans) when the app's first full scan starts, and that
+    scan (`full_scan` with this `ctx`) takes the child's results. Connecting here during
+    Textual's import cost the first screen more than it saved (README, Benchmarks).
     Without a child, connecting and listing and inspecting every image and container
     (`sources.engine.prefetch`) run in background threads here, and the first scan takes
     those answers; only the reads start early then, as analysing too would compete for the
-    interpreter lock with Textual's import and delay the first screen (README, Benchmarks).
+    interpreter lock with Textual's import and delay the first screen.
     `ctx` and `paths` are the ones the app uses."""
 
     def __init__(self, paths: list[Path], config: Config, use_engine: bool) -> None:
@@ -222,10 +225,11 @@ class HeadStart:
             self.child = ChildScan.start(self.ctx)  # first: this process runs no other thread yet
             if self.child is not None:
                 self.ctx.cache[CHILD] = self.child
-            thread = threading.Thread(target=connect_engine if self.child else _connect_and_read, args=(self.ctx,),
-                                      name="lockdock-connect", daemon=True)
-            thread.start()
-            self.ctx.cache[CONNECTING] = thread
+            if self.child is None:  # else this process connects when the first scan starts
+                thread = threading.Thread(target=_connect_and_read, args=(self.ctx,), name="lockdock-connect",
+                                          daemon=True)
+                thread.start()
+                self.ctx.cache[CONNECTING] = thread
 
     def close(self) -> None:
         """Stop the child when the app ends before its first scan took the results."""
