@@ -391,11 +391,36 @@ class WriteActions:
             files, error = None, f"file tree unavailable: {type(exc).__name__}: {safe(exc, 160)}"
         if worker.is_cancelled:
             return
+        # The file tree marks the paths a finding's payload names: a result of the engine
+        # scan's child has none, so the image is analysed again here (`childscan`).
+        from lockdock.tui.childscan import Sketch, full_result
+
+        tr = self.state.targets.get(key)
+        fresh = None
+        if files is not None and tr is not None and isinstance(tr.subject, Sketch):
+            fresh = full_result(tr, self._ctx_for(key))
+        if worker.is_cancelled:
+            return
+        if fresh is not None:
+            self.call_from_thread(self._full_result_in, key, tr, fresh)
         if files is not None:
             while len(self._file_trees) >= 2:  # bounded: the last two images looked at
                 self._file_trees.pop(next(iter(self._file_trees)))
             self._file_trees[key] = (files, error)
         self.call_from_thread(self._files_ready, key, files, error)
+
+    def _full_result_in(self, key: str, old: TargetResult, fresh: TargetResult) -> None:
+        """Put `fresh` (analysed here) in place of the child's `old` result, unless a rescan
+        replaced that meanwhile."""
+        if self.state.targets.get(key) is not old:
+            return
+        self.state.targets[key] = fresh
+        self._dirty = True
+        self._findings_dirty = self._findings_dirty or key == self.current_key
+        with contextlib.suppress(NoMatches):
+            view = self._main(LayersView)
+            if view.image_key == key:
+                view.findings = fresh.findings
 
     def _files_ready(self, key: str, files: Any, error: str | None) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing

@@ -219,3 +219,40 @@ def test_a_fix_of_a_child_finding_is_previewed_from_a_fresh_analysis(labelled: t
     fix = next(f.fix for f in after.findings if f.check == "runtime.restart-policy")
     assert fix is not None and fix.changes  # the fresh analysis has the edits the preview showed
     assert any("docker update" in a and "restart" in a.lower() for a in seen["actions"]), seen["actions"]
+
+
+@pytest.mark.engine
+def test_the_layers_view_of_a_child_image_gets_the_fresh_analysis(tmp_path: Path, busybox_image: str,
+                                                                  docker_api: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file tree marks the paths a finding's payload names: opening an image the child
+    analysed reads its files and analyses it again here, in place of the child's result."""
+    from lockdock.tui.layers import LayersView
+
+    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+    (tmp_path / ".lockdock.toml").write_text('[scan]\ncontainer-labels = ["lockdock-test-none=1"]\n')
+    key = f"image:{docker_api.inspect_image(busybox_image)['Id']}"
+    app = create_app([tmp_path], use_engine=True, config=load_config(tmp_path), head_start=True)
+    seen: dict[str, Any] = {}
+
+    async def body(pilot):
+        await wait_scan(pilot, timeout=120)
+        old = app.state.targets[key]
+        seen["sketch"] = isinstance(old.subject, childscan.Sketch)
+        await select(pilot, key)
+        app.action_focus_panel("layers")
+        view = app.query_one(LayersView)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if view.files is not None and app.state.targets[key] is not old:
+                break
+        fresh = app.state.targets[key]
+        seen["fresh"] = fresh
+        seen["view_findings"] = view.findings is fresh.findings
+        seen["said"] = (_said(old), _said(fresh))
+
+    drive(app, body)
+    assert seen["sketch"]
+    assert not isinstance(seen["fresh"].subject, childscan.Sketch)
+    assert seen["view_findings"]
+    assert seen["said"][0] == seen["said"][1]  # the same findings, now with their payloads
