@@ -216,18 +216,31 @@ class Rollup:
     active: int
 
 
-def own_rollup(tr: TargetResult) -> Rollup:
-    """`tr`'s own level, worst severity and active count, in one pass over its findings
-    (`TargetResult.level`, `.worst` and `.active` each walk them again)."""
+def own_rollup(tr: TargetResult) -> tuple[Rollup, Counter[Severity]]:
+    """`tr`'s own level, worst severity and active count, and its active findings per
+    severity, in one pass over its findings (`TargetResult.level`, `.worst` and `.active`
+    each walk them again)."""
     active = tr.active
     sevs = [severity_of(f) for f in active]
-    return Rollup(level_reached(active), max(sevs) if sevs else None, len(active))
+    return Rollup(level_reached(active), max(sevs) if sevs else None, len(active)), Counter(sevs)
 
 
-# key -> (the result, its own `Rollup`): a result is told apart by identity (the entry holds
-# it, so its id is never reused while compared); results are replaced, never changed, once
-# the app has them.
-OwnCache = dict[str, tuple[TargetResult, Rollup]]
+# key -> (the result, `own_rollup` of it): a result is told apart by identity (the entry
+# holds it, so its id is never reused while compared); results are replaced, never
+# changed, once the app has them.
+OwnCache = dict[str, tuple[TargetResult, Rollup, Counter[Severity]]]
+
+
+def cached_own(tr: TargetResult, cache: OwnCache | None) -> tuple[Rollup, Counter[Severity]]:
+    """`own_rollup(tr)`, from `cache` when it holds this very result (kept there)."""
+    key = tr.target.key
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is tr:
+        return hit[1], hit[2]
+    roll, counts = own_rollup(tr)
+    if cache is not None:
+        cache[key] = (tr, roll, counts)
+    return roll, counts
 
 
 def rollups(results: Iterable[TargetResult], cache: OwnCache | None = None) -> dict[str, Rollup]:
@@ -237,14 +250,7 @@ def rollups(results: Iterable[TargetResult], cache: OwnCache | None = None) -> d
     own: dict[str, Rollup] = {}
     children: dict[str, list[str]] = {}
     for tr in items:
-        key = tr.target.key
-        hit = cache.get(key) if cache is not None else None
-        if hit is not None and hit[0] is tr:
-            own[key] = hit[1]
-        else:
-            own[key] = own_rollup(tr)
-            if cache is not None:
-                cache[key] = (tr, own[key])
+        own[tr.target.key] = cached_own(tr, cache)[0]
         if tr.target.parent:
             children.setdefault(tr.target.parent, []).append(tr.target.key)
     out: dict[str, Rollup] = {}
@@ -382,11 +388,9 @@ class AppState:
         counts: Counter[Severity] = Counter()
         level: int | None = None
         for tr in results:
-            active = tr.active
-            for f in active:
-                counts[severity_of(f)] += 1
-            own = level_reached(active)
-            level = own if level is None else min(level, own)
+            roll, sevs = cached_own(tr, self._own)
+            counts.update(sevs)
+            level = roll.level if level is None else min(level, roll.level)
         self._totals = (results, (level, counts))
         return level, counts
 
@@ -445,8 +449,7 @@ class AppState:
 
         def rank(k: str) -> tuple[int, int, int]:
             tr = self.targets[k]
-            hit = self._own.get(k)
-            roll = hit[1] if hit is not None and hit[0] is tr else own_rollup(tr)
+            roll = cached_own(tr, self._own)[0]
             return (-1 if roll.worst is None else -int(roll.worst), roll.level, order[section_of(tr.target.kind)])
 
         return min(pool, key=rank)
