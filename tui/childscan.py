@@ -135,7 +135,10 @@ def _child_main(ctx: ScanContext, fd: int) -> None:
     from lockdock.parallel import _compact
     from lockdock.scan import analyze_subject, connect_engine
     from lockdock.sources.engine import prefetch
+
     sys.setswitchinterval(SWITCH_INTERVAL)
+    if os.environ.get("TUI2_NICE"):
+        os.nice(int(os.environ["TUI2_NICE"]))
     connect_engine(ctx)
     if ctx.engine is None:
         _send(fd, ("failed", ctx.engine_error or "no engine"))
@@ -149,7 +152,7 @@ def _child_main(ctx: ScanContext, fd: int) -> None:
     sent = time.monotonic()
     for src in sources:
         try:
-            for subject in src.fn(None, ctx):
+            for subject in src.fn(None, ctx):  # the engine sources read no discovery
                 tr = analyze_subject(subject, ctx)
                 rows.append((_sketch(subject), [_compact(f, tr.target) for f in tr.findings]))
                 if len(rows) >= BATCH_ROWS or time.monotonic() - sent >= BATCH_SECONDS:
