@@ -137,8 +137,6 @@ def _child_main(ctx: ScanContext, fd: int) -> None:
     from lockdock.sources.engine import prefetch
 
     sys.setswitchinterval(SWITCH_INTERVAL)
-    if os.environ.get("TUI2_NICE"):
-        os.nice(int(os.environ["TUI2_NICE"]))
     connect_engine(ctx)
     if ctx.engine is None:
         _send(fd, ("failed", ctx.engine_error or "no engine"))
