@@ -7,7 +7,9 @@ Measures, in one run (medians of `--rounds` fresh processes, after one warm-up r
   the app's first mounted screen, the app built as `lockdock tui` builds it (the engine
   read starts before Textual is imported: `create_app(..., head_start=True)`);
 - time until every container is analysed, and until the whole scan is done;
-- CPU time (user + system) and peak memory (max RSS) of that process;
+- CPU time (user + system) and peak memory (max RSS) of that process, its CPU time before
+  the first screen, and the CPU time of its engine scan child (`lockdock.tui.childscan`,
+  reaped when its results are in; 0 without one, e.g. with LOCKDOCK_JOBS=1);
 - the floor: `docker inspect` of every container and `docker image inspect` of every
   image on the host (one CLI call each), timed in the same run;
 - the tool's own floor: `python -c "import textual"`, and an empty Textual app's first
