@@ -92,6 +92,7 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     if child is not None and engine is None:  # this process could not connect: say so, as without a child
         child.close()
         child = None
+        registry.load_plugins()
     sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
     if engine is not None and child is None:  # a child says how many objects it listed
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
@@ -223,9 +224,9 @@ class HeadStart:
         self.child: ChildScan | None = None
         if use_engine:
             self.child = ChildScan.start(self.ctx)  # first: this process runs no other thread yet
-            if self.child is not None:
+            if self.child is not None:  # this process connects when the first scan starts
                 self.ctx.cache[CHILD] = self.child
-            if self.child is None:  # else this process connects when the first scan starts
+            else:
                 thread = threading.Thread(target=_connect_and_read, args=(self.ctx,), name="lockdock-connect",
                                           daemon=True)
                 thread.start()

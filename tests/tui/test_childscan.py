@@ -256,3 +256,24 @@ def test_the_layers_view_of_a_child_image_gets_the_fresh_analysis(tmp_path: Path
     assert not isinstance(seen["fresh"].subject, childscan.Sketch)
     assert seen["view_findings"]
     assert seen["said"][0] == seen["said"][1]  # the same findings, now with their payloads
+
+
+@pytest.mark.engine
+def test_without_an_engine_here_the_child_is_stopped_and_the_files_are_scanned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child connected but this process could not: the app says it has no engine (as
+    without a child), stops the child, and still scans its files."""
+    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\nUSER root\n")
+
+    def no_engine(ctx: Any) -> None:  # this process only: the child was forked before
+        ctx.engine_error = "cannot connect (test)"
+
+    head = scanflow.HeadStart([tmp_path], load_config(tmp_path), True)
+    assert head.child is not None
+    monkeypatch.setattr(scanflow, "connect_engine", no_engine)
+    sink = _Sink()
+    scanflow.full_scan(head.paths, head.ctx, sink, lambda: False)
+    assert head.child.status is not None  # stopped and reaped
+    kinds = {tr.target.kind for tr in sink.results.values()}
+    assert TargetKind.DOCKERFILE in kinds and not kinds & {TargetKind.IMAGE, TargetKind.CONTAINER}
