@@ -151,6 +151,8 @@ def _child_main(ctx: ScanContext, fd: int) -> None:
     for src in sources:
         try:
             for subject in src.fn(None, ctx):  # the engine sources read no discovery
+                if subject.target.kind is TargetKind.IMAGE:  # its layers may take a while: say which
+                    _send(fd, ("analysing", subject.target.name))
                 tr = analyze_subject(subject, ctx)
                 rows.append((_sketch(subject), [_compact(f, tr.target) for f in tr.findings]))
                 if len(rows) >= BATCH_ROWS or time.monotonic() - sent >= BATCH_SECONDS:
@@ -260,11 +262,13 @@ class ChildScan:
             self._frames.put(None)
 
     def results(self, cancelled: Callable[[], bool],
-                totals: Callable[[int | None, int | None], None] | None = None) -> Iterator[TargetResult]:
+                totals: Callable[[int | None, int | None], None] | None = None,
+                analysing: Callable[[str], None] | None = None) -> Iterator[TargetResult]:
         """The child's results as they arrive. Ends when the child is done (its errors are
         then in `errors`) or has failed (`failure` says why; the caller analyses what is
         not in `delivered`); a cancelled scan stops the child. `totals(images, containers)`
-        is called when the child has listed either (None: not listed yet)."""
+        is called when the child has listed either (None: not listed yet), `analysing(name)`
+        when it starts on an image."""
         counts: dict[str, int] = {}
         try:
             while not cancelled():
@@ -274,6 +278,10 @@ class ChildScan:
                         raise EOFError("the engine scan process ended without its results")
                     message = pickle.loads(data)
                     tag = message[0]
+                    if tag == "analysing":
+                        if analysing is not None:
+                            analysing(str(message[1]))
+                        continue
                     if tag == "totals":
                         counts[message[1]] = int(message[2])
                         if totals is not None:

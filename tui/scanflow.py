@@ -165,7 +165,7 @@ def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[Sca
     """Tell `sink` of every result the child sends, then put (the keys it delivered, its
     errors) in `out`; None when the scan was cancelled."""
     try:
-        for tr in child.results(cancelled, sink.totals):
+        for tr in child.results(cancelled, sink.totals, sink.analysing):
             sink.scanned(tr)
     except Exception as exc:  # noqa: BLE001 - the scan then analyses the rest itself
         child.failure = child.failure or f"{type(exc).__name__}: {safe(exc)}"

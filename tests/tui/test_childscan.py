@@ -30,6 +30,7 @@ class _Sink:
         self.results: dict[str, TargetResult] = {}
         self.errors: list[ScanError] | None = None
         self.counted: tuple[int | None, int | None] = (None, None)
+        self.told: list[str] = []  # images said to be under analysis
         self.lock = threading.Lock()
 
     def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None:
@@ -39,7 +40,7 @@ class _Sink:
         self.counted = (images, containers)
 
     def analysing(self, name: str) -> None:
-        pass
+        self.told.append(name)
 
     def scanned(self, result: TargetResult) -> None:
         with self.lock:
@@ -119,6 +120,8 @@ def test_the_child_finds_what_the_app_finds_alone(labelled: tuple[Path, list[str
     assert sorted(e.message for e in child.errors or []) == sorted(e.message for e in alone.errors or [])
     # The progress totals come from the child's own listings (containers: the config's labels).
     assert child.counted[1] == 3 and (child.counted[0] or 0) >= 1
+    images = {tr.target.name for tr in child.results.values() if tr.target.kind is TargetKind.IMAGE}
+    assert child.told and set(child.told) <= images  # the status line's "analysing <image>"
 
 
 @pytest.mark.engine
