@@ -118,12 +118,12 @@ def test_inventory_label_and_status_follow_a_replaced_result(project: Path) -> N
 @pytest.mark.parametrize("child", [True, False], ids=["child-process", "in-process"])
 def test_head_start_reads_the_engine_before_the_app_runs_and_finds_what_scan_finds(
     tmp_path: Path, docker_api: Any, busybox_image: str, run_lockdock: Any, child: bool,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
     """With a child (`tui.childscan`) the child has read and analysed the engine before the
     app runs; without one (`LOCKDOCK_JOBS=1`) the head start's threads have connected."""
     if child:
-        monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+        request.getfixturevalue("fork_ready")
     else:
         monkeypatch.setenv("LOCKDOCK_JOBS", "1")
     mark = uuid.uuid4().hex[:10]
@@ -139,7 +139,7 @@ def test_head_start_reads_the_engine_before_the_app_runs_and_finds_what_scan_fin
 
         app = create_app([tmp_path], use_engine=True, config=load_config(tmp_path), head_start=True)
         forked = app._head_start.child
-        assert (forked is not None) is child
+        assert (forked is not None) is child, [(t.name, t.daemon) for t in threading.enumerate()]
 
         def early() -> bool:  # the app is not running yet
             if forked is not None:  # results sent by the child, waiting in this process

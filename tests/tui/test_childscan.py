@@ -102,9 +102,8 @@ def _compare(child: _Sink, alone: _Sink, ids: list[str]) -> None:
 
 @pytest.mark.engine
 def test_the_child_finds_what_the_app_finds_alone(labelled: tuple[Path, list[str]],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch, fork_ready: None) -> None:
     folder, ids = labelled
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
     child, used = _scan(folder)
     assert used is not None and used.failure is None and used.status == 0  # it ran, finished, was reaped
     assert used.pid != os.getpid() and used.cpu_s is not None
@@ -126,9 +125,9 @@ def test_the_child_finds_what_the_app_finds_alone(labelled: tuple[Path, list[str
 
 @pytest.mark.engine
 def test_a_child_that_dies_midway_leaves_the_rest_to_the_app(labelled: tuple[Path, list[str]],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             fork_ready: None) -> None:
     folder, ids = labelled
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
     real_send = childscan._send
     sent = []
 
@@ -152,9 +151,9 @@ def test_a_child_that_dies_midway_leaves_the_rest_to_the_app(labelled: tuple[Pat
 
 @pytest.mark.engine
 def test_a_child_that_cannot_connect_is_replaced_by_the_app(labelled: tuple[Path, list[str]],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            fork_ready: None) -> None:
     folder, ids = labelled
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
 
     def broken(ctx: Any, fd: int) -> None:
         raise RuntimeError("no socket here")
@@ -185,8 +184,7 @@ def test_no_child_without_fork_or_with_threads_running(monkeypatch: pytest.Monke
 
 
 @pytest.mark.engine
-def test_quitting_before_the_first_scan_stops_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+def test_quitting_before_the_first_scan_stops_the_child(tmp_path: Path, fork_ready: None) -> None:
     head = scanflow.HeadStart([tmp_path], load_config(tmp_path), True)
     assert head.child is not None
     head.close()
@@ -197,9 +195,8 @@ def test_quitting_before_the_first_scan_stops_the_child(tmp_path: Path, monkeypa
 
 @pytest.mark.engine
 def test_a_fix_of_a_child_finding_is_previewed_from_a_fresh_analysis(labelled: tuple[Path, list[str]],
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                     fork_ready: None) -> None:
     folder, ids = labelled
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
     app = create_app([folder], use_engine=True, config=load_config(folder), head_start=True)
     seen: dict[str, Any] = {}
 
@@ -226,13 +223,11 @@ def test_a_fix_of_a_child_finding_is_previewed_from_a_fresh_analysis(labelled: t
 
 @pytest.mark.engine
 def test_the_layers_view_of_a_child_image_gets_the_fresh_analysis(tmp_path: Path, busybox_image: str,
-                                                                  docker_api: Any,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                  docker_api: Any, fork_ready: None) -> None:
     """The file tree marks the paths a finding's payload names: opening an image the child
     analysed reads its files and analyses it again here, in place of the child's result."""
     from lockdock.tui.layers import LayersView
 
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
     (tmp_path / ".lockdock.toml").write_text('[scan]\ncontainer-labels = ["lockdock-test-none=1"]\n')
     key = f"image:{docker_api.inspect_image(busybox_image)['Id']}"
     app = create_app([tmp_path], use_engine=True, config=load_config(tmp_path), head_start=True)
@@ -263,10 +258,9 @@ def test_the_layers_view_of_a_child_image_gets_the_fresh_analysis(tmp_path: Path
 
 @pytest.mark.engine
 def test_without_an_engine_here_the_child_is_stopped_and_the_files_are_scanned(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fork_ready: None) -> None:
     """The child connected but this process could not: the app says it has no engine (as
     without a child), stops the child, and still scans its files."""
-    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
     (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\nUSER root\n")
 
     def no_engine(ctx: Any) -> None:  # this process only: the child was forked before
