@@ -7,7 +7,9 @@ Measures, in one run (medians of `--rounds` fresh processes, after one warm-up r
   the app's first mounted screen, the app built as `lockdock tui` builds it (the engine
   read starts before Textual is imported: `create_app(..., head_start=True)`);
 - time until every container is analysed, and until the whole scan is done;
-- CPU time (user + system) and peak memory (max RSS) of that process;
+- CPU time (user + system) and peak memory (max RSS) of that process, its CPU time before
+  the first screen, and the CPU time of its engine scan child (`lockdock.tui.childscan`,
+  reaped when its results are in; 0 without one, e.g. with LOCKDOCK_JOBS=1);
 - the floor: `docker inspect` of every container and `docker image inspect` of every
   image on the host (one CLI call each), timed in the same run;
 - the tool's own floor: `python -c "import textual"`, and an empty Textual app's first
@@ -150,6 +152,7 @@ async def main():
     out = {}
     async with app.run_test(size=(120, 36)) as pilot:
         out["first_screen"] = time.perf_counter() - T0
+        out["first_screen_cpu_s"] = time.process_time()  # this process, every thread
         want = int(sys.argv[2])
         while True:
             await pilot.pause(0.02)
@@ -166,6 +169,10 @@ async def main():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu_s"] = usage.ru_utime + usage.ru_stime
     out["peak_rss_mb"] = usage.ru_maxrss / 1024
+    # The engine scan's child process (`lockdock.tui.childscan`), reaped when its results are in.
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["child_cpu_s"] = kids.ru_utime + kids.ru_stime
+    out["total_cpu_s"] = out["cpu_s"] + out["child_cpu_s"]
     print(json.dumps(out))
 
 asyncio.run(main())

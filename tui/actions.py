@@ -207,11 +207,52 @@ class WriteActions:
         self.call_from_thread(self.push_screen, TextScreen(title, body, "read-only"))
 
     def _prepare_fixes(self, findings: list[Finding], title: str) -> None:
-        """Pending fixes (engine measurements) are computed in a worker before the preview."""
+        """Pending fixes (engine measurements) are computed in a worker before the preview.
+        Findings the engine scan's child process sent (no payload, fixes without edits:
+        `childscan.Sketch` subjects) are first analysed again here from a fresh inspect."""
+        from lockdock.tui.childscan import Sketch
+
+        if any(isinstance(self.state.subject_of(f.target.key), Sketch) for f in findings):
+            self._full_then_fix(findings, title)
+            return
         if any(f.fix is not None and f.fix.pending for f in findings):
             self._compute_lazy(findings, title)
             return
         self._preview_and_apply([f.fix for f in findings if f.fix is not None], title=title)
+
+    @work(thread=True, group="lazy-fix", exit_on_error=False)
+    def _full_then_fix(self, findings: list[Finding], title: str) -> None:
+        """Analyse the targets of `findings` again in this process (`childscan.full_result`),
+        put the results in place of the child's, then prepare the fixes of the same
+        findings; one that is gone (the object changed) is said, not fixed."""
+        from lockdock.tui.childscan import full_result, same_finding
+
+        fresh: dict[str, TargetResult] = {}
+        for key in dict.fromkeys(f.target.key for f in findings):
+            tr = self.state.targets.get(key)
+            full = full_result(tr, self._ctx_for(key)) if tr is not None else None
+            if full is not None:
+                fresh[key] = full
+        again = []
+        for f in findings:
+            g = next((g for g in fresh[f.target.key].findings if same_finding(f, g)), None) if f.target.key in fresh \
+                else None
+            if g is not None and g.fix is not None:
+                again.append(g)
+        self.call_from_thread(self._fixes_after_full, fresh, again, len(findings), title)
+
+    def _fixes_after_full(self, fresh: dict[str, TargetResult], again: list[Finding], wanted: int,
+                          title: str) -> None:
+        for key, tr in fresh.items():
+            if key in self.state.targets:
+                self.state.targets[key] = tr
+                self._findings_dirty = self._findings_dirty or key == self.current_key
+        self._dirty = True
+        if len(again) < wanted:
+            self.notify("The object changed since the scan: its findings were read again; check the fix.",
+                        severity="warning", markup=False)
+        if again:
+            self._prepare_fixes(again, title)
 
     @work(thread=True, group="lazy-fix", exit_on_error=False)
     def _compute_lazy(self, findings: list[Finding], title: str) -> None:
@@ -350,11 +391,36 @@ class WriteActions:
             files, error = None, f"file tree unavailable: {type(exc).__name__}: {safe(exc, 160)}"
         if worker.is_cancelled:
             return
+        # The file tree marks the paths a finding's payload names: a result of the engine
+        # scan's child has none, so the image is analysed again here (`childscan`).
+        from lockdock.tui.childscan import Sketch, full_result
+
+        tr = self.state.targets.get(key)
+        fresh = None
+        if files is not None and tr is not None and isinstance(tr.subject, Sketch):
+            fresh = full_result(tr, self._ctx_for(key))
+        if worker.is_cancelled:
+            return
+        if fresh is not None:
+            self.call_from_thread(self._full_result_in, key, tr, fresh)
         if files is not None:
             while len(self._file_trees) >= 2:  # bounded: the last two images looked at
                 self._file_trees.pop(next(iter(self._file_trees)))
             self._file_trees[key] = (files, error)
         self.call_from_thread(self._files_ready, key, files, error)
+
+    def _full_result_in(self, key: str, old: TargetResult, fresh: TargetResult) -> None:
+        """Put `fresh` (analysed here) in place of the child's `old` result, unless a rescan
+        replaced that meanwhile."""
+        if self.state.targets.get(key) is not old:
+            return
+        self.state.targets[key] = fresh
+        self._dirty = True
+        self._findings_dirty = self._findings_dirty or key == self.current_key
+        with contextlib.suppress(NoMatches):
+            view = self._main(LayersView)
+            if view.image_key == key:
+                view.findings = fresh.findings
 
     def _files_ready(self, key: str, files: Any, error: str | None) -> None:
         with contextlib.suppress(NoMatches):  # the app is closing
@@ -373,10 +439,18 @@ class WriteActions:
     @work(thread=True, group="pending-fix", exit_on_error=False)
     def _pending_worker(self, finding: Finding) -> None:
         from lockdock.tui import fixflow
+        from lockdock.tui.childscan import Sketch, full_result, same_finding
 
         subject = self.state.subject_of(finding.target.key)
         try:
-            fix = fixflow.materialise(finding, subject, self._ctx_for(finding.target.key))
+            full = finding
+            tr = self.state.targets.get(finding.target.key)
+            if tr is not None and isinstance(subject, Sketch):  # from the child: read the object again
+                fresh = full_result(tr, self._ctx_for(finding.target.key))
+                if fresh is not None and fresh is not tr:
+                    subject = fresh.subject
+                    full = next((g for g in fresh.findings if same_finding(finding, g)), finding)
+            fix = fixflow.materialise(full, subject, self._ctx_for(finding.target.key))
         except Exception:  # noqa: BLE001 - engine gone: keep the promise unresolved, f will say why
             finding._lockdock_checking = False  # type: ignore[attr-defined]
             return

@@ -96,6 +96,7 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         self.read_only = read_only
         self.use_engine = use_engine
         self.ctx = self._new_context()
+        self._head_start = head_start
         if head_start is not None and not self.endpoints:  # the engine is being read already
             self.paths, self.ctx = head_start.paths, head_start.ctx
         self.state = AppState()
@@ -225,6 +226,8 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
             self.notify(msg, severity="error", markup=False)
 
     def on_unmount(self) -> None:
+        if self._head_start is not None and self._head_start.child is not None:
+            self._head_start.child.close()  # still analysing when the user quit
         self._close_event_stream()
         self._close_fleet()
 

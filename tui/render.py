@@ -78,9 +78,11 @@ def target_label(tr: TargetResult, name: str, roll: object = None, width: int | 
     `roll` (a `state.Rollup`) replaces the target's own numbers: a compose file shows the
     worst of its services. `width` (cells for the name) cuts a long name in the middle
     with an ellipsis, keeping its end (an image's tag)."""
-    level = getattr(roll, "level", tr.level)
-    worst = getattr(roll, "worst", tr.worst)
-    count = getattr(roll, "active", len(tr.active))
+    if roll is None:  # (not getattr's default: that would walk the findings three times anyway)
+        active = tr.active
+        level, worst, count = tr.level, tr.worst, len(active)
+    else:
+        level, worst, count = roll.level, roll.worst, roll.active  # type: ignore[attr-defined]
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"L{level} ")
     text.append_text(severity_text(worst))

@@ -20,8 +20,9 @@ from lockdock.config import Config
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery, discover
 from lockdock.model import ScanError, TargetKind
-from lockdock.scan import TargetResult, analyze_subject, connect_engine
+from lockdock.scan import TargetResult, analyze_subject, connect_engine, subject_kinds
 from lockdock.text import safe
+from lockdock.tui.childscan import CHILD, CHILD_SOURCES, ChildScan
 
 Cancelled = Callable[[], bool]
 POOL_SIZE = 4
@@ -79,25 +80,42 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     # Connecting and reading the engine wait on the daemon, loading the plugins on imports:
     # overlap them.
     connecting = ctx.cache.pop(CONNECTING, None)  # started already by a HeadStart
+    child: ChildScan | None = ctx.cache.pop(CHILD, None)  # forked by a HeadStart
     if connecting is None:
-        connecting = threading.Thread(target=_connect_and_read, args=(ctx,), name="lockdock-connect")
+        connecting = threading.Thread(target=connect_engine if child else _connect_and_read, args=(ctx,),
+                                      name="lockdock-connect")
         connecting.start()
-    registry.load_plugins()
+    if child is None:
+        registry.load_plugins()
     connecting.join()
     engine = ctx.engine
+    if child is not None and engine is None:  # this process could not connect: say so, as without a child
+        child.close()
+        child = None
+        registry.load_plugins()
     sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
-    if engine is not None:
+    if engine is not None and child is None:  # a child says how many objects it listed
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
                          daemon=True).start()
+    drained: list[tuple[set[str], list[ScanError]] | None] = []
+    drain = None
+    if child is not None:  # its results reach the sink while the files are analysed here
+        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled),
+                                 name="lockdock-child-results", daemon=True)
+        drain.start()
     discovery = discover(paths, ctx)
+    if child is not None:  # the sources of what is here; rules load with their kind's first subject
+        registry.load_sources(subject_kinds(discovery, ctx))
     keys: set[str] = set()
     pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="lockdock-analyse")
     pending: list[Future[Any]] = []
 
-    def feed(src: registry.Source) -> None:
+    def feed(src: registry.Source, delivered: set[str]) -> None:
         for subject in run_source(src, discovery, ctx):
             if cancelled():
                 return
+            if subject.target.key in delivered:
+                continue
             keys.add(subject.target.key)
             pending.append(pool.submit(_analyse_and_tell, subject, ctx, sink, cancelled))
 
@@ -116,10 +134,22 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         # Containers first: they are what a busy host has most of, and their analysis is
         # cheap; image layer analysis (docker save) then runs in the pool.
         engine_sources.sort(key=lambda s: (s.name != "containers", s.order))
+        delivered: set[str] = set()
+        if child is not None and drain is not None:
+            drain.join()
+            if cancelled():
+                return
+            delivered, errors = drained[0] if drained else (child.delivered, [])
+            keys.update(delivered)
+            ctx.errors.extend(errors)
+            if child.failure is None and drained:
+                engine_sources = [s for s in engine_sources if s.name not in CHILD_SOURCES]
+            else:  # the child failed: what it did not deliver is analysed here
+                registry.load_plugins()
         for src in engine_sources:
             if cancelled():
                 return
-            feed(src)
+            feed(src, delivered)
         for fut in list(pending):
             if cancelled():
                 return
@@ -128,6 +158,18 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         pool.shutdown(wait=not cancelled(), cancel_futures=True)
     if not cancelled():
         sink.finished(list(ctx.errors), time.monotonic() - started, keys)
+
+
+def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[ScanError]] | None],
+                cancelled: Cancelled) -> None:
+    """Tell `sink` of every result the child sends, then put (the keys it delivered, its
+    errors) in `out`; None when the scan was cancelled."""
+    try:
+        for tr in child.results(cancelled, sink.totals, sink.analysing):
+            sink.scanned(tr)
+    except Exception as exc:  # noqa: BLE001 - the scan then analyses the rest itself
+        child.failure = child.failure or f"{type(exc).__name__}: {safe(exc)}"
+    out.append(None if cancelled() else (child.delivered, child.errors))
 
 
 def _connect_and_read(ctx: ScanContext) -> None:
@@ -161,23 +203,36 @@ def _analyse_and_tell(subject: Any, ctx: ScanContext, sink: Sink, cancelled: Can
 
 
 class HeadStart:
-    """The engine connected and read before the app (and Textual) is imported.
+    """The engine read (and analysed) before the app and Textual are imported.
 
-    `lockdock tui` builds one first thing (`create_app(..., head_start=True)`): connecting
-    and listing and inspecting every image and container (`sources.engine.prefetch`) run
-    in background threads while the main thread imports Textual and draws the first
-    screen; the daemon answers on another CPU meanwhile. The app's first full scan
-    (`full_scan` with this `ctx`) then joins that thread instead of connecting again and
-    takes the answers. `ctx` and `paths` are the ones the app uses.
-
-    Only the engine reads start early: analysing too competes for the interpreter lock
-    with Textual's import and delays the first screen (README, Benchmarks)."""
+    `lockdock tui` builds one first thing (`create_app(..., head_start=True)`). Where a
+    child process can be forked (`childscan.wanted`), a child connects, reads and analyses
+    every image and container (`childscan.ChildScan`) on another CPU while this process
+    imports Textual and draws the first screen; this process connects on its own (for the
+    status line, events, fixes and rescans) when the app's first full scan starts, and that
+    scan (`full_scan` with this `ctx`) takes the child's results. Connecting here during
+    Textual's import cost the first screen more than it saved (README, Benchmarks).
+    Without a child, connecting and listing and inspecting every image and container
+    (`sources.engine.prefetch`) run in background threads here, and the first scan takes
+    those answers; only the reads start early then, as analysing too would compete for the
+    interpreter lock with Textual's import and delay the first screen.
+    `ctx` and `paths` are the ones the app uses."""
 
     def __init__(self, paths: list[Path], config: Config, use_engine: bool) -> None:
         self.paths, root = scan_root(paths)
         self.ctx = new_context(root, config, use_engine)
+        self.child: ChildScan | None = None
         if use_engine:
-            thread = threading.Thread(target=_connect_and_read, args=(self.ctx,), name="lockdock-connect",
-                                      daemon=True)
-            thread.start()
-            self.ctx.cache[CONNECTING] = thread
+            self.child = ChildScan.start(self.ctx)  # first: this process runs no other thread yet
+            if self.child is not None:  # this process connects when the first scan starts
+                self.ctx.cache[CHILD] = self.child
+            else:
+                thread = threading.Thread(target=_connect_and_read, args=(self.ctx,), name="lockdock-connect",
+                                          daemon=True)
+                thread.start()
+                self.ctx.cache[CONNECTING] = thread
+
+    def close(self) -> None:
+        """Stop the child when the app ends before its first scan took the results."""
+        if self.child is not None and self.ctx.cache.pop(CHILD, None) is not None:
+            self.child.close()

@@ -216,17 +216,41 @@ class Rollup:
     active: int
 
 
-def rollups(results: Iterable[TargetResult]) -> dict[str, Rollup]:
-    """Each target's `Rollup`: its own level, worst severity and active count, folded with
-    those of its children (a compose file's services). One pass over each target's
-    findings (`TargetResult.level`, `.worst` and `.active` each walk them again)."""
+def own_rollup(tr: TargetResult) -> tuple[Rollup, Counter[Severity]]:
+    """`tr`'s own level, worst severity and active count, and its active findings per
+    severity, in one pass over its findings (`TargetResult.level`, `.worst` and `.active`
+    each walk them again)."""
+    active = tr.active
+    sevs = [severity_of(f) for f in active]
+    return Rollup(level_reached(active), max(sevs) if sevs else None, len(active)), Counter(sevs)
+
+
+# key -> (the result, `own_rollup` of it): a result is told apart by identity (the entry
+# holds it, so its id is never reused while compared); results are replaced, never
+# changed, once the app has them.
+OwnCache = dict[str, tuple[TargetResult, Rollup, Counter[Severity]]]
+
+
+def cached_own(tr: TargetResult, cache: OwnCache | None) -> tuple[Rollup, Counter[Severity]]:
+    """`own_rollup(tr)`, from `cache` when it holds this very result (kept there)."""
+    key = tr.target.key
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and hit[0] is tr:
+        return hit[1], hit[2]
+    roll, counts = own_rollup(tr)
+    if cache is not None:
+        cache[key] = (tr, roll, counts)
+    return roll, counts
+
+
+def rollups(results: Iterable[TargetResult], cache: OwnCache | None = None) -> dict[str, Rollup]:
+    """Each target's `Rollup`: its own (`own_rollup`, kept in `cache` when given), folded
+    with those of its children (a compose file's services)."""
     items = list(results)
     own: dict[str, Rollup] = {}
     children: dict[str, list[str]] = {}
     for tr in items:
-        active = tr.active
-        sevs = [severity_of(f) for f in active]
-        own[tr.target.key] = Rollup(level_reached(active), max(sevs) if sevs else None, len(active))
+        own[tr.target.key] = cached_own(tr, cache)[0]
         if tr.target.parent:
             children.setdefault(tr.target.parent, []).append(tr.target.key)
     out: dict[str, Rollup] = {}
@@ -335,6 +359,7 @@ class AppState:
     engines: dict[str, EngineRow] = field(default_factory=dict)
     _totals: tuple[tuple[TargetResult, ...], tuple[int | None, Counter[Severity]]] | None = field(
         default=None, repr=False, compare=False)
+    _own: OwnCache = field(default_factory=dict, repr=False, compare=False)  # `rollups` cache
 
     @property
     def fleet(self) -> bool:
@@ -363,11 +388,9 @@ class AppState:
         counts: Counter[Severity] = Counter()
         level: int | None = None
         for tr in results:
-            active = tr.active
-            for f in active:
-                counts[severity_of(f)] += 1
-            own = level_reached(active)
-            level = own if level is None else min(level, own)
+            roll, sevs = cached_own(tr, self._own)
+            counts.update(sevs)
+            level = roll.level if level is None else min(level, roll.level)
         self._totals = (results, (level, counts))
         return level, counts
 
@@ -412,7 +435,9 @@ class AppState:
         return out
 
     def rollups(self) -> dict[str, Rollup]:
-        return rollups(self.targets.values())
+        if len(self._own) > 2 * len(self.targets) + 64:  # drop removed targets' entries
+            self._own = {k: v for k, v in self._own.items() if k in self.targets}
+        return rollups(self.targets.values(), self._own)
 
     def worst_key(self, keys: Iterable[str] | None = None) -> str | None:
         """The target to open on: worst severity, then lowest level (files before engine
@@ -424,9 +449,8 @@ class AppState:
 
         def rank(k: str) -> tuple[int, int, int]:
             tr = self.targets[k]
-            active = tr.active  # once (`tr.worst` and `tr.level` would each filter again)
-            own = max((int(severity_of(f)) for f in active), default=-1)
-            return (-own, level_reached(active), order[section_of(tr.target.kind)])
+            roll = cached_own(tr, self._own)[0]
+            return (-1 if roll.worst is None else -int(roll.worst), roll.level, order[section_of(tr.target.kind)])
 
         return min(pool, key=rank)
 

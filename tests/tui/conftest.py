@@ -20,6 +20,29 @@ def _short_engine_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def fork_ready(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lockdock tui` forks its engine child (`lockdock.tui.childscan`) here: LOCKDOCK_JOBS
+    unset, and threads earlier tests left behind (idle ssh transports, pool workers) given
+    a second to end. Those still alive then are idle leftovers of other tests, so
+    `childscan.wanted` is told to overlook them (LOCKDOCK_JOBS=1 still says no); in
+    `lockdock tui` the app forks before it starts any thread, and `wanted`'s own test
+    covers the refusal."""
+    import os
+    import threading
+    import time
+
+    from lockdock.tui import childscan
+
+    monkeypatch.delenv("LOCKDOCK_JOBS", raising=False)
+    deadline = time.monotonic() + 1.0
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if threading.active_count() > 1:
+        monkeypatch.setattr(childscan, "wanted",
+                            lambda: hasattr(os, "fork") and os.environ.get("LOCKDOCK_JOBS", "").strip() != "1")
+
+
+@pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A small insecure project: a Dockerfile with a moving tag and ADD, a privileged service."""
     root = tmp_path / "proj"

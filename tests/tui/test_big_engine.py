@@ -115,9 +115,17 @@ def test_inventory_label_and_status_follow_a_replaced_result(project: Path) -> N
 
 
 @pytest.mark.engine
+@pytest.mark.parametrize("child", [True, False], ids=["child-process", "in-process"])
 def test_head_start_reads_the_engine_before_the_app_runs_and_finds_what_scan_finds(
-    tmp_path: Path, docker_api: Any, busybox_image: str, run_lockdock: Any
+    tmp_path: Path, docker_api: Any, busybox_image: str, run_lockdock: Any, child: bool,
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:
+    """With a child (`tui.childscan`) the child has read and analysed the engine before the
+    app runs; without one (`LOCKDOCK_JOBS=1`) the head start's threads have connected."""
+    if child:
+        request.getfixturevalue("fork_ready")
+    else:
+        monkeypatch.setenv("LOCKDOCK_JOBS", "1")
     mark = uuid.uuid4().hex[:10]
     labels = {TEST_LABEL: "1", SESSION_LABEL: SESSION, "lockdock-test-head": mark}
     cid = docker_api.create_container(busybox_image, command=["sleep", "30"], labels=labels,
@@ -130,11 +138,19 @@ def test_head_start_reads_the_engine_before_the_app_runs_and_finds_what_scan_fin
         assert "container.not-privileged" in want
 
         app = create_app([tmp_path], use_engine=True, config=load_config(tmp_path), head_start=True)
-        for _ in range(200):  # connected by the head start alone: the app is not running yet
-            if app.ctx.engine is not None:
+        forked = app._head_start.child
+        assert (forked is not None) is child, [(t.name, t.daemon) for t in threading.enumerate()]
+
+        def early() -> bool:  # the app is not running yet
+            if forked is not None:  # results sent by the child, waiting in this process
+                return forked._frames.qsize() > 0
+            return app.ctx.engine is not None
+
+        for _ in range(200):
+            if early():
                 break
             time.sleep(0.05)
-        seen: dict[str, Any] = {"connected_early": app.ctx.engine is not None}
+        seen: dict[str, Any] = {"connected_early": early()}
 
         async def body(pilot):
             await wait_scan(pilot, timeout=120)
