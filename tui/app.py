@@ -11,6 +11,7 @@ import contextlib
 import os
 import shlex
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,8 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         self._event_ids: set[str] = set()
         self._event_timer: Any = None
         self._event_stream: Any = None
+        self._stream_lock = threading.Lock()  # the events worker's thread hands streams over
+        self._closing = False  # set when the app quits: a stream opened after that is closed at once
         self._keymap = bindings.keymap_from_config(self.config.keys)
         if read_only:  # the footer offers no write key; pressing one still says why not
             from dataclasses import replace as _replace
@@ -211,7 +214,17 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         scanner.watch_events(self.ctx, self.post_message, lambda: worker.is_cancelled, self._keep_stream)
 
     def _keep_stream(self, stream: Any) -> None:
-        self._event_stream = stream
+        """Called on the events worker's thread once its stream is open. The app follows one
+        stream: one that a replaced worker opened is closed here, and so is a stream that
+        opened after the app began to quit (otherwise its blocked read would keep the
+        worker's thread, and with it the process, alive after the app has exited)."""
+        with self._stream_lock:
+            if self._closing:
+                stale = stream
+            else:
+                stale, self._event_stream = self._event_stream, stream
+        if stale is not None and (stale is not stream or self._closing):
+            close_stream(stale)  # never raises
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker that crashed is reported, never fatal (the engine may have vanished)."""
@@ -228,17 +241,19 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
     def on_unmount(self) -> None:
         if self._head_start is not None and self._head_start.child is not None:
             self._head_start.child.close()  # still analysing when the user quit
-        self._close_event_stream()
+        self._close_event_stream(quitting=True)
         self._close_fleet()
 
-    def _close_event_stream(self) -> None:
-        stream, self._event_stream = self._event_stream, None
+    def _close_event_stream(self, *, quitting: bool = False) -> None:
+        with self._stream_lock:
+            self._closing = self._closing or quitting
+            stream, self._event_stream = self._event_stream, None
         if stream is not None:
             close_stream(stream)  # also over ssh://; never raises
 
     async def action_quit(self) -> None:
         self.workers.cancel_all()
-        self._close_event_stream()
+        self._close_event_stream(quitting=True)
         self._close_fleet()
         self.exit(0)
 

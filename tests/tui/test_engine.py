@@ -401,3 +401,53 @@ def test_a_lazy_fix_the_engine_cannot_give_is_not_promised(tmp_path: Path, docke
     assert seen["after"] is None
     assert "risky fix] container.resource-limits" not in seen["text"]
     assert "fix?] container.resource-limits" not in seen["text"]
+
+
+_QUIT_EARLY = r'''
+import asyncio, sys, time
+from pathlib import Path
+from lockdock.engine import rawapi
+from lockdock.tui import create_app
+
+opened = []
+real_events = rawapi.LocalAPI.events
+
+def slow_events(self, *args, **kwargs):
+    time.sleep(1.0)  # the app has quit by the time the stream is open
+    stream = real_events(self, *args, **kwargs)
+    opened.append(stream)
+    return stream
+
+rawapi.LocalAPI.events = slow_events
+app = create_app([Path(sys.argv[1])], use_engine=True)
+app.ctx.images = []
+
+async def main():
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(600):
+            await pilot.pause(0.05)
+            if app.state.engine.endpoint:
+                break
+        assert app.state.engine.endpoint, "the app never connected"
+    # leaving run_test unmounted the app while the events worker was still opening its stream
+
+asyncio.run(main())
+time.sleep(1.5)
+print("opened", len(opened), "closed", sum(1 for s in opened if s._conn.sock is None))
+'''
+
+
+@pytest.mark.engine
+def test_quitting_while_the_event_stream_opens_ends_the_process(project: Path) -> None:
+    """A stream that opens after the app began to quit is closed at once: its blocked read
+    once kept the worker thread, and so the process, alive after the app had exited."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _QUIT_EARLY, str(project)], capture_output=True,
+                              text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not end after the app quit (an event stream was left open)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "opened 1 closed 1" in done.stdout, done.stdout + done.stderr[-2000:]
