@@ -84,3 +84,30 @@ def test_python_m_lockdock_is_the_process_entry(tmp_path: Path) -> None:
     assert child.returncode == 1
     assert b"image.pinned-tag" in child.stdout
     assert child.stdout.endswith(b"fail-on high: FAILED\n")
+
+
+def test_fix_ends_lean_with_the_same_preview_and_the_same_writes(tmp_path: Path, monkeypatch, capsysbinary) -> None:  # type: ignore[no-untyped-def]
+    """`lockdock fix` ends lean too: the preview's bytes, and the files `--apply` rewrites,
+    are those of `main()` in this process (whose writes complete before it returns)."""
+    import shutil
+
+    monkeypatch.setenv("LOCKDOCK_NO_CACHE", "1")
+    monkeypatch.setenv("LOCKDOCK_JOBS", "1")
+    _tree(tmp_path / "a", 12)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    preview = ["fix", "--no-engine", "."]
+    child = _child(tmp_path / "a", tmp_path / "atexit-preview", *preview)
+    code, out, err = _in_process(tmp_path / "a", preview, capsysbinary)
+    assert (child.returncode, child.stdout, child.stderr) == (code, out, err)
+    assert b"+++ " in out and (tmp_path / "atexit-preview").read_text() == "ran"
+    apply = ["fix", "--no-engine", "--apply", "--unsafe", "."]
+    child = _child(tmp_path / "a", tmp_path / "atexit-apply", *apply)
+    code, out, err = _in_process(tmp_path / "b", apply, capsysbinary)
+    assert child.returncode == code
+    written = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("compose.yaml"))
+    assert written
+    changed = 0
+    for rel in written:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+        changed += (tmp_path / "a" / rel).read_text() != PROJECT.format(i=int(rel.parts[0][1:])) if rel.parts[0] != "bad" else 0
+    assert changed == 12
