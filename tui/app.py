@@ -110,7 +110,7 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         self._event_timer: Any = None
         self._event_stream: Any = None
         self._stream_lock = threading.Lock()  # the events worker's thread hands streams over
-        self._closing = False  # set when the app quits: a stream opened after that is closed at once
+        self._events_closed = False  # set when the app quits: a stream opened after that is closed at once
         self._keymap = bindings.keymap_from_config(self.config.keys)
         if read_only:  # the footer offers no write key; pressing one still says why not
             from dataclasses import replace as _replace
@@ -219,11 +219,11 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
         opened after the app began to quit (otherwise its blocked read would keep the
         worker's thread, and with it the process, alive after the app has exited)."""
         with self._stream_lock:
-            if self._closing:
+            if self._events_closed:
                 stale = stream
             else:
                 stale, self._event_stream = self._event_stream, stream
-        if stale is not None and (stale is not stream or self._closing):
+        if stale is not None and (stale is not stream or self._events_closed):
             close_stream(stale)  # never raises
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -246,7 +246,7 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
 
     def _close_event_stream(self, *, quitting: bool = False) -> None:
         with self._stream_lock:
-            self._closing = self._closing or quitting
+            self._events_closed = self._events_closed or quitting
             stream, self._event_stream = self._event_stream, None
         if stream is not None:
             close_stream(stream)  # also over ssh://; never raises
