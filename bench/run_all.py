@@ -236,6 +236,8 @@ def bench_engine(args: argparse.Namespace, tmp: Path) -> None:
 
     api = docker.APIClient(version="auto", timeout=300)
     tui_bench.cleanup(api)
+    if stale := tui_bench.cleanup_stale(api):
+        print(f"removed {stale} containers that a killed bench run had left on the engine")
     try:
         tui_bench.setup(api, args.images, args.containers)
         containers = [c["Id"] for c in api.containers(all=True, quiet=True)]

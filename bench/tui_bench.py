@@ -95,6 +95,28 @@ def cleanup(api: Any) -> None:
             api.remove_image(img["Id"], force=True)
 
 
+def cleanup_stale(api: Any) -> int:
+    """Remove containers and images that an earlier bench run left behind when it was killed:
+    label io.lockdock.bench=tui-PID where no process PID lives any more (a run still going,
+    another engineer's included, keeps its objects). Returns how many containers went."""
+    def stale(value: str) -> bool:
+        if not value.startswith("tui-") or not value[4:].isdigit():
+            return False
+        return not os.path.exists(f"/proc/{value[4:]}")
+
+    gone = 0
+    for c in api.containers(all=True, filters={"label": LABEL}):
+        if stale((c.get("Labels") or {}).get(LABEL, "")):
+            with contextlib.suppress(Exception):  # best effort
+                api.remove_container(c["Id"], force=True)
+                gone += 1
+    for img in api.images(filters={"label": LABEL}):
+        if stale((img.get("Labels") or {}).get(LABEL, "")):
+            with contextlib.suppress(Exception):
+                api.remove_image(img["Id"], force=True)
+    return gone
+
+
 def setup(api: Any, images: int, containers: int) -> list[str]:
     t = time.perf_counter()
     for _ in api.load_image(images_archive(images)):
