@@ -222,6 +222,31 @@ def _load_of(rows: Any) -> LoadRecord | None:
     return LoadRecord(_errors_of(errors), bool(parsed))
 
 
+def file_digest(path: Path | str) -> str | None:
+    """sha256 (hex) of the bytes of the regular file `path`; None when it is not one or
+    cannot be read. Opened non-blocking: a FIFO put in a file's place must not hang."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        h = hashlib.sha256()
+        want = min(st.st_size + 1, 1 << 20)  # a small file in one read that also meets its end
+        while chunk := os.read(fd, want):
+            h.update(chunk)
+            if len(chunk) < want and want <= st.st_size + 1:
+                break
+            want = 1 << 20
+        return h.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class ResultCache:
     """The cache of one scan (see the module docstring); `open()` makes one."""
@@ -274,16 +299,7 @@ class ResultCache:
         """sha256 of the file's bytes (None: not a readable regular file), once per scan."""
         key = str(path)
         if key not in self._file:
-            digest = None
-            try:  # non-blocking: a dependency replaced by a FIFO must not hang the scan
-                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            except OSError:
-                fd = -1
-            if fd >= 0:
-                with contextlib.suppress(OSError), os.fdopen(fd, "rb") as fh:
-                    if stat.S_ISREG(os.fstat(fd).st_mode):
-                        digest = hashlib.file_digest(fh, "sha256").hexdigest()
-            self._file[key] = digest
+            self._file[key] = file_digest(path)
         return self._file[key]
 
     def listing_digest(self, folder: Path | str) -> str:

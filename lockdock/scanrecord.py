@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lockdock.cache import ResultCache
+from lockdock.cache import ResultCache, file_digest
 from lockdock.discovery import _CI_DIRS, SKIP_DIRS, find_git_root
 
 if TYPE_CHECKING:
@@ -71,31 +71,6 @@ def eligible(args: argparse.Namespace) -> bool:
     return (bool(args.no_engine) and args.daemon_json is None and not args.image
             and args.baseline is None and args.write_baseline is None
             and not (args.context or args.all_contexts or args.host))
-
-
-def file_digest(path: str) -> str | None:
-    """sha256 (hex) of the bytes of the regular file `path`; None when it is not one or
-    cannot be read. Opened non-blocking: a FIFO put in a file's place must not hang."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        h = hashlib.sha256()
-        want = min(st.st_size + 1, 1 << 20)  # a small file in one read that also meets its end
-        while chunk := os.read(fd, want):
-            h.update(chunk)
-            if len(chunk) < want and want <= st.st_size + 1:
-                break
-            want = 1 << 20
-        return h.hexdigest()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def listing(folder: str) -> tuple[str, int]:
