@@ -203,6 +203,9 @@ def run() -> NoReturn:
     `weakref.finalize` clean-ups such as temporary directories), then `os._exit`. Only
     when this is the only thread left and the flush succeeded; otherwise, and for every
     other command, the ordinary `sys.exit`."""
+    from lockdock.cli.lean import lean_exit_ahead
+
+    lean_exit_ahead()
     code = main()
     run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)  # CPython's; absent: the ordinary exit
     if (run_exitfuncs is not None and _DISPATCHED and _DISPATCHED[-1] in LEAN_EXIT_COMMANDS

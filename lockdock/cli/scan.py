@@ -217,6 +217,9 @@ def _run_scan(args: argparse.Namespace) -> int:
     text = _render(args, result, fail_on, meta, p.ctx.cwd, quiet=args.quiet and code != EXIT_OK)
     if recorder is not None and not p.problems:
         recorder.store(text, code)
+    from lockdock.cli.lean import keep_until_exit
+
+    keep_until_exit(result, p, text)  # freed by the process's end, not by this return
     return _emit(args, text, code)
 
 

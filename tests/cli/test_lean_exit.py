@@ -111,3 +111,27 @@ def test_fix_ends_lean_with_the_same_preview_and_the_same_writes(tmp_path: Path,
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
         changed += (tmp_path / "a" / rel).read_text() != PROJECT.format(i=int(rel.parts[0][1:])) if rel.parts[0] != "bad" else 0
     assert changed == 12
+
+
+def test_a_scan_keeps_its_objects_until_the_exit_only_under_run(tmp_path: Path) -> None:
+    """Under `run`, `lockdock scan` leaves its result for the process's end (no freeing on
+    return); an in-process `main` gets its memory back when the command returns."""
+    _tree(tmp_path, 3)
+    code = (
+        "import gc, sys\n"
+        "from lockdock.cli import entry, lean\n"
+        "from lockdock.scan import ScanResult\n"
+        "def held():\n"
+        "    return [o for o in lean._KEPT if isinstance(o, ScanResult)]\n"
+        "entry.main(['scan', '--no-engine', '--format', 'json', '.'])\n"
+        "print('main', len(held()), file=sys.stderr)\n"
+        "lean.lean_exit_ahead()\n"
+        "entry.main(['scan', '--no-engine', '--format', 'json', '.'])\n"
+        "print('run', len(held()), sum(len(t.findings) for r in held() for t in r.targets.values()) > 0,\n"
+        "      file=sys.stderr)\n"
+    )
+    env = {**os.environ, "LOCKDOCK_NO_CACHE": "1", "LOCKDOCK_JOBS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.splitlines()[-2:] == ["main 0", "run 1 True"]
