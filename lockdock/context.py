@@ -14,7 +14,10 @@ from lockdock.model import ScanError
 from lockdock.text import safe
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lockdock.engine.connect import Engine
+    from lockdock.model import Finding
 
 DEFAULT_SCAN_TIMEOUT = 600.0  # seconds for a whole scan (files, engine calls, layer reads)
 
@@ -36,6 +39,11 @@ class ScanContext:
     started: float = field(default_factory=time.monotonic)  # time.monotonic() at creation
     # Set when a `docker save` produced no byte in time: later images are not saved again.
     save_unanswered: str | None = None
+    # Set by `lockdock scan --format json` for a compact report: gives the encoded report
+    # entries of one subject's findings (`reports.json_report.encoded_entries`), which the
+    # processes analysing compose subjects in parallel (lockdock.parallel) make as they go,
+    # instead of the report after them (`TargetResult.encoded`).
+    report_entries: Callable[[list[Finding]], bytes | None] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:

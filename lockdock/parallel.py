@@ -178,10 +178,11 @@ MIN_SUBJECTS = 256  # compose subjects (files and services) before forking pays 
 SUBJECT_CHUNK = 64  # subjects per task
 CLAIM_TIMEOUT = 10.0  # seconds to wait for the task counter's lock (held for microseconds)
 
-# (findings with their fix summaries, errors and warnings of the analysis) of one subject
-SubjectResult = tuple[list[Finding], list[ScanError]]
+# (findings with their fix summaries, errors and warnings of the analysis, their report
+# entries when the scan asks for them: `ScanContext.report_entries`) of one subject
+SubjectResult = tuple[list[Finding], list[ScanError], bytes | None]
 # The same in the form a worker sends: one tuple per finding (`_compact`).
-CompactResult = tuple[list[tuple[Any, ...]], list[ScanError]]
+CompactResult = tuple[list[tuple[Any, ...]], list[ScanError], bytes | None]
 
 
 def _analyze_indexes(start: int, stop: int) -> list[SubjectResult]:
@@ -189,11 +190,13 @@ def _analyze_indexes(start: int, stop: int) -> list[SubjectResult]:
     from lockdock.scan import analyze_subject
 
     ctx: ScanContext = _STATE["ctx"]
+    entries = ctx.report_entries
     out: list[SubjectResult] = []
     for subject in _STATE["subjects"][start:stop]:
         first = len(ctx.errors)
         tr = analyze_subject(subject, ctx)
-        out.append((tr.findings, ctx.errors[first:]))
+        # The report's share of the work, done here in parallel too (when it asks).
+        out.append((tr.findings, ctx.errors[first:], entries(tr.findings) if entries is not None else None))
         del ctx.errors[first:]
     return out
 
@@ -224,8 +227,8 @@ def _expand(row: tuple[Any, ...], target: Target) -> Finding:
 def _analyze_compact(start: int, stop: int) -> list[CompactResult]:
     """In a worker: `_analyze_indexes`, each finding in its `_compact` form."""
     subjects = _STATE["subjects"]
-    return [([_compact(f, subjects[i].target) for f in findings], errors)
-            for i, (findings, errors) in enumerate(_analyze_indexes(start, stop), start)]
+    return [([_compact(f, subjects[i].target) for f in findings], errors, entries)
+            for i, (findings, errors, entries) in enumerate(_analyze_indexes(start, stop), start)]
 
 
 def _claim(from_front: bool) -> int | None:
@@ -266,8 +269,8 @@ def analyze_in_workers(subjects: list[Any], ctx: ScanContext, workers: int) -> l
     each follows how fast each really runs (about half each on idle CPUs, most of it here
     when the workers get little CPU).
 
-    Returns one (findings, errors) per subject, in order: what `analyze_subject` gives in one
-    process (the errors taken out of `ctx.errors`), except that the findings analysed in a
+    Returns one (findings, errors, report entries or None) per subject, in order: what
+    `analyze_subject` gives in one process (the errors taken out of `ctx.errors`), except that the findings analysed in a
     worker carry no payload and their fixes no edits (`_compact`): for a command that reports
     the scan (`lockdock scan`), never for one that applies fixes. Tasks whose worker failed
     (it died, a result could not be pickled) are analysed in this process instead."""
@@ -293,8 +296,8 @@ def analyze_in_workers(subjects: list[Any], ctx: ScanContext, workers: int) -> l
                 for k, got in done:
                     a, b = bounds[k]
                     if parts[k] is None and len(got) == b - a:
-                        parts[k] = [([_expand(r, subject.target) for r in rows], errors)
-                                    for subject, (rows, errors) in zip(subjects[a:b], got, strict=True)]
+                        parts[k] = [([_expand(r, subject.target) for r in rows], errors, entries)
+                                    for subject, (rows, errors, entries) in zip(subjects[a:b], got, strict=True)]
     except Exception:  # noqa: BLE001 - no shared memory, no pool: the rest is analysed here
         pass
     try:

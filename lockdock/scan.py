@@ -27,6 +27,10 @@ class TargetResult:
     target: Target
     subject: Any
     findings: list[Finding] = field(default_factory=list)
+    # (the findings as they were, their compact JSON report entries joined by commas), made
+    # ahead where the subject was analysed (`ScanContext.report_entries`); the report uses
+    # them while `findings` still holds exactly those findings.
+    encoded: tuple[list[Finding], bytes] | None = field(default=None, repr=False, compare=False)
 
     @property
     def active(self) -> list[Finding]:
@@ -306,11 +310,12 @@ def _scan(
         if len(held) >= _parallel().MIN_SUBJECTS and _parallel().can_fork():
             got = _parallel().analyze_in_workers(subjects, ctx, workers)
         else:
-            got = [_analyze_taking_errors(s, ctx) for s in subjects]
+            got = [(*_analyze_taking_errors(s, ctx), None) for s in subjects]
         inserted = 0
-        for (subject, mark), (findings, errs) in zip(held, got, strict=True):
+        for (subject, mark), (findings, errs, entries) in zip(held, got, strict=True):
             inserted += _put_errors_back(ctx, mark + inserted, errs)
-            done(TargetResult(subject.target, subject, findings))
+            done(TargetResult(subject.target, subject, findings,
+                              encoded=None if entries is None else (list(findings), entries)))
         held.clear()
 
     try:

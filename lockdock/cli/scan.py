@@ -176,6 +176,10 @@ def _run_scan(args: argparse.Namespace) -> int:
                 kept = recorder.replay() if recorder is not None else None
                 if kept is not None:  # an unchanged tree: the answer the same scan gave
                     return _emit(args, *kept)
+        if args.format == "json" and not _pretty_json(args):  # entries made where analysed
+            from lockdock.reports.json_report import encoded_entries
+
+            p.ctx.report_entries = encoded_entries
         with recording_reads() if recorder is not None else nullcontext([]) as reads:
             result = run(p.paths, p.ctx, use_cache=use_cache, selection=selection, throughput=True,
                          recording=recorder)
@@ -233,6 +237,11 @@ def _emit(args: argparse.Namespace, text: str, code: int) -> int:
     return code
 
 
+def _pretty_json(args: argparse.Namespace) -> bool:
+    """A JSON report is indented for a person: written to a terminal, not to --output."""
+    return args.output is None and sys.stdout.isatty()
+
+
 def _render(args: argparse.Namespace, result: Any, fail_on: Any, meta: dict[str, Any], cwd: Path,
             *, quiet: bool) -> str:
     """The report in `args.format`; `quiet` leaves the summary line out (text, compact)."""
@@ -240,7 +249,7 @@ def _render(args: argparse.Namespace, result: Any, fail_on: Any, meta: dict[str,
     if fmt == "json":
         from lockdock.reports import json_report
 
-        return json_report.render(result, fail_on, pretty=args.output is None and sys.stdout.isatty(), meta=meta)
+        return json_report.render(result, fail_on, pretty=_pretty_json(args), meta=meta)
     if fmt == "sarif":
         from lockdock.reports import sarif_report
 

@@ -27,6 +27,21 @@ if _orjson is not None:
     _OPTIONS = {True: _orjson.OPT_INDENT_2 | _PASS, False: _PASS}
 
 
+# orjson's Fragment (already encoded JSON, written as it is), or None without it.
+FRAGMENT: Any = getattr(_orjson, "Fragment", None) if _orjson is not None else None
+
+
+def encoded_json(value: Any) -> bytes | None:
+    """`value` as the UTF-8 bytes of `dumps(value, indent=False)`, for a FRAGMENT; None where
+    orjson is missing, has no Fragment, or does not write `value` as `json.dumps` would."""
+    if FRAGMENT is None:
+        return None
+    try:
+        return _orjson.dumps(value, default=_refuse, option=_OPTIONS[False])
+    except TypeError:
+        return None
+
+
 def _refuse(value: Any) -> Any:
     raise TypeError(f"not plain JSON data: {type(value).__name__}")
 

@@ -223,3 +223,62 @@ def test_compact_form_keeps_what_reports_read() -> None:
             assert (back.check, back.message, back.location, back.evidence, back.severity, back.suppressed) == (
                 f.check, f.message, f.location, f.evidence, f.severity, f.suppressed)
             assert json_report.finding_json(back) == json_report.finding_json(f)
+
+
+def _compact_report(root: Path, *, throughput: bool, entries: bool, keep: Any = None) -> str:
+    """The compact JSON report (`lockdock scan --format json` to a pipe); `entries`: made
+    where each subject is analysed (`ScanContext.report_entries`); `keep` filters findings
+    after the scan, as --select, --ignore, --severity and a baseline do."""
+    ctx = ScanContext(cwd=root, use_engine=False)
+    if entries:
+        ctx.report_entries = json_report.encoded_entries
+    result = scan_mod.scan([root], ctx, throughput=throughput)
+    if keep is not None:
+        for t in result.targets.values():
+            t.findings = [f for f in t.findings if keep(f)]
+    return json_report.render(result, Severity.HIGH, pretty=False)
+
+
+def test_entries_made_in_workers_give_the_same_compact_report(tmp_path: Path, pooled: None) -> None:
+    """The report entries the workers (and this process) make as they analyse are the bytes
+    the report would have written itself, in order, with the errors of the odd check."""
+    make_projects(tmp_path, 12)
+    plain = _compact_report(tmp_path, throughput=False, entries=False)
+    made = _compact_report(tmp_path, throughput=True, entries=True)
+    assert made == plain
+    assert json.loads(made)["findings"] and "s3cr3t" not in made
+
+
+def test_entries_of_a_target_that_lost_findings_are_not_used(tmp_path: Path, pooled: None) -> None:
+    """Findings left out after the scan (--ignore, --severity, a baseline) are left out of
+    the report though entries were made with them: such a target is converted again."""
+    make_projects(tmp_path, 12)
+    for keep in (lambda f: f.check != "container.privileged", lambda f: "web3" not in f.target.key,
+                 lambda f: False):
+        plain = _compact_report(tmp_path, throughput=False, entries=False, keep=keep)
+        made = _compact_report(tmp_path, throughput=True, entries=True, keep=keep)
+        assert made == plain
+    assert "container.privileged" not in _compact_report(tmp_path, throughput=True, entries=True,
+                                                         keep=lambda f: f.check != "container.privileged")
+
+
+def test_entries_with_text_to_escape_are_cleaned(tmp_path: Path, pooled: None) -> None:
+    """A service name with a terminal escape in it: the entries made ahead hold it raw, and
+    the report is cleaned as without them (the escape shown as text, never sent)."""
+    make_projects(tmp_path, 10)
+    odd = tmp_path / "p001" / "compose.yaml"
+    odd.write_text(odd.read_text().replace("odd1:", '"odd1\\e[31mred":'))
+    plain = _compact_report(tmp_path, throughput=False, entries=False)
+    made = _compact_report(tmp_path, throughput=True, entries=True)
+    assert made == plain
+    assert "\x1b" not in made and "odd1\\\\e[31mred" in made
+
+
+def test_entries_refused_by_the_encoder_fall_back(tmp_path: Path, pooled: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """No entries (orjson refuses, or a finding cannot be converted) is only slower."""
+    make_projects(tmp_path, 10)
+    plain = _compact_report(tmp_path, throughput=False, entries=False)
+    monkeypatch.setattr(json_report, "encoded_json", lambda v: None)
+    assert _compact_report(tmp_path, throughput=True, entries=True) == plain
+    assert json_report.encoded_entries([]) == b""
