@@ -9,7 +9,7 @@ from pathlib import Path
 from lockdock.checks import CATALOGUE
 from lockdock.compose import views
 from lockdock.compose.findings import service_finding
-from lockdock.compose.project import SCANNED_PROJECTS, Service
+from lockdock.compose.project import ENV_FILES_BEFORE, SCANNED_PROJECTS, Service
 from lockdock.context import ScanContext
 from lockdock.files import FileProblem, read_text
 from lockdock.model import Finding, Location, TargetKind
@@ -76,25 +76,18 @@ MAX_ENV_FILE_LINES = 5000
 def env_files(subject: ComposeService | Service) -> list[tuple[Path, views.Node]]:
     """The service's `env_file:` entries (short or long syntax), resolved beside the file
     that declares them, as (path, node)."""
-    svc = subject.service if isinstance(subject, ComposeService) else subject
-    node = svc.get("env_file")
-    if node is None:
-        return []
-    items = node.value if node.kind == "seq" else [node]
-    out = []
-    for item in items:
-        ref = item.get("path") if item.kind == "map" else item
-        text = views.text(ref) if ref is not None else None
-        if text:
-            out.append(((Path(item.file).parent / text), item))
-    return out
+    return views.env_file_entries(subject.service if isinstance(subject, ComposeService) else subject)
 
 
-class _Owners(dict[Path, Service]):
+class _Owners(dict[Path, object]):
     """env file -> the first service of the scan (projects, then services, in order) that
-    loads it; `projects`: the ids of the projects covered (alive in SCANNED_PROJECTS)."""
+    loads it (ELSEWHERE: one of another process's earlier projects); `projects`: the ids of
+    the projects covered (alive in SCANNED_PROJECTS)."""
 
     projects: frozenset[int] = frozenset()
+
+
+ELSEWHERE = object()  # the owner of an env file that projects analysed elsewhere load
 
 
 def _env_file_owners(ctx: ScanContext) -> _Owners:
@@ -109,6 +102,8 @@ def _env_file_owners(ctx: ScanContext) -> _Owners:
         return found[1]
     owners = _Owners()
     owners.projects = frozenset(id(p) for p in projects)
+    for path in ctx.cache.get(ENV_FILES_BEFORE) or ():  # a split scan's earlier projects (composesplit)
+        owners[path] = ELSEWHERE
     for project in projects:
         for svc in project.services.values():
             for path, _node in env_files(svc):

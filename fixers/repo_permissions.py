@@ -29,30 +29,21 @@ def _secret_readers(repo: Repo, ctx: ScanContext) -> dict[str, list[str]]:
     """Real path of every compose secret file of the repository -> its non-root readers.
 
     Built once per scan and repository (a repository with many secret-looking files asks for
-    each of them), from the projects the scan already loaded."""
-    from lockdock.compose import views
-    from lockdock.compose.project import projects_of
-    from lockdock.fixers.servicefacts import service_facts
+    each of them), from the projects the scan already loaded, or as a split compose scan
+    gathered them (`lockdock.compose.secretreaders.GATHERED`)."""
+    from lockdock.compose.project import projects_key, projects_of
+    from lockdock.compose.secretreaders import GATHERED, secret_readers
 
     key = f"secret-readers:{id(repo)}"
     cached = ctx.cache.get(key)
     if cached is not None and cached[0] is repo:  # the id of a freed repository may be reused
         return cached[1]
-    found: dict[str, list[str]] = {}
     files = [Path(p) for p in getattr(repo, "compose_files", []) or []]
-    quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
-    for project in projects_of(files, ctx) if files else []:
-        by_path: dict[str, set[str]] = {}
-        for s in views.secret_files(project):
-            by_path.setdefault(os.path.realpath(s.path), set()).add(s.name)
-        for target, names in by_path.items():
-            out = found.setdefault(target, [])
-            for svc in project.services.values():
-                if not names & {r.source for r in views.secret_refs(svc)}:
-                    continue
-                facts = service_facts(svc, quiet)
-                if facts.runs_as_root is not True or facts.drops_privileges:
-                    out.append(safe(svc.name, 60))
+    gathered = ctx.cache.get(GATHERED)
+    if files and gathered is not None and gathered[0] == projects_key(files):
+        found = gathered[1]
+    else:
+        found = secret_readers(projects_of(files, ctx) if files else [], ctx)
     ctx.cache[key] = (repo, found)  # stored only when complete (a failure leaves no half answer)
     return found
 

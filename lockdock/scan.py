@@ -245,6 +245,8 @@ def _scan(
         recording.discovery = discovery
     batch: list[Any] = []
     workers = _workers(throughput and files_only)
+    if workers > 1:  # compose projects may be loaded in two processes (lockdock.composesplit)
+        ctx.cache["compose-split-allowed"] = True
     pool: Any = None  # lockdock.parallel.FilePool, started by the first batch big enough
     # Batches handed to the pool, recorded in order by drain(): (subjects, cache entries,
     # the submitted analysis, len(ctx.errors) when submitted: where their errors go).
@@ -307,7 +309,10 @@ def _scan(
         if not held:
             return
         subjects = [s for s, _ in held]
-        if len(held) >= _parallel().MIN_SUBJECTS and _parallel().can_fork():
+        split = ctx.cache.get("compose-split")  # lockdock.composesplit.RUNNING: a child has its share
+        if split is not None:  # this process's own share here, then the child's results
+            got = [s.results() if hasattr(s, "split") else _analyze_with_entries(s, ctx) for s in subjects]
+        elif len(held) >= _parallel().MIN_SUBJECTS and _parallel().can_fork():
             got = _parallel().analyze_in_workers(subjects, ctx, workers)
         else:
             got = [(*_analyze_taking_errors(s, ctx), None) for s in subjects]
@@ -411,6 +416,12 @@ def _analyze_taking_errors(subject: Any, ctx: ScanContext) -> tuple[list[Any], l
         errs = ctx.errors[first:]
         del ctx.errors[first:]
     return tr.findings, errs
+
+
+def _analyze_with_entries(subject: Any, ctx: ScanContext) -> tuple[list[Any], list[ScanError], bytes | None]:
+    """`_analyze_taking_errors`, with the report entries when the scan asks for them."""
+    findings, errs = _analyze_taking_errors(subject, ctx)
+    return findings, errs, ctx.report_entries(findings) if ctx.report_entries is not None else None
 
 
 def run_batch_hooks(subjects: list[Any], ctx: ScanContext) -> None:

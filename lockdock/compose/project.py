@@ -411,11 +411,18 @@ def project_file_sets(compose_files: list[Path], ctx: ScanContext) -> list[tuple
     return groups
 
 
-def load_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
+def load_projects(compose_files: list[Path], ctx: ScanContext, *, groups: list[tuple[list[Path], Env]] | None = None,
+                  first_error: int | None = None) -> list[Project]:
     """All projects under the discovered compose files; files another project reads are not
-    analysed on their own (their values are reported through that project)."""
-    first_error = len(ctx.errors)
-    projects = [load_project(files, ctx, env) for files, env in project_file_sets(compose_files, ctx)]
+    analysed on their own (their values are reported through that project). `groups`: the
+    files' `project_file_sets` when the caller made them already (its problems recorded
+    from `first_error` on)."""
+    if groups is None:
+        first_error = len(ctx.errors)
+        groups = project_file_sets(compose_files, ctx)
+    elif first_error is None:
+        first_error = len(ctx.errors)
+    projects = [load_project(files, ctx, env) for files, env in groups]
     # A file read by two projects reports its problems once.
     seen: set[tuple[str | None, str, str]] = set()
     kept = []
@@ -431,22 +438,34 @@ def load_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     return [p for p in projects if str(p.main) not in consumed]
 
 
-def _projects_key(compose_files: list[Path]) -> str:
+def projects_key(compose_files: list[Path]) -> str:
+    """The ctx.cache key of the projects of exactly `compose_files` (`projects_of`)."""
     return "compose-projects:" + "\0".join(os.path.abspath(p) for p in compose_files)
 
 
 SCANNED_PROJECTS = "compose-scanned-projects"  # ctx.cache: the projects the scan's subjects come from, in order
+# ctx.cache: env files (paths as `views.env_file_entries` gives them) that the services of the
+# projects before SCANNED_PROJECTS load, in a process that analyses only the later projects
+# of a scan (lockdock.composesplit): their first service, which reports them, is elsewhere.
+ENV_FILES_BEFORE = "compose-env-files-before"
+# ctx.cache, in a process that loaded only some of a scan's projects (lockdock.composesplit):
+# SPLIT_PROJECTS + anything: those projects (their files' build contexts are read from them);
+# BUILD_REFS_ELSEWHERE: {absolute path: `LoadedFile.build_refs`} of the files loaded elsewhere.
+SPLIT_PROJECTS = "compose-split-projects:"
+BUILD_REFS_ELSEWHERE = "compose-build-refs-elsewhere"
 
 
-def scan_projects(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
+def scan_projects(compose_files: list[Path], ctx: ScanContext, *,
+                  groups: list[tuple[list[Path], Env]] | None = None, first_error: int | None = None,
+                  ) -> list[Project]:
     """`load_projects`, remembered in `ctx.cache` for the rest of this scan, so that a later
     step asking `projects_of` the same files gets these projects without a second load (a
     scan context lives for one scan: a rescan after a fix starts with an empty cache).
     Also kept under `SCANNED_PROJECTS`: a check that reports a thing once per scan (an env
     file several services load) decides which service reports it from this order, the same
     in every process that analyses some of the subjects (lockdock.parallel)."""
-    projects = load_projects(compose_files, ctx)
-    ctx.cache[_projects_key(compose_files)] = projects
+    projects = load_projects(compose_files, ctx, groups=groups, first_error=first_error)
+    ctx.cache[projects_key(compose_files)] = projects
     ctx.cache[SCANNED_PROJECTS] = projects
     return projects
 
@@ -456,7 +475,7 @@ def projects_of(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     those this scan loaded (`scan_projects`) when it loaded exactly these files, else loaded
     now with problems left unreported (the scan reports them where it reads the files) and
     remembered. Projects are never modified after loading, so sharing them is safe."""
-    key = _projects_key(compose_files)
+    key = projects_key(compose_files)
     found = ctx.cache.get(key)
     if found is None:
         quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
@@ -473,11 +492,14 @@ def build_contexts(compose_files: list[Path], ctx: ScanContext | None = None) ->
     parsed here with the same fast, bounded parser (for repository checks and stacks that
     need the contexts without loading whole projects)."""
     loaded = _loaded_files(ctx) if ctx is not None else {}
+    elsewhere: dict[str, list[str]] = (ctx.cache.get(BUILD_REFS_ELSEWHERE) or {}) if ctx is not None else {}
     contexts: list[Path] = []
     for path in compose_files:
         lf = loaded.get(os.path.abspath(path))
         if lf is not None and lf.build_refs is not None:
             refs = lf.build_refs
+        elif os.path.abspath(path) in elsewhere:
+            refs = elsewhere[os.path.abspath(path)]
         else:
             try:
                 text = read_text(path).text
@@ -514,7 +536,7 @@ def _loaded_files(ctx: ScanContext) -> dict[str, LoadedFile]:
     """Every file of the projects this scan loaded, by path."""
     out: dict[str, LoadedFile] = {}
     for key, projects in ctx.cache.items():
-        if isinstance(key, str) and key.startswith("compose-projects:"):
+        if isinstance(key, str) and key.startswith(("compose-projects:", SPLIT_PROJECTS)):
             for project in projects:
                 for lf in project.loaded.values():
                     out.setdefault(os.path.abspath(lf.path), lf)

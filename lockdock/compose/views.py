@@ -215,6 +215,22 @@ def network_names(service: Service) -> list[str]:
     return [s for s, _ in string_list(node)]
 
 
+def env_file_entries(service: Service) -> list[tuple[Path, Node]]:
+    """The service's `env_file:` entries (short or long syntax), resolved beside the file
+    that declares them, as (path, node)."""
+    node = service.get("env_file")
+    if node is None:
+        return []
+    items = node.value if node.kind == "seq" else [node]
+    out = []
+    for item in items:
+        ref = item.get("path") if item.kind == "map" else item
+        value = text(ref) if ref is not None else None
+        if value:
+            out.append(((Path(item.file).parent / value), item))
+    return out
+
+
 @dataclass
 class SecretRef:
     """A service's use of a compose secret (short `- name` or long `- source: name`)."""

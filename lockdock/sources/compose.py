@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from lockdock.compose.project import BASE_NAMES, Project, Service, override_names, scan_projects
+from lockdock.compose.project import BASE_NAMES, Project, Service, override_names
 from lockdock.context import ScanContext
 from lockdock.discovery import Discovery
 from lockdock.model import Finding, Target, TargetKind
@@ -78,5 +78,6 @@ def compose_source(discovery: Discovery, ctx: ScanContext) -> Iterator[ComposeFi
     """Load every compose project found and yield its file and services."""
     if not discovery.compose_files:
         return
-    for project in scan_projects(discovery.compose_files, ctx):
-        yield from subjects_for(project, ctx)
+    from lockdock.composesplit import begin
+
+    yield from begin(discovery.compose_files, ctx)  # in two processes when allowed and worth it

@@ -1,0 +1,256 @@
+"""Compose projects loaded and analysed in two processes (lockdock.composesplit): the report,
+its order and its errors are those of one process, also when the facts that span projects
+cross the split, when the scanning process takes projects from the child's share, and
+when the child fails at any step."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lockdock import composesplit, parallel, registry
+from lockdock import scan as scan_mod
+from lockdock.context import ScanContext
+from lockdock.model import Severity
+from lockdock.reports import json_report, sarif_report, text_report
+
+PROJECT = """services:
+  web{i}:
+    image: nginx:1.25
+    env_file: [../shared.env, ./own.env]
+    environment:
+      DB_PASSWORD: "s3cr3t-{i}-value"
+    ports: ["80{i:02d}:80"]
+    secrets: [db]
+  odd{i}:
+    build: ./app
+    user: root
+    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+    secrets: [db]
+  worker{i}:
+    image: "${{IMAGE:-alpine}}"
+    env_file: ./own.env
+    cap_add: [ALL]
+    network_mode: host
+secrets:
+  db:
+    file: ./secrets/db.key
+"""
+
+COUNT = 16  # projects p000..p015; the split cuts them about in the middle
+
+
+def _with_service(text: str, service: str) -> str:
+    return text.replace("services:\n", f"services:\n  {service}\n", 1)
+
+
+def make_projects(root: Path) -> None:
+    """Projects whose shared facts cross the split: env files every project loads; a base
+    file of the first half that a project of the second half extends (so it is consumed and
+    not analysed on its own) and one the other way; a broken file both halves extend
+    (reported once); secret files with non-root readers on both sides; build contexts."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "shared.env").write_text("API_TOKEN=ghp_aaaaBBBBccccDDDDeeeeFFFFgggg00001111\n")
+    (root / "common").mkdir()
+    (root / "common" / "broken.yaml").write_text("services:\n  base: [unclosed\n")
+    for i in range(COUNT):
+        d = root / f"p{i:03d}"
+        (d / "app").mkdir(parents=True)
+        (d / "secrets").mkdir()
+        (d / "secrets" / "db.key").write_text("x\n")
+        (d / "app" / "Dockerfile").write_text("FROM alpine:3.19\nUSER 1000\n")
+        (d / "compose.yaml").write_text(PROJECT.format(i=i))
+        (d / "own.env").write_text(f"DB_PASSWORD=Zq8-own-{i}-secret-value\n")
+        if i % 3 == 0:
+            (d / ".env").write_text(f"IMAGE=busybox:1.{i}\n")
+    # p014 (late: the child's share) extends p001's main file: p001 is not analysed alone.
+    (root / "p014" / "compose.yaml").write_text(
+        _with_service(PROJECT.format(i=14), "late:\n    extends: {file: ../p001/compose.yaml, service: web1}"))
+    # p002 (early) extends p013's main file: p013 is not analysed alone.
+    (root / "p002" / "compose.yaml").write_text(
+        _with_service(PROJECT.format(i=2), "early:\n    extends: {file: ../p013/compose.yaml, service: odd13}"))
+    for i in (3, 12):  # both halves read the broken file: its problem is said once
+        (root / f"p{i:03d}" / "compose.yaml").write_text(
+            _with_service(PROJECT.format(i=i), "b:\n    extends: {file: ../common/broken.yaml, service: base}"))
+    (root / "p005" / ".env").write_text("COMPOSE_FILE=missing.yaml\n")  # a grouping problem
+
+
+def reports(root: Path, *, split: bool) -> tuple[str, str, str, list[Any]]:
+    """(compact JSON with entries made ahead, text, SARIF, errors) of one scan of `root`."""
+    ctx = ScanContext(cwd=root, use_engine=False)
+    ctx.report_entries = json_report.encoded_entries
+    result = scan_mod.scan([root], ctx, throughput=split)
+    return (json_report.render(result, Severity.HIGH, pretty=False), text_report.render(result, Severity.HIGH),
+            sarif_report.render(result), result.errors)
+
+
+@pytest.fixture
+def splitting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A split from 4 projects on; pytest's threads do not stop the fork; two CPUs."""
+    registry.load_plugins()
+    monkeypatch.setattr(composesplit, "MIN_PROJECTS", 4)
+    monkeypatch.setattr(parallel, "can_fork", lambda: True)
+    monkeypatch.setenv("LOCKDOCK_JOBS", "2")
+
+
+def _no_children_left() -> bool:
+    """True when this process has no child left, alive or unreaped."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_a_split_scan_gives_the_report_of_one_process(tmp_path: Path, splitting: None) -> None:
+    make_projects(tmp_path)
+    serial = reports(tmp_path, split=False)
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    scan_mod.scan([tmp_path], ctx, throughput=True)
+    made = ctx.cache.get(composesplit.RUNNING)
+    assert made is not None and 0 < made.cut < COUNT and made.done is not None and made.local is None
+    assert reports(tmp_path, split=True) == serial
+    assert _no_children_left()
+    data = json.loads(serial[0])
+    targets = {t["path"] for t in data["targets"]}
+    assert "p001/compose.yaml" not in targets and "p013/compose.yaml" not in targets  # consumed, both ways
+    assert "p014/compose.yaml" in targets and "p002/compose.yaml" in targets
+    messages = [e.message for e in serial[3]]
+    broken = [e for e in serial[3] if (e.path or "").endswith("broken.yaml") and "invalid YAML" in e.message]
+    assert len(broken) == 1, messages  # read by both halves, said once
+    assert any("COMPOSE_FILE" in m for m in messages)
+    env = [f for f in data["findings"] if f["check"] == "secrets.no-secrets-in-env"
+           and f["location"]["path"].endswith(".env")]
+    assert env and not any(f["target"]["name"].startswith("worker") for f in env)  # by a project's first only
+    perms = [f for f in data["findings"] if f["check"] == "secrets.file-permissions"]
+    assert perms and all(f["fix"] is None or f["fix"]["title"] for f in perms)
+    assert "s3cr3t" not in serial[0] + serial[1] + serial[2]
+
+
+def test_projects_taken_from_the_childs_share_give_the_same_report(tmp_path: Path, splitting: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child gets nearly all projects: this process, done with its own, takes the rest
+    from the back of the child's share, with the env files earlier projects load left to them."""
+    make_projects(tmp_path)
+    serial = reports(tmp_path, split=False)
+    monkeypatch.setattr(composesplit, "CHILD_SHARE", 0.95)
+    taken: list[int] = []
+    steal = composesplit.Split._steal
+
+    def counting(self: Any, k: int) -> Any:
+        taken.append(k)
+        return steal(self, k)
+
+    monkeypatch.setattr(composesplit.Split, "_steal", counting)
+    claim = composesplit.Claims.claim
+
+    def slow_child(self: Any, from_front: bool, wait: float) -> Any:
+        if from_front:  # the child: slower, so this process surely takes some
+            import time
+
+            time.sleep(0.05)
+        return claim(self, from_front, wait)
+
+    monkeypatch.setattr(composesplit.Claims, "claim", slow_child)
+    assert reports(tmp_path, split=True) == serial
+    assert taken
+    assert _no_children_left()
+
+
+def _failing_send(kind: str) -> Any:
+    real = composesplit._send
+
+    def send(sock: Any, message: Any) -> None:
+        if message[0] == kind:
+            os._exit(7)  # the child dies just before it would say `kind`
+        real(sock, message)
+    return send
+
+
+@pytest.mark.parametrize("kind", ["loaded", "targets", "done"])
+def test_a_child_that_dies_costs_speed_not_results(tmp_path: Path, splitting: None,
+                                                   monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    make_projects(tmp_path)
+    serial = reports(tmp_path, split=False)
+    monkeypatch.setattr(composesplit, "_send", _failing_send(kind))
+    assert reports(tmp_path, split=True) == serial
+    assert _no_children_left()
+
+
+def test_a_child_that_sends_garbage_is_ended(tmp_path: Path, splitting: None,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    make_projects(tmp_path)
+    serial = reports(tmp_path, split=False)
+    real = composesplit._send
+
+    def send(sock: Any, message: Any) -> None:
+        if message[0] == "targets":
+            sock.sendall((5).to_bytes(8, "big") + b"\x80junk")
+            import time
+
+            time.sleep(30)  # then hangs: the scanning process must not wait for it
+        real(sock, message)
+
+    monkeypatch.setattr(composesplit, "_send", send)
+    assert reports(tmp_path, split=True) == serial
+    assert _no_children_left()
+
+
+def test_a_child_that_never_answers_is_bounded_by_the_scan_time(tmp_path: Path, splitting: None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    make_projects(tmp_path)
+    serial = reports(tmp_path, split=False)
+    real = composesplit._send
+
+    def send(sock: Any, message: Any) -> None:
+        if message[0] == "loaded":
+            import time
+
+            time.sleep(60)
+        real(sock, message)
+
+    monkeypatch.setattr(composesplit, "_send", send)
+    monkeypatch.setattr(ScanContext, "remaining", lambda self: 1.0)
+    assert reports(tmp_path, split=True) == serial
+    assert _no_children_left()
+
+
+def test_few_projects_or_one_cpu_load_in_one_process(tmp_path: Path, splitting: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    make_projects(tmp_path)
+    monkeypatch.setattr(composesplit, "MIN_PROJECTS", COUNT + 1)
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    scan_mod.scan([tmp_path], ctx, throughput=True)
+    assert ctx.cache.get(composesplit.RUNNING) is None
+    monkeypatch.setattr(composesplit, "MIN_PROJECTS", 4)
+    monkeypatch.setenv("LOCKDOCK_JOBS", "1")
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    scan_mod.scan([tmp_path], ctx, throughput=True)
+    assert ctx.cache.get(composesplit.RUNNING) is None
+
+
+def test_cli_output_is_byte_identical_with_the_split(tmp_path: Path) -> None:
+    """Through `lockdock scan` (the real fork guard and MIN_PROJECTS): JSON, SARIF, text, stderr."""
+    root = tmp_path / "c"
+    make_projects(root)
+    for i in range(COUNT, composesplit.MIN_PROJECTS + 4):
+        d = root / f"q{i:03d}"
+        d.mkdir()
+        (d / "compose.yaml").write_text(PROJECT.format(i=i).replace("./secrets/db.key", "../p000/secrets/db.key")
+                                        .replace("./own.env", "../p000/own.env").replace("./app", "../p000/app"))
+    for fmt in ("json", "sarif", "text"):
+        outs = []
+        for jobs in ("1", "2"):
+            env = dict(os.environ, LOCKDOCK_JOBS=jobs, LOCKDOCK_NO_CACHE="1")
+            proc = subprocess.run([sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", fmt, "."],
+                                  cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
+            assert proc.returncode == 1, proc.stderr[-2000:]
+            assert "Traceback" not in proc.stderr
+            outs.append((proc.stdout, proc.stderr))
+        assert outs[0] == outs[1], fmt
