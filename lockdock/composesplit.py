@@ -39,7 +39,6 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -55,7 +54,7 @@ from lockdock.compose.project import (
     scan_projects,
 )
 from lockdock.context import ScanContext
-from lockdock.model import Finding, ScanError, Target
+from lockdock.model import Finding, ScanError, Target, TargetKind
 
 ALLOWED = "compose-split-allowed"  # ctx.cache: set by lockdock.scan where a split may be made
 RUNNING = "compose-split"  # ctx.cache: the scan's Split once made (lockdock.scan analyses here then)
@@ -205,23 +204,26 @@ def _child(sock: socket.socket, groups: list[Any], claims: Claims, ctx: ScanCont
         ctx.cache[SCANNED_PROJECTS] = kept
         ctx.cache[ENV_FILES_BEFORE] = env_before
         per_project = [_subjects([p], ctx) if str(p.main) not in everything else [] for p in projects]
-        _send(sock, ("targets", [[s.target for s in subjects] for subjects in per_project],
+        _send(sock, ("targets", [len(subjects) for subjects in per_project],
                      [_env_files([p]) if str(p.main) not in everything else set() for p in projects]))
         from lockdock.compose.secretreaders import secret_readers
         from lockdock.parallel import _compact
         from lockdock.scan import analyze_subject
 
         entries = ctx.report_entries
-        results: dict[int, list[Any]] = {}
+        # Each project's results pickled as soon as they are made (in parallel with the
+        # scanning process), so the last message is only bytes to copy.
+        blobs: dict[int, bytes] = {}
         while (k := claims.claim(True, 60.0)) is not None:
-            out = results[k] = []
+            out = []
             for subject in per_project[k]:
                 first = len(ctx.errors)
                 tr = analyze_subject(subject, ctx)
-                out.append(([_compact(f, subject.target) for f in tr.findings], ctx.errors[first:],
+                out.append((subject.target, [_compact(f, subject.target) for f in tr.findings], ctx.errors[first:],
                             entries(tr.findings) if entries is not None else None))
                 del ctx.errors[first:]
-        _send(sock, ("done", results, secret_readers(kept, ctx), _build_refs(kept)))
+            blobs[k] = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+        _send(sock, ("done", blobs, secret_readers(kept, ctx), _build_refs(kept)))
         code = 0
     except BaseException:  # noqa: BLE001 - the parent redoes this share; a broken pipe is its exit
         pass
@@ -232,18 +234,26 @@ def _child(sock: socket.socket, groups: list[Any], claims: Claims, ctx: ScanCont
 # ------------------------------------------------------------------ the parent
 
 
-@dataclass
 class RemoteSubject:
-    """A compose subject of the child's share: its target, and its results (`results()`)."""
+    """A compose subject of the child's share: number `index` of it. Its target is known
+    once its results are (`results()`); until then a stand-in of the same kind family."""
 
-    target: Target
-    split: Split
-    index: int
+    def __init__(self, split: Split, index: int) -> None:
+        self.split = split
+        self.index = index
+        self._target: Target | None = None
+
+    @property
+    def target(self) -> Target:
+        if self._target is None:
+            return Target(TargetKind.COMPOSE_SERVICE, "", key=f"compose-split:{self.index}")
+        return self._target
 
     def results(self) -> tuple[list[Finding], list[ScanError], bytes | None]:
         """(findings, errors, report entries or None) as `parallel.analyze_in_workers` gives
-        them for a subject: the findings without payloads and fix edits."""
-        return self.split.result(self.index, self.target)
+        them for a subject (findings without payloads and fix edits); sets `target`."""
+        self._target, findings, errors, entries = self.split.result(self.index)
+        return findings, errors, entries
 
 
 class Split:
@@ -261,10 +271,12 @@ class Split:
         self.claims: Claims | None = None
         self.own: list[Project] = []
         self.consumed: set[str] = set()
-        self.targets: list[list[Target]] = []  # per project of the child's share: its subjects' targets
+        self.counts: list[int] = []  # per project of the child's share: how many subjects
+        self.where: list[tuple[int, int]] = []  # per subject of the child's share: (project, position)
         self.env_files: list[set[Path]] = []  # per project of the child's share: the env files it loads
         self.own_env_files: set[Path] = set()  # the env files this process's projects load
         self.done: list[Any] | None = None  # per subject of the child's share: its results, once known
+        self.blobs: dict[int, bytes] = {}  # the child's pickled results, by project
         self.local: list[Any] | None = None  # the child's share loaded here (the child failed)
 
     def fork(self) -> bool:
@@ -357,13 +369,11 @@ class Split:
         if msg is None:
             yield from self._here()
             return
-        _, self.targets, self.env_files = msg
-        n = 0
-        for targets in self.targets:
-            for target in targets:
-                yield RemoteSubject(target, self, n)
-                n += 1
-        if n == 0:
+        _, self.counts, self.env_files = msg
+        self.where = [(k, i) for k, count in enumerate(self.counts) for i in range(count)]
+        for n in range(len(self.where)):
+            yield RemoteSubject(self, n)
+        if not self.where:
             self._collect()  # no subject will ask: the child's facts now
 
     def _collect(self) -> None:
@@ -372,27 +382,33 @@ class Split:
         here when the child failed."""
         if self.done is not None:
             return
+        from lockdock.compose.secretreaders import secret_readers
+
         ctx = self.ctx
-        offsets = [0]
-        for targets in self.targets:
-            offsets.append(offsets[-1] + len(targets))
-        done: list[Any] = [None] * offsets[-1]
+        own_readers = secret_readers(self.own, ctx)  # while the child finishes
+        done: list[Any] = [None] * len(self.where)
+        first = {}
+        for n, (k, i) in enumerate(self.where):
+            if i == 0:
+                first[k] = n
         if self.claims is not None:
             while (k := self.claims.claim(False, 5.0)) is not None:
                 for i, got in enumerate(self._steal(k)):
-                    done[offsets[k] + i] = got
+                    done[first[k] + i] = got
         msg = self._message("done")
         if msg is not None:
-            _, results, readers, refs = msg
+            _, self.blobs, readers, refs = msg
             self._end_child()
-            for k, got in results.items():
-                done[offsets[k]:offsets[k] + len(got)] = got
-            self._gather(self.own, readers, refs)
+            self._gather(own_readers, readers, refs)
+            for k in self.blobs:  # taken as results are asked for (`result`)
+                for i in range(self.counts[k]):
+                    done[first[k] + i] = k
         if any(x is None for x in done):  # the child failed: what it did not send, here
             here = self._here()
-            for i, x in enumerate(done):
+            for n, x in enumerate(done):
                 if x is None:
-                    done[i] = _analyze_here(here[i], ctx)
+                    subject = here[n]
+                    done[n] = (subject.target, *_analyze_here(subject, ctx))
         if self.claims is not None:
             self.claims.close()
             self.claims = None
@@ -403,7 +419,7 @@ class Split:
         analysed here, with the env files that earlier projects load left to them."""
         ctx = self.ctx
         files, env = self.groups[self.cut + k]
-        if str(files[0]) in self.consumed or not self.targets[k]:
+        if str(files[0]) in self.consumed or not self.counts[k]:
             return []
         quiet = ScanContext(cwd=ctx.cwd, config=ctx.config, use_engine=ctx.use_engine, engine=ctx.engine,
                             cache=ctx.cache)
@@ -412,15 +428,16 @@ class Split:
         saved = ctx.cache.get(SCANNED_PROJECTS), ctx.cache.get(ENV_FILES_BEFORE)
         ctx.cache[SCANNED_PROJECTS], ctx.cache[ENV_FILES_BEFORE] = [project], before
         try:
-            return [_analyze_here(subject, ctx) for subject in _subjects([project], ctx)]
+            return [(subject.target, *_analyze_here(subject, ctx)) for subject in _subjects([project], ctx)]
         finally:
             ctx.cache[SCANNED_PROJECTS], ctx.cache[ENV_FILES_BEFORE] = saved
 
-    def _gather(self, own: list[Project], readers: dict[str, list[str]], refs: dict[str, list[str]]) -> None:
+    def _gather(self, own_readers: dict[str, list[str]], readers: dict[str, list[str]],
+                refs: dict[str, list[str]]) -> None:
         """The repository facts of the whole scan: this process's share, then the child's."""
-        from lockdock.compose.secretreaders import GATHERED, merged, secret_readers
+        from lockdock.compose.secretreaders import GATHERED, merged
 
-        self.ctx.cache[GATHERED] = (projects_key(self.files), merged(secret_readers(own, self.ctx), readers))
+        self.ctx.cache[GATHERED] = (projects_key(self.files), merged(own_readers, readers))
         self.ctx.cache[BUILD_REFS_ELSEWHERE] = refs
 
     def _here(self) -> list[Any]:
@@ -434,20 +451,27 @@ class Split:
             ctx.cache[SCANNED_PROJECTS] = self.own + rest  # env file owners over both shares
             ctx.cache[SPLIT_PROJECTS + "here"] = rest
             ctx.cache.pop(ENV_FILES_BEFORE, None)
-            self._gather(self.own + rest, {}, {})
+            from lockdock.compose.secretreaders import secret_readers
+
+            self._gather(secret_readers(self.own + rest, ctx), {}, {})
             self.local = _subjects(rest, ctx)
         return self.local
 
-    def result(self, index: int, target: Target) -> tuple[list[Finding], list[ScanError], bytes | None]:
-        """The results of the child's subject `index` (`target`)."""
+    def result(self, index: int) -> tuple[Target, list[Finding], list[ScanError], bytes | None]:
+        """(target, findings, errors, report entries) of the child's subject `index`."""
         from lockdock.parallel import _expand
 
         self._collect()
         assert self.done is not None
-        findings, errors, entries = self.done[index]
-        if findings and isinstance(findings[0], tuple):  # the child's compact rows
-            findings = [_expand(r, target) for r in findings]
-        return findings, errors, entries
+        got = self.done[index]
+        if isinstance(got, int):  # in the child's pickled results of project `got`
+            k = got
+            rows = pickle.loads(self.blobs.pop(k))
+            start = index - self.where[index][1]
+            for i, (target, compact, errors, entries) in enumerate(rows):
+                self.done[start + i] = (target, [_expand(r, target) for r in compact], errors, entries)
+            got = self.done[index]
+        return got
 
 
 def _analyze_here(subject: Any, ctx: ScanContext) -> tuple[list[Finding], list[ScanError], bytes | None]:

@@ -17,7 +17,7 @@ import pytest
 from lockdock import composesplit, parallel, registry
 from lockdock import scan as scan_mod
 from lockdock.context import ScanContext
-from lockdock.model import Severity
+from lockdock.model import Severity, TargetKind
 from lockdock.reports import json_report, sarif_report, text_report
 
 PROJECT = """services:
@@ -90,10 +90,21 @@ def reports(root: Path, *, split: bool) -> tuple[str, str, str, list[Any]]:
             sarif_report.render(result), result.errors)
 
 
+def _odd_service(subject: Any, ctx: Any) -> Any:
+    """A check that fails on every `odd` service: errors made in both processes, in order."""
+    if subject.target.name.startswith("odd"):
+        raise ValueError("odd service")
+    return iter(())
+
+
 @pytest.fixture
 def splitting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A split from 4 projects on; pytest's threads do not stop the fork; two CPUs."""
+    """A split from 4 projects on; pytest's threads do not stop the fork; two CPUs; a check
+    that fails on some services."""
     registry.load_plugins()
+    # Every kind first: a plugin imported while ANALYZERS is patched would be lost later.
+    odd = registry.Analyzer(TargetKind.COMPOSE_SERVICE, (), _odd_service, "tests.odd")
+    monkeypatch.setattr(registry, "ANALYZERS", [*registry.ANALYZERS, odd])
     monkeypatch.setattr(composesplit, "MIN_PROJECTS", 4)
     monkeypatch.setattr(parallel, "can_fork", lambda: True)
     monkeypatch.setenv("LOCKDOCK_JOBS", "2")
@@ -125,6 +136,8 @@ def test_a_split_scan_gives_the_report_of_one_process(tmp_path: Path, splitting:
     broken = [e for e in serial[3] if (e.path or "").endswith("broken.yaml") and "invalid YAML" in e.message]
     assert len(broken) == 1, messages  # read by both halves, said once
     assert any("COMPOSE_FILE" in m for m in messages)
+    odd = [m for m in messages if "internal error in tests.odd" in m]
+    assert len(odd) == COUNT - 2  # every odd service, p001's and p013's not (consumed)
     env = [f for f in data["findings"] if f["check"] == "secrets.no-secrets-in-env"
            and f["location"]["path"].endswith(".env")]
     assert env and not any(f["target"]["name"].startswith("worker") for f in env)  # by a project's first only
