@@ -92,8 +92,11 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], *, cpu_of: str | None = 
                           timeout=3600, check=False)
     took = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{cmd[:6]} failed ({proc.returncode}): {proc.stderr.decode()[-1500:]}")
+    said = proc.stderr.decode(errors="replace")
+    # Exit 1 is "findings" for the tools, but also a Python that cannot find lockdock (a PATH
+    # whose first `python` is a peer's venv): a run that says so timed nothing.
+    if proc.returncode not in (0, 1) or "No module named" in said or "Traceback" in said:
+        raise SystemExit(f"{cmd[:6]} failed ({proc.returncode}): {said[-1500:]}")
     if cpu_of is not None:
         CPU.setdefault(cpu_of, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return took
