@@ -61,6 +61,14 @@ VOLATILE_ENV = frozenset({
     "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE", "TERM_SESSION_ID", "WINDOWID", "SSH_CLIENT",
     "SSH_CONNECTION", "SSH_TTY", "SSH_AUTH_SOCK", "TMUX", "TMUX_PANE", "STY", "XDG_SESSION_ID",
     "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "GPG_TTY",
+    # CI systems' per-run numbers and ids (each job has new ones; no scan reads them), so a
+    # CI job that keeps the cache folder between runs replays an unchanged tree's answer.
+    "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB", "GITHUB_ACTION",
+    "RUNNER_TRACKING_ID", "INVOCATION_ID", "JOURNAL_STREAM", "CI_JOB_ID", "CI_PIPELINE_ID",
+    "CI_PIPELINE_IID", "CI_JOB_STARTED_AT", "CI_CONCURRENT_ID", "CI_CONCURRENT_PROJECT_ID",
+    "CI_RUNNER_SHORT_TOKEN", "BUILD_ID", "BUILD_NUMBER", "BUILD_TAG", "EXECUTOR_NUMBER",
+    "CIRCLE_BUILD_NUM", "CIRCLE_WORKFLOW_ID", "CIRCLE_WORKFLOW_JOB_ID", "BUILDKITE_BUILD_ID",
+    "BUILDKITE_JOB_ID", "BUILDKITE_BUILD_NUMBER",
 })
 RACY_NS = 1_000_000_000  # an mtime this close to the scan's start (or later): changed while it ran
 

@@ -242,7 +242,8 @@ def test_the_shells_bookkeeping_variables_are_not_in_the_key(
     tree: Path, scans: list[int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _warm(capsys, scans, ("--format", "text", "."))
-    for name, value in (("_", "/usr/bin/env"), ("OLDPWD", "/"), ("PWD", str(tree)), ("SHLVL", "7")):
+    for name, value in (("_", "/usr/bin/env"), ("OLDPWD", "/"), ("PWD", str(tree)), ("SHLVL", "7"),
+                        ("GITHUB_RUN_ID", "912345"), ("CI_JOB_ID", "77"), ("BUILD_NUMBER", "5")):
         monkeypatch.setenv(name, value)
     scans.clear()
     assert cli(capsys, "--format", "text", ".") == first and scans == []
