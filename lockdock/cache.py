@@ -32,6 +32,10 @@ file shared by several services is reported once) and repository checks on the w
 tree. A cache file that cannot be read, is not ours (other owner, writable by others) or
 does not decode to the expected shape is ignored and rewritten; the cache never makes a
 scan fail.
+
+Size: at most once an hour (`PRUNE_EVERY`), opening the cache checks the folder's size;
+past `LOCKDOCK_CACHE_MAX_MB` (default 512; 0: no cap) the least recently used files go
+until three quarters of the cap are left (`prune`). A removed result is only a miss.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +72,89 @@ if TYPE_CHECKING:
 
 FORMAT = "v2"  # the folder name: v1 held pickles
 CACHED_KINDS = frozenset({TargetKind.DOCKERFILE})
+
+
+MAX_MB = 512  # the cache folder's size cap (LOCKDOCK_CACHE_MAX_MB overrides; 0: no cap)
+PRUNE_EVERY = 3600.0  # seconds between two size checks of one cache folder
+_STAMP = ".pruned"  # in the cache folder: its mtime is the last size check
+
+
+def max_bytes() -> int:
+    """The cache folder's size cap in bytes (0: none): `LOCKDOCK_CACHE_MAX_MB`, else MAX_MB."""
+    raw = os.environ.get("LOCKDOCK_CACHE_MAX_MB", "").strip()
+    try:
+        mb = float(raw) if raw else float(MAX_MB)
+    except ValueError:
+        mb = float(MAX_MB)
+    return max(0, int(mb * 1024 * 1024))
+
+
+def prune(base: Path, cap: int) -> tuple[int, int]:
+    """Keep the cache folder `base` under `cap` bytes: when it holds more, remove its least
+    recently used files (the later of their access and modification times: a hit reads
+    its file) until it holds at most three quarters of `cap`. Returns (files removed, bytes
+    freed). Only this cache's own files are touched (`*.bin` one folder deep, and the scan
+    records); a file another scan removes meanwhile is skipped; a removed file is a miss."""
+    files: list[tuple[float, int, str]] = []
+    total = 0
+    try:
+        folders = [e.path for e in os.scandir(base) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0, 0
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if not e.name.endswith(".bin"):
+                continue
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            total += st.st_size
+            files.append((max(st.st_atime, st.st_mtime), st.st_size, e.path))
+    if cap <= 0 or total <= cap:
+        return 0, 0
+    files.sort()
+    goal = cap * 3 // 4
+    removed = freed = 0
+    for _when, size, path in files:
+        if total - freed <= goal:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        removed += 1
+        freed += size
+    return removed, freed
+
+
+def _prune_if_due(base: Path) -> None:
+    """`prune` at most once per PRUNE_EVERY seconds per cache folder (the stamp file's mtime
+    says when; it is renewed first, so concurrent scans do not all walk the folder)."""
+    cap = max_bytes()
+    if cap <= 0:
+        return
+    stamp = base / _STAMP
+    try:
+        if time.time() - stamp.stat().st_mtime < PRUNE_EVERY:
+            return
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return
+    try:
+        fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.close(fd)
+        os.utime(stamp)
+    except OSError:
+        return
+    prune(base, cap)
 
 
 def cache_dir() -> Path:
@@ -124,7 +212,7 @@ def scan_salt(ctx: ScanContext, selection: str, facts: str) -> str:
         with contextlib.suppress(OSError):
             st = os.stat(exe)
             sc = f"{os.path.realpath(exe)}:{st.st_size}:{st.st_mtime_ns}"
-    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("LOCKDOCK_"))
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("LOCKDOCK_") and k != "LOCKDOCK_CACHE_MAX_MB")
     parts = [
         FORMAT, f"{sys.version_info[:3]}:{marshal.version}", lockdock.__version__, _code_fingerprint(), repr(ctx.config), selection,
         str(ctx.cwd), repr(env), sc, facts, repr(ctx.daemon_json), repr(ctx.images),
@@ -278,6 +366,7 @@ class ResultCache:
                 return None  # not ours, or others may write into it: never load from it
         except OSError:
             return None
+        _prune_if_due(base)
         return cls(base, scan_salt(ctx, selection, facts))
 
     # -- keys and dependencies -------------------------------------------------------

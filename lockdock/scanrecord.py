@@ -69,6 +69,7 @@ VOLATILE_ENV = frozenset({
     "CI_RUNNER_SHORT_TOKEN", "BUILD_ID", "BUILD_NUMBER", "BUILD_TAG", "EXECUTOR_NUMBER",
     "CIRCLE_BUILD_NUM", "CIRCLE_WORKFLOW_ID", "CIRCLE_WORKFLOW_JOB_ID", "BUILDKITE_BUILD_ID",
     "BUILDKITE_JOB_ID", "BUILDKITE_BUILD_NUMBER",
+    "LOCKDOCK_CACHE_MAX_MB",  # the cache folder's size cap: no part of any answer
 })
 RACY_NS = 1_000_000_000  # an mtime this close to the scan's start (or later): changed while it ran
 
