@@ -233,8 +233,7 @@ def scan_layer(
             if facts.entries >= budgets.max_entries:
                 facts.stopped = f"more than {budgets.max_entries} entries: rest of the layer not analysed"
                 break
-            scanner.entry(info)
-            path = scanner.wants_content(info)
+            path = scanner.entry(info)
             if path is not None:
                 scanner.content(path, reader.read_data(info.size))
     except BudgetExceeded:

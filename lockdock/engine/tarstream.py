@@ -9,6 +9,8 @@ more than one read chunk. Entries expose the same predicates as `tarfile.TarInfo
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,11 @@ ZERO_BLOCK = b"\0" * BLOCK
 # Types whose size field counts data blocks (tarfile: regular files and unknown types).
 _DATA_TYPES = frozenset({b"0", b"\0", b"7"})
 _KNOWN_TYPES = frozenset({b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"})
+# The POSIX ustar header (POSIX.1-1988, `pax` in POSIX.1-2001), one unpack for the fields
+# read: name, mode, uid, gid, size, (mtime skipped), chksum, typeflag, linkname, magic,
+# (version, uname, gname, devmajor, devminor skipped), prefix, (padding).
+_HEADER = struct.Struct("100s8s8s8s12s12x8sc100s6s2x64x16x155s12x")
+_ADLER_MOD = 65521  # zlib's Adler-32 modulus (RFC 1950)
 
 
 class TarCorrupt(ValueError):
@@ -33,7 +40,7 @@ class BudgetExceeded(Exception):
     """More decompressed bytes than the layer budget allows."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TarEntry:
     name: str
     linkname: str
@@ -79,6 +86,33 @@ def _number(field: bytes) -> int:
         return int(digits, 8)
     except ValueError:
         raise TarCorrupt("invalid number in tar header") from None
+
+
+def _octal(field: bytes) -> int:
+    """`_number` for the common field (octal digits, NUL/space padded) with one int();
+    anything else (base-256, junk, empty) goes through `_number`, so the result and
+    the errors are the same."""
+    try:
+        return int(field.rstrip(b"\0"), 8)
+    except ValueError:
+        return _number(field)
+
+
+def _checksum_ok(header: bytes, chksum: bytes, stored: int) -> bool:
+    """Whether `stored` is the ustar checksum of `header`: the byte sum of the header with
+    the 8 checksum bytes counted as spaces.
+
+    The byte sum of 512 bytes is below 130,561, so it is fixed by its remainders modulo
+    255 and 65,521 (Chinese remainder theorem, 255 * 65,521 > 130,560): modulo 255 every
+    byte weighs 1 in the header read as one integer (256 = 1 mod 255), modulo 65,521 it
+    is the low half of zlib's Adler-32 minus one. Both run in C, unlike `sum(header)`.
+    """
+    target = stored - 8 * 32 + sum(chksum)  # what sum(header) must be
+    return (
+        0 <= target < 255 * _ADLER_MOD
+        and ((zlib.adler32(header) & 0xFFFF) - 1 - target) % _ADLER_MOD == 0
+        and int.from_bytes(header, "little") % 255 == target % 255
+    )
 
 
 def _pax(data: bytes) -> dict[str, str]:
@@ -215,30 +249,36 @@ class TarReader:
         self._data_left -= len(out)
         return out
 
-    def _finish_entry(self) -> None:
-        if self._data_left or self._pad:
-            self._skip(self._data_left + self._pad)
+    def _next_header(self) -> bytes:
+        """Skip what is left of the current entry and take the next 512-byte block (fewer
+        at the end of the stream)."""
+        skip = self._data_left + self._pad
         self._data_left = self._pad = 0
+        end = self._pos + skip + BLOCK
+        if end <= len(self._buf):  # the usual case: header and skipped data are buffered
+            self._pos = end
+            return self._buf[end - BLOCK : end]
+        if skip:
+            self._skip(skip)
+        return self._take(BLOCK)
 
     def entries(self) -> Iterator[TarEntry]:
         long_name: str | None = None
         long_link: str | None = None
         pax: dict[str, str] = {}
+        unpack = _HEADER.unpack
         while True:
-            self._finish_entry()
-            header = self._take(BLOCK)
+            header = self._next_header()
             if not header:
                 return  # no end-of-archive blocks: accepted, as tar does
             if len(header) < BLOCK:
                 raise TarTruncated("stream ended inside a tar header")
             if header == ZERO_BLOCK:
                 return
-            stored = _number(header[148:156])
-            actual = sum(header) - sum(header[148:156]) + 8 * 32
-            if stored != actual:
+            name_f, mode_f, uid_f, gid_f, size_f, chksum, kind, link_f, magic, prefix_f = unpack(header)
+            if not _checksum_ok(header, chksum, _octal(chksum)):
                 raise TarCorrupt("tar header checksum mismatch (not a tar archive, or damaged)")
-            kind = header[156:157]
-            size = _number(header[124:136])
+            size = _octal(size_f)
             if kind in (b"L", b"K", b"x", b"g"):
                 if size > 1 << 20:
                     raise TarCorrupt("oversized long-name or PAX header")
@@ -253,29 +293,34 @@ class TarReader:
                 elif kind == b"x":
                     pax = _pax(data)
                 continue
-            name = _text(header[0:100])
-            if header[257:263] == b"ustar\x00":
-                prefix = _text(header[345:500])
-                if prefix:
-                    name = prefix + "/" + name
-            linkname = _text(header[157:257])
+            name = _text(name_f)
+            if magic == b"ustar\x00" and prefix_f[0]:
+                name = _text(prefix_f) + "/" + name
+            linkname = _text(link_f) if link_f[0] else ""
             if long_name is not None:
                 name = long_name
+                long_name = None
             if long_link is not None:
                 linkname = long_link
-            name = pax.get("path", name)
-            linkname = pax.get("linkpath", linkname)
-            if "size" in pax:
+                long_link = None
+            if pax:
+                name = pax.get("path", name)
+                linkname = pax.get("linkpath", linkname)
+                if "size" in pax:
+                    try:
+                        size = int(pax["size"])
+                    except ValueError:
+                        raise TarCorrupt("invalid PAX size") from None
+                uid, gid = _owner(header, pax)
+                pax = {}
+            else:
                 try:
-                    size = int(pax["size"])
+                    uid, gid = int(uid_f.rstrip(b"\0"), 8), int(gid_f.rstrip(b"\0"), 8)
                 except ValueError:
-                    raise TarCorrupt("invalid PAX size") from None
-            long_name = long_link = None
-            uid, gid = _owner(header, pax)
-            pax = {}
+                    uid, gid = _owner(header, pax)
             if kind == b"5":
                 name = name.rstrip("/")
-            mode = _number(header[100:108]) & 0o7777
+            mode = _octal(mode_f) & 0o7777
             entry = TarEntry(name, linkname, size, mode, kind, uid, gid)
             if kind in _DATA_TYPES or kind not in _KNOWN_TYPES:
                 self._data_left = size
