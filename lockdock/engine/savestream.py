@@ -259,7 +259,7 @@ def read_save(
     budgets = budgets or Budgets()
     archive = SaveArchive()
     stream = ChunkStream(chunks, prefetch)
-    outer = TarReader(stream)
+    outer = TarReader(stream, whole_reads=True)  # its byte count is the stream's, read through
     try:
         for info in outer.entries():
             if cancel is not None and cancel.is_set():

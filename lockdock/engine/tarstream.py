@@ -147,10 +147,17 @@ def _owner(header: bytes, pax: dict[str, str]) -> tuple[int, int]:
 
 
 class TarReader:
-    """Iterate the entries of a tar stream read with `raw.read(n)` (short reads allowed)."""
+    """Iterate the entries of a tar stream read with `raw.read(n)` (short reads allowed).
 
-    def __init__(self, raw: Any, limit: int | None = None) -> None:
+    `limit`: at most this many bytes pulled from `raw` (`BudgetExceeded` past it).
+    `whole_reads`: skipping data always asks `raw` for a whole CHUNK and keeps the rest,
+    so a chunk reader's blocks come back whole instead of as copied pieces (for a reader
+    whose `consumed` count is not reported: it may then run up to one chunk ahead).
+    """
+
+    def __init__(self, raw: Any, limit: int | None = None, whole_reads: bool = False) -> None:
         self._raw = raw
+        self._whole_reads = whole_reads
         self._buf = b""
         self._pos = 0
         self._limit = limit
@@ -209,7 +216,7 @@ class TarReader:
                 raise TarTruncated("stream ended inside an entry")
             return
         while n > 0:
-            chunk = self._pull(min(n, CHUNK))
+            chunk = self._pull(CHUNK if self._whole_reads else min(n, CHUNK))
             if not chunk:
                 raise TarTruncated("stream ended inside an entry")
             if len(chunk) > n:
@@ -276,7 +283,11 @@ class TarReader:
             if header == ZERO_BLOCK:
                 return
             name_f, mode_f, uid_f, gid_f, size_f, chksum, kind, link_f, magic, prefix_f = unpack(header)
-            if not _checksum_ok(header, chksum, _octal(chksum)):
+            try:  # the usual fields: six octal digits, NUL, space (POSIX); NUL-padded octal
+                stored = int(chksum[:6], 8) if chksum[6:] == b"\0 " else int(chksum.rstrip(b"\0"), 8)
+            except ValueError:
+                stored = _number(chksum)
+            if not _checksum_ok(header, chksum, stored):
                 raise TarCorrupt("tar header checksum mismatch (not a tar archive, or damaged)")
             size = _octal(size_f)
             if kind in (b"L", b"K", b"x", b"g"):

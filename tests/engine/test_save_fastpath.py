@@ -56,6 +56,10 @@ def _raw_header(name: bytes = b"f", *, mode: bytes = b"0000644\0", uid: bytes = 
         h[148:156] = b"  %04o\0 " % total if total < 0o10000 else b" %05o\0 " % total
     elif chksum == "nul-only":
         h[148:156] = b"%07o\0" % total
+    elif chksum == "lead-nul":  # a NUL first: the field reads as 0, a mismatch
+        h[148:156] = b"\0%05o\0 " % total
+    elif chksum == "space-pad":
+        h[148:156] = b" %05o\0 " % total
     elif chksum == "base256":
         h[148:156] = b"\x80" + total.to_bytes(7, "big")
     elif chksum == "off-by-65521":
@@ -72,7 +76,7 @@ def _member(header: bytes, data: bytes = b"") -> bytes:
 def _hostile_members() -> list[bytes]:
     """Single-member tars, each odd in one way (some are errors for both readers)."""
     out = []
-    for chk in ("std", "spaces", "nul-only", "base256", "off-by-65521", "off-by-255"):
+    for chk in ("std", "lead-nul", "space-pad", "spaces", "nul-only", "base256", "off-by-65521", "off-by-255"):
         out.append(_member(_raw_header(chksum=chk), b"hello"))
     odd_numbers = [b"0000644\0", b"0000644 ", b" 000644\0", b"644     ", b"\0" * 8, b" " * 8,
                    b"00006 44", b"0o644\0\0\0", b"+644\0\0\0\0", b"6_44\0\0\0\0", b"\t644\0\0\0\0",
