@@ -25,7 +25,6 @@ _KNOWN_TYPES = frozenset({b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"}
 # read: name, mode, uid, gid, size, (mtime skipped), chksum, typeflag, linkname, magic,
 # (version, uname, gname, devmajor, devminor skipped), prefix, (padding).
 _HEADER = struct.Struct("100s8s8s8s12s12x8sc100s6s2x64x16x155s12x")
-_ADLER_MOD = 65521  # zlib's Adler-32 modulus (RFC 1950)
 
 
 class TarCorrupt(ValueError):
@@ -98,21 +97,13 @@ def _octal(field: bytes) -> int:
         return _number(field)
 
 
-def _checksum_ok(header: bytes, chksum: bytes, stored: int) -> bool:
-    """Whether `stored` is the ustar checksum of `header`: the byte sum of the header with
-    the 8 checksum bytes counted as spaces.
-
-    The byte sum of 512 bytes is below 130,561, so it is fixed by its remainders modulo
-    255 and 65,521 (Chinese remainder theorem, 255 * 65,521 > 130,560): modulo 255 every
-    byte weighs 1 in the header read as one integer (256 = 1 mod 255), modulo 65,521 it
-    is the low half of zlib's Adler-32 minus one. Both run in C, unlike `sum(header)`.
-    """
-    target = stored - 8 * 32 + sum(chksum)  # what sum(header) must be
-    return (
-        0 <= target < 255 * _ADLER_MOD
-        and ((zlib.adler32(header) & 0xFFFF) - 1 - target) % _ADLER_MOD == 0
-        and int.from_bytes(header, "little") % 255 == target % 255
-    )
+def _byte_sum(header: bytes) -> int:
+    """`sum(header)` for a 512-byte header, in C when it can be: with at most 256 nonzero
+    bytes the sum is at most 65,280, below zlib's Adler-32 modulus (65,521), so the low
+    half of `adler32` is exactly 1 + the sum (RFC 1950). Headers are mostly NUL padding."""
+    if header.count(0) >= BLOCK - 256:
+        return (zlib.adler32(header) & 0xFFFF) - 1
+    return sum(header)
 
 
 def _pax(data: bytes) -> dict[str, str]:
@@ -275,7 +266,14 @@ class TarReader:
         pax: dict[str, str] = {}
         unpack = _HEADER.unpack
         while True:
-            header = self._next_header()
+            skip = self._data_left + self._pad
+            end = self._pos + skip + BLOCK
+            if end <= len(self._buf):  # `_next_header`, inline for the usual case
+                self._data_left = self._pad = 0
+                self._pos = end
+                header = self._buf[end - BLOCK : end]
+            else:
+                header = self._next_header()
             if not header:
                 return  # no end-of-archive blocks: accepted, as tar does
             if len(header) < BLOCK:
@@ -287,7 +285,7 @@ class TarReader:
                 stored = int(chksum[:6], 8) if chksum[6:] == b"\0 " else int(chksum.rstrip(b"\0"), 8)
             except ValueError:
                 stored = _number(chksum)
-            if not _checksum_ok(header, chksum, stored):
+            if stored != _byte_sum(header) - sum(chksum) + 8 * 32:  # chksum counted as spaces
                 raise TarCorrupt("tar header checksum mismatch (not a tar archive, or damaged)")
             size = _octal(size_f)
             if kind in (b"L", b"K", b"x", b"g"):
