@@ -43,8 +43,18 @@ import sys, time
 from pathlib import Path
 from lockdock.context import ScanContext
 from lockdock.engine.connect import connect
+from lockdock.engine import images
 from lockdock.engine.images import iter_images
 start = time.monotonic()
+marks = []  # monotonic times of the first and the last block of the `docker save` stream
+plain_save = images.save_stream
+def save_stream(*args, **kwargs):
+    for block in plain_save(*args, **kwargs):
+        if not marks:
+            marks.append(time.monotonic())
+        yield block
+    marks.append(time.monotonic())
+images.save_stream = save_stream
 ctx = ScanContext(cwd=Path.cwd(), engine=connect(timeout=600), images=[sys.argv[1]])
 (subject,) = iter_images(ctx)
 from lockdock import registry
@@ -52,7 +62,9 @@ from lockdock.scan import analyze_subject
 registry.load_plugins()
 result = analyze_subject(subject, ctx)
 assert not subject.from_cache
-print(len(result.findings), round(time.monotonic() - start, 3))
+end = time.monotonic()
+stream = f"{marks[0] - start:.3f} {marks[-1] - marks[0]:.3f}" if len(marks) == 2 else "- -"
+print(len(result.findings), round(end - start, 3), stream)
 """
 
 
@@ -200,7 +212,13 @@ def main() -> int:
         subprocess.run(f"docker save {TAG} > /dev/null", shell=True, check=True, timeout=1800)
         dive_cmd = ["dive", "--ci", "--source", "docker", "--lowestEfficiency", "0",
                     "--highestUserWastedPercent", "1", "--highestWastedBytes", "disabled", TAG]
-        tools = ["lockdock", "lockdock-save", "dive"]
+        # The floor of the save row: curl reading the same `docker save` stream to /dev/null.
+        api = json.loads(subprocess.run(["docker", "version", "--format", "{{json .Server.APIVersion}}"],
+                                        capture_output=True, text=True, check=True).stdout)
+        curl_cmd = ["curl", "-sS", "--fail", "--unix-socket", "/var/run/docker.sock", "-o", "/dev/null",
+                    f"http://localhost/v{api}/images/{TAG}/get"]
+        tools = ["lockdock", "lockdock-save", "dive"] + (["curl"] if shutil.which("curl") else [])
+        streams: dict[str, list[tuple[float, float]]] = {}
         runs: dict[str, list[tuple[float, int]]] = {t: [] for t in tools}
         for rnd in range(args.rounds):
             for tool in tools if rnd % 2 == 0 else tools[::-1]:
@@ -213,10 +231,17 @@ def main() -> int:
                     if proc.returncode != 0:
                         print(proc.stderr[-3000:], file=sys.stderr)
                         return 1
-                    findings, inner = proc.stdout.split()
+                    findings, inner, first, phase = proc.stdout.split()
+                    stream = ""
+                    if first != "-":
+                        streams.setdefault(tool, []).append((float(first), float(phase)))
+                        stream = f", save stream: first byte at {first}s, first to last {phase}s"
                     print(f"round {rnd} {tool:13}: {wall:7.2f}s wall ({inner}s from connecting to the findings, "
                           f"CPU {CPU_S[tool][-1]:.2f}s), "
-                          f"peak RSS {rss / 1024:6.1f} MiB, {findings} findings")
+                          f"peak RSS {rss / 1024:6.1f} MiB, {findings} findings{stream}")
+                elif tool == "curl":
+                    wall, rss, proc = timed(curl_cmd, dict(os.environ), tool)
+                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall (CPU {CPU_S[tool][-1]:.2f}s), exit {proc.returncode}")
                 else:
                     wall, rss, proc = timed(dive_cmd, {**os.environ, "CI": "true"}, tool)
                     print(f"round {rnd} {tool:13}: {wall:7.2f}s wall (CPU {CPU_S[tool][-1]:.2f}s), peak RSS {rss / 1024:6.1f} MiB, exit {proc.returncode}")
@@ -235,6 +260,13 @@ def main() -> int:
             lcpu = statistics.median(CPU_S[tool])
             print(f"{tool}: median {lw:.2f}s (dive/{tool} = {dw / lw:.2f}x), CPU {lcpu:.2f}s, peak RSS "
                   f"{lrss / 1024:.1f} MiB ({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB)")
+        for tool, marks in streams.items():
+            print(f"{tool}: save stream median first byte {statistics.median(f for f, _ in marks):.3f}s after "
+                  f"connecting, first to last byte {statistics.median(p for _, p in marks):.3f}s")
+        if "curl" in runs:
+            cw = statistics.median(w for w, _ in runs["curl"])
+            print(f"curl (the engine's stream read to /dev/null, the floor): median {cw:.2f}s, "
+                  f"CPU {statistics.median(CPU_S['curl']):.2f}s")
         for tool in tools:
             print(f"summary {tool} {statistics.median(w for w, _ in runs[tool]):.3f} "
                   f"{statistics.median(CPU_S[tool]):.3f} {max(r for _, r in runs[tool]) / 1024:.1f}")

@@ -120,9 +120,8 @@ def scan_dir(root: Path, name: str, budgets: Budgets) -> LayerFacts:
                         continue
                     kind = b"0" if stat.S_ISREG(mode) else b"3" if stat.S_ISCHR(mode) else b"4" if stat.S_ISBLK(mode) else b"6"
                     info = TarEntry(rel, "", st.st_size if kind == b"0" else 0, mode & 0o7777, kind)
-                    scanner.entry(info)
+                    path = scanner.entry(info)
                     facts.bytes_read += info.size
-                    path = scanner.wants_content(info)
                     if path is not None:
                         data = _read_small(entry.path)
                         if data is not None:

@@ -8,7 +8,6 @@ size and can be cached as JSON.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -66,6 +65,19 @@ CACHE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Every CACHE_PATTERNS path starts with one of these: other paths skip the patterns.
 CACHE_ROOTS = ("var/", "etc/apk/", "root/", "home/", "usr/local/share/")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_REGULAR = frozenset({b"0", b"\0", b"7"})  # TarEntry.isreg
+
+
+def _secret_name(path: str) -> bool:
+    """`secret_file("/" + path)`, asking the full question only of paths whose last two
+    parts pass it. Every secret-file pattern is anchored at the end and spans at most one
+    `/` (backslashes count as `/` in both), so a secret name is found in those two parts;
+    and what the not-a-secret patterns find in them (a suffix starting after a `/`), they
+    find in the whole path too. So a path whose tail fails cannot pass."""
+    cut = path.rfind("/", 0, max(path.rfind("/"), 0))
+    if cut > 0 and not secret_file(path[cut + 1 :]):
+        return False
+    return secret_file("/" + path)
 
 
 @dataclass
@@ -125,7 +137,7 @@ def normalise(name: str) -> tuple[str, str | None]:
         and name[-1] not in "/."  # no trailing empty, `.` or `..` part
         and "//" not in name
         and "./" not in name  # no inner `.` or `..` part
-        and not _CONTROL.search(name)
+        and (name.isprintable() or not _CONTROL.search(name))  # Cc is never printable
     ):
         return name, None  # already normal: the common case, answered without splitting
     odd = None
@@ -186,54 +198,57 @@ class LayerScanner:
             return
         self.facts.os_release[path] = data[:MAX_OS_RELEASE].decode("utf-8", "replace")
 
-    def entry(self, info: TarEntry) -> None:
-        """Classify one tar entry; nothing is written or opened on disk."""
-        self.facts.entries += 1
+    def entry(self, info: TarEntry) -> str | None:
+        """Classify one tar entry; nothing is written or opened on disk. Returns what
+        `wants_content` would: the normalised path when the entry's content is to be read
+        next (os-release, account files), else None."""
+        facts = self.facts
+        facts.entries += 1
         path, odd = normalise(info.name)
         self._last = (info, path, odd)
-        if not path:
-            if odd:
-                self._odd(f"{odd}: {info.name!r}")
-            return
         if odd:
             self._odd(f"{odd}: {info.name!r}")
-        if info.ischr() or info.isblk():
+        if not path:
+            return None
+        kind = info.type
+        if kind in (b"3", b"4"):  # character or block device
             self._odd(f"device node: {path!r}")
-            return
-        if info.isfifo():
-            return
-        base = posixpath.basename(path)
-        parent = posixpath.dirname(path)
+            return None
+        if kind == b"6":  # fifo
+            return None
+        parent, _, base = path.rpartition("/")  # a normalised path: posixpath's dirname, basename
         if base.startswith(".wh."):
             if base == ".wh..wh..opq":
-                self.facts.opaque.append(parent)
+                facts.opaque.append(parent)
             elif base.startswith(".wh..wh."):
-                return  # AUFS metadata (.wh..wh.plnk and friends), not a deletion
+                return None  # AUFS metadata (.wh..wh.plnk and friends), not a deletion
             else:
-                self.facts.whiteouts.append(posixpath.join(parent, base[4:]))
-            return
-        secret = not info.issym() and secret_file("/" + path)
+                facts.whiteouts.append(f"{parent}/{base[4:]}" if parent else base[4:])
+            return None
+        is_dir = kind == b"5"
+        secret = kind != b"2" and _secret_name(path)
         if not secret:
-            self._context(path, info.isdir())  # a secret file is reported as a secret, once
-        if info.isdir():
-            return
+            self._context(path, is_dir)  # a secret file is reported as a secret, once
+        if is_dir:
+            return None
+        is_reg = kind in _REGULAR
         if path in ACCOUNT_PATHS:
             # Written by this layer; `content` fills the entries when the file is read.
-            self.facts.accounts[path] = AccountFile(read=False).to_json()
-        size = info.size if info.isreg() else 0
-        if info.islnk():
+            facts.accounts[path] = AccountFile(read=False).to_json()
+        size = info.size if is_reg else 0
+        if kind == b"1":
             target, _ = normalise(info.linkname)
             detail = f"hard link to {target}"
-        elif info.issym():
+        elif kind == b"2":
             detail = f"symlink to {info.linkname}"
         else:
             detail = ""
         if secret:
             self._add(FileFact("secret", path, size, detail))
-        if info.isreg() or info.islnk():
+        if (is_reg or kind == b"1") and info.mode & 0o6000:
             if info.mode & 0o4000:
                 self._add(FileFact("setuid", path, size, f"mode {info.mode & 0o7777:04o}"))
-            elif info.mode & 0o2000:
+            else:
                 self._add(FileFact("setgid", path, size, f"mode {info.mode & 0o7777:04o}"))
         if parent in BIN_DIRS:
             if base in TOOLS:
@@ -244,18 +259,29 @@ class LayerScanner:
                 self._add(FileFact("pkgmgr", path, size, detail))
             elif base in SHELLS:
                 self._add(FileFact("shell", path, size, detail))
-        if info.isreg() and path.startswith(CACHE_ROOTS):
-            for kind, pattern in CACHE_PATTERNS:
+        if not is_reg:
+            return None
+        if path.startswith(CACHE_ROOTS):
+            for cache_kind, pattern in CACHE_PATTERNS:
                 if pattern.match(path):
-                    cache = self.facts.caches.setdefault(kind, CacheFact(kind, example=path))
+                    cache = facts.caches.setdefault(cache_kind, CacheFact(cache_kind, example=path))
                     cache.count += 1
                     cache.size += size
                     break
-
+        if odd is None and (
+            (path in OS_RELEASE_PATHS and size <= MAX_OS_RELEASE)
+            or (path in ACCOUNT_PATHS and size <= MAX_ACCOUNT_FILE)
+        ):
+            return path
+        return None
 
     def _context(self, path: str, is_dir: bool) -> None:
         """Record a build-context leftover once: the directory for .git/.aws/.ssh, the file
         for Dockerfiles and compose files; software trees (node_modules, /usr/share...) are not."""
+        if path.isascii() and ".git" not in path and ".aws" not in path and ".ssh" not in path:
+            low = path.lower()  # ASCII: what (?i) of CONTEXT_FILES folds, no more
+            if "dockerfile" not in low and "containerfile" not in low and "compose" not in low:
+                return  # no part can be a context directory, no name a build definition
         if NOT_CONTEXT.search(path):
             return
         parts = path.split("/")

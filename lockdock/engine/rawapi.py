@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -280,13 +281,26 @@ class LocalAPI:
         connection and return its body as a `BodyStream` of up to `block` bytes per item.
         `timeout` bounds every socket operation (the wait for the first byte included).
         Raises like `get` for an error status, `OSError` (`TimeoutError`) for the socket."""
+        full = f"/v{self.api_version}" + path.format(*(_quote(a) for a in args))
+        # The request leaves before `http.client` (with `ssl` and `email`) is imported: the
+        # ~20 ms of imports, more while another thread imports too, are spent while the
+        # engine prepares its reply (a `docker save` exports the whole image first). The
+        # bytes are what `http.client` sends for an HTTP/1.0 GET: no headers at all.
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(self.socket_path)
+            sock.sendall(f"GET {full} HTTP/1.0\r\n\r\n".encode("ascii"))
+        except BaseException:
+            sock.close()
+            raise
         from lockdock.engine.streams import BodyStream, _UnixConnection10
 
-        full = f"/v{self.api_version}" + path.format(*(_quote(a) for a in args))
         conn = _UnixConnection10(self.socket_path, timeout)
+        conn.sock = sock  # connected and asked above; `conn.close()` closes it
         try:
-            conn.request("GET", full)
-            resp = conn.getresponse()
+            resp = conn.response_class(sock, method="GET")
+            resp.begin()
             if resp.status >= 400:
                 raise _api_error(resp.status, resp.read(64 * 1024), full)
         except BaseException:

@@ -233,8 +233,7 @@ def scan_layer(
             if facts.entries >= budgets.max_entries:
                 facts.stopped = f"more than {budgets.max_entries} entries: rest of the layer not analysed"
                 break
-            scanner.entry(info)
-            path = scanner.wants_content(info)
+            path = scanner.entry(info)
             if path is not None:
                 scanner.content(path, reader.read_data(info.size))
     except BudgetExceeded:
@@ -260,7 +259,7 @@ def read_save(
     budgets = budgets or Budgets()
     archive = SaveArchive()
     stream = ChunkStream(chunks, prefetch)
-    outer = TarReader(stream)
+    outer = TarReader(stream, whole_reads=True)  # its byte count is the stream's, read through
     try:
         for info in outer.entries():
             if cancel is not None and cancel.is_set():

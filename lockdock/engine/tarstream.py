@@ -9,6 +9,8 @@ more than one read chunk. Entries expose the same predicates as `tarfile.TarInfo
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,10 @@ ZERO_BLOCK = b"\0" * BLOCK
 # Types whose size field counts data blocks (tarfile: regular files and unknown types).
 _DATA_TYPES = frozenset({b"0", b"\0", b"7"})
 _KNOWN_TYPES = frozenset({b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"})
+# The POSIX ustar header (POSIX.1-1988, `pax` in POSIX.1-2001), one unpack for the fields
+# read: name, mode, uid, gid, size, (mtime skipped), chksum, typeflag, linkname, magic,
+# (version, uname, gname, devmajor, devminor skipped), prefix, (padding).
+_HEADER = struct.Struct("100s8s8s8s12s12x8sc100s6s2x64x16x155s12x")
 
 
 class TarCorrupt(ValueError):
@@ -33,7 +39,7 @@ class BudgetExceeded(Exception):
     """More decompressed bytes than the layer budget allows."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TarEntry:
     name: str
     linkname: str
@@ -81,6 +87,25 @@ def _number(field: bytes) -> int:
         raise TarCorrupt("invalid number in tar header") from None
 
 
+def _octal(field: bytes) -> int:
+    """`_number` for the common field (octal digits, NUL/space padded) with one int();
+    anything else (base-256, junk, empty) goes through `_number`, so the result and
+    the errors are the same."""
+    try:
+        return int(field.rstrip(b"\0"), 8)
+    except ValueError:
+        return _number(field)
+
+
+def _byte_sum(header: bytes) -> int:
+    """`sum(header)` for a 512-byte header, in C when it can be: with at most 256 nonzero
+    bytes the sum is at most 65,280, below zlib's Adler-32 modulus (65,521), so the low
+    half of `adler32` is exactly 1 + the sum (RFC 1950). Headers are mostly NUL padding."""
+    if header.count(0) >= BLOCK - 256:
+        return (zlib.adler32(header) & 0xFFFF) - 1
+    return sum(header)
+
+
 def _pax(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 0
@@ -113,10 +138,17 @@ def _owner(header: bytes, pax: dict[str, str]) -> tuple[int, int]:
 
 
 class TarReader:
-    """Iterate the entries of a tar stream read with `raw.read(n)` (short reads allowed)."""
+    """Iterate the entries of a tar stream read with `raw.read(n)` (short reads allowed).
 
-    def __init__(self, raw: Any, limit: int | None = None) -> None:
+    `limit`: at most this many bytes pulled from `raw` (`BudgetExceeded` past it).
+    `whole_reads`: skipping data always asks `raw` for a whole CHUNK and keeps the rest,
+    so a chunk reader's blocks come back whole instead of as copied pieces (for a reader
+    whose `consumed` count is not reported: it may then run up to one chunk ahead).
+    """
+
+    def __init__(self, raw: Any, limit: int | None = None, whole_reads: bool = False) -> None:
         self._raw = raw
+        self._whole_reads = whole_reads
         self._buf = b""
         self._pos = 0
         self._limit = limit
@@ -175,7 +207,7 @@ class TarReader:
                 raise TarTruncated("stream ended inside an entry")
             return
         while n > 0:
-            chunk = self._pull(min(n, CHUNK))
+            chunk = self._pull(CHUNK if self._whole_reads else min(n, CHUNK))
             if not chunk:
                 raise TarTruncated("stream ended inside an entry")
             if len(chunk) > n:
@@ -215,30 +247,47 @@ class TarReader:
         self._data_left -= len(out)
         return out
 
-    def _finish_entry(self) -> None:
-        if self._data_left or self._pad:
-            self._skip(self._data_left + self._pad)
+    def _next_header(self) -> bytes:
+        """Skip what is left of the current entry and take the next 512-byte block (fewer
+        at the end of the stream)."""
+        skip = self._data_left + self._pad
         self._data_left = self._pad = 0
+        end = self._pos + skip + BLOCK
+        if end <= len(self._buf):  # the usual case: header and skipped data are buffered
+            self._pos = end
+            return self._buf[end - BLOCK : end]
+        if skip:
+            self._skip(skip)
+        return self._take(BLOCK)
 
     def entries(self) -> Iterator[TarEntry]:
         long_name: str | None = None
         long_link: str | None = None
         pax: dict[str, str] = {}
+        unpack = _HEADER.unpack
         while True:
-            self._finish_entry()
-            header = self._take(BLOCK)
+            skip = self._data_left + self._pad
+            end = self._pos + skip + BLOCK
+            if end <= len(self._buf):  # `_next_header`, inline for the usual case
+                self._data_left = self._pad = 0
+                self._pos = end
+                header = self._buf[end - BLOCK : end]
+            else:
+                header = self._next_header()
             if not header:
                 return  # no end-of-archive blocks: accepted, as tar does
             if len(header) < BLOCK:
                 raise TarTruncated("stream ended inside a tar header")
             if header == ZERO_BLOCK:
                 return
-            stored = _number(header[148:156])
-            actual = sum(header) - sum(header[148:156]) + 8 * 32
-            if stored != actual:
+            name_f, mode_f, uid_f, gid_f, size_f, chksum, kind, link_f, magic, prefix_f = unpack(header)
+            try:  # the usual fields: six octal digits, NUL, space (POSIX); NUL-padded octal
+                stored = int(chksum[:6], 8) if chksum[6:] == b"\0 " else int(chksum.rstrip(b"\0"), 8)
+            except ValueError:
+                stored = _number(chksum)
+            if stored != _byte_sum(header) - sum(chksum) + 8 * 32:  # chksum counted as spaces
                 raise TarCorrupt("tar header checksum mismatch (not a tar archive, or damaged)")
-            kind = header[156:157]
-            size = _number(header[124:136])
+            size = _octal(size_f)
             if kind in (b"L", b"K", b"x", b"g"):
                 if size > 1 << 20:
                     raise TarCorrupt("oversized long-name or PAX header")
@@ -253,29 +302,34 @@ class TarReader:
                 elif kind == b"x":
                     pax = _pax(data)
                 continue
-            name = _text(header[0:100])
-            if header[257:263] == b"ustar\x00":
-                prefix = _text(header[345:500])
-                if prefix:
-                    name = prefix + "/" + name
-            linkname = _text(header[157:257])
+            name = _text(name_f)
+            if magic == b"ustar\x00" and prefix_f[0]:
+                name = _text(prefix_f) + "/" + name
+            linkname = _text(link_f) if link_f[0] else ""
             if long_name is not None:
                 name = long_name
+                long_name = None
             if long_link is not None:
                 linkname = long_link
-            name = pax.get("path", name)
-            linkname = pax.get("linkpath", linkname)
-            if "size" in pax:
+                long_link = None
+            if pax:
+                name = pax.get("path", name)
+                linkname = pax.get("linkpath", linkname)
+                if "size" in pax:
+                    try:
+                        size = int(pax["size"])
+                    except ValueError:
+                        raise TarCorrupt("invalid PAX size") from None
+                uid, gid = _owner(header, pax)
+                pax = {}
+            else:
                 try:
-                    size = int(pax["size"])
+                    uid, gid = int(uid_f.rstrip(b"\0"), 8), int(gid_f.rstrip(b"\0"), 8)
                 except ValueError:
-                    raise TarCorrupt("invalid PAX size") from None
-            long_name = long_link = None
-            uid, gid = _owner(header, pax)
-            pax = {}
+                    uid, gid = _owner(header, pax)
             if kind == b"5":
                 name = name.rstrip("/")
-            mode = _number(header[100:108]) & 0o7777
+            mode = _octal(mode_f) & 0o7777
             entry = TarEntry(name, linkname, size, mode, kind, uid, gid)
             if kind in _DATA_TYPES or kind not in _KNOWN_TYPES:
                 self._data_left = size
