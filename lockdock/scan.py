@@ -403,6 +403,8 @@ def _analyze_here(subjects: list[Any], entries: list[Entry | None], ctx: ScanCon
 def _put_errors_back(ctx: ScanContext, at: int, errors: list[ScanError]) -> int:
     """Insert errors of work done out of order (worker processes) at `at`, where a serial scan
     would have recorded them; returns how many, for the next insertion's offset."""
+    if not errors:
+        return 0
     with ctx._lock:
         ctx.errors[at:at] = errors
     return len(errors)

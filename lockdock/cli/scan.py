@@ -188,8 +188,9 @@ def _run_scan(args: argparse.Namespace) -> int:
     after_scan(p, result)
     for message in p.problems[said:]:
         print(f"lockdock: error: {sanitize(message)}", file=sys.stderr)
-    for t in result.targets.values():
-        t.findings = [f for f in t.findings if (not select or f.check in select) and f.check not in ignore]
+    if select or ignore:
+        for t in result.targets.values():
+            t.findings = [f for f in t.findings if (not select or f.check in select) and f.check not in ignore]
     if args.write_baseline is not None:
         try:
             n = bl.write(args.write_baseline, result.findings, p.ctx.cwd)

@@ -148,8 +148,7 @@ def _with_entries(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | 
     parts: list[bytes] = []
     for t in targets:
         made = t.encoded
-        if made is not None and len(made[0]) == len(t.findings) and all(
-                a is b for a, b in zip(made[0], t.findings, strict=True)):
+        if made is not None and made[0] == t.findings:  # the same findings (list equality: identity first)
             if made[1]:
                 parts.append(made[1])
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lockdock import checks
 from lockdock.model import Severity, TargetKind
 from lockdock.scan import ScanResult, severity_of
 
@@ -39,23 +40,38 @@ def summarize(result: ScanResult, fail_on: Severity, meta: dict[str, Any] | None
     """The summary object. `meta` (from the CLI) adds: `failed` (the exit decision over every
     finding, also those `--severity` hides), `hidden` and `severity_threshold` (`--severity`),
     `baselined` (`--baseline`), `problems` (asked-for targets not scanned)."""
-    active = [f for f in result.findings if f.suppressed is None]
-    by_sev = {s.label: 0 for s in sorted(Severity, reverse=True)}
-    for f in active:
-        by_sev[severity_of(f).label] += 1
+    # One pass over every finding (a big scan has tens of thousands): the counts, and each
+    # target's level (`TargetResult.level`: one below its lowest failing check's level).
+    counts = dict.fromkeys(Severity, 0)
+    total = active = fixable = 0
+    levels: list[int] = []
+    for t in result.targets.values():
+        lowest = 5
+        for f in t.findings:
+            total += 1
+            if f.suppressed is not None:
+                continue
+            active += 1
+            check = checks.get(f.check)
+            counts[f.severity if f.severity is not None else check.severity] += 1
+            if f.fix is not None:
+                fixable += 1
+            if check.level < lowest:
+                lowest = check.level
+        levels.append(lowest - 1 if lowest < 5 else 4)
+    by_sev = {s.label: counts[s] for s in sorted(Severity, reverse=True)}
     empty = nothing_found(result)
-    levels = {t.target.key: t.level for t in result.targets.values()}
     summary: dict[str, Any] = {
         "targets": len(result.targets),
-        "findings": len(active),
-        "suppressed": len(result.findings) - len(active),
+        "findings": active,
+        "suppressed": total - active,
         "errors": sum(1 for e in result.errors if e.kind == "error"),
         "warnings": sum(1 for e in result.errors if e.kind != "error"),
         "by_severity": by_sev,
-        "fixable": sum(1 for f in active if f.fix is not None),
-        "level": min(levels.values()) if levels and not empty else None,
+        "fixable": fixable,
+        "level": min(levels) if levels and not empty else None,
         "fail_on": fail_on.label,
-        "failed": any(severity_of(f) >= fail_on for f in active),
+        "failed": any(n for sev, n in counts.items() if sev >= fail_on),
         "engine": result.engine_endpoint,
         "engine_error": result.engine_error,
         "engine_status": engine_status(result),
