@@ -37,6 +37,7 @@ import select
 import signal
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,6 +72,19 @@ _HEADER = 8  # bytes of the length before each pickled message
 def _send(sock: socket.socket, message: Any) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     sock.sendall(len(data).to_bytes(_HEADER, "big") + data)
+
+
+def _spool() -> int:
+    """A file for the child's results, readable only by us and already unlinked (an fd)."""
+    fd, path = tempfile.mkstemp(prefix="lockdock-split-")
+    os.unlink(path)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytes:
@@ -183,7 +197,7 @@ def _dedup_into(ctx: ScanContext, first: int, more: list[ScanError]) -> None:
 # ------------------------------------------------------------------ the child
 
 
-def _child(sock: socket.socket, groups: list[Any], claims: Claims, ctx: ScanContext) -> NoReturn:
+def _child(sock: socket.socket, spool: int, groups: list[Any], claims: Claims, ctx: ScanContext) -> NoReturn:
     """Load `groups`, swap facts, analyse the projects it claims, send the results, exit
     (never returns)."""
     code = 1
@@ -211,9 +225,10 @@ def _child(sock: socket.socket, groups: list[Any], claims: Claims, ctx: ScanCont
         from lockdock.scan import analyze_subject
 
         entries = ctx.report_entries
-        # Each project's results pickled as soon as they are made (in parallel with the
-        # scanning process), so the last message is only bytes to copy.
-        blobs: dict[int, bytes] = {}
+        # Each project's results pickled and written to the spool file as soon as they are
+        # made (in parallel with the scanning process): the last message only says where.
+        blobs: dict[int, tuple[int, int]] = {}
+        at = 0
         while (k := claims.claim(True, 60.0)) is not None:
             out = []
             for subject in per_project[k]:
@@ -222,7 +237,10 @@ def _child(sock: socket.socket, groups: list[Any], claims: Claims, ctx: ScanCont
                 out.append((subject.target, [_compact(f, subject.target) for f in tr.findings], ctx.errors[first:],
                             entries(tr.findings) if entries is not None else None))
                 del ctx.errors[first:]
-            blobs[k] = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
+            _write_all(spool, data)
+            blobs[k] = (at, len(data))
+            at += len(data)
         _send(sock, ("done", blobs, secret_readers(kept, ctx), _build_refs(kept)))
         code = 0
     except BaseException:  # noqa: BLE001 - the parent redoes this share; a broken pipe is its exit
@@ -276,7 +294,8 @@ class Split:
         self.env_files: list[set[Path]] = []  # per project of the child's share: the env files it loads
         self.own_env_files: set[Path] = set()  # the env files this process's projects load
         self.done: list[Any] | None = None  # per subject of the child's share: its results, once known
-        self.blobs: dict[int, bytes] = {}  # the child's pickled results, by project
+        self.spool: int | None = None  # fd of the (unlinked) file the child writes its results to
+        self.blobs: dict[int, tuple[int, int]] = {}  # where in it each project's results are
         self.local: list[Any] | None = None  # the child's share loaded here (the child failed)
 
     def fork(self) -> bool:
@@ -286,9 +305,15 @@ class Split:
         except OSError:
             return False
         try:
+            self.spool = _spool()
+        except OSError:
+            claims.close()
+            return False
+        try:
             mine, theirs = socket.socketpair()
         except OSError:
             claims.close()
+            self._close_spool()
             return False
         try:
             pid = os.fork()
@@ -296,10 +321,11 @@ class Split:
             mine.close()
             theirs.close()
             claims.close()
+            self._close_spool()
             return False
         if pid == 0:  # the child
             mine.close()
-            _child(theirs, self.groups[self.cut:], claims, self.ctx)
+            _child(theirs, self.spool, self.groups[self.cut:], claims, self.ctx)
         theirs.close()
         self.pid, self.sock, self.claims = pid, mine, claims
         return True
@@ -317,6 +343,12 @@ class Split:
             self._end_child()
             return None
         return msg
+
+    def _close_spool(self) -> None:
+        if self.spool is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.spool)
+            self.spool = None
 
     def _end_child(self) -> None:
         """Stop the child (when alive) and reap it; the connection is closed."""
@@ -397,12 +429,15 @@ class Split:
                     done[first[k] + i] = got
         msg = self._message("done")
         if msg is not None:
-            _, self.blobs, readers, refs = msg
+            _, blobs, readers, refs = msg
             self._end_child()
             self._gather(own_readers, readers, refs)
-            for k in self.blobs:  # taken as results are asked for (`result`)
+            self.blobs = {k: where for k, where in blobs.items() if self.counts[k]}
+            for k in self.blobs:  # read from the spool as results are asked for (`result`)
                 for i in range(self.counts[k]):
                     done[first[k] + i] = k
+        if not self.blobs:
+            self._close_spool()
         if any(x is None for x in done):  # the child failed: what it did not send, here
             here = self._here()
             for n, x in enumerate(done):
@@ -466,7 +501,11 @@ class Split:
         got = self.done[index]
         if isinstance(got, int):  # in the child's pickled results of project `got`
             k = got
-            rows = pickle.loads(self.blobs.pop(k))
+            at, size = self.blobs.pop(k)
+            assert self.spool is not None
+            rows = pickle.loads(os.pread(self.spool, size, at))
+            if not self.blobs:
+                self._close_spool()
             start = index - self.where[index][1]
             for i, (target, compact, errors, entries) in enumerate(rows):
                 self.done[start + i] = (target, [_expand(r, target) for r in compact], errors, entries)
