@@ -19,29 +19,12 @@ from lockdock import scan as scan_mod
 from lockdock.context import ScanContext
 from lockdock.model import Severity, TargetKind
 from lockdock.reports import json_report, sarif_report, text_report
+from tests.core.test_parallel_compose import PROJECT as PARALLEL_PROJECT
+from tests.core.test_parallel_compose import make_projects as parallel_projects
 
-PROJECT = """services:
-  web{i}:
-    image: nginx:1.25
-    env_file: [../shared.env, ./own.env]
-    environment:
-      DB_PASSWORD: "s3cr3t-{i}-value"
-    ports: ["80{i:02d}:80"]
-    secrets: [db]
-  odd{i}:
-    build: ./app
-    user: root
-    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
-    secrets: [db]
-  worker{i}:
-    image: "${{IMAGE:-alpine}}"
-    env_file: ./own.env
-    cap_add: [ALL]
-    network_mode: host
-secrets:
-  db:
-    file: ./secrets/db.key
-"""
+# test_parallel_compose's projects, with a root and a non-root reader of the secret file.
+PROJECT = PARALLEL_PROJECT.replace("    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+                                   "    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n    secrets: [db]\n")
 
 COUNT = 16  # projects p000..p015; the split cuts them about in the middle
 
@@ -55,20 +38,9 @@ def make_projects(root: Path) -> None:
     file of the first half that a project of the second half extends (so it is consumed and
     not analysed on its own) and one the other way; a broken file both halves extend
     (reported once); secret files with non-root readers on both sides; build contexts."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "shared.env").write_text("API_TOKEN=ghp_aaaaBBBBccccDDDDeeeeFFFFgggg00001111\n")
+    parallel_projects(root, COUNT, PROJECT)
     (root / "common").mkdir()
     (root / "common" / "broken.yaml").write_text("services:\n  base: [unclosed\n")
-    for i in range(COUNT):
-        d = root / f"p{i:03d}"
-        (d / "app").mkdir(parents=True)
-        (d / "secrets").mkdir()
-        (d / "secrets" / "db.key").write_text("x\n")
-        (d / "app" / "Dockerfile").write_text("FROM alpine:3.19\nUSER 1000\n")
-        (d / "compose.yaml").write_text(PROJECT.format(i=i))
-        (d / "own.env").write_text(f"DB_PASSWORD=Zq8-own-{i}-secret-value\n")
-        if i % 3 == 0:
-            (d / ".env").write_text(f"IMAGE=busybox:1.{i}\n")
     # p014 (late: the child's share) extends p001's main file: p001 is not analysed alone.
     (root / "p014" / "compose.yaml").write_text(
         _with_service(PROJECT.format(i=14), "late:\n    extends: {file: ../p001/compose.yaml, service: web1}"))
@@ -196,33 +168,23 @@ def test_a_child_that_dies_costs_speed_not_results(tmp_path: Path, splitting: No
     assert _no_children_left()
 
 
-def test_a_child_that_sends_garbage_is_ended(tmp_path: Path, splitting: None,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def _garbage_then_silence(sock: Any) -> None:
+    sock.sendall((5).to_bytes(8, "big") + b"\x80junk")
+
+
+@pytest.mark.parametrize(("kind", "first"), [("targets", _garbage_then_silence), ("loaded", None)])
+def test_a_child_that_misbehaves_is_ended(tmp_path: Path, splitting: None, monkeypatch: pytest.MonkeyPatch,
+                                         kind: str, first: Any) -> None:
+    """A child that sends garbage and then hangs, or hangs before it says anything, is
+    killed within the scan's time (here 1 s) and its share analysed here."""
     make_projects(tmp_path)
     serial = reports(tmp_path, split=False)
     real = composesplit._send
 
     def send(sock: Any, message: Any) -> None:
-        if message[0] == "targets":
-            sock.sendall((5).to_bytes(8, "big") + b"\x80junk")
-            import time
-
-            time.sleep(30)  # then hangs: the scanning process must not wait for it
-        real(sock, message)
-
-    monkeypatch.setattr(composesplit, "_send", send)
-    assert reports(tmp_path, split=True) == serial
-    assert _no_children_left()
-
-
-def test_a_child_that_never_answers_is_bounded_by_the_scan_time(tmp_path: Path, splitting: None,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    make_projects(tmp_path)
-    serial = reports(tmp_path, split=False)
-    real = composesplit._send
-
-    def send(sock: Any, message: Any) -> None:
-        if message[0] == "loaded":
+        if message[0] == kind:
+            if first is not None:
+                first(sock)
             import time
 
             time.sleep(60)
@@ -237,7 +199,7 @@ def test_a_child_that_never_answers_is_bounded_by_the_scan_time(tmp_path: Path, 
 def test_few_projects_or_one_cpu_load_in_one_process(tmp_path: Path, splitting: None,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     make_projects(tmp_path)
-    monkeypatch.setattr(composesplit, "MIN_PROJECTS", COUNT + 1)
+    monkeypatch.setattr(composesplit, "MIN_PROJECTS", 10_000)
     ctx = ScanContext(cwd=tmp_path, use_engine=False)
     scan_mod.scan([tmp_path], ctx, throughput=True)
     assert ctx.cache.get(composesplit.RUNNING) is None

@@ -44,9 +44,10 @@ secrets:
 """
 
 
-def make_projects(root: Path, count: int) -> None:
+def make_projects(root: Path, count: int, template: str = PROJECT) -> None:
     """`count` compose projects (secret files, build contexts, .env, env files shared by the
-    services of a project and by every project), one broken file."""
+    services of a project and by every project), one broken file; `template` is the compose
+    file, formatted with the project number `i`."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "shared.env").write_text("API_TOKEN=ghp_aaaaBBBBccccDDDDeeeeFFFFgggg00001111\n")
     for i in range(count):
@@ -55,7 +56,7 @@ def make_projects(root: Path, count: int) -> None:
         (d / "secrets").mkdir()
         (d / "secrets" / "db.key").write_text("x\n")
         (d / "app" / "Dockerfile").write_text("FROM alpine:3.19\nUSER 1000\n")
-        (d / "compose.yaml").write_text(PROJECT.format(i=i))
+        (d / "compose.yaml").write_text(template.format(i=i))
         (d / "own.env").write_text(f"DB_PASSWORD=Zq8-own-{i}-secret-value\n")
         if i % 3 == 0:
             (d / ".env").write_text(f"IMAGE=busybox:1.{i}\n")
