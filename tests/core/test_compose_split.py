@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from lockdock.context import ScanContext
 from lockdock.model import Severity, TargetKind
 from lockdock.reports import json_report, sarif_report, text_report
 from tests.core.test_parallel_compose import PROJECT as PARALLEL_PROJECT
+from tests.core.test_parallel_compose import assert_same_cli_output_with_jobs
 from tests.core.test_parallel_compose import make_projects as parallel_projects
 
 # test_parallel_compose's projects, with a root and a non-root reader of the secret file.
@@ -219,13 +218,4 @@ def test_cli_output_is_byte_identical_with_the_split(tmp_path: Path) -> None:
         d.mkdir()
         (d / "compose.yaml").write_text(PROJECT.format(i=i).replace("./secrets/db.key", "../p000/secrets/db.key")
                                         .replace("./own.env", "../p000/own.env").replace("./app", "../p000/app"))
-    for fmt in ("json", "sarif", "text"):
-        outs = []
-        for jobs in ("1", "2"):
-            env = dict(os.environ, LOCKDOCK_JOBS=jobs, LOCKDOCK_NO_CACHE="1")
-            proc = subprocess.run([sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", fmt, "."],
-                                  cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
-            assert proc.returncode == 1, proc.stderr[-2000:]
-            assert "Traceback" not in proc.stderr
-            outs.append((proc.stdout, proc.stderr))
-        assert outs[0] == outs[1], fmt
+    assert_same_cli_output_with_jobs(root)

@@ -160,19 +160,25 @@ def test_a_worker_that_dies_costs_speed_not_results(tmp_path: Path, pooled: None
     assert reports(tmp_path, throughput=True) == serial
 
 
-def test_cli_output_is_byte_identical_with_workers(tmp_path: Path) -> None:
-    """Through `lockdock scan` (the real fork guard and MIN_SUBJECTS): JSON, SARIF, text, stderr."""
-    make_projects(tmp_path, parallel.MIN_SUBJECTS // 3 + 5)
+def assert_same_cli_output_with_jobs(root: Path) -> None:
+    """`lockdock scan --no-engine` of `root` in JSON, SARIF and text: the same stdout, stderr
+    and exit code (1: findings) with LOCKDOCK_JOBS=1 and 2, no traceback."""
     for fmt in ("json", "sarif", "text"):
         outs = []
         for jobs in ("1", "2"):
-            env = dict(os.environ, LOCKDOCK_JOBS=jobs)
+            env = dict(os.environ, LOCKDOCK_JOBS=jobs, LOCKDOCK_NO_CACHE="1")
             proc = subprocess.run([sys.executable, "-m", "lockdock", "scan", "--no-engine", "--format", fmt, "."],
-                                  cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+                                  cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
             assert proc.returncode == 1, proc.stderr[-2000:]
             assert "Traceback" not in proc.stderr
             outs.append((proc.stdout, proc.stderr))
         assert outs[0] == outs[1], fmt
+
+
+def test_cli_output_is_byte_identical_with_workers(tmp_path: Path) -> None:
+    """Through `lockdock scan` (the real fork guard and MIN_SUBJECTS): JSON, SARIF, text, stderr."""
+    make_projects(tmp_path, parallel.MIN_SUBJECTS // 3 + 5)
+    assert_same_cli_output_with_jobs(tmp_path)
 
 
 def test_compact_form_keeps_what_reports_read() -> None:
