@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from lockdock import checks
@@ -37,6 +37,7 @@ from lockdock.tui.actions import WriteActions
 from lockdock.tui.detail import Detail
 from lockdock.tui.findings import FindingsList
 from lockdock.tui.fleetmode import FleetMode
+from lockdock.tui.footer import LeanFooter
 from lockdock.tui.header import StatusBar
 from lockdock.tui.inventory import Inventory
 from lockdock.tui.layers import LayersView
@@ -141,7 +142,7 @@ class LockdockApp(WriteActions, FleetMode, Navigation, App[int]):
                     with TabPane("Problems", id="tab-problems"):
                         yield ProblemsView()
                 yield Detail()
-        yield Footer(show_command_palette=False)
+        yield LeanFooter(show_command_palette=False)
 
     def on_mount(self) -> None:
         if self._keymap:
