@@ -37,6 +37,7 @@ import select
 import signal
 import socket
 import struct
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -197,12 +198,31 @@ def _dedup_into(ctx: ScanContext, first: int, more: list[ScanError]) -> None:
 # ------------------------------------------------------------------ the child
 
 
-def _child(sock: socket.socket, spool: int, groups: list[Any], claims: Claims, ctx: ScanContext) -> NoReturn:
+def _end_with(parent: int) -> None:
+    """Have the kernel end this process when `parent` (the scanning process) ends, however it
+    ends (SIGTERM, SIGKILL, an interrupt): its results would go nowhere. Linux only
+    (prctl PR_SET_PDEATHSIG); elsewhere the child ends when it next writes to the socket."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it ended before the request was made
+        os._exit(1)
+
+
+def _child(sock: socket.socket, spool: int, groups: list[Any], claims: Claims, ctx: ScanContext,
+           parent: int) -> NoReturn:
     """Load `groups`, swap facts, analyse the projects it claims, send the results, exit
     (never returns)."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
+        _end_with(parent)
         ctx._lock = threading.Lock()  # never a lock some parent thread held at fork time
         mark = len(ctx.errors)
         projects = [load_project(files, ctx, env) for files, env in groups]
@@ -315,6 +335,7 @@ class Split:
             claims.close()
             self._close_spool()
             return False
+        parent = os.getpid()
         try:
             pid = os.fork()
         except OSError:
@@ -325,7 +346,7 @@ class Split:
             return False
         if pid == 0:  # the child
             mine.close()
-            _child(theirs, self.spool, self.groups[self.cut:], claims, self.ctx)
+            _child(theirs, self.spool, self.groups[self.cut:], claims, self.ctx, parent)
         theirs.close()
         self.pid, self.sock, self.claims = pid, mine, claims
         return True
@@ -343,6 +364,16 @@ class Split:
             self._end_child()
             return None
         return msg
+
+    def close(self) -> None:
+        """End the child if it still works (the scan stopped before it asked for the child's
+        results: an interrupt, an exception), and free the spool file and the claims.
+        Harmless once the results were read."""
+        self._end_child()
+        self._close_spool()
+        if self.claims is not None:
+            self.claims.close()
+            self.claims = None
 
     def _close_spool(self) -> None:
         if self.spool is not None:

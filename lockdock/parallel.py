@@ -81,6 +81,11 @@ _STATE: dict[str, Any] = {}
 
 
 def _init_worker() -> None:
+    import signal
+
+    # Ctrl-C ends a worker at once and quietly (not with a traceback of the queue it waits
+    # on): the scanning process, interrupted too, says so and shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     ctx = _STATE["ctx"]
     ctx._lock = threading.Lock()  # never a lock some parent thread held at fork time
 

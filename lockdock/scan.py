@@ -360,6 +360,9 @@ def _scan(
         ctx.cache.pop("result_cache", None)
         if pool is not None:
             pool.close()
+        split = ctx.cache.get("compose-split")  # lockdock.composesplit.RUNNING
+        if split is not None:  # a scan stopped early: the compose child is ended, not left working
+            split.close()
         if "engine.forkscan:share" in ctx.cache:  # a container share never collected (the scan stopped)
             from lockdock.engine.forkscan import abandon
 
