@@ -42,7 +42,23 @@ class Repo:
     ci_configs: list[Path] = field(default_factory=list)
     dockerfiles: list[Path] = field(default_factory=list)
     compose_files: list[Path] = field(default_factory=list)
-    build_contexts: list[Path] = field(default_factory=list)  # compose build contexts
+    # The scan whose loaded compose projects give the build contexts (`build_contexts`).
+    contexts_of: ScanContext | None = field(default=None, repr=False, compare=False)
+    _contexts: list[Path] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def build_contexts(self) -> list[Path]:
+        """The local build contexts the repository's compose files name (each once, in file
+        order), read on first use: at analysis time, when a scan that loaded its compose
+        projects in two processes (lockdock.composesplit) has the facts of both, instead of
+        parsing the other process's files again when the repository is listed."""
+        if self._contexts is None:
+            self._contexts = []
+            if self.compose_files:  # the compose code is imported only when there is a compose file
+                from lockdock.compose.project import build_contexts
+
+                self._contexts = build_contexts(self.compose_files, self.contexts_of)
+        return self._contexts
 
 
 _KEY_SUFFIXES = (".key", ".pem", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".asc")
@@ -116,10 +132,7 @@ def build_repo(root: Path, discovery: Discovery, ctx: ScanContext) -> Repo:
     repo.ci_configs = [p for p in discovery.ci_configs if inside(p)]
     repo.dockerfiles = [p for p in discovery.dockerfiles if inside(p)]
     repo.compose_files = [p for p in discovery.compose_files if inside(p)]
-    if repo.compose_files:  # the compose code is imported only when there is a compose file
-        from lockdock.compose.project import build_contexts
-
-        repo.build_contexts = build_contexts(repo.compose_files, ctx)
+    repo.contexts_of = ctx  # the build contexts are read when first asked for
     return repo
 
 

@@ -219,3 +219,35 @@ def test_cli_output_is_byte_identical_with_the_split(tmp_path: Path) -> None:
         (d / "compose.yaml").write_text(PROJECT.format(i=i).replace("./secrets/db.key", "../p000/secrets/db.key")
                                         .replace("./own.env", "../p000/own.env").replace("./app", "../p000/app"))
     assert_same_cli_output_with_jobs(root)
+
+
+def test_the_scanning_process_does_not_parse_the_childs_files_again(tmp_path: Path, splitting: None,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repository's build contexts come from the child's facts (read when the repository
+    is analysed, after the child's results are in), not from parsing its share again here."""
+    from lockdock.compose import project as project_mod
+
+    make_projects(tmp_path)
+    parsed: list[str] = []
+    real = project_mod.parse
+
+    def counting(text: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(path)
+        return real(text, path, *args, **kwargs)
+
+    monkeypatch.setattr(project_mod, "parse", counting)
+    monkeypatch.setattr(composesplit, "Claims", _NoTaking)  # this process takes none of the child's
+    ctx = ScanContext(cwd=tmp_path, use_engine=False)
+    result = scan_mod.scan([tmp_path], ctx, throughput=True)
+    split = ctx.cache.get(composesplit.RUNNING)
+    assert split is not None and split.done is not None and split.local is None
+    child_mains = {str(files[0]) for files, _env in split.groups[split.cut:]}
+    read_for_own = {c for p in split.own for c in p.consumed}  # extends/include of this side's projects
+    assert len(child_mains) > 4 and child_mains & set(parsed) <= read_for_own
+    repo = next(t.subject for t in result.targets.values() if t.target.kind is TargetKind.REPO)
+    assert len(repo.build_contexts) == COUNT  # every project's ./app, the child's included
+
+
+class _NoTaking(composesplit.Claims):
+    def claim(self, from_front: bool, wait: float) -> int | None:
+        return super().claim(from_front, wait) if from_front else None
