@@ -50,9 +50,12 @@ from lockdock.compose.project import (
     SCANNED_PROJECTS,
     SPLIT_PROJECTS,
     Project,
+    consumed_by,
     load_project,
+    not_consumed,
     project_file_sets,
     projects_key,
+    said_once,
     scan_projects,
 )
 from lockdock.context import ScanContext
@@ -153,18 +156,6 @@ class Claims:
 # ------------------------------------------------------------------ shared steps
 
 
-def _consumed(projects: list[Project]) -> set[str]:
-    """Files the projects read besides their own main file (`load_projects`' rule)."""
-    out: set[str] = set()
-    for p in projects:
-        out |= {c for c in p.consumed if c != str(p.main)}
-    return out
-
-
-def _kept(projects: list[Project], consumed: set[str]) -> list[Project]:
-    return [p for p in projects if str(p.main) not in consumed]
-
-
 def _subjects(projects: list[Project], ctx: ScanContext) -> list[Any]:
     from lockdock.sources.compose import subjects_for
 
@@ -180,19 +171,6 @@ def _env_files(projects: list[Project]) -> set[Path]:
 def _build_refs(projects: list[Project]) -> dict[str, list[str]]:
     return {os.path.abspath(lf.path): lf.build_refs for p in projects for lf in p.loaded.values()
             if lf.build_refs is not None}
-
-
-def _dedup_into(ctx: ScanContext, first: int, more: list[ScanError]) -> None:
-    """`more` appended to ctx.errors, then every problem from `first` on kept once (the first)."""
-    errors = ctx.errors[first:] + more
-    seen: set[tuple[str | None, str, str]] = set()
-    kept = []
-    for e in errors:
-        key = (e.path, e.message, e.kind)
-        if key not in seen:
-            seen.add(key)
-            kept.append(e)
-    ctx.errors[first:] = kept
 
 
 # ------------------------------------------------------------------ the child
@@ -228,13 +206,13 @@ def _child(sock: socket.socket, spool: int, groups: list[Any], claims: Claims, c
         projects = [load_project(files, ctx, env) for files, env in groups]
         loaded_errors = ctx.errors[mark:]
         del ctx.errors[mark:]
-        consumed = _consumed(projects)
+        consumed = consumed_by(projects)
         _send(sock, ("loaded", loaded_errors, consumed))
         kind, parent_consumed, env_before = _recv(sock, None)
         if kind != "go":
             raise EOFError("no go-ahead")
         everything = consumed | parent_consumed
-        kept = _kept(projects, everything)
+        kept = not_consumed(projects, everything)
         ctx.cache[SCANNED_PROJECTS] = kept
         ctx.cache[ENV_FILES_BEFORE] = env_before
         per_project = [_subjects([p], ctx) if str(p.main) not in everything else [] for p in projects]
@@ -335,14 +313,12 @@ class Split:
             claims.close()
             self._close_spool()
             return False
+        from lockdock.parallel import fork_or_close
+
         parent = os.getpid()
-        try:
-            pid = os.fork()
-        except OSError:
-            mine.close()
-            theirs.close()
-            claims.close()
-            self._close_spool()
+        pid = fork_or_close(mine, theirs, claims, self.spool)
+        if pid is None:
+            self.spool = None
             return False
         if pid == 0:  # the child
             mine.close()
@@ -407,18 +383,19 @@ class Split:
         if msg is None:  # no child after all: everything here, as without a split
             ctx.cache.pop(RUNNING, None)
             rest = [load_project(files, ctx, env) for files, env in self.groups[self.cut:]]
-            _dedup_into(ctx, self.first_error, [])
+            said_once(ctx, self.first_error)
             everything = self.own + rest
-            kept = _kept(everything, _consumed(everything))
+            kept = not_consumed(everything, consumed_by(everything))
             ctx.cache[projects_key(self.files)] = kept
             ctx.cache[SCANNED_PROJECTS] = kept
             yield from _subjects(kept, ctx)
             return
         _, child_errors, child_consumed = msg
-        _dedup_into(ctx, self.first_error, list(child_errors))
-        own_consumed = _consumed(self.own)
+        ctx.errors.extend(child_errors)  # after this side's, less what it said already
+        said_once(ctx, self.first_error)
+        own_consumed = consumed_by(self.own)
         self.consumed = own_consumed | set(child_consumed)
-        self.own = _kept(self.own, self.consumed)
+        self.own = not_consumed(self.own, self.consumed)
         ctx.cache[SCANNED_PROJECTS] = self.own
         ctx.cache[SPLIT_PROJECTS + "own"] = self.own
         self.own_env_files = _env_files(self.own)
@@ -470,11 +447,13 @@ class Split:
         if not self.blobs:
             self._close_spool()
         if any(x is None for x in done):  # the child failed: what it did not send, here
+            from lockdock.scan import _analyze_with_entries
+
             here = self._here()
             for n, x in enumerate(done):
                 if x is None:
                     subject = here[n]
-                    done[n] = (subject.target, *_analyze_here(subject, ctx))
+                    done[n] = (subject.target, *_analyze_with_entries(subject, ctx))
         if self.claims is not None:
             self.claims.close()
             self.claims = None
@@ -487,14 +466,15 @@ class Split:
         files, env = self.groups[self.cut + k]
         if str(files[0]) in self.consumed or not self.counts[k]:
             return []
-        quiet = ScanContext(cwd=ctx.cwd, config=ctx.config, use_engine=ctx.use_engine, engine=ctx.engine,
-                            cache=ctx.cache)
+        quiet = ctx.quiet()
         project = load_project(files, quiet, env)
         before = self.own_env_files.union(*self.env_files[:k])
         saved = ctx.cache.get(SCANNED_PROJECTS), ctx.cache.get(ENV_FILES_BEFORE)
         ctx.cache[SCANNED_PROJECTS], ctx.cache[ENV_FILES_BEFORE] = [project], before
+        from lockdock.scan import _analyze_with_entries
+
         try:
-            return [(subject.target, *_analyze_here(subject, ctx)) for subject in _subjects([project], ctx)]
+            return [(subject.target, *_analyze_with_entries(subject, ctx)) for subject in _subjects([project], ctx)]
         finally:
             ctx.cache[SCANNED_PROJECTS], ctx.cache[ENV_FILES_BEFORE] = saved
 
@@ -511,9 +491,8 @@ class Split:
         its subjects to analyse here."""
         if self.local is None:
             ctx = self.ctx
-            quiet = ScanContext(cwd=ctx.cwd, config=ctx.config, use_engine=ctx.use_engine, engine=ctx.engine,
-                                cache=ctx.cache)
-            rest = _kept([load_project(files, quiet, env) for files, env in self.groups[self.cut:]], self.consumed)
+            quiet = ctx.quiet()
+            rest = not_consumed([load_project(files, quiet, env) for files, env in self.groups[self.cut:]], self.consumed)
             ctx.cache[SCANNED_PROJECTS] = self.own + rest  # env file owners over both shares
             ctx.cache[SPLIT_PROJECTS + "here"] = rest
             ctx.cache.pop(ENV_FILES_BEFORE, None)
@@ -542,13 +521,6 @@ class Split:
                 self.done[start + i] = (target, [_expand(r, target) for r in compact], errors, entries)
             got = self.done[index]
         return got
-
-
-def _analyze_here(subject: Any, ctx: ScanContext) -> tuple[list[Finding], list[ScanError], bytes | None]:
-    from lockdock.scan import _analyze_taking_errors
-
-    findings, errors = _analyze_taking_errors(subject, ctx)
-    return findings, errors, ctx.report_entries(findings) if ctx.report_entries is not None else None
 
 
 def begin(compose_files: list[Path], ctx: ScanContext) -> Iterator[Any]:

@@ -63,6 +63,13 @@ class ScanContext:
                       f"using {self.config.scan_timeout or DEFAULT_SCAN_TIMEOUT:g} s")
         return self.config.scan_timeout or DEFAULT_SCAN_TIMEOUT
 
+    def quiet(self) -> ScanContext:
+        """A context with this one's directory, config, engine and cache whose errors and
+        warnings go nowhere: for a step that reads what the scan reads elsewhere (and
+        reports there), such as loading projects again for a fixer's facts."""
+        return ScanContext(cwd=self.cwd, config=self.config, use_engine=self.use_engine, engine=self.engine,
+                           cache=self.cache)
+
     def remaining(self) -> float:
         """Seconds left before the scan's timeout (negative once it has passed)."""
         return float(self.timeout or DEFAULT_SCAN_TIMEOUT) - (time.monotonic() - self.started)

@@ -27,6 +27,7 @@ that keeps what a report reads (see `_compact`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -69,6 +70,19 @@ def workers_wanted() -> int:
     except OSError:
         busy = False
     return 1 if busy else cpus
+
+
+def fork_or_close(*held: Any) -> int | None:
+    """`os.fork()`: the child's pid here, 0 in the child; None when the system refuses, after
+    closing what the caller opened for the child (`held`: file descriptors, or objects with
+    `close()`)."""
+    try:
+        return os.fork()
+    except OSError:
+        for h in held:
+            with contextlib.suppress(OSError):
+                os.close(h) if isinstance(h, int) else h.close()
+        return None
 
 
 def can_fork() -> bool:

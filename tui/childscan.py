@@ -232,11 +232,10 @@ class ChildScan:
             import fcntl
 
             fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_fd)
-            os.close(write_fd)
+        from lockdock.parallel import fork_or_close
+
+        pid = fork_or_close(read_fd, write_fd)
+        if pid is None:
             return None
         if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
             _run_child(ctx, read_fd, write_fd)

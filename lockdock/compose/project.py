@@ -423,18 +423,33 @@ def load_projects(compose_files: list[Path], ctx: ScanContext, *, groups: list[t
     elif first_error is None:
         first_error = len(ctx.errors)
     projects = [load_project(files, ctx, env) for files, env in groups]
-    # A file read by two projects reports its problems once.
+    said_once(ctx, first_error)  # a file read by two projects reports its problems once
+    return not_consumed(projects, consumed_by(projects))
+
+
+def said_once(ctx: ScanContext, first: int) -> None:
+    """Keep each problem recorded from `ctx.errors[first]` on once (the first of equal ones:
+    same path, message and kind)."""
     seen: set[tuple[str | None, str, str]] = set()
     kept = []
-    for e in ctx.errors[first_error:]:
+    for e in ctx.errors[first:]:
         key = (e.path, e.message, e.kind)
         if key not in seen:
             seen.add(key)
             kept.append(e)
-    ctx.errors[first_error:] = kept
+    ctx.errors[first:] = kept
+
+
+def consumed_by(projects: list[Project]) -> set[str]:
+    """The files `projects` read besides their own main file (overrides, `extends`, `include`)."""
     consumed: set[str] = set()
     for p in projects:
         consumed |= {c for c in p.consumed if c != str(p.main)}
+    return consumed
+
+
+def not_consumed(projects: list[Project], consumed: set[str]) -> list[Project]:
+    """The projects whose main file no project reads: those analysed on their own."""
     return [p for p in projects if str(p.main) not in consumed]
 
 
@@ -478,7 +493,7 @@ def projects_of(compose_files: list[Path], ctx: ScanContext) -> list[Project]:
     key = projects_key(compose_files)
     found = ctx.cache.get(key)
     if found is None:
-        quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
+        quiet = ctx.quiet()
         found = ctx.cache[key] = load_projects(compose_files, quiet)
     return found
 

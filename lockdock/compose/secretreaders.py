@@ -26,7 +26,7 @@ def secret_readers(projects: Iterable[Project], ctx: ScanContext) -> dict[str, l
     services that mount it as a secret and are not known to read it as root, in project
     and service order. Image facts are read with a quiet copy of `ctx` (nothing reported)."""
     found: dict[str, list[str]] = {}
-    quiet = ScanContext(cwd=ctx.cwd, use_engine=ctx.use_engine, engine=ctx.engine, cache=ctx.cache)
+    quiet = ctx.quiet()
     for project in projects:
         by_path: dict[str, set[str]] = {}
         for s in views.secret_files(project):

@@ -133,12 +133,11 @@ def start(ctx: ScanContext) -> list[str] | None:
         return ids
     keep = len(ids) - int(len(ids) * CHILD_SHARE)
     theirs = ids[keep:]
+    from lockdock.parallel import fork_or_close
+
     rfd, wfd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(rfd)
-        os.close(wfd)
+    pid = fork_or_close(rfd, wfd)
+    if pid is None:
         return ids
     if pid == 0:  # the child: never returns
         code = 1

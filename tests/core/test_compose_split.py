@@ -81,7 +81,7 @@ def splitting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCKDOCK_JOBS", "2")
 
 
-def _no_children_left() -> bool:
+def no_children_left() -> bool:
     """True when this process has no child left, alive or unreaped."""
     try:
         os.waitpid(-1, os.WNOHANG)
@@ -98,7 +98,7 @@ def test_a_split_scan_gives_the_report_of_one_process(tmp_path: Path, splitting:
     made = ctx.cache.get(composesplit.RUNNING)
     assert made is not None and 0 < made.cut < COUNT and made.done is not None and made.local is None
     assert reports(tmp_path, split=True) == serial
-    assert _no_children_left()
+    assert no_children_left()
     data = json.loads(serial[0])
     targets = {t["path"] for t in data["targets"]}
     assert "p001/compose.yaml" not in targets and "p013/compose.yaml" not in targets  # consumed, both ways
@@ -144,7 +144,7 @@ def test_projects_taken_from_the_childs_share_give_the_same_report(tmp_path: Pat
     monkeypatch.setattr(composesplit.Claims, "claim", slow_child)
     assert reports(tmp_path, split=True) == serial
     assert taken
-    assert _no_children_left()
+    assert no_children_left()
 
 
 def _failing_send(kind: str) -> Any:
@@ -164,7 +164,7 @@ def test_a_child_that_dies_costs_speed_not_results(tmp_path: Path, splitting: No
     serial = reports(tmp_path, split=False)
     monkeypatch.setattr(composesplit, "_send", _failing_send(kind))
     assert reports(tmp_path, split=True) == serial
-    assert _no_children_left()
+    assert no_children_left()
 
 
 def _garbage_then_silence(sock: Any) -> None:
@@ -192,7 +192,7 @@ def test_a_child_that_misbehaves_is_ended(tmp_path: Path, splitting: None, monke
     monkeypatch.setattr(composesplit, "_send", send)
     monkeypatch.setattr(ScanContext, "remaining", lambda self: 1.0)
     assert reports(tmp_path, split=True) == serial
-    assert _no_children_left()
+    assert no_children_left()
 
 
 def test_few_projects_or_one_cpu_load_in_one_process(tmp_path: Path, splitting: None,

@@ -21,6 +21,7 @@ from lockdock import scan as scan_mod
 from lockdock.context import ScanContext
 from lockdock.model import Severity
 from lockdock.reports import json_report, sarif_report, text_report
+from tests.core.test_compose_split import no_children_left
 
 SERVICES = """services:
   web{i}:
@@ -146,12 +147,6 @@ def reports(root: Path, *, split: bool, paths: list[Path] | None = None) -> tupl
             sarif_report.render(result), result.errors, made)
 
 
-def _no_children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 @pytest.mark.parametrize("share", [0.1, 0.55, 0.9])
@@ -164,7 +159,7 @@ def test_facts_across_the_cut_give_one_process_report(tmp_path: Path, splitting:
     split = reports(tmp_path, split=True)
     assert split[4] is not None and split[4].done is not None and split[4].local is None
     assert split[:4] == serial[:4]
-    assert _no_children_left()
+    assert no_children_left()
     messages = [e.message for e in serial[3]]
     assert sum("invalid YAML: did not" in m for m in messages) == 2  # broken.yaml and p027's, each once
     assert "Pw-" not in serial[0] + serial[1] + serial[2] and "ghp_ZZZZ" not in serial[0] + serial[1]
@@ -176,7 +171,7 @@ def test_a_file_list_and_a_symlinked_folder_give_one_process_report(tmp_path: Pa
     serial = reports(tmp_path, split=False, paths=paths)
     split = reports(tmp_path, split=True, paths=paths)
     assert split[4] is not None and split[:4] == serial[:4]
-    assert _no_children_left()
+    assert no_children_left()
 
 
 def test_no_spool_file_means_no_split(tmp_path: Path, splitting: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,7 +181,7 @@ def test_no_spool_file_means_no_split(tmp_path: Path, splitting: None, monkeypat
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
     split = reports(tmp_path, split=True)
     assert split[4] is None and split[:4] == serial[:4]
-    assert _no_children_left()
+    assert no_children_left()
 
 
 def test_a_scan_that_raises_ends_and_reaps_the_child(tmp_path: Path, splitting: None,
@@ -211,7 +206,7 @@ def test_a_scan_that_raises_ends_and_reaps_the_child(tmp_path: Path, splitting: 
     with pytest.raises(KeyboardInterrupt):
         scan_mod.scan([tmp_path], ctx, throughput=True, on_target=stop)
     assert ctx.cache.get(composesplit.RUNNING) is not None
-    assert _no_children_left()
+    assert no_children_left()
 
 
 # ------------------------------------------------------------------ through `lockdock scan`
