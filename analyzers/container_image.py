@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from lockdock.context import ScanContext
-from lockdock.engine.refs import parse_created, parse_ref, trusted
+from lockdock.engine.refs import parse_ref, trusted
 from lockdock.model import Finding, TargetKind
 from lockdock.registry import analyzer
 from lockdock.sources import ContainerSubject
@@ -33,10 +33,7 @@ def trusted_source(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
 
 @analyzer(TargetKind.CONTAINER, "image.fresh-base")
 def fresh_base(c: ContainerSubject, ctx: ScanContext) -> Iterator[Finding]:
-    image = ctx.local_image(c.image_id) if c.image_id else None
-    if not image:
-        return
-    created = parse_created(str(image.get("Created") or ""))
+    created = ctx.image_created(c.image_id) if c.image_id else None
     if created is None:
         return
     age = (datetime.now(UTC) - created).days

@@ -15,11 +15,15 @@ from lockdock.text import safe
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from lockdock.engine.connect import Engine
     from lockdock.model import Finding
 
 DEFAULT_SCAN_TIMEOUT = 600.0  # seconds for a whole scan (files, engine calls, layer reads)
+# ctx.cache key: {image id: Unix seconds} of the engine's image list (`GET /images/json`,
+# `Created`), stored by whoever listed the images; `ScanContext.image_created` reads it.
+LISTED_CREATED = "engine:image-list-created"
 
 
 @dataclass
@@ -121,3 +125,31 @@ class ScanContext:
         with self._lock:
             self.cache[key] = data
         return data
+
+    def image_created(self, ref: str) -> datetime | None:
+        """When local image `ref` (an image id) was created, in whole seconds, UTC; None when
+        it is not local, has no creation time, or there is no engine.
+
+        From its inspect when that is cached (`local_image`); else from the engine's image
+        list when one was stored (`LISTED_CREATED`): the list's `Created` is the same
+        instant as the inspect's (`Created.Unix()` against RFC 3339 with nanoseconds, whose
+        fraction `parse_created` drops), so no request is needed. Only times after 1970 are
+        taken from the list (an image without a creation time lists the zero time, which
+        its inspect gives as no time at all); otherwise `local_image` decides."""
+        from lockdock.engine.refs import parse_created
+
+        listed = self.cache.get(LISTED_CREATED)
+        if listed is not None and f"image-inspect:{ref}" not in self.cache:
+            seconds = listed.get(ref)
+            if type(seconds) is int and seconds > 0:
+                from datetime import UTC
+                from datetime import datetime as _datetime
+
+                try:
+                    return _datetime.fromtimestamp(seconds, UTC)
+                except (OverflowError, OSError, ValueError):
+                    pass
+        image = self.local_image(ref)
+        if not image:
+            return None
+        return parse_created(str(image.get("Created") or ""))

@@ -122,10 +122,16 @@ def start(ctx: ScanContext) -> list[str] | None:
     listed: list[list[str]] = []
     lister = threading.Thread(target=lambda: listed.append(list_container_ids(ctx)), name="lockdock-list")
     lister.start()
+    # The images are listed meanwhile too: the scanning process takes that list for its image
+    # reads (`images.list_image_ids`), and both processes know each image's creation time
+    # from it (`ScanContext.image_created`), so the child asks nothing about images.
+    image_lister = threading.Thread(target=prelist_images, args=(ctx,), name="lockdock-list-images")
+    image_lister.start()
     try:
         registry.load_plugins(registry.engine_kinds())
     finally:
         lister.join()
+        image_lister.join()
     if not listed:  # the listing thread died without an answer: the source lists them itself
         return None
     ids = listed[0]
@@ -152,6 +158,19 @@ def start(ctx: ScanContext) -> list[str] | None:
     os.close(wfd)
     ctx.cache[SHARE] = Share(pid, rfd, theirs)
     return ids[:keep]
+
+
+def prelist_images(ctx: ScanContext) -> None:
+    """List the engine's images into `ctx` (`images.PRELISTED` and `context.LISTED_CREATED`);
+    on any failure nothing is stored (the image source lists them itself, and says why not)."""
+    from lockdock.engine.images import remember_listed
+
+    assert ctx.engine is not None
+    try:
+        listed = ctx.engine.api.images()
+    except Exception:  # noqa: BLE001 - the image source asks again and reports it
+        return
+    remember_listed(ctx, listed)
 
 
 def _child(ctx: ScanContext, ids: list[str], wfd: int) -> None:

@@ -81,20 +81,39 @@ class ImageContents:
     layers: list[LayerFacts | None]
     empty_flags: list[bool] | None  # from the saved config's history (exact pairing)
     error: str | None = None
+    # The engine's `docker history` of the image, only the fields `pair_history` reads
+    # (`HISTORY_FIELDS`); None when not known. They come from the image config and the
+    # layers' sizes, both fixed by the image id, so they are cached with the contents.
+    history: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "version": CACHE_VERSION,
             "layers": [lf.to_json() if lf else None for lf in self.layers],
             "empty_flags": self.empty_flags,
         }
+        if self.history is not None:
+            out["history"] = self.history
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ImageContents:
+        history = data.get("history")
+        if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
+            history = None
         return cls(
             layers=[LayerFacts.from_json(x) if x else None for x in data["layers"]],
             empty_flags=data.get("empty_flags"),
+            history=history,
         )
+
+
+HISTORY_FIELDS = ("CreatedBy", "Created", "Comment", "Size")  # what `pair_history` reads of an entry
+
+
+def history_rows(raw: list[Any]) -> list[dict[str, Any]]:
+    """`raw` (the engine's history reply) cut to `HISTORY_FIELDS`, for the cache."""
+    return [{k: h[k] for k in HISTORY_FIELDS if k in h} for h in raw if isinstance(h, dict)]
 
 
 @dataclass
@@ -111,6 +130,8 @@ class ImageSubject:
     history: list[HistoryEntry] = field(default_factory=list)
     contents: ImageContents | None = None
     from_cache: bool = False
+    history_known: bool = False  # raw_history is the engine's whole answer (not a failed ask)
+    cached: ImageContents | None = field(default=None, repr=False)  # read ahead by make_subject
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _loaded: bool = False
 
@@ -424,8 +445,13 @@ def budgets_from_env() -> Budgets:
 def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContents | None, bool]:
     """Cached contents, or read the image's save stream; (contents, from_cache). A stream
     already started for it (`saveahead`, from `stream_images`) is taken instead of a new one."""
-    cached = read_cache(subject.id)
+    cached, subject.cached = subject.cached, None
+    if cached is None:
+        cached = read_cache(subject.id)
     if cached is not None and len(cached.layers) == len(subject.diff_ids):
+        if cached.history is None and subject.history_known:
+            cached.history = history_rows(subject.raw_history)  # cached from now on
+            write_cache(subject.id, cached)
         return cached, True
     if ctx.engine is None:
         return None, False
@@ -456,7 +482,7 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
     layers = layers[: len(subject.diff_ids)]
     hist = config.get("history")
     flags = [bool(h.get("empty_layer")) for h in hist if isinstance(h, dict)] if isinstance(hist, list) else None
-    contents = ImageContents(layers, flags, archive.error)
+    contents = ImageContents(layers, flags, archive.error, _known_history(subject))
     if archive.error is None and all(lf is not None for lf in layers) and not any(
         lf.stopped == "cancelled" for lf in layers if lf
     ):
@@ -483,9 +509,14 @@ def _contents_from_layer_dirs(subject: ImageSubject, ctx: ScanContext) -> ImageC
         layers.append(facts)
     info = ctx.engine.info if isinstance(ctx.engine.info, dict) else {}
     flags = config_history(str(info.get("DockerRootDir") or "/var/lib/docker"), subject.id)
-    contents = ImageContents(layers, flags)
+    contents = ImageContents(layers, flags, history=_known_history(subject))
     write_cache(subject.id, contents)
     return contents
+
+
+def _known_history(subject: ImageSubject) -> list[dict[str, Any]] | None:
+    """The subject's history for the cache, when the engine answered it whole."""
+    return history_rows(subject.raw_history) if subject.history_known else None
 
 
 # --------------------------------------------------------------------------- inventory
@@ -516,12 +547,18 @@ def make_subject(api: Any, inspect: dict[str, Any], ctx: ScanContext,
     )
     if inspected is not None:
         inspected(subject)
-    try:
-        raw_history = api.history(image_id)
-    except Exception as exc:  # noqa: BLE001 - history is optional for the analysis
-        ctx.warn(None, f"image {name}: history not available: {safe(exc, 160)}")
-        raw_history = []
-    subject.raw_history = raw_history if isinstance(raw_history, list) else []
+    # The cached contents carry the history when an earlier scan asked for it: no request.
+    cached = subject.cached = read_cache(image_id)
+    if cached is not None and cached.history is not None and len(cached.layers) == len(subject.diff_ids):
+        subject.raw_history, subject.history_known = cached.history, True
+    else:
+        try:
+            raw_history = api.history(image_id)
+            subject.history_known = isinstance(raw_history, list)
+        except Exception as exc:  # noqa: BLE001 - history is optional for the analysis
+            ctx.warn(None, f"image {name}: history not available: {safe(exc, 160)}")
+            raw_history = []
+        subject.raw_history = raw_history if isinstance(raw_history, list) else []
     subject.history = pair_history(subject.raw_history, subject.diff_ids, None, inspect)
     return subject
 
@@ -540,16 +577,40 @@ def list_image_ids(api: Any, refs: list[str], ctx: ScanContext) -> list[str]:
                 with ctx._lock:
                     ctx.cache.setdefault(f"image-inspect:{data.get('Id')}", data)
         return list(dict.fromkeys(ids))
-    try:
-        listed = api.images()
-    except Exception as exc:  # noqa: BLE001 - a broken engine reply
-        ctx.error(None, f"cannot list images: {safe(exc, 200)}")
-        return []
+    with ctx._lock:
+        listed = ctx.cache.pop(PRELISTED, None)
+    if listed is None:
+        try:
+            listed = api.images()
+        except Exception as exc:  # noqa: BLE001 - a broken engine reply
+            ctx.error(None, f"cannot list images: {safe(exc, 200)}")
+            return []
+        remember_listed(ctx, listed, ahead=False)
     found = [i for i in listed if isinstance(i, dict) and i.get("Id")]
     # The engine lists newest first, images of the same second in no fixed order: ties go by
     # id, so two scans of an unchanged engine give the same report.
     found.sort(key=lambda i: (-_created(i), str(i.get("Id"))))
     return [str(i.get("Id")) for i in found]
+
+
+PRELISTED = "engine.images:prelisted"  # ctx.cache key: the image list `forkscan.start` read ahead
+
+
+def remember_listed(ctx: ScanContext, listed: Any, *, ahead: bool = True) -> None:
+    """Keep the engine's image list (`GET /images/json`) in `ctx`: each image's `Created`
+    (Unix seconds) by id under `context.LISTED_CREATED` for `ScanContext.image_created`
+    (an image id names one config, so one creation time: the table never goes stale), and,
+    when read `ahead` of the image source, the list itself as `PRELISTED`, which
+    `list_image_ids` takes once. Not a list: nothing."""
+    from lockdock.context import LISTED_CREATED
+
+    if not isinstance(listed, list):
+        return
+    created = {str(i["Id"]): i.get("Created") for i in listed if isinstance(i, dict) and i.get("Id")}
+    with ctx._lock:
+        ctx.cache[LISTED_CREATED] = {**ctx.cache.get(LISTED_CREATED, {}), **created}
+        if ahead:
+            ctx.cache[PRELISTED] = listed
 
 
 def _created(listed: dict[str, Any]) -> int:

@@ -77,6 +77,15 @@ def broken(ctx, ids, wfd):
         out.write(b"not marshal")
 if failure:
     forkscan._child = broken
+count_to = os.environ.get("FORK_TEST_COUNT")  # a file: the pid of each image inspect, per line
+if count_to:
+    from lockdock.engine import rawapi
+    real_inspect = rawapi.LocalAPI.inspect_image
+    def counted(self, ref):
+        with open(count_to, "a") as fh:
+            fh.write("%d\\n" % os.getpid())
+        return real_inspect(self, ref)
+    rawapi.LocalAPI.inspect_image = counted
 stop = threading.Event()
 if os.environ.get("FORK_TEST_THREAD"):
     threading.Thread(target=stop.wait, daemon=True).start()
@@ -172,3 +181,45 @@ def test_cpu_free_without_proc_asks_the_load_average(tmp_path: Path, monkeypatch
     for load, want in ((0.5, True), (5.0, False)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         assert forkscan.cpu_free(str(tmp_path / "missing")) is want
+
+
+@pytest.fixture
+def old_world(tmp_path: Path, docker_api: Any, load_image_tar: Any) -> Iterator[Path]:
+    """COUNT containers of an image built in 2019 (image.fresh-base on each), the scan
+    seeing only them: the forked child knows its creation time from the image list."""
+    from tests.conftest import unique_tag
+    from tests.engine import tarkit
+
+    mark = uuid.uuid4().hex[:10]
+    tag = unique_tag("lockdock-test-fork-old")
+    layer = tarkit.layer([tarkit.file("app", b"old\n")])
+    load_image_tar(tarkit.legacy_save([layer], tag=tag, created="2019-03-04T05:06:07.891Z",
+                                      config={"Cmd": ["/app"]}))
+    made = []
+    try:
+        for i in range(COUNT):
+            made.append(docker_api.create_container(
+                tag, labels={TEST_LABEL: "1", SESSION_LABEL: SESSION, "lockdock-test-fork": mark},
+                name=f"lockdock-test-fork-old-{mark}-{i}")["Id"])
+        (tmp_path / ".lockdock.toml").write_text(f'[scan]\ncontainer-labels = ["lockdock-test-fork={mark}"]\n')
+        yield tmp_path
+    finally:
+        for cid in made:
+            with contextlib.suppress(Exception):  # best effort
+                docker_api.remove_container(cid, force=True)
+        with contextlib.suppress(Exception):
+            docker_api.remove_image(tag, force=True)
+
+
+def test_the_child_reports_the_image_age_of_its_containers(old_world: Path) -> None:
+    one = _scan(old_world, "json", "1")
+    counts = old_world / "inspects.txt"
+    two = _scan(old_world, "json", "2", FORK_TEST_COUNT=str(counts))
+    assert one[3] == [] and two[3] == [CHILD]
+    # The child asked nothing about images (its containers' image is in the engine's list).
+    pids = counts.read_text().split() if counts.exists() else []
+    assert len(set(pids)) <= 1, "the forked child inspected images"
+    mine = _containers(one[1])
+    aged = [f for f in mine["findings"] if f["check"] == "image.fresh-base"]
+    assert len(aged) == COUNT and all("days ago" in f["message"] for f in aged)
+    assert _containers(two[1]) == mine
