@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lockdock.engine.rawapi import EngineNotFound, LocalAPI
+from lockdock.engine.rawapi import EngineNotFound, LocalAPI, _quote
 from lockdock.model import Finding, Location, Target, TargetKind
 from lockdock.text import safe
 
@@ -129,9 +129,17 @@ def _inspect(api: Any, cid: str, ctx: ScanContext) -> dict[str, Any] | None:
     try:
         data = api.inspect_container(cid)
     except Exception as exc:  # noqa: BLE001 - HTTP 500, garbage, timeout: this container only
-        if _not_found(exc):
+        data = exc
+    return _inspected(cid, data, ctx)
+
+
+def _inspected(cid: str, data: Any, ctx: ScanContext) -> dict[str, Any] | None:
+    """An inspect's answer (the decoded reply, or the exception it raised) as `_inspect`
+    returns it: None, with the error said in `ctx`, when it is not a container's data."""
+    if isinstance(data, Exception):
+        if _not_found(data):
             return None  # removed since the list: nothing to report
-        ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: {safe(exc, 200)}")
+        ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: {safe(data, 200)}")
         return None
     if not isinstance(data, dict):
         ctx.error(None, f"container {safe(cid[:12], 20)} could not be inspected: the engine sent an unexpected reply")
@@ -147,6 +155,11 @@ def _inspect_all(api: Any, ids: list[str], ctx: ScanContext) -> list[dict[str, A
 def _inspect_stream(api: Any, ids: list[str], ctx: ScanContext) -> Iterator[dict[str, Any] | None]:
     """Start inspecting `ids` now, a few requests in flight; the replies (None: not
     inspected) come in list order, each as soon as it and those before it are in."""
+    if isinstance(api, LocalAPI) and len(ids) >= 2:
+        # One pipelined connection, no threads (`LocalAPI.get_many`): the engine answers the
+        # next requests while this process analyses a container.
+        paths = [f"/containers/{_quote(cid)}/json" for cid in ids]
+        return (_inspected(cid, got, ctx) for cid, got in zip(ids, api.get_many(paths), strict=True))
     workers = FAST_CONNECTIONS if isinstance(api, LocalAPI) else INSPECT_WORKERS
     if len(ids) < 2:
         return iter([_inspect(api, cid, ctx) for cid in ids])

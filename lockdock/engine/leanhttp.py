@@ -28,6 +28,7 @@ MAX_HEAD = 64 * 1024  # bytes of status line and headers
 MAX_LINE = 4096  # bytes of a chunk-size or trailer line
 MAX_BODY = 1 << 30  # bytes of one reply's body
 RECV = 256 * 1024  # bytes asked of the socket per read
+_GET_TAIL = b" HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: identity\r\n\r\n"
 
 
 class BadReply(ConnectionError):
@@ -61,8 +62,32 @@ class Connection:
             if self.sock is None:
                 self._connect()
             assert self.sock is not None
-            self.sock.sendall(b"GET " + target.encode("ascii")
-                              + b" HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: identity\r\n\r\n")
+            self.sock.sendall(b"GET " + target.encode("ascii") + _GET_TAIL)
+            return self._reply()
+        except BaseException:
+            self.close()
+            raise
+
+    def send_gets(self, targets: list[str]) -> None:
+        """Send a GET for each of `targets` back to back, without waiting for replies
+        (HTTP/1.1 pipelining, RFC 9112 section 9.3.2: the server answers in order; read each
+        with `next_reply`). Raises as `get`; the connection is closed after an error."""
+        for target in targets:
+            if not target.isascii() or not target.isprintable() or " " in target:
+                raise ValueError(f"not a request target: {target!r}")
+        try:
+            if self.sock is None:
+                self._connect()
+            assert self.sock is not None
+            self.sock.sendall(b"".join(b"GET " + t.encode("ascii") + _GET_TAIL for t in targets))
+        except BaseException:
+            self.close()
+            raise
+
+    def next_reply(self) -> tuple[int, bytes, bool]:
+        """The reply to the oldest request sent and not yet answered: (status, body,
+        reusable); raises as `get`, closing the connection."""
+        try:
             return self._reply()
         except BaseException:
             self.close()
