@@ -87,22 +87,27 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         connecting.start()
     if child is None:
         registry.load_plugins()
+    drained: list[tuple[set[str], list[ScanError]] | None] = []
+    drain = None
+    said = threading.Event()  # `sink.connected` was called: the child's results may follow
+    if child is not None:  # its results are taken in while this process connects; told after
+        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled, said),
+                                 name="lockdock-child-results", daemon=True)
+        drain.start()
     connecting.join()
     engine = ctx.engine
     if child is not None and engine is None:  # this process could not connect: say so, as without a child
         child.close()
-        child = None
+        if drain is not None:
+            said.set()
+            drain.join()
+        child, drain, drained = None, None, []
         registry.load_plugins()
     sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
+    said.set()
     if engine is not None and child is None:  # a child says how many objects it listed
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
                          daemon=True).start()
-    drained: list[tuple[set[str], list[ScanError]] | None] = []
-    drain = None
-    if child is not None:  # its results reach the sink while the files are analysed here
-        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled),
-                                 name="lockdock-child-results", daemon=True)
-        drain.start()
     discovery = discover(paths, ctx)
     if child is not None:  # the sources of what is here; rules load with their kind's first subject
         registry.load_sources(subject_kinds(discovery, ctx))
@@ -161,14 +166,45 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
 
 
 def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[ScanError]] | None],
-                cancelled: Cancelled) -> None:
+                cancelled: Cancelled, said: threading.Event | None = None) -> None:
     """Tell `sink` of every result the child sends, then put (the keys it delivered, its
-    errors) in `out`; None when the scan was cancelled."""
+    errors) in `out`; None when the scan was cancelled. Until `said` is set (the sink was
+    told `connected`, which comes first), results are taken in and held, the last totals
+    kept and image names in progress dropped; they are told once it is set."""
+    held: list[TargetResult] = []
+    counts: list[tuple[int | None, int | None]] = []
+
+    def ready() -> bool:
+        if said is None or not said.is_set():
+            return said is None
+        if counts:
+            sink.totals(*counts.pop())
+        while held:
+            sink.scanned(held.pop(0))
+        return True
+
+    def totals(images: int | None, containers: int | None) -> None:
+        if ready():
+            sink.totals(images, containers)
+        else:
+            counts[:] = [(images, containers)]
+
+    def analysing(name: str) -> None:
+        if ready():
+            sink.analysing(name)
+
     try:
-        for tr in child.results(cancelled, sink.totals, sink.analysing):
-            sink.scanned(tr)
+        for tr in child.results(cancelled, totals, analysing):
+            if ready():
+                sink.scanned(tr)
+            else:
+                held.append(tr)
     except Exception as exc:  # noqa: BLE001 - the scan then analyses the rest itself
         child.failure = child.failure or f"{type(exc).__name__}: {safe(exc)}"
+    if said is not None:
+        said.wait()
+        if not cancelled():
+            ready()
     out.append(None if cancelled() else (child.delivered, child.errors))
 
 

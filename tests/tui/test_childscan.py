@@ -274,3 +274,42 @@ def test_without_an_engine_here_the_child_is_stopped_and_the_files_are_scanned(
     assert head.child.status is not None  # stopped and reaped
     kinds = {tr.target.kind for tr in sink.results.values()}
     assert TargetKind.DOCKERFILE in kinds and not kinds & {TargetKind.IMAGE, TargetKind.CONTAINER}
+
+
+@pytest.mark.engine
+def test_child_results_are_taken_in_while_the_app_connects_and_told_after(
+        labelled: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, fork_ready: None) -> None:
+    """The app's own connection is slow here: the child's results are read meanwhile, and
+    the sink still hears `connected` before any total or result."""
+    folder, ids = labelled
+    calls: list[str] = []
+    real_connect = scanflow.connect_engine
+
+    def slow_connect(ctx: Any) -> None:
+        threading.Event().wait(1.0)  # long enough for the child to be done and its results read
+        calls.append(f"delivered before connected: {len(head.child.delivered)}")
+        real_connect(ctx)
+
+    monkeypatch.setattr(scanflow, "connect_engine", slow_connect)
+
+    class Ordered(_Sink):
+        def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None:
+            calls.append("connected")
+
+        def totals(self, images: int | None, containers: int | None) -> None:
+            calls.append("totals")
+            super().totals(images, containers)
+
+        def scanned(self, result: TargetResult) -> None:
+            calls.append("scanned")
+            super().scanned(result)
+
+    head = scanflow.HeadStart([folder], load_config(folder), True)
+    assert head.child is not None
+    sink = Ordered()
+    scanflow.full_scan(head.paths, head.ctx, sink, lambda: False)
+    taken = int(calls[0].rsplit(" ", 1)[1])
+    assert taken >= len(ids), calls[:3]  # read while this process was still connecting
+    assert calls[1] == "connected" and set(calls[2:]) <= {"totals", "scanned"}
+    assert calls.count("totals") >= 1 and calls.count("scanned") == len(sink.results)
+    assert {f"container:{i}" for i in ids} <= set(sink.results)
