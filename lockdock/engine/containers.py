@@ -1,10 +1,10 @@
 """Containers as subjects: listed once, inspected in parallel, linked to their compose service.
 
 `api.containers(all=True)` is one call whatever the host size. On a local unix socket
-(`rawapi.LocalAPI`) the inspects go over FAST_CONNECTIONS keep-alive connections (the
-SDK's per-request overhead is four times the engine's own work); elsewhere through the SDK
-in a small thread pool. A container removed between the list and its inspect is skipped
-quietly.
+(`rawapi.LocalAPI`) the inspects are pipelined on a few keep-alive connections without
+threads (`LocalAPI.get_many`; the SDK's per-request overhead is four times the engine's own
+work); elsewhere through the SDK in a small thread pool. A container removed between the
+list and its inspect is skipped quietly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from lockdock.context import ScanContext
 
 INSPECT_WORKERS = 8  # SDK path (tcp, ssh): parallel requests
-FAST_CONNECTIONS = 3  # local unix socket: keep-alive connections (requests in flight)
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 COMPOSE_DIR = "com.docker.compose.project.working_dir"
@@ -156,14 +155,13 @@ def _inspect_stream(api: Any, ids: list[str], ctx: ScanContext) -> Iterator[dict
     """Start inspecting `ids` now, a few requests in flight; the replies (None: not
     inspected) come in list order, each as soon as it and those before it are in."""
     if isinstance(api, LocalAPI) and len(ids) >= 2:
-        # One pipelined connection, no threads (`LocalAPI.get_many`): the engine answers the
-        # next requests while this process analyses a container.
+        # Pipelined on a few connections, no threads (`LocalAPI.get_many`): the engine answers
+        # the next requests while this process analyses a container.
         paths = [f"/containers/{_quote(cid)}/json" for cid in ids]
         return (_inspected(cid, got, ctx) for cid, got in zip(ids, api.get_many(paths), strict=True))
-    workers = FAST_CONNECTIONS if isinstance(api, LocalAPI) else INSPECT_WORKERS
     if len(ids) < 2:
         return iter([_inspect(api, cid, ctx) for cid in ids])
-    pool = ThreadPoolExecutor(max_workers=min(workers, len(ids)), thread_name_prefix="lockdock-inspect")
+    pool = ThreadPoolExecutor(max_workers=min(INSPECT_WORKERS, len(ids)), thread_name_prefix="lockdock-inspect")
     try:
         return pool.map(lambda cid: _inspect(api, cid, ctx), ids)  # every request submitted here
     finally:
