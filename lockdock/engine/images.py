@@ -567,7 +567,8 @@ def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
     from lockdock.engine import saveahead
 
     ahead = saveahead.for_scan(ctx)
-    offer = ahead.sequence()
+    ids = list_image_ids(api, ctx.images, ctx)
+    offer = ahead.sequence(len(ids))
 
     def one(item: tuple[int, str]) -> ImageSubject | None:
         index, image_id = item
@@ -593,7 +594,6 @@ def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
                 ahead.drop(image_id)
                 offer(index, None)
 
-    ids = list_image_ids(api, ctx.images, ctx)
     workers = LOCAL_WORKERS if isinstance(api, rawapi.LocalAPI) else INSPECT_WORKERS
     items = list(enumerate(ids))
     if len(ids) < 2:

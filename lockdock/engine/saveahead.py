@@ -99,8 +99,9 @@ class SaveAhead:
         self._ctx = ctx
         self._lock = threading.Lock()
         self._jobs: dict[str, Future[Any]] = {}
-        self._queue: queue.SimpleQueue[tuple[ImageSubject, Future[Any]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[ImageSubject, Future[Any]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._open = 0  # sequences whose every index has not been offered yet
         self._sent: dict[str, Any] = {}  # image id -> socket its request was sent on
 
     def sent_ahead(self, image_id: str, sock: Any) -> None:
@@ -127,12 +128,20 @@ class SaveAhead:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def sequence(self) -> Callable[[int, ImageSubject | None], None]:
+    def sequence(self, total: int | None = None) -> Callable[[int, ImageSubject | None], None]:
         """An `offer(index, subject)` for one list of images: image number `index` is known
         (`None`: not read, or its layers will not come from `docker save`). Reads start in
-        index order, so the analysis, which takes the images in that order, waits least."""
+        index order, so the analysis, which takes the images in that order, waits least.
+        With `total` (the list's length), the worker ends as soon as every index was offered
+        and its reads are done, instead of IDLE_SECONDS later: a `lockdock scan` whose last
+        read is over has no thread left then, and ends without the interpreter's teardown
+        (`cli.entry.run`)."""
         waiting: dict[int, ImageSubject | None] = {}
         following = [0]
+        with self._lock:
+            self._open += 1
+        if total is not None and total <= 0:
+            self._complete()
 
         def offer(index: int, subject: ImageSubject | None) -> None:
             with self._lock:
@@ -142,8 +151,18 @@ class SaveAhead:
                     following[0] += 1
                     if item is not None and item.id not in self._jobs:
                         self._start(item)
+                last = following[0] == total
+            if last:
+                self._complete()
 
         return offer
+
+    def _complete(self) -> None:
+        """One sequence has every index offered: wake the worker to end when it is idle."""
+        with self._lock:
+            self._open -= 1
+            if self._open == 0 and self._thread is not None:
+                self._queue.put(None)
 
     def _start(self, subject: ImageSubject) -> None:  # under self._lock
         job: Future[Any] = Future()
@@ -166,19 +185,25 @@ class SaveAhead:
     def _work(self) -> None:
         while True:
             try:
-                subject, job = self._queue.get(timeout=IDLE_SECONDS)
+                item = self._queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
+                item = None
+            if item is None:  # idle, or told that no sequence is open
                 with self._lock:
                     if self._queue.empty():
                         self._thread = None
                         return
                 continue
-            if not job.set_running_or_notify_cancel():
-                continue
-            try:
-                job.set_result(read_archive(subject, self._ctx))
-            except BaseException as exc:  # noqa: BLE001 - handed to the analysis, raised there
-                job.set_exception(exc)
+            subject, job = item
+            if job.set_running_or_notify_cancel():
+                try:
+                    job.set_result(read_archive(subject, self._ctx))
+                except BaseException as exc:  # noqa: BLE001 - handed to the analysis, raised there
+                    job.set_exception(exc)
+            with self._lock:
+                if self._open == 0 and self._queue.empty():  # nothing more can come
+                    self._thread = None
+                    return
 
 
 def will_save(subject: ImageSubject, ctx: ScanContext) -> bool:

@@ -157,3 +157,23 @@ def test_real_engine_reports_are_the_same_sent_first_or_not(docker_api: Any, loa
         assert "usr/bin/passwd" in reports["json", True][1]  # a layer finding: read from the stream
     finally:
         docker_api.remove_image(tag, force=True)
+
+
+def test_the_worker_ends_with_its_last_read(sock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Every image of the list offered and read: the worker thread ends at once instead of
+    idling IDLE_SECONDS (a `lockdock scan` with a thread left skips its lean exit)."""
+    import threading
+
+    monkeypatch.setattr(saveahead, "IDLE_SECONDS", 30.0)
+    with SavingEngine(sock) as engine:
+        ctx = _ctx(sock, tmp_path, monkeypatch)
+        got = _contents(iter_images(ctx), ctx)
+        assert engine.saved == IDS and all(g[3] is None for g in got)
+        deadline = time.monotonic() + 5
+        while any(t.name == "lockdock-save-ahead" for t in threading.enumerate()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert time.monotonic() < deadline
+        assert ctx.cache[saveahead.KEY]._thread is None
+        # A later list of the same scan starts a worker again.
+        again = [s for s in iter_images(ctx)]
+        assert [s.id for s in again] == IDS
