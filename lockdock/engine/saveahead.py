@@ -279,9 +279,10 @@ def read_archive(subject: ImageSubject, ctx: ScanContext) -> Any:
     is one `recv(MSG_WAITALL)` the kernel fills while the thread waits without the
     interpreter lock, and a reader thread handing them over through a queue cost more
     CPU time (thread wake-ups, the lock handed back and forth) than the overlap saved:
-    the engine shares the 2 CPUs while it sends. `image_bench.py`, 1.1 GB, 22,094 entries,
-    3 rounds alternated: first to last byte 0.76-0.78 s against 0.80-0.83 s, system CPU
-    0.12-0.15 s against 0.16-0.19 s (a bare `recv` loop: 0.65 s)."""
+    the engine shares the 2 CPUs while it sends. The 1.1 GB image of `bench/image_bench.py`
+    (22,094 entries), 3-4 rounds alternated at load 1.5-2.5: first to last byte 0.76-1.00 s
+    against 0.80-1.06 s, user + system CPU 0.20-0.24 s against 0.29-0.31 s (README,
+    Benchmarks)."""
     from lockdock.engine.images import ImageContents, _timed_out, budgets_from_env, save_stream
     from lockdock.engine.rawapi import LocalAPI
     from lockdock.engine.savestream import read_save
