@@ -138,6 +138,7 @@ class SaveAhead:
         (`cli.entry.run`)."""
         waiting: dict[int, ImageSubject | None] = {}
         following = [0]
+        completed: list[bool] = []  # once
         with self._lock:
             self._open += 1
         if total is not None and total <= 0:
@@ -151,7 +152,9 @@ class SaveAhead:
                     following[0] += 1
                     if item is not None and item.id not in self._jobs:
                         self._start(item)
-                last = following[0] == total
+                last = following[0] == total and not completed
+                if last:
+                    completed.append(True)
             if last:
                 self._complete()
 
