@@ -4,10 +4,12 @@ Generates a legacy-layout image archive (22 layers, ~1.05 GiB, thousands of smal
 plus large ones, with a planted secret file, setuid binary and apt lists), loads it with
 `docker load`, then in the same run times, with `/usr/bin/time -v` for peak memory:
 
-- lockdock: a fresh process, empty cache directory, image subject + every image check,
-  once with its default layer source (the local overlay2 layer store when readable) and
-  once forced to the `docker save` stream (LOCKDOCK_LAYER_SOURCE=save);
-- dive: `dive --ci --source docker` with permissive thresholds (so it analyses and exits).
+- lockdock: `lockdock scan --image TAG --format json` in a fresh process with an empty
+  cache directory, once with its default layer source (the local overlay2 layer store
+  when readable) and once forced to the `docker save` stream (LOCKDOCK_LAYER_SOURCE=save),
+  with the stream's request, first-byte and last-byte times (see CLI below);
+- dive: `dive --ci --source docker` with permissive thresholds (so it analyses and exits);
+- curl: the same `docker save` stream read to /dev/null (the floor of the save row).
 
 Prints both wall times, the ratio and both peak RSS values, then removes the image. Not a test.
 
@@ -36,35 +38,64 @@ LABEL = "io.lockdock.bench"  # not the test label: a concurrent test cleanup mus
 SMALL_FILES = 1000
 SMALL_SIZE = 4096
 
-# In `lockdock scan`'s order: connect and read the image (its `docker save` read, when that
-# is the layer source, starts as soon as the inspect is in), then import the rules and analyse.
-DRIVER = r"""
-import sys, time
-from pathlib import Path
-from lockdock.context import ScanContext
-from lockdock.engine.connect import connect
-from lockdock.engine import images
-from lockdock.engine.images import iter_images
-start = time.monotonic()
-marks = []  # monotonic times of the first and the last block of the `docker save` stream
-plain_save = images.save_stream
-def save_stream(*args, **kwargs):
-    for block in plain_save(*args, **kwargs):
-        if not marks:
-            marks.append(time.monotonic())
-        yield block
-    marks.append(time.monotonic())
-images.save_stream = save_stream
-ctx = ScanContext(cwd=Path.cwd(), engine=connect(timeout=600), images=[sys.argv[1]])
-(subject,) = iter_images(ctx)
-from lockdock import registry
-from lockdock.scan import analyze_subject
-registry.load_plugins()
-result = analyze_subject(subject, ctx)
-assert not subject.from_cache
-end = time.monotonic()
-stream = f"{marks[0] - start:.3f} {marks[-1] - marks[0]:.3f}" if len(marks) == 2 else "- -"
-print(len(result.findings), round(end - start, 3), stream)
+# `lockdock scan --image TAG --format json`, the command users run (each tool a fresh
+# process, its own empty cache directory), with marks of the `docker save` stream taken by
+# wrapping two functions when their modules are first imported (a meta-path finder consulted
+# for modules not yet imported; it changes no order): when the save request was sent (the
+# first `LocalAPI.send_get` or `body_stream` of `/images/.../get`), when its first block came
+# and when the reading ended. The marks are CLOCK_MONOTONIC times, written to stderr before
+# the command's exit, for the bench to place against its own clock.
+CLI = r"""
+import importlib.abc, importlib.machinery, json, os, sys, time
+marks = {}
+def patch(name, module):
+    if name == "lockdock.engine.rawapi":
+        for attr in ("send_get", "body_stream"):
+            plain = getattr(module.LocalAPI, attr, None)
+            if plain is None:
+                continue
+            def wrapped(self, path, *args, _plain=plain, **kwargs):
+                if path.endswith("/get"):
+                    marks.setdefault("request", time.monotonic())
+                return _plain(self, path, *args, **kwargs)
+            setattr(module.LocalAPI, attr, wrapped)
+    else:
+        plain_save = module.save_stream
+        def save_stream(*args, **kwargs):
+            try:
+                for block in plain_save(*args, **kwargs):
+                    marks.setdefault("first", time.monotonic())
+                    yield block
+            finally:
+                marks.setdefault("last", time.monotonic())  # the end, or the reader done
+        module.save_stream = save_stream
+class Marks(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name not in ("lockdock.engine.rawapi", "lockdock.engine.images"):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        plain_exec = spec.loader.exec_module
+        def exec_module(module):
+            plain_exec(module)
+            patch(name, module)
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Marks())
+def report():
+    if not marks.get("told"):
+        marks["told"] = 1
+        os.write(2, ("\nsave-marks: " + json.dumps(marks) + "\n").encode())
+plain_exit = os._exit
+def _exit(code):
+    report()
+    plain_exit(code)
+os._exit = _exit  # the lean exit of `lockdock scan`; sys.exit passes the finally below
+sys.argv = ["lockdock", "scan", "--image", sys.argv[1], "--format", "json"]
+from lockdock.cli.entry import run
+try:
+    run()
+finally:
+    report()
 """
 
 
@@ -159,12 +190,13 @@ def build_archive(workdir: Path, layers: int, mib: int) -> Path:
 
 
 CPU_S: dict[str, list[float]] = {}  # tool -> CPU seconds (user + system) of each run
+STARTED: list[float] = [0.0]  # time.monotonic() just before the last `timed` command started
 
 
 def timed(cmd: list[str], env: dict[str, str], tool: str = "") -> tuple[float, int, subprocess.CompletedProcess[str]]:
     """Wall seconds and peak RSS (KiB) of `cmd`, via /usr/bin/time -v; its CPU seconds
     (user + system) are kept in CPU_S[tool]."""
-    start = time.monotonic()
+    start = STARTED[0] = time.monotonic()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, env=env, timeout=3600, check=False)
     wall = time.monotonic() - start
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
@@ -218,7 +250,7 @@ def main() -> int:
         curl_cmd = ["curl", "-sS", "--fail", "--unix-socket", "/var/run/docker.sock", "-o", "/dev/null",
                     f"http://localhost/v{api}/images/{TAG}/get"]
         tools = ["lockdock", "lockdock-save", "dive"] + (["curl"] if shutil.which("curl") else [])
-        streams: dict[str, list[tuple[float, float]]] = {}
+        streams: dict[str, list[tuple[float, float, float]]] = {}
         runs: dict[str, list[tuple[float, int]]] = {t: [] for t in tools}
         for rnd in range(args.rounds):
             for tool in tools if rnd % 2 == 0 else tools[::-1]:
@@ -227,17 +259,19 @@ def main() -> int:
                     env = {**os.environ, "XDG_CACHE_HOME": str(work / f"cache-{tool}-{rnd}")}
                     if tool == "lockdock-save":
                         env["LOCKDOCK_LAYER_SOURCE"] = "save"
-                    wall, rss, proc = timed([sys.executable, "-c", DRIVER, TAG], env, tool)
-                    if proc.returncode != 0:
+                    wall, rss, proc = timed([sys.executable, "-c", CLI, TAG], env, tool)
+                    marks = re.findall(r"^save-marks: (\{.*\})$", proc.stderr, re.M)
+                    if proc.returncode not in (0, 1) or not marks:  # 1: findings at or above high
                         print(proc.stderr[-3000:], file=sys.stderr)
                         return 1
-                    findings, inner, first, phase = proc.stdout.split()
+                    at = {k: v - STARTED[0] for k, v in json.loads(marks[0]).items() if k != "told"}
+                    findings = len(json.loads(proc.stdout)["findings"])
                     stream = ""
-                    if first != "-":
-                        streams.setdefault(tool, []).append((float(first), float(phase)))
-                        stream = f", save stream: first byte at {first}s, first to last {phase}s"
-                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall ({inner}s from connecting to the findings, "
-                          f"CPU {CPU_S[tool][-1]:.2f}s), "
+                    if {"request", "first", "last"} <= at.keys():
+                        streams.setdefault(tool, []).append((at["request"], at["first"], at["last"] - at["first"]))
+                        stream = (f", save request at {at['request']:.3f}s, first byte at {at['first']:.3f}s, "
+                                  f"first to last {at['last'] - at['first']:.3f}s")
+                    print(f"round {rnd} {tool:13}: {wall:7.2f}s wall (CPU {CPU_S[tool][-1]:.2f}s), "
                           f"peak RSS {rss / 1024:6.1f} MiB, {findings} findings{stream}")
                 elif tool == "curl":
                     wall, rss, proc = timed(curl_cmd, dict(os.environ), tool)
@@ -261,8 +295,10 @@ def main() -> int:
             print(f"{tool}: median {lw:.2f}s (dive/{tool} = {dw / lw:.2f}x), CPU {lcpu:.2f}s, peak RSS "
                   f"{lrss / 1024:.1f} MiB ({'under' if lrss < 150 * 1024 else 'OVER'} 150 MiB)")
         for tool, marks in streams.items():
-            print(f"{tool}: save stream median first byte {statistics.median(f for f, _ in marks):.3f}s after "
-                  f"connecting, first to last byte {statistics.median(p for _, p in marks):.3f}s")
+            print(f"{tool}: save stream medians (from the command's start): request sent at "
+                  f"{statistics.median(r for r, _, _ in marks):.3f}s, first byte at "
+                  f"{statistics.median(f for _, f, _ in marks):.3f}s, first to last byte "
+                  f"{statistics.median(p for _, _, p in marks):.3f}s")
         if "curl" in runs:
             cw = statistics.median(w for w, _ in runs["curl"])
             print(f"curl (the engine's stream read to /dev/null, the floor): median {cw:.2f}s, "

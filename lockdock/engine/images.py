@@ -16,12 +16,19 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockdock.dockerfile.facts import mask_build_passwords
 from lockdock.engine import rawapi
 from lockdock.engine.layerfacts import FileFact, LayerFacts, deleted_by, parse_os_release
+from lockdock.engine.saveahead import (  # noqa: F401 - re-exported: the image code's names
+    _HEX,
+    SAVE_PATH,
+    SAVE_TIMEOUT,
+    _cache_file,
+    cache_dir,
+    save_timeout,
+)
 from lockdock.model import ImageLayerRef, Location, Target, TargetKind
 from lockdock.secrets import check_assignment, find_in_text
 from lockdock.text import safe
@@ -34,18 +41,11 @@ if TYPE_CHECKING:
 
 CACHE_VERSION = 5  # 2: account files; 3: no surrogate escapes; 4: context leftovers; 5: shells
 MAX_COMMAND = 4096  # history commands are cut before redaction and display
-SAVE_TIMEOUT = 120.0  # seconds without a byte from `docker save` (env LOCKDOCK_SAVE_TIMEOUT)
-_HEX = re.compile(r"^[0-9a-f]{64}$")
 # History lines of instructions that never make a filesystem layer.
 _METADATA_INSTR = re.compile(
     r"(#\(nop\)\s*)?(ENV|LABEL|CMD|ENTRYPOINT|EXPOSE|USER|HEALTHCHECK|ARG|STOPSIGNAL|VOLUME|"
     r"ONBUILD|SHELL|MAINTAINER)\b"
 )
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "lockdock" / "images"
 
 
 @dataclass
@@ -342,13 +342,6 @@ def _instruction(created_by: str) -> str:
 # --------------------------------------------------------------------------- loading
 
 
-def _cache_file(image_id: str) -> Path | None:
-    algo, _, hexpart = image_id.partition(":")
-    if algo != "sha256" or not _HEX.match(hexpart):
-        return None
-    return cache_dir() / f"{hexpart}.json"
-
-
 def read_cache(image_id: str) -> ImageContents | None:
     path = _cache_file(image_id)
     if path is None:
@@ -376,26 +369,20 @@ def write_cache(image_id: str, contents: ImageContents) -> None:
         pass
 
 
-def save_timeout() -> float:
-    """Seconds `docker save` may stay silent: env LOCKDOCK_SAVE_TIMEOUT, else SAVE_TIMEOUT."""
-    try:
-        value = float(os.environ.get("LOCKDOCK_SAVE_TIMEOUT", SAVE_TIMEOUT))
-    except ValueError:
-        return SAVE_TIMEOUT
-    return value if value > 0 else SAVE_TIMEOUT
-
-
-def save_stream(api: Any, ref: str, timeout: float | None = None) -> Any:
+def save_stream(api: Any, ref: str, timeout: float | None = None, sent: Any = None) -> Any:
     """`docker save` of one image as byte chunks, with a read timeout fit for it.
 
     The daemon exports the whole image before it sends the first byte (about 15 s for
     1 GiB here), longer than the short timeout every other call uses. `timeout` (seconds
     without a byte) defaults to `save_timeout()`; the scan passes what is left of its own.
+    `sent`: the socket a `LocalAPI.send_get` of the same request was sent on (taken over).
     """
     timeout = save_timeout() if timeout is None else timeout
     if isinstance(api, rawapi.LocalAPI):  # a local socket: no SDK, unchunked 1 MiB blocks
-        return _tar_ended(api.body_stream("/images/{0}/get", ref, timeout=timeout))
-    res = rawapi.get_stream(api, "/images/{0}/get", ref, timeout=timeout)
+        return _tar_ended(api.body_stream(SAVE_PATH, ref, timeout=timeout, sent=sent))
+    if sent is not None:
+        sent.close()
+    res = rawapi.get_stream(api, SAVE_PATH, ref, timeout=timeout)
     return res.raw.stream(2 << 20, decode_content=False)
 
 
@@ -640,7 +627,9 @@ def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
 
     from lockdock.engine import saveahead
 
-    offer = saveahead.for_scan(ctx).sequence()
+    ahead = saveahead.for_scan(ctx)
+    ids = list_image_ids(api, ctx.images, ctx)
+    offer = ahead.sequence(len(ids))
 
     def one(item: tuple[int, str]) -> ImageSubject | None:
         index, image_id = item
@@ -649,7 +638,11 @@ def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
         def inspected(subject: ImageSubject) -> None:
             # The `docker save` read starts now, while the history and the rest are read.
             offered.append(subject)
-            offer(index, subject if saveahead.will_save(subject, ctx) else None)
+            if saveahead.will_save(subject, ctx):
+                offer(index, subject)
+            else:
+                ahead.drop(subject.id)  # a request `send_first` sent is not read
+                offer(index, None)
 
         try:
             data = ctx.local_image(image_id)
@@ -659,9 +652,9 @@ def stream_images(ctx: ScanContext) -> Iterator[ImageSubject]:
             return make_subject(api, data, ctx, inspected)
         finally:
             if not offered:
+                ahead.drop(image_id)
                 offer(index, None)
 
-    ids = list_image_ids(api, ctx.images, ctx)
     workers = LOCAL_WORKERS if isinstance(api, rawapi.LocalAPI) else INSPECT_WORKERS
     items = list(enumerate(ids))
     if len(ids) < 2:

@@ -317,16 +317,12 @@ class LocalAPI:
                 resp.status, body[:200].decode("utf-8", "replace").strip(), path)
         return EventStream(conn, resp)
 
-    def body_stream(self, path: str, *args: str, timeout: float, block: int = 1 << 20) -> BodyStream:
-        """GET `path` (a `{0}`-style template filled with quoted `args`) on its own
-        connection and return its body as a `BodyStream` of up to `block` bytes per item.
-        `timeout` bounds every socket operation (the wait for the first byte included).
-        Raises like `get` for an error status, `OSError` (`TimeoutError`) for the socket."""
+    def send_get(self, path: str, *args: str, timeout: float) -> socket.socket:
+        """Connect and send the HTTP/1.0 GET of `path` (a `{0}`-style template filled with
+        quoted `args`) without reading anything: the socket, for `body_stream(sent=...)`.
+        `timeout` (seconds) bounds the connect and the send. Raises `OSError`."""
         full = f"/v{self.api_version}" + path.format(*(_quote(a) for a in args))
-        # The request leaves before `http.client` (with `ssl` and `email`) is imported: the
-        # ~20 ms of imports, more while another thread imports too, are spent while the
-        # engine prepares its reply (a `docker save` exports the whole image first). The
-        # bytes are what `http.client` sends for an HTTP/1.0 GET: no headers at all.
+        # The bytes are what `http.client` sends for an HTTP/1.0 GET: no headers at all.
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
@@ -335,9 +331,29 @@ class LocalAPI:
         except BaseException:
             sock.close()
             raise
-        from lockdock.engine.streams import BodyStream, _UnixConnection10
+        return sock
 
-        conn = _UnixConnection10(self.socket_path, timeout)
+    def body_stream(self, path: str, *args: str, timeout: float, block: int = 1 << 20,
+                    sent: socket.socket | None = None) -> BodyStream:
+        """GET `path` (a `{0}`-style template filled with quoted `args`) on its own
+        connection and return its body as a `BodyStream` of up to `block` bytes per item.
+        `sent`: a socket `send_get` already asked the same `path` on (taken over: closed
+        on error, by the stream otherwise). `timeout` bounds every socket operation (the
+        wait for the first byte included). Raises like `get` for an error status, `OSError`
+        (`TimeoutError`) for the socket."""
+        full = f"/v{self.api_version}" + path.format(*(_quote(a) for a in args))
+        # The request leaves before `http.client` (with `ssl` and `email`) is imported: the
+        # ~20 ms of imports, more while another thread imports too, are spent while the
+        # engine prepares its reply (a `docker save` exports the whole image first).
+        sock = self.send_get(path, *args, timeout=timeout) if sent is None else sent
+        try:
+            sock.settimeout(timeout)
+            from lockdock.engine.streams import BodyStream, _UnixConnection10
+
+            conn = _UnixConnection10(self.socket_path, timeout)
+        except BaseException:
+            sock.close()
+            raise
         conn.sock = sock  # connected and asked above; `conn.close()` closes it
         try:
             resp = conn.response_class(sock, method="GET")

@@ -44,6 +44,10 @@ def prefetch(ctx: ScanContext, *, split: bool = False) -> None:
     that import each other can deadlock)."""
     if ctx.engine is None or PREFETCH in ctx.cache:
         return
+    if ctx.images:  # `--image REF`: its `docker save`, when the layers come from there, leaves first
+        from lockdock.engine.saveahead import send_first
+
+        send_first(ctx)
     from lockdock.engine.containers import stream_containers
 
     ids = None
