@@ -189,6 +189,11 @@ def list_container_ids(ctx: ScanContext) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - engine refused or died mid-scan
         ctx.error(None, f"cannot list containers: {safe(exc, 200)}")
         return []
+    if ctx.images:
+        # `--image REF`: only the containers that run those images are inspected (the list's
+        # `ImageID`; an entry without one is inspected, and the source checks the inspect).
+        wanted = {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
+        listed = [c for c in listed if not isinstance(c, dict) or not c.get("ImageID") or c.get("ImageID") in wanted]
     return [str(c.get("Id")) for c in listed if isinstance(c, dict) and c.get("Id")]
 
 

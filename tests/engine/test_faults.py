@@ -232,3 +232,35 @@ def test_many_containers_are_inspected_in_parallel(sockdir, tmp_path, monkeypatc
         subjects = iter_containers(ctx)
     assert len(subjects) == 600 and [s.id for s in subjects] == ids
     assert flight["max"] >= 2, flight  # inspected in parallel, not one after another
+
+
+def test_with_image_only_the_containers_of_that_image_are_inspected(sockdir, tmp_path, monkeypatch):
+    """`--image REF`: the container list's ImageID says which containers run it; the others
+    are not inspected (an entry without ImageID still is, and the source checks it)."""
+    import copy
+
+    from lockdock.engine.containers import list_container_ids, stream_containers
+
+    image = "sha256:" + "a" * 64
+    listed = [{"Id": "1" * 64, "ImageID": image}, {"Id": "2" * 64, "ImageID": "sha256:" + "e" * 64},
+              {"Id": "3" * 64}, {"Id": "4" * 64, "ImageID": image}]
+    routes = {"/containers/json": ok(listed), "/images/app:1.0/json": ok({"Id": image, "RepoTags": ["app:1.0"]})}
+    asked: list[str] = []
+    with FakeEngine(sockdir / "i.sock", routes) as engine:
+        real = engine.reply_for
+
+        def reply_for(path: str) -> Reply:
+            if path.startswith("/containers/") and path != "/containers/json":
+                asked.append(path.split("/")[2])
+                data = copy.deepcopy(INSPECT)
+                data["Id"], data["Image"] = path.split("/")[2], image
+                return ok(data)
+            return real(path)
+
+        engine.reply_for = reply_for
+        ctx = fake_ctx(sockdir / "i.sock", tmp_path, monkeypatch)
+        ctx.images = ["app:1.0"]
+        assert list_container_ids(ctx) == ["1" * 64, "3" * 64, "4" * 64]
+        got = [s.id for s in stream_containers(ctx)]
+    assert got == ["1" * 64, "3" * 64, "4" * 64]
+    assert "2" * 64 not in asked
