@@ -56,17 +56,8 @@ class Connection:
         """GET `target` (a path with its query, already quoted); returns (status, body,
         reusable). Raises as the module docstring says, and ValueError for a target with
         spaces or control or non-ASCII characters."""
-        if not target.isascii() or not target.isprintable() or " " in target:
-            raise ValueError(f"not a request target: {target!r}")
-        try:
-            if self.sock is None:
-                self._connect()
-            assert self.sock is not None
-            self.sock.sendall(b"GET " + target.encode("ascii") + _GET_TAIL)
-            return self._reply()
-        except BaseException:
-            self.close()
-            raise
+        self.send_gets([target])
+        return self.next_reply()
 
     def send_gets(self, targets: list[str]) -> None:
         """Send a GET for each of `targets` back to back, without waiting for replies

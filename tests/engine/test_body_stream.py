@@ -4,11 +4,10 @@ reply (until the close, Content-Length, chunked), and the timeouts."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,6 @@ import pytest
 from lockdock.engine.rawapi import EngineNotFound, LocalAPI
 
 BLOCK = 64 * 1024
-
-
-@pytest.fixture
-def sock() -> Iterator[Path]:
-    d = Path(f"/tmp/lockdock-body-{os.getpid()}-{time.monotonic_ns()}")
-    d.mkdir()
-    yield d / "e.sock"
-    for p in d.iterdir():
-        p.unlink()
-    d.rmdir()
 
 
 def serve(path: Path, script: Callable[[socket.socket], None]) -> threading.Thread:

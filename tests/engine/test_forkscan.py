@@ -46,9 +46,13 @@ def world(tmp_path: Path, docker_api: Any, busybox_image: str) -> Iterator[Path]
         (tmp_path / ".lockdock.toml").write_text(f'[scan]\ncontainer-labels = ["lockdock-test-fork={mark}"]\n')
         yield tmp_path
     finally:
-        for cid in made:
-            with contextlib.suppress(Exception):  # best effort
-                docker_api.remove_container(cid, force=True)
+        _remove(docker_api, made)
+
+
+def _remove(docker_api: Any, made: list[str]) -> None:
+    for cid in made:
+        with contextlib.suppress(Exception):  # best effort
+            docker_api.remove_container(cid, force=True)
 
 
 # Each scan runs in a fresh interpreter (pytest's own may hold threads, and a process with
@@ -209,9 +213,7 @@ def old_world(tmp_path: Path, docker_api: Any, load_image_tar: Any) -> Iterator[
         (tmp_path / ".lockdock.toml").write_text(f'[scan]\ncontainer-labels = ["lockdock-test-fork={mark}"]\n')
         yield tmp_path
     finally:
-        for cid in made:
-            with contextlib.suppress(Exception):  # best effort
-                docker_api.remove_container(cid, force=True)
+        _remove(docker_api, made)
         with contextlib.suppress(Exception):
             docker_api.remove_image(tag, force=True)
 

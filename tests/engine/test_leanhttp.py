@@ -3,11 +3,9 @@ and broken ones; then LocalAPI on it against the real engine (the SDK's answers)
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +71,6 @@ class Scripted:
 
     def close(self) -> None:
         self.srv.close()
-
-
-@pytest.fixture
-def sock() -> Iterator[Path]:
-    d = Path(f"/tmp/lockdock-lean-{os.getpid()}-{time.monotonic_ns()}")
-    d.mkdir()
-    yield d / "s.sock"
-    for p in d.iterdir():
-        p.unlink()
-    d.rmdir()
 
 
 def _bytewise(data: bytes) -> list[bytes]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +88,6 @@ class Engine:
         self.srv.close()
 
 
-@pytest.fixture
-def sockpath() -> Iterator[Path]:
-    d = Path(f"/tmp/lockdock-pipe-{os.getpid()}-{time.monotonic_ns()}")
-    d.mkdir()
-    yield d / "e.sock"
-    for p in d.iterdir():
-        p.unlink()
-    d.rmdir()
-
-
 def api_for(path: Path, timeout: float = 5.0) -> LocalAPI:
     return LocalAPI(str(path), timeout, make_sdk=lambda api: None, version="1.41")
 
@@ -106,9 +95,9 @@ def api_for(path: Path, timeout: float = 5.0) -> LocalAPI:
 PATHS = [f"/containers/{i:064x}/json" for i in range(100)]
 
 
-def test_replies_come_in_order_from_pipelined_lanes(sockpath: Path) -> None:
-    engine = Engine(sockpath, lambda path, n: reply(200, doc(path)))
-    api = api_for(sockpath)
+def test_replies_come_in_order_from_pipelined_lanes(sock: Path) -> None:
+    engine = Engine(sock, lambda path, n: reply(200, doc(path)))
+    api = api_for(sock)
     got = list(api.get_many(PATHS, window=8, lanes=3))
     assert [g["Path"] for g in got] == [f"/v1.41{p}" for p in PATHS]
     assert engine.connections == 3
@@ -119,7 +108,7 @@ def test_replies_come_in_order_from_pipelined_lanes(sockpath: Path) -> None:
     engine.close()
 
 
-def test_an_error_reply_is_that_path_s_error_only(sockpath: Path) -> None:
+def test_an_error_reply_is_that_path_s_error_only(sock: Path) -> None:
     def answer(path: str, n: int) -> bytes:
         i = int(path.split("/")[3], 16)
         if i == 10:
@@ -130,8 +119,8 @@ def test_an_error_reply_is_that_path_s_error_only(sockpath: Path) -> None:
             return reply(200, b"not json")
         return reply(200, doc(path))
 
-    engine = Engine(sockpath, answer)
-    got = list(api_for(sockpath).get_many(PATHS, window=4, lanes=2))
+    engine = Engine(sock, answer)
+    got = list(api_for(sock).get_many(PATHS, window=4, lanes=2))
     assert isinstance(got[10], EngineNotFound) and "No such container" in str(got[10])
     assert isinstance(got[11], EngineAPIError) and got[11].status == 500
     assert isinstance(got[12], EngineAPIError) and "not JSON" in str(got[12])
@@ -141,25 +130,25 @@ def test_an_error_reply_is_that_path_s_error_only(sockpath: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["dropped", "connection-close"])
-def test_a_connection_that_ends_midway_is_finished_one_request_at_a_time(sockpath: Path, how: str) -> None:
+def test_a_connection_that_ends_midway_is_finished_one_request_at_a_time(sock: Path, how: str) -> None:
     def answer(path: str, n: int) -> bytes | None:
         if n == 5:
             return None if how == "dropped" else reply(200, doc(path), close=True)
         return reply(200, doc(path))
 
-    engine = Engine(sockpath, answer)
-    got = list(api_for(sockpath).get_many(PATHS, window=8, lanes=2))
+    engine = Engine(sock, answer)
+    got = list(api_for(sock).get_many(PATHS, window=8, lanes=2))
     assert [g["Path"] for g in got] == [f"/v1.41{p}" for p in PATHS]
     engine.close()
 
 
-def test_a_silent_engine_times_the_rest_out_at_once(sockpath: Path) -> None:
+def test_a_silent_engine_times_the_rest_out_at_once(sock: Path) -> None:
     def answer(path: str, n: int) -> bytes:
         return reply(200, doc(path)) if n < 3 else b""  # then silence
 
-    engine = Engine(sockpath, answer)
+    engine = Engine(sock, answer)
     start = time.monotonic()
-    got = list(api_for(sockpath, timeout=0.5).get_many(PATHS, window=8, lanes=2))
+    got = list(api_for(sock, timeout=0.5).get_many(PATHS, window=8, lanes=2))
     took = time.monotonic() - start
     assert all(isinstance(g, dict) for g in got[:6])
     assert all(isinstance(g, TimeoutError) for g in got[6:]), got[6:8]
@@ -167,9 +156,9 @@ def test_a_silent_engine_times_the_rest_out_at_once(sockpath: Path) -> None:
     engine.close()
 
 
-def test_leaving_early_closes_the_lanes(sockpath: Path) -> None:
-    engine = Engine(sockpath, lambda path, n: reply(200, doc(path)))
-    api = api_for(sockpath)
+def test_leaving_early_closes_the_lanes(sock: Path) -> None:
+    engine = Engine(sock, lambda path, n: reply(200, doc(path)))
+    api = api_for(sock)
     it = api.get_many(PATHS, window=8, lanes=3)
     first = [next(it) for _ in range(5)]
     it.close()
@@ -182,8 +171,8 @@ def test_leaving_early_closes_the_lanes(sockpath: Path) -> None:
     engine.close()
 
 
-def test_nothing_answering_at_all_gives_each_path_its_error(sockpath: Path) -> None:
-    got = list(api_for(sockpath).get_many(PATHS[:4], lanes=2))  # no server on the socket
+def test_nothing_answering_at_all_gives_each_path_its_error(sock: Path) -> None:
+    got = list(api_for(sock).get_many(PATHS[:4], lanes=2))  # no server on the socket
     assert len(got) == 4 and all(isinstance(g, OSError) for g in got)
 
 

@@ -5,10 +5,8 @@ image asked once, and the analysis gets exactly what it would have read itself."
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,16 +79,6 @@ class SavingEngine(FakeEngine):
             return base(p)
 
         self.reply_for = reply_for  # type: ignore[method-assign]
-
-
-@pytest.fixture
-def sock() -> Iterator[Path]:
-    d = Path(f"/tmp/lockdock-ahead-{os.getpid()}-{time.monotonic_ns()}")
-    d.mkdir()
-    yield d / "e.sock"
-    for p in d.iterdir():
-        p.unlink()
-    d.rmdir()
 
 
 def _ctx(sock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ScanContext:
