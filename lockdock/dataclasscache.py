@@ -10,22 +10,27 @@ these texts.
 `install` makes the `dataclasses` module compile each distinct text once per machine: it
 sets a module-level `exec` in `dataclasses` (which its own calls `exec(text, globals, ns)`
 resolve before the builtin, in CPython 3.11 to 3.13) that looks the text up in a table of
-code objects loaded from `cache_path()` and compiles only what is not there, exactly as the
-builtin would (`compile(text, "<string>", "exec", dont_inherit=True)`: the `dataclasses`
-module has no `__future__` imports to inherit). The code object run is the one the builtin
-would have compiled from the same text on the same interpreter, so classes behave the same
-with or without the table. New texts are written back at exit (`atexit`), atomically
-(a temporary file renamed over the old one), where Python would write bytecode: not under
+code objects and compiles only what is not there, exactly as the builtin would
+(`compile(text, "<string>", "exec", dont_inherit=True)`: the `dataclasses` module has no
+`__future__` imports to inherit). The code object run is the one the builtin would have
+compiled from the same text on the same interpreter, so classes behave the same with or
+without the table.
+
+One table per top-level package of the class's module (`lockdock`, `textual`, ...), each a
+file read the first time a class of that package is made (a command loads only the tables
+of what it imports); classes of `__main__` or of a module not in `sys.modules` are compiled
+as usual. New texts are written back at exit (`atexit`), atomically (a temporary file
+renamed over the old one), where Python would write bytecode: not under
 `sys.dont_write_bytecode` (PYTHONDONTWRITEBYTECODE).
 
-The table is code that runs in this process, so it is trusted as a `.pyc` is and no more:
-read only when owned by this user (or root) and not writable by group or others, only when
-it carries this interpreter's exact version, and only entries of `str` to `CodeType`;
-anything else is ignored (compiled afresh). Where: under `sys.pycache_prefix` when set
-(PYTHONPYCACHEPREFIX), else in lockdock's own `__pycache__` when writable, else
-`$XDG_CACHE_HOME/lockdock` (default `~/.cache/lockdock`). `LOCKDOCK_NO_DATACLASS_CACHE=1`
-turns it off. At most `MAX_ENTRIES` texts are kept (a process that creates more starts
-the table over).
+A table is code that runs in this process, so it is trusted as a `.pyc` is and no more:
+read only when owned by this user (or root) and not writable by group or others, not
+through a symbolic link, only when it carries this interpreter's exact version, and only
+entries of `str` to `CodeType`; anything else is ignored (compiled afresh). Where: under
+`sys.pycache_prefix` when set (PYTHONPYCACHEPREFIX), else in lockdock's own `__pycache__`
+when writable, else `$XDG_CACHE_HOME/lockdock` (default `~/.cache/lockdock`).
+`LOCKDOCK_NO_DATACLASS_CACHE=1` turns it off. A table holds at most `MAX_ENTRIES` texts
+(past that it starts over: old versions of a class do not pile up forever).
 """
 
 from __future__ import annotations
@@ -37,30 +42,34 @@ import sys
 from types import CodeType
 from typing import Any
 
-MAX_ENTRIES = 4000
-_FORMAT = 1  # bump when the file's layout changes
+MAX_ENTRIES = 1000
+_FORMAT = 2  # bump when the file's layout changes
 _HEADER = ("lockdock-dataclass-cache", _FORMAT, sys.version, sys.implementation.cache_tag)
 
-_table: dict[str, CodeType] = {}
-_state = {"installed": False, "dirty": False, "path": None}
+_tables: dict[str, dict[str, CodeType]] = {}  # top-level package -> text -> code
+_dirty: set[str] = set()
+_state: dict[str, Any] = {"installed": False, "dir": None}
 
 
-def cache_path() -> str | None:
-    """Where the table lives (see the module docstring), or None when nowhere fits."""
-    tag = sys.implementation.cache_tag
-    if tag is None:
+def cache_dir() -> str | None:
+    """The folder of the tables (see the module docstring), or None when nowhere fits."""
+    if sys.implementation.cache_tag is None:
         return None
-    name = f"lockdock-dataclasses.{tag}.marshal"
-    prefix = sys.pycache_prefix
-    if prefix:
-        return os.path.join(prefix, name)
+    if sys.pycache_prefix:
+        return sys.pycache_prefix
     own = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
     if os.path.isdir(own) and os.access(own, os.W_OK):
-        return os.path.join(own, name)
+        return own
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
+    return os.path.join(base, "lockdock") if os.path.isabs(base) else None
+
+
+def table_path(package: str) -> str | None:
+    """The file of `package`'s table, or None without a folder."""
+    folder = _state["dir"] if _state["installed"] else cache_dir()
+    if not folder:
         return None
-    return os.path.join(base, "lockdock", name)
+    return os.path.join(folder, f"lockdock-dataclasses.{package}.{sys.implementation.cache_tag}.marshal")
 
 
 def _load(path: str) -> dict[str, CodeType]:
@@ -90,54 +99,68 @@ def _load(path: str) -> dict[str, CodeType]:
     return {k: v for k, v in entries.items() if type(k) is str and type(v) is CodeType}
 
 
+def _package(globals: Any) -> str | None:
+    """The top-level package whose table serves a class made in module `globals`."""
+    name = globals.get("__name__") if isinstance(globals, dict) else None
+    if not isinstance(name, str) or name not in sys.modules or name == "__main__":
+        return None
+    top = name.partition(".")[0]
+    return top if top.isidentifier() and top.isascii() else None
+
+
 def _exec(source: Any, globals: dict[str, Any] | None = None, locals: Any = None) -> None:
     """`exec` for the `dataclasses` module: a text runs as its cached code object."""
-    if type(source) is str:
-        code = _table.get(source)
+    package = _package(globals) if type(source) is str else None
+    if package is not None:
+        table = _tables.get(package)
+        if table is None:
+            path = table_path(package)
+            table = _tables[package] = _load(path) if path else {}
+        code = table.get(source)
         if code is None:
             code = builtins.compile(source, "<string>", "exec", dont_inherit=True)
-            if len(_table) >= MAX_ENTRIES:
-                _table.clear()
-            _table[source] = code
-            _state["dirty"] = True
+            if len(table) >= MAX_ENTRIES:
+                table.clear()
+            table[source] = code
+            _dirty.add(package)
         source = code
     builtins.exec(source, globals, locals)
 
 
 def save() -> None:
-    """Write the table back when it gained texts (atomic; errors ignored: it is a cache)."""
-    path = _state["path"]
-    if not _state["dirty"] or not path or sys.dont_write_bytecode:
+    """Write back the tables that gained texts (atomic; errors ignored: it is a cache)."""
+    if sys.dont_write_bytecode:
         return
     import marshal
 
-    _state["dirty"] = False
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        data = marshal.dumps((_HEADER, dict(_table)))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    for package in sorted(_dirty):
+        path = table_path(package)
+        if not path:
+            continue
+        tmp = f"{path}.{os.getpid()}.tmp"
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            data = marshal.dumps((_HEADER, dict(_tables[package])))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _dirty.clear()
 
 
 def install() -> None:
-    """Route `dataclasses`' compiles through the table (idempotent; see the module docstring)."""
+    """Route `dataclasses`' compiles through the tables (idempotent; see the module docstring)."""
     if _state["installed"] or os.environ.get("LOCKDOCK_NO_DATACLASS_CACHE") == "1":
         return
-    _state["installed"] = True
     import dataclasses
 
     if getattr(dataclasses, "exec", builtins.exec) is not builtins.exec:
         return  # someone else's hook: leave it alone
-    path = cache_path()
-    _state["path"] = path
-    if path:
-        _table.update(_load(path))
+    _state["dir"] = cache_dir()
+    _state["installed"] = True
     dataclasses.exec = _exec  # type: ignore[attr-defined]
     import atexit
 

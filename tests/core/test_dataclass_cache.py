@@ -18,13 +18,9 @@ from lockdock import dataclasscache
 
 # Dataclasses of every kind the generated methods differ by, described as JSON: what a
 # class does must not depend on whether its methods came from the table.
-PROBE = r'''
+PROBE_MODULE = r'''
 from __future__ import annotations
-import json, sys
-import lockdock  # installs the hook
-from lockdock import dataclasscache
-import dataclasses
-from dataclasses import dataclass, field, InitVar, FrozenInstanceError, KW_ONLY
+from dataclasses import dataclass, field, InitVar, KW_ONLY
 
 @dataclass(frozen=True)
 class Point:
@@ -56,6 +52,18 @@ class Later:
 class Plain:
     v: int
 
+'''
+
+PROBE = r'''
+from __future__ import annotations
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import lockdock  # installs the hook
+from lockdock import dataclasscache
+import dataclasses
+from dataclasses import FrozenInstanceError
+from probe_classes import Point, Ranked, Slotted, Later, Plain
+
 out = {}
 p = Point(1, 2)
 try:
@@ -74,19 +82,20 @@ except TypeError:
     out["kw_only"] = "positional refused"
 later = Later(3, 4, note="x")
 out["later"] = [repr(later), later.total]
-out["plain"] = [Plain(1) == Plain(1), repr(Plain(1)).startswith("<__main__.Plain object")]
+out["plain"] = [Plain(1) == Plain(1), repr(Plain(1)).startswith("<probe_classes.Plain object")]
 out["annotations"] = {c.__name__: {k: str(v) for k, v in c.__init__.__annotations__.items()}
                       for c in (Point, Ranked, Slotted, Later, Plain)}
 out["defaults"] = {c.__name__: [repr(d) for d in (c.__init__.__defaults__ or ())] for c in (Point, Ranked, Later)}
 out["hooked"] = getattr(dataclasses, "exec", None) is dataclasscache._exec
-out["dirty"] = dataclasscache._state["dirty"]
-out["entries"] = len(dataclasscache._table)
+out["dirty"] = "probe_classes" in dataclasscache._dirty
+out["entries"] = len(dataclasscache._tables.get("probe_classes", {}))
 print(json.dumps(out))
 '''
 
 
 def _probe(env: dict[str, str], cwd: Path, code: str = PROBE) -> dict:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=120,
+    (cwd / "probe_classes.py").write_text(PROBE_MODULE)
+    proc = subprocess.run([sys.executable, "-c", code, str(cwd)], capture_output=True, text=True, cwd=cwd, timeout=120,
                           env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -98,8 +107,8 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _table(tmp_path: Path) -> Path:
-    return tmp_path / "pyc" / f"lockdock-dataclasses.{sys.implementation.cache_tag}.marshal"
+def _table(tmp_path: Path, package: str = "probe_classes") -> Path:
+    return tmp_path / "pyc" / f"lockdock-dataclasses.{package}.{sys.implementation.cache_tag}.marshal"
 
 
 def _plain(out: dict) -> dict:
@@ -123,12 +132,13 @@ def test_classes_behave_the_same_from_the_table_and_without_it(tmp_path: Path) -
 def test_lockdock_s_own_classes_come_from_the_table_on_the_second_run(tmp_path: Path) -> None:
     code = ("import lockdock.scan, lockdock.model, lockdock.engine.images, json\n"
             "from lockdock import dataclasscache as d\n"
-            "print(json.dumps([d._state['dirty'], len(d._table)]))")
+            "print(json.dumps(['lockdock' in d._dirty, len(d._tables['lockdock']), sorted(d._tables)]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path), timeout=120)
-    dirty, entries = json.loads(proc.stdout)
+    dirty, entries, packages = json.loads(proc.stdout)
     assert dirty and entries > 50  # lockdock makes dozens of dataclasses on import
+    assert _table(tmp_path, "lockdock").is_file() and "textual" not in packages  # only what it imports
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(tmp_path), timeout=120)
-    assert json.loads(proc.stdout) == [False, entries]
+    assert json.loads(proc.stdout) == [False, entries, packages]
 
 
 def test_nothing_is_written_where_python_writes_no_bytecode(tmp_path: Path) -> None:
@@ -162,7 +172,8 @@ def test_an_untrusted_or_damaged_table_is_ignored(tmp_path: Path, case: str) -> 
         path.symlink_to(real)
     if case == "group-writable":
         # A table that someone else could have written: even a correct one is not read.
-        good = _probe(_env(tmp_path / "fresh"), tmp_path)
+        (tmp_path / "fresh").mkdir()
+        good = _probe(_env(tmp_path / "fresh"), tmp_path / "fresh")
         assert good["dirty"]
         table = marshal.loads(_table(tmp_path / "fresh").read_bytes())[1]
         poisoned = {text: evil for text in table}
@@ -176,14 +187,20 @@ def test_an_untrusted_or_damaged_table_is_ignored(tmp_path: Path, case: str) -> 
 
 def test_the_table_starts_over_past_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dataclasscache, "MAX_ENTRIES", 2)
-    saved = dict(dataclasscache._table)
-    try:
-        dataclasscache._table.clear()
-        for i in range(5):
-            ns: dict = {}
-            dataclasscache._exec(f"x{i} = {i}", {}, ns)
-            assert ns[f"x{i}"] == i
-        assert 1 <= len(dataclasscache._table) <= 2
-    finally:
-        dataclasscache._table.clear()
-        dataclasscache._table.update(saved)
+    monkeypatch.setitem(dataclasscache._tables, "json", {})
+    module = sys.modules["json"].__dict__  # any imported package's module stands for a class's
+    for i in range(5):
+        ns: dict = {}
+        dataclasscache._exec(f"x{i} = {i}", module, ns)
+        assert ns[f"x{i}"] == i
+    assert 1 <= len(dataclasscache._tables["json"]) <= 2
+    dataclasscache._dirty.discard("json")
+
+
+def test_classes_of_main_or_unknown_modules_are_compiled_as_usual() -> None:
+    before = {k: dict(v) for k, v in dataclasscache._tables.items()}
+    for module in ({"__name__": "__main__"}, {"__name__": "not_imported_anywhere"}, {}, None):
+        ns: dict = {}
+        dataclasscache._exec("y = 1", module if module is not None else {}, ns)
+        assert ns["y"] == 1
+    assert {k: dict(v) for k, v in dataclasscache._tables.items()} == before
