@@ -90,13 +90,15 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     drained: list[tuple[set[str], list[ScanError]] | None] = []
     drain = None
     said = threading.Event()  # `sink.connected` was called: the child's results may follow
+    dropped = threading.Event()  # this process could not connect: the child's results are not told
     if child is not None:  # its results are taken in while this process connects; told after
-        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled, said),
+        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled, said, dropped),
                                  name="lockdock-child-results", daemon=True)
         drain.start()
     connecting.join()
     engine = ctx.engine
     if child is not None and engine is None:  # this process could not connect: say so, as without a child
+        dropped.set()
         child.close()
         if drain is not None:
             said.set()
@@ -166,15 +168,21 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
 
 
 def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[ScanError]] | None],
-                cancelled: Cancelled, said: threading.Event | None = None) -> None:
+                cancelled: Cancelled, said: threading.Event | None = None,
+                dropped: threading.Event | None = None) -> None:
     """Tell `sink` of every result the child sends, then put (the keys it delivered, its
     errors) in `out`; None when the scan was cancelled. Until `said` is set (the sink was
     told `connected`, which comes first), results are taken in and held, the last totals
-    kept and image names in progress dropped; they are told once it is set."""
+    kept and image names in progress dropped; they are told once it is set, unless `dropped`
+    is set by then (this process has no engine: nothing of the child's is told)."""
     held: list[TargetResult] = []
     counts: list[tuple[int | None, int | None]] = []
 
     def ready() -> bool:
+        if dropped is not None and dropped.is_set():
+            held.clear()
+            counts.clear()
+            return False
         if said is None or not said.is_set():
             return said is None
         if counts:

@@ -313,3 +313,37 @@ def test_child_results_are_taken_in_while_the_app_connects_and_told_after(
     assert calls[1] == "connected" and set(calls[2:]) <= {"totals", "scanned"}
     assert calls.count("totals") >= 1 and calls.count("scanned") == len(sink.results)
     assert {f"container:{i}" for i in ids} <= set(sink.results)
+
+
+@pytest.mark.engine
+def test_a_child_done_before_this_process_fails_to_connect_tells_nothing(
+        labelled: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, fork_ready: None) -> None:
+    """The child delivered its results while this process was still trying to connect, and
+    then this process could not: as without a child, no engine object is told, and
+    `connected` (with the error) is still the first thing the sink hears."""
+    folder, ids = labelled
+    calls: list[str] = []
+
+    def late_failure(ctx: Any) -> None:  # this process only: the child was forked before
+        threading.Event().wait(1.0)  # long enough for the child's results to be read
+        calls.append(f"delivered: {len(head.child.delivered)}")
+        ctx.engine_error = "cannot connect (test)"
+
+    class Ordered(_Sink):
+        def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None:
+            calls.append(f"connected {error}")
+
+        def scanned(self, result: TargetResult) -> None:
+            calls.append("scanned")
+            super().scanned(result)
+
+    head = scanflow.HeadStart([folder], load_config(folder), True)
+    assert head.child is not None
+    monkeypatch.setattr(scanflow, "connect_engine", late_failure)
+    sink = Ordered()
+    scanflow.full_scan(head.paths, head.ctx, sink, lambda: False)
+    assert int(calls[0].rsplit(" ", 1)[1]) >= len(ids), calls[:3]  # the child had delivered
+    assert calls[1] == "connected cannot connect (test)", calls[:3]
+    assert head.child.status is not None  # stopped and reaped
+    kinds = {tr.target.kind for tr in sink.results.values()}
+    assert not kinds & {TargetKind.IMAGE, TargetKind.CONTAINER}, sorted(sink.results)
