@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,3 +348,51 @@ def test_a_child_done_before_this_process_fails_to_connect_tells_nothing(
     assert head.child.status is not None  # stopped and reaped
     kinds = {tr.target.kind for tr in sink.results.values()}
     assert not kinds & {TargetKind.IMAGE, TargetKind.CONTAINER}, sorted(sink.results)
+
+
+class _StallingChild:
+    """A `ChildScan` stand-in: sends `first` results and its totals, then stalls until
+    `go` is set (a child waiting on a wedged container), then ends."""
+
+    def __init__(self, first: list[TargetResult]) -> None:
+        self.first = first
+        self.sent = threading.Event()
+        self.go = threading.Event()
+        self.failure: str | None = None
+        self.delivered: set[str] = set()
+        self.errors: list[ScanError] = []
+
+    def results(self, cancelled: Any, totals: Any, analysing: Any) -> Iterator[TargetResult]:
+        totals(None, len(self.first))
+        for tr in self.first:
+            self.delivered.add(tr.target.key)
+            yield tr
+        self.sent.set()
+        self.go.wait(10)
+
+
+def test_results_taken_in_before_connected_are_told_at_connected_not_at_the_child_s_next_message() -> None:
+    """The child stalls after its first results, read while this process connected: they
+    reach the sink once `connected` was said, without waiting for the child to go on."""
+    from lockdock.model import Target
+
+    first = [TargetResult(Target(TargetKind.CONTAINER, f"c{i}", key=f"container:{i}"), None) for i in range(2)]
+    child = _StallingChild(first)
+    sink = _Sink()
+    hold = scanflow.ChildHold(sink)
+    out: list[Any] = []
+    drain = threading.Thread(target=scanflow._from_child, args=(child, sink, out, lambda: False, hold), daemon=True)
+    drain.start()
+    try:
+        assert child.sent.wait(5)
+        assert sink.results == {} and sink.counted == (None, None)  # held until connected
+        hold.open()  # what full_scan does once `sink.connected` was called
+        deadline = time.monotonic() + 2
+        while len(sink.results) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert set(sink.results) == {"container:0", "container:1"}
+        assert sink.counted == (None, 2)
+    finally:
+        child.go.set()
+        drain.join(5)
+    assert out == [({"container:0", "container:1"}, [])]
