@@ -214,11 +214,11 @@ def test_one_stalled_reply_times_out_that_path_only(sockpath: Path) -> None:
     behind it on the same connection are still asked, on a fresh one."""
     def answer(path: str, n: int) -> bytes:
         if int(path.split("/")[3], 16) == 10:
-            time.sleep(1.5)  # this connection answers nothing meanwhile
+            time.sleep(3.0)  # this connection answers nothing meanwhile
         return reply(200, doc(path))
 
     engine = Engine(sockpath, answer)
-    got = list(api_for(sockpath, timeout=0.4).get_many(PATHS, window=8, lanes=3))
+    got = list(api_for(sockpath, timeout=1.0).get_many(PATHS, window=8, lanes=3))
     assert isinstance(got[10], TimeoutError)
     assert [g["Path"] for i, g in enumerate(got) if i != 10] == [f"/v1.41{p}" for i, p in enumerate(PATHS) if i != 10]
     engine.close()
