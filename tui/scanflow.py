@@ -89,22 +89,23 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         registry.load_plugins()
     drained: list[tuple[set[str], list[ScanError]] | None] = []
     drain = None
-    said = threading.Event()  # `sink.connected` was called: the child's results may follow
-    if child is not None:  # its results are taken in while this process connects; told after
-        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled, said),
+    hold = ChildHold(sink)  # the child's results are taken in while this process connects; told after
+    if child is not None:
+        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled, hold),
                                  name="lockdock-child-results", daemon=True)
         drain.start()
     connecting.join()
     engine = ctx.engine
     if child is not None and engine is None:  # this process could not connect: say so, as without a child
+        hold.drop()
         child.close()
         if drain is not None:
-            said.set()
             drain.join()
         child, drain, drained = None, None, []
         registry.load_plugins()
     sink.connected(engine.endpoint if engine else None, engine.version if engine else None, ctx.engine_error)
-    said.set()
+    if not cancelled():
+        hold.open()
     if engine is not None and child is None:  # a child says how many objects it listed
         threading.Thread(target=lambda: sink.totals(*engine_totals(ctx)), name="lockdock-totals",
                          daemon=True).start()
@@ -165,46 +166,68 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
         sink.finished(list(ctx.errors), time.monotonic() - started, keys)
 
 
+class ChildHold:
+    """What a child says before `sink.connected` (which the sink hears first): its results
+    kept in order, its last totals kept, image names in progress dropped. `open` tells
+    them and passes on what follows; after `drop` (this process has no engine) nothing of
+    the child's is told. Safe from any thread."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self._lock = threading.Lock()
+        self._state = "holding"  # holding, open, dropped
+        self._held: list[TargetResult] = []
+        self._counts: tuple[int | None, int | None] | None = None
+
+    def scanned(self, tr: TargetResult) -> None:
+        with self._lock:
+            if self._state == "open":
+                self.sink.scanned(tr)
+            elif self._state == "holding":
+                self._held.append(tr)
+
+    def totals(self, images: int | None, containers: int | None) -> None:
+        with self._lock:
+            if self._state == "open":
+                self.sink.totals(images, containers)
+            elif self._state == "holding":
+                self._counts = (images, containers)
+
+    def analysing(self, name: str) -> None:
+        with self._lock:
+            if self._state == "open":
+                self.sink.analysing(name)
+
+    def open(self) -> None:
+        """Tell what was held, and from now on pass everything on."""
+        with self._lock:
+            if self._state != "holding":
+                return
+            self._state = "open"
+            if self._counts is not None:
+                self.sink.totals(*self._counts)
+            for tr in self._held:
+                self.sink.scanned(tr)
+            self._held.clear()
+
+    def drop(self) -> None:
+        """Tell nothing of the child's, held or to come."""
+        with self._lock:
+            self._state = "dropped"
+            self._held.clear()
+
+
 def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[ScanError]] | None],
-                cancelled: Cancelled, said: threading.Event | None = None) -> None:
-    """Tell `sink` of every result the child sends, then put (the keys it delivered, its
-    errors) in `out`; None when the scan was cancelled. Until `said` is set (the sink was
-    told `connected`, which comes first), results are taken in and held, the last totals
-    kept and image names in progress dropped; they are told once it is set."""
-    held: list[TargetResult] = []
-    counts: list[tuple[int | None, int | None]] = []
-
-    def ready() -> bool:
-        if said is None or not said.is_set():
-            return said is None
-        if counts:
-            sink.totals(*counts.pop())
-        while held:
-            sink.scanned(held.pop(0))
-        return True
-
-    def totals(images: int | None, containers: int | None) -> None:
-        if ready():
-            sink.totals(images, containers)
-        else:
-            counts[:] = [(images, containers)]
-
-    def analysing(name: str) -> None:
-        if ready():
-            sink.analysing(name)
-
+                cancelled: Cancelled, hold: ChildHold | None = None) -> None:
+    """Tell `sink` (through `hold` when given: see `ChildHold`) of every result the child
+    sends, then put (the keys it delivered, its errors) in `out`; None when the scan was
+    cancelled."""
+    tell: Sink | ChildHold = hold if hold is not None else sink
     try:
-        for tr in child.results(cancelled, totals, analysing):
-            if ready():
-                sink.scanned(tr)
-            else:
-                held.append(tr)
+        for tr in child.results(cancelled, tell.totals, tell.analysing):
+            tell.scanned(tr)
     except Exception as exc:  # noqa: BLE001 - the scan then analyses the rest itself
         child.failure = child.failure or f"{type(exc).__name__}: {safe(exc)}"
-    if said is not None:
-        said.wait()
-        if not cancelled():
-            ready()
     out.append(None if cancelled() else (child.delivered, child.errors))
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 SHARE = "engine.forkscan:share"  # ctx.cache key of the running `Share`
 MIN_CONTAINERS = 96  # below this the fork, the second connections and the pickling cost more than they save
+PRELIST_WAIT = 0.5  # s the image list read before the fork may take past the container list
 CHILD_SHARE = 0.7  # of the containers, from the end of the list: the parent also reads the images and the host
 WAIT_GRACE = 5.0  # seconds past the scan's timeout (and one engine call) before a silent child is killed
 
@@ -125,13 +126,15 @@ def start(ctx: ScanContext) -> list[str] | None:
     # The images are listed meanwhile too: the scanning process takes that list for its image
     # reads (`images.list_image_ids`), and both processes know each image's creation time
     # from it (`ScanContext.image_created`), so the child asks nothing about images.
-    image_lister = threading.Thread(target=prelist_images, args=(ctx,), name="lockdock-list-images")
+    # An engine slow to list its images (or stuck) holds up nothing: after PRELIST_WAIT the
+    # scan goes on without that list, in one process (no fork while the thread runs).
+    image_lister = threading.Thread(target=prelist_images, args=(ctx,), name="lockdock-list-images", daemon=True)
     image_lister.start()
     try:
         registry.load_plugins(registry.engine_kinds())
     finally:
         lister.join()
-        image_lister.join()
+        image_lister.join(PRELIST_WAIT)
     if not listed:  # the listing thread died without an answer: the source lists them itself
         return None
     ids = listed[0]

@@ -210,8 +210,9 @@ class LocalAPI:
         (`lockdock scan` reads hundreds of container inspects so at about half the client
         CPU of a request at a time on a few threads). After a connection error, or a reply
         that ends the connection, that lane's paths not yet answered are asked one at a
-        time with `get` (its retry included); after a timeout they all get that error,
-        unasked. A lane's connection goes back to the pool when all its replies were read,
+        time with `get` (its retry included); after a timeout that path gets the error and
+        the rest are sent again on a new connection, unless it was that connection's first
+        reply (the engine stopped answering): then they all get that error, unasked. A lane's connection goes back to the pool when all its replies were read,
         and is closed when the iterator is left early (replies may still be on their way)."""
         full = [f"/v{self.api_version}{p}" for p in paths]
         n = max(1, min(lanes, len(full)))
@@ -476,6 +477,7 @@ class _Lane:
         self.done = 0
         self.broken = False  # the rest one at a time
         self.timed_out: TimeoutError | None = None
+        self.fresh = False  # reopened after a timeout, no reply read on it yet
         self._send(paths[:window])
 
     def _send(self, more: list[str]) -> None:
@@ -494,12 +496,20 @@ class _Lane:
         if not self.broken:
             try:
                 status, body, reusable = self.conn.next_reply()
-            except TimeoutError as exc:  # the engine stopped answering
-                self.timed_out = exc
+            except TimeoutError as exc:  # the engine is stuck on this path, or stopped answering
+                if self.fresh or self.done == len(self.paths):
+                    self.timed_out = exc  # stopped: the rest get this error, unasked
+                    return exc
+                # Stuck on this one (a wedged container): the paths behind it go on a new
+                # connection, as they would have without pipelining.
+                self.conn = self.api._take()
+                self.sent, self.fresh = self.done, True
+                self._send(self.paths[self.done:self.done + self.window])
                 return exc
             except OSError:
                 self.broken = True
             else:
+                self.fresh = False
                 if not reusable:
                     self.conn.close()
                     self.broken = True

@@ -230,3 +230,43 @@ def test_the_child_reports_the_image_age_of_its_containers(old_world: Path) -> N
     aged = [f for f in mine["findings"] if f["check"] == "image.fresh-base"]
     assert len(aged) == COUNT and all("days ago" in f["message"] for f in aged)
     assert _containers(two[1]) == mine
+
+
+def test_an_image_list_that_hangs_holds_up_nothing_a_one_process_scan_does(
+        tmp_path: Path, run_lockdock: Any) -> None:
+    """The engine never answers `GET /images/json`: the split scan waits for that list no
+    longer than a one-process scan does, so both report the same (the host and the files
+    scanned, the list's timeout said once) and end at the scan timeout, not later."""
+    import time
+
+    from .fakeengine import HANG, FakeEngine, Reply, ok
+
+    n = forkscan.MIN_CONTAINERS + 4
+    image = "sha256:" + "c" * 64
+    inspect = {"Name": "/web", "Image": image, "Config": {"Image": "web:1.0", "User": "", "Env": [], "Labels": {}},
+               "HostConfig": {"Privileged": True}, "State": {"Running": False}, "Mounts": []}
+    routes = {
+        "/containers/json": ok([{"Id": f"{i:064x}", "Image": "web:1.0", "ImageID": image, "Labels": {}} for i in range(n)]),
+        "/containers/[0-9a-f]+/json": ok(inspect),
+        "/images/json": Reply(mode=HANG),
+    }
+    sockdir = Path(f"/tmp/lockdock-hangimg-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    sockdir.mkdir()
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36\n")
+    try:
+        with FakeEngine(sockdir / "e.sock", routes):
+            reports, took = {}, {}
+            for jobs in ("1", "2"):
+                start = time.monotonic()
+                proc = run_lockdock("scan", "--format", "json", "--no-cache", "--timeout", "4", ".",
+                                    env={"DOCKER_HOST": f"unix://{sockdir}/e.sock", "LOCKDOCK_JOBS": jobs})
+                took[jobs] = time.monotonic() - start
+                assert "Traceback" not in proc.stderr
+                reports[jobs] = json.loads(proc.stdout)
+    finally:
+        for p in sockdir.iterdir():
+            p.unlink()
+        sockdir.rmdir()
+    assert reports["2"]["summary"]["targets"] == reports["1"]["summary"]["targets"] >= 2, reports["2"]["summary"]
+    assert reports["2"] == reports["1"]
+    assert took["2"] < took["1"] + 2.0, took

@@ -144,7 +144,8 @@ def test_a_connection_that_ends_midway_is_finished_one_request_at_a_time(sock: P
 
 def test_a_silent_engine_times_the_rest_out_at_once(sock: Path) -> None:
     def answer(path: str, n: int) -> bytes:
-        return reply(200, doc(path)) if n < 3 else b""  # then silence
+        # the first two connections answer three requests each; then silence, on new ones too
+        return reply(200, doc(path)) if n < 3 and engine.connections <= 2 else b""
 
     engine = Engine(sock, answer)
     start = time.monotonic()
@@ -152,7 +153,8 @@ def test_a_silent_engine_times_the_rest_out_at_once(sock: Path) -> None:
     took = time.monotonic() - start
     assert all(isinstance(g, dict) for g in got[:6])
     assert all(isinstance(g, TimeoutError) for g in got[6:]), got[6:8]
-    assert took < 3.0, took  # one timeout per lane, not one per path
+    assert engine.connections == 4  # each lane tried a new connection once
+    assert took < 3.0, took  # two timeouts per lane, not one per path
     engine.close()
 
 
@@ -193,3 +195,19 @@ def test_the_real_engine_answers_pipelined_as_one_at_a_time(docker_api: Any, bus
         for cid in made:
             with contextlib.suppress(Exception):
                 docker_api.remove_container(cid, force=True)
+
+
+def test_one_stalled_reply_times_out_that_path_only(sockpath: Path) -> None:
+    """The engine is stuck on one object (as `docker inspect` on a wedged container): that
+    path times out, as it did when each inspect was its own request; the paths pipelined
+    behind it on the same connection are still asked, on a fresh one."""
+    def answer(path: str, n: int) -> bytes:
+        if int(path.split("/")[3], 16) == 10:
+            time.sleep(3.0)  # this connection answers nothing meanwhile
+        return reply(200, doc(path))
+
+    engine = Engine(sockpath, answer)
+    got = list(api_for(sockpath, timeout=1.0).get_many(PATHS, window=8, lanes=3))
+    assert isinstance(got[10], TimeoutError)
+    assert [g["Path"] for i, g in enumerate(got) if i != 10] == [f"/v1.41{p}" for i, p in enumerate(PATHS) if i != 10]
+    engine.close()

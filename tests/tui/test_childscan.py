@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,3 +314,85 @@ def test_child_results_are_taken_in_while_the_app_connects_and_told_after(
     assert calls[1] == "connected" and set(calls[2:]) <= {"totals", "scanned"}
     assert calls.count("totals") >= 1 and calls.count("scanned") == len(sink.results)
     assert {f"container:{i}" for i in ids} <= set(sink.results)
+
+
+@pytest.mark.engine
+def test_a_child_done_before_this_process_fails_to_connect_tells_nothing(
+        labelled: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch, fork_ready: None) -> None:
+    """The child delivered its results while this process was still trying to connect, and
+    then this process could not: as without a child, no engine object is told, and
+    `connected` (with the error) is still the first thing the sink hears."""
+    folder, ids = labelled
+    calls: list[str] = []
+
+    def late_failure(ctx: Any) -> None:  # this process only: the child was forked before
+        threading.Event().wait(1.0)  # long enough for the child's results to be read
+        calls.append(f"delivered: {len(head.child.delivered)}")
+        ctx.engine_error = "cannot connect (test)"
+
+    class Ordered(_Sink):
+        def connected(self, endpoint: str | None, version: str | None, error: str | None) -> None:
+            calls.append(f"connected {error}")
+
+        def scanned(self, result: TargetResult) -> None:
+            calls.append("scanned")
+            super().scanned(result)
+
+    head = scanflow.HeadStart([folder], load_config(folder), True)
+    assert head.child is not None
+    monkeypatch.setattr(scanflow, "connect_engine", late_failure)
+    sink = Ordered()
+    scanflow.full_scan(head.paths, head.ctx, sink, lambda: False)
+    assert int(calls[0].rsplit(" ", 1)[1]) >= len(ids), calls[:3]  # the child had delivered
+    assert calls[1] == "connected cannot connect (test)", calls[:3]
+    assert head.child.status is not None  # stopped and reaped
+    kinds = {tr.target.kind for tr in sink.results.values()}
+    assert not kinds & {TargetKind.IMAGE, TargetKind.CONTAINER}, sorted(sink.results)
+
+
+class _StallingChild:
+    """A `ChildScan` stand-in: sends `first` results and its totals, then stalls until
+    `go` is set (a child waiting on a wedged container), then ends."""
+
+    def __init__(self, first: list[TargetResult]) -> None:
+        self.first = first
+        self.sent = threading.Event()
+        self.go = threading.Event()
+        self.failure: str | None = None
+        self.delivered: set[str] = set()
+        self.errors: list[ScanError] = []
+
+    def results(self, cancelled: Any, totals: Any, analysing: Any) -> Iterator[TargetResult]:
+        totals(None, len(self.first))
+        for tr in self.first:
+            self.delivered.add(tr.target.key)
+            yield tr
+        self.sent.set()
+        self.go.wait(10)
+
+
+def test_results_taken_in_before_connected_are_told_at_connected_not_at_the_child_s_next_message() -> None:
+    """The child stalls after its first results, read while this process connected: they
+    reach the sink once `connected` was said, without waiting for the child to go on."""
+    from lockdock.model import Target
+
+    first = [TargetResult(Target(TargetKind.CONTAINER, f"c{i}", key=f"container:{i}"), None) for i in range(2)]
+    child = _StallingChild(first)
+    sink = _Sink()
+    hold = scanflow.ChildHold(sink)
+    out: list[Any] = []
+    drain = threading.Thread(target=scanflow._from_child, args=(child, sink, out, lambda: False, hold), daemon=True)
+    drain.start()
+    try:
+        assert child.sent.wait(5)
+        assert sink.results == {} and sink.counted == (None, None)  # held until connected
+        hold.open()  # what full_scan does once `sink.connected` was called
+        deadline = time.monotonic() + 2
+        while len(sink.results) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert set(sink.results) == {"container:0", "container:1"}
+        assert sink.counted == (None, 2)
+    finally:
+        child.go.set()
+        drain.join(5)
+    assert out == [({"container:0", "container:1"}, [])]
