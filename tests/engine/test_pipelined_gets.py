@@ -197,7 +197,7 @@ def test_the_real_engine_answers_pipelined_as_one_at_a_time(docker_api: Any, bus
                 docker_api.remove_container(cid, force=True)
 
 
-def test_one_stalled_reply_times_out_that_path_only(sockpath: Path) -> None:
+def test_one_stalled_reply_times_out_that_path_only(sock: Path) -> None:
     """The engine is stuck on one object (as `docker inspect` on a wedged container): that
     path times out, as it did when each inspect was its own request; the paths pipelined
     behind it on the same connection are still asked, on a fresh one."""
@@ -206,8 +206,8 @@ def test_one_stalled_reply_times_out_that_path_only(sockpath: Path) -> None:
             time.sleep(3.0)  # this connection answers nothing meanwhile
         return reply(200, doc(path))
 
-    engine = Engine(sockpath, answer)
-    got = list(api_for(sockpath, timeout=1.0).get_many(PATHS, window=8, lanes=3))
+    engine = Engine(sock, answer)
+    got = list(api_for(sock, timeout=1.0).get_many(PATHS, window=8, lanes=3))
     assert isinstance(got[10], TimeoutError)
     assert [g["Path"] for i, g in enumerate(got) if i != 10] == [f"/v1.41{p}" for i, p in enumerate(PATHS) if i != 10]
     engine.close()
