@@ -17,7 +17,7 @@ from lockdock.context import ScanContext
 from lockdock.engine import saveahead
 from lockdock.engine.images import iter_images
 
-from .test_save_ahead import IDS, SavingEngine, _contents, _ctx, sock  # noqa: F401 - the fixture
+from .test_save_ahead import IDS, SavingEngine, _contents, _ctx
 
 FIRST = IDS[0]
 
