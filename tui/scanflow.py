@@ -91,7 +91,7 @@ def full_scan(paths: list[Path], ctx: ScanContext, sink: Sink, cancelled: Cancel
     drain = None
     hold = ChildHold(sink)  # the child's results are taken in while this process connects; told after
     if child is not None:
-        drain = threading.Thread(target=_from_child, args=(child, sink, drained, cancelled, hold),
+        drain = threading.Thread(target=_from_child, args=(child, hold, drained, cancelled),
                                  name="lockdock-child-results", daemon=True)
         drain.start()
     connecting.join()
@@ -217,12 +217,11 @@ class ChildHold:
             self._held.clear()
 
 
-def _from_child(child: ChildScan, sink: Sink, out: list[tuple[set[str], list[ScanError]] | None],
-                cancelled: Cancelled, hold: ChildHold | None = None) -> None:
-    """Tell `sink` (through `hold` when given: see `ChildHold`) of every result the child
+def _from_child(child: ChildScan, tell: Sink | ChildHold, out: list[tuple[set[str], list[ScanError]] | None],
+                cancelled: Cancelled) -> None:
+    """Tell `tell` (a `Sink`, or the `ChildHold` in front of one) of every result the child
     sends, then put (the keys it delivered, its errors) in `out`; None when the scan was
     cancelled."""
-    tell: Sink | ChildHold = hold if hold is not None else sink
     try:
         for tr in child.results(cancelled, tell.totals, tell.analysing):
             tell.scanned(tr)

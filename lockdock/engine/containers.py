@@ -176,6 +176,11 @@ def iter_containers(ctx: ScanContext) -> list[ContainerSubject]:
     return list(stream_containers(ctx))
 
 
+def wanted_image_ids(ctx: ScanContext) -> set[str]:
+    """The ids of the `--image` references that are local images (inspects cached in `ctx`)."""
+    return {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
+
+
 def list_container_ids(ctx: ScanContext) -> list[str]:
     """The ids of every container (running or not), in the engine's list order; with
     `[scan] container-labels`, only those carrying all of them. Empty without an engine or
@@ -192,7 +197,7 @@ def list_container_ids(ctx: ScanContext) -> list[str]:
     if ctx.images:
         # `--image REF`: only the containers that run those images are inspected (the list's
         # `ImageID`; an entry without one is inspected, and the source checks the inspect).
-        wanted = {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
+        wanted = wanted_image_ids(ctx)
         listed = [c for c in listed if not isinstance(c, dict) or not c.get("ImageID") or c.get("ImageID") in wanted]
     return [str(c.get("Id")) for c in listed if isinstance(c, dict) and c.get("Id")]
 

@@ -437,7 +437,7 @@ def load_contents(subject: ImageSubject, ctx: ScanContext) -> tuple[ImageContent
         cached = read_cache(subject.id)
     if cached is not None and len(cached.layers) == len(subject.diff_ids):
         if cached.history is None and subject.history_known:
-            cached.history = history_rows(subject.raw_history)  # cached from now on
+            cached.history = _known_history(subject)  # cached from now on
             write_cache(subject.id, cached)
         return cached, True
     if ctx.engine is None:

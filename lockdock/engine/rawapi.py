@@ -191,12 +191,10 @@ class LocalAPI:
     def get(self, path: str, query: dict[str, Any] | None = None, *, versioned: bool = True) -> Any:
         """GET `path` and decode its JSON; raises as the class docstring says."""
         status, body = self.request(path, query, versioned=versioned)
-        if status >= 400:
-            raise _api_error(status, body, path)
-        try:
-            return decode_json(body)
-        except ValueError:
-            raise EngineAPIError(0, f"HTTP {status}, not JSON", path) from None
+        got = self._decoded(status, body, path)
+        if isinstance(got, EngineAPIError):
+            raise got
+        return got
 
     def get_many(self, paths: list[str], window: int = PIPELINE_WINDOW, lanes: int = PIPELINE_LANES) -> Iterator[Any]:
         """GET each of `paths` (already quoted; versioned here), the requests pipelined
@@ -212,8 +210,9 @@ class LocalAPI:
         that ends the connection, that lane's paths not yet answered are asked one at a
         time with `get` (its retry included); after a timeout that path gets the error and
         the rest are sent again on a new connection, unless it was that connection's first
-        reply (the engine stopped answering): then they all get that error, unasked. A lane's connection goes back to the pool when all its replies were read,
-        and is closed when the iterator is left early (replies may still be on their way)."""
+        reply (the engine stopped answering): then they all get that error, unasked. A
+        lane's connection goes back to the pool when all its replies were read, and is
+        closed when the iterator is left early (replies may still be on their way)."""
         full = [f"/v{self.api_version}{p}" for p in paths]
         n = max(1, min(lanes, len(full)))
         own = [_Lane(self, full[i::n], window) for i in range(n)]

@@ -110,7 +110,9 @@ def containers(discovery: Discovery, ctx: ScanContext) -> Iterator[ContainerSubj
         return
     if ctx.images:
         # `--image REF`: only the containers that run those images.
-        wanted = {str(d.get("Id")) for d in (ctx.local_image(r) for r in ctx.images) if d}
+        from lockdock.engine.containers import wanted_image_ids
+
+        wanted = wanted_image_ids(ctx)
         yield from (c for c in _read(ctx, "containers", _stream_containers) if c.image_id in wanted)
         return
     yield from _read(ctx, "containers", _stream_containers)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import time
-from pathlib import Path
 
 import pytest
 
@@ -58,16 +55,6 @@ def test_local_socket_only_for_unix_hosts_and_the_default_context(clean_env, mon
 def test_filters_are_encoded_as_the_engine_api_wants():
     assert json.loads(filters_param({"label": ["a=1", "b"], "dangling": True, "id": "abc"})) == {
         "label": ["a=1", "b"], "dangling": ["true"], "id": ["abc"]}
-
-
-@pytest.fixture
-def sock() -> Path:
-    d = Path(f"/tmp/lockdock-lapi-{os.getpid()}-{time.monotonic_ns()}")
-    d.mkdir()
-    yield d / "e.sock"
-    for p in d.iterdir():
-        p.unlink()
-    d.rmdir()
 
 
 def test_statuses_and_garbage_become_plain_errors(sock, clean_env, monkeypatch):

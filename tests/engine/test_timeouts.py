@@ -9,7 +9,6 @@ the report still comes out, and what the scan timeout skipped is an error, never
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -67,16 +66,6 @@ class HangingSaveEngine(FakeEngine):
             return base(p)
 
         self.reply_for = reply_for  # type: ignore[method-assign]
-
-
-@pytest.fixture
-def sock(tmp_path: Path) -> Path:
-    d = Path(f"/tmp/lockdock-to-{os.getpid()}-{time.monotonic_ns()}")
-    d.mkdir()
-    yield d / "e.sock"
-    for p in d.iterdir():
-        p.unlink()
-    d.rmdir()
 
 
 def _ctx(sock: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any) -> ScanContext:

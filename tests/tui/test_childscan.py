@@ -381,7 +381,7 @@ def test_results_taken_in_before_connected_are_told_at_connected_not_at_the_chil
     sink = _Sink()
     hold = scanflow.ChildHold(sink)
     out: list[Any] = []
-    drain = threading.Thread(target=scanflow._from_child, args=(child, sink, out, lambda: False, hold), daemon=True)
+    drain = threading.Thread(target=scanflow._from_child, args=(child, hold, out, lambda: False), daemon=True)
     drain.start()
     try:
         assert child.sent.wait(5)
